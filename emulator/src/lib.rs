@@ -1,0 +1,3 @@
+//! tsb-emulator: a local Securosys TSB.
+pub mod crypto;
+pub mod x509;

@@ -113,13 +113,22 @@ impl KeyMaterial {
         todo!()
     }
     /// Verify a signature made with `sign` and the same algorithm name.
-    pub fn verify(&self, algorithm: &str, payload: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
+    pub fn verify(
+        &self,
+        algorithm: &str,
+        payload: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, CryptoError> {
         todo!()
     }
     /// Decrypt with a TSB `cipherAlgorithm`: `RSA` and `RSA_PADDING_PKCS` (PKCS#1 v1.5),
     /// `RSA_PADDING_OAEP` / `RSA_PADDING_OAEP_WITH_SHA1` (OAEP SHA-1/MGF1-SHA-1),
     /// `RSA_PADDING_OAEP_WITH_SHA224/256/384/512` (OAEP and MGF1 with that hash), `RSA_NO_PADDING`.
-    pub fn decrypt(&self, cipher_algorithm: &str, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub fn decrypt(
+        &self,
+        cipher_algorithm: &str,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         todo!()
     }
 }

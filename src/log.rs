@@ -1,0 +1,117 @@
+//! Logging to stderr or a file, level from `TSB_PKCS11_LOG` (error, warn, info, debug, trace;
+//! default warn), file from `TSB_PKCS11_LOG_FILE` or the config's `log_file`.
+//!
+//! No secret is ever passed to these functions: tokens, API keys, PINs and key passwords are held in
+//! types whose `Debug` redacts them, and REST calls log only method, path, status, time and request id.
+
+use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Log levels, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+impl Level {
+    /// Parse a level name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+            Level::Trace => "TRACE",
+        }
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+static SINK: OnceCell<Mutex<Option<std::fs::File>>> = OnceCell::new();
+
+/// (Re)configure from the environment and an optional file from the config. Called by C_Initialize;
+/// never fails (a log file that cannot be opened falls back to stderr with one warning).
+pub fn init(config_level: Option<&str>, config_file: Option<&str>) {
+    let env_level = std::env::var("TSB_PKCS11_LOG").ok();
+    let level = match env_level.as_deref().or(config_level) {
+        Some(s) if matches!(s.trim().to_ascii_lowercase().as_str(), "off" | "none") => 0,
+        Some(s) => Level::parse(s).unwrap_or(Level::Warn) as u8,
+        None => Level::Warn as u8,
+    };
+    LEVEL.store(level, Ordering::Relaxed);
+    let file = std::env::var("TSB_PKCS11_LOG_FILE")
+        .ok()
+        .or_else(|| config_file.map(str::to_owned));
+    let sink = SINK.get_or_init(|| Mutex::new(None));
+    let mut guard = sink.lock();
+    *guard = None;
+    if let Some(path) = file {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(f) => *guard = Some(f),
+            Err(e) => {
+                drop(guard);
+                log(
+                    Level::Warn,
+                    &format!("cannot open log file {path}: {e}; logging to stderr"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether messages of `level` are written.
+pub fn enabled(level: Level) -> bool {
+    (level as u8) <= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Write one line.
+pub fn log(level: Level, msg: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let line = format!(
+        "tsb-pkcs11[{}] {}: {}\n",
+        std::process::id(),
+        level.name(),
+        msg
+    );
+    if let Some(sink) = SINK.get() {
+        let mut g = sink.lock();
+        if let Some(f) = g.as_mut() {
+            let _ = f.write_all(line.as_bytes());
+            return;
+        }
+    }
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// `log!(Level::Info, "x {}", y)`: formats only when the level is enabled.
+#[macro_export]
+macro_rules! log {
+    ($lvl:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($lvl) {
+            $crate::log::log($lvl, &format!($($arg)*));
+        }
+    };
+}

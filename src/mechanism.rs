@@ -1,0 +1,747 @@
+//! The one table of mechanisms: what each CKM_* means on the TSB (signatureAlgorithm /
+//! cipherAlgorithm), what it does locally (hashing before signing, so large inputs never cross the
+//! network), which keys it fits, and its output size. C_GetMechanismList/Info read the same table,
+//! so they list exactly what the module does.
+
+use crate::der;
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+
+/// Hash functions used by the mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Hash {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    /// Digest length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            Hash::Sha1 => 20,
+            Hash::Sha224 => 28,
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+            Hash::Sha512 => 64,
+        }
+    }
+    /// `SHA256` etc., as in the TSB algorithm names.
+    pub fn tsb_name(self) -> &'static str {
+        match self {
+            Hash::Sha1 => "SHA1",
+            Hash::Sha224 => "SHA224",
+            Hash::Sha256 => "SHA256",
+            Hash::Sha384 => "SHA384",
+            Hash::Sha512 => "SHA512",
+        }
+    }
+    /// From CKM_SHA_1 .. CKM_SHA512.
+    pub fn from_digest_mech(m: CK_MECHANISM_TYPE) -> Option<Hash> {
+        Some(match m {
+            CKM_SHA_1 => Hash::Sha1,
+            CKM_SHA224 => Hash::Sha224,
+            CKM_SHA256 => Hash::Sha256,
+            CKM_SHA384 => Hash::Sha384,
+            CKM_SHA512 => Hash::Sha512,
+            _ => return None,
+        })
+    }
+    /// From CKG_MGF1_SHA*.
+    pub fn from_mgf(m: CK_RSA_PKCS_MGF_TYPE) -> Option<Hash> {
+        Some(match m {
+            CKG_MGF1_SHA1 => Hash::Sha1,
+            CKG_MGF1_SHA224 => Hash::Sha224,
+            CKG_MGF1_SHA256 => Hash::Sha256,
+            CKG_MGF1_SHA384 => Hash::Sha384,
+            CKG_MGF1_SHA512 => Hash::Sha512,
+            _ => return None,
+        })
+    }
+    /// The DER prefix of a DigestInfo for this hash (RFC 8017 §9.2 note 1).
+    pub fn digest_info_prefix(self) -> &'static [u8] {
+        match self {
+            Hash::Sha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            Hash::Sha224 => &[
+                0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x04, 0x05, 0x00, 0x04, 0x1c,
+            ],
+            Hash::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            Hash::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            Hash::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+    /// If `data` is a DigestInfo of a known hash, that hash and the digest.
+    pub fn parse_digest_info(data: &[u8]) -> Option<(Hash, &[u8])> {
+        [
+            Hash::Sha1,
+            Hash::Sha224,
+            Hash::Sha256,
+            Hash::Sha384,
+            Hash::Sha512,
+        ]
+        .into_iter()
+        .find_map(|h| {
+            let p = h.digest_info_prefix();
+            (data.len() == p.len() + h.len() && data.starts_with(p)).then(|| (h, &data[p.len()..]))
+        })
+    }
+    /// A fresh incremental hasher.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Hash::Sha1 => Hasher::Sha1(Sha1::new()),
+            Hash::Sha224 => Hasher::Sha224(Sha224::new()),
+            Hash::Sha256 => Hasher::Sha256(Sha256::new()),
+            Hash::Sha384 => Hasher::Sha384(Sha384::new()),
+            Hash::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+    /// One-shot digest.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut h = self.hasher();
+        h.update(data);
+        h.finish()
+    }
+}
+
+/// An incremental hash (for multi-part digest, sign and verify).
+#[derive(Clone)]
+#[allow(missing_docs)]
+pub enum Hasher {
+    Sha1(Sha1),
+    Sha224(Sha224),
+    Sha256(Sha256),
+    Sha384(Sha384),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    /// Feed data.
+    pub fn update(&mut self, d: &[u8]) {
+        match self {
+            Hasher::Sha1(h) => h.update(d),
+            Hasher::Sha224(h) => h.update(d),
+            Hasher::Sha256(h) => h.update(d),
+            Hasher::Sha384(h) => h.update(d),
+            Hasher::Sha512(h) => h.update(d),
+        }
+    }
+    /// The digest.
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha224(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// Key families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Family {
+    Rsa,
+    Ec,
+    Ed,
+}
+
+/// What a signature mechanism does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignScheme {
+    /// PKCS#1 v1.5. `hash` None = CKM_RSA_PKCS (input is a DigestInfo, or raw data).
+    RsaPkcs1 {
+        /// Hash applied locally first.
+        hash: Option<Hash>,
+    },
+    /// PSS with MGF1 of `hash` and salt length = hash length. `prehashed`: the input is the digest
+    /// (CKM_RSA_PKCS_PSS); otherwise the module hashes it (CKM_SHAxxx_RSA_PKCS_PSS).
+    RsaPss {
+        /// The hash.
+        hash: Hash,
+        /// Input is already the digest.
+        prehashed: bool,
+    },
+    /// ECDSA; `hash` None = CKM_ECDSA (input is the digest).
+    Ecdsa {
+        /// Hash applied locally first.
+        hash: Option<Hash>,
+    },
+    /// Pure Ed25519.
+    EdDsa,
+}
+
+impl SignScheme {
+    /// The key family this scheme needs.
+    pub fn family(self) -> Family {
+        match self {
+            SignScheme::RsaPkcs1 { .. } | SignScheme::RsaPss { .. } => Family::Rsa,
+            SignScheme::Ecdsa { .. } => Family::Ec,
+            SignScheme::EdDsa => Family::Ed,
+        }
+    }
+    /// The hash the module applies to the input before signing, if any.
+    pub fn local_hash(self) -> Option<Hash> {
+        match self {
+            SignScheme::RsaPkcs1 { hash } | SignScheme::Ecdsa { hash } => hash,
+            SignScheme::RsaPss {
+                hash,
+                prehashed: false,
+            } => Some(hash),
+            _ => None,
+        }
+    }
+}
+
+/// PSS parameters as given by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PssParams {
+    /// CKM_SHA*.
+    pub hash_alg: CK_MECHANISM_TYPE,
+    /// CKG_MGF1_SHA*.
+    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    /// Salt length in bytes.
+    pub salt_len: CK_ULONG,
+}
+
+/// OAEP parameters as given by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OaepParams {
+    /// CKM_SHA*.
+    pub hash_alg: CK_MECHANISM_TYPE,
+    /// CKG_MGF1_SHA*.
+    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    /// Label (must be empty: the TSB takes none).
+    pub source_data: Vec<u8>,
+}
+
+/// Mechanism parameters, already copied out of C memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MechParams {
+    /// No parameter.
+    None,
+    /// CK_RSA_PKCS_PSS_PARAMS.
+    Pss(PssParams),
+    /// CK_RSA_PKCS_OAEP_PARAMS.
+    Oaep(OaepParams),
+    /// Parameter bytes of another kind (e.g. CK_EDDSA_PARAMS), length only checked.
+    Other(usize),
+}
+
+fn param_invalid(msg: &str) -> Error {
+    Error::ck(CKR_MECHANISM_PARAM_INVALID, msg)
+}
+
+/// Resolve a signature mechanism with its parameters.
+pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
+    let pss_hash = |hash: Hash, params: &MechParams, prehashed: bool| -> Result<SignScheme> {
+        match params {
+            MechParams::Pss(p) => {
+                let h = Hash::from_digest_mech(p.hash_alg)
+                    .ok_or_else(|| param_invalid("unsupported PSS hashAlg"))?;
+                if !prehashed && h != hash {
+                    return Err(param_invalid("PSS hashAlg must match the mechanism's hash"));
+                }
+                if Hash::from_mgf(p.mgf) != Some(h) {
+                    return Err(param_invalid(
+                        "the TSB signs PSS with MGF1 of the same hash as hashAlg",
+                    ));
+                }
+                if p.salt_len as usize != h.len() {
+                    return Err(param_invalid(
+                        "the TSB signs PSS with a salt as long as the hash (sLen = hLen)",
+                    ));
+                }
+                Ok(SignScheme::RsaPss { hash: h, prehashed })
+            }
+            MechParams::None if !prehashed => Ok(SignScheme::RsaPss { hash, prehashed }),
+            _ => Err(param_invalid("CK_RSA_PKCS_PSS_PARAMS required")),
+        }
+    };
+    let no_params = |s: SignScheme| -> Result<SignScheme> {
+        match params {
+            MechParams::None => Ok(s),
+            _ => Err(param_invalid("this mechanism takes no parameter")),
+        }
+    };
+    match mech {
+        CKM_RSA_PKCS => no_params(SignScheme::RsaPkcs1 { hash: None }),
+        CKM_SHA1_RSA_PKCS => no_params(SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha1),
+        }),
+        CKM_SHA224_RSA_PKCS => no_params(SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha224),
+        }),
+        CKM_SHA256_RSA_PKCS => no_params(SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha256),
+        }),
+        CKM_SHA384_RSA_PKCS => no_params(SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha384),
+        }),
+        CKM_SHA512_RSA_PKCS => no_params(SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha512),
+        }),
+        CKM_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, true),
+        CKM_SHA1_RSA_PKCS_PSS => pss_hash(Hash::Sha1, params, false),
+        CKM_SHA224_RSA_PKCS_PSS => pss_hash(Hash::Sha224, params, false),
+        CKM_SHA256_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, false),
+        CKM_SHA384_RSA_PKCS_PSS => pss_hash(Hash::Sha384, params, false),
+        CKM_SHA512_RSA_PKCS_PSS => pss_hash(Hash::Sha512, params, false),
+        CKM_ECDSA => no_params(SignScheme::Ecdsa { hash: None }),
+        CKM_ECDSA_SHA1 => no_params(SignScheme::Ecdsa {
+            hash: Some(Hash::Sha1),
+        }),
+        CKM_ECDSA_SHA224 => no_params(SignScheme::Ecdsa {
+            hash: Some(Hash::Sha224),
+        }),
+        CKM_ECDSA_SHA256 => no_params(SignScheme::Ecdsa {
+            hash: Some(Hash::Sha256),
+        }),
+        CKM_ECDSA_SHA384 => no_params(SignScheme::Ecdsa {
+            hash: Some(Hash::Sha384),
+        }),
+        CKM_ECDSA_SHA512 => no_params(SignScheme::Ecdsa {
+            hash: Some(Hash::Sha512),
+        }),
+        CKM_EDDSA => match params {
+            // CK_EDDSA_PARAMS with phFlag false and no context is plain Ed25519; anything else
+            // (Ed25519ph, Ed25519ctx) the TSB does not offer.
+            MechParams::None => Ok(SignScheme::EdDsa),
+            _ => Err(param_invalid(
+                "only pure Ed25519 (no CK_EDDSA_PARAMS) is supported",
+            )),
+        },
+        _ => Err(Error::ck(
+            CKR_MECHANISM_INVALID,
+            format!("mechanism 0x{mech:x} cannot sign"),
+        )),
+    }
+}
+
+/// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
+/// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
+pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
+    match scheme {
+        SignScheme::RsaPkcs1 { hash: Some(h) } => {
+            Ok((format!("NONE{}_WITH_RSA", h.tsb_name()), input.to_vec()))
+        }
+        SignScheme::RsaPkcs1 { hash: None } => {
+            if input.len() + 11 > k {
+                return Err(Error::ck(
+                    CKR_DATA_LEN_RANGE,
+                    "input longer than the modulus allows for PKCS#1 v1.5",
+                ));
+            }
+            // A DigestInfo of a known hash goes to the TSB as the bare digest with NONESHAxxx,
+            // whose semantics are documented (the TSB adds the DigestInfo); anything else is
+            // signed as given with NONE_WITH_RSA.
+            match Hash::parse_digest_info(input) {
+                Some((h, digest)) => {
+                    Ok((format!("NONE{}_WITH_RSA", h.tsb_name()), digest.to_vec()))
+                }
+                None => Ok(("NONE_WITH_RSA".into(), input.to_vec())),
+            }
+        }
+        SignScheme::RsaPss { hash, prehashed } => {
+            if prehashed && input.len() != hash.len() {
+                return Err(Error::ck(
+                    CKR_DATA_LEN_RANGE,
+                    format!(
+                        "CKM_RSA_PKCS_PSS input must be a {}-byte digest",
+                        hash.len()
+                    ),
+                ));
+            }
+            Ok((
+                format!("NONE{}_WITH_RSA_PSS", hash.tsb_name()),
+                input.to_vec(),
+            ))
+        }
+        SignScheme::Ecdsa { .. } => {
+            if input.is_empty() || input.len() > 64 {
+                return Err(Error::ck(
+                    CKR_DATA_LEN_RANGE,
+                    "CKM_ECDSA input must be a digest of 1..64 bytes",
+                ));
+            }
+            Ok(("NONE_WITH_ECDSA".into(), input.to_vec()))
+        }
+        SignScheme::EdDsa => Ok(("EDDSA".into(), input.to_vec())),
+    }
+}
+
+/// What a decryption mechanism maps to.
+pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(String, Option<Hash>)> {
+    match (mech, params) {
+        (CKM_RSA_PKCS, MechParams::None) => Ok(("RSA".into(), None)),
+        (CKM_RSA_PKCS, _) => Err(param_invalid("CKM_RSA_PKCS takes no parameter")),
+        (CKM_RSA_PKCS_OAEP, MechParams::Oaep(p)) => {
+            let h = Hash::from_digest_mech(p.hash_alg)
+                .ok_or_else(|| param_invalid("unsupported OAEP hashAlg"))?;
+            if Hash::from_mgf(p.mgf) != Some(h) {
+                return Err(param_invalid(
+                    "the TSB uses MGF1 with the same hash as hashAlg",
+                ));
+            }
+            if !p.source_data.is_empty() {
+                return Err(param_invalid(
+                    "OAEP labels (pSourceData) are not supported by the TSB",
+                ));
+            }
+            Ok((format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()), Some(h)))
+        }
+        (CKM_RSA_PKCS_OAEP, _) => Err(param_invalid("CK_RSA_PKCS_OAEP_PARAMS required")),
+        _ => Err(Error::ck(
+            CKR_MECHANISM_INVALID,
+            format!("mechanism 0x{mech:x} cannot decrypt"),
+        )),
+    }
+}
+
+/// Turn the TSB's signature into the PKCS#11 format: ECDSA DER -> r||s; EdDSA raw (also accepted
+/// wrapped in an OCTET STRING); RSA left-padded to the modulus length.
+pub fn signature_to_pkcs11(scheme: SignScheme, sig: Vec<u8>, out_len: usize) -> Result<Vec<u8>> {
+    match scheme.family() {
+        Family::Ec => der::ecdsa_der_to_raw(&sig, out_len / 2)
+            .or_else(|| (sig.len() == out_len).then(|| sig.clone()))
+            .ok_or_else(|| {
+                Error::Transport(
+                    "TSB returned an ECDSA signature that is not DER SEQUENCE{r,s}".into(),
+                )
+            }),
+        Family::Ed => {
+            if sig.len() == 64 {
+                Ok(sig)
+            } else {
+                der::unwrap_octet_string(&sig)
+                    .filter(|s| s.len() == 64)
+                    .map(|s| s.to_vec())
+                    .ok_or_else(|| {
+                        Error::Transport(format!(
+                            "TSB returned an EdDSA signature of {} bytes",
+                            sig.len()
+                        ))
+                    })
+            }
+        }
+        Family::Rsa => {
+            if sig.len() > out_len {
+                return Err(Error::Transport(
+                    "TSB returned an RSA signature longer than the modulus".into(),
+                ));
+            }
+            let mut v = vec![0u8; out_len - sig.len()];
+            v.extend(sig);
+            Ok(v)
+        }
+    }
+}
+
+/// One row of the mechanism table.
+#[derive(Debug, Clone, Copy)]
+pub struct MechRow {
+    /// CKM_*.
+    pub mech: CK_MECHANISM_TYPE,
+    /// Minimum key size (bits).
+    pub min: CK_ULONG,
+    /// Maximum key size (bits).
+    pub max: CK_ULONG,
+    /// CKF_* flags.
+    pub flags: CK_FLAGS,
+}
+
+const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+
+/// Every mechanism the token does, with key sizes and flags.
+pub const MECHANISMS: &[MechRow] = &[
+    MechRow {
+        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
+        min: 2048,
+        max: 4096,
+        flags: CKF_GENERATE_KEY_PAIR,
+    },
+    MechRow {
+        mech: CKM_EC_KEY_PAIR_GEN,
+        min: 256,
+        max: 521,
+        flags: CKF_GENERATE_KEY_PAIR | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        min: 255,
+        max: 255,
+        flags: CKF_GENERATE_KEY_PAIR,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_SHA1_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA224_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA256_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA384_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA512_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA1_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA224_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA256_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA384_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA512_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS_OAEP,
+        min: 2048,
+        max: 4096,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_ECDSA,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA1,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA224,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA256,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA384,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA512,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_EDDSA,
+        min: 255,
+        max: 255,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA_1,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA224,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA256,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA384,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA512,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+];
+
+/// Look a mechanism up.
+pub fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
+    MECHANISMS.iter().find(|r| r.mech == mech)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_info_detected() {
+        let d = Hash::Sha256.digest(b"abc");
+        let mut di = Hash::Sha256.digest_info_prefix().to_vec();
+        di.extend(&d);
+        let (alg, payload) =
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &di, 256).unwrap();
+        assert_eq!(alg, "NONESHA256_WITH_RSA");
+        assert_eq!(payload, d);
+        let (alg, payload) =
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, b"raw", 256).unwrap();
+        assert_eq!(
+            (alg.as_str(), payload.as_slice()),
+            ("NONE_WITH_RSA", &b"raw"[..])
+        );
+        assert_eq!(
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &[0u8; 250], 256)
+                .unwrap_err()
+                .rv(),
+            CKR_DATA_LEN_RANGE
+        );
+    }
+
+    #[test]
+    fn pss_params_checked() {
+        let p = |h, m, s| {
+            MechParams::Pss(PssParams {
+                hash_alg: h,
+                mgf: m,
+                salt_len: s,
+            })
+        };
+        assert_eq!(
+            sign_scheme(CKM_RSA_PKCS_PSS, &p(CKM_SHA384, CKG_MGF1_SHA384, 48)).unwrap(),
+            SignScheme::RsaPss {
+                hash: Hash::Sha384,
+                prehashed: true
+            }
+        );
+        assert_eq!(
+            sign_scheme(CKM_RSA_PKCS_PSS, &p(CKM_SHA256, CKG_MGF1_SHA1, 32))
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            sign_scheme(CKM_RSA_PKCS_PSS, &p(CKM_SHA256, CKG_MGF1_SHA256, 20))
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            sign_scheme(CKM_SHA256_RSA_PKCS_PSS, &p(CKM_SHA1, CKG_MGF1_SHA1, 20))
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            sign_scheme(CKM_RSA_PKCS_PSS, &MechParams::None)
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            sign_scheme(CKM_AES_CBC, &MechParams::None)
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_INVALID
+        );
+    }
+
+    #[test]
+    fn oaep_mapping() {
+        let p = MechParams::Oaep(OaepParams {
+            hash_alg: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            source_data: vec![],
+        });
+        assert_eq!(
+            tsb_cipher(CKM_RSA_PKCS_OAEP, &p).unwrap().0,
+            "RSA_PADDING_OAEP_WITH_SHA256"
+        );
+        let p = MechParams::Oaep(OaepParams {
+            hash_alg: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            source_data: vec![1],
+        });
+        assert_eq!(
+            tsb_cipher(CKM_RSA_PKCS_OAEP, &p).unwrap_err().rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+    }
+}

@@ -1,0 +1,530 @@
+//! C_GenerateKeyPair templates -> `POST /v1/key` body. Accepts the templates that `pkcs11-tool
+//! --keypairgen`, OpenSSL and Java send; the SKA policy comes from CKA_TSB_POLICY or the slot's
+//! default policy, so tools that cannot set vendor attributes still create approval-gated keys.
+
+use super::object::{id_to_tsb, Curve, ED25519_OID};
+use super::Attr;
+use crate::der;
+use crate::error::{Error, Result};
+use crate::vendor;
+use cryptoki_sys::*;
+use tsb_models::{CreateKeyRequest, KeyFlags, KeyStatus, Policy, Rule};
+
+/// Validate a policy the way the TSB does, so a mistake is reported before any request:
+/// timelock/timeout multiples of 60, quorum reachable, approvers with a value.
+pub fn check_policy(p: &Policy) -> std::result::Result<(), String> {
+    let rules: [(&str, &Option<Rule>); 4] = [
+        ("ruleUse", &p.rule_use),
+        ("ruleBlock", &p.rule_block),
+        ("ruleUnblock", &p.rule_unblock),
+        ("ruleModify", &p.rule_modify),
+    ];
+    for (name, rule) in rules {
+        let Some(rule) = rule else { continue };
+        for (ti, t) in rule.tokens.iter().enumerate() {
+            if t.timelock % 60 != 0 || t.timeout % 60 != 0 {
+                return Err(format!(
+                    "{name}.tokens[{ti}]: timelock and timeout must be multiples of 60 seconds"
+                ));
+            }
+            for (gi, g) in t.groups.iter().flatten().enumerate() {
+                if g.quorum as usize > g.approvals.len() {
+                    return Err(format!(
+                        "{name}.tokens[{ti}].groups[{gi}]: quorum {} exceeds its {} approvers",
+                        g.quorum,
+                        g.approvals.len()
+                    ));
+                }
+                for (ai, a) in g.approvals.iter().enumerate() {
+                    if !matches!(
+                        a.kind.as_str(),
+                        "public_key" | "certificate" | "onboarded_approver_certificate"
+                    ) {
+                        return Err(format!(
+                            "{name}.tokens[{ti}].groups[{gi}].approvals[{ai}]: unknown type {:?}",
+                            a.kind
+                        ));
+                    }
+                    if a.kind != "onboarded_approver_certificate"
+                        && a.value.as_deref().unwrap_or("").is_empty()
+                    {
+                        return Err(format!(
+                            "{name}.tokens[{ti}].groups[{gi}].approvals[{ai}]: value is required"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What C_GenerateKeyPair asked for.
+#[derive(Debug, Clone)]
+pub struct KeyGenRequest {
+    /// CKA_LABEL (without the slot prefix).
+    pub label: String,
+    /// The body for the TSB (label with prefix).
+    pub body: CreateKeyRequest,
+}
+
+fn ulong(a: &Attr) -> Result<CK_ULONG> {
+    let b: [u8; std::mem::size_of::<CK_ULONG>()] = a.value.as_slice().try_into().map_err(|_| {
+        Error::ck(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("attribute 0x{:x} must be a CK_ULONG", a.ty),
+        )
+    })?;
+    Ok(CK_ULONG::from_ne_bytes(b))
+}
+
+fn boolean(a: &Attr) -> Result<bool> {
+    match a.value.as_slice() {
+        [b] => Ok(*b != 0),
+        _ => Err(Error::ck(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("attribute 0x{:x} must be a CK_BBOOL", a.ty),
+        )),
+    }
+}
+
+/// Parse CKA_EC_PARAMS: a DER OID, or a DER PrintableString with a curve name (PKCS#11 3.0 allows
+/// both; pkcs11-tool sends the OID, some tools the name). Returns the curve OID for the TSB.
+pub fn parse_ec_params(v: &[u8], edwards: bool) -> Result<String> {
+    let bad = || {
+        Error::ck(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_EC_PARAMS is not a supported curve OID or name",
+        )
+    };
+    let (t, rest) = der::read_tlv(v).ok_or_else(bad)?;
+    if !rest.is_empty() {
+        return Err(bad());
+    }
+    let oid = match t.tag {
+        0x06 => der::oid_to_string(t.value).ok_or_else(bad)?,
+        0x13 | 0x0c => {
+            let name = std::str::from_utf8(t.value).map_err(|_| bad())?;
+            if edwards {
+                if matches!(
+                    name.to_ascii_lowercase().as_str(),
+                    "edwards25519" | "ed25519"
+                ) {
+                    ED25519_OID.to_string()
+                } else {
+                    return Err(Error::ck(
+                        CKR_CURVE_NOT_SUPPORTED,
+                        format!("curve {name:?} is not supported"),
+                    ));
+                }
+            } else {
+                Curve::from_name(name)
+                    .ok_or_else(|| {
+                        Error::ck(
+                            CKR_CURVE_NOT_SUPPORTED,
+                            format!("curve {name:?} is not supported"),
+                        )
+                    })?
+                    .oid()
+                    .to_string()
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let ok = if edwards {
+        oid == ED25519_OID
+    } else {
+        Curve::from_oid(&oid).is_some()
+    };
+    if !ok {
+        return Err(Error::ck(
+            CKR_CURVE_NOT_SUPPORTED,
+            format!("curve {oid} is not supported for this mechanism"),
+        ));
+    }
+    Ok(oid)
+}
+
+/// Attributes accepted in key-pair templates and ignored or checked without a TSB counterpart.
+const BENIGN: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_SUBJECT,
+    CKA_START_DATE,
+    CKA_END_DATE,
+    CKA_ALLOWED_MECHANISMS,
+    CKA_SIGN_RECOVER,
+    CKA_VERIFY_RECOVER,
+    CKA_WRAP_WITH_TRUSTED,
+    CKA_ALWAYS_AUTHENTICATE,
+    CKA_COPYABLE,
+    CKA_DESTROYABLE,
+    CKA_TRUSTED,
+    CKA_PUBLIC_KEY_INFO,
+];
+
+/// Build the TSB request from the mechanism and the two templates.
+pub fn build(
+    mech: CK_MECHANISM_TYPE,
+    public: &[Attr],
+    private: &[Attr],
+    prefix: &str,
+    default_policy: Option<&Policy>,
+) -> Result<KeyGenRequest> {
+    let (algorithm, key_type) = match mech {
+        CKM_RSA_PKCS_KEY_PAIR_GEN => ("RSA", CKK_RSA),
+        CKM_EC_KEY_PAIR_GEN => ("EC", CKK_EC),
+        CKM_EC_EDWARDS_KEY_PAIR_GEN => ("ED", CKK_EC_EDWARDS),
+        _ => {
+            return Err(Error::ck(
+                CKR_MECHANISM_INVALID,
+                format!("mechanism 0x{mech:x} cannot generate a key pair"),
+            ))
+        }
+    };
+    let mut label: Option<String> = None;
+    let mut id: Option<Vec<u8>> = None;
+    let mut key_size = None;
+    let mut curve_oid = None;
+    let mut flags = KeyFlags::default();
+    let mut policy: Option<Option<Policy>> = None;
+    let mut sign = None;
+    let mut decrypt = None;
+    let mut unwrap = None;
+    let mut derive = None;
+    let mut extractable = None;
+
+    let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
+        let v = String::from_utf8(a.value.clone())
+            .map_err(|_| Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("{what} must be UTF-8")))?;
+        match slot {
+            Some(prev) if *prev != v => Err(Error::ck(
+                CKR_TEMPLATE_INCONSISTENT,
+                format!("{what} differs between the templates"),
+            )),
+            _ => {
+                *slot = Some(v);
+                Ok(())
+            }
+        }
+    };
+
+    for (is_private, template) in [(false, public), (true, private)] {
+        for a in template {
+            match a.ty {
+                CKA_CLASS => {
+                    let want = if is_private {
+                        CKO_PRIVATE_KEY
+                    } else {
+                        CKO_PUBLIC_KEY
+                    };
+                    if ulong(a)? != want {
+                        return Err(Error::ck(
+                            CKR_TEMPLATE_INCONSISTENT,
+                            "CKA_CLASS does not match the template",
+                        ));
+                    }
+                }
+                CKA_KEY_TYPE => {
+                    if ulong(a)? != key_type {
+                        return Err(Error::ck(
+                            CKR_TEMPLATE_INCONSISTENT,
+                            "CKA_KEY_TYPE does not match the mechanism",
+                        ));
+                    }
+                }
+                CKA_LABEL => set_text(&mut label, a, "CKA_LABEL")?,
+                CKA_ID => match &id {
+                    Some(prev) if *prev != a.value => {
+                        return Err(Error::ck(
+                            CKR_TEMPLATE_INCONSISTENT,
+                            "CKA_ID differs between the templates",
+                        ))
+                    }
+                    _ => id = Some(a.value.clone()),
+                },
+                CKA_TOKEN => {
+                    if !boolean(a)? {
+                        return Err(Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, "keys live in the HSM: session key pairs (CKA_TOKEN false) are not supported"));
+                    }
+                }
+                CKA_PRIVATE | CKA_MODIFIABLE => {
+                    boolean(a)?;
+                }
+                CKA_MODULUS_BITS if !is_private && key_type == CKK_RSA => {
+                    let bits = ulong(a)?;
+                    if !matches!(bits, 2048 | 3072 | 4096) {
+                        return Err(Error::ck(
+                            CKR_KEY_SIZE_RANGE,
+                            format!("RSA keys of {bits} bits are not supported (2048, 3072, 4096)"),
+                        ));
+                    }
+                    key_size = Some(bits as u32);
+                }
+                CKA_PUBLIC_EXPONENT if !is_private && key_type == CKK_RSA => {
+                    let e: Vec<u8> = a.value.iter().copied().skip_while(|b| *b == 0).collect();
+                    if e != [0x01, 0x00, 0x01] {
+                        return Err(Error::ck(
+                            CKR_ATTRIBUTE_VALUE_INVALID,
+                            "the TSB generates RSA keys with exponent 65537 only",
+                        ));
+                    }
+                }
+                CKA_EC_PARAMS if !is_private && key_type != CKK_RSA => {
+                    curve_oid = Some(parse_ec_params(&a.value, key_type == CKK_EC_EDWARDS)?);
+                }
+                CKA_VERIFY | CKA_ENCRYPT | CKA_WRAP if !is_private => {
+                    boolean(a)?;
+                }
+                CKA_SIGN if is_private => sign = Some(boolean(a)?),
+                CKA_DECRYPT if is_private => decrypt = Some(boolean(a)?),
+                CKA_UNWRAP if is_private => unwrap = Some(boolean(a)?),
+                CKA_DERIVE => derive = Some(boolean(a)? || derive.unwrap_or(false)),
+                CKA_EXTRACTABLE if is_private => extractable = Some(boolean(a)?),
+                CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE if is_private => {
+                    boolean(a)?;
+                }
+                t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE && is_private => {
+                    let text = std::str::from_utf8(&a.value).map_err(|_| {
+                        Error::ck(
+                            CKR_ATTRIBUTE_VALUE_INVALID,
+                            "CKA_TSB_POLICY must be UTF-8 JSON",
+                        )
+                    })?;
+                    if text.trim().is_empty() || text.trim() == "null" {
+                        policy = Some(None);
+                    } else {
+                        let p: Policy = serde_json::from_str(text).map_err(|e| {
+                            Error::ck(
+                                CKR_ATTRIBUTE_VALUE_INVALID,
+                                format!("CKA_TSB_POLICY is not a TSB policy: {e}"),
+                            )
+                        })?;
+                        check_policy(&p).map_err(|m| {
+                            Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("CKA_TSB_POLICY: {m}"))
+                        })?;
+                        policy = Some(Some(p));
+                    }
+                }
+                t if BENIGN.contains(&t) => {}
+                t => {
+                    return Err(Error::ck(
+                        CKR_ATTRIBUTE_TYPE_INVALID,
+                        format!(
+                            "attribute 0x{t:x} is not valid in a {} key template",
+                            if is_private { "private" } else { "public" }
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    let label = label.ok_or_else(|| {
+        Error::ck(
+            CKR_TEMPLATE_INCOMPLETE,
+            "CKA_LABEL is required: TSB keys are named by their label",
+        )
+    })?;
+    if label.is_empty() {
+        return Err(Error::ck(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_LABEL must not be empty",
+        ));
+    }
+    match key_type {
+        CKK_RSA if key_size.is_none() => {
+            return Err(Error::ck(
+                CKR_TEMPLATE_INCOMPLETE,
+                "CKA_MODULUS_BITS is required",
+            ))
+        }
+        CKK_EC if curve_oid.is_none() => {
+            return Err(Error::ck(
+                CKR_TEMPLATE_INCOMPLETE,
+                "CKA_EC_PARAMS is required",
+            ))
+        }
+        // Ed25519 is the only Edwards curve, so the curve may be omitted.
+        CKK_EC_EDWARDS if curve_oid.is_none() => curve_oid = Some(ED25519_OID.to_string()),
+        _ => {}
+    }
+    let decrypt = decrypt.unwrap_or(false);
+    if decrypt && key_type != CKK_RSA {
+        return Err(Error::ck(
+            CKR_TEMPLATE_INCONSISTENT,
+            "only RSA keys can decrypt",
+        ));
+    }
+    let unwrap = unwrap.unwrap_or(false);
+    // Sign is the default use: tools that send neither flag want a signing key.
+    let sign = sign.unwrap_or(!decrypt && !unwrap);
+    if !sign && !decrypt && !unwrap {
+        return Err(Error::ck(
+            CKR_TEMPLATE_INCONSISTENT,
+            "the key needs at least one of CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP",
+        ));
+    }
+    let mut policy = match policy {
+        Some(p) => p,
+        None => default_policy.cloned(),
+    };
+    if let Some(p) = policy.as_mut() {
+        // The TSB requires keyStatus on create.
+        p.key_status.get_or_insert(KeyStatus { blocked: false });
+    }
+    let extractable = extractable.unwrap_or(false);
+    if extractable && policy.is_some() {
+        return Err(Error::ck(
+            CKR_TEMPLATE_INCONSISTENT,
+            "keys with an SKA policy cannot be extractable",
+        ));
+    }
+    flags.sign = Some(sign);
+    flags.decrypt = Some(decrypt);
+    flags.unwrap = Some(unwrap);
+    flags.derive = Some(derive.unwrap_or(false));
+    flags.bip32 = Some(false);
+    flags.extractable = Some(extractable);
+    flags.modifiable = Some(true);
+    flags.destroyable = Some(true);
+    Ok(KeyGenRequest {
+        label: label.clone(),
+        body: CreateKeyRequest {
+            label: format!("{prefix}{label}"),
+            id: id.filter(|i| !i.is_empty()).map(|i| id_to_tsb(&i)),
+            password: None,
+            algorithm: Some(algorithm.to_string()),
+            algorithm_oid: None,
+            curve_oid,
+            key_size,
+            attributes: flags,
+            policy,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(ty: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attr {
+        Attr {
+            ty,
+            value: value.to_vec(),
+        }
+    }
+    fn ul(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attr {
+        a(ty, &v.to_ne_bytes())
+    }
+
+    #[test]
+    fn pkcs11_tool_rsa_template() {
+        let public = [
+            ul(CKA_CLASS, CKO_PUBLIC_KEY),
+            a(CKA_TOKEN, &[1]),
+            ul(CKA_MODULUS_BITS, 2048),
+            a(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+            a(CKA_LABEL, b"x"),
+            a(CKA_VERIFY, &[1]),
+        ];
+        let private = [
+            ul(CKA_CLASS, CKO_PRIVATE_KEY),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_PRIVATE, &[1]),
+            a(CKA_SENSITIVE, &[1]),
+            a(CKA_LABEL, b"x"),
+            a(CKA_SIGN, &[1]),
+            a(CKA_ID, &[0xab]),
+        ];
+        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &private, "p-", None).unwrap();
+        assert_eq!(r.body.label, "p-x");
+        assert_eq!(r.body.key_size, Some(2048));
+        assert_eq!(r.body.id.as_deref(), Some("ab"));
+        assert_eq!(r.body.attributes.sign, Some(true));
+        assert!(r.body.policy.is_none());
+    }
+
+    #[test]
+    fn ec_params_oid_and_name() {
+        let oid = der::oid("1.3.132.0.34").unwrap();
+        assert_eq!(parse_ec_params(&oid, false).unwrap(), "1.3.132.0.34");
+        let name = der::tlv(0x13, b"prime256v1");
+        assert_eq!(
+            parse_ec_params(&name, false).unwrap(),
+            "1.2.840.10045.3.1.7"
+        );
+        assert_eq!(
+            parse_ec_params(&der::tlv(0x13, b"edwards25519"), true).unwrap(),
+            ED25519_OID
+        );
+        assert_eq!(
+            parse_ec_params(&der::oid("1.3.36.3.3.2.8.1.1.7").unwrap(), false)
+                .unwrap_err()
+                .rv(),
+            CKR_CURVE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            parse_ec_params(&[0x06, 0x50], false).unwrap_err().rv(),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+    }
+
+    #[test]
+    fn template_errors() {
+        let pub_ok = [ul(CKA_MODULUS_BITS, 2048)];
+        let e = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &[], "", None).unwrap_err();
+        assert_eq!(e.rv(), CKR_TEMPLATE_INCOMPLETE);
+        let e = build(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &[ul(CKA_MODULUS_BITS, 1024), a(CKA_LABEL, b"x")],
+            &[],
+            "",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_KEY_SIZE_RANGE);
+        let e = build(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &pub_ok,
+            &[a(CKA_LABEL, b"x"), ul(CKA_CLASS, CKO_SECRET_KEY)],
+            "",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
+        let e = build(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &pub_ok,
+            &[a(CKA_LABEL, b"x"), a(0x8123_4567, b"")],
+            "",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_ATTRIBUTE_TYPE_INVALID);
+        let e = build(CKM_AES_KEY_GEN, &pub_ok, &[a(CKA_LABEL, b"x")], "", None).unwrap_err();
+        assert_eq!(e.rv(), CKR_MECHANISM_INVALID);
+        let bad_policy = a(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"{not json");
+        let e = build(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &pub_ok,
+            &[a(CKA_LABEL, b"x"), bad_policy],
+            "",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn default_policy_applies_and_vendor_attribute_wins() {
+        let p: Policy = serde_json::from_str(r#"{"ruleUse":{"tokens":[{"name":"t","timelock":0,"timeout":600,"groups":[{"name":"g","quorum":1,"approvals":[{"type":"public_key","name":"a","value":"AAAA"}]}]}]}}"#).unwrap();
+        let public = [ul(CKA_MODULUS_BITS, 2048), a(CKA_LABEL, b"x")];
+        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[], "", Some(&p)).unwrap();
+        let got = r.body.policy.unwrap();
+        assert_eq!(got.key_status.unwrap().blocked, false);
+        let none = a(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"null");
+        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[none], "", Some(&p)).unwrap();
+        assert!(r.body.policy.is_none());
+        let mut bad = p.clone();
+        bad.rule_use.as_mut().unwrap().tokens[0].timeout = 61;
+        assert!(check_policy(&bad).is_err());
+    }
+}

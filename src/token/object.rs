@@ -1,0 +1,588 @@
+//! PKCS#11 objects derived from TSB keys: what each attribute of a private key, public key or
+//! certificate object is, computed from the TSB's key attributes and certificate.
+
+use crate::der;
+use crate::error::{Error, Result};
+use crate::mechanism::Family;
+use crate::vendor;
+use cryptoki_sys::*;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use std::time::Duration;
+use tsb_models::{KeyAttributes, Policy};
+
+/// Named curves the TSB offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+    Secp256k1,
+}
+
+impl Curve {
+    /// Dotted OID.
+    pub fn oid(self) -> &'static str {
+        match self {
+            Curve::P256 => "1.2.840.10045.3.1.7",
+            Curve::P384 => "1.3.132.0.34",
+            Curve::P521 => "1.3.132.0.35",
+            Curve::Secp256k1 => "1.3.132.0.10",
+        }
+    }
+    /// From a dotted OID.
+    pub fn from_oid(oid: &str) -> Option<Curve> {
+        [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1]
+            .into_iter()
+            .find(|c| c.oid() == oid)
+    }
+    /// From a name as OpenSSL, NIST or SEC spell it (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Curve> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "p-256" | "p256" | "prime256v1" | "secp256r1" | "nistp256" => Curve::P256,
+            "p-384" | "p384" | "secp384r1" | "nistp384" => Curve::P384,
+            "p-521" | "p521" | "secp521r1" | "nistp521" => Curve::P521,
+            "secp256k1" => Curve::Secp256k1,
+            _ => return None,
+        })
+    }
+    /// Field size in bytes (half an r||s signature).
+    pub fn field_len(self) -> usize {
+        match self {
+            Curve::P256 | Curve::Secp256k1 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+    /// Field size in bits (CKA key size for mechanism info).
+    pub fn bits(self) -> u32 {
+        match self {
+            Curve::P256 | Curve::Secp256k1 => 256,
+            Curve::P384 => 384,
+            Curve::P521 => 521,
+        }
+    }
+}
+
+/// Ed25519 OID.
+pub const ED25519_OID: &str = "1.3.101.112";
+
+/// Public key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// RSA modulus and exponent (big-endian, no leading zeros).
+    Rsa {
+        /// n.
+        modulus: Vec<u8>,
+        /// e.
+        exponent: Vec<u8>,
+        /// Modulus bits.
+        bits: u32,
+    },
+    /// EC point (uncompressed SEC1).
+    Ec {
+        /// Curve.
+        curve: Curve,
+        /// 04 || X || Y.
+        point: Vec<u8>,
+    },
+    /// Ed25519 public key.
+    Ed25519 {
+        /// 32 bytes.
+        point: Vec<u8>,
+    },
+}
+
+impl PublicKey {
+    /// Parse a DER SubjectPublicKeyInfo.
+    pub fn from_spki(spki: &[u8]) -> Result<PublicKey> {
+        let bad = |m: &str| Error::Transport(format!("TSB returned an unusable public key: {m}"));
+        let (seq, _) = der::read_tlv(spki).ok_or_else(|| bad("not DER"))?;
+        let (alg, rest) = der::read_tlv(seq.value).ok_or_else(|| bad("no algorithm"))?;
+        let (bits, _) = der::read_tlv(rest).ok_or_else(|| bad("no key bits"))?;
+        let (alg_oid, params) = der::read_tlv(alg.value).ok_or_else(|| bad("no algorithm OID"))?;
+        let alg_oid = der::oid_to_string(alg_oid.value).ok_or_else(|| bad("bad OID"))?;
+        let key_bits = bits.value.get(1..).ok_or_else(|| bad("empty BIT STRING"))?;
+        match alg_oid.as_str() {
+            "1.2.840.113549.1.1.1" => {
+                let k = rsa::RsaPublicKey::from_public_key_der(spki)
+                    .map_err(|e| bad(&e.to_string()))?;
+                Ok(PublicKey::Rsa {
+                    modulus: k.n().to_bytes_be(),
+                    exponent: k.e().to_bytes_be(),
+                    bits: k.n().bits() as u32,
+                })
+            }
+            "1.2.840.10045.2.1" => {
+                let (curve_oid, _) =
+                    der::read_tlv(params).ok_or_else(|| bad("EC key without curve"))?;
+                let name =
+                    der::oid_to_string(curve_oid.value).ok_or_else(|| bad("bad curve OID"))?;
+                let curve = Curve::from_oid(&name)
+                    .ok_or_else(|| bad(&format!("unsupported curve {name}")))?;
+                if key_bits.len() != 1 + 2 * curve.field_len() || key_bits[0] != 4 {
+                    return Err(bad("EC point is not uncompressed for its curve"));
+                }
+                Ok(PublicKey::Ec {
+                    curve,
+                    point: key_bits.to_vec(),
+                })
+            }
+            ED25519_OID => {
+                if key_bits.len() != 32 {
+                    return Err(bad("Ed25519 key is not 32 bytes"));
+                }
+                Ok(PublicKey::Ed25519 {
+                    point: key_bits.to_vec(),
+                })
+            }
+            other => Err(bad(&format!("unsupported algorithm {other}"))),
+        }
+    }
+
+    /// Key family.
+    pub fn family(&self) -> Family {
+        match self {
+            PublicKey::Rsa { .. } => Family::Rsa,
+            PublicKey::Ec { .. } => Family::Ec,
+            PublicKey::Ed25519 { .. } => Family::Ed,
+        }
+    }
+
+    /// Size of a signature in PKCS#11 format (RSA: modulus bytes; ECDSA: r||s; Ed25519: 64).
+    pub fn signature_len(&self) -> usize {
+        match self {
+            PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
+            PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
+            PublicKey::Ed25519 { .. } => 64,
+        }
+    }
+
+    /// RSA modulus length in bytes (0 for others).
+    pub fn modulus_len(&self) -> usize {
+        match self {
+            PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
+            _ => 0,
+        }
+    }
+
+    /// CKA_KEY_TYPE.
+    pub fn key_type(&self) -> CK_KEY_TYPE {
+        match self {
+            PublicKey::Rsa { .. } => CKK_RSA,
+            PublicKey::Ec { .. } => CKK_EC,
+            PublicKey::Ed25519 { .. } => CKK_EC_EDWARDS,
+        }
+    }
+
+    /// CKA_EC_PARAMS (DER OID).
+    pub fn ec_params(&self) -> Option<Vec<u8>> {
+        match self {
+            PublicKey::Ec { curve, .. } => der::oid(curve.oid()),
+            PublicKey::Ed25519 { .. } => der::oid(ED25519_OID),
+            PublicKey::Rsa { .. } => None,
+        }
+    }
+
+    /// CKA_EC_POINT (DER OCTET STRING of the point).
+    pub fn ec_point(&self) -> Option<Vec<u8>> {
+        match self {
+            PublicKey::Ec { point, .. } | PublicKey::Ed25519 { point } => {
+                Some(der::octet_string(point))
+            }
+            PublicKey::Rsa { .. } => None,
+        }
+    }
+
+    /// CKA_KEY_GEN_MECHANISM.
+    pub fn gen_mechanism(&self) -> CK_MECHANISM_TYPE {
+        match self {
+            PublicKey::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
+            PublicKey::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
+            PublicKey::Ed25519 { .. } => CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        }
+    }
+}
+
+/// Everything the module knows about one TSB key.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    /// The label on the TSB (with the slot's prefix).
+    pub tsb_label: String,
+    /// CKA_LABEL (prefix removed).
+    pub label: String,
+    /// CKA_ID.
+    pub id: Vec<u8>,
+    /// DER SubjectPublicKeyInfo.
+    pub spki: Vec<u8>,
+    /// Parsed public key.
+    pub public: PublicKey,
+    /// TSB flags.
+    pub sign: bool,
+    /// TSB decrypt flag.
+    pub decrypt: bool,
+    /// TSB unwrap flag.
+    pub unwrap: bool,
+    /// TSB derive flag.
+    pub derive: bool,
+    /// Extractable.
+    pub extractable: bool,
+    /// Modifiable.
+    pub modifiable: bool,
+    /// Destroyable.
+    pub destroyable: bool,
+    /// The SKA policy.
+    pub policy: Option<Policy>,
+    /// Blocked on the TSB.
+    pub blocked: bool,
+    /// Using the key waits for approvals.
+    pub approval_required: bool,
+    /// Longest token timeout of ruleUse (None: some token never expires, or no policy).
+    pub policy_timeout: Option<Duration>,
+    /// Fewest approvals that satisfy ruleUse.
+    pub approvals_needed: Option<u32>,
+}
+
+/// CKA_ID <-> TSB `id`: the TSB stores a string, so bytes are written as lowercase hex and read
+/// back from hex when the string is hex, else taken as the string's bytes.
+pub fn id_to_tsb(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// See [`id_to_tsb`].
+pub fn id_from_tsb(s: &str) -> Vec<u8> {
+    if !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..s.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+            .collect()
+    } else {
+        s.as_bytes().to_vec()
+    }
+}
+
+impl KeyInfo {
+    /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
+    /// error, which callers treat as "not shown".
+    pub fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
+        let pk = a
+            .public_key
+            .as_deref()
+            .ok_or_else(|| Error::Transport(format!("key {} has no public key", a.label)))?;
+        let spki = crate::tsb::api::unb64(pk, "publicKey")?;
+        let public = PublicKey::from_spki(&spki)?;
+        let id = match a.id.as_deref() {
+            Some(s) if !s.is_empty() => id_from_tsb(s),
+            // No id on the TSB: a stable one from the public key, as many tools derive it.
+            _ => crate::mechanism::Hash::Sha1.digest(&spki),
+        };
+        let f = &a.attributes;
+        let policy = a.policy.clone();
+        let (approval_required, policy_timeout, approvals_needed) =
+            policy_use_summary(policy.as_ref());
+        Ok(KeyInfo {
+            tsb_label: a.label.clone(),
+            label: a.label.strip_prefix(prefix).unwrap_or(&a.label).to_string(),
+            id,
+            spki,
+            public,
+            sign: f.sign.unwrap_or(false),
+            decrypt: f.decrypt.unwrap_or(false),
+            unwrap: f.unwrap.unwrap_or(false),
+            derive: f.derive.unwrap_or(false),
+            extractable: f.extractable.unwrap_or(false),
+            modifiable: f.modifiable.unwrap_or(true),
+            destroyable: f.destroyable.unwrap_or(true),
+            blocked: policy
+                .as_ref()
+                .and_then(|p| p.key_status.as_ref())
+                .map(|s| s.blocked)
+                .unwrap_or(false),
+            policy,
+            approval_required,
+            policy_timeout,
+            approvals_needed,
+        })
+    }
+}
+
+/// Whether ruleUse needs approvals (some token has a group), the longest token timeout, and the
+/// smallest number of approvals that satisfies a token. Mirrors the decision rule of Securosys'
+/// own clients: any non-empty group means the asynchronous endpoints.
+pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, Option<u32>) {
+    let Some(rule) = policy.and_then(|p| p.rule_use.as_ref()) else {
+        return (false, None, None);
+    };
+    let gated = rule
+        .tokens
+        .iter()
+        .any(|t| t.groups.as_ref().map(|g| !g.is_empty()).unwrap_or(false));
+    if !gated {
+        return (false, None, None);
+    }
+    let timeout = if rule.tokens.iter().any(|t| t.timeout == 0) {
+        None
+    } else {
+        rule.tokens
+            .iter()
+            .map(|t| t.timeout)
+            .max()
+            .map(Duration::from_secs)
+    };
+    let needed = rule
+        .tokens
+        .iter()
+        .map(|t| {
+            t.groups
+                .as_ref()
+                .map(|gs| gs.iter().map(|g| g.quorum).sum::<u32>())
+                .unwrap_or(0)
+        })
+        .min();
+    (true, timeout, needed)
+}
+
+/// A certificate object's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// DER.
+    pub der: Vec<u8>,
+    /// Parsed fields.
+    pub fields: der::CertFields,
+}
+
+impl CertInfo {
+    /// Parse a DER certificate.
+    pub fn from_der(d: Vec<u8>) -> Option<CertInfo> {
+        let fields = der::parse_certificate(&d)?;
+        Some(CertInfo { der: d, fields })
+    }
+}
+
+/// Which object of a key (or a configured CA certificate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjClass {
+    /// CKO_PRIVATE_KEY.
+    Private,
+    /// CKO_PUBLIC_KEY.
+    Public,
+    /// CKO_CERTIFICATE of the key.
+    Certificate,
+    /// A CA certificate from the config (index into the slot's list).
+    CaCertificate(usize),
+}
+
+impl ObjClass {
+    /// CKA_CLASS value.
+    pub fn ck_class(self) -> CK_OBJECT_CLASS {
+        match self {
+            ObjClass::Private => CKO_PRIVATE_KEY,
+            ObjClass::Public => CKO_PUBLIC_KEY,
+            ObjClass::Certificate | ObjClass::CaCertificate(_) => CKO_CERTIFICATE,
+        }
+    }
+}
+
+/// A resolved object for attribute reads.
+#[derive(Debug, Clone)]
+pub enum ObjectView {
+    /// Private key.
+    Private(std::sync::Arc<KeyInfo>),
+    /// Public key.
+    Public(std::sync::Arc<KeyInfo>),
+    /// A key's certificate.
+    Certificate(std::sync::Arc<KeyInfo>, std::sync::Arc<CertInfo>),
+    /// A CA certificate from the config (label, cert).
+    CaCertificate(String, std::sync::Arc<CertInfo>),
+}
+
+/// Result of reading one attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrValue {
+    /// The value bytes.
+    Value(Vec<u8>),
+    /// Exists but may not be revealed (CKR_ATTRIBUTE_SENSITIVE).
+    Sensitive,
+    /// Not an attribute of this object (CKR_ATTRIBUTE_TYPE_INVALID).
+    Invalid,
+}
+
+/// CK_BBOOL encoding.
+pub fn bool_val(b: bool) -> AttrValue {
+    AttrValue::Value(vec![if b { CK_TRUE } else { CK_FALSE }])
+}
+
+/// CK_ULONG encoding (native endianness, as C reads it).
+pub fn ulong_val(v: CK_ULONG) -> AttrValue {
+    AttrValue::Value(v.to_ne_bytes().to_vec())
+}
+
+impl ObjectView {
+    /// The object's class.
+    pub fn class(&self) -> CK_OBJECT_CLASS {
+        match self {
+            ObjectView::Private(_) => CKO_PRIVATE_KEY,
+            ObjectView::Public(_) => CKO_PUBLIC_KEY,
+            ObjectView::Certificate(..) | ObjectView::CaCertificate(..) => CKO_CERTIFICATE,
+        }
+    }
+
+    /// Read one attribute. `private_objects`: whether private keys are CKA_PRIVATE (slots that
+    /// need a login).
+    pub fn attribute(&self, ty: CK_ATTRIBUTE_TYPE, private_objects: bool) -> AttrValue {
+        use AttrValue::*;
+        // Common storage attributes.
+        match ty {
+            CKA_CLASS => return ulong_val(self.class()),
+            CKA_TOKEN => return bool_val(true),
+            CKA_MODIFIABLE => {
+                // Attributes cannot be changed through this module.
+                return bool_val(false);
+            }
+            CKA_COPYABLE => return bool_val(false),
+            CKA_DESTROYABLE => {
+                return bool_val(match self {
+                    ObjectView::Private(k) | ObjectView::Public(k) => k.destroyable,
+                    ObjectView::Certificate(..) => true,
+                    ObjectView::CaCertificate(..) => false,
+                })
+            }
+            _ => {}
+        }
+        match self {
+            ObjectView::CaCertificate(label, c) => cert_attribute(ty, label, b"", c),
+            ObjectView::Certificate(k, c) => cert_attribute(ty, &k.label, &k.id, c),
+            ObjectView::Private(k) | ObjectView::Public(k) => {
+                let private = matches!(self, ObjectView::Private(_));
+                let p = &k.public;
+                match ty {
+                    CKA_LABEL => Value(k.label.as_bytes().to_vec()),
+                    CKA_ID => Value(k.id.clone()),
+                    CKA_PRIVATE => bool_val(private && private_objects),
+                    CKA_KEY_TYPE => ulong_val(p.key_type()),
+                    CKA_LOCAL => bool_val(true),
+                    CKA_KEY_GEN_MECHANISM => ulong_val(p.gen_mechanism()),
+                    CKA_START_DATE | CKA_END_DATE => Value(Vec::new()),
+                    CKA_DERIVE => bool_val(k.derive && private),
+                    CKA_ALLOWED_MECHANISMS => Value(Vec::new()),
+                    CKA_SUBJECT => Value(Vec::new()),
+                    CKA_PUBLIC_KEY_INFO => Value(k.spki.clone()),
+                    CKA_MODULUS => match p {
+                        PublicKey::Rsa { modulus, .. } => Value(modulus.clone()),
+                        _ => Invalid,
+                    },
+                    CKA_MODULUS_BITS if !private => match p {
+                        PublicKey::Rsa { bits, .. } => ulong_val(*bits as CK_ULONG),
+                        _ => Invalid,
+                    },
+                    CKA_PUBLIC_EXPONENT => match p {
+                        PublicKey::Rsa { exponent, .. } => Value(exponent.clone()),
+                        _ => Invalid,
+                    },
+                    CKA_EC_PARAMS => p.ec_params().map(Value).unwrap_or(Invalid),
+                    // The point is public; it is readable on the private key object too, because
+                    // OpenSSL's pkcs11 engine and others read it there.
+                    CKA_EC_POINT => p.ec_point().map(Value).unwrap_or(Invalid),
+                    // Private-key-only attributes.
+                    CKA_SIGN if private => bool_val(k.sign),
+                    CKA_DECRYPT if private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_UNWRAP if private => bool_val(k.unwrap),
+                    CKA_SIGN_RECOVER if private => bool_val(false),
+                    CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE if private => bool_val(true),
+                    CKA_EXTRACTABLE if private => bool_val(k.extractable),
+                    CKA_NEVER_EXTRACTABLE if private => bool_val(!k.extractable),
+                    // The approval happens on the TSB, not through a PKCS#11 context login.
+                    CKA_ALWAYS_AUTHENTICATE if private => bool_val(false),
+                    CKA_WRAP_WITH_TRUSTED if private => bool_val(false),
+                    CKA_PRIVATE_EXPONENT | CKA_PRIME_1 | CKA_PRIME_2 | CKA_EXPONENT_1
+                    | CKA_EXPONENT_2 | CKA_COEFFICIENT | CKA_VALUE
+                        if private =>
+                    {
+                        Sensitive
+                    }
+                    // Public-key-only attributes.
+                    CKA_VERIFY if !private => bool_val(k.sign),
+                    CKA_ENCRYPT if !private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_WRAP if !private => bool_val(k.unwrap),
+                    CKA_VERIFY_RECOVER if !private => bool_val(false),
+                    CKA_TRUSTED if !private => bool_val(false),
+                    // Vendor attributes.
+                    t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => Value(
+                        k.policy
+                            .as_ref()
+                            .and_then(|p| serde_json::to_vec(p).ok())
+                            .unwrap_or_default(),
+                    ),
+                    t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
+                    t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
+                        bool_val(k.approval_required)
+                    }
+                    _ => Invalid,
+                }
+            }
+        }
+    }
+}
+
+fn cert_attribute(ty: CK_ATTRIBUTE_TYPE, label: &str, id: &[u8], c: &CertInfo) -> AttrValue {
+    use AttrValue::*;
+    match ty {
+        CKA_LABEL => Value(label.as_bytes().to_vec()),
+        CKA_ID => Value(id.to_vec()),
+        CKA_PRIVATE => bool_val(false),
+        CKA_CERTIFICATE_TYPE => ulong_val(CKC_X_509),
+        CKA_TRUSTED => bool_val(false),
+        // 0 = unspecified, 1 = token user, 2 = authority: a key's own certificate is the user's.
+        CKA_CERTIFICATE_CATEGORY => ulong_val(if id.is_empty() { 2 } else { 1 }),
+        CKA_CHECK_VALUE => Value(crate::mechanism::Hash::Sha1.digest(&c.der)[..3].to_vec()),
+        CKA_START_DATE | CKA_END_DATE => Value(Vec::new()),
+        CKA_PUBLIC_KEY_INFO => Value(c.fields.spki.clone()),
+        CKA_VALUE => Value(c.der.clone()),
+        CKA_SUBJECT => Value(c.fields.subject.clone()),
+        CKA_ISSUER => Value(c.fields.issuer.clone()),
+        CKA_SERIAL_NUMBER => Value(c.fields.serial.clone()),
+        CKA_URL => Value(Vec::new()),
+        CKA_HASH_OF_SUBJECT_PUBLIC_KEY | CKA_HASH_OF_ISSUER_PUBLIC_KEY => Value(Vec::new()),
+        CKA_JAVA_MIDP_SECURITY_DOMAIN => ulong_val(0),
+        CKA_NAME_HASH_ALGORITHM => ulong_val(CKM_SHA_1),
+        _ => Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_mapping() {
+        assert_eq!(id_to_tsb(&[0xab, 0x01]), "ab01");
+        assert_eq!(id_from_tsb("ab01"), vec![0xab, 0x01]);
+        assert_eq!(id_from_tsb("key-1"), b"key-1".to_vec());
+    }
+
+    #[test]
+    fn curve_names() {
+        assert_eq!(Curve::from_name("prime256v1"), Some(Curve::P256));
+        assert_eq!(Curve::from_name("secp384r1"), Some(Curve::P384));
+        assert_eq!(Curve::from_name("P-521"), Some(Curve::P521));
+        assert_eq!(Curve::from_name("secp256k1"), Some(Curve::Secp256k1));
+        assert_eq!(Curve::from_name("brainpool"), None);
+    }
+
+    #[test]
+    fn policy_summary() {
+        let p: Policy = serde_json::from_str(
+            r#"{"ruleUse":{"tokens":[{"name":"a","timelock":0,"timeout":600,"groups":[{"name":"g","quorum":2,"approvals":[]},{"name":"h","quorum":1,"approvals":[]}]},{"name":"b","timelock":0,"timeout":1200,"groups":[{"name":"g","quorum":1,"approvals":[]}]}]},"keyStatus":{"blocked":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            policy_use_summary(Some(&p)),
+            (true, Some(Duration::from_secs(1200)), Some(1))
+        );
+        let empty: Policy =
+            serde_json::from_str(r#"{"ruleUse":null,"keyStatus":{"blocked":false}}"#).unwrap();
+        assert_eq!(policy_use_summary(Some(&empty)), (false, None, None));
+        assert_eq!(policy_use_summary(None), (false, None, None));
+    }
+}

@@ -1,0 +1,1004 @@
+//! Operation state machines (sign, verify, encrypt, decrypt, digest) and the remote execution of
+//! TSB operations, with the approval wait and the rules that keep an approval-gated operation from
+//! ever being sent twice:
+//! - a length query (NULL output) is answered from the key (modulus, curve), without a request;
+//! - a result that did not fit the caller's buffer is kept for the retry;
+//! - a request still pending when our timeout ends is remembered by the operation's fingerprint
+//!   (and in the optional journal file), so the same operation asked again resumes waiting on it.
+
+use super::object::{KeyInfo, ObjClass};
+use super::{Module, Session, Slot};
+use crate::error::{ApprovalEnd, Error, Result};
+use crate::log::Level;
+use crate::mechanism::{self, Family, Hash, Hasher, MechParams, SignScheme};
+use crate::tsb::{api, wait};
+use cryptoki_sys::*;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Input collected by Update calls: hashed as it comes, or buffered for raw mechanisms.
+#[derive(Clone)]
+pub enum Accum {
+    /// Hash-then-sign mechanisms hash locally, so large inputs never cross the network.
+    Hash(Hasher),
+    /// Raw mechanisms take the whole input.
+    Buffer(Vec<u8>),
+}
+
+impl Accum {
+    fn new(hash: Option<Hash>) -> Accum {
+        match hash {
+            Some(h) => Accum::Hash(h.hasher()),
+            None => Accum::Buffer(Vec::new()),
+        }
+    }
+    fn update(&mut self, d: &[u8]) -> Result<()> {
+        match self {
+            Accum::Hash(h) => h.update(d),
+            Accum::Buffer(b) => {
+                // Raw inputs are digests or short messages; refuse to buffer something absurd.
+                if b.len() + d.len() > 16 * 1024 * 1024 {
+                    return Err(Error::ck(
+                        CKR_DATA_LEN_RANGE,
+                        "input too large for a raw mechanism",
+                    ));
+                }
+                b.extend_from_slice(d)
+            }
+        }
+        Ok(())
+    }
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Accum::Hash(h) => h.finish(),
+            Accum::Buffer(b) => b,
+        }
+    }
+}
+
+/// An active signature (or decryption, CSR, ...) that runs on the TSB.
+pub struct RemoteOp {
+    key: Arc<KeyInfo>,
+    kind: RemoteKind,
+    accum: Option<Accum>,
+    /// Set once the TSB produced the result; kept after CKR_BUFFER_TOO_SMALL.
+    result: Option<Vec<u8>>,
+    /// Update was called: only Final may finish it.
+    multipart: bool,
+}
+
+#[derive(Clone, Copy)]
+enum RemoteKind {
+    Sign(SignScheme),
+    Decrypt { oaep: Option<Hash> },
+}
+
+/// Local verification.
+pub struct VerifyOp {
+    key: Arc<KeyInfo>,
+    scheme: SignScheme,
+    accum: Accum,
+    multipart: bool,
+}
+
+/// Local encryption.
+pub struct EncryptOp {
+    key: Arc<KeyInfo>,
+    oaep: Option<Hash>,
+    buffer: Vec<u8>,
+    result: Option<Vec<u8>>,
+    multipart: bool,
+}
+
+/// Digest.
+pub struct DigestOp {
+    hash: Hash,
+    hasher: Hasher,
+    result: Option<Vec<u8>>,
+    multipart: bool,
+}
+
+/// Find state.
+pub struct FindState {
+    /// Remaining handles.
+    pub results: Vec<CK_OBJECT_HANDLE>,
+    /// Next index.
+    pub pos: usize,
+}
+
+/// Per-session state.
+#[derive(Default)]
+pub struct SessionState {
+    /// Active find.
+    pub find: Option<FindState>,
+    sign: Option<RemoteOp>,
+    decrypt: Option<RemoteOp>,
+    verify: Option<VerifyOp>,
+    encrypt: Option<EncryptOp>,
+    digest: Option<DigestOp>,
+    /// ulDeviceError: TSB errorCode (or TSB_DEVERR_*) of the last failure.
+    pub device_error: CK_ULONG,
+    /// The id of the TSB request the last approval-gated operation created or resumed.
+    pub last_request_id: Option<String>,
+    /// A finished vendor-extension result (CSR, certificate) that did not fit the caller's buffer,
+    /// with the fingerprint of the call that made it.
+    pub kept_output: Option<(String, Vec<u8>)>,
+}
+
+/// What an output call produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Length query answered (nothing ran).
+    Len(usize),
+    /// The result; the operation is finished.
+    Data(Vec<u8>),
+    /// The result is ready but larger than the buffer; it is kept for the retry.
+    TooSmall(usize),
+}
+
+fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
+    if result.len() > cap {
+        let n = result.len();
+        (Output::TooSmall(n), Some(result))
+    } else {
+        (Output::Data(result), None)
+    }
+}
+
+// ---- remembered requests ----------------------------------------------------------------------
+
+/// Requests that outlived our approval timeout, by operation fingerprint; optionally journaled.
+pub struct PendingRequests {
+    map: Mutex<HashMap<String, String>>,
+    journal: Option<PathBuf>,
+}
+
+impl PendingRequests {
+    /// Load the journal (a missing or unreadable file starts empty, with a warning for the latter).
+    pub fn new(journal: Option<PathBuf>) -> PendingRequests {
+        let mut map = HashMap::new();
+        if let Some(p) = &journal {
+            match std::fs::read_to_string(p) {
+                Ok(text) => {
+                    for line in text.lines() {
+                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                            if let (Some(fp), Some(id)) =
+                                (v["fingerprint"].as_str(), v["requestId"].as_str())
+                            {
+                                map.insert(fp.to_string(), id.to_string());
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => crate::log!(Level::Warn, "cannot read journal {}: {e}", p.display()),
+            }
+        }
+        PendingRequests {
+            map: Mutex::new(map),
+            journal,
+        }
+    }
+
+    fn get(&self, fp: &str) -> Option<String> {
+        self.map.lock().get(fp).cloned()
+    }
+
+    fn put(&self, fp: &str, id: &str, what: &str) {
+        let mut m = self.map.lock();
+        m.insert(fp.to_string(), id.to_string());
+        self.save(&m, Some(what));
+    }
+
+    fn remove(&self, fp: &str) {
+        let mut m = self.map.lock();
+        if m.remove(fp).is_some() {
+            self.save(&m, None);
+        }
+    }
+
+    /// Rewrite the journal atomically (temp file + rename), so a crash never leaves half a line.
+    fn save(&self, m: &HashMap<String, String>, _what: Option<&str>) {
+        let Some(p) = &self.journal else { return };
+        let mut text = String::new();
+        for (fp, id) in m {
+            text.push_str(&serde_json::json!({"fingerprint": fp, "requestId": id}).to_string());
+            text.push('\n');
+        }
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, p));
+        if let Err(e) = res {
+            crate::log!(Level::Warn, "cannot write journal {}: {e}", p.display());
+        }
+    }
+}
+
+/// The fingerprint of an operation: same slot, key, kind, algorithm and input = same operation.
+pub fn fingerprint(
+    slot: usize,
+    tsb_label: &str,
+    kind: &str,
+    algorithm: &str,
+    payload: &[u8],
+) -> String {
+    let mut h = Hash::Sha256.hasher();
+    for part in [
+        slot.to_string().as_bytes(),
+        tsb_label.as_bytes(),
+        kind.as_bytes(),
+        algorithm.as_bytes(),
+    ] {
+        h.update(&(part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(payload);
+    h.finish().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What to run on the TSB, with both of its forms.
+pub struct RemoteCall<'a> {
+    /// "sign", "decrypt", "csr", ... (part of the fingerprint and the messages).
+    pub kind: &'a str,
+    /// TSB algorithm name (part of the fingerprint).
+    pub algorithm: &'a str,
+    /// Input bytes (part of the fingerprint).
+    pub payload: &'a [u8],
+    /// Synchronous endpoint: returns the result directly.
+    pub sync: &'a dyn Fn() -> Result<String>,
+    /// Asynchronous endpoint: returns the request id.
+    pub create: &'a dyn Fn() -> Result<String>,
+}
+
+impl Module {
+    /// Run an operation on the TSB for `key`: the synchronous endpoint for keys without approvals;
+    /// otherwise the asynchronous one plus the wait, resuming a remembered request if this exact
+    /// operation timed out before. Returns the TSB `result` string.
+    pub fn run_remote(&self, session: &Session, key: &KeyInfo, call: RemoteCall) -> Result<String> {
+        let slot = &self.slots[session.slot];
+        if key.blocked {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is blocked on the TSB", key.tsb_label),
+            ));
+        }
+        if !key.approval_required {
+            return (call.sync)();
+        }
+        let fp = fingerprint(
+            slot.id,
+            &key.tsb_label,
+            call.kind,
+            call.algorithm,
+            call.payload,
+        );
+        let params = wait_params(slot, key, call.kind);
+        if let Some(id) = self.pending.get(&fp) {
+            crate::log!(Level::Info, "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again", call.kind, key.tsb_label);
+            session.state.lock().last_request_id = Some(id.clone());
+            match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
+                Ok(r) => {
+                    self.pending.remove(&fp);
+                    return Ok(r);
+                }
+                Err(
+                    e @ Error::Approval {
+                        end: ApprovalEnd::TimedOut,
+                        ..
+                    },
+                ) => return Err(e),
+                // The remembered request vanished (e.g. the TSB was reset): ask anew below.
+                Err(Error::Approval {
+                    end: ApprovalEnd::Cancelled,
+                    ..
+                }) => self.pending.remove(&fp),
+                Err(e) => {
+                    self.pending.remove(&fp);
+                    return Err(e);
+                }
+            }
+        }
+        let id = (call.create)()?;
+        crate::log!(
+            Level::Info,
+            "created request {id} ({} with key {}); waiting for approval",
+            call.kind,
+            key.tsb_label
+        );
+        session.state.lock().last_request_id = Some(id.clone());
+        // Remember at once (journal), so a killed process resumes too.
+        self.pending.put(&fp, &id, call.kind);
+        match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
+            Ok(r) => {
+                self.pending.remove(&fp);
+                Ok(r)
+            }
+            Err(
+                e @ Error::Approval {
+                    end: ApprovalEnd::TimedOut,
+                    ..
+                },
+            ) => Err(e),
+            Err(e) => {
+                self.pending.remove(&fp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Record the outcome of an operation in the session (ulDeviceError).
+    pub fn note_result<T>(&self, session: &Session, r: &Result<T>) {
+        let mut st = session.state.lock();
+        st.device_error = match r {
+            Ok(_) => 0,
+            Err(e) => e.device_error().unwrap_or(0),
+        };
+    }
+
+    // ---- sign -------------------------------------------------------------------------------
+
+    /// C_SignInit.
+    pub fn sign_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        if session.state.lock().sign.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "a signature is already active in this session",
+            ));
+        }
+        let scheme = mechanism::sign_scheme(mech, params)?;
+        let key = self.key_object(session, key, ObjClass::Private)?;
+        if key.public.family() != scheme.family() {
+            return Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                format!("mechanism 0x{mech:x} does not fit key {}", key.label),
+            ));
+        }
+        if !key.sign {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is not allowed to sign (CKA_SIGN false)", key.label),
+            ));
+        }
+        if key.blocked {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is blocked on the TSB", key.label),
+            ));
+        }
+        session.cancel.reset();
+        let mut st = session.state.lock();
+        if st.sign.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "a signature is already active in this session",
+            ));
+        }
+        st.sign = Some(RemoteOp {
+            key,
+            kind: RemoteKind::Sign(scheme),
+            accum: Some(Accum::new(scheme.local_hash())),
+            result: None,
+            multipart: false,
+        });
+        Ok(())
+    }
+
+    /// C_SignUpdate.
+    pub fn sign_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        let mut st = session.state.lock();
+        let op = st.sign.as_mut().ok_or_else(not_init)?;
+        let r = match op.accum.as_mut() {
+            Some(a) => a.update(data),
+            None => Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "the signature is already computed; call C_SignFinal",
+            )),
+        };
+        op.multipart = true;
+        if r.is_err() {
+            st.sign = None;
+        }
+        r
+    }
+
+    /// C_Sign (`single` = true) or C_SignFinal. `cap` None = length query.
+    pub fn sign_finish(
+        &self,
+        session: &Session,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        self.remote_finish(session, true, data, cap)
+    }
+
+    /// C_DecryptInit.
+    pub fn decrypt_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        if session.state.lock().decrypt.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "a decryption is already active in this session",
+            ));
+        }
+        let (_, oaep) = mechanism::tsb_cipher(mech, params)?;
+        let key = self.key_object(session, key, ObjClass::Private)?;
+        if key.public.family() != Family::Rsa {
+            return Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                "only RSA keys decrypt",
+            ));
+        }
+        if !key.decrypt {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!(
+                    "key {} is not allowed to decrypt (CKA_DECRYPT false)",
+                    key.label
+                ),
+            ));
+        }
+        if key.blocked {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is blocked on the TSB", key.label),
+            ));
+        }
+        session.cancel.reset();
+        let mut st = session.state.lock();
+        st.decrypt = Some(RemoteOp {
+            key,
+            kind: RemoteKind::Decrypt { oaep },
+            accum: Some(Accum::Buffer(Vec::new())),
+            result: None,
+            multipart: false,
+        });
+        Ok(())
+    }
+
+    /// C_DecryptUpdate is not offered for RSA (a single block): the standard's answer for
+    /// single-part mechanisms.
+    pub fn decrypt_update(&self, session: &Session) -> Result<()> {
+        let mut st = session.state.lock();
+        st.decrypt.as_ref().ok_or_else(not_init)?;
+        st.decrypt = None;
+        Err(Error::ck(
+            CKR_FUNCTION_NOT_SUPPORTED,
+            "RSA decryption is single-part: use C_Decrypt",
+        ))
+    }
+
+    /// C_Decrypt. `cap` None = length query.
+    pub fn decrypt(&self, session: &Session, data: &[u8], cap: Option<usize>) -> Result<Output> {
+        self.remote_finish(session, false, Some(data), cap)
+    }
+
+    /// Shared end of sign and decrypt.
+    fn remote_finish(
+        &self,
+        session: &Session,
+        is_sign: bool,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        let (key, kind, input, cap) = {
+            let mut st = session.state.lock();
+            let slot_op = if is_sign {
+                &mut st.sign
+            } else {
+                &mut st.decrypt
+            };
+            let op = slot_op.as_mut().ok_or_else(not_init)?;
+            if data.is_some() && op.multipart {
+                return Err(Error::ck(
+                    CKR_OPERATION_ACTIVE,
+                    "C_SignUpdate was called: finish with C_SignFinal",
+                ));
+            }
+            // A result from an earlier call whose buffer was too small, or a length query.
+            if let Some(r) = &op.result {
+                let n = r.len();
+                match cap {
+                    None => return Ok(Output::Len(n)),
+                    Some(c) if c < n => return Ok(Output::TooSmall(n)),
+                    Some(_) => {
+                        let r = op.result.take().unwrap_or_default();
+                        *slot_op = None;
+                        return Ok(Output::Data(r));
+                    }
+                }
+            }
+            let Some(cap) = cap else {
+                // Length query: answered from the key, never by running the operation.
+                let n = match op.kind {
+                    RemoteKind::Sign(_) => op.key.public.signature_len(),
+                    RemoteKind::Decrypt { .. } => op.key.public.modulus_len(),
+                };
+                return Ok(Output::Len(n));
+            };
+            let mut accum = op
+                .accum
+                .take()
+                .ok_or_else(|| Error::ck(CKR_OPERATION_ACTIVE, "operation in progress"))?;
+            if let Some(d) = data {
+                if let Err(e) = accum.update(d) {
+                    *slot_op = None;
+                    return Err(e);
+                }
+            }
+            (op.key.clone(), op.kind, accum.finish(), cap)
+        };
+        // No lock held from here: the TSB call (and maybe a long approval wait).
+        let result = self.run_key_op(session, &key, kind, &input);
+        self.note_result(session, &result);
+        let mut st = session.state.lock();
+        let slot_op = if is_sign {
+            &mut st.sign
+        } else {
+            &mut st.decrypt
+        };
+        match result {
+            Ok(out) => {
+                let (o, keep) = finish_output(out, cap);
+                match keep {
+                    Some(r) => {
+                        if let Some(op) = slot_op.as_mut() {
+                            op.result = Some(r);
+                        }
+                    }
+                    None => *slot_op = None,
+                }
+                Ok(o)
+            }
+            Err(e) => {
+                // Any error but CKR_BUFFER_TOO_SMALL ends the operation (PKCS#11 §5.2).
+                *slot_op = None;
+                Err(e)
+            }
+        }
+    }
+
+    fn run_key_op(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        kind: RemoteKind,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let slot: &Slot = &self.slots[session.slot];
+        slot.check_access()?;
+        let client = &slot.client;
+        match kind {
+            RemoteKind::Sign(scheme) => {
+                let (alg, payload) =
+                    mechanism::tsb_sign_request(scheme, input, key.public.modulus_len())?;
+                let label = key.tsb_label.as_str();
+                let result = self.run_remote(
+                    session,
+                    key,
+                    RemoteCall {
+                        kind: "signature",
+                        algorithm: &alg,
+                        payload: &payload,
+                        sync: &|| {
+                            api::sign_sync(client, label, &alg, &payload).map(|s| api::b64(&s))
+                        },
+                        create: &|| api::sign_async(client, label, &alg, &payload),
+                    },
+                )?;
+                let sig = api::unb64(&result, "signature")?;
+                mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
+            }
+            RemoteKind::Decrypt { oaep, .. } => {
+                let k = key.public.modulus_len();
+                if input.len() != k {
+                    return Err(Error::ck(
+                        CKR_ENCRYPTED_DATA_LEN_RANGE,
+                        format!("RSA ciphertext must be {k} bytes"),
+                    ));
+                }
+                let alg = match oaep {
+                    None => "RSA".to_string(),
+                    Some(h) => format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()),
+                };
+                let label = key.tsb_label.as_str();
+                let result = self.run_remote(
+                    session,
+                    key,
+                    RemoteCall {
+                        kind: "decryption",
+                        algorithm: &alg,
+                        payload: input,
+                        sync: &|| {
+                            api::decrypt_sync(client, label, &alg, input).map(|s| api::b64(&s))
+                        },
+                        create: &|| api::decrypt_async(client, label, &alg, input),
+                    },
+                )?;
+                api::unb64(&result, "plaintext")
+            }
+        }
+    }
+
+    // ---- verify (local) ---------------------------------------------------------------------
+
+    /// C_VerifyInit.
+    pub fn verify_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        if session.state.lock().verify.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "a verification is already active",
+            ));
+        }
+        let scheme = mechanism::sign_scheme(mech, params)?;
+        let key = self.key_object(session, key, ObjClass::Public)?;
+        if key.public.family() != scheme.family() {
+            return Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                format!("mechanism 0x{mech:x} does not fit key {}", key.label),
+            ));
+        }
+        session.state.lock().verify = Some(VerifyOp {
+            key,
+            scheme,
+            accum: Accum::new(scheme.local_hash()),
+            multipart: false,
+        });
+        Ok(())
+    }
+
+    /// C_VerifyUpdate.
+    pub fn verify_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        let mut st = session.state.lock();
+        let op = st.verify.as_mut().ok_or_else(not_init)?;
+        op.multipart = true;
+        let r = op.accum.update(data);
+        if r.is_err() {
+            st.verify = None;
+        }
+        r
+    }
+
+    /// C_Verify (data Some) or C_VerifyFinal.
+    pub fn verify_finish(&self, session: &Session, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
+        let op = {
+            let mut st = session.state.lock();
+            let op = st.verify.take().ok_or_else(not_init)?;
+            if data.is_some() && op.multipart {
+                return Err(Error::ck(
+                    CKR_OPERATION_ACTIVE,
+                    "C_VerifyUpdate was called: finish with C_VerifyFinal",
+                ));
+            }
+            op
+        };
+        let mut accum = op.accum;
+        if let Some(d) = data {
+            accum.update(d)?;
+        }
+        let input = accum.finish();
+        if let SignScheme::RsaPss {
+            hash,
+            prehashed: true,
+        } = op.scheme
+        {
+            if input.len() != hash.len() {
+                return Err(Error::ck(
+                    CKR_DATA_LEN_RANGE,
+                    "CKM_RSA_PKCS_PSS input must be the digest",
+                ));
+            }
+        }
+        if super::local::verify(&op.key.public, op.scheme, &input, sig)? {
+            Ok(())
+        } else {
+            Err(Error::ck(
+                CKR_SIGNATURE_INVALID,
+                "signature does not verify",
+            ))
+        }
+    }
+
+    // ---- encrypt (local) --------------------------------------------------------------------
+
+    /// C_EncryptInit.
+    pub fn encrypt_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        if session.state.lock().encrypt.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "an encryption is already active",
+            ));
+        }
+        let (_, oaep) = mechanism::tsb_cipher(mech, params)?;
+        let key = self.key_object(session, key, ObjClass::Public)?;
+        if key.public.family() != Family::Rsa {
+            return Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                "only RSA keys encrypt",
+            ));
+        }
+        if !key.decrypt {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!(
+                    "key {} is not an encryption key (CKA_ENCRYPT false)",
+                    key.label
+                ),
+            ));
+        }
+        session.state.lock().encrypt = Some(EncryptOp {
+            key,
+            oaep,
+            buffer: Vec::new(),
+            result: None,
+            multipart: false,
+        });
+        Ok(())
+    }
+
+    /// C_Encrypt. `cap` None = length query.
+    pub fn encrypt(&self, session: &Session, data: &[u8], cap: Option<usize>) -> Result<Output> {
+        let mut st = session.state.lock();
+        let op = st.encrypt.as_mut().ok_or_else(not_init)?;
+        if op.multipart {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "C_EncryptUpdate was called: finish with C_EncryptFinal",
+            ));
+        }
+        op.buffer = data.to_vec();
+        drop(st);
+        self.encrypt_finish(session, cap)
+    }
+
+    /// C_EncryptUpdate: RSA is single-part.
+    pub fn encrypt_update(&self, session: &Session) -> Result<()> {
+        let mut st = session.state.lock();
+        st.encrypt.as_ref().ok_or_else(not_init)?;
+        st.encrypt = None;
+        Err(Error::ck(
+            CKR_FUNCTION_NOT_SUPPORTED,
+            "RSA encryption is single-part: use C_Encrypt",
+        ))
+    }
+
+    fn encrypt_finish(&self, session: &Session, cap: Option<usize>) -> Result<Output> {
+        let mut st = session.state.lock();
+        let op = st.encrypt.as_mut().ok_or_else(not_init)?;
+        let Some(cap) = cap else {
+            return Ok(Output::Len(
+                op.result
+                    .as_ref()
+                    .map(|r| r.len())
+                    .unwrap_or(op.key.public.modulus_len()),
+            ));
+        };
+        let result = match op.result.take() {
+            Some(r) => r,
+            None => match super::local::encrypt(&op.key.public, op.oaep, &op.buffer) {
+                Ok(r) => r,
+                Err(e) => {
+                    st.encrypt = None;
+                    return Err(e);
+                }
+            },
+        };
+        let (o, keep) = finish_output(result, cap);
+        match keep {
+            Some(r) => {
+                if let Some(op) = st.encrypt.as_mut() {
+                    op.result = Some(r);
+                }
+            }
+            None => st.encrypt = None,
+        }
+        Ok(o)
+    }
+
+    // ---- digest -----------------------------------------------------------------------------
+
+    /// C_DigestInit.
+    pub fn digest_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+    ) -> Result<()> {
+        let hash = Hash::from_digest_mech(mech).ok_or_else(|| {
+            Error::ck(CKR_MECHANISM_INVALID, format!("0x{mech:x} is not a digest"))
+        })?;
+        if *params != MechParams::None {
+            return Err(Error::ck(
+                CKR_MECHANISM_PARAM_INVALID,
+                "digests take no parameter",
+            ));
+        }
+        let mut st = session.state.lock();
+        if st.digest.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "a digest is already active",
+            ));
+        }
+        st.digest = Some(DigestOp {
+            hash,
+            hasher: hash.hasher(),
+            result: None,
+            multipart: false,
+        });
+        Ok(())
+    }
+
+    /// C_DigestUpdate.
+    pub fn digest_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        let mut st = session.state.lock();
+        let op = st.digest.as_mut().ok_or_else(not_init)?;
+        if op.result.is_some() {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "digest already computed; call C_DigestFinal",
+            ));
+        }
+        op.multipart = true;
+        op.hasher.update(data);
+        Ok(())
+    }
+
+    /// C_Digest (data Some) or C_DigestFinal.
+    pub fn digest_finish(
+        &self,
+        session: &Session,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        let mut st = session.state.lock();
+        let op = st.digest.as_mut().ok_or_else(not_init)?;
+        if data.is_some() && op.multipart {
+            return Err(Error::ck(
+                CKR_OPERATION_ACTIVE,
+                "C_DigestUpdate was called: finish with C_DigestFinal",
+            ));
+        }
+        let Some(cap) = cap else {
+            return Ok(Output::Len(op.hash.len()));
+        };
+        let result = match op.result.take() {
+            Some(r) => r,
+            None => {
+                let mut h = std::mem::replace(&mut op.hasher, op.hash.hasher());
+                if let Some(d) = data {
+                    h.update(d);
+                }
+                h.finish()
+            }
+        };
+        let (o, keep) = finish_output(result, cap);
+        match keep {
+            Some(r) => {
+                if let Some(op) = st.digest.as_mut() {
+                    op.result = Some(r);
+                }
+            }
+            None => st.digest = None,
+        }
+        Ok(o)
+    }
+
+    // ---- cancel -----------------------------------------------------------------------------
+
+    /// C_SessionCancel: stop a waiting operation (its call returns CKR_FUNCTION_CANCELED and the
+    /// request is deleted on the TSB) and end the operations named by `flags`.
+    pub fn session_cancel(&self, session: &Session, flags: CK_FLAGS) -> Result<()> {
+        if flags & (CKF_SIGN | CKF_DECRYPT) != 0 {
+            session.cancel.cancel();
+        }
+        let mut st = session.state.lock();
+        // An operation whose call is in flight (its input taken) is ended by that call itself
+        // when it sees the cancel; idle ones end here.
+        let idle = |o: &Option<RemoteOp>| {
+            o.as_ref()
+                .map(|o| o.accum.is_some() || o.result.is_some())
+                .unwrap_or(false)
+        };
+        if flags & CKF_SIGN != 0 && idle(&st.sign) {
+            st.sign = None;
+        }
+        if flags & CKF_DECRYPT != 0 && idle(&st.decrypt) {
+            st.decrypt = None;
+        }
+        if flags & CKF_VERIFY != 0 {
+            st.verify = None;
+        }
+        if flags & CKF_ENCRYPT != 0 {
+            st.encrypt = None;
+        }
+        if flags & CKF_DIGEST != 0 {
+            st.digest = None;
+        }
+        if flags & CKF_FIND_OBJECTS != 0 {
+            st.find = None;
+        }
+        Ok(())
+    }
+}
+
+fn not_init() -> Error {
+    Error::ck(CKR_OPERATION_NOT_INITIALIZED, "operation not initialized")
+}
+
+/// Wait parameters for a key and slot.
+pub fn wait_params(slot: &Slot, key: &KeyInfo, what: &str) -> wait::WaitParams {
+    wait::WaitParams {
+        approval_timeout: slot.config.approval_timeout,
+        poll_interval: slot.config.poll_interval,
+        poll_max_interval: slot.config.poll_max_interval,
+        fast_phase: Duration::from_secs(30),
+        policy_timeout: key.policy_timeout,
+        approvals_needed: key.approvals_needed,
+        key_label: key.tsb_label.clone(),
+        what: what.to_string(),
+        progress: slot.config.progress,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_separates_fields() {
+        let a = fingerprint(0, "ab", "c", "d", b"x");
+        let b = fingerprint(0, "a", "bc", "d", b"x");
+        assert_ne!(a, b);
+        assert_eq!(a, fingerprint(0, "ab", "c", "d", b"x"));
+        assert_ne!(a, fingerprint(1, "ab", "c", "d", b"x"));
+    }
+
+    #[test]
+    fn journal_round_trip() {
+        let dir = std::env::temp_dir().join(format!("tsb-journal-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let p = dir.join("j.jsonl");
+        let _ = std::fs::remove_file(&p);
+        let j = PendingRequests::new(Some(p.clone()));
+        j.put("fp1", "req-1", "signature");
+        let j2 = PendingRequests::new(Some(p.clone()));
+        assert_eq!(j2.get("fp1").as_deref(), Some("req-1"));
+        j2.remove("fp1");
+        assert_eq!(PendingRequests::new(Some(p)).get("fp1"), None);
+    }
+
+    #[test]
+    fn output_keeps_result_when_too_small() {
+        let (o, keep) = finish_output(vec![1, 2, 3], 2);
+        assert_eq!(o, Output::TooSmall(3));
+        assert_eq!(keep, Some(vec![1, 2, 3]));
+        let (o, keep) = finish_output(vec![1, 2, 3], 3);
+        assert_eq!(o, Output::Data(vec![1, 2, 3]));
+        assert!(keep.is_none());
+    }
+}

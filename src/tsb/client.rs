@@ -1,0 +1,418 @@
+//! HTTP transport to one TSB: reqwest blocking with rustls (the module is loaded into OpenSSL
+//! processes and must not bring OpenSSL symbols of its own), bearer token, `X-API-KEY` per role,
+//! mTLS, a custom CA, timeouts, retries with backoff for idempotent calls only, and logging of
+//! method, path, status, time and request id (never headers or bodies).
+
+use crate::config::{Secret, SlotConfig};
+use crate::error::{Error, Result};
+use crate::log::Level;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything needed to build the HTTP client of a slot (copied out of the config).
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL without trailing slash.
+    pub url: String,
+    /// Bearer token.
+    pub token: Option<Secret>,
+    /// API keys by role.
+    pub api_keys: std::collections::BTreeMap<String, Secret>,
+    /// mTLS identity (PEM cert, PEM key).
+    pub client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Extra CA.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Request timeout.
+    pub request_timeout: Duration,
+}
+
+impl From<&SlotConfig> for ClientSettings {
+    fn from(c: &SlotConfig) -> Self {
+        ClientSettings {
+            url: c.url.clone(),
+            token: c.token.clone(),
+            api_keys: c.api_keys.clone(),
+            client_identity: c.client_identity.clone(),
+            ca_file: c.ca_file.clone(),
+            connect_timeout: c.connect_timeout,
+            request_timeout: c.request_timeout,
+        }
+    }
+}
+
+/// Whether a call may be repeated after a transport failure or a 5xx answer. Calls that create a
+/// request for approvers (or a key) are never retried: repeating them would ask twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Safe to retry.
+    Retry,
+    /// Send once.
+    Once,
+}
+
+struct Built {
+    http: reqwest::blocking::Client,
+    pid: u32,
+}
+
+/// A TSB client. Cheap to clone; the HTTP connection pool is shared, created on first use (never
+/// in C_Initialize), and rebuilt in a forked child (reqwest's blocking client runs a thread that
+/// does not survive fork).
+#[derive(Clone)]
+pub struct Client {
+    settings: Arc<ClientSettings>,
+    built: Arc<Mutex<Option<Arc<Built>>>>,
+    /// Bearer token given at C_Login when the slot says the PIN is the token.
+    login_token: Arc<Mutex<Option<Secret>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.settings.url)
+            .finish()
+    }
+}
+
+/// Which API-key role guards a path (`tsb-api.md` §1).
+pub fn role_for_path(path: &str) -> &'static str {
+    let p = path.split('?').next().unwrap_or(path);
+    if p == "/v1/key"
+        || p.starts_with("/v1/key/")
+        || p.starts_with("/v1/importedKey")
+        || p.starts_with("/v1/derivedKey")
+        || p.starts_with("/v1/dataObject")
+        || p.starts_with("/v1/attestation")
+        || p == "/v1/modify"
+        || p == "/v1/synchronousModify"
+    {
+        "keyManagementToken"
+    } else if (p.starts_with("/v1/filtered") && p.ends_with("ApprovalTask"))
+        || p == "/v1/approval"
+        || p.starts_with("/v1/task")
+        || p.starts_with("/v1/approver/")
+    {
+        "approverToken"
+    } else if p == "/v1/versionInfo"
+        || p == "/v1/licenseInfo"
+        || p.starts_with("/v1/keystore")
+        || p.starts_with("/v1/hsm/")
+    {
+        "serviceToken"
+    } else if p.starts_with("/v1/approverManagement") {
+        "approverKeyManagementToken"
+    } else {
+        "keyOperationToken"
+    }
+}
+
+impl Client {
+    /// A client for these settings; nothing is built or connected yet.
+    pub fn new(settings: ClientSettings) -> Client {
+        Client {
+            settings: Arc::new(settings),
+            built: Arc::new(Mutex::new(None)),
+            login_token: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Base URL.
+    pub fn url(&self) -> &str {
+        &self.settings.url
+    }
+
+    /// Set or clear the bearer token given through C_Login.
+    pub fn set_login_token(&self, token: Option<Secret>) {
+        *self.login_token.lock() = token;
+    }
+
+    fn http(&self) -> Result<reqwest::blocking::Client> {
+        let pid = std::process::id();
+        let mut guard = self.built.lock();
+        if let Some(b) = guard.as_ref() {
+            if b.pid == pid {
+                return Ok(b.http.clone());
+            }
+            // Forked child: the parent's client thread does not exist here. Dropping the old
+            // client would try to shut that thread down and could hang, so it is leaked on purpose.
+            if let Some(old) = guard.take() {
+                std::mem::forget(old);
+            }
+        }
+        // Building is local work (TLS config, a runtime thread), not network I/O, so holding this
+        // small lock here only makes concurrent first users wait for one build instead of racing.
+        let http = self.build()?;
+        *guard = Some(Arc::new(Built {
+            http: http.clone(),
+            pid,
+        }));
+        Ok(http)
+    }
+
+    fn build(&self) -> Result<reqwest::blocking::Client> {
+        let s = &self.settings;
+        let mut b = reqwest::blocking::Client::builder()
+            .connect_timeout(s.connect_timeout)
+            .timeout(s.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("tsb-pkcs11/", env!("CARGO_PKG_VERSION")))
+            .https_only(!s.url.to_ascii_lowercase().starts_with("http://"));
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::Config(format!("ca_file {}: {e}", ca.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!(
+                    "ca_file {}: not a PEM certificate bundle: {e}",
+                    ca.display()
+                ))
+            })?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let Some((cert, key)) = &s.client_identity {
+            let mut pem = std::fs::read(cert)
+                .map_err(|e| Error::Config(format!("client_cert {}: {e}", cert.display())))?;
+            pem.push(b'\n');
+            pem.extend(
+                std::fs::read(key)
+                    .map_err(|e| Error::Config(format!("client_key {}: {e}", key.display())))?,
+            );
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                Error::Config(format!(
+                    "client_cert/client_key: not a usable PEM certificate and key: {e}"
+                ))
+            })?;
+            b = b.identity(id);
+        }
+        b.build()
+            .map_err(|e| Error::Transport(format!("cannot create HTTP client: {e}")))
+    }
+
+    /// Send one call and decode the JSON answer. `body` None sends no body.
+    pub fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+        idem: Idempotency,
+    ) -> Result<T> {
+        let text = self.call_raw(method.clone(), path, body, idem)?;
+        serde_json::from_str(&text).map_err(|e| {
+            crate::log!(
+                Level::Warn,
+                "{method} {path}: unreadable answer from the TSB: {e}"
+            );
+            Error::Transport(format!(
+                "{method} {path}: unreadable answer from the TSB: {e}"
+            ))
+        })
+    }
+
+    /// Send one call and return the body text of a 2xx answer.
+    pub fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+        idem: Idempotency,
+    ) -> Result<String> {
+        let http = self.http()?;
+        let url = format!("{}{}", self.settings.url, path);
+        let body_bytes = match body {
+            Some(b) => Some(
+                serde_json::to_vec(b)
+                    .map_err(|e| Error::ck(cryptoki_sys::CKR_GENERAL_ERROR, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let attempts = if idem == Idempotency::Retry { 3 } else { 1 };
+        let mut delay = Duration::from_millis(100);
+        let mut last_err = None;
+        for attempt in 1..=attempts {
+            let started = Instant::now();
+            let mut rb = http
+                .request(method.clone(), &url)
+                .header("Accept", "application/json");
+            if let Some(t) = self
+                .login_token
+                .lock()
+                .clone()
+                .or_else(|| self.settings.token.clone())
+            {
+                rb = rb.bearer_auth(&t.0);
+            }
+            if let Some(k) = self.settings.api_keys.get(role_for_path(path)) {
+                rb = rb.header("X-API-KEY", &k.0);
+            }
+            if let Some(b) = &body_bytes {
+                rb = rb
+                    .header("Content-Type", "application/json")
+                    .body(b.clone());
+            }
+            match rb.send() {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text();
+                    let ms = started.elapsed().as_millis();
+                    let text = match text {
+                        Ok(t) => t,
+                        Err(e) => {
+                            crate::log!(
+                                Level::Warn,
+                                "{method} {path} -> {} in {ms} ms, body unreadable: {e}",
+                                status.as_u16()
+                            );
+                            last_err = Some(Error::Transport(format!("{method} {path}: {e}")));
+                            if attempt < attempts {
+                                std::thread::sleep(delay);
+                                delay *= 3;
+                            }
+                            continue;
+                        }
+                    };
+                    if status.is_success() {
+                        crate::log!(
+                            Level::Debug,
+                            "{method} {path} -> {} in {ms} ms{}",
+                            status.as_u16(),
+                            request_id_note(&text)
+                        );
+                        return Ok(text);
+                    }
+                    let err = tsb_error(status.as_u16(), &text, &format!("{method} {path}"));
+                    crate::log!(
+                        Level::Info,
+                        "{method} {path} -> {} in {ms} ms: {err}",
+                        status.as_u16()
+                    );
+                    let retryable = matches!(status.as_u16(), 502..=504);
+                    last_err = Some(err);
+                    if !(retryable && attempt < attempts) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let ms = started.elapsed().as_millis();
+                    // reqwest errors can contain the URL but never headers; the URL holds no secret.
+                    crate::log!(
+                        Level::Warn,
+                        "{method} {path} failed after {ms} ms: {}",
+                        error_chain(&e)
+                    );
+                    last_err = Some(Error::Transport(format!(
+                        "{method} {path}: {}",
+                        error_chain(&e)
+                    )));
+                }
+            }
+            if attempt < attempts {
+                std::thread::sleep(delay);
+                delay *= 3;
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Transport(format!("{method} {path}: no answer"))))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Mention a request id found in an answer (async endpoints) in the log line.
+fn request_id_note(text: &str) -> String {
+    if text.len() > 512 {
+        return String::new();
+    }
+    let v: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return String::new(),
+    };
+    for k in [
+        "signRequestId",
+        "decryptRequestId",
+        "blockKeyRequestId",
+        "unblockKeyRequestId",
+        "modifyKeyRequestId",
+    ] {
+        if let Some(id) = v.get(k).and_then(|x| x.as_str()) {
+            return format!(", request {id}");
+        }
+    }
+    String::new()
+}
+
+/// Build the error for a non-2xx answer from its TSB error body (or its absence).
+pub fn tsb_error(status: u16, text: &str, call: &str) -> Error {
+    let body: tsb_models::ErrorBody = serde_json::from_str(text).unwrap_or_default();
+    Error::Tsb {
+        status,
+        code: body.error_code,
+        reason: body.reason.unwrap_or_default(),
+        message: body
+            .message
+            .unwrap_or_else(|| text.chars().take(200).collect()),
+        call: call.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles() {
+        assert_eq!(role_for_path("/v1/key"), "keyManagementToken");
+        assert_eq!(role_for_path("/v1/key/attributes"), "keyManagementToken");
+        assert_eq!(role_for_path("/v1/sign"), "keyOperationToken");
+        assert_eq!(role_for_path("/v1/request/abc"), "keyOperationToken");
+        assert_eq!(
+            role_for_path("/v1/filteredAllApprovalTask"),
+            "approverToken"
+        );
+        assert_eq!(role_for_path("/v1/versionInfo"), "serviceToken");
+        assert_eq!(
+            role_for_path("/v1/certificate/request"),
+            "keyOperationToken"
+        );
+    }
+
+    #[test]
+    fn error_body_parsed() {
+        let e = tsb_error(
+            404,
+            r#"{"errorCode":650,"reason":"res.error.key.not.existent","message":"no key"}"#,
+            "POST /v1/key/attributes",
+        );
+        match e {
+            Error::Tsb { code, reason, .. } => {
+                assert_eq!(code, Some(650));
+                assert_eq!(reason, "res.error.key.not.existent");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = tsb_error(500, "oops", "GET /x");
+        assert!(matches!(
+            e,
+            Error::Tsb {
+                code: None,
+                status: 500,
+                ..
+            }
+        ));
+    }
+}

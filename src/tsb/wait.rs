@@ -1,0 +1,322 @@
+//! Waiting for an approval-gated request: poll `GET /v1/request/{id}` with a schedule that notices
+//! an approval quickly and then backs off, bounded by the slot's approval timeout and by the
+//! policy's own timeout, interruptible from another thread (C_SessionCancel), and telling the
+//! person at the terminal what is happening.
+
+use super::api;
+use super::client::Client;
+use crate::error::{ApprovalEnd, Error, Result};
+use crate::log::Level;
+use parking_lot::{Condvar, Mutex};
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tsb_models::{RequestState, RequestStatus};
+
+/// A cancellation flag that wakes a waiting thread at once.
+#[derive(Default)]
+pub struct CancelToken {
+    cancelled: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl CancelToken {
+    /// Ask the waiting operation to stop.
+    pub fn cancel(&self) {
+        *self.cancelled.lock() = true;
+        self.cv.notify_all();
+    }
+    /// Clear before a new operation.
+    pub fn reset(&self) {
+        *self.cancelled.lock() = false;
+    }
+    /// Whether cancel was asked.
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.lock()
+    }
+    /// Sleep up to `d`; returns true when cancelled (immediately if already cancelled).
+    pub fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut g = self.cancelled.lock();
+        while !*g {
+            if self.cv.wait_until(&mut g, deadline).timed_out() {
+                break;
+            }
+        }
+        *g
+    }
+}
+
+/// How to wait.
+#[derive(Debug, Clone)]
+pub struct WaitParams {
+    /// Our own limit.
+    pub approval_timeout: Duration,
+    /// First poll interval, kept for `fast_phase`.
+    pub poll_interval: Duration,
+    /// Interval cap after the fast phase.
+    pub poll_max_interval: Duration,
+    /// How long to poll at the first interval before backing off.
+    pub fast_phase: Duration,
+    /// The longest token timeout of the key's policy (None: never expires); the wait does not
+    /// outlast it by more than a few polls, since the TSB will report EXPIRED then.
+    pub policy_timeout: Option<Duration>,
+    /// Approvals needed (smallest token), for the progress line.
+    pub approvals_needed: Option<u32>,
+    /// Key label for messages.
+    pub key_label: String,
+    /// What is being done, for messages ("signature", "CSR", ...).
+    pub what: String,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+/// Poll interval after `elapsed` of waiting: constant during the fast phase (so an approval given
+/// while someone watches is noticed within one interval), then growing by half per poll to the cap.
+pub fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> Duration {
+    if elapsed < p.fast_phase {
+        p.poll_interval
+    } else {
+        (previous.mul_f64(1.5)).clamp(p.poll_interval, p.poll_max_interval)
+    }
+}
+
+/// Wait until the request is decided. Returns the `result` of an EXECUTED request.
+pub fn wait_for(
+    c: &Client,
+    request_id: &str,
+    p: &WaitParams,
+    cancel: &CancelToken,
+) -> Result<String> {
+    let started = Instant::now();
+    let mut limit = p.approval_timeout;
+    if let Some(t) = p.policy_timeout {
+        // A little slack past the policy timeout so the TSB's own EXPIRED is what we report.
+        limit = limit.min(t + Duration::from_secs(5));
+    }
+    let deadline = started + limit;
+    let mut progress = Progress::new(p, request_id);
+    let mut interval = p.poll_interval;
+    let mut transport_failures = 0u32;
+    crate::log!(
+        Level::Info,
+        "waiting for approval of request {request_id} ({} with key {})",
+        p.what,
+        p.key_label
+    );
+    loop {
+        if cancel.is_cancelled() {
+            return cancelled(c, request_id, &mut progress);
+        }
+        match api::request_status(c, request_id) {
+            Ok(st) => {
+                transport_failures = 0;
+                match st.status {
+                    RequestState::Executed => {
+                        progress.finish(&format!("request {request_id} approved and executed"));
+                        crate::log!(Level::Info, "request {request_id} EXECUTED");
+                        return st.result.ok_or_else(|| {
+                            Error::Transport(format!(
+                                "request {request_id} is EXECUTED but has no result"
+                            ))
+                        });
+                    }
+                    RequestState::Pending | RequestState::Approved => {
+                        progress.update(&st, deadline)
+                    }
+                    other => {
+                        let end = match other {
+                            RequestState::Rejected => ApprovalEnd::Rejected,
+                            RequestState::Expired => ApprovalEnd::Expired,
+                            RequestState::Cancelled => ApprovalEnd::Cancelled,
+                            _ => ApprovalEnd::Failed,
+                        };
+                        let err = Error::Approval {
+                            end,
+                            request_id: request_id.to_string(),
+                        };
+                        progress.finish(&err.to_string());
+                        crate::log!(Level::Warn, "{err}");
+                        return Err(err);
+                    }
+                }
+            }
+            Err(Error::Tsb { status: 404, .. }) => {
+                let err = Error::Approval {
+                    end: ApprovalEnd::Cancelled,
+                    request_id: request_id.to_string(),
+                };
+                progress.finish(&err.to_string());
+                return Err(err);
+            }
+            Err(e) => {
+                // A blip in the network must not lose a request the approvers may be approving:
+                // keep polling (with the same backoff) until our deadline.
+                transport_failures += 1;
+                crate::log!(
+                    Level::Warn,
+                    "polling request {request_id} failed ({transport_failures} in a row): {e}"
+                );
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let err = Error::Approval {
+                end: ApprovalEnd::TimedOut,
+                request_id: request_id.to_string(),
+            };
+            progress.finish(&err.to_string());
+            crate::log!(Level::Warn, "{err}");
+            return Err(err);
+        }
+        interval = next_interval(p, now - started, interval);
+        let sleep = interval.min(deadline - now);
+        if cancel.sleep(sleep) {
+            return cancelled(c, request_id, &mut progress);
+        }
+    }
+}
+
+fn cancelled(c: &Client, request_id: &str, progress: &mut Progress) -> Result<String> {
+    if let Err(e) = api::cancel_request(c, request_id) {
+        crate::log!(
+            Level::Warn,
+            "could not delete request {request_id} on the TSB after cancel: {e}"
+        );
+    }
+    let err = Error::Approval {
+        end: ApprovalEnd::CancelledByCaller,
+        request_id: request_id.to_string(),
+    };
+    progress.finish(&err.to_string());
+    crate::log!(Level::Info, "{err}");
+    Err(err)
+}
+
+/// The progress line on stderr: updated in place on a terminal, plain lines otherwise (at the
+/// start, when the approvals change, and every 30 s).
+struct Progress {
+    enabled: bool,
+    tty: bool,
+    request_id: String,
+    key: String,
+    what: String,
+    needed: Option<u32>,
+    last_given: Option<usize>,
+    last_plain: Option<Instant>,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(p: &WaitParams, request_id: &str) -> Progress {
+        // SAFETY: isatty only inspects the descriptor.
+        let tty = unsafe { libc::isatty(2) } == 1;
+        Progress {
+            enabled: p.progress,
+            tty,
+            request_id: request_id.to_string(),
+            key: p.key_label.clone(),
+            what: p.what.clone(),
+            needed: p.approvals_needed,
+            last_given: None,
+            last_plain: None,
+            drawn: false,
+        }
+    }
+
+    fn update(&mut self, st: &RequestStatus, deadline: Instant) {
+        if !self.enabled {
+            return;
+        }
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        let given = st.approved_by.len();
+        let needed = self
+            .needed
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "?".into());
+        let state = if st.status == RequestState::Approved {
+            ", approved, waiting for execution"
+        } else {
+            ""
+        };
+        let line = format!(
+            "tsb-pkcs11: waiting for approval of request {} ({} with key {}): {given}/{needed} approvals{state}, {}:{:02} left",
+            self.request_id,
+            self.what,
+            self.key,
+            left / 60,
+            left % 60
+        );
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K{line}");
+            let _ = err.flush();
+            self.drawn = true;
+        } else {
+            let due = self
+                .last_plain
+                .map(|t| t.elapsed() >= Duration::from_secs(30))
+                .unwrap_or(true);
+            if due || self.last_given != Some(given) {
+                let _ = writeln!(err, "{line}");
+                self.last_plain = Some(Instant::now());
+            }
+        }
+        self.last_given = Some(given);
+    }
+
+    fn finish(&mut self, msg: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut err = std::io::stderr();
+        if self.tty && self.drawn {
+            let _ = writeln!(err, "\r\x1b[Ktsb-pkcs11: {msg}");
+        } else if self.last_plain.is_some() {
+            let _ = writeln!(err, "tsb-pkcs11: {msg}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> WaitParams {
+        WaitParams {
+            approval_timeout: Duration::from_secs(600),
+            poll_interval: Duration::from_millis(200),
+            poll_max_interval: Duration::from_secs(2),
+            fast_phase: Duration::from_secs(30),
+            policy_timeout: None,
+            approvals_needed: Some(1),
+            key_label: "k".into(),
+            what: "signature".into(),
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn schedule_is_fast_then_backs_off_to_cap() {
+        let p = params();
+        let mut i = p.poll_interval;
+        i = next_interval(&p, Duration::from_secs(1), i);
+        assert_eq!(i, Duration::from_millis(200));
+        i = next_interval(&p, Duration::from_secs(31), i);
+        assert_eq!(i, Duration::from_millis(300));
+        for _ in 0..20 {
+            i = next_interval(&p, Duration::from_secs(100), i);
+        }
+        assert_eq!(i, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn cancel_wakes_sleeper() {
+        let t = std::sync::Arc::new(CancelToken::default());
+        let t2 = t.clone();
+        let h = std::thread::spawn(move || t2.sleep(Duration::from_secs(30)));
+        t.cancel();
+        assert!(h.join().unwrap());
+        t.reset();
+        assert!(!t.sleep(Duration::from_millis(1)));
+    }
+}

@@ -441,7 +441,8 @@ impl KeyMaterial {
     pub fn to_pkcs8_der(&self) -> Result<Vec<u8>, CryptoError> {
         self.pkey.private_key_to_pkcs8().map_err(internal)
     }
-    /// Inverse of `to_pkcs8_der`.
+    /// Inverse of `to_pkcs8_der`. Unparsable DER or a key type other than RSA, EC on a
+    /// supported curve or Ed25519 is `UnsupportedKey`.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<KeyMaterial, CryptoError> {
         let pkey = PKey::private_key_from_pkcs8(der)
             .map_err(|e| CryptoError::UnsupportedKey(format!("not a PKCS#8 private key: {e}")))?;
@@ -505,6 +506,13 @@ impl KeyMaterial {
     /// Sign `payload` with a TSB `signatureAlgorithm` (see `tsb-api.md` §3.3): every RSA
     /// PKCS#1 v1.5 / PSS / NONE / NONESHAxxx variant, ECDSA (`NONE_WITH_ECDSA` takes a digest,
     /// `SHAxxx_WITH_ECDSA` hashes; output DER SEQUENCE{r,s}), `EDDSA` (raw 64 bytes).
+    ///
+    /// Also: `SHA3xxx_WITH_ECDSA`, `DOUBLE_SHA256_WITH_ECDSA`, and `NONE_WITH_RSA_PSS` (payload
+    /// is a SHA-1/SHA-2 digest, the hash is inferred from its length). `NONE_WITH_RSA` pads the
+    /// payload (a DigestInfo, as `CKM_RSA_PKCS`) as is, at most k-11 bytes. Not supported
+    /// (`AlgorithmNotSupportedByKey`): `SHA256_WITH_ECDSA_DETERMINISTIC` (needs OpenSSL 3.2),
+    /// `KECCAKxxx_WITH_ECDSA`, Schnorr, DSA, PQC. A pre-hashed payload of the wrong length is
+    /// `InvalidPayload`.
     pub fn sign(&self, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let alg = SigAlg::parse(algorithm).ok_or_else(|| {
             CryptoError::AlgorithmNotSupportedByKey(format!(
@@ -537,6 +545,8 @@ impl KeyMaterial {
         Ok(sig)
     }
     /// Verify a signature made with `sign` and the same algorithm name.
+    ///
+    /// A wrong or malformed signature is `Ok(false)`; the errors are those of `sign`.
     pub fn verify(
         &self,
         algorithm: &str,

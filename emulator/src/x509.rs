@@ -401,17 +401,20 @@ fn append_text(nb: &mut X509NameBuilder, nid: Nid, value: &str) -> Result<(), Cr
 }
 
 /// Subject DN from the TSB attributes, most significant RDN first (C, ST, L, O, ...), the
-/// order a Java `X500Name` built from "CN=..., O=..., C=..." is encoded in.
+/// order a Java `X500Name` built from "CN=..., O=..., C=..." is encoded in; emailAddress last
+/// as OpenSSL tools put it.
 fn subject_name(s: &StandardCertificateAttributes) -> Result<X509Name, CryptoError> {
     fn present(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty())
     }
+    let cn = Some(s.common_name.trim()).filter(|v| !v.is_empty());
     let mut nb = X509NameBuilder::new().map_err(internal)?;
     let fields: [(Nid, Option<&str>); 12] = [
         (Nid::COUNTRYNAME, present(&s.country)),
         (Nid::STATEORPROVINCENAME, present(&s.state_or_province_name)),
         (Nid::LOCALITYNAME, present(&s.locality)),
         (Nid::ORGANIZATIONNAME, present(&s.organization_name)),
+        (Nid::UNDEF, present(&s.organization_identifier)),
         (
             Nid::ORGANIZATIONALUNITNAME,
             present(&s.organization_unit_name),
@@ -422,29 +425,29 @@ fn subject_name(s: &StandardCertificateAttributes) -> Result<X509Name, CryptoErr
         (Nid::INITIALS, present(&s.initials)),
         (Nid::GENERATIONQUALIFIER, present(&s.generation_qualifier)),
         (Nid::PSEUDONYM, present(&s.pseudonym)),
-        (
-            Nid::COMMONNAME,
-            Some(s.common_name.trim()).filter(|v| !v.is_empty()),
-        ),
     ];
     for (nid, value) in fields {
-        if let Some(v) = value {
+        let Some(v) = value else { continue };
+        if nid == Nid::UNDEF {
+            // organizationIdentifier (2.5.4.97) has no constant in the openssl crate.
+            let ty = if is_printable(v) {
+                Asn1Type::PRINTABLESTRING
+            } else {
+                Asn1Type::UTF8STRING
+            };
+            nb.append_entry_by_text_with_type("2.5.4.97", v, ty)
+                .map_err(|e| {
+                    CryptoError::InvalidPayload(format!("subject organizationIdentifier: {e}"))
+                })?;
+        } else {
             append_text(&mut nb, nid, v)?;
         }
     }
-    if let Some(org_id) = present(&s.organization_identifier) {
-        // organizationIdentifier (2.5.4.97) has no constant in the openssl crate.
-        let ty = if is_printable(org_id) {
-            Asn1Type::PRINTABLESTRING
-        } else {
-            Asn1Type::UTF8STRING
-        };
-        nb.append_entry_by_text_with_type("2.5.4.97", org_id, ty)
-            .map_err(|e| {
-                CryptoError::InvalidPayload(format!("subject organizationIdentifier: {e}"))
-            })?;
+    if let Some(cn) = cn {
+        append_text(&mut nb, Nid::COMMONNAME, cn)?;
     }
     if let Some(email) = present(&s.email) {
+        // emailAddress is an IA5String: ASCII only.
         if !email.is_ascii() {
             return Err(CryptoError::InvalidPayload(
                 "subject email must be ASCII".into(),

@@ -218,6 +218,43 @@ fn csr_with_every_subject_field_and_usage() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
+    // RDN order: most significant first, CN then emailAddress last.
+    let (ok, subj) = openssl(&[
+        "req",
+        "-in",
+        &path,
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "sep_comma_plus_space,sname,utf8",
+    ]);
+    assert!(ok, "{subj}");
+    let order: Vec<&str> = subj
+        .trim()
+        .trim_start_matches("subject=")
+        .split(", ")
+        .map(|rdn| rdn.split('=').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "C",
+            "ST",
+            "L",
+            "O",
+            "organizationIdentifier",
+            "OU",
+            "title",
+            "SN",
+            "GN",
+            "initials",
+            "generationQualifier",
+            "pseudonym",
+            "CN",
+            "emailAddress"
+        ],
+        "{subj}"
+    );
     // The CN with non-PrintableString characters is a UTF8String, the ASCII ones PrintableString.
     let (_, dump) = openssl(&["asn1parse", "-in", &path]);
     assert!(dump.contains("UTF8STRING        :Full Name"), "{dump}");

@@ -603,12 +603,16 @@ impl KeyMaterial {
             )));
         }
         let k = self.pkey.size();
-        if ciphertext.len() != k {
+        if ciphertext.is_empty() || ciphertext.len() > k {
             return Err(CryptoError::DecryptFailed(format!(
                 "ciphertext is {} bytes, the modulus {k}",
                 ciphertext.len()
             )));
         }
+        // A ciphertext is an integer below n: accept one whose leading zero bytes were dropped.
+        let mut full = vec![0u8; k - ciphertext.len()];
+        full.extend_from_slice(ciphertext);
+        let ciphertext = full.as_slice();
         let fail = |e: ErrorStack| CryptoError::DecryptFailed(e.to_string());
         let mut ctx = PkeyCtx::new(&self.pkey).map_err(internal)?;
         ctx.decrypt_init().map_err(internal)?;

@@ -136,7 +136,7 @@ pub fn self_sign(
 /// keyUsage and a non-critical extendedKeyUsage as in `self_sign`. basicConstraints (critical,
 /// CA:TRUE) is only added when `is_ca`. The AKI needs the CA certificate and is left out without
 /// it. Errors: `InvalidCsr` (unparsable CSR or bad CSR signature), `InvalidPayload` (unparsable
-/// CA certificate, unknown usage names), `AlgorithmNotSupportedByKey` (algorithm vs. CA key).
+/// CA certificate or one of another key, unknown usage names), `AlgorithmNotSupportedByKey` (algorithm vs. CA key).
 #[allow(clippy::too_many_arguments)]
 pub fn issue_from_csr(
     ca_key: &KeyMaterial,
@@ -170,6 +170,18 @@ pub fn issue_from_csr(
         }
         None => None,
     };
+    if let Some(c) = &ca_cert {
+        // A certificate of another key would yield certificates that never verify.
+        let matches = c
+            .public_key()
+            .map(|k| k.public_eq(&ca_key.pkey))
+            .unwrap_or(false);
+        if !matches {
+            return Err(CryptoError::InvalidPayload(
+                "the CA certificate does not belong to the CA key".into(),
+            ));
+        }
+    }
     let issuer = match &ca_cert {
         Some(c) => c.subject_name().to_owned().map_err(internal)?,
         None => {
@@ -549,4 +561,50 @@ fn extension_oid(der: &[u8]) -> Option<&[u8]> {
     }
     let (tag, oid, _) = der_tlv(seq)?;
     (tag == 0x06).then_some(oid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_reader_survives_garbage() {
+        // Extension ::= SEQUENCE { OID 2.5.29.15, BOOLEAN TRUE, OCTET STRING {03 02 07 80} }
+        let ku = [
+            0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04, 0x04, 0x03, 0x02,
+            0x07, 0x80,
+        ];
+        assert_eq!(extension_oid(&ku), Some(OID_KEY_USAGE));
+        for cut in 0..ku.len() {
+            assert_eq!(extension_oid(&ku[..cut]), None, "{cut}");
+        }
+        for junk in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0xff],
+            &[0x04, 0x00],
+            &[0x30, 0x02, 0x04, 0x00],
+        ] {
+            assert_eq!(extension_oid(junk), None);
+        }
+        let long = [0x30, 0x81, 0x05, 0x06, 0x03, 0x55, 0x1d, 0x25];
+        assert_eq!(extension_oid(&long), Some(OID_EXT_KEY_USAGE));
+    }
+
+    #[test]
+    fn usage_names_tolerate_commas_and_blanks() {
+        let list = vec![
+            "DIGITAL_SIGNATURE, key_cert_sign".to_string(),
+            " ".to_string(),
+            "CRL_SIGN,".to_string(),
+        ];
+        assert_eq!(
+            usage_names(&list),
+            ["DIGITAL_SIGNATURE", "KEY_CERT_SIGN", "CRL_SIGN"]
+        );
+        assert!(is_printable("Approver-Intermediate-SUB"));
+        assert!(!is_printable("a@b"));
+        assert!(!is_printable("Zürich"));
+    }
 }

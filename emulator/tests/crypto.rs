@@ -426,7 +426,19 @@ fn rsa_decrypt_of_independent_ciphertexts() {
     assert_eq!(k.decrypt("RSA_NO_PADDING", &ct).unwrap(), block);
     // Wrong length.
     assert!(matches!(
-        k.decrypt("RSA", &ct[1..]),
+        k.decrypt("RSA", &[ct.clone(), vec![0]].concat()),
+        Err(CryptoError::DecryptFailed(_))
+    ));
+    assert!(matches!(
+        k.decrypt("RSA", &[]),
+        Err(CryptoError::DecryptFailed(_))
+    ));
+    // Leading zero bytes may be missing (the ciphertext is an integer).
+    let short = k.decrypt("RSA_NO_PADDING", &ct[1..]).unwrap();
+    assert_eq!(short.len(), 256);
+    // A value >= n does not decrypt.
+    assert!(matches!(
+        k.decrypt("RSA_NO_PADDING", &[0xff; 256]),
         Err(CryptoError::DecryptFailed(_))
     ));
 }

@@ -597,6 +597,23 @@ fn issue_without_ca_certificate_and_bad_csrs() {
         10
     )
     .is_ok());
+    // A CA certificate of another key.
+    let other = self_sign(rsa_key(), "SHA256_WITH_RSA", "other", 1, true, &[], &[]).unwrap();
+    assert!(matches!(
+        issue_from_csr(
+            &ca,
+            Some(&other),
+            "ca",
+            &csr,
+            "SHA256_WITH_ECDSA",
+            None,
+            false,
+            &[],
+            &[],
+            10
+        ),
+        Err(CryptoError::InvalidPayload(_))
+    ));
     assert!(matches!(
         issue_from_csr(
             &ca,

@@ -543,6 +543,25 @@ fn issue_without_ca_certificate_and_bad_csrs() {
     let (ok, text) = openssl(&["x509", "-in", &path, "-noout", "-text"]);
     assert!(ok, "{text}");
     assert!(text.contains("Issuer: CN = my-ca-key"), "{text}");
+    // Valid for 10 days from now: still valid in 9, expired in 11.
+    let (ok, text) = openssl(&[
+        "x509",
+        "-in",
+        &path,
+        "-noout",
+        "-checkend",
+        &(9 * 86_400).to_string(),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, _) = openssl(&[
+        "x509",
+        "-in",
+        &path,
+        "-noout",
+        "-checkend",
+        &(11 * 86_400).to_string(),
+    ]);
+    assert!(!ok);
 
     // A CSR whose signature was tampered with.
     let body: String = csr.lines().filter(|l| !l.starts_with("-----")).collect();

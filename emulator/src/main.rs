@@ -31,7 +31,9 @@ fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
     let mut cfg = EmulatorConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         log_requests: true,
-        bearer_token: std::env::var("TSB_EMULATOR_BEARER_TOKEN").ok().filter(|t| !t.is_empty()),
+        bearer_token: std::env::var("TSB_EMULATOR_BEARER_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
         ..EmulatorConfig::default()
     };
     let (mut cert, mut key) = (None, None);
@@ -43,7 +45,10 @@ fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
             _ => (arg.as_str(), None),
         };
         let mut value = || -> Result<String, String> {
-            inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{flag} needs a value"))
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag {
             "--help" | "-h" => return Err(String::new()),
@@ -57,7 +62,8 @@ fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
             "--api-key" => {
                 let v = value()?;
                 let (role, k) = v.split_once('=').ok_or("--api-key needs ROLE=KEY")?;
-                let role = Role::from_name(role).ok_or_else(|| format!("--api-key: unknown role {role}"))?;
+                let role = Role::from_name(role)
+                    .ok_or_else(|| format!("--api-key: unknown role {role}"))?;
                 if k.is_empty() {
                     return Err("--api-key: empty key".into());
                 }

@@ -48,11 +48,18 @@ fn seed_csr_with_ska_key() {
     // Certificate requests are listed by the Sign and All task paths, not by Decrypt.
     let (_, v) = env.tasks(&approver, "filteredDecryptApprovalTask", json!({}));
     assert_eq!(v["tasks"], json!([]));
-    let (s, v) = env.tasks(&approver, "filteredSignApprovalTask", json!({"detailLevel": "level3"}));
+    let (s, v) = env.tasks(
+        &approver,
+        "filteredSignApprovalTask",
+        json!({"detailLevel": "level3"}),
+    );
     assert_eq!(s, 200, "{v}");
     let task = &v["tasks"][0];
     assert_eq!(task["approverPublicKey"], approver.spki());
-    assert_eq!(task["signedCertificateRequestRequest"], fixture("csr-request.json"));
+    assert_eq!(
+        task["signedCertificateRequestRequest"],
+        fixture("csr-request.json")
+    );
     assert_eq!(task["payloadType"], "UNSPECIFIED");
     let (s, v) = env.post("/v1/approval", &approver.approval(task));
     assert_eq!(s, 200, "{v}");
@@ -63,23 +70,40 @@ fn seed_csr_with_ska_key() {
     assert_eq!(st["rejectedBy"], json!([]));
     assert!(st["executionTime"].as_str().unwrap().ends_with('Z'));
     let pem = st["result"].as_str().unwrap();
-    assert!(pem.starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----\n"), "{pem}");
+    assert!(
+        pem.starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----\n"),
+        "{pem}"
+    );
 
     // The CSR verifies and names the requested CN; its key is the SKA key.
     let dir = std::env::temp_dir().join(format!("tsb-emu-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("sub.csr");
-    std::fs::File::create(&path).unwrap().write_all(pem.as_bytes()).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .unwrap();
     let out = Command::new("openssl")
         .args(["req", "-in"])
         .arg(&path)
         .args(["-verify", "-noout", "-subject"])
         .output()
         .expect("openssl CLI");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("verify OK") || text.contains("Certificate request self-signature verify OK"), "{text}");
-    assert!(text.contains("CN=Approver-Intermediate-SUB") || text.contains("CN = Approver-Intermediate-SUB"), "{text}");
+    assert!(
+        text.contains("verify OK") || text.contains("Certificate request self-signature verify OK"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CN=Approver-Intermediate-SUB")
+            || text.contains("CN = Approver-Intermediate-SUB"),
+        "{text}"
+    );
     let csr = openssl::x509::X509Req::from_pem(pem.as_bytes()).unwrap();
     let spki = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
@@ -92,5 +116,8 @@ fn seed_csr_with_ska_key() {
     let (s, v) = env.get("/v1/certificate/sub.approver.securosys.com");
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["label"], "SUB.approver.securosys.com");
-    assert!(v["certificate"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(v["certificate"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
 }

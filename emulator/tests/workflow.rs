@@ -11,7 +11,12 @@ fn empty_policy_and_plain_key_execute_at_once() {
     let env = start();
     env.ec_key("plain", json!(null));
     env.ec_key("empty", json!({"ruleUse": null, "ruleBlock": null, "ruleUnblock": null, "ruleModify": null, "keyStatus": {"blocked": false}}));
-    env.ec_key("nogroups", use_policy(vec![json!({"name": "t", "timelock": 0, "timeout": 0, "groups": null})]));
+    env.ec_key(
+        "nogroups",
+        use_policy(vec![
+            json!({"name": "t", "timelock": 0, "timeout": 0, "groups": null}),
+        ]),
+    );
     for key in ["plain", "empty", "nogroups"] {
         let id = env.sign_async(key);
         let st = env.status(&id);
@@ -28,26 +33,23 @@ fn sync_endpoint_refuses_ska_key() {
     let env = start();
     let a = Approver::ec();
     env.ec_key("ska", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
-    let (s, v) = env.post("/v1/synchronousSign", &sign_body("ska", "SHA256_WITH_ECDSA"));
+    let (s, v) = env.post(
+        "/v1/synchronousSign",
+        &sign_body("ska", "SHA256_WITH_ECDSA"),
+    );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(401)), "{v}");
     assert_eq!(v["reason"], "res.error.missing.approval");
-    assert_eq!(env.request_count_of("POST", "/v1/synchronousSign"), 1);
-}
-
-trait Counts {
-    fn request_count_of(&self, m: &str, p: &str) -> u64;
-}
-impl Counts for Env {
-    fn request_count_of(&self, m: &str, p: &str) -> u64 {
-        self.emu.request_count(m, p)
-    }
+    assert_eq!(env.emu.request_count("POST", "/v1/synchronousSign"), 1);
 }
 
 #[test]
 fn quorum_two_of_three() {
     let env = start();
     let (a, b, c) = (Approver::ec(), Approver::ec(), Approver::ec());
-    env.ec_key("k", use_policy(vec![token(0, 0, vec![(2, vec![&a, &b, &c])])]));
+    env.ec_key(
+        "k",
+        use_policy(vec![token(0, 0, vec![(2, vec![&a, &b, &c])])]),
+    );
     let id = env.sign_async("k");
     env.approve(&a, &id);
     let st = env.status(&id);
@@ -61,9 +63,12 @@ fn quorum_two_of_three() {
     assert_eq!(st["status"], "EXECUTED", "{st}");
     // The signature verifies with the key.
     let sig = st["result"].as_str().unwrap();
-    let (s, v) = env.post("/v1/verify", &json!({"verifySignatureRequest": {
+    let (s, v) = env.post(
+        "/v1/verify",
+        &json!({"verifySignatureRequest": {
         "signKeyName": "k", "signatureAlgorithm": "SHA256_WITH_ECDSA",
-        "payload": sign_body("k", "x")["signRequest"]["payload"], "signature": sig}}));
+        "payload": sign_body("k", "x")["signRequest"]["payload"], "signature": sig}}),
+    );
     assert_eq!((s, v["signatureValid"].clone()), (200, json!(true)), "{v}");
     // The remaining approver's task went away with the execution.
     assert!(env.task_list(&b).is_empty());
@@ -73,7 +78,10 @@ fn quorum_two_of_three() {
 fn two_groups_are_anded() {
     let env = start();
     let (a, b) = (Approver::ec(), Approver::ec());
-    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a]), (1, vec![&b])])]));
+    env.ec_key(
+        "k",
+        use_policy(vec![token(0, 0, vec![(1, vec![&a]), (1, vec![&b])])]),
+    );
     let id = env.sign_async("k");
     env.approve(&a, &id);
     assert_eq!(env.state(&id), "PENDING");
@@ -85,7 +93,13 @@ fn two_groups_are_anded() {
 fn two_tokens_are_ored() {
     let env = start();
     let (a, b) = (Approver::ec(), Approver::ec());
-    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])]), token(0, 0, vec![(1, vec![&b])])]));
+    env.ec_key(
+        "k",
+        use_policy(vec![
+            token(0, 0, vec![(1, vec![&a])]),
+            token(0, 0, vec![(1, vec![&b])]),
+        ]),
+    );
     let id = env.sign_async("k");
     env.approve(&b, &id);
     let st = env.status(&id);
@@ -110,14 +124,23 @@ fn timelock_approved_then_executed_after_clock_advance() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let before = env.emu.request_count("GET", &format!("/v1/request/{id}"));
     loop {
-        let (_, v) = env.post("/v1/filteredRequests", &json!({"requestStatusList": ["EXECUTED"]}));
-        if v["requests"].as_array().is_some_and(|r| r.iter().any(|r| r["id"] == id)) {
+        let (_, v) = env.post(
+            "/v1/filteredRequests",
+            &json!({"requestStatusList": ["EXECUTED"]}),
+        );
+        if v["requests"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["id"] == id))
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "never executed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(env.emu.request_count("GET", &format!("/v1/request/{id}")), before);
+    assert_eq!(
+        env.emu.request_count("GET", &format!("/v1/request/{id}")),
+        before
+    );
     assert!(env.status(&id)["result"].is_string());
 }
 
@@ -202,13 +225,19 @@ fn blocked_key_is_refused_and_can_be_unblocked() {
     let (s, v) = env.post("/v1/sign", &sign_body("b", "SHA256_WITH_ECDSA"));
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(614)), "{v}");
     // Unblock (empty ruleUnblock: executes at once), then block again synchronously.
-    let (s, v) = env.post("/v1/unblock", &json!({"unblockRequest": {"unblockKeyName": "b"}}));
+    let (s, v) = env.post(
+        "/v1/unblock",
+        &json!({"unblockRequest": {"unblockKeyName": "b"}}),
+    );
     assert_eq!(s, 201, "{v}");
     let id = v["unblockKeyRequestId"].as_str().unwrap().to_string();
     assert_eq!(env.state(&id), "EXECUTED");
     let (s, v) = env.post("/v1/synchronousSign", &sign_body("b", "SHA256_WITH_ECDSA"));
     assert_eq!(s, 200, "{v}");
-    let (s, v) = env.post("/v1/synchronousBlock", &json!({"blockRequest": {"blockKeyName": "b"}}));
+    let (s, v) = env.post(
+        "/v1/synchronousBlock",
+        &json!({"blockRequest": {"blockKeyName": "b"}}),
+    );
     assert_eq!(s, 200, "{v}");
     let (_, v) = env.post("/v1/key/attributes", &json!({"label": "b"}));
     assert_eq!(v["json"]["policy"]["keyStatus"]["blocked"], true);
@@ -223,18 +252,31 @@ fn block_request_needs_block_rule_approval() {
     let mut policy = use_policy(vec![]);
     policy["ruleBlock"] = json!({"tokens": [token(0, 0, vec![(1, vec![&a])])]});
     env.ec_key("k", policy);
-    let (s, v) = env.post("/v1/synchronousBlock", &json!({"blockRequest": {"blockKeyName": "k"}}));
+    let (s, v) = env.post(
+        "/v1/synchronousBlock",
+        &json!({"blockRequest": {"blockKeyName": "k"}}),
+    );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(401)), "{v}");
     let (s, v) = env.post("/v1/block", &json!({"blockRequest": {"blockKeyName": "k"}}));
     assert_eq!(s, 201, "{v}");
     let id = v["blockKeyRequestId"].as_str().unwrap().to_string();
     let (_, v) = env.tasks(&a, "filteredSignApprovalTask", json!({}));
     assert_eq!(v["tasks"], json!([]));
-    let (_, v) = env.tasks(&a, "filteredBlockKeyApprovalTask", json!({"detailLevel": "level3"}));
-    assert_eq!(v["tasks"][0]["signedBlockKeyRequest"]["blockRequest"]["blockKeyName"], "k");
+    let (_, v) = env.tasks(
+        &a,
+        "filteredBlockKeyApprovalTask",
+        json!({"detailLevel": "level3"}),
+    );
+    assert_eq!(
+        v["tasks"][0]["signedBlockKeyRequest"]["blockRequest"]["blockKeyName"],
+        "k"
+    );
     env.approve(&a, &id);
     let st = env.status(&id);
-    assert_eq!((st["status"].as_str(), &st["result"]), (Some("EXECUTED"), &json!(null)));
+    assert_eq!(
+        (st["status"].as_str(), &st["result"]),
+        (Some("EXECUTED"), &json!(null))
+    );
     let (s, _) = env.post("/v1/synchronousSign", &sign_body("k", "SHA256_WITH_ECDSA"));
     assert_eq!(s, 400);
 }
@@ -254,16 +296,35 @@ fn approval_api_checks() {
     let t1 = v["tasks"][0].clone();
     assert_eq!(t1["detailLevel"], "level1");
     assert!(t1.get("payload").is_none());
-    let (_, v) = env.tasks(&a, "filteredSignApprovalTask", json!({"requestId": id, "detailLevel": "level2"}));
-    assert_eq!(v["tasks"][0]["payload"], sign_body("k", "x")["signRequest"]["payload"]);
+    let (_, v) = env.tasks(
+        &a,
+        "filteredSignApprovalTask",
+        json!({"requestId": id, "detailLevel": "level2"}),
+    );
+    assert_eq!(
+        v["tasks"][0]["payload"],
+        sign_body("k", "x")["signRequest"]["payload"]
+    );
     assert!(v["tasks"][0].get("requestBase64").is_none());
-    let (_, v) = env.tasks(&a, "filteredSignApprovalTask", json!({"id": t1["id"], "detailLevel": "level3"}));
+    let (_, v) = env.tasks(
+        &a,
+        "filteredSignApprovalTask",
+        json!({"id": t1["id"], "detailLevel": "level3"}),
+    );
     assert_eq!(v["tasks"].as_array().unwrap().len(), 1);
-    assert_eq!(v["tasks"][0]["signedSignRequest"]["signRequest"]["signKeyName"], "k");
+    assert_eq!(
+        v["tasks"][0]["signedSignRequest"]["signRequest"]["signKeyName"],
+        "k"
+    );
     assert!(v["tasks"][0]["requestBase64"].is_string());
     // Each task is unique.
     assert_eq!(env.task_list(&a).len(), 2);
-    let all: Vec<_> = env.task_list(&a).into_iter().chain(env.task_list(&b)).map(|t| t["approvalToBeSigned"].clone()).collect();
+    let all: Vec<_> = env
+        .task_list(&a)
+        .into_iter()
+        .chain(env.task_list(&b))
+        .map(|t| t["approvalToBeSigned"].clone())
+        .collect();
     let mut dedup = all.clone();
     dedup.sort_by_key(|v| v.to_string());
     dedup.dedup();
@@ -304,7 +365,10 @@ fn approval_api_checks() {
     assert_eq!((s, v["errorCode"].as_i64()), (404, Some(652)), "{v}");
     assert_eq!(env.state(&id), "PENDING");
     assert_eq!(env.state(&id2), "PENDING");
-    let (_, v) = env.post("/v1/filteredRequests", &json!({"requestStatusList": ["PENDING"]}));
+    let (_, v) = env.post(
+        "/v1/filteredRequests",
+        &json!({"requestStatusList": ["PENDING"]}),
+    );
     assert_eq!(v["requests"].as_array().unwrap().len(), 2);
 }
 
@@ -313,17 +377,23 @@ fn async_decrypt_certificates_and_sign_cert() {
     let env = start();
     let a = Approver::ec();
     env.rsa_key("ca", json!(null));
-    let (s, v) = env.post("/v1/certificate/synchronous/selfsign", &json!({
+    let (s, v) = env.post(
+        "/v1/certificate/synchronous/selfsign",
+        &json!({
         "signKeyName": "ca", "signatureAlgorithm": "SHA256_WITH_RSA", "commonName": "Test CA",
-        "certificateAuthority": true, "validity": 30, "keyUsage": ["KEY_CERT_SIGN", "CRL_SIGN"]}));
+        "certificateAuthority": true, "validity": 30, "keyUsage": ["KEY_CERT_SIGN", "CRL_SIGN"]}),
+    );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["label"], "ca");
     let ca_pem = v["certificate"].as_str().unwrap().to_string();
     env.rsa_key("leaf", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
     // Async CSR + approval, then async issue with the CA (plain key: executes at once).
-    let (_, v) = env.post("/v1/certificate/request", &json!({"csrSignRequest": {
+    let (_, v) = env.post(
+        "/v1/certificate/request",
+        &json!({"csrSignRequest": {
         "signKeyName": "leaf", "signatureAlgorithm": "SHA256_WITH_RSA",
-        "standardCertificateAttributes": {"commonName": "leaf.example"}}}));
+        "standardCertificateAttributes": {"commonName": "leaf.example"}}}),
+    );
     let id = v["signRequestId"].as_str().unwrap().to_string();
     env.approve(&a, &id);
     let csr = env.status(&id)["result"].as_str().unwrap().to_string();
@@ -337,8 +407,11 @@ fn async_decrypt_certificates_and_sign_cert() {
     let ca = openssl::x509::X509::from_pem(ca_pem.as_bytes()).unwrap();
     assert!(cert.verify(&ca.public_key().unwrap()).unwrap());
     // Async self-sign: result "true", certificate stored on the key.
-    let (_, v) = env.post("/v1/certificate/selfsign", &json!({"selfSignCertificateRequest": {
-        "signKeyName": "leaf", "signatureAlgorithm": "SHA256_WITH_RSA", "commonName": "self"}}));
+    let (_, v) = env.post(
+        "/v1/certificate/selfsign",
+        &json!({"selfSignCertificateRequest": {
+        "signKeyName": "leaf", "signatureAlgorithm": "SHA256_WITH_RSA", "commonName": "self"}}),
+    );
     let id = v["signRequestId"].as_str().unwrap().to_string();
     env.approve(&a, &id);
     assert_eq!(env.status(&id)["result"], "true");
@@ -350,11 +423,17 @@ fn async_decrypt_certificates_and_sign_cert() {
 
     // Async decrypt of an RSA-OAEP ciphertext made with the public key.
     let (_, attrs) = env.post("/v1/key/attributes", &json!({"label": "leaf"}));
-    let spki = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, attrs["json"]["publicKey"].as_str().unwrap()).unwrap();
+    let spki = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        attrs["json"]["publicKey"].as_str().unwrap(),
+    )
+    .unwrap();
     let pk = openssl::pkey::PKey::public_key_from_der(&spki).unwrap();
     let rsa = pk.rsa().unwrap();
     let mut ct = vec![0u8; rsa.size() as usize];
-    let n = rsa.public_encrypt(b"secret", &mut ct, openssl::rsa::Padding::PKCS1_OAEP).unwrap();
+    let n = rsa
+        .public_encrypt(b"secret", &mut ct, openssl::rsa::Padding::PKCS1_OAEP)
+        .unwrap();
     let ct_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &ct[..n]);
     let body = json!({"decryptRequest": {"encryptedPayload": ct_b64, "decryptKeyName": "leaf", "cipherAlgorithm": "RSA_PADDING_OAEP_WITH_SHA1"}});
     let (s, v) = env.post("/v1/synchronousDecrypt", &body);
@@ -362,9 +441,17 @@ fn async_decrypt_certificates_and_sign_cert() {
     let (s, v) = env.post("/v1/decrypt", &body);
     assert_eq!(s, 201, "{v}");
     let id = v["decryptRequestId"].as_str().unwrap().to_string();
-    let (_, v) = env.tasks(&a, "filteredDecryptApprovalTask", json!({"detailLevel": "level3"}));
+    let (_, v) = env.tasks(
+        &a,
+        "filteredDecryptApprovalTask",
+        json!({"detailLevel": "level3"}),
+    );
     assert_eq!(v["tasks"][0]["signedDecryptRequest"], body);
     env.approve(&a, &id);
     let st = env.status(&id);
-    assert_eq!(st["result"], base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"secret"), "{st}");
+    assert_eq!(
+        st["result"],
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"secret"),
+        "{st}"
+    );
 }

@@ -28,12 +28,18 @@ pub struct Env {
 }
 
 pub fn start() -> Env {
-    start_with(EmulatorConfig { test_controls: true, ..EmulatorConfig::default() })
+    start_with(EmulatorConfig {
+        test_controls: true,
+        ..EmulatorConfig::default()
+    })
 }
 
 pub fn start_with(cfg: EmulatorConfig) -> Env {
     let emu = Emulator::start(cfg).expect("emulator starts");
-    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     Env { emu, http }
 }
 
@@ -41,7 +47,11 @@ pub fn start_with(cfg: EmulatorConfig) -> Env {
 pub fn parse(resp: reqwest::blocking::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().unwrap_or_default();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -120,7 +130,10 @@ impl Env {
             if v["status"] == state {
                 return v;
             }
-            assert!(Instant::now() < deadline, "request {id} never reached {state}: {v}");
+            assert!(
+                Instant::now() < deadline,
+                "request {id} never reached {state}: {v}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -144,7 +157,11 @@ impl Env {
 
     /// Approve every task of `approver` for request `request_id`.
     pub fn approve(&self, approver: &Approver, request_id: &str) {
-        let (s, v) = self.tasks(approver, "filteredAllApprovalTask", json!({"requestId": request_id}));
+        let (s, v) = self.tasks(
+            approver,
+            "filteredAllApprovalTask",
+            json!({"requestId": request_id}),
+        );
         assert_eq!(s, 200, "{v}");
         let tasks = v["tasks"].as_array().unwrap();
         assert_eq!(tasks.len(), 1, "one task per approver and request: {v}");
@@ -154,8 +171,15 @@ impl Env {
 
     /// Reject the approver's task of `request_id`.
     pub fn reject(&self, approver: &Approver, request_id: &str) {
-        let (_, v) = self.tasks(approver, "filteredAllApprovalTask", json!({"requestId": request_id}));
-        let task_id = v["tasks"][0]["id"].as_str().expect("a task to reject").to_string();
+        let (_, v) = self.tasks(
+            approver,
+            "filteredAllApprovalTask",
+            json!({"requestId": request_id}),
+        );
+        let task_id = v["tasks"][0]["id"]
+            .as_str()
+            .expect("a task to reject")
+            .to_string();
         let mut body = approver.timestamp_proof();
         body["id"] = json!(task_id);
         let (s, v) = self.delete("/v1/task", Some(&body));
@@ -175,10 +199,14 @@ pub struct Approver {
 impl Approver {
     pub fn ec() -> Approver {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-        Approver { key: PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap() }
+        Approver {
+            key: PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap(),
+        }
     }
     pub fn rsa() -> Approver {
-        Approver { key: PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap() }
+        Approver {
+            key: PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap(),
+        }
     }
     /// Base64 DER SubjectPublicKeyInfo: the policy `value`.
     pub fn spki(&self) -> String {

@@ -128,8 +128,8 @@ pub enum ApproveError {
         url: String,
         /// HTTP status code.
         status: u16,
-        /// The TSB error body, when the response had one.
-        error: Option<ErrorBody>,
+        /// The TSB error body, when the response had one (boxed to keep the error small).
+        error: Option<Box<ErrorBody>>,
         /// Start of the response body when it was not a TSB error body (for diagnosis).
         body: String,
     },
@@ -799,25 +799,25 @@ impl Approver {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().map_err(|e| ApproveError::Transport {
+        // The URL is in our message already; reqwest's own copy of it would repeat it.
+        let transport = |e: reqwest::Error, what: &str| ApproveError::Transport {
             method,
             url: url.clone(),
-            message: error_chain(&e),
             timeout: e.is_timeout(),
-        })?;
+            message: format!("{what}{}", error_chain(&e.without_url())),
+        };
+        let resp = req.send().map_err(|e| transport(e, ""))?;
         let status = resp.status();
-        let bytes = resp.bytes().map_err(|e| ApproveError::Transport {
-            method,
-            url: url.clone(),
-            message: format!("reading the response: {}", error_chain(&e)),
-            timeout: e.is_timeout(),
-        })?;
+        let bytes = resp
+            .bytes()
+            .map_err(|e| transport(e, "reading the response: "))?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
         let error = serde_json::from_slice::<ErrorBody>(&bytes)
             .ok()
-            .filter(|e| e.error_code.is_some() || e.reason.is_some() || e.message.is_some());
+            .filter(|e| e.error_code.is_some() || e.reason.is_some() || e.message.is_some())
+            .map(Box::new);
         let body = if error.is_some() {
             String::new()
         } else {
@@ -1373,11 +1373,11 @@ mod tests {
             method: "POST",
             url: "http://h/v1/approval".into(),
             status: 401,
-            error: Some(ErrorBody {
+            error: Some(Box::new(ErrorBody {
                 error_code: Some(631),
                 reason: Some("res.error.invalid.api.key".into()),
                 message: Some("bad key".into()),
-            }),
+            })),
             body: String::new(),
         };
         let s = e.to_string();

@@ -1,0 +1,487 @@
+//! End-to-end tests of the library and the binary against an in-process `tsb-emulator`.
+//!
+//! Each test starts its own emulator on a free loopback port, creates an SKA key whose policy
+//! names a freshly generated approver key, creates a request with `POST /v1/sign`, and then
+//! plays the approver.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tsb_approve::{ApproveError, Approver, ApproverKey, KeyKind, RequestState, TaskFilter};
+use tsb_emulator::{Emulator, EmulatorConfig, Role};
+use tsb_models::RequestStatus;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tsb-approve");
+
+fn start() -> Emulator {
+    Emulator::start(EmulatorConfig::default()).expect("start emulator")
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A fresh private directory for key files.
+fn temp_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "tsb-approve-it-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Create an EC P-256 SKA key whose every rule needs `quorum` of `approvers`.
+fn create_ska_key(url: &str, label: &str, approvers: &[&ApproverKey], quorum: u32) {
+    let approvals: Vec<Value> = approvers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| serde_json::to_value(k.policy_approval(&format!("approver{i}"))).unwrap())
+        .collect();
+    let rule = json!({"tokens": [{"name": "Token1", "timelock": 0, "timeout": 600,
+        "groups": [{"name": "Group1", "quorum": quorum, "approvals": approvals}]}]});
+    let body = json!({
+        "label": label,
+        "algorithm": "EC",
+        "curveOid": "1.2.840.10045.3.1.7",
+        "attributes": {"sign": true, "decrypt": false, "unwrap": false, "derive": false,
+                       "bip32": false, "extractable": false, "modifiable": true, "destroyable": true},
+        "policy": {"ruleUse": rule, "ruleBlock": rule, "ruleUnblock": rule, "ruleModify": rule,
+                   "keyStatus": {"blocked": false}}
+    });
+    let r = http()
+        .post(format!("{url}/v1/key"))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(
+        status == 201 || status == 200,
+        "create key: {status} {}",
+        r.text().unwrap_or_default()
+    );
+}
+
+/// `POST /v1/sign` on an SKA key; returns the request id.
+fn sign_request(url: &str, label: &str, metadata: &str) -> String {
+    let body = json!({"signRequest": {
+        "payload": B64.encode(b"hello approver"),
+        "payloadType": "UNSPECIFIED",
+        "signKeyName": label,
+        "signatureAlgorithm": "SHA256_WITH_ECDSA",
+        "metaData": B64.encode(metadata.as_bytes()),
+    }});
+    let r = http()
+        .post(format!("{url}/v1/sign"))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    assert!(status == 201 || status == 200, "sign: {status} {text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["signRequestId"].as_str().unwrap().to_owned()
+}
+
+fn status(url: &str, rid: &str) -> RequestStatus {
+    let r = http()
+        .get(format!("{url}/v1/request/{rid}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().unwrap()
+}
+
+/// Poll the request until it reaches `want` (a decision may be executed by a scheduler).
+fn wait_status(url: &str, rid: &str, want: RequestState) -> RequestStatus {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = status(url, rid);
+        if s.status == want || Instant::now() > end {
+            assert_eq!(s.status, want, "{s:?}");
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_key(dir: &Path, key: &ApproverKey) -> PathBuf {
+    let p = dir.join("approver.pem");
+    std::fs::write(&p, key.to_pem()).unwrap();
+    p
+}
+
+fn run_bin(args: &[&str], url: &str, key_file: &Path) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("TSB_URL", url)
+        .env("TSB_APPROVER_KEY", key_file)
+        .env_remove("TSB_APPROVER_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_child(&mut child, Duration::from_secs(60))
+}
+
+/// Wait for a child with a deadline (a hung approver must fail the test, not hang it).
+fn wait_child(child: &mut Child, limit: Duration) -> Output {
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tsb-approve did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout).unwrap();
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr).unwrap();
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn tasks_then_approve_executes_for_each_key_type() {
+    let emu = start();
+    let url = emu.base_url();
+    for (i, kind) in [KeyKind::EcP256, KeyKind::Rsa2048, KeyKind::Ed25519]
+        .into_iter()
+        .enumerate()
+    {
+        let key = ApproverKey::generate(kind);
+        let pk = key.public_key_b64();
+        let label = format!("Code-Signing-{i}");
+        create_ska_key(&url, &label, &[&key], 1);
+        let rid = sign_request(&url, &label, "release v1.2.3");
+        let approver = Approver::new(&url, key);
+
+        let tasks = approver.tasks(&TaskFilter::default()).unwrap();
+        assert_eq!(tasks.len(), 1, "{kind:?}: {tasks:?}");
+        let (op, k) = tasks[0].operation_and_key().expect("level3 task");
+        assert_eq!(op, "Sign");
+        assert_eq!(k, label);
+        let pending = approver.pending(&TaskFilter::default()).unwrap();
+        assert_eq!(
+            pending[0].metadata_text().as_deref(),
+            Some("release v1.2.3")
+        );
+
+        approver.approve(&tasks[0]).unwrap();
+        let s = wait_status(&url, &rid, RequestState::Executed);
+        assert_eq!(s.approved_by, vec![pk.clone()], "{kind:?}");
+        assert!(s.result.is_some());
+        assert!(approver.tasks(&TaskFilter::default()).unwrap().is_empty());
+        // The library's own status call agrees.
+        assert_eq!(
+            approver.request_status(&rid).unwrap().status,
+            RequestState::Executed
+        );
+    }
+}
+
+#[test]
+fn reject_makes_request_rejected() {
+    let emu = start();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    let pk = key.public_key_b64();
+    create_ska_key(&url, "reject-me", &[&key], 1);
+    let rid = sign_request(&url, "reject-me", "do not sign");
+    let approver = Approver::new(&url, key);
+    let tasks = approver.tasks(&TaskFilter::default()).unwrap();
+    assert_eq!(tasks.len(), 1);
+    approver.reject(&tasks[0].id).unwrap();
+    let s = wait_status(&url, &rid, RequestState::Rejected);
+    assert_eq!(s.rejected_by, vec![pk]);
+    // The task is gone: approving it now is a 4xx naming the task.
+    let e = approver.approve(&tasks[0]).unwrap_err();
+    assert_eq!(e.status().map(|s| s / 100), Some(4), "{e}");
+}
+
+#[test]
+fn stale_or_forged_timestamp_is_refused() {
+    let emu = start();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    let stale = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut body = key.timestamp_proof_at(&stale).unwrap();
+    body.detail_level = Some("level3".into());
+    let r = http()
+        .post(format!("{url}/v1/filteredAllApprovalTask"))
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let err: tsb_models::ErrorBody = r.json().unwrap();
+    assert!((400..500).contains(&status), "{status}");
+    assert_eq!(
+        err.error_code,
+        Some(tsb_models::codes::TIMESTAMP_OFF),
+        "{err:?}"
+    );
+
+    // A fresh timestamp signed by another key does not pass either.
+    let other = ApproverKey::generate(KeyKind::EcP256);
+    let mut forged = key.timestamp_proof().unwrap();
+    forged.timestamp_signature = other
+        .timestamp_proof_at(&forged.timestamp)
+        .unwrap()
+        .timestamp_signature;
+    let r = http()
+        .post(format!("{url}/v1/filteredAllApprovalTask"))
+        .json(&forged)
+        .send()
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let err: tsb_models::ErrorBody = r.json().unwrap();
+    assert_eq!(
+        err.error_code,
+        Some(tsb_models::codes::INVALID_SIGNATURE),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn filters_and_request_id_lookup() {
+    let emu = start();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    create_ska_key(&url, "Alpha", &[&key], 1);
+    create_ska_key(&url, "Beta", &[&key], 1);
+    let ra = sign_request(&url, "Alpha", "a");
+    let rb = sign_request(&url, "Beta", "b");
+    let approver = Approver::new(&url, key);
+
+    let all = approver.pending(&TaskFilter::default()).unwrap();
+    assert_eq!(all.len(), 2);
+    let by_label = approver
+        .pending(&TaskFilter {
+            key_label: Some("alpha".into()),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert_eq!(by_label.len(), 1);
+    assert_eq!(by_label[0].key_label.as_deref(), Some("Alpha"));
+    let decrypts = approver
+        .pending(&TaskFilter {
+            operation: Some("decrypt".into()),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert!(decrypts.is_empty());
+    let by_req = approver
+        .pending(&TaskFilter {
+            request_id: Some(rb.clone()),
+            ..TaskFilter::default()
+        })
+        .unwrap();
+    assert_eq!(by_req.len(), 1);
+    assert_eq!(by_req[0].key_label.as_deref(), Some("Beta"));
+
+    // find_task accepts a task id or a request id.
+    let t = approver.find_task(&ra).unwrap();
+    assert_eq!(t.key_label.as_deref(), Some("Alpha"));
+    let same = approver.find_task(&t.task.id).unwrap();
+    assert_eq!(same.task.id, t.task.id);
+    assert!(matches!(
+        approver.find_task("no-such-id"),
+        Err(ApproveError::NotFound(_))
+    ));
+}
+
+#[test]
+fn api_key_is_sent_and_checked() {
+    let emu = Emulator::start(EmulatorConfig {
+        api_keys: vec![(Role::Approver, "approver-secret".into())],
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    let without = Approver::new(&url, key.clone());
+    let e = without.tasks(&TaskFilter::default()).unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+    assert_eq!(
+        e.tsb_error_code(),
+        Some(tsb_models::codes::INVALID_API_KEY),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("approver-secret"));
+    let with = Approver::new(&url, key).api_key("approver-secret");
+    assert!(with.tasks(&TaskFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn bin_watch_auto_approves_one() {
+    let emu = start();
+    let url = emu.base_url();
+    let dir = temp_dir();
+    let key = ApproverKey::generate(KeyKind::Ed25519);
+    let key_file = write_key(&dir, &key);
+    create_ska_key(&url, "ci-key", &[&key], 1);
+
+    // The watcher runs first; the request appears while it polls.
+    let mut child = Command::new(BIN)
+        .args([
+            "watch",
+            "--auto-approve",
+            "--count",
+            "1",
+            "--timeout",
+            "60",
+            "--poll-ms",
+            "100",
+            "--key-label",
+            "CI-KEY",
+            "--operation",
+            "sign",
+        ])
+        .env("TSB_URL", &url)
+        .env("TSB_APPROVER_KEY", &key_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let rid = sign_request(&url, "ci-key", "pipeline 7");
+    let out = wait_child(&mut child, Duration::from_secs(60));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].starts_with("approved task "), "{stdout}");
+    assert!(lines[0].contains("(Sign on ci-key)"), "{stdout}");
+    wait_status(&url, &rid, RequestState::Executed);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bin_watch_times_out_with_exit_1() {
+    let emu = start();
+    let dir = temp_dir();
+    let key_file = write_key(&dir, &ApproverKey::generate(KeyKind::EcP256));
+    let out = run_bin(
+        &["watch", "--auto-approve", "--count", "1", "--timeout", "1"],
+        &emu.base_url(),
+        &key_file,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("timed out"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bin_list_approve_reject() {
+    let emu = start();
+    let url = emu.base_url();
+    let dir = temp_dir();
+    let key = ApproverKey::generate(KeyKind::Rsa2048);
+    let key_file = write_key(&dir, &key);
+    create_ska_key(&url, "table-key", &[&key], 1);
+    let r1 = sign_request(&url, "table-key", "first build");
+    let r2 = sign_request(&url, "table-key", "second build");
+
+    let out = run_bin(&["list"], &url, &key_file);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.starts_with("TASK ID"), "{stdout}");
+    assert!(stdout.contains("table-key"), "{stdout}");
+    assert!(stdout.contains("Sign"), "{stdout}");
+    assert!(stdout.contains("first build"), "{stdout}");
+    assert!(stdout.contains("second build"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+
+    let out = run_bin(&["list", "--operation", "Decrypt"], &url, &key_file);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+
+    // approve by request id, reject by task id
+    let out = run_bin(&["approve", &r1], &url, &key_file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("approved task "),
+        "{}",
+        text(&out.stdout)
+    );
+    wait_status(&url, &r1, RequestState::Executed);
+
+    let approver = Approver::new(&url, key);
+    let task2 = approver.find_task(&r2).unwrap();
+    let out = run_bin(&["reject", &task2.task.id], &url, &key_file);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!("rejected task {}", task2.task.id)));
+    wait_status(&url, &r2, RequestState::Rejected);
+
+    // Nothing left: approving again is an operational failure naming the server.
+    let out = run_bin(&["approve", &r1], &url, &key_file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&url), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bin_failures_exit_1_and_usage_exit_2() {
+    let dir = temp_dir();
+    let key_file = write_key(&dir, &ApproverKey::generate(KeyKind::EcP256));
+    let out = run_bin(&["list"], "http://127.0.0.1:1", &key_file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("http://127.0.0.1:1/v1/filteredAllApprovalTask"));
+    let out = run_bin(&["list"], "http://127.0.0.1:1", &dir.join("missing.pem"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing.pem"));
+    let out = run_bin(&["list", "--bogus"], "http://127.0.0.1:1", &key_file);
+    assert_eq!(out.status.code(), Some(2));
+
+    // keygen + pubkey agree, and the key file is private.
+    let k = dir.join("new.pem");
+    let out = run_bin(
+        &["keygen", "--type", "ec", "--out", k.to_str().unwrap()],
+        "",
+        &key_file,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let spki = text(&out.stdout).trim().to_owned();
+    let out = run_bin(&["pubkey", "--key", k.to_str().unwrap()], "", &key_file);
+    assert_eq!(text(&out.stdout).trim(), spki);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&k).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -581,7 +581,14 @@ fn run(cmd: Cmd) -> Result<ExitCode, ApproveError> {
             timeout,
             poll,
         } => {
-            let a = connect(&conn)?;
+            let mut a = connect(&conn)?;
+            if let Some(t) = timeout {
+                // One hung HTTP call must not outlive the watch's own deadline by much.
+                a = a.timeout(t.clamp(Duration::from_secs(1), tsb_approve::DEFAULT_TIMEOUT));
+            }
+            let a = a;
+            // Report a failing poll once, not every 250 ms while the server is down.
+            let mut last_poll_error = String::new();
             let outcome = a.watch(&filter, auto_approve, count, poll, timeout, |ev| match ev {
                 Event::Seen(t) if !auto_approve => {
                     let mut line = format!("new task {}", describe(t));
@@ -603,7 +610,13 @@ fn run(cmd: Cmd) -> Result<ExitCode, ApproveError> {
                         sanitize(&t.task.id)
                     )
                 }
-                Event::PollFailed(e) => eprintln!("tsb-approve: {e} (retrying)"),
+                Event::PollFailed(e) => {
+                    let m = e.to_string();
+                    if m != last_poll_error {
+                        eprintln!("tsb-approve: {m} (retrying)");
+                        last_poll_error = m;
+                    }
+                }
             })?;
             let _ = std::io::stdout().flush();
             if count.is_some() && !outcome.count_reached {

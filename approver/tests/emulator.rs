@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use tsb_approve::{ApproveError, Approver, ApproverKey, KeyKind, RequestState, TaskFilter};
+use tsb_approve::{ApproveError, Approver, ApproverKey, Event, KeyKind, RequestState, TaskFilter};
 use tsb_emulator::{Emulator, EmulatorConfig, Role};
 use tsb_models::RequestStatus;
 
@@ -308,6 +308,23 @@ fn filters_and_request_id_lookup() {
     assert_eq!(by_req.len(), 1);
     assert_eq!(by_req[0].key_label.as_deref(), Some("Beta"));
 
+    // watch: a filter that matches nothing approves nothing and reports the deadline.
+    let none = TaskFilter {
+        key_label: Some("Gamma".into()),
+        ..TaskFilter::default()
+    };
+    let out = approver
+        .watch(
+            &none,
+            true,
+            Some(1),
+            Duration::from_millis(50),
+            Some(Duration::from_millis(500)),
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!((out.handled, out.count_reached), (0, false));
+
     // find_task accepts a task id or a request id.
     let t = approver.find_task(&ra).unwrap();
     assert_eq!(t.key_label.as_deref(), Some("Alpha"));
@@ -317,6 +334,54 @@ fn filters_and_request_id_lookup() {
         approver.find_task("no-such-id"),
         Err(ApproveError::NotFound(_))
     ));
+
+    // watch approves only what the filter selects, each task once.
+    let beta = TaskFilter {
+        key_label: Some("Beta".into()),
+        ..TaskFilter::default()
+    };
+    let mut approved = Vec::new();
+    let out = approver
+        .watch(
+            &beta,
+            true,
+            Some(1),
+            Duration::from_millis(50),
+            Some(Duration::from_secs(20)),
+            |ev| {
+                if let Event::Approved(t) = ev {
+                    approved.push(t.task.id.clone());
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!((out.handled, out.count_reached), (1, true));
+    assert_eq!(approved.len(), 1);
+    wait_status(&url, &rb, RequestState::Executed);
+    assert_eq!(status(&url, &ra).status, RequestState::Pending);
+}
+
+#[test]
+fn bin_watch_without_auto_approve_only_prints() {
+    let emu = start();
+    let url = emu.base_url();
+    let dir = temp_dir();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    let key_file = write_key(&dir, &key);
+    create_ska_key(&url, "look-only", &[&key], 1);
+    let rid = sign_request(&url, "look-only", "just looking");
+    let out = run_bin(
+        &["watch", "--count", "1", "--timeout", "30"],
+        &url,
+        &key_file,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.starts_with("new task "), "{stdout}");
+    assert!(stdout.contains("(Sign on look-only)"), "{stdout}");
+    assert!(stdout.contains("just looking"), "{stdout}");
+    assert_eq!(status(&url, &rid).status, RequestState::Pending);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

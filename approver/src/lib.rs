@@ -554,16 +554,29 @@ impl TaskFilter {
     /// Whether a pending task passes this filter. A task whose operation or key cannot be
     /// determined fails a label or operation filter: approving blind is never what a filter means.
     pub fn matches(&self, task: &PendingTask) -> bool {
+        let same_label = |a: &str, b: &str| a == b || a.to_lowercase() == b.to_lowercase();
         if let Some(want) = &self.key_label {
             match &task.key_label {
-                Some(l) if l == want || l.to_lowercase() == want.to_lowercase() => {}
+                Some(l) if same_label(l, want) => {}
                 _ => return false,
+            }
+            // What the approver actually signs names the key too; the server's JSON view must
+            // not be able to steer an approval to another key.
+            if let Some(signed) = &task.signed_key_label {
+                if !same_label(signed, want) {
+                    return false;
+                }
             }
         }
         if let Some(want) = &self.operation {
             match task.operation {
                 Some(op) if op.eq_ignore_ascii_case(want) => {}
                 _ => return false,
+            }
+            if let Some(code) = task.signed_operation_code {
+                if !operation_fits_code(want, code) {
+                    return false;
+                }
             }
         }
         if let (Some(want), Some(have)) = (&self.request_id, &task.request_id) {
@@ -574,6 +587,60 @@ impl TaskFilter {
         }
         true
     }
+}
+
+/// Whether an operation name fits the EkaOperation code signed in `approvalToBeSigned`. Only the
+/// documented codes are relied on: 1 is a use of the key (sign, decrypt, certificates), 4 a
+/// modification; any other code is neither.
+fn operation_fits_code(operation: &str, code: u32) -> bool {
+    let is_use = [
+        "Sign",
+        "Decrypt",
+        "CertificateSigningRequest",
+        "Certificate",
+        "SelfSignCertificate",
+    ]
+    .iter()
+    .any(|o| o.eq_ignore_ascii_case(operation));
+    let is_modify = operation.eq_ignore_ascii_case("Modify");
+    match code {
+        1 => is_use,
+        4 => is_modify,
+        _ => !is_use && !is_modify,
+    }
+}
+
+/// What the HSM's `approvalToBeSigned` says, parsed from its TLV layout (little-endian:
+/// `u32 totalLen`, then items `u16 type, u16 len, data` padded to 4 bytes; type `0x003B` is the
+/// EkaOperation, `0x1002` the key label). `None` fields when the bytes do not follow the layout.
+fn parse_approval_tlv(bytes: &[u8]) -> (Option<u32>, Option<String>) {
+    let mut op = None;
+    let mut label = None;
+    let Some(total) = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return (None, None);
+    };
+    let end = (total as usize).saturating_add(4).min(bytes.len());
+    let mut pos = 4usize;
+    while pos + 4 <= end {
+        let ty = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
+        let len = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]) as usize;
+        let Some(data) = bytes.get(pos + 4..pos + 4 + len) else {
+            // Not the documented layout: trust nothing read so far.
+            return (None, None);
+        };
+        match ty {
+            0x003B if op.is_none() && len == 4 => {
+                op = Some(u32::from_le_bytes([data[0], data[1], data[2], data[3]]));
+            }
+            0x1002 if label.is_none() => label = String::from_utf8(data.to_vec()).ok(),
+            _ => {}
+        }
+        pos = (pos + 4 + len).div_ceil(4) * 4;
+    }
+    (op, label)
 }
 
 /// A task together with what could be read from it.
@@ -588,6 +655,11 @@ pub struct PendingTask {
     pub operation: Option<&'static str>,
     /// Key label, from the level-3 parsed request.
     pub key_label: Option<String>,
+    /// Key label inside `approvalToBeSigned` (the bytes the approver signs), when they follow the
+    /// documented TLV layout. A label filter must match this too.
+    pub signed_key_label: Option<String>,
+    /// EkaOperation code inside `approvalToBeSigned` (1 use, 4 modify), when parseable.
+    pub signed_operation_code: Option<u32>,
 }
 
 impl PendingTask {
@@ -602,11 +674,16 @@ impl PendingTask {
             Some((op, k)) => (Some(op), Some(k)),
             None => (None, None),
         };
+        let (signed_operation_code, signed_key_label) = decode_b64(&task.approval_to_be_signed)
+            .map(|b| parse_approval_tlv(&b))
+            .unwrap_or((None, None));
         Ok(PendingTask {
             task,
             request_id,
             operation,
             key_label,
+            signed_key_label,
+            signed_operation_code,
         })
     }
 
@@ -1342,6 +1419,59 @@ mod tests {
         assert!(!f(Some("code-key"), None, None).matches(&blind));
         assert!(!f(None, Some("sign"), None).matches(&blind));
         assert!(pending("Decrypt", "k", None).operation == Some("Decrypt"));
+    }
+
+    /// approvalToBeSigned in the documented layout (what the HSM and the emulator produce).
+    fn tlv(op: u32, label: &str) -> String {
+        fn item(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(&(data.len() as u16).to_le_bytes());
+            out.extend_from_slice(data);
+            while out.len() % 4 != 0 {
+                out.push(0);
+            }
+        }
+        let mut body = Vec::new();
+        item(&mut body, 0x003B, &op.to_le_bytes());
+        item(&mut body, 0x1002, label.as_bytes());
+        item(&mut body, 0x1057, b"payload");
+        let mut out = (body.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&body);
+        B64.encode(out)
+    }
+
+    #[test]
+    fn signed_bytes_must_agree_with_filter() {
+        let mut t = pending("Sign", "Code-Key", None);
+        t.task.approval_to_be_signed = tlv(1, "code-key");
+        let t = PendingTask::from_json(serde_json::to_value(&t.task).unwrap()).unwrap();
+        assert_eq!(t.signed_key_label.as_deref(), Some("code-key"));
+        assert_eq!(t.signed_operation_code, Some(1));
+        let by_label = TaskFilter {
+            key_label: Some("Code-Key".into()),
+            operation: Some("sign".into()),
+            ..TaskFilter::default()
+        };
+        assert!(by_label.matches(&t));
+
+        // The JSON says Code-Key, the signed bytes another key: a label filter refuses it.
+        let mut evil = t.clone();
+        evil.task.approval_to_be_signed = tlv(1, "prod-root-ca");
+        let evil = PendingTask::from_json(serde_json::to_value(&evil.task).unwrap()).unwrap();
+        assert!(!by_label.matches(&evil));
+        // ...and a modify disguised as a sign does not pass an operation filter.
+        let mut modify = t.clone();
+        modify.task.approval_to_be_signed = tlv(4, "Code-Key");
+        let modify = PendingTask::from_json(serde_json::to_value(&modify.task).unwrap()).unwrap();
+        assert!(!by_label.matches(&modify));
+
+        // Bytes in an unknown layout are not held against the task.
+        assert_eq!(
+            parse_approval_tlv(b"\x10\x00\x00\x00\x02\x10\xff\x00"),
+            (None, None)
+        );
+        assert_eq!(parse_approval_tlv(b""), (None, None));
+        assert!(operation_fits_code("UnBlock", 3) && !operation_fits_code("Block", 1));
     }
 
     #[test]

@@ -640,8 +640,22 @@ fn describe(t: &PendingTask) -> String {
         "{} ({} on {})",
         sanitize(&t.task.id),
         t.operation.unwrap_or("?"),
-        sanitize(t.key_label.as_deref().unwrap_or("?"))
+        label_of(t).unwrap_or_else(|| "?".into())
     )
+}
+
+/// The key label, flagged when the signed bytes name another key than the server's JSON view.
+fn label_of(t: &PendingTask) -> Option<String> {
+    match (&t.key_label, &t.signed_key_label) {
+        (Some(l), Some(s)) if l.to_lowercase() != s.to_lowercase() => Some(format!(
+            "{} (SIGNED BYTES NAME {})",
+            sanitize(l),
+            sanitize(s)
+        )),
+        (Some(l), _) => Some(sanitize(l)),
+        (None, Some(s)) => Some(sanitize(s)),
+        (None, None) => None,
+    }
 }
 
 /// `: request <id> EXECUTED` when the request id is known and its status can be read. The status
@@ -670,7 +684,7 @@ fn print_table(tasks: &[PendingTask]) {
             [
                 sanitize(&t.task.id),
                 sanitize(t.request_id.as_deref().unwrap_or("-")),
-                sanitize(t.key_label.as_deref().unwrap_or("-")),
+                label_of(t).unwrap_or_else(|| "-".into()),
                 t.operation.unwrap_or("-").to_owned(),
                 t.metadata_text()
                     .map(|m| sanitize(&m))

@@ -1427,9 +1427,7 @@ mod tests {
             out.extend_from_slice(&ty.to_le_bytes());
             out.extend_from_slice(&(data.len() as u16).to_le_bytes());
             out.extend_from_slice(data);
-            while out.len() % 4 != 0 {
-                out.push(0);
-            }
+            out.resize(out.len().div_ceil(4) * 4, 0);
         }
         let mut body = Vec::new();
         item(&mut body, 0x003B, &op.to_le_bytes());

@@ -2,7 +2,17 @@
 //!
 //! INTERFACE CONTRACT (owned by the crypto work; the server code calls only these items).
 
-use openssl::pkey::{PKey, Private};
+use openssl::bn::BigNum;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::error::ErrorStack;
+use openssl::hash::{hash, MessageDigest};
+use openssl::md::{Md, MdRef};
+use openssl::nid::Nid;
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::{Padding, Rsa};
+use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
+use openssl::x509::X509;
 
 /// Why a crypto operation failed, mapped by the server to a TSB error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +66,37 @@ pub enum Curve {
 impl Curve {
     /// From the dotted OID the TSB uses in `curveOid`.
     pub fn from_oid(oid: &str) -> Option<Curve> {
-        todo!()
+        match oid.trim() {
+            "1.2.840.10045.3.1.7" => Some(Curve::P256),
+            "1.3.132.0.34" => Some(Curve::P384),
+            "1.3.132.0.35" => Some(Curve::P521),
+            "1.3.132.0.10" => Some(Curve::Secp256k1),
+            _ => None,
+        }
     }
     /// The dotted OID.
     pub fn oid(self) -> &'static str {
-        todo!()
+        match self {
+            Curve::P256 => "1.2.840.10045.3.1.7",
+            Curve::P384 => "1.3.132.0.34",
+            Curve::P521 => "1.3.132.0.35",
+            Curve::Secp256k1 => "1.3.132.0.10",
+        }
+    }
+    /// The OpenSSL curve NID.
+    fn nid(self) -> Nid {
+        match self {
+            Curve::P256 => Nid::X9_62_PRIME256V1,
+            Curve::P384 => Nid::SECP384R1,
+            Curve::P521 => Nid::SECP521R1,
+            Curve::Secp256k1 => Nid::SECP256K1,
+        }
+    }
+    /// Inverse of `nid`.
+    fn from_nid(nid: Nid) -> Option<Curve> {
+        [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1]
+            .into_iter()
+            .find(|c| c.nid() == nid)
     }
 }
 
@@ -73,61 +109,566 @@ pub struct KeyMaterial {
     pub spec: KeySpec,
 }
 
+/// Map an OpenSSL error stack to `CryptoError::Internal`, keeping OpenSSL's message.
+pub(crate) fn internal(e: ErrorStack) -> CryptoError {
+    CryptoError::Internal(e.to_string())
+}
+
+/// A hash function usable both for digests (`hash`) and for `EVP_PKEY_CTX` parameters (`Md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hash {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+impl Hash {
+    fn message_digest(self) -> MessageDigest {
+        match self {
+            Hash::Sha1 => MessageDigest::sha1(),
+            Hash::Sha224 => MessageDigest::sha224(),
+            Hash::Sha256 => MessageDigest::sha256(),
+            Hash::Sha384 => MessageDigest::sha384(),
+            Hash::Sha512 => MessageDigest::sha512(),
+            Hash::Sha3_224 => MessageDigest::sha3_224(),
+            Hash::Sha3_256 => MessageDigest::sha3_256(),
+            Hash::Sha3_384 => MessageDigest::sha3_384(),
+            Hash::Sha3_512 => MessageDigest::sha3_512(),
+        }
+    }
+    fn md(self) -> &'static MdRef {
+        match self {
+            Hash::Sha1 => Md::sha1(),
+            Hash::Sha224 => Md::sha224(),
+            Hash::Sha256 => Md::sha256(),
+            Hash::Sha384 => Md::sha384(),
+            Hash::Sha512 => Md::sha512(),
+            Hash::Sha3_224 => Md::sha3_224(),
+            Hash::Sha3_256 => Md::sha3_256(),
+            Hash::Sha3_384 => Md::sha3_384(),
+            Hash::Sha3_512 => Md::sha3_512(),
+        }
+    }
+    fn len(self) -> usize {
+        match self {
+            Hash::Sha1 => 20,
+            Hash::Sha224 | Hash::Sha3_224 => 28,
+            Hash::Sha256 | Hash::Sha3_256 => 32,
+            Hash::Sha384 | Hash::Sha3_384 => 48,
+            Hash::Sha512 | Hash::Sha3_512 => 64,
+        }
+    }
+    fn digest(self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        hash(self.message_digest(), data)
+            .map(|d| d.to_vec())
+            .map_err(internal)
+    }
+    /// The TSB spelling inside algorithm names (`SHA256`, `SHA3256`, ...).
+    fn from_tsb(s: &str) -> Option<Hash> {
+        Some(match s {
+            "SHA1" => Hash::Sha1,
+            "SHA224" => Hash::Sha224,
+            "SHA256" => Hash::Sha256,
+            "SHA384" => Hash::Sha384,
+            "SHA512" => Hash::Sha512,
+            "SHA3224" => Hash::Sha3_224,
+            "SHA3256" => Hash::Sha3_256,
+            "SHA3384" => Hash::Sha3_384,
+            "SHA3512" => Hash::Sha3_512,
+            _ => return None,
+        })
+    }
+    /// The JCA spelling of approver digest names (`SHA-256`, `SHA3-256`, ...).
+    fn from_jca(s: &str) -> Option<Hash> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "SHA-1" | "SHA1" => Hash::Sha1,
+            "SHA-224" | "SHA224" => Hash::Sha224,
+            "SHA-256" | "SHA256" => Hash::Sha256,
+            "SHA-384" | "SHA384" => Hash::Sha384,
+            "SHA-512" | "SHA512" => Hash::Sha512,
+            "SHA3-224" => Hash::Sha3_224,
+            "SHA3-256" => Hash::Sha3_256,
+            "SHA3-384" => Hash::Sha3_384,
+            "SHA3-512" => Hash::Sha3_512,
+            _ => return None,
+        })
+    }
+    /// SHA-2 family guessed from a digest length (for `NONE_WITH_RSA_PSS`).
+    fn sha2_from_len(len: usize) -> Option<Hash> {
+        Some(match len {
+            20 => Hash::Sha1,
+            28 => Hash::Sha224,
+            32 => Hash::Sha256,
+            48 => Hash::Sha384,
+            64 => Hash::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+/// The key family an algorithm needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Rsa,
+    Ec,
+    Ed,
+}
+
+/// Where the message digest comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// The emulator hashes the payload with this hash.
+    Hash(Hash),
+    /// The payload already is the digest of this hash (length checked).
+    Digest(Hash),
+    /// The payload is used as is (`NONE_WITH_RSA` DigestInfo, `NONE_WITH_ECDSA` digest).
+    Raw,
+    /// `NONE_WITH_RSA_PSS`: the payload is a digest; the hash is inferred from its length.
+    DigestAnyLen,
+}
+
+/// A parsed TSB `signatureAlgorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigAlg {
+    RsaPkcs1(Input),
+    RsaPss(Input),
+    Ecdsa(Input),
+    /// `DOUBLE_SHA256_WITH_ECDSA`: SHA-256(SHA-256(payload)).
+    EcdsaDoubleSha256,
+    EdDsa,
+}
+
+impl SigAlg {
+    fn parse(name: &str) -> Option<SigAlg> {
+        if name == "EDDSA" {
+            return Some(SigAlg::EdDsa);
+        }
+        if name == "DOUBLE_SHA256_WITH_ECDSA" {
+            return Some(SigAlg::EcdsaDoubleSha256);
+        }
+        if name == "NONE_WITH_RSA_PSS" {
+            return Some(SigAlg::RsaPss(Input::DigestAnyLen));
+        }
+        let (prefix, family) = if let Some(p) = name.strip_suffix("_WITH_RSA_PSS") {
+            (p, 1)
+        } else if let Some(p) = name.strip_suffix("_WITH_RSA") {
+            (p, 0)
+        } else if let Some(p) = name.strip_suffix("_WITH_ECDSA") {
+            (p, 2)
+        } else {
+            return None;
+        };
+        let input = if prefix == "NONE" {
+            Input::Raw
+        } else if let Some(h) = prefix.strip_prefix("NONE") {
+            Input::Digest(Hash::from_tsb(h)?)
+        } else {
+            Input::Hash(Hash::from_tsb(prefix)?)
+        };
+        Some(match (family, input) {
+            (0, _) => SigAlg::RsaPkcs1(input),
+            // PSS needs a hash for MGF1: NONE_WITH_RSA_PSS is handled above.
+            (1, Input::Raw) => return None,
+            (1, _) => SigAlg::RsaPss(input),
+            // The TSB has no NONESHAxxx_WITH_ECDSA: NONE_WITH_ECDSA takes the digest.
+            (_, Input::Digest(_)) => return None,
+            _ => SigAlg::Ecdsa(input),
+        })
+    }
+
+    fn family(self) -> Family {
+        match self {
+            SigAlg::RsaPkcs1(_) | SigAlg::RsaPss(_) => Family::Rsa,
+            SigAlg::Ecdsa(_) | SigAlg::EcdsaDoubleSha256 => Family::Ec,
+            SigAlg::EdDsa => Family::Ed,
+        }
+    }
+}
+
+/// What is handed to `EVP_PKEY_sign`/`verify` after the hashing step.
+struct Prepared {
+    /// Bytes signed by the primitive (a digest, a DigestInfo, or an EdDSA message).
+    tbs: Vec<u8>,
+    /// The hash to declare to OpenSSL (RSA: DigestInfo / PSS hash), if any.
+    hash: Option<Hash>,
+}
+
+fn prepare(alg: SigAlg, payload: &[u8]) -> Result<Prepared, CryptoError> {
+    let input = match alg {
+        SigAlg::RsaPkcs1(i) | SigAlg::RsaPss(i) | SigAlg::Ecdsa(i) => i,
+        SigAlg::EcdsaDoubleSha256 => {
+            let once = Hash::Sha256.digest(payload)?;
+            return Ok(Prepared {
+                tbs: Hash::Sha256.digest(&once)?,
+                hash: None,
+            });
+        }
+        SigAlg::EdDsa => {
+            return Ok(Prepared {
+                tbs: payload.to_vec(),
+                hash: None,
+            })
+        }
+    };
+    Ok(match input {
+        Input::Hash(h) => Prepared {
+            tbs: h.digest(payload)?,
+            hash: Some(h),
+        },
+        Input::Digest(h) => {
+            if payload.len() != h.len() {
+                return Err(CryptoError::InvalidPayload(format!(
+                    "expected a {}-byte digest, got {} bytes",
+                    h.len(),
+                    payload.len()
+                )));
+            }
+            Prepared {
+                tbs: payload.to_vec(),
+                hash: Some(h),
+            }
+        }
+        Input::DigestAnyLen => {
+            let h = Hash::sha2_from_len(payload.len()).ok_or_else(|| {
+                CryptoError::InvalidPayload(format!(
+                    "{} bytes is not a SHA-1/SHA-2 digest length",
+                    payload.len()
+                ))
+            })?;
+            Prepared {
+                tbs: payload.to_vec(),
+                hash: Some(h),
+            }
+        }
+        Input::Raw => {
+            if payload.is_empty() {
+                return Err(CryptoError::InvalidPayload("empty payload".into()));
+            }
+            Prepared {
+                tbs: payload.to_vec(),
+                hash: None,
+            }
+        }
+    })
+}
+
+/// Configure a sign/verify context for the RSA/ECDSA primitive on an already-hashed input.
+fn configure<T>(ctx: &mut PkeyCtx<T>, alg: SigAlg, hash: Option<Hash>) -> Result<(), ErrorStack> {
+    match alg {
+        SigAlg::RsaPkcs1(_) => {
+            ctx.set_rsa_padding(Padding::PKCS1)?;
+            // With a signature md OpenSSL wraps the digest in a DigestInfo; without one
+            // (NONE_WITH_RSA) the caller's bytes are padded as they are.
+            if let Some(h) = hash {
+                ctx.set_signature_md(h.md())?;
+            }
+        }
+        SigAlg::RsaPss(_) => {
+            ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+            if let Some(h) = hash {
+                ctx.set_signature_md(h.md())?;
+                ctx.set_rsa_mgf1_md(h.md())?;
+            }
+            ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+        }
+        // ECDSA signs the given bytes (truncated to the order size); declaring no md keeps
+        // OpenSSL from insisting on a particular digest length.
+        SigAlg::Ecdsa(_) | SigAlg::EcdsaDoubleSha256 | SigAlg::EdDsa => {}
+    }
+    Ok(())
+}
+
+/// Which family a key belongs to.
+fn family_of<T>(pkey: &PKeyRef<T>) -> Option<Family> {
+    match pkey.id() {
+        Id::RSA => Some(Family::Rsa),
+        Id::EC => Some(Family::Ec),
+        Id::ED25519 => Some(Family::Ed),
+        _ => None,
+    }
+}
+
+fn check_family<T>(pkey: &PKeyRef<T>, alg: SigAlg, name: &str) -> Result<(), CryptoError> {
+    if family_of(pkey) != Some(alg.family()) {
+        return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
+            "{name} does not fit a {:?} key",
+            pkey.id()
+        )));
+    }
+    Ok(())
+}
+
+/// Ed25519 verification (no pre-hash), mapping OpenSSL failures to "does not verify".
+fn ed25519_verify<T: HasPublic>(
+    pkey: &PKeyRef<T>,
+    data: &[u8],
+    sig: &[u8],
+) -> Result<bool, CryptoError> {
+    let mut v = Verifier::new_without_digest(pkey).map_err(internal)?;
+    Ok(v.verify_oneshot(sig, data).unwrap_or(false))
+}
+
 impl KeyMaterial {
     /// Generate a fresh key.
     pub fn generate(spec: KeySpec) -> Result<KeyMaterial, CryptoError> {
-        todo!()
+        let pkey = match spec {
+            KeySpec::Rsa(bits @ (2048 | 3072 | 4096)) => {
+                let e = BigNum::from_u32(65537).map_err(internal)?;
+                let rsa = Rsa::generate_with_e(bits, &e).map_err(internal)?;
+                PKey::from_rsa(rsa).map_err(internal)?
+            }
+            KeySpec::Rsa(bits) => {
+                return Err(CryptoError::UnsupportedKey(format!(
+                    "RSA key size {bits} (2048, 3072, 4096 supported)"
+                )))
+            }
+            KeySpec::Ec(curve) => {
+                let group = EcGroup::from_curve_name(curve.nid()).map_err(internal)?;
+                let ec = EcKey::generate(&group).map_err(internal)?;
+                PKey::from_ec_key(ec).map_err(internal)?
+            }
+            KeySpec::Ed25519 => PKey::generate_ed25519().map_err(internal)?,
+        };
+        Ok(KeyMaterial { pkey, spec })
     }
     /// PKCS#8 DER of the private key (for `--state` persistence).
     pub fn to_pkcs8_der(&self) -> Result<Vec<u8>, CryptoError> {
-        todo!()
+        self.pkey.private_key_to_pkcs8().map_err(internal)
     }
-    /// Inverse of `to_pkcs8_der`.
+    /// Inverse of `to_pkcs8_der`. Unparsable DER or a key type other than RSA, EC on a
+    /// supported curve or Ed25519 is `UnsupportedKey`.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<KeyMaterial, CryptoError> {
-        todo!()
+        let pkey = PKey::private_key_from_pkcs8(der)
+            .map_err(|e| CryptoError::UnsupportedKey(format!("not a PKCS#8 private key: {e}")))?;
+        let spec = match pkey.id() {
+            Id::RSA => {
+                let bits = pkey.bits();
+                KeySpec::Rsa(bits)
+            }
+            Id::EC => {
+                let ec = pkey.ec_key().map_err(internal)?;
+                let curve = ec
+                    .group()
+                    .curve_name()
+                    .and_then(Curve::from_nid)
+                    .ok_or_else(|| CryptoError::UnsupportedKey("unsupported EC curve".into()))?;
+                KeySpec::Ec(curve)
+            }
+            Id::ED25519 => KeySpec::Ed25519,
+            other => return Err(CryptoError::UnsupportedKey(format!("key type {other:?}"))),
+        };
+        Ok(KeyMaterial { pkey, spec })
     }
     /// DER SubjectPublicKeyInfo of the public key.
+    ///
+    /// Encoding a key OpenSSL generated or loaded cannot fail in practice; should it, the
+    /// result is empty rather than a panic (the signature has no error channel).
     pub fn public_key_spki_der(&self) -> Vec<u8> {
-        todo!()
+        self.pkey.public_key_to_der().unwrap_or_default()
     }
     /// `"RSA"`, `"EC"` or `"ED"`.
     pub fn algorithm_name(&self) -> &'static str {
-        todo!()
+        match self.spec {
+            KeySpec::Rsa(_) => "RSA",
+            KeySpec::Ec(_) => "EC",
+            KeySpec::Ed25519 => "ED",
+        }
     }
     /// RSA `1.2.840.113549.1.1.1`, EC `1.2.840.10045.2.1`, ED `1.3.101.112`.
     pub fn algorithm_oid(&self) -> &'static str {
-        todo!()
+        match self.spec {
+            KeySpec::Rsa(_) => "1.2.840.113549.1.1.1",
+            KeySpec::Ec(_) => "1.2.840.10045.2.1",
+            KeySpec::Ed25519 => "1.3.101.112",
+        }
     }
     /// Curve OID for EC (and `1.3.101.112` for Ed25519), None for RSA.
     pub fn curve_oid(&self) -> Option<&'static str> {
-        todo!()
+        match self.spec {
+            KeySpec::Rsa(_) => None,
+            KeySpec::Ec(c) => Some(c.oid()),
+            KeySpec::Ed25519 => Some("1.3.101.112"),
+        }
     }
     /// Modulus bits for RSA, None otherwise.
     pub fn key_size(&self) -> Option<u32> {
-        todo!()
+        match self.spec {
+            KeySpec::Rsa(bits) => Some(bits),
+            _ => None,
+        }
     }
     /// Sign `payload` with a TSB `signatureAlgorithm` (see `tsb-api.md` §3.3): every RSA
     /// PKCS#1 v1.5 / PSS / NONE / NONESHAxxx variant, ECDSA (`NONE_WITH_ECDSA` takes a digest,
     /// `SHAxxx_WITH_ECDSA` hashes; output DER SEQUENCE{r,s}), `EDDSA` (raw 64 bytes).
+    ///
+    /// Also: `SHA3xxx_WITH_ECDSA`, `DOUBLE_SHA256_WITH_ECDSA`, and `NONE_WITH_RSA_PSS` (payload
+    /// is a SHA-1/SHA-2 digest, the hash is inferred from its length). `NONE_WITH_RSA` pads the
+    /// payload (a DigestInfo, as `CKM_RSA_PKCS`) as is, at most k-11 bytes. Not supported
+    /// (`AlgorithmNotSupportedByKey`): `SHA256_WITH_ECDSA_DETERMINISTIC` (needs OpenSSL 3.2),
+    /// `KECCAKxxx_WITH_ECDSA`, Schnorr, DSA, PQC. A pre-hashed payload of the wrong length is
+    /// `InvalidPayload`.
     pub fn sign(&self, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        todo!()
+        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
+            CryptoError::AlgorithmNotSupportedByKey(format!(
+                "unknown signature algorithm {algorithm}"
+            ))
+        })?;
+        check_family(&self.pkey, alg, algorithm)?;
+        let prepared = prepare(alg, payload)?;
+        if alg == SigAlg::EdDsa {
+            let mut signer = Signer::new_without_digest(&self.pkey).map_err(internal)?;
+            return signer.sign_oneshot_to_vec(&prepared.tbs).map_err(internal);
+        }
+        if alg == SigAlg::RsaPkcs1(Input::Raw) {
+            // PKCS#1 v1.5 type 1 padding needs at least 11 bytes of the modulus.
+            let k = self.pkey.size();
+            if prepared.tbs.len() + 11 > k {
+                return Err(CryptoError::InvalidPayload(format!(
+                    "NONE_WITH_RSA payload of {} bytes exceeds {} (modulus {} bytes - 11)",
+                    prepared.tbs.len(),
+                    k.saturating_sub(11),
+                    k
+                )));
+            }
+        }
+        let mut ctx = PkeyCtx::new(&self.pkey).map_err(internal)?;
+        ctx.sign_init().map_err(internal)?;
+        configure(&mut ctx, alg, prepared.hash).map_err(internal)?;
+        let mut sig = Vec::new();
+        ctx.sign_to_vec(&prepared.tbs, &mut sig).map_err(internal)?;
+        Ok(sig)
     }
     /// Verify a signature made with `sign` and the same algorithm name.
-    pub fn verify(&self, algorithm: &str, payload: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
-        todo!()
+    ///
+    /// A wrong or malformed signature is `Ok(false)`; the errors are those of `sign`.
+    pub fn verify(
+        &self,
+        algorithm: &str,
+        payload: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, CryptoError> {
+        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
+            CryptoError::AlgorithmNotSupportedByKey(format!(
+                "unknown signature algorithm {algorithm}"
+            ))
+        })?;
+        check_family(&self.pkey, alg, algorithm)?;
+        let prepared = prepare(alg, payload)?;
+        if alg == SigAlg::EdDsa {
+            return ed25519_verify(&self.pkey, &prepared.tbs, signature);
+        }
+        let mut ctx = PkeyCtx::new(&self.pkey).map_err(internal)?;
+        ctx.verify_init().map_err(internal)?;
+        configure(&mut ctx, alg, prepared.hash).map_err(internal)?;
+        // OpenSSL reports a malformed or wrong signature through its error stack as well:
+        // both mean "does not verify" here.
+        Ok(ctx.verify(&prepared.tbs, signature).unwrap_or(false))
     }
     /// Decrypt with a TSB `cipherAlgorithm`: `RSA` and `RSA_PADDING_PKCS` (PKCS#1 v1.5),
     /// `RSA_PADDING_OAEP` / `RSA_PADDING_OAEP_WITH_SHA1` (OAEP SHA-1/MGF1-SHA-1),
     /// `RSA_PADDING_OAEP_WITH_SHA224/256/384/512` (OAEP and MGF1 with that hash), `RSA_NO_PADDING`.
-    pub fn decrypt(&self, cipher_algorithm: &str, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        todo!()
+    pub fn decrypt(
+        &self,
+        cipher_algorithm: &str,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        enum Mode {
+            Pkcs1,
+            Oaep(Hash),
+            Raw,
+        }
+        let mode = match cipher_algorithm {
+            "RSA" | "RSA_PADDING_PKCS" => Mode::Pkcs1,
+            "RSA_PADDING_OAEP" | "RSA_PADDING_OAEP_WITH_SHA1" => Mode::Oaep(Hash::Sha1),
+            "RSA_PADDING_OAEP_WITH_SHA224" => Mode::Oaep(Hash::Sha224),
+            "RSA_PADDING_OAEP_WITH_SHA256" => Mode::Oaep(Hash::Sha256),
+            "RSA_PADDING_OAEP_WITH_SHA384" => Mode::Oaep(Hash::Sha384),
+            "RSA_PADDING_OAEP_WITH_SHA512" => Mode::Oaep(Hash::Sha512),
+            "RSA_NO_PADDING" => Mode::Raw,
+            other => {
+                return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
+                    "unsupported cipher algorithm {other}"
+                )))
+            }
+        };
+        if self.pkey.id() != Id::RSA {
+            return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
+                "{cipher_algorithm} needs an RSA key"
+            )));
+        }
+        let k = self.pkey.size();
+        if ciphertext.is_empty() || ciphertext.len() > k {
+            return Err(CryptoError::DecryptFailed(format!(
+                "ciphertext is {} bytes, the modulus {k}",
+                ciphertext.len()
+            )));
+        }
+        // A ciphertext is an integer below n: accept one whose leading zero bytes were dropped.
+        let mut full = vec![0u8; k - ciphertext.len()];
+        full.extend_from_slice(ciphertext);
+        let ciphertext = full.as_slice();
+        let fail = |e: ErrorStack| CryptoError::DecryptFailed(e.to_string());
+        let mut ctx = PkeyCtx::new(&self.pkey).map_err(internal)?;
+        ctx.decrypt_init().map_err(internal)?;
+        match mode {
+            // PKCS#1 v1.5 is unpadded here rather than by OpenSSL: newer OpenSSL (3.2+) answers
+            // bad padding with a pseudo-random "implicit rejection" message, while the TSB (and
+            // the tests) expect an error.
+            Mode::Pkcs1 | Mode::Raw => ctx.set_rsa_padding(Padding::NONE).map_err(internal)?,
+            Mode::Oaep(h) => {
+                ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(internal)?;
+                ctx.set_rsa_oaep_md(h.md()).map_err(internal)?;
+                ctx.set_rsa_mgf1_md(h.md()).map_err(internal)?;
+            }
+        }
+        let mut out = Vec::new();
+        ctx.decrypt_to_vec(ciphertext, &mut out).map_err(fail)?;
+        match mode {
+            Mode::Raw => {
+                // Left-pad to the modulus length (the TSB returns the whole block).
+                let mut block = vec![0u8; k.saturating_sub(out.len())];
+                block.extend_from_slice(&out);
+                Ok(block)
+            }
+            Mode::Oaep(_) => Ok(out),
+            Mode::Pkcs1 => {
+                let mut block = vec![0u8; k.saturating_sub(out.len())];
+                block.extend_from_slice(&out);
+                unpad_pkcs1_type2(&block)
+            }
+        }
     }
+}
+
+/// Strip EME-PKCS1-v1_5 padding: `00 02 PS(>= 8 non-zero bytes) 00 M`.
+fn unpad_pkcs1_type2(block: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let bad = || CryptoError::DecryptFailed("PKCS#1 v1.5 padding check failed".into());
+    if block.len() < 11 || block[0] != 0 || block[1] != 2 {
+        return Err(bad());
+    }
+    let sep = block[2..].iter().position(|&b| b == 0).ok_or_else(bad)? + 2;
+    if sep < 10 {
+        return Err(bad());
+    }
+    Ok(block[sep + 1..].to_vec())
 }
 
 /// Verify an approver's signature (timestamp proof or approval) over `data`.
 /// `approver` is base64-decoded DER: a SubjectPublicKeyInfo, or an X.509 certificate when
 /// `is_certificate`. `digest_algorithm`: `SHA-224/256/384/512`, `SHA3-224/256/384/512`
 /// (RSA PKCS#1 v1.5 or ECDSA DER with that digest, chosen by key type) or `EdDSA` (Ed25519, raw).
+///
+/// Errors: `InvalidApproverKey` when the key/certificate does not parse, is of an unsupported
+/// type (not RSA/EC/Ed25519), or when `digest_algorithm` is an unknown name. A known digest
+/// name that does not fit the key type (`EdDSA` with an RSA key, `SHA-256` with an Ed25519
+/// key) cannot produce a valid signature and yields `Ok(false)`. `ED25519` and `NONE` are
+/// accepted as aliases of `EdDSA`; `SHA-1` is accepted too (legacy clients).
 pub fn verify_approver_signature(
     approver: &[u8],
     is_certificate: bool,
@@ -135,10 +676,47 @@ pub fn verify_approver_signature(
     data: &[u8],
     signature: &[u8],
 ) -> Result<bool, CryptoError> {
-    todo!()
+    let pkey = if is_certificate {
+        X509::from_der(approver)
+            .and_then(|c| c.public_key())
+            .map_err(|e| CryptoError::InvalidApproverKey(format!("approver certificate: {e}")))?
+    } else {
+        PKey::public_key_from_der(approver)
+            .map_err(|e| CryptoError::InvalidApproverKey(format!("approver public key: {e}")))?
+    };
+    let family = family_of(&pkey).ok_or_else(|| {
+        CryptoError::InvalidApproverKey(format!("unsupported approver key type {:?}", pkey.id()))
+    })?;
+    let eddsa = matches!(
+        digest_algorithm.to_ascii_uppercase().as_str(),
+        "EDDSA" | "ED25519" | "NONE"
+    );
+    let hash = Hash::from_jca(digest_algorithm);
+    if !eddsa && hash.is_none() {
+        return Err(CryptoError::InvalidApproverKey(format!(
+            "unknown digest algorithm {digest_algorithm}"
+        )));
+    }
+    match (family, hash) {
+        (Family::Ed, _) if eddsa => ed25519_verify(&pkey, data, signature),
+        (Family::Rsa | Family::Ec, Some(h)) => {
+            let mut v = Verifier::new(h.message_digest(), &pkey).map_err(internal)?;
+            if family == Family::Rsa {
+                v.set_rsa_padding(Padding::PKCS1).map_err(internal)?;
+            }
+            Ok(v.verify_oneshot(signature, data).unwrap_or(false))
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Base64 DER SPKI of an approver certificate's public key (how `approvedBy` names it).
+///
+/// Returns the raw DER (the caller base64-encodes it); an unparsable certificate is
+/// `InvalidApproverKey`.
 pub fn certificate_spki_der(cert_der: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    todo!()
+    X509::from_der(cert_der)
+        .and_then(|c| c.public_key())
+        .and_then(|k| k.public_key_to_der())
+        .map_err(|e| CryptoError::InvalidApproverKey(format!("approver certificate: {e}")))
 }

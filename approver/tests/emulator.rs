@@ -190,6 +190,9 @@ fn tasks_then_approve_executes_for_each_key_type() {
         assert_eq!(op, "Sign");
         assert_eq!(k, label);
         let pending = approver.pending(&TaskFilter::default()).unwrap();
+        // The emulator's approvalToBeSigned follows the HSM layout: its label is checked too.
+        assert_eq!(pending[0].signed_key_label.as_deref(), Some(label.as_str()));
+        assert_eq!(pending[0].signed_operation_code, Some(1));
         assert_eq!(
             pending[0].metadata_text().as_deref(),
             Some("release v1.2.3")

@@ -1100,6 +1100,11 @@ impl Approver {
         loop {
             match self.pending(filter) {
                 Ok(tasks) => {
+                    // Forget tasks the server no longer lists (ids are never reused), so a
+                    // long-running watch does not grow without bound.
+                    let listed: HashSet<&str> = tasks.iter().map(|t| t.task.id.as_str()).collect();
+                    done.retain(|id| listed.contains(id.as_str()));
+                    seen.retain(|id| listed.contains(id.as_str()));
                     for t in &tasks {
                         if done.contains(&t.task.id) {
                             continue;

@@ -553,3 +553,97 @@ fn bin_failures_exit_1_and_usage_exit_2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`.
+fn tls_files(dir: &Path) -> (PathBuf, tsb_emulator::TlsFiles) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let ca_key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let leaf_key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let build = |serial: u32, subject: &str, key: &PKey<openssl::pkey::Private>, ca: bool| {
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name(subject)).unwrap();
+        b.set_issuer_name(&name("tsb-approve test CA")).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        if ca {
+            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                .unwrap();
+            b.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+                .unwrap();
+        } else {
+            let san = SubjectAlternativeName::new()
+                .ip("127.0.0.1")
+                .build(&b.x509v3_context(None, None))
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
+        b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+        b.build()
+    };
+    let ca = build(1, "tsb-approve test CA", &ca_key, true);
+    let leaf = build(2, "127.0.0.1", &leaf_key, false);
+    let ca_file = dir.join("ca.pem");
+    let cert = dir.join("server.pem");
+    let key = dir.join("server.key");
+    std::fs::write(&ca_file, ca.to_pem().unwrap()).unwrap();
+    std::fs::write(&cert, leaf.to_pem().unwrap()).unwrap();
+    std::fs::write(&key, leaf_key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (ca_file, tsb_emulator::TlsFiles { cert, key })
+}
+
+#[test]
+fn https_with_ca_file_and_verification_always_on() {
+    let dir = temp_dir();
+    let (ca_file, files) = tls_files(&dir);
+    let emu = Emulator::start(EmulatorConfig {
+        tls: Some(files),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let url = emu.base_url();
+    assert!(url.starts_with("https://"));
+    let key = ApproverKey::generate(KeyKind::EcP256);
+
+    // Unknown CA: refused, as a transport error naming the URL.
+    let e = Approver::new(&url, key.clone())
+        .tasks(&TaskFilter::default())
+        .unwrap_err();
+    assert!(matches!(e, ApproveError::Transport { .. }), "{e}");
+    assert!(e.to_string().contains(&url), "{e}");
+
+    // With the CA: works.
+    let ok = Approver::new(&url, key.clone()).ca_file(&ca_file);
+    assert!(ok.tasks(&TaskFilter::default()).unwrap().is_empty());
+
+    // The binary too.
+    let key_file = write_key(&dir, &key);
+    let out = run_bin(
+        &["list", "--ca-file", ca_file.to_str().unwrap()],
+        &url,
+        &key_file,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run_bin(&["list"], &url, &key_file);
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -165,11 +165,12 @@ impl ApproveError {
         }
     }
 
-    /// Whether trying again later may succeed: transport errors and 5xx answers. A 4xx answer
-    /// (authentication, stale timestamp, unknown task) will not change by retrying.
+    /// Whether trying again later may succeed: transport errors, 5xx answers and garbled
+    /// bodies (a truncated response). A 4xx answer (authentication, stale timestamp, unknown
+    /// task) will not change by retrying.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApproveError::Transport { .. } => true,
+            ApproveError::Transport { .. } | ApproveError::Decode { .. } => true,
             ApproveError::Http { status, .. } => *status >= 500,
             _ => false,
         }
@@ -741,7 +742,7 @@ pub enum Event<'a> {
     /// Approving a task failed. A 4xx answer is final for that task; a transient error is retried
     /// at the next poll.
     ApproveFailed(&'a PendingTask, &'a ApproveError),
-    /// Listing the tasks failed transiently (network, 5xx); polling continues.
+    /// Listing the tasks failed transiently (network, 5xx, garbled body); polling continues.
     PollFailed(&'a ApproveError),
 }
 
@@ -1074,7 +1075,7 @@ impl Approver {
     /// `auto_approve`), or when `deadline` has elapsed; with neither it runs until the process
     /// ends. Sleeps `poll` between polls (fixed interval; a loop never spins).
     ///
-    /// Transient errors (network, 5xx) are reported through `on_event` and retried; a 4xx answer
+    /// Transient errors (network, 5xx, garbled body) are reported through `on_event` and retried; a 4xx answer
     /// to the listing (bad API key, stale clock, unknown approver) ends the watch with that error.
     pub fn watch(
         &self,

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tsb_approve::{ApproveError, Approver, ApproverKey, Event, KeyKind, RequestState, TaskFilter};
-use tsb_emulator::{Emulator, EmulatorConfig, Role};
+use tsb_emulator::{Emulator, EmulatorConfig, Fault, FaultAction, Role};
 use tsb_models::RequestStatus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tsb-approve");
@@ -646,4 +646,80 @@ fn https_with_ca_file_and_verification_always_on() {
     let out = run_bin(&["list"], &url, &key_file);
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn watch_rides_out_transient_faults_and_stops_on_4xx() {
+    let emu = start();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    create_ska_key(&url, "flaky", &[&key], 1);
+    let rid = sign_request(&url, "flaky", "m");
+    let fault = |path: &str, action: FaultAction| Fault {
+        path: path.into(),
+        method: None,
+        count: 1,
+        action,
+    };
+    let list = "/v1/filteredAllApprovalTask";
+    emu.inject_fault(fault(
+        list,
+        FaultAction::Status {
+            status: 503,
+            error_code: None,
+        },
+    ));
+    emu.inject_fault(fault(list, FaultAction::Drop));
+    emu.inject_fault(fault(list, FaultAction::Malformed));
+    emu.inject_fault(fault(
+        "/v1/approval",
+        FaultAction::Status {
+            status: 500,
+            error_code: Some(701),
+        },
+    ));
+    let approver = Approver::new(&url, key.clone());
+    let (mut poll_failures, mut approve_failures, mut approved) = (0, 0, 0);
+    let out = approver
+        .watch(
+            &TaskFilter::default(),
+            true,
+            Some(1),
+            Duration::from_millis(20),
+            Some(Duration::from_secs(20)),
+            |ev| match ev {
+                Event::PollFailed(_) => poll_failures += 1,
+                Event::ApproveFailed(_, e) => {
+                    assert_eq!(e.tsb_error_code(), Some(701), "{e}");
+                    approve_failures += 1
+                }
+                Event::Approved(_) => approved += 1,
+                Event::Seen(_) => {}
+            },
+        )
+        .unwrap();
+    assert!(out.count_reached);
+    assert_eq!((poll_failures, approve_failures, approved), (3, 1, 1));
+    wait_status(&url, &rid, RequestState::Executed);
+
+    // A 4xx on the listing (here a rejected API key) ends the watch with that error.
+    emu.inject_fault(fault(
+        list,
+        FaultAction::Status {
+            status: 401,
+            error_code: Some(631),
+        },
+    ));
+    let e = approver
+        .watch(
+            &TaskFilter::default(),
+            true,
+            Some(1),
+            Duration::from_millis(20),
+            Some(Duration::from_secs(20)),
+            |_| {},
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+    assert!(e.to_string().contains("631"), "{e}");
 }

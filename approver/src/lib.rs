@@ -219,6 +219,12 @@ impl fmt::Display for ApproveError {
                         if let Some(m) = &e.message {
                             write!(f, ": {m}")?;
                         }
+                        if e.error_code == Some(tsb_models::codes::TIMESTAMP_OFF) {
+                            // The usual cause is the approver's clock, not the request.
+                            f.write_str(
+                                " (the approver's clock must agree with the TSB's: use NTP)",
+                            )?;
+                        }
                         Ok(())
                     }
                     None if !body.is_empty() => write!(f, ": {body}"),

@@ -716,7 +716,8 @@ impl PendingTask {
 ///
 /// Options are set builder-style; the HTTP client is built on first use, so a bad CA file is
 /// reported by the first request. TLS certificates are always verified; plain `http://` is
-/// allowed (the emulator).
+/// allowed (the emulator). `Approver` is `Clone + Send + Sync`; clones share the connection pool.
+#[derive(Clone)]
 pub struct Approver {
     base: String,
     key: ApproverKey,
@@ -1166,6 +1167,31 @@ impl Approver {
     }
 }
 
+impl Approver {
+    /// Approve matching tasks in a background thread: [`Approver::watch`] with `auto_approve`
+    /// and the default poll interval, on a clone of this approver. Meant for tests of clients
+    /// that block while they wait for an approval (a PKCS#11 `C_Sign` on an SKA key):
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use tsb_approve::{Approver, ApproverKey, KeyKind, TaskFilter};
+    /// # let approver = Approver::new("http://127.0.0.1:8080", ApproverKey::generate(KeyKind::EcP256));
+    /// let bg = approver.spawn_auto_approve(TaskFilter::default(), Some(1), Some(Duration::from_secs(30)));
+    /// // ... run the blocking operation that needs one approval ...
+    /// let outcome = bg.join().expect("approver thread").expect("approver");
+    /// assert!(outcome.count_reached);
+    /// ```
+    pub fn spawn_auto_approve(
+        &self,
+        filter: TaskFilter,
+        count: Option<usize>,
+        deadline: Option<Duration>,
+    ) -> std::thread::JoinHandle<Result<WatchOutcome, ApproveError>> {
+        let me = self.clone();
+        std::thread::spawn(move || me.watch(&filter, true, count, DEFAULT_POLL, deadline, |_| {}))
+    }
+}
+
 fn not_found(id: &str) -> ApproveError {
     ApproveError::NotFound(format!(
         "no pending task of this approver has task id or request id {id}"
@@ -1550,6 +1576,14 @@ mod tests {
             .tasks(&TaskFilter::default())
             .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn approver_is_shareable_across_threads() {
+        fn check<T: Clone + Send + Sync + 'static>() {}
+        check::<Approver>();
+        check::<ApproverKey>();
+        check::<ApproveError>();
     }
 
     #[test]

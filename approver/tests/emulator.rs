@@ -723,3 +723,25 @@ fn watch_rides_out_transient_faults_and_stops_on_4xx() {
     assert_eq!(e.status(), Some(401), "{e}");
     assert!(e.to_string().contains("631"), "{e}");
 }
+
+#[test]
+fn spawn_auto_approve_unblocks_a_waiting_client() {
+    let emu = start();
+    let url = emu.base_url();
+    let key = ApproverKey::generate(KeyKind::EcP256);
+    create_ska_key(&url, "bg", &[&key], 1);
+    let approver = Approver::new(&url, key);
+    let bg = approver.spawn_auto_approve(
+        TaskFilter {
+            key_label: Some("bg".into()),
+            ..TaskFilter::default()
+        },
+        Some(1),
+        Some(Duration::from_secs(30)),
+    );
+    // The "client": create the request, then block until it is done.
+    let rid = sign_request(&url, "bg", "m");
+    wait_status(&url, &rid, RequestState::Executed);
+    let outcome = bg.join().unwrap().unwrap();
+    assert!(outcome.count_reached);
+}

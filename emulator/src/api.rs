@@ -43,7 +43,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(code: i64, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), status: None }
+        ApiError {
+            code,
+            message: message.into(),
+            status: None,
+        }
     }
 
     pub(crate) fn with_status(mut self, status: u16) -> ApiError {
@@ -58,7 +62,11 @@ impl ApiError {
             message: Some(self.message),
         };
         let status = self.status.unwrap_or_else(|| http_status(self.code));
-        HttpResponse { status, body: serde_json::to_vec(&body).unwrap_or_default(), request_id: None }
+        HttpResponse {
+            status,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            request_id: None,
+        }
     }
 }
 
@@ -66,7 +74,9 @@ impl From<CryptoError> for ApiError {
     fn from(e: CryptoError) -> ApiError {
         match e {
             CryptoError::UnsupportedKey(m) => ApiError::new(codes::KEYSIZE, m),
-            CryptoError::AlgorithmNotSupportedByKey(m) => ApiError::new(codes::ALGORITHM_NOT_SUPPORTED_BY_KEY, m),
+            CryptoError::AlgorithmNotSupportedByKey(m) => {
+                ApiError::new(codes::ALGORITHM_NOT_SUPPORTED_BY_KEY, m)
+            }
             CryptoError::InvalidPayload(m) => ApiError::new(codes::INVALID_PAYLOAD, m),
             CryptoError::DecryptFailed(m) => ApiError::new(codes::DECRYPT_FAILED, m),
             CryptoError::InvalidCsr(m) => ApiError::new(codes::CSR_INVALID_FORMAT, m),
@@ -80,11 +90,19 @@ type ApiResult = Result<HttpResponse, ApiError>;
 
 fn json_response<T: Serialize>(status: u16, body: &T) -> ApiResult {
     let body = serde_json::to_vec(body).map_err(|e| ApiError::new(codes::IN_HSM, e.to_string()))?;
-    Ok(HttpResponse { status, body, request_id: None })
+    Ok(HttpResponse {
+        status,
+        body,
+        request_id: None,
+    })
 }
 
 fn empty_ok() -> ApiResult {
-    Ok(HttpResponse { status: 200, body: Vec::new(), request_id: None })
+    Ok(HttpResponse {
+        status: 200,
+        body: Vec::new(),
+        request_id: None,
+    })
 }
 
 fn not_found_path(path: &str) -> ApiError {
@@ -92,24 +110,34 @@ fn not_found_path(path: &str) -> ApiError {
 }
 
 fn method_not_allowed(method: &str, path: &str) -> ApiError {
-    ApiError::new(codes::GENERAL, format!("method {method} not allowed on {path}")).with_status(405)
+    ApiError::new(
+        codes::GENERAL,
+        format!("method {method} not allowed on {path}"),
+    )
+    .with_status(405)
 }
 
 /// Parse a JSON body: invalid JSON -> 621, JSON of the wrong shape -> 600 with serde's message.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(codes::INVALID_JSON, format!("request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            codes::INVALID_JSON,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
     from_value(value)
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))
 }
 
 fn b64(field: &str, s: &str, code: i64) -> Result<Vec<u8>, ApiError> {
     // Tolerate line breaks and spaces, which some clients leave in base64 text.
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    B64.decode(clean.as_bytes()).map_err(|e| ApiError::new(code, format!("{field} is not valid base64: {e}")))
+    B64.decode(clean.as_bytes())
+        .map_err(|e| ApiError::new(code, format!("{field} is not valid base64: {e}")))
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -125,7 +153,10 @@ fn pct_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
                 out.push(h * 16 + l);
                 i += 3;
                 continue;
@@ -163,7 +194,8 @@ fn route(shared: &Shared, req: &HttpRequest) -> ApiResult {
 }
 
 fn is_approval_task_path(p: &str) -> bool {
-    p.strip_prefix("/v1/filtered").is_some_and(|rest| rest.ends_with("ApprovalTask") && !rest.contains('/'))
+    p.strip_prefix("/v1/filtered")
+        .is_some_and(|rest| rest.ends_with("ApprovalTask") && !rest.contains('/'))
 }
 
 /// The API-key role guarding a path (tsb-api.md §1).
@@ -179,10 +211,18 @@ fn role_for_path(p: &str) -> Option<Role> {
     {
         return Some(Role::KeyManagement);
     }
-    if is_approval_task_path(p) || p == "/v1/approval" || p == "/v1/task" || p == "/v1/approver/onboard" {
+    if is_approval_task_path(p)
+        || p == "/v1/approval"
+        || p == "/v1/task"
+        || p == "/v1/approver/onboard"
+    {
         return Some(Role::Approver);
     }
-    if matches!(p, "/v1/versionInfo" | "/v1/licenseInfo" | "/v1/keystore/statistics") || under("/v1/hsm/log") {
+    if matches!(
+        p,
+        "/v1/versionInfo" | "/v1/licenseInfo" | "/v1/keystore/statistics"
+    ) || under("/v1/hsm/log")
+    {
         return Some(Role::Service);
     }
     const OPS: &[&str] = &[
@@ -205,7 +245,11 @@ fn role_for_path(p: &str) -> Option<Role> {
         "/v1/createRfcTimestamp",
         "/v1/filteredRequests",
     ];
-    if OPS.contains(&p) || under("/v1/certificate") || under("/v1/generateRandom") || under("/v1/request") {
+    if OPS.contains(&p)
+        || under("/v1/certificate")
+        || under("/v1/generateRandom")
+        || under("/v1/request")
+    {
         return Some(Role::KeyOperation);
     }
     None
@@ -217,7 +261,10 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), ApiError> {
     let approver_path = is_approval_task_path(p) || p == "/v1/approval" || p == "/v1/task";
     if let (Some(expected), false) = (&shared.cfg.bearer_token, approver_path) {
         let given = req.header("authorization").ok_or_else(|| {
-            ApiError::new(codes::MISSING_ACCESS_TOKEN, "missing access token (Authorization: Bearer ...)")
+            ApiError::new(
+                codes::MISSING_ACCESS_TOKEN,
+                "missing access token (Authorization: Bearer ...)",
+            )
         })?;
         let token = given
             .strip_prefix("Bearer ")
@@ -225,15 +272,26 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), ApiError> {
             .map(str::trim)
             .unwrap_or("");
         if token != expected {
-            return Err(ApiError::new(codes::INVALID_ACCESS_TOKEN, "invalid access token"));
+            return Err(ApiError::new(
+                codes::INVALID_ACCESS_TOKEN,
+                "invalid access token",
+            ));
         }
     }
     if let Some(role) = role_for_path(p) {
-        let mut keys = shared.cfg.api_keys.iter().filter(|(r, _)| *r == role).peekable();
+        let mut keys = shared
+            .cfg
+            .api_keys
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .peekable();
         if keys.peek().is_some() {
             let given = req.header("x-api-key").unwrap_or("");
             if !keys.any(|(_, k)| k == given) {
-                return Err(ApiError::new(codes::INVALID_API_KEY, format!("invalid API key for role {}", role.name())));
+                return Err(ApiError::new(
+                    codes::INVALID_API_KEY,
+                    format!("invalid API key for role {}", role.name()),
+                ));
             }
         }
     }
@@ -245,14 +303,24 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
     let m = req.method.as_str();
     let body = req.body.as_slice();
     match (segs.as_slice(), m) {
-        (["v1", "versionInfo"], "GET") => json_response(200, &VersionInfo { version: VERSION.into() }),
+        (["v1", "versionInfo"], "GET") => json_response(
+            200,
+            &VersionInfo {
+                version: VERSION.into(),
+            },
+        ),
         (["v1", "licenseInfo"], "GET") => json_response(
             200,
-            &LicenseInfo { client_flags: vec!["KEY_AUTH".into(), "REST_API".into(), "TSB_ENGINE".into()] },
+            &LicenseInfo {
+                client_flags: vec!["KEY_AUTH".into(), "REST_API".into(), "TSB_ENGINE".into()],
+            },
         ),
         (["v1", "keystore", "statistics"], "GET") => {
             let n = shared.store.lock().keys.len();
-            json_response(200, &json!({ "keyStoreStatistics": format!("{{\"numberOfKeys\":{n}}}") }))
+            json_response(
+                200,
+                &json!({ "keyStoreStatistics": format!("{{\"numberOfKeys\":{n}}}") }),
+            )
         }
         (["v1", "key"], "GET") => {
             let mut labels: Vec<String> = shared.store.lock().keys.keys().cloned().collect();
@@ -268,7 +336,9 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
             let r: KeyLabelRequest = parse(body)?;
             delete_key(shared, &r.label, r.password.as_ref(), true)
         }
-        (["v1", "key", name, "attributes"], "GET") => key_attributes(shared, &pct_decode(name), None, false),
+        (["v1", "key", name, "attributes"], "GET") => {
+            key_attributes(shared, &pct_decode(name), None, false)
+        }
         (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None, false),
         (["v1", "synchronousSign"], "POST") => {
             let env: SignEnvelope = parse(body)?;
@@ -289,11 +359,15 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         (["v1", "certificate", "synchronous", "selfsign"], "POST") => {
             sync_op(shared, Operation::SelfSign(parse(body)?))
         }
-        (["v1", "certificate", "selfsign"], "POST") => async_op(shared, RequestKind::SelfSign, body),
+        (["v1", "certificate", "selfsign"], "POST") => {
+            async_op(shared, RequestKind::SelfSign, body)
+        }
         (["v1", "certificate", "synchronous", "sign"], "POST") => {
             sync_op(shared, Operation::SignCertificate(parse(body)?))
         }
-        (["v1", "certificate", "sign"], "POST") => async_op(shared, RequestKind::SignCertificate, body),
+        (["v1", "certificate", "sign"], "POST") => {
+            async_op(shared, RequestKind::SignCertificate, body)
+        }
         (["v1", "certificate", "import", "plain"], "POST") => import_certificate(shared, body),
         (["v1", "certificate", name], "GET") => get_certificate(shared, &pct_decode(name)),
         (["v1", "certificate", name], "DELETE") => delete_certificate(shared, &pct_decode(name)),
@@ -325,15 +399,26 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
 fn path_known(segs: &[&str], path: &str) -> bool {
     matches!(
         segs,
-        ["v1", "versionInfo" | "licenseInfo" | "key" | "synchronousSign" | "sign" | "verify"]
-            | ["v1", "synchronousDecrypt" | "decrypt" | "synchronousBlock" | "synchronousUnblock"]
-            | ["v1", "block" | "unblock" | "filteredRequests" | "approval" | "task"]
-            | ["v1", "keystore", "statistics"]
+        [
+            "v1",
+            "versionInfo" | "licenseInfo" | "key" | "synchronousSign" | "sign" | "verify"
+        ] | [
+            "v1",
+            "synchronousDecrypt" | "decrypt" | "synchronousBlock" | "synchronousUnblock"
+        ] | [
+            "v1",
+            "block" | "unblock" | "filteredRequests" | "approval" | "task"
+        ] | ["v1", "keystore", "statistics"]
             | ["v1", "key", _]
             | ["v1", "key", _, "attributes"]
             | ["v1", "generateRandom", _]
             | ["v1", "certificate", _]
-            | ["v1", "certificate", "synchronous", "request" | "selfsign" | "sign"]
+            | [
+                "v1",
+                "certificate",
+                "synchronous",
+                "request" | "selfsign" | "sign"
+            ]
             | ["v1", "certificate", "import", "plain"]
             | ["v1", "request", _]
     ) || (is_approval_task_path(path) && segs.get(1).and_then(|n| task_filter(n)).is_some())
@@ -377,25 +462,40 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
         .algorithm
         .as_deref()
         .or(ck.algorithm_oid.as_deref())
-        .ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, "algorithm or algorithmOid is required"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                codes::VALIDATION_FAILED,
+                "algorithm or algorithmOid is required",
+            )
+        })?;
     match alg.to_ascii_uppercase().as_str() {
         "RSA" | "1.2.840.113549.1.1.1" => match ck.key_size {
             Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
-            Some(n) => Err(ApiError::new(codes::KEYSIZE, format!("RSA key size {n} is not supported (2048, 3072, 4096)"))),
-            None => Err(ApiError::new(codes::KEYSIZE, "keySize is required for RSA keys")),
+            Some(n) => Err(ApiError::new(
+                codes::KEYSIZE,
+                format!("RSA key size {n} is not supported (2048, 3072, 4096)"),
+            )),
+            None => Err(ApiError::new(
+                codes::KEYSIZE,
+                "keySize is required for RSA keys",
+            )),
         },
         "EC" | "1.2.840.10045.2.1" => {
-            let oid = ck
-                .curve_oid
-                .as_deref()
-                .ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, "curveOid is required for EC keys"))?;
+            let oid = ck.curve_oid.as_deref().ok_or_else(|| {
+                ApiError::new(codes::VALIDATION_FAILED, "curveOid is required for EC keys")
+            })?;
             crypto::Curve::from_oid(oid)
                 .map(KeySpec::Ec)
-                .ok_or_else(|| ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported")))
+                .ok_or_else(|| {
+                    ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported"))
+                })
         }
         "ED" | "1.3.101.112" => match ck.curve_oid.as_deref() {
             None | Some("1.3.101.112") => Ok(KeySpec::Ed25519),
-            Some(oid) => Err(ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported for ED keys"))),
+            Some(oid) => Err(ApiError::new(
+                codes::KEYSIZE,
+                format!("curve {oid} is not supported for ED keys"),
+            )),
         },
         _ => Err(ApiError::new(
             codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
@@ -407,9 +507,12 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
 /// Canonical id and display string of one policy approver.
 fn approver_identity(a: &tsb_models::Approval) -> Result<(String, String), ApiError> {
     let value = || {
-        a.value
-            .as_deref()
-            .ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, format!("approval of type {} needs a value", a.kind)))
+        a.value.as_deref().ok_or_else(|| {
+            ApiError::new(
+                codes::VALIDATION_FAILED,
+                format!("approval of type {} needs a value", a.kind),
+            )
+        })
     };
     match a.kind.as_str() {
         "public_key" => {
@@ -428,18 +531,29 @@ fn approver_identity(a: &tsb_models::Approval) -> Result<(String, String), ApiEr
             let id = format!("onboarded:{}", a.name.clone().unwrap_or_default());
             Ok((id.clone(), id))
         }
-        other => Err(ApiError::new(codes::VALIDATION_FAILED, format!("unknown approval type {other}"))),
+        other => Err(ApiError::new(
+            codes::VALIDATION_FAILED,
+            format!("unknown approval type {other}"),
+        )),
     }
 }
 
-fn engine_rule(rule: Option<&Rule>, display: &mut BTreeMap<String, String>) -> Result<EngineRule, ApiError> {
-    let Some(rule) = rule else { return Ok(EngineRule::default()) };
+fn engine_rule(
+    rule: Option<&Rule>,
+    display: &mut BTreeMap<String, String>,
+) -> Result<EngineRule, ApiError> {
+    let Some(rule) = rule else {
+        return Ok(EngineRule::default());
+    };
     let mut tokens = Vec::with_capacity(rule.tokens.len());
     for t in &rule.tokens {
         if t.timelock % 60 != 0 || t.timeout % 60 != 0 {
             return Err(ApiError::new(
                 codes::VALIDATION_FAILED,
-                format!("token {}: timelock and timeout must be multiples of 60 seconds", t.name),
+                format!(
+                    "token {}: timelock and timeout must be multiples of 60 seconds",
+                    t.name
+                ),
             ));
         }
         let mut groups = Vec::new();
@@ -450,23 +564,37 @@ fn engine_rule(rule: Option<&Rule>, display: &mut BTreeMap<String, String>) -> R
                 display.entry(id.clone()).or_insert(shown);
                 approvers.push(id);
             }
-            groups.push(EngineGroup { quorum: g.quorum, approvers });
+            groups.push(EngineGroup {
+                quorum: g.quorum,
+                approvers,
+            });
         }
         let ms = |s: u64| (s.min(i64::MAX as u64 / 1000) as i64) * 1000;
-        tokens.push(EngineToken { timelock_ms: ms(t.timelock), timeout_ms: ms(t.timeout), groups });
+        tokens.push(EngineToken {
+            timelock_ms: ms(t.timelock),
+            timeout_ms: ms(t.timeout),
+            groups,
+        });
     }
     Ok(EngineRule { tokens })
 }
 
 fn key_rules(policy: Option<&Policy>) -> Result<KeyRules, ApiError> {
-    let Some(p) = policy else { return Ok(KeyRules::default()) };
+    let Some(p) = policy else {
+        return Ok(KeyRules::default());
+    };
     let mut display = BTreeMap::new();
     let use_rule = engine_rule(p.rule_use.as_ref(), &mut display)?;
     let block = engine_rule(p.rule_block.as_ref(), &mut display)?;
     let unblock = engine_rule(p.rule_unblock.as_ref(), &mut display)?;
     // ruleModify is validated although modify is not emulated.
     engine_rule(p.rule_modify.as_ref(), &mut display)?;
-    Ok(KeyRules { use_rule, block, unblock, display })
+    Ok(KeyRules {
+        use_rule,
+        block,
+        unblock,
+        display,
+    })
 }
 
 /// Releases a label reservation when key creation ends, whichever way.
@@ -482,24 +610,42 @@ impl Drop for Reservation<'_> {
 }
 
 fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(codes::INVALID_JSON, format!("request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            codes::INVALID_JSON,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
     match value.get("label") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
-        _ => return Err(ApiError::new(codes::INVALID_KEY_NAME, "label is required and must not be empty")),
+        _ => {
+            return Err(ApiError::new(
+                codes::INVALID_KEY_NAME,
+                "label is required and must not be empty",
+            ))
+        }
     }
     let ck: CreateKeyRequest = from_value(value)?;
     let spec = key_spec(&ck)?;
     let a = &ck.attributes;
-    if ![a.decrypt, a.sign, a.unwrap].iter().any(|f| *f == Some(true)) {
-        return Err(ApiError::new(codes::KEY_ATTRIBUTES_INVALID, "at least one of decrypt, sign, unwrap must be true"));
+    if ![a.decrypt, a.sign, a.unwrap]
+        .iter()
+        .any(|f| *f == Some(true))
+    {
+        return Err(ApiError::new(
+            codes::KEY_ATTRIBUTES_INVALID,
+            "at least one of decrypt, sign, unwrap must be true",
+        ));
     }
     let rules = key_rules(ck.policy.as_ref())?;
     let lower = ck.label.to_lowercase();
     {
         let mut st = shared.store.lock();
         if st.label_taken(&ck.label) {
-            return Err(ApiError::new(codes::KEY_ALREADY_EXISTING, format!("key {} already exists", ck.label)));
+            return Err(ApiError::new(
+                codes::KEY_ALREADY_EXISTING,
+                format!("key {} already exists", ck.label),
+            ));
         }
         st.reserved.insert(lower.clone());
     }
@@ -512,7 +658,10 @@ fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
     if let Some(p) = policy.as_mut() {
         p.key_status.get_or_insert_with(KeyStatus::default);
     }
-    let blocked = policy.as_ref().and_then(|p| p.key_status.as_ref()).is_some_and(|s| s.blocked);
+    let blocked = policy
+        .as_ref()
+        .and_then(|p| p.key_status.as_ref())
+        .is_some_and(|s| s.blocked);
     let entry = KeyEntry {
         label: ck.label.clone(),
         id: ck.id.clone(),
@@ -534,7 +683,12 @@ fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
     json_response(201, &attrs)
 }
 
-fn key_attributes(shared: &Shared, name: &str, password: Option<&Password>, check_password: bool) -> ApiResult {
+fn key_attributes(
+    shared: &Shared,
+    name: &str,
+    password: Option<&Password>,
+    check_password: bool,
+) -> ApiResult {
     let st = shared.store.lock();
     let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
     if check_password {
@@ -545,7 +699,12 @@ fn key_attributes(shared: &Shared, name: &str, password: Option<&Password>, chec
     json_response(200, &attrs)
 }
 
-fn delete_key(shared: &Shared, name: &str, password: Option<&Password>, check_password: bool) -> ApiResult {
+fn delete_key(
+    shared: &Shared,
+    name: &str,
+    password: Option<&Password>,
+    check_password: bool,
+) -> ApiResult {
     {
         let mut st = shared.store.lock();
         let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
@@ -560,14 +719,18 @@ fn delete_key(shared: &Shared, name: &str, password: Option<&Password>, check_pa
 }
 
 fn key_not_found(name: &str) -> ApiError {
-    ApiError::new(codes::KEY_NOT_EXISTENT, format!("key {name} does not exist"))
+    ApiError::new(
+        codes::KEY_NOT_EXISTENT,
+        format!("key {name} does not exist"),
+    )
 }
 
 fn check_key_password(k: &KeyEntry, given: Option<&Password>) -> Result<(), ApiError> {
     match &k.password {
-        Some(pw) if given.map(|g| &g.0) != Some(pw) => {
-            Err(ApiError::new(codes::KEY_PASSWORD_MISMATCH, "key password does not match"))
-        }
+        Some(pw) if given.map(|g| &g.0) != Some(pw) => Err(ApiError::new(
+            codes::KEY_PASSWORD_MISMATCH,
+            "key password does not match",
+        )),
         _ => Ok(()),
     }
 }
@@ -594,7 +757,10 @@ fn key_json(k: &KeyEntry) -> KeyAttributes {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn xml_rule(out: &mut String, tag: &str, rule: Option<&Rule>) {
@@ -608,7 +774,11 @@ fn xml_rule(out: &mut String, tag: &str, rule: Option<&Rule>) {
             t.timeout
         ));
         for g in t.groups.iter().flatten() {
-            out.push_str(&format!("<group name=\"{}\"><quorum>{}</quorum>", xml_escape(&g.name), g.quorum));
+            out.push_str(&format!(
+                "<group name=\"{}\"><quorum>{}</quorum>",
+                xml_escape(&g.name),
+                g.quorum
+            ));
             for a in &g.approvals {
                 out.push_str(&format!(
                     "<approval type=\"{}\" name=\"{}\">{}</approval>",
@@ -752,16 +922,20 @@ impl Operation {
         let v = outer.clone();
         Ok(match kind {
             RequestKind::Sign => Operation::Sign(from_value::<SignEnvelope>(v)?.sign_request),
-            RequestKind::Decrypt => Operation::Decrypt(from_value::<DecryptEnvelope>(v)?.decrypt_request),
+            RequestKind::Decrypt => {
+                Operation::Decrypt(from_value::<DecryptEnvelope>(v)?.decrypt_request)
+            }
             RequestKind::Csr => Operation::Csr(from_value::<CsrEnvelope>(v)?.csr_sign_request),
-            RequestKind::SelfSign => {
-                Operation::SelfSign(from_value::<SelfSignEnvelope>(v)?.self_sign_certificate_request)
-            }
-            RequestKind::SignCertificate => {
-                Operation::SignCertificate(from_value::<SignCertificateEnvelope>(v)?.sign_certificate_request)
-            }
+            RequestKind::SelfSign => Operation::SelfSign(
+                from_value::<SelfSignEnvelope>(v)?.self_sign_certificate_request,
+            ),
+            RequestKind::SignCertificate => Operation::SignCertificate(
+                from_value::<SignCertificateEnvelope>(v)?.sign_certificate_request,
+            ),
             RequestKind::Block => Operation::Block(from_value::<BlockEnvelope>(v)?.block_request),
-            RequestKind::Unblock => Operation::Unblock(from_value::<UnblockEnvelope>(v)?.unblock_request),
+            RequestKind::Unblock => {
+                Operation::Unblock(from_value::<UnblockEnvelope>(v)?.unblock_request)
+            }
         })
     }
 
@@ -809,7 +983,11 @@ impl Operation {
                 known_signature_algorithm(&r.signature_algorithm)
             }
             Operation::Decrypt(r) => {
-                b64("encryptedPayload", &r.encrypted_payload, codes::INVALID_PAYLOAD)?;
+                b64(
+                    "encryptedPayload",
+                    &r.encrypted_payload,
+                    codes::INVALID_PAYLOAD,
+                )?;
                 known_cipher_algorithm(&r.cipher_algorithm)
             }
             Operation::Csr(r) => known_signature_algorithm(&r.signature_algorithm),
@@ -822,10 +1000,15 @@ impl Operation {
     /// The bytes approvers see as the payload (in `approvalToBeSigned` and level2 `payload`).
     fn approval_payload(&self, outer: &Value) -> Vec<u8> {
         match self {
-            Operation::Sign(r) => b64("payload", &r.payload, codes::INVALID_PAYLOAD).unwrap_or_default(),
-            Operation::Decrypt(r) => {
-                b64("encryptedPayload", &r.encrypted_payload, codes::INVALID_PAYLOAD).unwrap_or_default()
+            Operation::Sign(r) => {
+                b64("payload", &r.payload, codes::INVALID_PAYLOAD).unwrap_or_default()
             }
+            Operation::Decrypt(r) => b64(
+                "encryptedPayload",
+                &r.encrypted_payload,
+                codes::INVALID_PAYLOAD,
+            )
+            .unwrap_or_default(),
             Operation::Block(r) => r.block_key_name.as_bytes().to_vec(),
             Operation::Unblock(r) => r.unblock_key_name.as_bytes().to_vec(),
             _ => {
@@ -840,39 +1023,107 @@ impl Operation {
 /// with 607 before any request is created; names the key type cannot do fail at execution.
 fn known_signature_algorithm(alg: &str) -> Result<(), ApiError> {
     const NAMES: &[&str] = &[
-        "SHA1_WITH_RSA", "SHA224_WITH_RSA", "SHA256_WITH_RSA", "SHA384_WITH_RSA", "SHA512_WITH_RSA",
-        "NONE_WITH_RSA", "NONESHA1_WITH_RSA", "NONESHA224_WITH_RSA", "NONESHA256_WITH_RSA",
-        "NONESHA384_WITH_RSA", "NONESHA512_WITH_RSA", "SHA1_WITH_RSA_PSS", "SHA224_WITH_RSA_PSS",
-        "SHA256_WITH_RSA_PSS", "SHA384_WITH_RSA_PSS", "SHA512_WITH_RSA_PSS", "NONE_WITH_RSA_PSS",
-        "NONESHA1_WITH_RSA_PSS", "NONESHA224_WITH_RSA_PSS", "NONESHA256_WITH_RSA_PSS",
-        "NONESHA384_WITH_RSA_PSS", "NONESHA512_WITH_RSA_PSS", "NONE_WITH_ECDSA", "SHA1_WITH_ECDSA",
-        "SHA224_WITH_ECDSA", "SHA256_WITH_ECDSA", "SHA384_WITH_ECDSA", "SHA512_WITH_ECDSA",
-        "SHA3224_WITH_ECDSA", "SHA3256_WITH_ECDSA", "SHA3384_WITH_ECDSA", "SHA3512_WITH_ECDSA",
-        "DOUBLE_SHA256_WITH_ECDSA", "SHA256_WITH_ECDSA_DETERMINISTIC", "KECCAK224_WITH_ECDSA",
-        "KECCAK256_WITH_ECDSA", "KECCAK384_WITH_ECDSA", "KECCAK512_WITH_ECDSA",
-        "NONE_WITH_EC_SCHNORR_BIP0340", "NONE_WITH_DSA", "SHA1_WITH_DSA", "SHA224_WITH_DSA",
-        "SHA256_WITH_DSA", "SHA384_WITH_DSA", "SHA512_WITH_DSA", "EDDSA", "BLS", "ISS_KERL",
-        "ML_DSA", "ML_DSA_M", "SLH_DSA", "LMS", "DILITHIUM", "SPHINCS_PLUS",
+        "SHA1_WITH_RSA",
+        "SHA224_WITH_RSA",
+        "SHA256_WITH_RSA",
+        "SHA384_WITH_RSA",
+        "SHA512_WITH_RSA",
+        "NONE_WITH_RSA",
+        "NONESHA1_WITH_RSA",
+        "NONESHA224_WITH_RSA",
+        "NONESHA256_WITH_RSA",
+        "NONESHA384_WITH_RSA",
+        "NONESHA512_WITH_RSA",
+        "SHA1_WITH_RSA_PSS",
+        "SHA224_WITH_RSA_PSS",
+        "SHA256_WITH_RSA_PSS",
+        "SHA384_WITH_RSA_PSS",
+        "SHA512_WITH_RSA_PSS",
+        "NONE_WITH_RSA_PSS",
+        "NONESHA1_WITH_RSA_PSS",
+        "NONESHA224_WITH_RSA_PSS",
+        "NONESHA256_WITH_RSA_PSS",
+        "NONESHA384_WITH_RSA_PSS",
+        "NONESHA512_WITH_RSA_PSS",
+        "NONE_WITH_ECDSA",
+        "SHA1_WITH_ECDSA",
+        "SHA224_WITH_ECDSA",
+        "SHA256_WITH_ECDSA",
+        "SHA384_WITH_ECDSA",
+        "SHA512_WITH_ECDSA",
+        "SHA3224_WITH_ECDSA",
+        "SHA3256_WITH_ECDSA",
+        "SHA3384_WITH_ECDSA",
+        "SHA3512_WITH_ECDSA",
+        "DOUBLE_SHA256_WITH_ECDSA",
+        "SHA256_WITH_ECDSA_DETERMINISTIC",
+        "KECCAK224_WITH_ECDSA",
+        "KECCAK256_WITH_ECDSA",
+        "KECCAK384_WITH_ECDSA",
+        "KECCAK512_WITH_ECDSA",
+        "NONE_WITH_EC_SCHNORR_BIP0340",
+        "NONE_WITH_DSA",
+        "SHA1_WITH_DSA",
+        "SHA224_WITH_DSA",
+        "SHA256_WITH_DSA",
+        "SHA384_WITH_DSA",
+        "SHA512_WITH_DSA",
+        "EDDSA",
+        "BLS",
+        "ISS_KERL",
+        "ML_DSA",
+        "ML_DSA_M",
+        "SLH_DSA",
+        "LMS",
+        "DILITHIUM",
+        "SPHINCS_PLUS",
     ];
-    if NAMES.contains(&alg) || alg.ends_with("_WITH_ML_DSA") || alg.ends_with("_WITH_SLH_DSA") || alg.starts_with("XMSS-") {
+    if NAMES.contains(&alg)
+        || alg.ends_with("_WITH_ML_DSA")
+        || alg.ends_with("_WITH_SLH_DSA")
+        || alg.starts_with("XMSS-")
+    {
         Ok(())
     } else {
-        Err(ApiError::new(codes::ALGORITHM_NOT_SUPPORTED_BY_KEY, format!("unknown signatureAlgorithm {alg}")))
+        Err(ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!("unknown signatureAlgorithm {alg}"),
+        ))
     }
 }
 
 fn known_cipher_algorithm(alg: &str) -> Result<(), ApiError> {
     const NAMES: &[&str] = &[
-        "RSA", "RSA_PADDING_OAEP", "RSA_PADDING_OAEP_WITH_SHA1", "RSA_PADDING_OAEP_WITH_SHA224",
-        "RSA_PADDING_OAEP_WITH_SHA256", "RSA_PADDING_OAEP_WITH_SHA384", "RSA_PADDING_OAEP_WITH_SHA512",
-        "RSA_PADDING_PKCS", "RSA_NO_PADDING", "AES", "AES_GCM", "AES_CTR", "AES_ECB", "AES_CBC_NO_PADDING",
-        "CHACHA20", "CHACHA20_AEAD", "CAMELLIA", "CAMELLIA_CBC_NO_PADDING", "CAMELLIA_ECB", "TDEA_CBC",
-        "TDEA_ECB", "TDEA_CBC_NO_PADDING",
+        "RSA",
+        "RSA_PADDING_OAEP",
+        "RSA_PADDING_OAEP_WITH_SHA1",
+        "RSA_PADDING_OAEP_WITH_SHA224",
+        "RSA_PADDING_OAEP_WITH_SHA256",
+        "RSA_PADDING_OAEP_WITH_SHA384",
+        "RSA_PADDING_OAEP_WITH_SHA512",
+        "RSA_PADDING_PKCS",
+        "RSA_NO_PADDING",
+        "AES",
+        "AES_GCM",
+        "AES_CTR",
+        "AES_ECB",
+        "AES_CBC_NO_PADDING",
+        "CHACHA20",
+        "CHACHA20_AEAD",
+        "CAMELLIA",
+        "CAMELLIA_CBC_NO_PADDING",
+        "CAMELLIA_ECB",
+        "TDEA_CBC",
+        "TDEA_ECB",
+        "TDEA_CBC_NO_PADDING",
     ];
     if NAMES.contains(&alg) {
         Ok(())
     } else {
-        Err(ApiError::new(codes::ALGORITHM_NOT_SUPPORTED_BY_KEY, format!("unknown cipherAlgorithm {alg}")))
+        Err(ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!("unknown cipherAlgorithm {alg}"),
+        ))
     }
 }
 
@@ -890,11 +1141,19 @@ struct Prepared {
 
 /// Look up and check the key of an operation: exists (650), password (620), not blocked for a
 /// use (614), has the attribute the operation needs (614).
-fn prepare(st: &Store, name: &str, password: Option<&Password>, kind: RequestKind) -> Result<Prepared, ApiError> {
+fn prepare(
+    st: &Store,
+    name: &str,
+    password: Option<&Password>,
+    kind: RequestKind,
+) -> Result<Prepared, ApiError> {
     let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
     check_key_password(k, password)?;
     if is_use(kind) && k.blocked {
-        return Err(ApiError::new(codes::OPERATION_FORBIDDEN_FOR_KEY, "key is blocked"));
+        return Err(ApiError::new(
+            codes::OPERATION_FORBIDDEN_FOR_KEY,
+            "key is blocked",
+        ));
     }
     let (needed, attr) = match kind {
         RequestKind::Decrypt => (k.attributes.decrypt, "decrypt"),
@@ -926,7 +1185,12 @@ fn rule_of(rules: &KeyRules, kind: RequestKind) -> &EngineRule {
 /// Run an operation now. Returns the operation's result: signature/plaintext (base64), PEM CSR or
 /// certificate, nothing for block/unblock. Certificates and block state are stored on the key.
 fn run_operation(shared: &Shared, op: &Operation) -> Result<Option<String>, ApiError> {
-    let p = prepare(&shared.store.lock(), op.key_name(), op.password(), op.kind())?;
+    let p = prepare(
+        &shared.store.lock(),
+        op.key_name(),
+        op.password(),
+        op.kind(),
+    )?;
     let key = &p.material;
     let mut store_cert: Option<(String, bool)> = None; // (PEM, replace existing)
     let mut set_blocked = None;
@@ -936,7 +1200,11 @@ fn run_operation(shared: &Shared, op: &Operation) -> Result<Option<String>, ApiE
             Some(B64.encode(key.sign(&r.signature_algorithm, &payload)?))
         }
         Operation::Decrypt(r) => {
-            let ct = b64("encryptedPayload", &r.encrypted_payload, codes::INVALID_PAYLOAD)?;
+            let ct = b64(
+                "encryptedPayload",
+                &r.encrypted_payload,
+                codes::INVALID_PAYLOAD,
+            )?;
             Some(B64.encode(key.decrypt(&r.cipher_algorithm, &ct)?))
         }
         Operation::Csr(r) => {
@@ -1021,24 +1289,47 @@ fn run_operation(shared: &Shared, op: &Operation) -> Result<Option<String>, ApiE
 fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
     op.validate()?;
     {
-        let p = prepare(&shared.store.lock(), op.key_name(), op.password(), op.kind())?;
+        let p = prepare(
+            &shared.store.lock(),
+            op.key_name(),
+            op.password(),
+            op.kind(),
+        )?;
         if rule_of(&p.rules, op.kind()).is_gated() {
             return Err(ApiError::new(
                 codes::MISSING_APPROVAL,
-                format!("key {} needs approvals (Smart Key Attributes): use the asynchronous endpoint", p.label),
+                format!(
+                    "key {} needs approvals (Smart Key Attributes): use the asynchronous endpoint",
+                    p.label
+                ),
             ));
         }
     }
     let result = run_operation(shared, &op)?;
-    let label = shared.store.lock().resolve(op.key_name()).map(|k| k.label.clone()).unwrap_or_default();
+    let label = shared
+        .store
+        .lock()
+        .resolve(op.key_name())
+        .map(|k| k.label.clone())
+        .unwrap_or_default();
     let text = result.unwrap_or_default();
     match op {
         Operation::Sign(_) => json_response(200, &SignResponse { signature: text }),
         Operation::Decrypt(_) => json_response(200, &DecryptResponse { payload: text }),
-        Operation::Csr(_) => json_response(200, &CsrResponse { label, certificate_signing_request: text }),
-        Operation::SelfSign(_) | Operation::SignCertificate(_) => {
-            json_response(200, &CertificateBody { label, certificate: text })
-        }
+        Operation::Csr(_) => json_response(
+            200,
+            &CsrResponse {
+                label,
+                certificate_signing_request: text,
+            },
+        ),
+        Operation::SelfSign(_) | Operation::SignCertificate(_) => json_response(
+            200,
+            &CertificateBody {
+                label,
+                certificate: text,
+            },
+        ),
         Operation::Block(_) | Operation::Unblock(_) => empty_ok(),
     }
 }
@@ -1049,9 +1340,21 @@ fn verify(shared: &Shared, body: &[u8]) -> ApiResult {
     known_signature_algorithm(&r.signature_algorithm)?;
     let payload = b64("payload", &r.payload, codes::INVALID_PAYLOAD)?;
     let signature = b64("signature", &r.signature, codes::INVALID_PAYLOAD)?;
-    let p = prepare(&shared.store.lock(), &r.sign_key_name, None, RequestKind::Sign)?;
-    let valid = p.material.verify(&r.signature_algorithm, &payload, &signature)?;
-    json_response(200, &VerifyResponse { signature_valid: valid })
+    let p = prepare(
+        &shared.store.lock(),
+        &r.sign_key_name,
+        None,
+        RequestKind::Sign,
+    )?;
+    let valid = p
+        .material
+        .verify(&r.signature_algorithm, &payload, &signature)?;
+    json_response(
+        200,
+        &VerifyResponse {
+            signature_valid: valid,
+        },
+    )
 }
 
 fn random(len: &str) -> ApiResult {
@@ -1059,10 +1362,20 @@ fn random(len: &str) -> ApiResult {
         .parse()
         .ok()
         .filter(|n| (1..=65536).contains(n))
-        .ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, "length must be an integer from 1 to 65536"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                codes::VALIDATION_FAILED,
+                "length must be an integer from 1 to 65536",
+            )
+        })?;
     let mut buf = vec![0u8; n];
     openssl::rand::rand_bytes(&mut buf).map_err(|e| ApiError::new(codes::IN_HSM, e.to_string()))?;
-    json_response(200, &RandomResponse { random: B64.encode(buf) })
+    json_response(
+        200,
+        &RandomResponse {
+            random: B64.encode(buf),
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1074,24 +1387,37 @@ fn import_certificate(shared: &Shared, body: &[u8]) -> ApiResult {
     let pem = x509::certificate_der_to_pem(&der)?;
     let label = {
         let mut st = shared.store.lock();
-        let k = st.resolve_mut(&r.label).ok_or_else(|| key_not_found(&r.label))?;
+        let k = st
+            .resolve_mut(&r.label)
+            .ok_or_else(|| key_not_found(&r.label))?;
         k.certificate = Some(pem.clone());
         let label = k.label.clone();
         st.touch();
         label
     };
     persist(shared);
-    json_response(200, &CertificateBody { label, certificate: pem })
+    json_response(
+        200,
+        &CertificateBody {
+            label,
+            certificate: pem,
+        },
+    )
 }
 
 fn get_certificate(shared: &Shared, name: &str) -> ApiResult {
     let st = shared.store.lock();
     let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-    let cert = k
-        .certificate
-        .clone()
-        .ok_or_else(|| ApiError::new(codes::KEY_NOT_EXISTENT, format!("key {} has no certificate", k.label)))?;
-    let body = CertificateBody { label: k.label.clone(), certificate: cert };
+    let cert = k.certificate.clone().ok_or_else(|| {
+        ApiError::new(
+            codes::KEY_NOT_EXISTENT,
+            format!("key {} has no certificate", k.label),
+        )
+    })?;
+    let body = CertificateBody {
+        label: k.label.clone(),
+        certificate: cert,
+    };
     drop(st);
     json_response(200, &body)
 }
@@ -1101,7 +1427,10 @@ fn delete_certificate(shared: &Shared, name: &str) -> ApiResult {
         let mut st = shared.store.lock();
         let k = st.resolve_mut(name).ok_or_else(|| key_not_found(name))?;
         if k.certificate.take().is_none() {
-            return Err(ApiError::new(codes::KEY_NOT_EXISTENT, format!("key {} has no certificate", k.label)));
+            return Err(ApiError::new(
+                codes::KEY_NOT_EXISTENT,
+                format!("key {} has no certificate", k.label),
+            ));
         }
         st.touch();
     }
@@ -1125,7 +1454,13 @@ fn refresh(st: &mut Store, id: &str, now: i64) -> Option<Job> {
     if rec.status.is_terminal() || rec.executing {
         return None;
     }
-    let e = ska::evaluate(&rec.rule, rec.created_ms, now, &rec.approvals, &rec.rejections);
+    let e = ska::evaluate(
+        &rec.rule,
+        rec.created_ms,
+        now,
+        &rec.approvals,
+        &rec.rejections,
+    );
     let before = (rec.status, rec.not_yet_approved.clone());
     match e.verdict {
         Verdict::Pending => {
@@ -1140,7 +1475,11 @@ fn refresh(st: &mut Store, id: &str, now: i64) -> Option<Job> {
             rec.status = RequestState::Approved;
             rec.not_yet_approved.clear();
             rec.executing = true;
-            let job = Job { id: rec.id.clone(), kind: rec.kind, request: rec.request.clone() };
+            let job = Job {
+                id: rec.id.clone(),
+                kind: rec.kind,
+                request: rec.request.clone(),
+            };
             st.tasks.retain(|_, t| t.request_id != id);
             st.touch();
             return Some(job);
@@ -1165,7 +1504,9 @@ fn refresh_all(shared: &Shared) -> Vec<Job> {
     let now = shared.clock.now_ms();
     let mut st = shared.store.lock();
     let ids: Vec<String> = st.active.iter().cloned().collect();
-    ids.iter().filter_map(|id| refresh(&mut st, id, now)).collect()
+    ids.iter()
+        .filter_map(|id| refresh(&mut st, id, now))
+        .collect()
 }
 
 /// Execute a claimed request outside the store lock and record EXECUTED (with the result) or
@@ -1179,7 +1520,9 @@ fn run_job(shared: &Shared, job: Job) {
     let now = shared.clock.now_ms();
     {
         let mut st = shared.store.lock();
-        let Some(rec) = st.requests.get_mut(&job.id) else { return };
+        let Some(rec) = st.requests.get_mut(&job.id) else {
+            return;
+        };
         rec.executing = false;
         if rec.status.is_terminal() {
             return; // cancelled while executing
@@ -1187,7 +1530,11 @@ fn run_job(shared: &Shared, job: Job) {
         rec.execution_ms = Some(now);
         let state = match outcome {
             Ok(result) => {
-                rec.result = if job.kind == RequestKind::SelfSign { Some("true".into()) } else { result };
+                rec.result = if job.kind == RequestKind::SelfSign {
+                    Some("true".into())
+                } else {
+                    result
+                };
                 RequestState::Executed
             }
             Err(_) => {
@@ -1218,8 +1565,12 @@ pub(crate) fn scheduler_loop(shared: std::sync::Arc<Shared>) {
 }
 
 fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
-    let outer: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(codes::INVALID_JSON, format!("request body is not valid JSON: {e}")))?;
+    let outer: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            codes::INVALID_JSON,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
     let op = Operation::from_request(kind, &outer)?;
     op.validate()?;
     let now = shared.clock.now_ms();
@@ -1230,7 +1581,8 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
         let p = prepare(&st, op.key_name(), op.password(), kind)?;
         let rule = rule_of(&p.rules, kind).clone();
         let seq = st.next_seq();
-        let pending = ska::evaluate(&rule, now, now, &BTreeMap::new(), &BTreeSet::new()).verdict == Verdict::Pending;
+        let pending = ska::evaluate(&rule, now, now, &BTreeMap::new(), &BTreeSet::new()).verdict
+            == Verdict::Pending;
         if pending {
             let op_code = match kind {
                 RequestKind::Block => ska::OP_BLOCK,
@@ -1240,7 +1592,13 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
             for approver in rule.approvers() {
                 let mut nonce = [0u8; 32];
                 let _ = openssl::rand::rand_bytes(&mut nonce);
-                let tbs = ska::approval_to_be_signed(op_code, &p.label, &payload, (now / 1000).max(0) as u64, &nonce);
+                let tbs = ska::approval_to_be_signed(
+                    op_code,
+                    &p.label,
+                    &payload,
+                    (now / 1000).max(0) as u64,
+                    &nonce,
+                );
                 let task_id = uuid::Uuid::new_v4().to_string();
                 let task_seq = st.next_seq();
                 st.tasks.insert(
@@ -1312,7 +1670,10 @@ fn status_of(rec: &RequestRecord) -> RequestStatus {
 }
 
 fn request_not_found(id: &str) -> ApiError {
-    ApiError::new(codes::REQUEST_NOT_EXISTENT, format!("request {id} does not exist"))
+    ApiError::new(
+        codes::REQUEST_NOT_EXISTENT,
+        format!("request {id} does not exist"),
+    )
 }
 
 fn request_status(shared: &Shared, id: &str) -> ApiResult {
@@ -1354,7 +1715,11 @@ fn cancel_request(shared: &Shared, id: &str) -> ApiResult {
 }
 
 fn filtered_requests(shared: &Shared, body: &[u8]) -> ApiResult {
-    let f: FilteredRequestsRequest = if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { parse(body)? };
+    let f: FilteredRequestsRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        parse(body)?
+    };
     let jobs = refresh_all(shared);
     run_jobs(shared, jobs);
     let st = shared.store.lock();
@@ -1365,7 +1730,13 @@ fn filtered_requests(shared: &Shared, body: &[u8]) -> ApiResult {
         .collect();
     recs.sort_by_key(|r| r.seq);
     let out = FilteredRequestsResponse {
-        requests: recs.into_iter().map(|r| RequestSummary { id: r.id.clone(), status: r.status }).collect(),
+        requests: recs
+            .into_iter()
+            .map(|r| RequestSummary {
+                id: r.id.clone(),
+                status: r.status,
+            })
+            .collect(),
     };
     drop(st);
     json_response(200, &out)
@@ -1377,9 +1748,19 @@ fn filtered_requests(shared: &Shared, body: &[u8]) -> ApiResult {
 /// Which request kinds a `filtered*ApprovalTask` path lists. Certificate requests (CSR,
 /// self-sign, issue) are use operations: listed by `Sign` and `All`.
 fn task_filter(path_name: &str) -> Option<fn(RequestKind) -> bool> {
-    let name = path_name.strip_prefix("filtered")?.strip_suffix("ApprovalTask")?;
+    let name = path_name
+        .strip_prefix("filtered")?
+        .strip_suffix("ApprovalTask")?;
     Some(match name {
-        "Sign" => |k| matches!(k, RequestKind::Sign | RequestKind::Csr | RequestKind::SelfSign | RequestKind::SignCertificate),
+        "Sign" => |k| {
+            matches!(
+                k,
+                RequestKind::Sign
+                    | RequestKind::Csr
+                    | RequestKind::SelfSign
+                    | RequestKind::SignCertificate
+            )
+        },
         "Decrypt" => |k| k == RequestKind::Decrypt,
         "BlockKey" => |k| k == RequestKind::Block,
         "UnblockKey" => |k| k == RequestKind::Unblock,
@@ -1390,50 +1771,101 @@ fn task_filter(path_name: &str) -> Option<fn(RequestKind) -> bool> {
 }
 
 /// The caller's key: DER and whether it is a certificate.
-fn approver_key(public_key: Option<&String>, certificate: Option<&String>) -> Result<(Vec<u8>, bool), ApiError> {
+fn approver_key(
+    public_key: Option<&String>,
+    certificate: Option<&String>,
+) -> Result<(Vec<u8>, bool), ApiError> {
     match (public_key, certificate) {
-        (Some(pk), _) => Ok((b64("approverPublicKey", pk, codes::UNSUPPORTED_APPROVER_KEY)?, false)),
-        (None, Some(c)) => Ok((b64("approverCertificate", c, codes::UNSUPPORTED_APPROVER_KEY)?, true)),
-        (None, None) => Err(ApiError::new(codes::VALIDATION_FAILED, "approverPublicKey or approverCertificate is required")),
+        (Some(pk), _) => Ok((
+            b64("approverPublicKey", pk, codes::UNSUPPORTED_APPROVER_KEY)?,
+            false,
+        )),
+        (None, Some(c)) => Ok((
+            b64("approverCertificate", c, codes::UNSUPPORTED_APPROVER_KEY)?,
+            true,
+        )),
+        (None, None) => Err(ApiError::new(
+            codes::VALIDATION_FAILED,
+            "approverPublicKey or approverCertificate is required",
+        )),
     }
 }
 
 /// Canonical approver id (base64 SPKI) of a caller key.
 fn canonical_approver(der: &[u8], is_certificate: bool) -> Result<String, ApiError> {
-    Ok(if is_certificate { B64.encode(crypto::certificate_spki_der(der)?) } else { B64.encode(der) })
+    Ok(if is_certificate {
+        B64.encode(crypto::certificate_spki_der(der)?)
+    } else {
+        B64.encode(der)
+    })
 }
 
 /// Check the timestamp proof of a `FilteredTasksRequest`; returns the canonical approver id.
 /// Freshness uses REAL time: approvers sign the wall clock, not the emulated one.
 fn authenticate_approver(f: &FilteredTasksRequest) -> Result<String, ApiError> {
-    let ts = chrono::DateTime::parse_from_rfc3339(f.timestamp.trim())
-        .map_err(|e| ApiError::new(codes::TIMESTAMP_OFF, format!("timestamp is not RFC 3339: {e}")))?;
+    let ts = chrono::DateTime::parse_from_rfc3339(f.timestamp.trim()).map_err(|e| {
+        ApiError::new(
+            codes::TIMESTAMP_OFF,
+            format!("timestamp is not RFC 3339: {e}"),
+        )
+    })?;
     let age = chrono::Utc::now().signed_duration_since(ts).num_seconds();
     if age > MAX_TIMESTAMP_AGE_S || age < -MAX_TIMESTAMP_FUTURE_S {
-        return Err(ApiError::new(codes::TIMESTAMP_OFF, format!("timestamp is {age} s off the server time")));
+        return Err(ApiError::new(
+            codes::TIMESTAMP_OFF,
+            format!("timestamp is {age} s off the server time"),
+        ));
     }
-    let (der, is_cert) = approver_key(f.approver_public_key.as_ref(), f.approver_certificate.as_ref())?;
-    let sig = b64("timestampSignature", &f.timestamp_signature, codes::INVALID_SIGNATURE)?;
-    if !crypto::verify_approver_signature(&der, is_cert, &f.timestamp_digest_algorithm, f.timestamp.as_bytes(), &sig)? {
-        return Err(ApiError::new(codes::INVALID_SIGNATURE, "timestamp signature does not verify"));
+    let (der, is_cert) = approver_key(
+        f.approver_public_key.as_ref(),
+        f.approver_certificate.as_ref(),
+    )?;
+    let sig = b64(
+        "timestampSignature",
+        &f.timestamp_signature,
+        codes::INVALID_SIGNATURE,
+    )?;
+    if !crypto::verify_approver_signature(
+        &der,
+        is_cert,
+        &f.timestamp_digest_algorithm,
+        f.timestamp.as_bytes(),
+        &sig,
+    )? {
+        return Err(ApiError::new(
+            codes::INVALID_SIGNATURE,
+            "timestamp signature does not verify",
+        ));
     }
     canonical_approver(&der, is_cert)
 }
 
 fn detail_level(s: Option<&str>) -> u8 {
-    s.and_then(|s| s.strip_prefix("level")).and_then(|n| n.parse::<u8>().ok()).unwrap_or(1).clamp(1, 5)
+    s.and_then(|s| s.strip_prefix("level"))
+        .and_then(|n| n.parse::<u8>().ok())
+        .unwrap_or(1)
+        .clamp(1, 5)
 }
 
 fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
     let mut task = Task {
         id: t.id.clone(),
         approval_to_be_signed: t.approval_to_be_signed.clone(),
-        approver_public_key: Some(rec.display.get(&t.approver).cloned().unwrap_or_else(|| t.approver.clone())),
+        approver_public_key: Some(
+            rec.display
+                .get(&t.approver)
+                .cloned()
+                .unwrap_or_else(|| t.approver.clone()),
+        ),
         detail_level: Some(format!("level{level}")),
         ..Task::default()
     };
     if level >= 2 {
-        let inner = rec.request.get(envelope_field(rec.kind)).cloned().unwrap_or(Value::Null);
+        let inner = rec
+            .request
+            .get(envelope_field(rec.kind))
+            .cloned()
+            .unwrap_or(Value::Null);
         let text = |k: &str| inner.get(k).and_then(Value::as_str).map(str::to_string);
         task.meta_data = text("metaData");
         task.meta_data_signature = text("metaDataSignature");
@@ -1445,7 +1877,8 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
         task.payload_type = Some(text("payloadType").unwrap_or_else(|| "UNSPECIFIED".into()));
     }
     if level >= 3 {
-        task.request_base64 = Some(B64.encode(serde_json::to_vec(&rec.request).unwrap_or_default()));
+        task.request_base64 =
+            Some(B64.encode(serde_json::to_vec(&rec.request).unwrap_or_default()));
         let parsed = Some(rec.request.clone());
         match rec.kind {
             RequestKind::Sign => task.signed_sign_request = parsed,
@@ -1479,12 +1912,21 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
         .collect();
     tasks.sort_by_key(|(t, _)| t.seq);
     let paging = f.paging.clone().unwrap_or_default();
-    if paging.sort_order.as_deref().is_some_and(|o| o.ends_with("_DESC")) {
+    if paging
+        .sort_order
+        .as_deref()
+        .is_some_and(|o| o.ends_with("_DESC"))
+    {
         tasks.reverse();
     }
     let views: Vec<Task> = if paging.page_size > 0 {
         let size = paging.page_size as usize;
-        tasks.iter().skip(paging.page_number as usize * size).take(size).map(|(t, r)| task_view(t, r, level)).collect()
+        tasks
+            .iter()
+            .skip(paging.page_number as usize * size)
+            .take(size)
+            .map(|(t, r)| task_view(t, r, level))
+            .collect()
     } else {
         tasks.iter().map(|(t, r)| task_view(t, r, level)).collect()
     };
@@ -1493,20 +1935,34 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
 }
 
 fn task_not_found(id: &str) -> ApiError {
-    ApiError::new(codes::TASK_NOT_EXISTENT, format!("task {id} does not exist"))
+    ApiError::new(
+        codes::TASK_NOT_EXISTENT,
+        format!("task {id} does not exist"),
+    )
 }
 
 /// Re-evaluate the request of a task and return the task if it is still open.
 fn open_task(shared: &Shared, task_id: &str) -> Result<TaskRecord, ApiError> {
     let job = {
         let mut st = shared.store.lock();
-        let rid = st.tasks.get(task_id).ok_or_else(|| task_not_found(task_id))?.request_id.clone();
+        let rid = st
+            .tasks
+            .get(task_id)
+            .ok_or_else(|| task_not_found(task_id))?
+            .request_id
+            .clone();
         refresh(&mut st, &rid, shared.clock.now_ms())
     };
     if let Some(job) = job {
         run_job(shared, job);
     }
-    shared.store.lock().tasks.get(task_id).cloned().ok_or_else(|| task_not_found(task_id))
+    shared
+        .store
+        .lock()
+        .tasks
+        .get(task_id)
+        .cloned()
+        .ok_or_else(|| task_not_found(task_id))
 }
 
 /// Record an approval or rejection of `task` and re-evaluate its request.
@@ -1517,7 +1973,10 @@ fn decide(shared: &Shared, task: &TaskRecord, approve: bool) -> Result<(), ApiEr
         if st.tasks.remove(&task.id).is_none() {
             return Err(task_not_found(&task.id));
         }
-        let rec = st.requests.get_mut(&task.request_id).ok_or_else(|| task_not_found(&task.id))?;
+        let rec = st
+            .requests
+            .get_mut(&task.request_id)
+            .ok_or_else(|| task_not_found(&task.id))?;
         if approve {
             rec.approvals.insert(task.approver.clone(), now);
         } else {
@@ -1537,16 +1996,33 @@ fn approve(shared: &Shared, body: &[u8]) -> ApiResult {
     let a: ApprovalSubmission = parse(body)?;
     let task = open_task(shared, &a.id)?;
     if a.approval_to_be_signed != task.approval_to_be_signed {
-        return Err(ApiError::new(codes::VALIDATION_FAILED, "approvalToBeSigned does not match the task"));
+        return Err(ApiError::new(
+            codes::VALIDATION_FAILED,
+            "approvalToBeSigned does not match the task",
+        ));
     }
-    let (der, is_cert) = approver_key(a.approver_public_key.as_ref(), a.approver_certificate.as_ref())?;
+    let (der, is_cert) = approver_key(
+        a.approver_public_key.as_ref(),
+        a.approver_certificate.as_ref(),
+    )?;
     if canonical_approver(&der, is_cert)? != task.approver {
-        return Err(ApiError::new(codes::INVALID_SIGNATURE, "the approver key is not the approver of this task"));
+        return Err(ApiError::new(
+            codes::INVALID_SIGNATURE,
+            "the approver key is not the approver of this task",
+        ));
     }
-    let tbs = b64("approvalToBeSigned", &a.approval_to_be_signed, codes::VALIDATION_FAILED)?;
+    let tbs = b64(
+        "approvalToBeSigned",
+        &a.approval_to_be_signed,
+        codes::VALIDATION_FAILED,
+    )?;
     let sig = b64("signature", &a.signature, codes::INVALID_SIGNATURE)?;
-    if !crypto::verify_approver_signature(&der, is_cert, &a.approval_digest_algorithm, &tbs, &sig)? {
-        return Err(ApiError::new(codes::INVALID_SIGNATURE, "approval signature does not verify"));
+    if !crypto::verify_approver_signature(&der, is_cert, &a.approval_digest_algorithm, &tbs, &sig)?
+    {
+        return Err(ApiError::new(
+            codes::INVALID_SIGNATURE,
+            "approval signature does not verify",
+        ));
     }
     decide(shared, &task, true)?;
     let mut resp = empty_ok()?;
@@ -1559,7 +2035,10 @@ fn approve(shared: &Shared, body: &[u8]) -> ApiResult {
 fn reject_task(shared: &Shared, body: &[u8]) -> ApiResult {
     let f: FilteredTasksRequest = parse(body)?;
     let approver = authenticate_approver(&f)?;
-    let id = f.id.as_deref().ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, "id (the task id) is required"))?;
+    let id = f
+        .id
+        .as_deref()
+        .ok_or_else(|| ApiError::new(codes::VALIDATION_FAILED, "id (the task id) is required"))?;
     let task = open_task(shared, id)?;
     if task.approver != approver {
         return Err(task_not_found(id));
@@ -1575,7 +2054,9 @@ fn reject_task(shared: &Shared, body: &[u8]) -> ApiResult {
 
 /// Write the state file if configured and the store changed since the last write.
 pub(crate) fn persist(shared: &Shared) {
-    let Some(path) = &shared.cfg.state_file else { return };
+    let Some(path) = &shared.cfg.state_file else {
+        return;
+    };
     // Lock order: persist_gen, then store (never the other way round).
     let mut last = shared.persist_gen.lock();
     let (gen, data) = {
@@ -1585,9 +2066,15 @@ pub(crate) fn persist(shared: &Shared) {
         }
         (st.generation, st.snapshot())
     };
-    match data.map_err(std::io::Error::other).and_then(|d| crate::store::write_atomic(path, &d)) {
+    match data
+        .map_err(std::io::Error::other)
+        .and_then(|d| crate::store::write_atomic(path, &d))
+    {
         Ok(()) => *last = gen,
-        Err(e) => eprintln!("tsb-emulator: cannot write state file {}: {e}", path.display()),
+        Err(e) => eprintln!(
+            "tsb-emulator: cannot write state file {}: {e}",
+            path.display()
+        ),
     }
 }
 
@@ -1627,9 +2114,13 @@ fn controls(shared: &Shared, req: &HttpRequest) -> ApiResult {
             shared.counts.lock().clear();
             json_response(200, &json!({}))
         }
-        ("/_emulator/faults" | "/_emulator/clock" | "/_emulator/counts" | "/_emulator/counts/reset", m) => {
-            Err(method_not_allowed(m, &req.path))
-        }
+        (
+            "/_emulator/faults"
+            | "/_emulator/clock"
+            | "/_emulator/counts"
+            | "/_emulator/counts/reset",
+            m,
+        ) => Err(method_not_allowed(m, &req.path)),
         _ => Err(not_found_path(&req.path)),
     }
 }
@@ -1641,12 +2132,24 @@ mod tests {
     #[test]
     fn roles_follow_the_documented_table() {
         assert_eq!(role_for_path("/v1/key"), Some(Role::KeyManagement));
-        assert_eq!(role_for_path("/v1/key/abc/attributes"), Some(Role::KeyManagement));
-        assert_eq!(role_for_path("/v1/keystore/statistics"), Some(Role::Service));
+        assert_eq!(
+            role_for_path("/v1/key/abc/attributes"),
+            Some(Role::KeyManagement)
+        );
+        assert_eq!(
+            role_for_path("/v1/keystore/statistics"),
+            Some(Role::Service)
+        );
         assert_eq!(role_for_path("/v1/sign"), Some(Role::KeyOperation));
-        assert_eq!(role_for_path("/v1/certificate/synchronous/request"), Some(Role::KeyOperation));
+        assert_eq!(
+            role_for_path("/v1/certificate/synchronous/request"),
+            Some(Role::KeyOperation)
+        );
         assert_eq!(role_for_path("/v1/request/x"), Some(Role::KeyOperation));
-        assert_eq!(role_for_path("/v1/filteredSignApprovalTask"), Some(Role::Approver));
+        assert_eq!(
+            role_for_path("/v1/filteredSignApprovalTask"),
+            Some(Role::Approver)
+        );
         assert_eq!(role_for_path("/v1/approval"), Some(Role::Approver));
         assert_eq!(role_for_path("/v1/versionInfo"), Some(Role::Service));
         assert_eq!(role_for_path("/v1/nothing"), None);
@@ -1656,7 +2159,9 @@ mod tests {
     fn task_filters() {
         let sign = task_filter("filteredSignApprovalTask").unwrap();
         assert!(sign(RequestKind::Csr) && sign(RequestKind::Sign) && !sign(RequestKind::Decrypt));
-        assert!(task_filter("filteredAllApprovalTask").unwrap()(RequestKind::Block));
+        assert!(task_filter("filteredAllApprovalTask").unwrap()(
+            RequestKind::Block
+        ));
         assert!(task_filter("filteredFooApprovalTask").is_none());
     }
 
@@ -1677,19 +2182,38 @@ mod tests {
             ..Default::default()
         };
         let old = (chrono::Utc::now() - chrono::Duration::seconds(700)).to_rfc3339();
-        assert_eq!(authenticate_approver(&mk(old)).unwrap_err().code, codes::TIMESTAMP_OFF);
+        assert_eq!(
+            authenticate_approver(&mk(old)).unwrap_err().code,
+            codes::TIMESTAMP_OFF
+        );
         let future = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc3339();
-        assert_eq!(authenticate_approver(&mk(future)).unwrap_err().code, codes::TIMESTAMP_OFF);
-        assert_eq!(authenticate_approver(&mk("yesterday".into())).unwrap_err().code, codes::TIMESTAMP_OFF);
+        assert_eq!(
+            authenticate_approver(&mk(future)).unwrap_err().code,
+            codes::TIMESTAMP_OFF
+        );
+        assert_eq!(
+            authenticate_approver(&mk("yesterday".into()))
+                .unwrap_err()
+                .code,
+            codes::TIMESTAMP_OFF
+        );
         // Fresh but without an approver key: validation error, not a timestamp error.
         let fresh = chrono::Utc::now().to_rfc3339();
-        assert_eq!(authenticate_approver(&mk(fresh)).unwrap_err().code, codes::VALIDATION_FAILED);
+        assert_eq!(
+            authenticate_approver(&mk(fresh)).unwrap_err().code,
+            codes::VALIDATION_FAILED
+        );
     }
 
     #[test]
     fn unknown_algorithms_are_607() {
         assert!(known_signature_algorithm("SHA256_WITH_RSA").is_ok());
-        assert_eq!(known_signature_algorithm("SHA256_WITH_FOO").unwrap_err().code, 607);
+        assert_eq!(
+            known_signature_algorithm("SHA256_WITH_FOO")
+                .unwrap_err()
+                .code,
+            607
+        );
         assert_eq!(known_cipher_algorithm("ROT13").unwrap_err().code, 607);
     }
 }

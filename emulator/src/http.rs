@@ -31,7 +31,10 @@ pub(crate) struct HttpRequest {
 impl HttpRequest {
     /// First header with this name (case-insensitive).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -45,11 +48,14 @@ pub(crate) struct HttpResponse {
 
 /// Build the HTTPS acceptor (TLS 1.2 minimum).
 pub(crate) fn tls_acceptor(files: &TlsFiles) -> io::Result<SslAcceptor> {
-    let err = |e: openssl::error::ErrorStack| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let err =
+        |e: openssl::error::ErrorStack| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).map_err(err)?;
-    b.set_min_proto_version(Some(SslVersion::TLS1_2)).map_err(err)?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(err)?;
     b.set_certificate_chain_file(&files.cert).map_err(err)?;
-    b.set_private_key_file(&files.key, SslFiletype::PEM).map_err(err)?;
+    b.set_private_key_file(&files.key, SslFiletype::PEM)
+        .map_err(err)?;
     b.check_private_key().map_err(err)?;
     Ok(b.build())
 }
@@ -78,27 +84,29 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         }
         let Ok(stream) = stream else { continue };
         let shared = shared.clone();
-        let spawned = std::thread::Builder::new().name("tsb-emu-conn".into()).spawn(move || {
-            let _ = stream.set_nodelay(true);
-            // A short read timeout lets an idle connection notice shutdown (see `fill`).
-            let conn: Box<dyn Conn> = match &shared.tls {
-                None => {
-                    let _ = stream.set_read_timeout(Some(IDLE_POLL));
-                    Box::new(stream)
-                }
-                Some(acceptor) => {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                    match acceptor.accept(stream) {
-                        Ok(s) => {
-                            let _ = s.get_ref().set_read_timeout(Some(IDLE_POLL));
-                            Box::new(s)
-                        }
-                        Err(_) => return,
+        let spawned = std::thread::Builder::new()
+            .name("tsb-emu-conn".into())
+            .spawn(move || {
+                let _ = stream.set_nodelay(true);
+                // A short read timeout lets an idle connection notice shutdown (see `fill`).
+                let conn: Box<dyn Conn> = match &shared.tls {
+                    None => {
+                        let _ = stream.set_read_timeout(Some(IDLE_POLL));
+                        Box::new(stream)
                     }
-                }
-            };
-            serve(&shared, conn);
-        });
+                    Some(acceptor) => {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        match acceptor.accept(stream) {
+                            Ok(s) => {
+                                let _ = s.get_ref().set_read_timeout(Some(IDLE_POLL));
+                                Box::new(s)
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                };
+                serve(&shared, conn);
+            });
         // Out of threads: the stream was moved into the failed closure and is closed with it.
         drop(spawned);
     }
@@ -128,19 +136,27 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
         if !controls {
             shared.count(&req.method, &req.path);
         }
-        let fault = if controls { None } else { shared.take_fault(&req.method, &req.path) };
+        let fault = if controls {
+            None
+        } else {
+            shared.take_fault(&req.method, &req.path)
+        };
         let resp = match fault {
             Some(FaultAction::Drop) => {
                 log(shared, &req, "dropped", started, None);
                 conn.close();
                 return;
             }
-            Some(FaultAction::Malformed) => {
-                HttpResponse { status: 200, body: br#"{"signature":"MEUCIQ"#.to_vec(), request_id: None }
-            }
+            Some(FaultAction::Malformed) => HttpResponse {
+                status: 200,
+                body: br#"{"signature":"MEUCIQ"#.to_vec(),
+                request_id: None,
+            },
             Some(FaultAction::Status { status, error_code }) => {
                 let code = error_code.unwrap_or(tsb_models::codes::IN_HSM);
-                api::ApiError::new(code, "fault injected by the emulator").with_status(status).into_response()
+                api::ApiError::new(code, "fault injected by the emulator")
+                    .with_status(status)
+                    .into_response()
             }
             Some(FaultAction::Delay { ms }) => {
                 std::thread::sleep(Duration::from_millis(ms));
@@ -148,7 +164,13 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
             }
             None => api::dispatch(shared, &req),
         };
-        log(shared, &req, &resp.status.to_string(), started, resp.request_id.as_deref());
+        log(
+            shared,
+            &req,
+            &resp.status.to_string(),
+            started,
+            resp.request_id.as_deref(),
+        );
         if write_response(conn.as_mut(), &resp, keep_alive).is_err() || !keep_alive {
             conn.close();
             return;
@@ -156,7 +178,13 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
     }
 }
 
-fn log(shared: &Shared, req: &HttpRequest, status: &str, started: Instant, request_id: Option<&str>) {
+fn log(
+    shared: &Shared,
+    req: &HttpRequest,
+    status: &str,
+    started: Instant,
+    request_id: Option<&str>,
+) {
     if !shared.cfg.log_requests {
         return;
     }
@@ -192,12 +220,20 @@ fn reason_phrase(status: u16) -> &'static str {
 }
 
 fn write_response(conn: &mut dyn Conn, resp: &HttpResponse, keep_alive: bool) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason_phrase(resp.status));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        resp.status,
+        reason_phrase(resp.status)
+    );
     if !resp.body.is_empty() {
         head.push_str("Content-Type: application/json\r\n");
     }
     head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
-    head.push_str(if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" });
+    head.push_str(if keep_alive {
+        "Connection: keep-alive\r\n\r\n"
+    } else {
+        "Connection: close\r\n\r\n"
+    });
     let mut out = head.into_bytes();
     out.extend_from_slice(&resp.body);
     conn.write_all(&out)?;
@@ -205,7 +241,12 @@ fn write_response(conn: &mut dyn Conn, resp: &HttpResponse, keep_alive: bool) ->
 }
 
 /// Read into `buf`; `Ok(0)` is EOF. Timeouts while idle are retried unless shutting down.
-fn fill(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>, idle_since: &mut Instant) -> io::Result<usize> {
+fn fill(
+    shared: &Shared,
+    conn: &mut dyn Conn,
+    buf: &mut Vec<u8>,
+    idle_since: &mut Instant,
+) -> io::Result<usize> {
     let mut tmp = [0u8; 16 * 1024];
     loop {
         match conn.read(&mut tmp) {
@@ -214,7 +255,12 @@ fn fill(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>, idle_since: &mu
                 *idle_since = Instant::now();
                 return Ok(n);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if shared.shutdown.load(Ordering::SeqCst) || idle_since.elapsed() > IDLE_LIMIT {
                     return Ok(0);
                 }
@@ -226,7 +272,11 @@ fn fill(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>, idle_since: &mu
 }
 
 fn reject(status: u16, code: i64, msg: &str) -> ReadOutcome {
-    ReadOutcome::Reject(api::ApiError::new(code, msg).with_status(status).into_response())
+    ReadOutcome::Reject(
+        api::ApiError::new(code, msg)
+            .with_status(status)
+            .into_response(),
+    )
 }
 
 fn read_request(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>) -> ReadOutcome {
@@ -244,11 +294,27 @@ fn read_request(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Read
                 let headers: Vec<(String, String)> = parsed
                     .headers
                     .iter()
-                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            String::from_utf8_lossy(h.value).trim().to_string(),
+                        )
+                    })
                     .collect();
-                let get = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-                if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
-                    return reject(411, VALIDATION_FAILED, "chunked request bodies are not supported; send Content-Length");
+                let get = |name: &str| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.clone())
+                };
+                if get("transfer-encoding")
+                    .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+                {
+                    return reject(
+                        411,
+                        VALIDATION_FAILED,
+                        "chunked request bodies are not supported; send Content-Length",
+                    );
                 }
                 let content_length = match get("content-length") {
                     None => 0,
@@ -260,8 +326,14 @@ fn read_request(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Read
                 if content_length > MAX_BODY {
                     return reject(413, VALIDATION_FAILED, "request body larger than 1 MiB");
                 }
-                let conn_hdr = get("connection").map(|v| v.to_ascii_lowercase()).unwrap_or_default();
-                let keep_alive = if version == 0 { conn_hdr.contains("keep-alive") } else { !conn_hdr.contains("close") };
+                let conn_hdr = get("connection")
+                    .map(|v| v.to_ascii_lowercase())
+                    .unwrap_or_default();
+                let keep_alive = if version == 0 {
+                    conn_hdr.contains("keep-alive")
+                } else {
+                    !conn_hdr.contains("close")
+                };
                 let expect = get("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
                 break (n, method, path, keep_alive, content_length, expect, headers);
             }
@@ -274,7 +346,9 @@ fn read_request(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Read
                     Ok(_) => {}
                 }
             }
-            Err(httparse::Error::TooManyHeaders) => return reject(431, VALIDATION_FAILED, "too many headers"),
+            Err(httparse::Error::TooManyHeaders) => {
+                return reject(431, VALIDATION_FAILED, "too many headers")
+            }
             Err(_) => return reject(400, VALIDATION_FAILED, "malformed HTTP request"),
         }
     };
@@ -289,5 +363,13 @@ fn read_request(shared: &Shared, conn: &mut dyn Conn, buf: &mut Vec<u8>) -> Read
         }
     }
     let body: Vec<u8> = buf.drain(..content_length).collect();
-    ReadOutcome::Request(HttpRequest { method, path, headers, body }, keep_alive)
+    ReadOutcome::Request(
+        HttpRequest {
+            method,
+            path,
+            headers,
+            body,
+        },
+        keep_alive,
+    )
 }

@@ -167,7 +167,10 @@ pub(crate) struct Clock {
 
 impl Clock {
     fn real_ms() -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
     /// Emulated now, milliseconds since the epoch.
     pub(crate) fn now_ms(&self) -> i64 {
@@ -199,7 +202,9 @@ impl Shared {
         let idx = faults.iter().position(|f| {
             f.count > 0
                 && path.starts_with(&f.path)
-                && f.method.as_deref().map_or(true, |m| m.eq_ignore_ascii_case(method))
+                && f.method
+                    .as_deref()
+                    .map_or(true, |m| m.eq_ignore_ascii_case(method))
         })?;
         let f = &mut faults[idx];
         f.count -= 1;
@@ -211,11 +216,16 @@ impl Shared {
     }
 
     pub(crate) fn count(&self, method: &str, path: &str) {
-        *self.counts.lock().entry(format!("{method} {path}")).or_insert(0) += 1;
+        *self
+            .counts
+            .lock()
+            .entry(format!("{method} {path}"))
+            .or_insert(0) += 1;
     }
 
     pub(crate) fn advance_clock(&self, d: Duration) {
-        self.clock.advance(d.as_millis().min(i64::MAX as u128) as i64);
+        self.clock
+            .advance(d.as_millis().min(i64::MAX as u128) as i64);
     }
 }
 
@@ -243,7 +253,9 @@ impl Emulator {
         let shared = Arc::new(Shared {
             cfg,
             store: Mutex::new(store),
-            clock: Clock { offset_ms: AtomicI64::new(0) },
+            clock: Clock {
+                offset_ms: AtomicI64::new(0),
+            },
             faults: Mutex::new(Vec::new()),
             counts: Mutex::new(BTreeMap::new()),
             shutdown: AtomicBool::new(false),
@@ -262,7 +274,11 @@ impl Emulator {
                 .name("tsb-emu-scheduler".into())
                 .spawn(move || api::scheduler_loop(shared))?
         };
-        Ok(Emulator { shared, addr, threads: vec![accept, scheduler] })
+        Ok(Emulator {
+            shared,
+            addr,
+            threads: vec![accept, scheduler],
+        })
     }
 
     /// The bound address.
@@ -272,7 +288,11 @@ impl Emulator {
 
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:41234` (`https` with TLS).
     pub fn base_url(&self) -> String {
-        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.addr)
     }
 
@@ -299,7 +319,12 @@ impl Emulator {
     /// How many requests arrived with exactly this method and path (query string excluded),
     /// e.g. `("POST", "/v1/sign")`. Faulted requests count; `/_emulator` requests do not.
     pub fn request_count(&self, method: &str, path: &str) -> u64 {
-        self.shared.counts.lock().get(&format!("{method} {path}")).copied().unwrap_or(0)
+        self.shared
+            .counts
+            .lock()
+            .get(&format!("{method} {path}"))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every counter, keyed `"METHOD /path"`.
@@ -324,7 +349,11 @@ impl Emulator {
         // Wake the blocking accept() with a connection of our own.
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
-            wake.set_ip(if wake.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            wake.set_ip(if wake.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         for t in self.threads.drain(..) {

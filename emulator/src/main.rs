@@ -1,1 +1,148 @@
-fn main() {}
+//! `tsb-emulator`: run a local TSB until SIGTERM/SIGINT. See `--help` and emulator/README.md.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tsb_emulator::{Emulator, EmulatorConfig, Role, TlsFiles};
+
+const HELP: &str = "\
+tsb-emulator: a local Securosys TSB (REST API + Smart Key Attributes approvals)
+
+USAGE: tsb-emulator [OPTIONS]
+
+OPTIONS:
+  --listen ADDR          address to bind (default 127.0.0.1:8080; port 0 picks a free port)
+  --tls-cert FILE        serve HTTPS with this PEM certificate chain (needs --tls-key)
+  --tls-key FILE         PEM private key of --tls-cert
+  --bearer-token TOKEN   require 'Authorization: Bearer TOKEN' on /v1 (except approver paths);
+                         also read from TSB_EMULATOR_BEARER_TOKEN
+  --api-key ROLE=KEY     require X-API-KEY on the paths of ROLE (repeatable; roles:
+                         keyManagementToken, keyOperationToken, approverToken, serviceToken)
+  --state FILE           persist keys, certificates, requests and tasks in FILE (JSON)
+  --test-controls        serve the /_emulator/* test-control endpoints
+  --quiet                do not log requests on stderr
+  --help                 print this help
+
+The first line on stdout is 'listening on http://HOST:PORT' (https with TLS).
+";
+
+fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
+    let mut cfg = EmulatorConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        log_requests: true,
+        bearer_token: std::env::var("TSB_EMULATOR_BEARER_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        ..EmulatorConfig::default()
+    };
+    let (mut cert, mut key) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        // Accept both "--flag value" and "--flag=value".
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "--help" | "-h" => return Err(String::new()),
+            "--listen" => {
+                let v = value()?;
+                cfg.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+            }
+            "--tls-cert" => cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => key = Some(PathBuf::from(value()?)),
+            "--bearer-token" => cfg.bearer_token = Some(value()?),
+            "--api-key" => {
+                let v = value()?;
+                let (role, k) = v.split_once('=').ok_or("--api-key needs ROLE=KEY")?;
+                let role = Role::from_name(role)
+                    .ok_or_else(|| format!("--api-key: unknown role {role}"))?;
+                if k.is_empty() {
+                    return Err("--api-key: empty key".into());
+                }
+                cfg.api_keys.push((role, k.to_string()));
+            }
+            "--state" => cfg.state_file = Some(PathBuf::from(value()?)),
+            "--test-controls" => cfg.test_controls = true,
+            "--quiet" => cfg.log_requests = false,
+            other => return Err(format!("unknown argument {other} (see --help)")),
+        }
+    }
+    cfg.tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match parse_args(&args) {
+        Ok(cfg) => cfg,
+        Err(e) if e.is_empty() => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("tsb-emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let emu = match Emulator::start(cfg) {
+        Ok(emu) => emu,
+        Err(e) => {
+            eprintln!("tsb-emulator: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on {}", emu.base_url());
+    let _ = out.flush();
+    // Serve until a signal ends the process: the default SIGTERM/SIGINT action terminates it,
+    // and the state file is written atomically after every mutation, so nothing is lost.
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let cfg = parse_args(&args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "serviceToken=abc",
+            "--bearer-token=t",
+            "--state",
+            "/tmp/x.json",
+            "--test-controls",
+            "--quiet",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 0);
+        assert_eq!(cfg.api_keys, vec![(Role::Service, "abc".to_string())]);
+        assert_eq!(cfg.bearer_token.as_deref(), Some("t"));
+        assert!(cfg.test_controls && !cfg.log_requests);
+        assert!(parse_args(&args(&["--tls-cert", "a"])).is_err());
+        assert!(parse_args(&args(&["--api-key", "nope=1"])).is_err());
+        assert!(parse_args(&args(&["--listen"])).is_err());
+        assert!(parse_args(&args(&["--bogus"])).is_err());
+        assert_eq!(parse_args(&args(&["--help"])).unwrap_err(), "");
+    }
+}

@@ -46,7 +46,12 @@ impl EngineRule {
     pub fn approvers(&self) -> Vec<String> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for a in self.tokens.iter().flat_map(|t| t.groups.iter()).flat_map(|g| g.approvers.iter()) {
+        for a in self
+            .tokens
+            .iter()
+            .flat_map(|t| t.groups.iter())
+            .flat_map(|g| g.approvers.iter())
+        {
             if seen.insert(a.as_str()) {
                 out.push(a.clone());
             }
@@ -103,7 +108,11 @@ fn token_state(
 ) -> TokenState {
     let deadline = (tok.timeout_ms > 0).then(|| created_ms.saturating_add(tok.timeout_ms));
     // An approval counts for this token only if it arrived before the token's deadline.
-    let counted = |a: &str| approvals.get(a).is_some_and(|&t| deadline.map_or(true, |d| t < d));
+    let counted = |a: &str| {
+        approvals
+            .get(a)
+            .is_some_and(|&t| deadline.map_or(true, |d| t < d))
+    };
     let mut satisfied = true;
     let mut dead_by_rejection = false;
     let mut dead_by_structure = false;
@@ -146,14 +155,20 @@ pub fn evaluate(
     rejections: &BTreeSet<String>,
 ) -> Evaluation {
     if rule.tokens.is_empty() {
-        return Evaluation { verdict: Verdict::Ready, not_yet_approved: Vec::new() };
+        return Evaluation {
+            verdict: Verdict::Ready,
+            not_yet_approved: Vec::new(),
+        };
     }
     let states: Vec<TokenState> = rule
         .tokens
         .iter()
         .map(|t| token_state(t, created_ms, now_ms, approvals, rejections))
         .collect();
-    let pending = |v| Evaluation { verdict: v, not_yet_approved: Vec::new() };
+    let pending = |v| Evaluation {
+        verdict: v,
+        not_yet_approved: Vec::new(),
+    };
     if states.iter().any(|s| s.satisfied && s.unlocked) {
         return pending(Verdict::Ready);
     }
@@ -166,14 +181,20 @@ pub fn evaluate(
         let mut not_yet = Vec::new();
         for (tok, _) in rule.tokens.iter().zip(&states).filter(|(_, s)| possible(s)) {
             for a in tok.groups.iter().flat_map(|g| g.approvers.iter()) {
-                if !approvals.contains_key(a) && !rejections.contains(a) && seen.insert(a.as_str()) {
+                if !approvals.contains_key(a) && !rejections.contains(a) && seen.insert(a.as_str())
+                {
                     not_yet.push(a.clone());
                 }
             }
         }
-        return Evaluation { verdict: Verdict::Pending, not_yet_approved: not_yet };
+        return Evaluation {
+            verdict: Verdict::Pending,
+            not_yet_approved: not_yet,
+        };
     }
-    let all_rejected = states.iter().all(|s| s.dead_by_rejection || s.dead_by_structure);
+    let all_rejected = states
+        .iter()
+        .all(|s| s.dead_by_rejection || s.dead_by_structure);
     if all_rejected && states.iter().any(|s| s.dead_by_rejection) {
         return pending(Verdict::Rejected);
     }
@@ -228,7 +249,13 @@ fn with_len_prefix(body: Vec<u8>) -> Vec<u8> {
 /// key label, an EkaTimeStamp (payload, creation time in seconds, timestamp-key label), a
 /// stand-in for the HSM's timestamp signature (`nonce`, which makes every task unique), and the
 /// payload again. A payload longer than a TLV can hold is replaced by its SHA-256 digest.
-pub fn approval_to_be_signed(op: u32, key_label: &str, payload: &[u8], created_secs: u64, nonce: &[u8]) -> Vec<u8> {
+pub fn approval_to_be_signed(
+    op: u32,
+    key_label: &str,
+    payload: &[u8],
+    created_secs: u64,
+    nonce: &[u8],
+) -> Vec<u8> {
     let digest;
     let payload = if payload.len() > TLV_MAX - 64 {
         digest = openssl::sha::sha256(payload);
@@ -256,10 +283,17 @@ mod tests {
     use super::*;
 
     fn group(quorum: u32, approvers: &[&str]) -> EngineGroup {
-        EngineGroup { quorum, approvers: approvers.iter().map(|s| s.to_string()).collect() }
+        EngineGroup {
+            quorum,
+            approvers: approvers.iter().map(|s| s.to_string()).collect(),
+        }
     }
     fn token(timelock_s: i64, timeout_s: i64, groups: Vec<EngineGroup>) -> EngineToken {
-        EngineToken { timelock_ms: timelock_s * 1000, timeout_ms: timeout_s * 1000, groups }
+        EngineToken {
+            timelock_ms: timelock_s * 1000,
+            timeout_ms: timeout_s * 1000,
+            groups,
+        }
     }
     fn approvals(list: &[(&str, i64)]) -> BTreeMap<String, i64> {
         list.iter().map(|(a, t)| (a.to_string(), *t)).collect()
@@ -274,30 +308,50 @@ mod tests {
     #[test]
     fn empty_rule_and_token_without_groups_execute_at_once() {
         assert_eq!(verdict(&EngineRule::default(), 0, &[], &[]), Verdict::Ready);
-        let rule = EngineRule { tokens: vec![token(0, 0, vec![])] };
+        let rule = EngineRule {
+            tokens: vec![token(0, 0, vec![])],
+        };
         assert!(!rule.is_gated());
         assert_eq!(verdict(&rule, 0, &[], &[]), Verdict::Ready);
     }
 
     #[test]
     fn quorum_two_of_three() {
-        let rule = EngineRule { tokens: vec![token(0, 0, vec![group(2, &["a", "b", "c"])])] };
+        let rule = EngineRule {
+            tokens: vec![token(0, 0, vec![group(2, &["a", "b", "c"])])],
+        };
         assert!(rule.is_gated());
         let e = evaluate(&rule, 0, 5, &approvals(&[("a", 1)]), &BTreeSet::new());
         assert_eq!(e.verdict, Verdict::Pending);
         assert_eq!(e.not_yet_approved, vec!["b", "c"]);
-        assert_eq!(verdict(&rule, 5, &[("a", 1), ("c", 2)], &[]), Verdict::Ready);
+        assert_eq!(
+            verdict(&rule, 5, &[("a", 1), ("c", 2)], &[]),
+            Verdict::Ready
+        );
         // One rejection leaves 2 possible approvers: still pending; two make it impossible.
         assert_eq!(verdict(&rule, 5, &[("a", 1)], &["b"]), Verdict::Pending);
-        assert_eq!(verdict(&rule, 5, &[("a", 1)], &["b", "c"]), Verdict::Rejected);
+        assert_eq!(
+            verdict(&rule, 5, &[("a", 1)], &["b", "c"]),
+            Verdict::Rejected
+        );
     }
 
     #[test]
     fn groups_are_anded_tokens_are_ored() {
-        let anded = EngineRule { tokens: vec![token(0, 0, vec![group(1, &["a"]), group(1, &["b"])])] };
+        let anded = EngineRule {
+            tokens: vec![token(0, 0, vec![group(1, &["a"]), group(1, &["b"])])],
+        };
         assert_eq!(verdict(&anded, 5, &[("a", 1)], &[]), Verdict::Pending);
-        assert_eq!(verdict(&anded, 5, &[("a", 1), ("b", 1)], &[]), Verdict::Ready);
-        let ored = EngineRule { tokens: vec![token(0, 0, vec![group(1, &["a"])]), token(0, 0, vec![group(1, &["b"])])] };
+        assert_eq!(
+            verdict(&anded, 5, &[("a", 1), ("b", 1)], &[]),
+            Verdict::Ready
+        );
+        let ored = EngineRule {
+            tokens: vec![
+                token(0, 0, vec![group(1, &["a"])]),
+                token(0, 0, vec![group(1, &["b"])]),
+            ],
+        };
         assert_eq!(verdict(&ored, 5, &[("b", 1)], &[]), Verdict::Ready);
         // One token rejected, the other still possible.
         assert_eq!(verdict(&ored, 5, &[], &["a"]), Verdict::Pending);
@@ -306,22 +360,37 @@ mod tests {
 
     #[test]
     fn timelock_gives_approved_then_ready() {
-        let rule = EngineRule { tokens: vec![token(120, 0, vec![group(1, &["a"])])] };
+        let rule = EngineRule {
+            tokens: vec![token(120, 0, vec![group(1, &["a"])])],
+        };
         assert_eq!(verdict(&rule, 1000, &[("a", 500)], &[]), Verdict::Approved);
-        assert_eq!(verdict(&rule, 119_999, &[("a", 500)], &[]), Verdict::Approved);
+        assert_eq!(
+            verdict(&rule, 119_999, &[("a", 500)], &[]),
+            Verdict::Approved
+        );
         assert_eq!(verdict(&rule, 120_000, &[("a", 500)], &[]), Verdict::Ready);
     }
 
     #[test]
     fn timeout_expires_and_late_approvals_do_not_count() {
-        let rule = EngineRule { tokens: vec![token(0, 60, vec![group(1, &["a"])])] };
+        let rule = EngineRule {
+            tokens: vec![token(0, 60, vec![group(1, &["a"])])],
+        };
         assert_eq!(verdict(&rule, 59_999, &[], &[]), Verdict::Pending);
         assert_eq!(verdict(&rule, 60_000, &[], &[]), Verdict::Expired);
-        assert_eq!(verdict(&rule, 70_000, &[("a", 61_000)], &[]), Verdict::Expired);
+        assert_eq!(
+            verdict(&rule, 70_000, &[("a", 61_000)], &[]),
+            Verdict::Expired
+        );
         // An approval in time stays valid after the timeout.
         assert_eq!(verdict(&rule, 70_000, &[("a", 1_000)], &[]), Verdict::Ready);
         // A second token without timeout keeps the request alive.
-        let two = EngineRule { tokens: vec![token(0, 60, vec![group(1, &["a"])]), token(0, 0, vec![group(1, &["b"])])] };
+        let two = EngineRule {
+            tokens: vec![
+                token(0, 60, vec![group(1, &["a"])]),
+                token(0, 0, vec![group(1, &["b"])]),
+            ],
+        };
         assert_eq!(verdict(&two, 70_000, &[], &[]), Verdict::Pending);
         // Timed out and rejected tokens: expired.
         assert_eq!(verdict(&two, 70_000, &[], &["b"]), Verdict::Expired);
@@ -329,7 +398,9 @@ mod tests {
 
     #[test]
     fn structurally_impossible_rule_stays_pending_without_rejection() {
-        let rule = EngineRule { tokens: vec![token(0, 0, vec![group(2, &["a"])])] };
+        let rule = EngineRule {
+            tokens: vec![token(0, 0, vec![group(2, &["a"])])],
+        };
         assert_eq!(verdict(&rule, 5, &[], &[]), Verdict::Pending);
         assert_eq!(verdict(&rule, 5, &[("a", 1)], &[]), Verdict::Pending);
     }
@@ -337,7 +408,10 @@ mod tests {
     #[test]
     fn approvers_are_distinct_in_policy_order() {
         let rule = EngineRule {
-            tokens: vec![token(0, 0, vec![group(1, &["b", "a"])]), token(0, 0, vec![group(1, &["a", "c"])])],
+            tokens: vec![
+                token(0, 0, vec![group(1, &["b", "a"])]),
+                token(0, 0, vec![group(1, &["a", "c"])]),
+            ],
         };
         assert_eq!(rule.approvers(), vec!["b", "a", "c"]);
     }

@@ -110,7 +110,11 @@ pub(crate) struct Store {
 impl Store {
     /// Resolve a key name: exact label first, then case-insensitively.
     pub(crate) fn resolve(&self, name: &str) -> Option<&KeyEntry> {
-        self.keys.get(name).or_else(|| self.lower.get(&name.to_lowercase()).and_then(|l| self.keys.get(l)))
+        self.keys.get(name).or_else(|| {
+            self.lower
+                .get(&name.to_lowercase())
+                .and_then(|l| self.keys.get(l))
+        })
     }
 
     pub(crate) fn resolve_mut(&mut self, name: &str) -> Option<&mut KeyEntry> {
@@ -125,11 +129,14 @@ impl Store {
     /// Whether a label is taken (exactly or case-insensitively) or being created.
     pub(crate) fn label_taken(&self, label: &str) -> bool {
         let lower = label.to_lowercase();
-        self.keys.contains_key(label) || self.lower.contains_key(&lower) || self.reserved.contains(&lower)
+        self.keys.contains_key(label)
+            || self.lower.contains_key(&lower)
+            || self.reserved.contains(&lower)
     }
 
     pub(crate) fn insert_key(&mut self, key: KeyEntry) {
-        self.lower.insert(key.label.to_lowercase(), key.label.clone());
+        self.lower
+            .insert(key.label.to_lowercase(), key.label.clone());
         self.keys.insert(key.label.clone(), key);
         self.touch();
     }
@@ -138,8 +145,12 @@ impl Store {
     pub(crate) fn remove_key(&mut self, label: &str) -> Option<KeyEntry> {
         let key = self.keys.remove(label)?;
         self.lower.remove(&label.to_lowercase());
-        let affected: Vec<String> =
-            self.active.iter().filter(|id| self.requests.get(*id).is_some_and(|r| r.key_label == label)).cloned().collect();
+        let affected: Vec<String> = self
+            .active
+            .iter()
+            .filter(|id| self.requests.get(*id).is_some_and(|r| r.key_label == label))
+            .cloned()
+            .collect();
         for id in affected {
             self.finish(&id, RequestState::Cancelled);
         }
@@ -189,7 +200,13 @@ impl Store {
         requests.sort_by_key(|r| r.seq);
         let mut tasks: Vec<&TaskRecord> = self.tasks.values().collect();
         tasks.sort_by_key(|t| t.seq);
-        let state = PersistedStateRef { version: 1, seq: self.seq, keys, requests, tasks };
+        let state = PersistedStateRef {
+            version: 1,
+            seq: self.seq,
+            keys,
+            requests,
+            tasks,
+        };
         serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())
     }
 
@@ -200,12 +217,24 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Store::default()),
             Err(e) => return Err(e),
         };
-        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {m}", path.display()));
-        let state: PersistedState = serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))?;
-        let mut store = Store { seq: state.seq, ..Store::default() };
+        let bad = |m: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {m}", path.display()),
+            )
+        };
+        let state: PersistedState =
+            serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))?;
+        let mut store = Store {
+            seq: state.seq,
+            ..Store::default()
+        };
         for k in state.keys {
-            let der = B64.decode(k.pkcs8.as_bytes()).map_err(|e| bad(format!("key {}: {e}", k.label)))?;
-            let material = KeyMaterial::from_pkcs8_der(&der).map_err(|e| bad(format!("key {}: {e}", k.label)))?;
+            let der = B64
+                .decode(k.pkcs8.as_bytes())
+                .map_err(|e| bad(format!("key {}: {e}", k.label)))?;
+            let material = KeyMaterial::from_pkcs8_der(&der)
+                .map_err(|e| bad(format!("key {}: {e}", k.label)))?;
             let public_key = B64.encode(material.public_key_spki_der());
             store.insert_key(KeyEntry {
                 label: k.label,

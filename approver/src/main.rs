@@ -151,13 +151,35 @@ impl fmt::Debug for KeySource {
 impl KeySource {
     fn load(&self) -> Result<ApproverKey, ApproveError> {
         match self {
-            KeySource::File(p) => ApproverKey::from_pem_file(p),
+            KeySource::File(p) => {
+                let key = ApproverKey::from_pem_file(p)?;
+                warn_if_shared(p);
+                Ok(key)
+            }
             KeySource::Pem(pem) => ApproverKey::from_pem(pem.as_bytes()).map_err(|e| match e {
                 ApproveError::Key(m) => ApproveError::Key(format!("TSB_APPROVER_KEY: {m}")),
                 other => other,
             }),
         }
     }
+}
+
+/// Warn (like ssh does, but without refusing) when others may read the private key file.
+fn warn_if_shared(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "tsb-approve: warning: {} is accessible by other users; `chmod 600` it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Connection settings shared by the commands that talk to the TSB.

@@ -120,6 +120,11 @@ fn wait_status(url: &str, rid: &str, want: RequestState) -> RequestStatus {
 fn write_key(dir: &Path, key: &ApproverKey) -> PathBuf {
     let p = dir.join("approver.pem");
     std::fs::write(&p, key.to_pem()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     p
 }
 

@@ -538,6 +538,18 @@ fn bin_failures_exit_1_and_usage_exit_2() {
     assert!(text(&out.stderr).contains("missing.pem"));
     let out = run_bin(&["list", "--bogus"], "http://127.0.0.1:1", &key_file);
     assert_eq!(out.status.code(), Some(2));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run_bin(&["pubkey"], "", &key_file);
+        assert!(out.status.success());
+        assert!(
+            text(&out.stderr).contains("chmod 600"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 
     // keygen + pubkey agree, and the key file is private.
     let k = dir.join("new.pem");

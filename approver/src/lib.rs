@@ -49,9 +49,12 @@ use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use serde::Serialize;
 use serde_json::Value;
-use tsb_models::{ErrorBody, FilteredTasksRequest, Paging, RequestStatus, Task, TasksResponse};
+use tsb_models::{Paging, TasksResponse};
 
-pub use tsb_models::{ApprovalSubmission, RequestState};
+// Re-exported so that users need no direct dependency on tsb-models.
+pub use tsb_models::{
+    ApprovalSubmission, ErrorBody, FilteredTasksRequest, RequestState, RequestStatus, Task,
+};
 
 /// Default HTTP timeout of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

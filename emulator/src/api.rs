@@ -628,10 +628,7 @@ fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
     let ck: CreateKeyRequest = from_value(value)?;
     let spec = key_spec(&ck)?;
     let a = &ck.attributes;
-    if ![a.decrypt, a.sign, a.unwrap]
-        .iter()
-        .any(|f| *f == Some(true))
-    {
+    if ![a.decrypt, a.sign, a.unwrap].contains(&Some(true)) {
         return Err(ApiError::new(
             codes::KEY_ATTRIBUTES_INVALID,
             "at least one of decrypt, sign, unwrap must be true",
@@ -893,6 +890,8 @@ struct UnblockInner {
 }
 
 /// One key operation, parsed from a request body.
+// Short-lived (one per request), so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Operation {
     Sign(SignRequest),
     Decrypt(DecryptRequest),
@@ -1810,7 +1809,7 @@ fn authenticate_approver(f: &FilteredTasksRequest) -> Result<String, ApiError> {
         )
     })?;
     let age = chrono::Utc::now().signed_duration_since(ts).num_seconds();
-    if age > MAX_TIMESTAMP_AGE_S || age < -MAX_TIMESTAMP_FUTURE_S {
+    if !(-MAX_TIMESTAMP_FUTURE_S..=MAX_TIMESTAMP_AGE_S).contains(&age) {
         return Err(ApiError::new(
             codes::TIMESTAMP_OFF,
             format!("timestamp is {age} s off the server time"),
@@ -1905,8 +1904,8 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
         .tasks
         .values()
         .filter(|t| t.approver == approver)
-        .filter(|t| f.id.as_ref().map_or(true, |id| *id == t.id))
-        .filter(|t| f.request_id.as_ref().map_or(true, |id| *id == t.request_id))
+        .filter(|t| f.id.iter().all(|id| *id == t.id))
+        .filter(|t| f.request_id.iter().all(|id| *id == t.request_id))
         .filter_map(|t| st.requests.get(&t.request_id).map(|r| (t, r)))
         .filter(|(_, r)| r.status == RequestState::Pending && filter(r.kind))
         .collect();

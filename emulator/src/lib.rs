@@ -202,9 +202,7 @@ impl Shared {
         let idx = faults.iter().position(|f| {
             f.count > 0
                 && path.starts_with(&f.path)
-                && f.method
-                    .as_deref()
-                    .map_or(true, |m| m.eq_ignore_ascii_case(method))
+                && f.method.iter().all(|m| m.eq_ignore_ascii_case(method))
         })?;
         let f = &mut faults[idx];
         f.count -= 1;

@@ -111,7 +111,7 @@ fn token_state(
     let counted = |a: &str| {
         approvals
             .get(a)
-            .is_some_and(|&t| deadline.map_or(true, |d| t < d))
+            .is_some_and(|&t| deadline.iter().all(|&d| t < d))
     };
     let mut satisfied = true;
     let mut dead_by_rejection = false;
@@ -232,7 +232,7 @@ fn push_tlv(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
     out.extend_from_slice(&ty.to_le_bytes());
     out.extend_from_slice(&(data.len() as u16).to_le_bytes());
     out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
+    while out.len() & 3 != 0 {
         out.push(0);
     }
 }

@@ -90,6 +90,19 @@ pub fn verify(p: &PublicKey, scheme: SignScheme, input: &[u8], sig: &[u8]) -> Re
 
 fn verify_ecdsa(curve: Curve, point: &[u8], digest: &[u8], sig: &[u8]) -> bool {
     use ecdsa_hazmat::PrehashVerifier;
+    // RustCrypto refuses digests shorter than half the field (SHA-1 on P-384, say), which ECDSA
+    // itself allows: the digest is read as an integer. Left zero-padding to half the field keeps
+    // that integer and stays below the field size, so no truncation changes it.
+    let half = curve.field_len().div_ceil(2);
+    let padded;
+    let digest = if digest.len() < half {
+        let mut v = vec![0u8; half - digest.len()];
+        v.extend_from_slice(digest);
+        padded = v;
+        &padded[..]
+    } else {
+        digest
+    };
     macro_rules! check {
         ($c:ident) => {{
             let Ok(vk) = $c::ecdsa::VerifyingKey::from_sec1_bytes(point) else {

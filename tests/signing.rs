@@ -1,0 +1,481 @@
+//! Issue 4: every mechanism checked by an independent implementation (OpenSSL with the public key
+//! read from the emulator, not from the module), the approval wait in every terminal state, our
+//! timeout and resume, cancel, length queries and short buffers without a second request, and 16
+//! parallel waits.
+
+mod common;
+
+use base64::Engine;
+use common::{raw, Env, Opts};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use cryptoki_sys::*;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+use openssl::sign::{RsaPssSaltlen, Verifier};
+use std::time::Duration;
+
+const CKA_TSB_POLICY: u64 = 0xD453_0001;
+const CKR_TSB_APPROVAL_EXPIRED: CK_RV = 0xD453_0001;
+const CKR_TSB_APPROVAL_TIMEOUT: CK_RV = 0xD453_0002;
+
+fn rv(e: CkError) -> RvError {
+    match e {
+        CkError::Pkcs11(rv, _) => rv,
+        other => panic!("not a PKCS#11 error: {other:?}"),
+    }
+}
+
+fn ec_params(oid: &str) -> Vec<u8> {
+    let obj = openssl::asn1::Asn1Object::from_str(oid).unwrap();
+    let mut v = vec![0x06, obj.as_slice().len() as u8];
+    v.extend_from_slice(obj.as_slice());
+    v
+}
+
+/// Generate a key pair; `policy` JSON makes it approval-gated.
+fn gen(s: &Session, kind: &str, label: &str, policy: Option<&serde_json::Value>, decrypt: bool) -> (ObjectHandle, ObjectHandle) {
+    let mut private = vec![Attribute::Label(label.into()), Attribute::Sign(true), Attribute::Decrypt(decrypt)];
+    if let Some(p) = policy {
+        private.push(Attribute::VendorDefined((AttributeType::VendorDefined(CKA_TSB_POLICY), p.to_string().into_bytes())));
+    }
+    let (mech, public) = match kind {
+        "rsa" => (Mechanism::RsaPkcsKeyPairGen, vec![Attribute::ModulusBits(2048.into()), Attribute::Label(label.into())]),
+        "p256" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.2.840.10045.3.1.7")), Attribute::Label(label.into())]),
+        "p384" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.132.0.34")), Attribute::Label(label.into())]),
+        "p521" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.132.0.35")), Attribute::Label(label.into())]),
+        "ed" => (Mechanism::EccEdwardsKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.101.112")), Attribute::Label(label.into())]),
+        _ => unreachable!(),
+    };
+    s.generate_key_pair(&mech, &public, &private).expect("keygen")
+}
+
+/// The public key as the emulator has it (independent of the module).
+fn tsb_public_key(env: &Env, label: &str) -> PKey<Public> {
+    let r: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/key/attributes", env.emu.base_url()))
+        .json(&serde_json::json!({"label": label}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let der = base64::engine::general_purpose::STANDARD.decode(r["json"]["publicKey"].as_str().unwrap()).unwrap();
+    PKey::public_key_from_der(&der).unwrap()
+}
+
+fn raw_to_der_ecdsa(sig: &[u8]) -> Vec<u8> {
+    let (r, s) = sig.split_at(sig.len() / 2);
+    let r = openssl::bn::BigNum::from_slice(r).unwrap();
+    let s = openssl::bn::BigNum::from_slice(s).unwrap();
+    openssl::ecdsa::EcdsaSig::from_private_components(r, s).unwrap().to_der().unwrap()
+}
+
+fn verify_md(pk: &PKey<Public>, md: MessageDigest, data: &[u8], sig: &[u8], pss: bool) -> bool {
+    let mut v = Verifier::new(md, pk).unwrap();
+    if pss {
+        v.set_rsa_padding(openssl::rsa::Padding::PKCS1_PSS).unwrap();
+        v.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH).unwrap();
+        v.set_rsa_mgf1_md(md).unwrap();
+    }
+    v.verify_oneshot(sig, data).unwrap()
+}
+
+isolated!(
+    fn rsa_mechanisms_verified_by_openssl() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let (pubh, privh) = gen(&s, "rsa", "rsa", None, true);
+        let pk = tsb_public_key(&env, "rsa");
+        let data = b"the quick brown fox".repeat(100);
+        for (mech, md) in [
+            (Mechanism::Sha1RsaPkcs, MessageDigest::sha1()),
+            (Mechanism::Sha224RsaPkcs, MessageDigest::sha224()),
+            (Mechanism::Sha256RsaPkcs, MessageDigest::sha256()),
+            (Mechanism::Sha384RsaPkcs, MessageDigest::sha384()),
+            (Mechanism::Sha512RsaPkcs, MessageDigest::sha512()),
+        ] {
+            let sig = s.sign(&mech, privh, &data).unwrap();
+            assert_eq!(sig.len(), 256);
+            assert!(verify_md(&pk, md, &data, &sig, false), "{mech:?}");
+            s.verify(&mech, pubh, &data, &sig).unwrap();
+            let mut bad = sig.clone();
+            bad[10] ^= 1;
+            assert_eq!(rv(s.verify(&mech, pubh, &data, &bad).unwrap_err()), RvError::SignatureInvalid);
+        }
+        // CKM_RSA_PKCS over a DigestInfo is the same signature as SHA256_RSA_PKCS.
+        let digest = openssl::hash::hash(MessageDigest::sha256(), &data).unwrap();
+        let mut di = vec![0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+        di.extend_from_slice(&digest);
+        let sig = s.sign(&Mechanism::RsaPkcs, privh, &di).unwrap();
+        assert!(verify_md(&pk, MessageDigest::sha256(), &data, &sig, false));
+        // CKM_RSA_PKCS over raw data: openssl's raw RSA public decrypt recovers it.
+        let sig = s.sign(&Mechanism::RsaPkcs, privh, b"raw bytes").unwrap();
+        let rsa = pk.rsa().unwrap();
+        let mut out = vec![0u8; 256];
+        let n = rsa.public_decrypt(&sig, &mut out, openssl::rsa::Padding::PKCS1).unwrap();
+        assert_eq!(&out[..n], b"raw bytes");
+        // PSS, hashed by the module and prehashed by the caller.
+        for (mech, h, md) in [
+            (MechanismType::SHA1_RSA_PKCS_PSS, MechanismType::SHA1, MessageDigest::sha1()),
+            (MechanismType::SHA256_RSA_PKCS_PSS, MechanismType::SHA256, MessageDigest::sha256()),
+            (MechanismType::SHA384_RSA_PKCS_PSS, MechanismType::SHA384, MessageDigest::sha384()),
+            (MechanismType::SHA512_RSA_PKCS_PSS, MechanismType::SHA512, MessageDigest::sha512()),
+        ] {
+            let mgf = match h {
+                MechanismType::SHA1 => PkcsMgfType::MGF1_SHA1,
+                MechanismType::SHA256 => PkcsMgfType::MGF1_SHA256,
+                MechanismType::SHA384 => PkcsMgfType::MGF1_SHA384,
+                _ => PkcsMgfType::MGF1_SHA512,
+            };
+            let params = PkcsPssParams { hash_alg: h, mgf, s_len: (md.size() as u64).into() };
+            let m = match mech {
+                MechanismType::SHA1_RSA_PKCS_PSS => Mechanism::Sha1RsaPkcsPss(params),
+                MechanismType::SHA256_RSA_PKCS_PSS => Mechanism::Sha256RsaPkcsPss(params),
+                MechanismType::SHA384_RSA_PKCS_PSS => Mechanism::Sha384RsaPkcsPss(params),
+                _ => Mechanism::Sha512RsaPkcsPss(params),
+            };
+            let sig = s.sign(&m, privh, &data).unwrap();
+            assert!(verify_md(&pk, md, &data, &sig, true), "{mech:?}");
+            s.verify(&m, pubh, &data, &sig).unwrap();
+            let digest = openssl::hash::hash(md, &data).unwrap();
+            let sig = s.sign(&Mechanism::RsaPkcsPss(params), privh, &digest).unwrap();
+            assert!(verify_md(&pk, md, &data, &sig, true), "prehashed {mech:?}");
+        }
+        // Salt length other than the hash length is refused clearly.
+        let bad = PkcsPssParams { hash_alg: MechanismType::SHA256, mgf: PkcsMgfType::MGF1_SHA256, s_len: 20.into() };
+        assert_eq!(rv(s.sign(&Mechanism::RsaPkcsPss(bad), privh, &[0u8; 32]).unwrap_err()), RvError::MechanismParamInvalid);
+        // Multi-part.
+        s.sign_init(&Mechanism::Sha256RsaPkcs, privh).unwrap();
+        for chunk in data.chunks(7) {
+            s.sign_update(chunk).unwrap();
+        }
+        let sig = s.sign_final().unwrap();
+        assert!(verify_md(&pk, MessageDigest::sha256(), &data, &sig, false));
+        // Hash-then-sign sends the digest, not the data.
+        let big = vec![7u8; 2 * 1024 * 1024];
+        let sig = s.sign(&Mechanism::Sha256RsaPkcs, privh, &big).unwrap();
+        assert!(verify_md(&pk, MessageDigest::sha256(), &big, &sig, false));
+        // Decryption: encrypt with OpenSSL, decrypt through the module.
+        let rsa = pk.rsa().unwrap();
+        let mut ct = vec![0u8; 256];
+        rsa.public_encrypt(b"secret", &mut ct, openssl::rsa::Padding::PKCS1).unwrap();
+        assert_eq!(s.decrypt(&Mechanism::RsaPkcs, privh, &ct).unwrap(), b"secret");
+        for (h, mgf) in [(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1), (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)] {
+            let oaep = PkcsOaepParams::new(h, mgf, PkcsOaepSource::empty());
+            let ct = s.encrypt(&Mechanism::RsaPkcsOaep(oaep), pubh, b"oaep secret").unwrap();
+            assert_eq!(s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct).unwrap(), b"oaep secret");
+        }
+        // OAEP SHA-256 ciphertext from OpenSSL.
+        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&pk).unwrap();
+        ctx.encrypt_init().unwrap();
+        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP).unwrap();
+        ctx.set_rsa_oaep_md(openssl::md::Md::sha256()).unwrap();
+        ctx.set_rsa_mgf1_md(openssl::md::Md::sha256()).unwrap();
+        let mut ct = vec![];
+        ctx.encrypt_to_vec(b"from openssl", &mut ct).unwrap();
+        let oaep = PkcsOaepParams::new(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, PkcsOaepSource::empty());
+        assert_eq!(s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct).unwrap(), b"from openssl");
+        // Digest.
+        assert_eq!(s.digest(&Mechanism::Sha256, b"abc").unwrap(), openssl::hash::hash(MessageDigest::sha256(), b"abc").unwrap().to_vec());
+        assert_eq!(s.digest(&Mechanism::Sha1, b"abc").unwrap(), openssl::hash::hash(MessageDigest::sha1(), b"abc").unwrap().to_vec());
+    }
+);
+
+isolated!(
+    fn ec_and_ed_mechanisms_verified_by_openssl() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let data = b"message to sign".to_vec();
+        for (kind, len) in [("p256", 64usize), ("p384", 96), ("p521", 132)] {
+            let (pubh, privh) = gen(&s, kind, kind, None, false);
+            let pk = tsb_public_key(&env, kind);
+            for (mech, md) in [
+                (Mechanism::EcdsaSha1, MessageDigest::sha1()),
+                (Mechanism::EcdsaSha224, MessageDigest::sha224()),
+                (Mechanism::EcdsaSha256, MessageDigest::sha256()),
+                (Mechanism::EcdsaSha384, MessageDigest::sha384()),
+                (Mechanism::EcdsaSha512, MessageDigest::sha512()),
+            ] {
+                let sig = s.sign(&mech, privh, &data).unwrap();
+                assert_eq!(sig.len(), len, "r||s fixed width");
+                assert!(verify_md(&pk, md, &data, &raw_to_der_ecdsa(&sig), false), "{kind} {mech:?}");
+                s.verify(&mech, pubh, &data, &sig).unwrap_or_else(|e| panic!("{kind} {mech:?}: {e}"));
+            }
+            let digest = openssl::hash::hash(MessageDigest::sha256(), &data).unwrap();
+            let sig = s.sign(&Mechanism::Ecdsa, privh, &digest).unwrap();
+            assert!(verify_md(&pk, MessageDigest::sha256(), &data, &raw_to_der_ecdsa(&sig), false));
+            s.verify(&Mechanism::Ecdsa, pubh, &digest, &sig).unwrap();
+        }
+        let (pubh, privh) = gen(&s, "ed", "ed", None, false);
+        let pk = tsb_public_key(&env, "ed");
+        let params = cryptoki::mechanism::eddsa::EddsaParams::new(cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure);
+        let sig = s.sign(&Mechanism::Eddsa(params), privh, &data).unwrap();
+        assert_eq!(sig.len(), 64);
+        let mut v = Verifier::new_without_digest(&pk).unwrap();
+        assert!(v.verify_oneshot(&sig, &data).unwrap());
+        s.verify(&Mechanism::Eddsa(params), pubh, &data, &sig).unwrap();
+        // Mechanism and key mismatch, decrypt with an EC key: refused before any request.
+        let (_, ec) = s.find_objects(&[Attribute::Label("p256".into()), Attribute::Class(ObjectClass::PRIVATE_KEY)]).map(|v| ((), v[0])).unwrap();
+        env.emu.reset_counts();
+        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, ec, &data).unwrap_err()), RvError::KeyTypeInconsistent);
+        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, ec, &[0u8; 64]).unwrap_err()), RvError::KeyTypeInconsistent);
+        assert!(env.emu.request_counts().is_empty());
+    }
+);
+
+isolated!(
+    fn refused_before_any_request() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        // A key that may not sign.
+        let public = [Attribute::ModulusBits(2048.into()), Attribute::Label("nosign".into())];
+        let (_, nosign) = s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &[Attribute::Sign(false), Attribute::Decrypt(true)]).unwrap();
+        let (_, signer) = gen(&s, "rsa", "signer", None, false);
+        env.emu.reset_counts();
+        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, nosign, b"x").unwrap_err()), RvError::KeyFunctionNotPermitted);
+        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, signer, &[0u8; 256]).unwrap_err()), RvError::KeyFunctionNotPermitted);
+        // Data too long for CKM_RSA_PKCS, wrong ciphertext length.
+        assert_eq!(rv(s.sign(&Mechanism::RsaPkcs, signer, &[1u8; 250]).unwrap_err()), RvError::DataLenRange);
+        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, nosign, &[0u8; 100]).unwrap_err()), RvError::EncryptedDataLenRange);
+        assert!(env.emu.request_counts().is_empty(), "{:?}", env.emu.request_counts());
+        // Operation state errors.
+        assert_eq!(rv(s.sign_update(b"x").unwrap_err()), RvError::OperationNotInitialized);
+        s.sign_init(&Mechanism::Sha256RsaPkcs, signer).unwrap();
+        assert_eq!(rv(s.sign_init(&Mechanism::Sha256RsaPkcs, signer).unwrap_err()), RvError::OperationActive);
+    }
+);
+
+isolated!(
+    fn blocked_key_is_refused() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let mut policy = env.policy(600);
+        policy["keyStatus"]["blocked"] = serde_json::json!(true);
+        let (_, k) = gen(&s, "rsa", "blocked", Some(&policy), false);
+        env.emu.reset_counts();
+        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, k, b"x").unwrap_err()), RvError::KeyFunctionNotPermitted);
+        assert_eq!(env.count("POST", "/v1/sign"), 0);
+    }
+);
+
+isolated!(
+    fn approval_gated_sign_executes_once_approved() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let policy = env.policy(600);
+        let (_, k) = gen(&s, "rsa", "ska", Some(&policy), false);
+        let pk = tsb_public_key(&env, "ska");
+        env.emu.reset_counts();
+        let bg = env.auto_approve(1);
+        // cryptoki asks for the length first, then signs: exactly one request for approvers.
+        let sig = s.sign(&Mechanism::Sha256RsaPkcs, k, b"release-1.0.tar.gz").unwrap();
+        assert!(verify_md(&pk, MessageDigest::sha256(), b"release-1.0.tar.gz", &sig, false));
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+        assert_eq!(env.count("POST", "/v1/synchronousSign"), 0);
+        assert_eq!(bg.join().unwrap().unwrap().handled, 1);
+    }
+);
+
+isolated!(
+    fn length_query_and_short_buffer_never_send_twice() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let (_, _) = gen(&s, "p256", "ska-ec", Some(&env.policy(600)), false);
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "ska-ec", CKO_PRIVATE_KEY);
+        env.emu.reset_counts();
+        // Length query: answered from the key, nothing sent.
+        let (r, _, len) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"data", None);
+        assert_eq!((r, len), (CKR_OK, 64));
+        assert_eq!(env.count("POST", "/v1/sign"), 0);
+        // A buffer too small after the approval: the result is kept for the retry.
+        let bg = env.auto_approve(1);
+        let (r, _, len) = raw::sign_again(rs, b"data", Some(10));
+        assert_eq!((r, len), (CKR_BUFFER_TOO_SMALL, 64));
+        bg.join().unwrap().unwrap();
+        let (r, sig, len) = raw::sign_again(rs, b"data", Some(64));
+        assert_eq!((r, len, sig.len()), (CKR_OK, 64, 64));
+        assert_eq!(env.count("POST", "/v1/sign"), 1, "one request for the whole sequence");
+        // The operation is finished now.
+        let (r, _, _) = raw::sign_again(rs, b"data", Some(64));
+        assert_eq!(r, CKR_OPERATION_NOT_INITIALIZED);
+    }
+);
+
+isolated!(
+    fn rejected_expired_cancelled_each_return_their_code() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        gen(&s, "p256", "ska", Some(&env.policy(600)), false);
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "ska", CKO_PRIVATE_KEY);
+        // Rejected.
+        let approver = env.approver.clone();
+        let t = std::thread::spawn(move || loop {
+            let tasks = approver.tasks(&Default::default()).unwrap();
+            if let Some(task) = tasks.first() {
+                approver.reject(&task.id).unwrap();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        });
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"one", Some(64));
+        t.join().unwrap();
+        assert_eq!(r, CKR_FUNCTION_REJECTED);
+        assert_eq!(raw::device_error(rs), 10001);
+        // Expired: the emulator's clock passes the policy's 600 s timeout while we wait.
+        let base = env.emu.base_url();
+        let t = std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            // Wait until the request exists, then move the clock.
+            loop {
+                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
+                if r["requests"].as_array().map(|a| !a.is_empty()).unwrap_or(false) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            c.post(format!("{base}/_emulator/clock")).json(&serde_json::json!({"advanceSeconds": 601})).send().unwrap();
+        });
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"two", Some(64));
+        t.join().unwrap();
+        assert_eq!(r, CKR_TSB_APPROVAL_EXPIRED);
+        assert_eq!(raw::device_error(rs), 10002);
+        // Cancelled on the TSB by someone else.
+        let base = env.emu.base_url();
+        let t = std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            loop {
+                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
+                if let Some(id) = r["requests"].as_array().and_then(|a| a.first()).and_then(|x| x["id"].as_str()) {
+                    c.delete(format!("{base}/v1/request/{id}")).send().unwrap();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"three", Some(64));
+        t.join().unwrap();
+        assert_eq!(r, CKR_FUNCTION_CANCELED);
+        assert_eq!(raw::device_error(rs), 10003);
+    }
+);
+
+isolated!(
+    fn our_timeout_then_resume_without_a_second_request() {
+        let dir = common::temp_dir("journal");
+        let journal = dir.join("journal.jsonl");
+        let env = Env::new(Opts { slot_json: Some(serde_json::json!({"approval_timeout_s": 1, "journal": journal})), ..Default::default() });
+        let s = env.session();
+        gen(&s, "p256", "ska", Some(&env.policy(600)), false);
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "ska", CKO_PRIVATE_KEY);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"payload", Some(64));
+        assert_eq!(r, CKR_TSB_APPROVAL_TIMEOUT);
+        assert_eq!(raw::device_error(rs), 10005);
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+        assert!(std::fs::read_to_string(&journal).unwrap().contains("requestId"), "journaled");
+        // A rerun of the same command: finalize and initialize again (the journal survives), then
+        // the same operation resumes the pending request; the approver approves it meanwhile.
+        drop(s);
+        let f = raw::fns();
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(std::ptr::null_mut()), CKR_OK);
+            assert_eq!(f.C_Initialize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        }
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "ska", CKO_PRIVATE_KEY);
+        let bg = env.auto_approve(1);
+        let (r, sig, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"payload", Some(64));
+        assert_eq!(r, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 1, "resumed, not asked twice");
+        assert!(!std::fs::read_to_string(&journal).unwrap().contains("requestId"), "done: removed from the journal");
+        // Different data is a different operation.
+        let bg = env.auto_approve(1);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"other payload", Some(64));
+        assert_eq!(r, CKR_OK);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 2);
+    }
+);
+
+isolated!(
+    fn session_cancel_from_another_thread() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        gen(&s, "p256", "ska", Some(&env.policy(600)), false);
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "ska", CKO_PRIVATE_KEY);
+        let base = env.emu.base_url();
+        let t = std::thread::spawn(move || {
+            let c = reqwest::blocking::Client::new();
+            loop {
+                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
+                if let Some(id) = r["requests"].as_array().and_then(|a| a.first()).and_then(|x| x["id"].as_str()) {
+                    let f = common::raw::fns();
+                    // C_SessionCancel is in the 3.0 table; reach it by name.
+                    let _ = f;
+                    let path = std::ffi::CString::new(common::module_path().to_str().unwrap()).unwrap();
+                    unsafe {
+                        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
+                        let sym = libc::dlsym(h, c"C_SessionCancel".as_ptr());
+                        let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV = std::mem::transmute(sym);
+                        assert_eq!(cancel(rs, CKF_SIGN), CKR_OK);
+                    }
+                    return id.to_string();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let started = std::time::Instant::now();
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"cancel me", Some(64));
+        let id = t.join().unwrap();
+        assert_eq!(r, CKR_FUNCTION_CANCELED);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let st: serde_json::Value = reqwest::blocking::get(format!("{}/v1/request/{id}", env.emu.base_url())).unwrap().json().unwrap();
+        assert_eq!(st["status"], "CANCELLED", "deleted on the TSB");
+        // The session is usable again.
+        let (r, _, len) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"x", None);
+        assert_eq!((r, len), (CKR_OK, 64));
+    }
+);
+
+isolated!(
+    fn sixteen_parallel_waits() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        gen(&s, "p256", "ska", Some(&env.policy(600)), false);
+        let k = s.find_objects(&[Attribute::Label("ska".into()), Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap()[0];
+        let pk = tsb_public_key(&env, "ska");
+        env.emu.reset_counts();
+        let bg = env.auto_approve(16);
+        let sigs: Vec<Vec<u8>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..16)
+                .map(|i| {
+                    let env = &env;
+                    sc.spawn(move || {
+                        let sess = env.session();
+                        let msg = format!("artifact {i}");
+                        let sig = sess.sign(&Mechanism::EcdsaSha256, k, msg.as_bytes()).unwrap();
+                        (msg, sig)
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    let (msg, sig) = h.join().unwrap();
+                    assert!(verify_md(&pk, MessageDigest::sha256(), msg.as_bytes(), &raw_to_der_ecdsa(&sig), false));
+                    sig
+                })
+                .collect()
+        });
+        assert_eq!(sigs.len(), 16);
+        assert_eq!(env.count("POST", "/v1/sign"), 16);
+        bg.join().unwrap().unwrap();
+    }
+);

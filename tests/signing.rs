@@ -37,20 +37,64 @@ fn ec_params(oid: &str) -> Vec<u8> {
 }
 
 /// Generate a key pair; `policy` JSON makes it approval-gated.
-fn gen(s: &Session, kind: &str, label: &str, policy: Option<&serde_json::Value>, decrypt: bool) -> (ObjectHandle, ObjectHandle) {
-    let mut private = vec![Attribute::Label(label.into()), Attribute::Sign(true), Attribute::Decrypt(decrypt)];
+fn gen(
+    s: &Session,
+    kind: &str,
+    label: &str,
+    policy: Option<&serde_json::Value>,
+    decrypt: bool,
+) -> (ObjectHandle, ObjectHandle) {
+    let mut private = vec![
+        Attribute::Label(label.into()),
+        Attribute::Sign(true),
+        Attribute::Decrypt(decrypt),
+    ];
     if let Some(p) = policy {
-        private.push(Attribute::VendorDefined((AttributeType::VendorDefined(CKA_TSB_POLICY), p.to_string().into_bytes())));
+        private.push(Attribute::VendorDefined((
+            AttributeType::VendorDefined(CKA_TSB_POLICY),
+            p.to_string().into_bytes(),
+        )));
     }
     let (mech, public) = match kind {
-        "rsa" => (Mechanism::RsaPkcsKeyPairGen, vec![Attribute::ModulusBits(2048.into()), Attribute::Label(label.into())]),
-        "p256" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.2.840.10045.3.1.7")), Attribute::Label(label.into())]),
-        "p384" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.132.0.34")), Attribute::Label(label.into())]),
-        "p521" => (Mechanism::EccKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.132.0.35")), Attribute::Label(label.into())]),
-        "ed" => (Mechanism::EccEdwardsKeyPairGen, vec![Attribute::EcParams(ec_params("1.3.101.112")), Attribute::Label(label.into())]),
+        "rsa" => (
+            Mechanism::RsaPkcsKeyPairGen,
+            vec![
+                Attribute::ModulusBits(2048.into()),
+                Attribute::Label(label.into()),
+            ],
+        ),
+        "p256" => (
+            Mechanism::EccKeyPairGen,
+            vec![
+                Attribute::EcParams(ec_params("1.2.840.10045.3.1.7")),
+                Attribute::Label(label.into()),
+            ],
+        ),
+        "p384" => (
+            Mechanism::EccKeyPairGen,
+            vec![
+                Attribute::EcParams(ec_params("1.3.132.0.34")),
+                Attribute::Label(label.into()),
+            ],
+        ),
+        "p521" => (
+            Mechanism::EccKeyPairGen,
+            vec![
+                Attribute::EcParams(ec_params("1.3.132.0.35")),
+                Attribute::Label(label.into()),
+            ],
+        ),
+        "ed" => (
+            Mechanism::EccEdwardsKeyPairGen,
+            vec![
+                Attribute::EcParams(ec_params("1.3.101.112")),
+                Attribute::Label(label.into()),
+            ],
+        ),
         _ => unreachable!(),
     };
-    s.generate_key_pair(&mech, &public, &private).expect("keygen")
+    s.generate_key_pair(&mech, &public, &private)
+        .expect("keygen")
 }
 
 /// The public key as the emulator has it (independent of the module).
@@ -62,7 +106,9 @@ fn tsb_public_key(env: &Env, label: &str) -> PKey<Public> {
         .unwrap()
         .json()
         .unwrap();
-    let der = base64::engine::general_purpose::STANDARD.decode(r["json"]["publicKey"].as_str().unwrap()).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(r["json"]["publicKey"].as_str().unwrap())
+        .unwrap();
     PKey::public_key_from_der(&der).unwrap()
 }
 
@@ -70,7 +116,10 @@ fn raw_to_der_ecdsa(sig: &[u8]) -> Vec<u8> {
     let (r, s) = sig.split_at(sig.len() / 2);
     let r = openssl::bn::BigNum::from_slice(r).unwrap();
     let s = openssl::bn::BigNum::from_slice(s).unwrap();
-    openssl::ecdsa::EcdsaSig::from_private_components(r, s).unwrap().to_der().unwrap()
+    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+        .unwrap()
+        .to_der()
+        .unwrap()
 }
 
 fn verify_md(pk: &PKey<Public>, md: MessageDigest, data: &[u8], sig: &[u8], pss: bool) -> bool {
@@ -103,11 +152,17 @@ isolated!(
             s.verify(&mech, pubh, &data, &sig).unwrap();
             let mut bad = sig.clone();
             bad[10] ^= 1;
-            assert_eq!(rv(s.verify(&mech, pubh, &data, &bad).unwrap_err()), RvError::SignatureInvalid);
+            assert_eq!(
+                rv(s.verify(&mech, pubh, &data, &bad).unwrap_err()),
+                RvError::SignatureInvalid
+            );
         }
         // CKM_RSA_PKCS over a DigestInfo is the same signature as SHA256_RSA_PKCS.
         let digest = openssl::hash::hash(MessageDigest::sha256(), &data).unwrap();
-        let mut di = vec![0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+        let mut di = vec![
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
         di.extend_from_slice(&digest);
         let sig = s.sign(&Mechanism::RsaPkcs, privh, &di).unwrap();
         assert!(verify_md(&pk, MessageDigest::sha256(), &data, &sig, false));
@@ -115,14 +170,32 @@ isolated!(
         let sig = s.sign(&Mechanism::RsaPkcs, privh, b"raw bytes").unwrap();
         let rsa = pk.rsa().unwrap();
         let mut out = vec![0u8; 256];
-        let n = rsa.public_decrypt(&sig, &mut out, openssl::rsa::Padding::PKCS1).unwrap();
+        let n = rsa
+            .public_decrypt(&sig, &mut out, openssl::rsa::Padding::PKCS1)
+            .unwrap();
         assert_eq!(&out[..n], b"raw bytes");
         // PSS, hashed by the module and prehashed by the caller.
         for (mech, h, md) in [
-            (MechanismType::SHA1_RSA_PKCS_PSS, MechanismType::SHA1, MessageDigest::sha1()),
-            (MechanismType::SHA256_RSA_PKCS_PSS, MechanismType::SHA256, MessageDigest::sha256()),
-            (MechanismType::SHA384_RSA_PKCS_PSS, MechanismType::SHA384, MessageDigest::sha384()),
-            (MechanismType::SHA512_RSA_PKCS_PSS, MechanismType::SHA512, MessageDigest::sha512()),
+            (
+                MechanismType::SHA1_RSA_PKCS_PSS,
+                MechanismType::SHA1,
+                MessageDigest::sha1(),
+            ),
+            (
+                MechanismType::SHA256_RSA_PKCS_PSS,
+                MechanismType::SHA256,
+                MessageDigest::sha256(),
+            ),
+            (
+                MechanismType::SHA384_RSA_PKCS_PSS,
+                MechanismType::SHA384,
+                MessageDigest::sha384(),
+            ),
+            (
+                MechanismType::SHA512_RSA_PKCS_PSS,
+                MechanismType::SHA512,
+                MessageDigest::sha512(),
+            ),
         ] {
             let mgf = match h {
                 MechanismType::SHA1 => PkcsMgfType::MGF1_SHA1,
@@ -130,7 +203,11 @@ isolated!(
                 MechanismType::SHA384 => PkcsMgfType::MGF1_SHA384,
                 _ => PkcsMgfType::MGF1_SHA512,
             };
-            let params = PkcsPssParams { hash_alg: h, mgf, s_len: (md.size() as u64).into() };
+            let params = PkcsPssParams {
+                hash_alg: h,
+                mgf,
+                s_len: (md.size() as u64).into(),
+            };
             let m = match mech {
                 MechanismType::SHA1_RSA_PKCS_PSS => Mechanism::Sha1RsaPkcsPss(params),
                 MechanismType::SHA256_RSA_PKCS_PSS => Mechanism::Sha256RsaPkcsPss(params),
@@ -141,12 +218,22 @@ isolated!(
             assert!(verify_md(&pk, md, &data, &sig, true), "{mech:?}");
             s.verify(&m, pubh, &data, &sig).unwrap();
             let digest = openssl::hash::hash(md, &data).unwrap();
-            let sig = s.sign(&Mechanism::RsaPkcsPss(params), privh, &digest).unwrap();
+            let sig = s
+                .sign(&Mechanism::RsaPkcsPss(params), privh, &digest)
+                .unwrap();
             assert!(verify_md(&pk, md, &data, &sig, true), "prehashed {mech:?}");
         }
         // Salt length other than the hash length is refused clearly.
-        let bad = PkcsPssParams { hash_alg: MechanismType::SHA256, mgf: PkcsMgfType::MGF1_SHA256, s_len: 20.into() };
-        assert_eq!(rv(s.sign(&Mechanism::RsaPkcsPss(bad), privh, &[0u8; 32]).unwrap_err()), RvError::MechanismParamInvalid);
+        let bad = PkcsPssParams {
+            hash_alg: MechanismType::SHA256,
+            mgf: PkcsMgfType::MGF1_SHA256,
+            s_len: 20.into(),
+        };
+        assert_eq!(
+            rv(s.sign(&Mechanism::RsaPkcsPss(bad), privh, &[0u8; 32])
+                .unwrap_err()),
+            RvError::MechanismParamInvalid
+        );
         // Multi-part.
         s.sign_init(&Mechanism::Sha256RsaPkcs, privh).unwrap();
         for chunk in data.chunks(7) {
@@ -161,26 +248,58 @@ isolated!(
         // Decryption: encrypt with OpenSSL, decrypt through the module.
         let rsa = pk.rsa().unwrap();
         let mut ct = vec![0u8; 256];
-        rsa.public_encrypt(b"secret", &mut ct, openssl::rsa::Padding::PKCS1).unwrap();
-        assert_eq!(s.decrypt(&Mechanism::RsaPkcs, privh, &ct).unwrap(), b"secret");
-        for (h, mgf) in [(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1), (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)] {
+        rsa.public_encrypt(b"secret", &mut ct, openssl::rsa::Padding::PKCS1)
+            .unwrap();
+        assert_eq!(
+            s.decrypt(&Mechanism::RsaPkcs, privh, &ct).unwrap(),
+            b"secret"
+        );
+        for (h, mgf) in [
+            (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
+            (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
+        ] {
             let oaep = PkcsOaepParams::new(h, mgf, PkcsOaepSource::empty());
-            let ct = s.encrypt(&Mechanism::RsaPkcsOaep(oaep), pubh, b"oaep secret").unwrap();
-            assert_eq!(s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct).unwrap(), b"oaep secret");
+            let ct = s
+                .encrypt(&Mechanism::RsaPkcsOaep(oaep), pubh, b"oaep secret")
+                .unwrap();
+            assert_eq!(
+                s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct)
+                    .unwrap(),
+                b"oaep secret"
+            );
         }
         // OAEP SHA-256 ciphertext from OpenSSL.
         let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&pk).unwrap();
         ctx.encrypt_init().unwrap();
-        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP).unwrap();
+        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1_OAEP)
+            .unwrap();
         ctx.set_rsa_oaep_md(openssl::md::Md::sha256()).unwrap();
         ctx.set_rsa_mgf1_md(openssl::md::Md::sha256()).unwrap();
         let mut ct = vec![];
         ctx.encrypt_to_vec(b"from openssl", &mut ct).unwrap();
-        let oaep = PkcsOaepParams::new(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, PkcsOaepSource::empty());
-        assert_eq!(s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct).unwrap(), b"from openssl");
+        let oaep = PkcsOaepParams::new(
+            MechanismType::SHA256,
+            PkcsMgfType::MGF1_SHA256,
+            PkcsOaepSource::empty(),
+        );
+        assert_eq!(
+            s.decrypt(&Mechanism::RsaPkcsOaep(oaep), privh, &ct)
+                .unwrap(),
+            b"from openssl"
+        );
         // Digest.
-        assert_eq!(s.digest(&Mechanism::Sha256, b"abc").unwrap(), openssl::hash::hash(MessageDigest::sha256(), b"abc").unwrap().to_vec());
-        assert_eq!(s.digest(&Mechanism::Sha1, b"abc").unwrap(), openssl::hash::hash(MessageDigest::sha1(), b"abc").unwrap().to_vec());
+        assert_eq!(
+            s.digest(&Mechanism::Sha256, b"abc").unwrap(),
+            openssl::hash::hash(MessageDigest::sha256(), b"abc")
+                .unwrap()
+                .to_vec()
+        );
+        assert_eq!(
+            s.digest(&Mechanism::Sha1, b"abc").unwrap(),
+            openssl::hash::hash(MessageDigest::sha1(), b"abc")
+                .unwrap()
+                .to_vec()
+        );
     }
 );
 
@@ -201,27 +320,52 @@ isolated!(
             ] {
                 let sig = s.sign(&mech, privh, &data).unwrap();
                 assert_eq!(sig.len(), len, "r||s fixed width");
-                assert!(verify_md(&pk, md, &data, &raw_to_der_ecdsa(&sig), false), "{kind} {mech:?}");
-                s.verify(&mech, pubh, &data, &sig).unwrap_or_else(|e| panic!("{kind} {mech:?}: {e}"));
+                assert!(
+                    verify_md(&pk, md, &data, &raw_to_der_ecdsa(&sig), false),
+                    "{kind} {mech:?}"
+                );
+                s.verify(&mech, pubh, &data, &sig)
+                    .unwrap_or_else(|e| panic!("{kind} {mech:?}: {e}"));
             }
             let digest = openssl::hash::hash(MessageDigest::sha256(), &data).unwrap();
             let sig = s.sign(&Mechanism::Ecdsa, privh, &digest).unwrap();
-            assert!(verify_md(&pk, MessageDigest::sha256(), &data, &raw_to_der_ecdsa(&sig), false));
+            assert!(verify_md(
+                &pk,
+                MessageDigest::sha256(),
+                &data,
+                &raw_to_der_ecdsa(&sig),
+                false
+            ));
             s.verify(&Mechanism::Ecdsa, pubh, &digest, &sig).unwrap();
         }
         let (pubh, privh) = gen(&s, "ed", "ed", None, false);
         let pk = tsb_public_key(&env, "ed");
-        let params = cryptoki::mechanism::eddsa::EddsaParams::new(cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure);
+        let params = cryptoki::mechanism::eddsa::EddsaParams::new(
+            cryptoki::mechanism::eddsa::EddsaSignatureScheme::Pure,
+        );
         let sig = s.sign(&Mechanism::Eddsa(params), privh, &data).unwrap();
         assert_eq!(sig.len(), 64);
         let mut v = Verifier::new_without_digest(&pk).unwrap();
         assert!(v.verify_oneshot(&sig, &data).unwrap());
-        s.verify(&Mechanism::Eddsa(params), pubh, &data, &sig).unwrap();
+        s.verify(&Mechanism::Eddsa(params), pubh, &data, &sig)
+            .unwrap();
         // Mechanism and key mismatch, decrypt with an EC key: refused before any request.
-        let (_, ec) = s.find_objects(&[Attribute::Label("p256".into()), Attribute::Class(ObjectClass::PRIVATE_KEY)]).map(|v| ((), v[0])).unwrap();
+        let (_, ec) = s
+            .find_objects(&[
+                Attribute::Label("p256".into()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ])
+            .map(|v| ((), v[0]))
+            .unwrap();
         env.emu.reset_counts();
-        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, ec, &data).unwrap_err()), RvError::KeyTypeInconsistent);
-        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, ec, &[0u8; 64]).unwrap_err()), RvError::KeyTypeInconsistent);
+        assert_eq!(
+            rv(s.sign(&Mechanism::Sha256RsaPkcs, ec, &data).unwrap_err()),
+            RvError::KeyTypeInconsistent
+        );
+        assert_eq!(
+            rv(s.decrypt(&Mechanism::RsaPkcs, ec, &[0u8; 64]).unwrap_err()),
+            RvError::KeyTypeInconsistent
+        );
         assert!(env.emu.request_counts().is_empty());
     }
 );
@@ -231,20 +375,54 @@ isolated!(
         let env = Env::new(Opts::default());
         let s = env.session();
         // A key that may not sign.
-        let public = [Attribute::ModulusBits(2048.into()), Attribute::Label("nosign".into())];
-        let (_, nosign) = s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &[Attribute::Sign(false), Attribute::Decrypt(true)]).unwrap();
+        let public = [
+            Attribute::ModulusBits(2048.into()),
+            Attribute::Label("nosign".into()),
+        ];
+        let (_, nosign) = s
+            .generate_key_pair(
+                &Mechanism::RsaPkcsKeyPairGen,
+                &public,
+                &[Attribute::Sign(false), Attribute::Decrypt(true)],
+            )
+            .unwrap();
         let (_, signer) = gen(&s, "rsa", "signer", None, false);
         env.emu.reset_counts();
-        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, nosign, b"x").unwrap_err()), RvError::KeyFunctionNotPermitted);
-        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, signer, &[0u8; 256]).unwrap_err()), RvError::KeyFunctionNotPermitted);
+        assert_eq!(
+            rv(s.sign(&Mechanism::Sha256RsaPkcs, nosign, b"x").unwrap_err()),
+            RvError::KeyFunctionNotPermitted
+        );
+        assert_eq!(
+            rv(s.decrypt(&Mechanism::RsaPkcs, signer, &[0u8; 256])
+                .unwrap_err()),
+            RvError::KeyFunctionNotPermitted
+        );
         // Data too long for CKM_RSA_PKCS, wrong ciphertext length.
-        assert_eq!(rv(s.sign(&Mechanism::RsaPkcs, signer, &[1u8; 250]).unwrap_err()), RvError::DataLenRange);
-        assert_eq!(rv(s.decrypt(&Mechanism::RsaPkcs, nosign, &[0u8; 100]).unwrap_err()), RvError::EncryptedDataLenRange);
-        assert!(env.emu.request_counts().is_empty(), "{:?}", env.emu.request_counts());
+        assert_eq!(
+            rv(s.sign(&Mechanism::RsaPkcs, signer, &[1u8; 250])
+                .unwrap_err()),
+            RvError::DataLenRange
+        );
+        assert_eq!(
+            rv(s.decrypt(&Mechanism::RsaPkcs, nosign, &[0u8; 100])
+                .unwrap_err()),
+            RvError::EncryptedDataLenRange
+        );
+        assert!(
+            env.emu.request_counts().is_empty(),
+            "{:?}",
+            env.emu.request_counts()
+        );
         // Operation state errors.
-        assert_eq!(rv(s.sign_update(b"x").unwrap_err()), RvError::OperationNotInitialized);
+        assert_eq!(
+            rv(s.sign_update(b"x").unwrap_err()),
+            RvError::OperationNotInitialized
+        );
         s.sign_init(&Mechanism::Sha256RsaPkcs, signer).unwrap();
-        assert_eq!(rv(s.sign_init(&Mechanism::Sha256RsaPkcs, signer).unwrap_err()), RvError::OperationActive);
+        assert_eq!(
+            rv(s.sign_init(&Mechanism::Sha256RsaPkcs, signer).unwrap_err()),
+            RvError::OperationActive
+        );
     }
 );
 
@@ -256,7 +434,10 @@ isolated!(
         policy["keyStatus"]["blocked"] = serde_json::json!(true);
         let (_, k) = gen(&s, "rsa", "blocked", Some(&policy), false);
         env.emu.reset_counts();
-        assert_eq!(rv(s.sign(&Mechanism::Sha256RsaPkcs, k, b"x").unwrap_err()), RvError::KeyFunctionNotPermitted);
+        assert_eq!(
+            rv(s.sign(&Mechanism::Sha256RsaPkcs, k, b"x").unwrap_err()),
+            RvError::KeyFunctionNotPermitted
+        );
         assert_eq!(env.count("POST", "/v1/sign"), 0);
     }
 );
@@ -271,8 +452,16 @@ isolated!(
         env.emu.reset_counts();
         let bg = env.auto_approve(1);
         // cryptoki asks for the length first, then signs: exactly one request for approvers.
-        let sig = s.sign(&Mechanism::Sha256RsaPkcs, k, b"release-1.0.tar.gz").unwrap();
-        assert!(verify_md(&pk, MessageDigest::sha256(), b"release-1.0.tar.gz", &sig, false));
+        let sig = s
+            .sign(&Mechanism::Sha256RsaPkcs, k, b"release-1.0.tar.gz")
+            .unwrap();
+        assert!(verify_md(
+            &pk,
+            MessageDigest::sha256(),
+            b"release-1.0.tar.gz",
+            &sig,
+            false
+        ));
         assert_eq!(env.count("POST", "/v1/sign"), 1);
         assert_eq!(env.count("POST", "/v1/synchronousSign"), 0);
         assert_eq!(bg.join().unwrap().unwrap().handled, 1);
@@ -298,7 +487,11 @@ isolated!(
         bg.join().unwrap().unwrap();
         let (r, sig, len) = raw::sign_again(rs, b"data", Some(64));
         assert_eq!((r, len, sig.len()), (CKR_OK, 64, 64));
-        assert_eq!(env.count("POST", "/v1/sign"), 1, "one request for the whole sequence");
+        assert_eq!(
+            env.count("POST", "/v1/sign"),
+            1,
+            "one request for the whole sequence"
+        );
         // The operation is finished now.
         let (r, _, _) = raw::sign_again(rs, b"data", Some(64));
         assert_eq!(r, CKR_OPERATION_NOT_INITIALIZED);
@@ -332,13 +525,26 @@ isolated!(
             let c = reqwest::blocking::Client::new();
             // Wait until the request exists, then move the clock.
             loop {
-                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
-                if r["requests"].as_array().map(|a| !a.is_empty()).unwrap_or(false) {
+                let r: serde_json::Value = c
+                    .post(format!("{base}/v1/filteredRequests"))
+                    .json(&serde_json::json!({"requestStatusList": ["PENDING"]}))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                if r["requests"]
+                    .as_array()
+                    .map(|a| !a.is_empty())
+                    .unwrap_or(false)
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            c.post(format!("{base}/_emulator/clock")).json(&serde_json::json!({"advanceSeconds": 601})).send().unwrap();
+            c.post(format!("{base}/_emulator/clock"))
+                .json(&serde_json::json!({"advanceSeconds": 601}))
+                .send()
+                .unwrap();
         });
         let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"two", Some(64));
         t.join().unwrap();
@@ -349,8 +555,18 @@ isolated!(
         let t = std::thread::spawn(move || {
             let c = reqwest::blocking::Client::new();
             loop {
-                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
-                if let Some(id) = r["requests"].as_array().and_then(|a| a.first()).and_then(|x| x["id"].as_str()) {
+                let r: serde_json::Value = c
+                    .post(format!("{base}/v1/filteredRequests"))
+                    .json(&serde_json::json!({"requestStatusList": ["PENDING"]}))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                if let Some(id) = r["requests"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|x| x["id"].as_str())
+                {
                     c.delete(format!("{base}/v1/request/{id}")).send().unwrap();
                     break;
                 }
@@ -368,7 +584,10 @@ isolated!(
     fn our_timeout_then_resume_without_a_second_request() {
         let dir = common::temp_dir("journal");
         let journal = dir.join("journal.jsonl");
-        let env = Env::new(Opts { slot_json: Some(serde_json::json!({"approval_timeout_s": 1, "journal": journal})), ..Default::default() });
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"approval_timeout_s": 1, "journal": journal})),
+            ..Default::default()
+        });
         let s = env.session();
         gen(&s, "p256", "ska", Some(&env.policy(600)), false);
         let rs = raw::open_session(0);
@@ -377,7 +596,12 @@ isolated!(
         assert_eq!(r, CKR_TSB_APPROVAL_TIMEOUT);
         assert_eq!(raw::device_error(rs), 10005);
         assert_eq!(env.count("POST", "/v1/sign"), 1);
-        assert!(std::fs::read_to_string(&journal).unwrap().contains("requestId"), "journaled");
+        assert!(
+            std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("requestId"),
+            "journaled"
+        );
         // A rerun of the same command: finalize and initialize again (the journal survives), then
         // the same operation resumes the pending request; the approver approves it meanwhile.
         drop(s);
@@ -394,7 +618,12 @@ isolated!(
         assert_eq!(sig.len(), 64);
         bg.join().unwrap().unwrap();
         assert_eq!(env.count("POST", "/v1/sign"), 1, "resumed, not asked twice");
-        assert!(!std::fs::read_to_string(&journal).unwrap().contains("requestId"), "done: removed from the journal");
+        assert!(
+            !std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("requestId"),
+            "done: removed from the journal"
+        );
         // Different data is a different operation.
         let bg = env.auto_approve(1);
         let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"other payload", Some(64));
@@ -415,16 +644,28 @@ isolated!(
         let t = std::thread::spawn(move || {
             let c = reqwest::blocking::Client::new();
             loop {
-                let r: serde_json::Value = c.post(format!("{base}/v1/filteredRequests")).json(&serde_json::json!({"requestStatusList": ["PENDING"]})).send().unwrap().json().unwrap();
-                if let Some(id) = r["requests"].as_array().and_then(|a| a.first()).and_then(|x| x["id"].as_str()) {
+                let r: serde_json::Value = c
+                    .post(format!("{base}/v1/filteredRequests"))
+                    .json(&serde_json::json!({"requestStatusList": ["PENDING"]}))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                if let Some(id) = r["requests"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|x| x["id"].as_str())
+                {
                     let f = common::raw::fns();
                     // C_SessionCancel is in the 3.0 table; reach it by name.
                     let _ = f;
-                    let path = std::ffi::CString::new(common::module_path().to_str().unwrap()).unwrap();
+                    let path =
+                        std::ffi::CString::new(common::module_path().to_str().unwrap()).unwrap();
                     unsafe {
                         let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
                         let sym = libc::dlsym(h, c"C_SessionCancel".as_ptr());
-                        let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV = std::mem::transmute(sym);
+                        let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV =
+                            std::mem::transmute(sym);
                         assert_eq!(cancel(rs, CKF_SIGN), CKR_OK);
                     }
                     return id.to_string();
@@ -437,7 +678,11 @@ isolated!(
         let id = t.join().unwrap();
         assert_eq!(r, CKR_FUNCTION_CANCELED);
         assert!(started.elapsed() < Duration::from_secs(10));
-        let st: serde_json::Value = reqwest::blocking::get(format!("{}/v1/request/{id}", env.emu.base_url())).unwrap().json().unwrap();
+        let st: serde_json::Value =
+            reqwest::blocking::get(format!("{}/v1/request/{id}", env.emu.base_url()))
+                .unwrap()
+                .json()
+                .unwrap();
         assert_eq!(st["status"], "CANCELLED", "deleted on the TSB");
         // The session is usable again.
         let (r, _, len) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"x", None);
@@ -450,7 +695,12 @@ isolated!(
         let env = Env::new(Opts::default());
         let s = env.session();
         gen(&s, "p256", "ska", Some(&env.policy(600)), false);
-        let k = s.find_objects(&[Attribute::Label("ska".into()), Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap()[0];
+        let k = s
+            .find_objects(&[
+                Attribute::Label("ska".into()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ])
+            .unwrap()[0];
         let pk = tsb_public_key(&env, "ska");
         env.emu.reset_counts();
         let bg = env.auto_approve(16);
@@ -461,7 +711,9 @@ isolated!(
                     sc.spawn(move || {
                         let sess = env.session();
                         let msg = format!("artifact {i}");
-                        let sig = sess.sign(&Mechanism::EcdsaSha256, k, msg.as_bytes()).unwrap();
+                        let sig = sess
+                            .sign(&Mechanism::EcdsaSha256, k, msg.as_bytes())
+                            .unwrap();
                         (msg, sig)
                     })
                 })
@@ -469,7 +721,13 @@ isolated!(
             hs.into_iter()
                 .map(|h| {
                     let (msg, sig) = h.join().unwrap();
-                    assert!(verify_md(&pk, MessageDigest::sha256(), msg.as_bytes(), &raw_to_der_ecdsa(&sig), false));
+                    assert!(verify_md(
+                        &pk,
+                        MessageDigest::sha256(),
+                        msg.as_bytes(),
+                        &raw_to_der_ecdsa(&sig),
+                        false
+                    ));
                     sig
                 })
                 .collect()

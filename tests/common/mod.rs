@@ -226,7 +226,8 @@ pub mod raw {
             assert!(!h.is_null(), "dlopen module");
             let sym = libc::dlsym(h, c"C_GetFunctionList".as_ptr());
             assert!(!sym.is_null());
-            let get: unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV = std::mem::transmute(sym);
+            let get: unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV =
+                std::mem::transmute(sym);
             let mut list = std::ptr::null_mut();
             assert_eq!(get(&mut list), CKR_OK);
             &*list
@@ -236,7 +237,15 @@ pub mod raw {
     pub fn open_session(slot: CK_SLOT_ID) -> CK_SESSION_HANDLE {
         let f = fns();
         let mut h = 0;
-        let rv = unsafe { f.C_OpenSession.unwrap()(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, std::ptr::null_mut(), None, &mut h) };
+        let rv = unsafe {
+            f.C_OpenSession.unwrap()(
+                slot,
+                CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                std::ptr::null_mut(),
+                None,
+                &mut h,
+            )
+        };
         assert_eq!(rv, CKR_OK);
         h
     }
@@ -245,8 +254,16 @@ pub mod raw {
         let f = fns();
         let mut class = class;
         let mut t = [
-            CK_ATTRIBUTE { type_: CKA_LABEL, pValue: label.as_ptr() as *mut _, ulValueLen: label.len() as CK_ULONG },
-            CK_ATTRIBUTE { type_: CKA_CLASS, pValue: &mut class as *mut _ as *mut _, ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG },
+            CK_ATTRIBUTE {
+                type_: CKA_LABEL,
+                pValue: label.as_ptr() as *mut _,
+                ulValueLen: label.len() as CK_ULONG,
+            },
+            CK_ATTRIBUTE {
+                type_: CKA_CLASS,
+                pValue: &mut class as *mut _ as *mut _,
+                ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
+            },
         ];
         unsafe {
             assert_eq!(f.C_FindObjectsInit.unwrap()(s, t.as_mut_ptr(), 2), CKR_OK);
@@ -260,9 +277,19 @@ pub mod raw {
     }
 
     /// C_SignInit + C_Sign with an output buffer of `cap` bytes (None = length query).
-    pub fn sign(s: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE, mech: CK_MECHANISM_TYPE, data: &[u8], cap: Option<usize>) -> (CK_RV, Vec<u8>, CK_ULONG) {
+    pub fn sign(
+        s: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        mech: CK_MECHANISM_TYPE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> (CK_RV, Vec<u8>, CK_ULONG) {
         let f = fns();
-        let mut m = CK_MECHANISM { mechanism: mech, pParameter: std::ptr::null_mut(), ulParameterLen: 0 };
+        let mut m = CK_MECHANISM {
+            mechanism: mech,
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
         unsafe {
             let rv = f.C_SignInit.unwrap()(s, &mut m, key);
             if rv != CKR_OK {
@@ -273,12 +300,28 @@ pub mod raw {
     }
 
     /// C_Sign on an already initialized operation.
-    pub fn sign_again(s: CK_SESSION_HANDLE, data: &[u8], cap: Option<usize>) -> (CK_RV, Vec<u8>, CK_ULONG) {
+    pub fn sign_again(
+        s: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> (CK_RV, Vec<u8>, CK_ULONG) {
         let f = fns();
         let mut buf = vec![0u8; cap.unwrap_or(0)];
         let mut len = cap.unwrap_or(0) as CK_ULONG;
-        let out = if cap.is_some() { buf.as_mut_ptr() } else { std::ptr::null_mut() };
-        let rv = unsafe { f.C_Sign.unwrap()(s, data.as_ptr() as *mut _, data.len() as CK_ULONG, out, &mut len) };
+        let out = if cap.is_some() {
+            buf.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
+        let rv = unsafe {
+            f.C_Sign.unwrap()(
+                s,
+                data.as_ptr() as *mut _,
+                data.len() as CK_ULONG,
+                out,
+                &mut len,
+            )
+        };
         if rv == CKR_OK && cap.is_some() {
             buf.truncate(len as usize);
         }
@@ -287,7 +330,12 @@ pub mod raw {
 
     pub fn device_error(s: CK_SESSION_HANDLE) -> CK_ULONG {
         let f = fns();
-        let mut info = CK_SESSION_INFO { slotID: 0, state: 0, flags: 0, ulDeviceError: 0 };
+        let mut info = CK_SESSION_INFO {
+            slotID: 0,
+            state: 0,
+            flags: 0,
+            ulDeviceError: 0,
+        };
         assert_eq!(unsafe { f.C_GetSessionInfo.unwrap()(s, &mut info) }, CKR_OK);
         info.ulDeviceError
     }

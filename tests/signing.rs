@@ -737,3 +737,27 @@ isolated!(
         bg.join().unwrap().unwrap();
     }
 );
+
+isolated!(
+    fn forked_child_gets_a_fresh_http_client() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let (_, k) = gen(&s, "p256", "forky", None, false);
+        // The parent's HTTP client (and its runtime thread) exists now.
+        s.sign(&Mechanism::EcdsaSha256, k, b"parent").unwrap();
+        let rs = raw::open_session(0);
+        let key = raw::find_one(rs, "forky", CKO_PRIVATE_KEY);
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // Child: only this thread exists; the module must build a new client, not hang.
+            let (r, sig, _) = raw::sign(rs, key, CKM_ECDSA_SHA256, b"child", Some(64));
+            unsafe { libc::_exit(if r == CKR_OK && sig.len() == 64 { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(waited, pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child signing failed: {status}");
+        assert_eq!(env.count("POST", "/v1/synchronousSign"), 2);
+    }
+);

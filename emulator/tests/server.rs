@@ -629,3 +629,25 @@ fn binary_rejects_bad_flags() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--test-controls"));
 }
+
+#[test]
+fn many_keys_over_http() {
+    // 10,000 keys are covered by the store's unit test; over HTTP 1,000 keep the suite fast.
+    let env = start();
+    for i in 0..1_000 {
+        let (s, v) = env.post(
+            "/v1/key",
+            &json!({"label": format!("Key-{i}"), "algorithm": "ED", "attributes": {"sign": true}}),
+        );
+        assert_eq!(s, 201, "{v}");
+    }
+    for i in (0..1_000).step_by(100) {
+        let (s, _) = env.post(
+            "/v1/synchronousSign",
+            &sign_body(&format!("key-{i}"), "EDDSA"),
+        );
+        assert_eq!(s, 200);
+    }
+    let (s, v) = env.get("/v1/key");
+    assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(1_000)));
+}

@@ -455,3 +455,53 @@ fn async_decrypt_certificates_and_sign_cert() {
         "{st}"
     );
 }
+
+#[test]
+fn certificate_approver_is_named_by_its_spki() {
+    let env = start();
+    let a = Approver::ec();
+    // A self-signed certificate for the approver key, listed as a `certificate` approver.
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "approver@example.com")
+        .unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&a.key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&a.key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let cert_b64 = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b.build().to_der().unwrap(),
+    );
+    let policy = use_policy(vec![
+        json!({"name": "t", "timelock": 0, "timeout": 0, "groups": [
+        {"name": "g", "quorum": 1, "approvals": [{"type": "certificate", "value": cert_b64}]}]}),
+    ]);
+    env.ec_key("k", policy);
+    let id = env.sign_async("k");
+    assert_eq!(env.status(&id)["notYetApprovedBy"], json!([a.spki()]));
+    // The approver authenticates with its certificate.
+    let mut proof = a.timestamp_proof();
+    proof.as_object_mut().unwrap().remove("approverPublicKey");
+    proof["approverCertificate"] = json!(cert_b64);
+    let (s, v) = env.post("/v1/filteredSignApprovalTask", &proof);
+    assert_eq!(s, 200, "{v}");
+    let mut approval = a.approval(&v["tasks"][0]);
+    approval
+        .as_object_mut()
+        .unwrap()
+        .remove("approverPublicKey");
+    approval["approverCertificate"] = json!(cert_b64);
+    let (s, v) = env.post("/v1/approval", &approval);
+    assert_eq!(s, 200, "{v}");
+    let st = env.status(&id);
+    assert_eq!(st["status"], "EXECUTED");
+    assert_eq!(st["approvedBy"], json!([a.spki()]));
+}

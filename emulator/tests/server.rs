@@ -651,3 +651,38 @@ fn many_keys_over_http() {
     let (s, v) = env.get("/v1/key");
     assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(1_000)));
 }
+
+#[test]
+fn keep_alive_pipelining_and_expect_continue() {
+    let env = start();
+    // Two pipelined requests on one connection, the second closes it.
+    let out = raw(
+        &env,
+        "GET /v1/versionInfo HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+    assert!(out.ends_with("[]"), "{out}");
+    // Expect: 100-continue gets an interim response before the body is sent.
+    let mut s = TcpStream::connect(env.emu.local_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = r#"{"requestStatusList":[]}"#;
+    s.write_all(
+        format!(
+            "POST /v1/filteredRequests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.ends_with(r#"{"requests":[]}"#), "{out}");
+    // HTTP/1.0 without keep-alive closes after the response.
+    let out = raw(&env, "GET /v1/versionInfo HTTP/1.0\r\n\r\n");
+    assert!(out.contains("Connection: close"), "{out}");
+}

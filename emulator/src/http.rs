@@ -82,7 +82,11 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         if shared.shutdown.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // E.g. out of file descriptors: back off instead of spinning.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         let shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("tsb-emu-conn".into())

@@ -505,3 +505,52 @@ fn certificate_approver_is_named_by_its_spki() {
     assert_eq!(st["status"], "EXECUTED");
     assert_eq!(st["approvedBy"], json!([a.spki()]));
 }
+
+#[test]
+fn key_password_is_checked_at_creation_and_never_shown_to_approvers() {
+    let env = start();
+    let a = Approver::ec();
+    env.create_key(
+        json!({"label": "pw", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+        "password": ["p", "w"], "attributes": {"sign": true},
+        "policy": use_policy(vec![token(0, 0, vec![(1, vec![&a])])])}),
+    );
+    let mut body = sign_body("pw", "SHA256_WITH_ECDSA");
+    let (s, v) = env.post("/v1/sign", &body);
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(620)), "{v}");
+    body["signRequest"]["keyPassword"] = json!(["p", "w"]);
+    let (s, v) = env.post("/v1/sign", &body);
+    assert_eq!(s, 201, "{v}");
+    let id = v["signRequestId"].as_str().unwrap().to_string();
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"detailLevel": "level3", "requestId": "other", "id": null}),
+    );
+    assert_eq!(v["tasks"], json!([]));
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"detailLevel": "level3"}),
+    );
+    let task = &v["tasks"][0];
+    assert_eq!(
+        task["signedSignRequest"]["signRequest"]["keyPassword"],
+        json!(null)
+    );
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        task["requestBase64"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("[\"p\",\"w\"]"));
+    // `id` wins over a non-matching requestId.
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"id": task["id"], "requestId": "other"}),
+    );
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 1);
+    env.approve(&a, &id);
+    assert_eq!(env.state(&id), "EXECUTED");
+}

@@ -119,13 +119,17 @@ fn method_not_allowed(method: &str, path: &str) -> ApiError {
 
 /// Parse a JSON body: invalid JSON -> 621, JSON of the wrong shape -> 600 with serde's message.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    from_value(parse_json(body)?)
+}
+
+/// Parse a body as any JSON value (invalid JSON -> 621).
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             codes::INVALID_JSON,
             format!("request body is not valid JSON: {e}"),
         )
-    })?;
-    from_value(value)
+    })
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
@@ -610,12 +614,7 @@ impl Drop for Reservation<'_> {
 }
 
 fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            codes::INVALID_JSON,
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+    let value = parse_json(body)?;
     match value.get("label") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
@@ -1575,12 +1574,7 @@ pub(crate) fn scheduler_loop(shared: std::sync::Arc<Shared>) {
 }
 
 fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
-    let mut outer: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            codes::INVALID_JSON,
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+    let mut outer = parse_json(body)?;
     let op = Operation::from_request(kind, &outer)?;
     op.validate()?;
     let now = shared.clock.now_ms();

@@ -757,13 +757,25 @@ impl Task {
         if let Some(k) = pick(&self.signed_sign_request, "signRequest", "signKeyName") {
             return Some(("Sign", k));
         }
-        if let Some(k) = pick(&self.signed_decrypt_request, "decryptRequest", "decryptKeyName") {
+        if let Some(k) = pick(
+            &self.signed_decrypt_request,
+            "decryptRequest",
+            "decryptKeyName",
+        ) {
             return Some(("Decrypt", k));
         }
-        if let Some(k) = pick(&self.signed_certificate_request_request, "csrSignRequest", "signKeyName") {
+        if let Some(k) = pick(
+            &self.signed_certificate_request_request,
+            "csrSignRequest",
+            "signKeyName",
+        ) {
             return Some(("CertificateSigningRequest", k));
         }
-        if let Some(k) = pick(&self.signed_sign_certificate_request, "signCertificateRequest", "signKeyName") {
+        if let Some(k) = pick(
+            &self.signed_sign_certificate_request,
+            "signCertificateRequest",
+            "signKeyName",
+        ) {
             return Some(("Certificate", k));
         }
         if let Some(k) = pick(
@@ -773,13 +785,25 @@ impl Task {
         ) {
             return Some(("SelfSignCertificate", k));
         }
-        if let Some(k) = pick(&self.signed_block_key_request, "blockRequest", "blockKeyName") {
+        if let Some(k) = pick(
+            &self.signed_block_key_request,
+            "blockRequest",
+            "blockKeyName",
+        ) {
             return Some(("Block", k));
         }
-        if let Some(k) = pick(&self.signed_unblock_key_request, "unblockRequest", "unblockKeyName") {
+        if let Some(k) = pick(
+            &self.signed_unblock_key_request,
+            "unblockRequest",
+            "unblockKeyName",
+        ) {
             return Some(("UnBlock", k));
         }
-        if let Some(k) = pick(&self.signed_modify_key_request, "modifyRequest", "modifyKeyName") {
+        if let Some(k) = pick(
+            &self.signed_modify_key_request,
+            "modifyRequest",
+            "modifyKeyName",
+        ) {
             return Some(("Modify", k));
         }
         None
@@ -937,6 +961,9 @@ mod tests {
         assert_eq!(s, RequestState::Cancelled);
         assert!(s.is_terminal());
         assert!(!RequestState::Approved.is_terminal());
-        assert_eq!(serde_json::to_string(&RequestState::Pending).unwrap(), "\"PENDING\"");
+        assert_eq!(
+            serde_json::to_string(&RequestState::Pending).unwrap(),
+            "\"PENDING\""
+        );
     }
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use tsb_models::*;
 
 fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -24,7 +26,11 @@ fn create_key_request_parses() {
     let group = &token.groups.as_ref().unwrap()[0];
     assert_eq!(group.quorum, 1);
     assert_eq!(group.approvals[0].kind, "public_key");
-    assert!(group.approvals[0].value.as_ref().unwrap().starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"));
+    assert!(group.approvals[0]
+        .value
+        .as_ref()
+        .unwrap()
+        .starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"));
     assert_eq!(policy.key_status.as_ref().map(|s| s.blocked), Some(false));
     // Round trip keeps every field the seed sends.
     let back: serde_json::Value = serde_json::to_value(&req).unwrap();
@@ -40,7 +46,10 @@ fn csr_request_and_response_parse() {
     assert_eq!(csr.key_password, None);
     assert_eq!(csr.signature_algorithm, "SHA256_WITH_RSA");
     assert_eq!(csr.validity, Some(365));
-    assert_eq!(csr.standard_certificate_attributes.common_name, "Approver-Intermediate-SUB");
+    assert_eq!(
+        csr.standard_certificate_attributes.common_name,
+        "Approver-Intermediate-SUB"
+    );
     assert_eq!(csr.key_usage, vec!["DIGITAL_SIGNATURE"]);
     assert_eq!(csr.extended_key_usage, vec!["CODE_SIGNING"]);
     let resp: SignRequestId = serde_json::from_str(&fixture("csr-response.json")).unwrap();
@@ -53,6 +62,9 @@ fn executed_status_parses() {
     assert_eq!(st.status, RequestState::Executed);
     assert_eq!(st.approved_by.len(), 1);
     assert!(st.not_yet_approved_by.is_empty() && st.rejected_by.is_empty());
-    assert!(st.result.unwrap().starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----\n"));
+    assert!(st
+        .result
+        .unwrap()
+        .starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----\n"));
     assert_eq!(st.execution_time.as_deref(), Some("2024-01-23T11:27:12Z"));
 }

@@ -686,3 +686,22 @@ fn keep_alive_pipelining_and_expect_continue() {
     let out = raw(&env, "GET /v1/versionInfo HTTP/1.0\r\n\r\n");
     assert!(out.contains("Connection: close"), "{out}");
 }
+
+#[test]
+fn too_many_headers_and_fault_clearing() {
+    let env = start();
+    let headers: String = (0..70).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let out = raw(
+        &env,
+        &format!("GET /v1/versionInfo HTTP/1.1\r\nHost: x\r\n{headers}\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    assert!(out.contains("errorCode"));
+    env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/versionInfo", "count": 5, "action": {"kind": "drop"}}),
+    );
+    let (s, _) = env.delete("/_emulator/faults", None);
+    assert_eq!(s, 200);
+    assert_eq!(env.get("/v1/versionInfo").0, 200);
+}

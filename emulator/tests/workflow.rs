@@ -554,3 +554,31 @@ fn key_password_is_checked_at_creation_and_never_shown_to_approvers() {
     env.approve(&a, &id);
     assert_eq!(env.state(&id), "EXECUTED");
 }
+
+#[test]
+fn task_paging_and_order() {
+    let env = start();
+    let a = Approver::ec();
+    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
+    let ids: Vec<String> = (0..3).map(|_| env.sign_async("k")).collect();
+    let page = |n: u32, order: &str| {
+        let (s, v) = env.tasks(
+            &a,
+            "filteredAllApprovalTask",
+            json!({"detailLevel": "level3",
+            "paging": {"pageNumber": n, "pageSize": 2, "sortOrder": order}}),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["tasks"].as_array().unwrap().clone()
+    };
+    // Three tasks in creation order: ascending pages [0,1] and [2]; descending starts at 2.
+    let asc0 = page(0, "CREATION_DATE_ASC");
+    let asc1 = page(1, "CREATION_DATE_ASC");
+    let desc0 = page(0, "CREATION_DATE_DESC");
+    assert_eq!((asc0.len(), asc1.len(), desc0.len()), (2, 1, 2));
+    assert_eq!(desc0[0]["id"], asc1[0]["id"]);
+    assert_eq!(desc0[1]["id"], asc0[1]["id"]);
+    // Filtering by request id picks exactly that request's task.
+    let (_, v) = env.tasks(&a, "filteredAllApprovalTask", json!({"requestId": ids[2]}));
+    assert_eq!(v["tasks"][0]["id"], asc1[0]["id"]);
+}

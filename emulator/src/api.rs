@@ -119,13 +119,17 @@ fn method_not_allowed(method: &str, path: &str) -> ApiError {
 
 /// Parse a JSON body: invalid JSON -> 621, JSON of the wrong shape -> 600 with serde's message.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    from_value(parse_json(body)?)
+}
+
+/// Parse a body as any JSON value (invalid JSON -> 621).
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             codes::INVALID_JSON,
             format!("request body is not valid JSON: {e}"),
         )
-    })?;
-    from_value(value)
+    })
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
@@ -610,12 +614,7 @@ impl Drop for Reservation<'_> {
 }
 
 fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            codes::INVALID_JSON,
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+    let value = parse_json(body)?;
     match value.get("label") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
@@ -1138,16 +1137,28 @@ struct Prepared {
     rules: KeyRules,
 }
 
+/// How `prepare` treats the key password.
+#[derive(Clone, Copy)]
+enum PasswordCheck<'a> {
+    /// Check this password (a request as received).
+    Given(Option<&'a Password>),
+    /// Not checked: verification is a public-key operation, and an SKA request's password was
+    /// checked when the request was created (its stored copy has none).
+    Skip,
+}
+
 /// Look up and check the key of an operation: exists (650), password (620), not blocked for a
 /// use (614), has the attribute the operation needs (614).
 fn prepare(
     st: &Store,
     name: &str,
-    password: Option<&Password>,
+    password: PasswordCheck,
     kind: RequestKind,
 ) -> Result<Prepared, ApiError> {
     let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-    check_key_password(k, password)?;
+    if let PasswordCheck::Given(given) = password {
+        check_key_password(k, given)?;
+    }
     if is_use(kind) && k.blocked {
         return Err(ApiError::new(
             codes::OPERATION_FORBIDDEN_FOR_KEY,
@@ -1183,13 +1194,12 @@ fn rule_of(rules: &KeyRules, kind: RequestKind) -> &EngineRule {
 
 /// Run an operation now. Returns the operation's result: signature/plaintext (base64), PEM CSR or
 /// certificate, nothing for block/unblock. Certificates and block state are stored on the key.
-fn run_operation(shared: &Shared, op: &Operation) -> Result<Option<String>, ApiError> {
-    let p = prepare(
-        &shared.store.lock(),
-        op.key_name(),
-        op.password(),
-        op.kind(),
-    )?;
+fn run_operation(
+    shared: &Shared,
+    op: &Operation,
+    password: PasswordCheck,
+) -> Result<Option<String>, ApiError> {
+    let p = prepare(&shared.store.lock(), op.key_name(), password, op.kind())?;
     let key = &p.material;
     let mut store_cert: Option<(String, bool)> = None; // (PEM, replace existing)
     let mut set_blocked = None;
@@ -1291,7 +1301,7 @@ fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
         let p = prepare(
             &shared.store.lock(),
             op.key_name(),
-            op.password(),
+            PasswordCheck::Given(op.password()),
             op.kind(),
         )?;
         if rule_of(&p.rules, op.kind()).is_gated() {
@@ -1304,7 +1314,7 @@ fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
             ));
         }
     }
-    let result = run_operation(shared, &op)?;
+    let result = run_operation(shared, &op, PasswordCheck::Given(op.password()))?;
     let label = shared
         .store
         .lock()
@@ -1342,7 +1352,7 @@ fn verify(shared: &Shared, body: &[u8]) -> ApiResult {
     let p = prepare(
         &shared.store.lock(),
         &r.sign_key_name,
-        None,
+        PasswordCheck::Skip,
         RequestKind::Sign,
     )?;
     let valid = p
@@ -1513,7 +1523,7 @@ fn refresh_all(shared: &Shared) -> Vec<Job> {
 fn run_job(shared: &Shared, job: Job) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let op = Operation::from_request(job.kind, &job.request)?;
-        run_operation(shared, &op)
+        run_operation(shared, &op, PasswordCheck::Skip)
     }))
     .unwrap_or_else(|_| Err(ApiError::new(codes::IN_HSM, "operation panicked")));
     let now = shared.clock.now_ms();
@@ -1564,12 +1574,7 @@ pub(crate) fn scheduler_loop(shared: std::sync::Arc<Shared>) {
 }
 
 fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
-    let outer: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            codes::INVALID_JSON,
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+    let mut outer = parse_json(body)?;
     let op = Operation::from_request(kind, &outer)?;
     op.validate()?;
     let now = shared.clock.now_ms();
@@ -1577,7 +1582,22 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
     let id = uuid::Uuid::new_v4().to_string();
     let job = {
         let mut st = shared.store.lock();
-        let p = prepare(&st, op.key_name(), op.password(), kind)?;
+        let p = prepare(
+            &st,
+            op.key_name(),
+            PasswordCheck::Given(op.password()),
+            kind,
+        )?;
+        // The password is checked now; the stored request (shown to approvers at level3 and
+        // persisted) must not carry it.
+        if let Some(inner) = outer
+            .get_mut(envelope_field(kind))
+            .and_then(Value::as_object_mut)
+        {
+            if inner.contains_key("keyPassword") {
+                inner.insert("keyPassword".into(), Value::Null);
+            }
+        }
         let rule = rule_of(&p.rules, kind).clone();
         let seq = st.next_seq();
         let pending = ska::evaluate(&rule, now, now, &BTreeMap::new(), &BTreeSet::new()).verdict
@@ -1904,8 +1924,12 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
         .tasks
         .values()
         .filter(|t| t.approver == approver)
-        .filter(|t| f.id.iter().all(|id| *id == t.id))
-        .filter(|t| f.request_id.iter().all(|id| *id == t.request_id))
+        // `id` wins over `requestId` when both are given.
+        .filter(|t| match (&f.id, &f.request_id) {
+            (Some(id), _) => *id == t.id,
+            (None, Some(rid)) => *rid == t.request_id,
+            (None, None) => true,
+        })
         .filter_map(|t| st.requests.get(&t.request_id).map(|r| (t, r)))
         .filter(|(_, r)| r.status == RequestState::Pending && filter(r.kind))
         .collect();
@@ -1922,7 +1946,7 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
         let size = paging.page_size as usize;
         tasks
             .iter()
-            .skip(paging.page_number as usize * size)
+            .skip((paging.page_number as usize).saturating_mul(size))
             .take(size)
             .map(|(t, r)| task_view(t, r, level))
             .collect()

@@ -82,7 +82,11 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         if shared.shutdown.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // E.g. out of file descriptors: back off instead of spinning.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
         let shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("tsb-emu-conn".into())
@@ -127,6 +131,7 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
             ReadOutcome::Closed => return,
             ReadOutcome::Reject(resp) => {
                 let _ = write_response(conn.as_mut(), &resp, false);
+                drain(conn.as_mut());
                 conn.close();
                 return;
             }
@@ -174,6 +179,24 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
         if write_response(conn.as_mut(), &resp, keep_alive).is_err() || !keep_alive {
             conn.close();
             return;
+        }
+    }
+}
+
+/// Read and discard what the client is still sending (e.g. an oversized body) for a short while
+/// before closing: closing with unread data makes the kernel send a RST, which can destroy the
+/// error response before the client reads it.
+fn drain(conn: &mut dyn Conn) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut tmp = [0u8; 16 * 1024];
+    let mut total = 0usize;
+    while Instant::now() < deadline && total < 16 * MAX_BODY {
+        match conn.read(&mut tmp) {
+            Ok(0) => return,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Nothing arrived within the poll interval (or the peer is gone): stop.
+            Err(_) => return,
         }
     }
 }

@@ -310,3 +310,52 @@ struct PersistedState {
     requests: Vec<RequestRecord>,
     tasks: Vec<TaskRecord>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KeySpec;
+
+    fn entry(label: &str, material: &KeyMaterial) -> KeyEntry {
+        KeyEntry {
+            label: label.into(),
+            id: None,
+            password: None,
+            material: material.clone(),
+            pkcs8: String::new(),
+            public_key: String::new(),
+            attributes: KeyFlags::default(),
+            policy: None,
+            rules: KeyRules::default(),
+            blocked: false,
+            create_time: String::new(),
+            certificate: None,
+        }
+    }
+
+    #[test]
+    fn ten_thousand_keys_resolve_without_scanning() {
+        let material = KeyMaterial::generate(KeySpec::Ed25519).unwrap();
+        let mut st = Store::default();
+        for i in 0..10_000 {
+            st.insert_key(entry(&format!("Key-{i}"), &material));
+        }
+        let t = std::time::Instant::now();
+        for i in 0..10_000 {
+            assert_eq!(
+                st.resolve(&format!("KEY-{i}")).map(|k| k.label.as_str()),
+                Some(format!("Key-{i}").as_str())
+            );
+        }
+        // A scan per look-up would be ~10^8 comparisons; the index makes this milliseconds.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(st.label_taken("key-9999") && !st.label_taken("key-10000"));
+        assert!(st.resolve("nope").is_none());
+        st.remove_key("Key-5");
+        assert!(st.resolve("key-5").is_none() && !st.label_taken("KEY-5"));
+    }
+}

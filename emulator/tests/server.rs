@@ -629,3 +629,79 @@ fn binary_rejects_bad_flags() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--test-controls"));
 }
+
+#[test]
+fn many_keys_over_http() {
+    // 10,000 keys are covered by the store's unit test; over HTTP 1,000 keep the suite fast.
+    let env = start();
+    for i in 0..1_000 {
+        let (s, v) = env.post(
+            "/v1/key",
+            &json!({"label": format!("Key-{i}"), "algorithm": "ED", "attributes": {"sign": true}}),
+        );
+        assert_eq!(s, 201, "{v}");
+    }
+    for i in (0..1_000).step_by(100) {
+        let (s, _) = env.post(
+            "/v1/synchronousSign",
+            &sign_body(&format!("key-{i}"), "EDDSA"),
+        );
+        assert_eq!(s, 200);
+    }
+    let (s, v) = env.get("/v1/key");
+    assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(1_000)));
+}
+
+#[test]
+fn keep_alive_pipelining_and_expect_continue() {
+    let env = start();
+    // Two pipelined requests on one connection, the second closes it.
+    let out = raw(
+        &env,
+        "GET /v1/versionInfo HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+    assert!(out.ends_with("[]"), "{out}");
+    // Expect: 100-continue gets an interim response before the body is sent.
+    let mut s = TcpStream::connect(env.emu.local_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = r#"{"requestStatusList":[]}"#;
+    s.write_all(
+        format!(
+            "POST /v1/filteredRequests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.ends_with(r#"{"requests":[]}"#), "{out}");
+    // HTTP/1.0 without keep-alive closes after the response.
+    let out = raw(&env, "GET /v1/versionInfo HTTP/1.0\r\n\r\n");
+    assert!(out.contains("Connection: close"), "{out}");
+}
+
+#[test]
+fn too_many_headers_and_fault_clearing() {
+    let env = start();
+    let headers: String = (0..70).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let out = raw(
+        &env,
+        &format!("GET /v1/versionInfo HTTP/1.1\r\nHost: x\r\n{headers}\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    assert!(out.contains("errorCode"));
+    env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/versionInfo", "count": 5, "action": {"kind": "drop"}}),
+    );
+    let (s, _) = env.delete("/_emulator/faults", None);
+    assert_eq!(s, 200);
+    assert_eq!(env.get("/v1/versionInfo").0, 200);
+}

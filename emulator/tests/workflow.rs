@@ -455,3 +455,130 @@ fn async_decrypt_certificates_and_sign_cert() {
         "{st}"
     );
 }
+
+#[test]
+fn certificate_approver_is_named_by_its_spki() {
+    let env = start();
+    let a = Approver::ec();
+    // A self-signed certificate for the approver key, listed as a `certificate` approver.
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "approver@example.com")
+        .unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&a.key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&a.key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let cert_b64 = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b.build().to_der().unwrap(),
+    );
+    let policy = use_policy(vec![
+        json!({"name": "t", "timelock": 0, "timeout": 0, "groups": [
+        {"name": "g", "quorum": 1, "approvals": [{"type": "certificate", "value": cert_b64}]}]}),
+    ]);
+    env.ec_key("k", policy);
+    let id = env.sign_async("k");
+    assert_eq!(env.status(&id)["notYetApprovedBy"], json!([a.spki()]));
+    // The approver authenticates with its certificate.
+    let mut proof = a.timestamp_proof();
+    proof.as_object_mut().unwrap().remove("approverPublicKey");
+    proof["approverCertificate"] = json!(cert_b64);
+    let (s, v) = env.post("/v1/filteredSignApprovalTask", &proof);
+    assert_eq!(s, 200, "{v}");
+    let mut approval = a.approval(&v["tasks"][0]);
+    approval
+        .as_object_mut()
+        .unwrap()
+        .remove("approverPublicKey");
+    approval["approverCertificate"] = json!(cert_b64);
+    let (s, v) = env.post("/v1/approval", &approval);
+    assert_eq!(s, 200, "{v}");
+    let st = env.status(&id);
+    assert_eq!(st["status"], "EXECUTED");
+    assert_eq!(st["approvedBy"], json!([a.spki()]));
+}
+
+#[test]
+fn key_password_is_checked_at_creation_and_never_shown_to_approvers() {
+    let env = start();
+    let a = Approver::ec();
+    env.create_key(
+        json!({"label": "pw", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+        "password": ["p", "w"], "attributes": {"sign": true},
+        "policy": use_policy(vec![token(0, 0, vec![(1, vec![&a])])])}),
+    );
+    let mut body = sign_body("pw", "SHA256_WITH_ECDSA");
+    let (s, v) = env.post("/v1/sign", &body);
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(620)), "{v}");
+    body["signRequest"]["keyPassword"] = json!(["p", "w"]);
+    let (s, v) = env.post("/v1/sign", &body);
+    assert_eq!(s, 201, "{v}");
+    let id = v["signRequestId"].as_str().unwrap().to_string();
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"detailLevel": "level3", "requestId": "other", "id": null}),
+    );
+    assert_eq!(v["tasks"], json!([]));
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"detailLevel": "level3"}),
+    );
+    let task = &v["tasks"][0];
+    assert_eq!(
+        task["signedSignRequest"]["signRequest"]["keyPassword"],
+        json!(null)
+    );
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        task["requestBase64"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("[\"p\",\"w\"]"));
+    // `id` wins over a non-matching requestId.
+    let (_, v) = env.tasks(
+        &a,
+        "filteredAllApprovalTask",
+        json!({"id": task["id"], "requestId": "other"}),
+    );
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 1);
+    env.approve(&a, &id);
+    assert_eq!(env.state(&id), "EXECUTED");
+}
+
+#[test]
+fn task_paging_and_order() {
+    let env = start();
+    let a = Approver::ec();
+    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
+    let ids: Vec<String> = (0..3).map(|_| env.sign_async("k")).collect();
+    let page = |n: u32, order: &str| {
+        let (s, v) = env.tasks(
+            &a,
+            "filteredAllApprovalTask",
+            json!({"detailLevel": "level3",
+            "paging": {"pageNumber": n, "pageSize": 2, "sortOrder": order}}),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["tasks"].as_array().unwrap().clone()
+    };
+    // Three tasks in creation order: ascending pages [0,1] and [2]; descending starts at 2.
+    let asc0 = page(0, "CREATION_DATE_ASC");
+    let asc1 = page(1, "CREATION_DATE_ASC");
+    let desc0 = page(0, "CREATION_DATE_DESC");
+    assert_eq!((asc0.len(), asc1.len(), desc0.len()), (2, 1, 2));
+    assert_eq!(desc0[0]["id"], asc1[0]["id"]);
+    assert_eq!(desc0[1]["id"], asc0[1]["id"]);
+    // Filtering by request id picks exactly that request's task.
+    let (_, v) = env.tasks(&a, "filteredAllApprovalTask", json!({"requestId": ids[2]}));
+    assert_eq!(v["tasks"][0]["id"], asc1[0]["id"]);
+}

@@ -148,7 +148,7 @@ pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Option<Vec<u8>> {
         if trimmed.len() > field_len {
             return None;
         }
-        out.extend(std::iter::repeat(0).take(field_len - trimmed.len()));
+        out.extend(std::iter::repeat_n(0, field_len - trimmed.len()));
         out.extend_from_slice(trimmed);
     }
     Some(out)

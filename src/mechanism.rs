@@ -22,6 +22,7 @@ pub enum Hash {
 
 impl Hash {
     /// Digest length in bytes.
+    #[allow(clippy::len_without_is_empty)] // a digest length, never empty
     pub fn len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
@@ -704,7 +705,7 @@ mod tests {
             CKR_MECHANISM_PARAM_INVALID
         );
         assert_eq!(
-            sign_scheme(CKM_SHA256_RSA_PKCS_PSS, &p(CKM_SHA1, CKG_MGF1_SHA1, 20))
+            sign_scheme(CKM_SHA256_RSA_PKCS_PSS, &p(CKM_SHA_1, CKG_MGF1_SHA1, 20))
                 .unwrap_err()
                 .rv(),
             CKR_MECHANISM_PARAM_INVALID

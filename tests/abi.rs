@@ -290,7 +290,7 @@ isolated!(
             assert_eq!(f.C_CloseSession.unwrap()(1), CKR_CRYPTOKI_NOT_INITIALIZED);
             // pReserved must be NULL; half the mutex functions is bad; app mutexes without OS locking cannot be honoured.
             let mut args: CK_C_INITIALIZE_ARGS = std::mem::zeroed();
-            args.pReserved = 1 as *mut _;
+            args.pReserved = std::ptr::dangling_mut();
             assert_eq!(
                 f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _),
                 CKR_ARGUMENTS_BAD

@@ -757,7 +757,10 @@ isolated!(
         let mut status = 0;
         let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(waited, pid);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child signing failed: {status}");
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child signing failed: {status}"
+        );
         assert_eq!(env.count("POST", "/v1/synchronousSign"), 2);
     }
 );

@@ -334,7 +334,7 @@ fn version_of(i: &CK_INTERFACE) -> CK_VERSION {
 }
 
 fn name_of(i: &CK_INTERFACE) -> &'static [u8] {
-    if i.pInterfaceName as *const u8 == VENDOR_NAME.as_ptr() {
+    if std::ptr::eq(i.pInterfaceName as *const u8, VENDOR_NAME.as_ptr()) {
         VENDOR_NAME
     } else {
         PKCS11_NAME

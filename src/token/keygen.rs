@@ -519,7 +519,7 @@ mod tests {
         let public = [ul(CKA_MODULUS_BITS, 2048), a(CKA_LABEL, b"x")];
         let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[], "", Some(&p)).unwrap();
         let got = r.body.policy.unwrap();
-        assert_eq!(got.key_status.unwrap().blocked, false);
+        assert!(!got.key_status.unwrap().blocked);
         let none = a(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"null");
         let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[none], "", Some(&p)).unwrap();
         assert!(r.body.policy.is_none());

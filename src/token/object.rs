@@ -252,7 +252,7 @@ pub fn id_to_tsb(id: &[u8]) -> String {
 
 /// See [`id_to_tsb`].
 pub fn id_from_tsb(s: &str) -> Vec<u8> {
-    if !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         (0..s.len())
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())

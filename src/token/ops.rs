@@ -21,6 +21,7 @@ use std::time::Duration;
 
 /// Input collected by Update calls: hashed as it comes, or buffered for raw mechanisms.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // one per active operation; boxing buys nothing
 pub enum Accum {
     /// Hash-then-sign mechanisms hash locally, so large inputs never cross the network.
     Hash(Hasher),

@@ -764,3 +764,63 @@ isolated!(
         assert_eq!(env.count("POST", "/v1/synchronousSign"), 2);
     }
 );
+
+isolated!(
+    fn approved_under_timelock_keeps_waiting_until_executed() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let mut policy = env.policy(600);
+        policy["ruleUse"]["tokens"][0]["timelock"] = serde_json::json!(120);
+        gen(&s, "p256", "locked", Some(&policy), false);
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "locked", CKO_PRIVATE_KEY);
+        let approver = env.approver.clone();
+        let base = env.emu.base_url();
+        let t = std::thread::spawn(move || {
+            // Approve, see the request APPROVED (timelock running), then move the clock past it.
+            let task = loop {
+                if let Some(t) = approver
+                    .tasks(&Default::default())
+                    .unwrap()
+                    .into_iter()
+                    .next()
+                {
+                    break t;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            approver.approve(&task).unwrap();
+            let c = reqwest::blocking::Client::new();
+            let r: serde_json::Value = c
+                .post(format!("{base}/v1/filteredRequests"))
+                .json(&serde_json::json!({"requestStatusList": ["APPROVED"]}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            assert_eq!(
+                r["requests"].as_array().map(|a| a.len()),
+                Some(1),
+                "APPROVED while the timelock runs"
+            );
+            // The module is still waiting: give it a few polls in that state.
+            std::thread::sleep(Duration::from_millis(300));
+            c.post(format!("{base}/_emulator/clock"))
+                .json(&serde_json::json!({"advanceSeconds": 121}))
+                .send()
+                .unwrap();
+        });
+        let (r, sig, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"after the timelock", Some(64));
+        t.join().unwrap();
+        assert_eq!(r, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        let polls: u64 = env
+            .emu
+            .request_counts()
+            .iter()
+            .filter(|(k, _)| k.starts_with("GET /v1/request/"))
+            .map(|(_, v)| v)
+            .sum();
+        assert!(polls >= 3, "kept polling through APPROVED: {polls}");
+    }
+);

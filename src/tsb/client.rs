@@ -56,8 +56,19 @@ pub enum Idempotency {
 }
 
 struct Built {
-    http: reqwest::blocking::Client,
+    http: std::mem::ManuallyDrop<reqwest::blocking::Client>,
     pid: u32,
+}
+
+impl Drop for Built {
+    fn drop(&mut self) {
+        // Dropping reqwest's blocking client joins its runtime thread. In a forked child that
+        // thread does not exist and the join would hang, so there the client is leaked instead.
+        if self.pid == std::process::id() {
+            // SAFETY: dropped exactly once, here.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.http) };
+        }
+    }
 }
 
 /// A TSB client. Cheap to clone; the HTTP connection pool is shared, created on first use (never
@@ -136,19 +147,17 @@ impl Client {
         let mut guard = self.built.lock();
         if let Some(b) = guard.as_ref() {
             if b.pid == pid {
-                return Ok(b.http.clone());
+                return Ok((*b.http).clone());
             }
-            // Forked child: the parent's client thread does not exist here. Dropping the old
-            // client would try to shut that thread down and could hang, so it is leaked on purpose.
-            if let Some(old) = guard.take() {
-                std::mem::forget(old);
-            }
+            // Forked child: the parent's client thread does not exist here; `Built`'s Drop leaks
+            // the old client instead of joining that thread.
+            guard.take();
         }
         // Building is local work (TLS config, a runtime thread), not network I/O, so holding this
         // small lock here only makes concurrent first users wait for one build instead of racing.
         let http = self.build()?;
         *guard = Some(Arc::new(Built {
-            http: http.clone(),
+            http: std::mem::ManuallyDrop::new(http.clone()),
             pid,
         }));
         Ok(http)

@@ -340,3 +340,17 @@ pub mod raw {
         info.ulDeviceError
     }
 }
+
+/// A function of the loaded module by name (not the copy linked into the test binary, whose
+/// global state is separate).
+pub fn module_symbol(name: &str) -> *mut std::ffi::c_void {
+    let path = std::ffi::CString::new(module_path().to_str().unwrap()).unwrap();
+    let name = std::ffi::CString::new(name).unwrap();
+    unsafe {
+        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
+        assert!(!h.is_null());
+        let s = libc::dlsym(h, name.as_ptr());
+        assert!(!s.is_null(), "symbol missing");
+        s
+    }
+}

@@ -754,7 +754,13 @@ isolated!(
             let (r, sig, _) = raw::sign(rs, key, CKM_ECDSA_SHA256, b"child", Some(64));
             // And finalizing in the child must not wait for the parent's client thread.
             let fin = unsafe { raw::fns().C_Finalize.unwrap()(std::ptr::null_mut()) };
-            unsafe { libc::_exit(if r == CKR_OK && sig.len() == 64 && fin == CKR_OK { 0 } else { 1 }) };
+            unsafe {
+                libc::_exit(if r == CKR_OK && sig.len() == 64 && fin == CKR_OK {
+                    0
+                } else {
+                    1
+                })
+            };
         }
         let mut status = 0;
         let waited = unsafe { libc::waitpid(pid, &mut status, 0) };

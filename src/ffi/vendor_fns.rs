@@ -169,6 +169,20 @@ unsafe fn opt_str(p: *const c_char, what: &str) -> Result<Option<String>> {
     Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
 }
 
+unsafe fn usage_list(p: *const c_char, what: &str) -> Result<Vec<String>> {
+    Ok(opt_str(p, what)?
+        .map(|s| split_list(&s))
+        .unwrap_or_default())
+}
+
+fn output_is_der(format: CK_ULONG) -> Result<bool> {
+    match format {
+        TSB_OUTPUT_PEM => Ok(false),
+        TSB_OUTPUT_DER => Ok(true),
+        _ => Err(bad("outputFormat must be TSB_OUTPUT_PEM or TSB_OUTPUT_DER")),
+    }
+}
+
 unsafe fn cert_spec(p: *const TSB_CERT_PARAMS) -> Result<CertSpec> {
     if p.is_null() {
         return Err(bad("NULL parameters"));
@@ -179,17 +193,9 @@ unsafe fn cert_spec(p: *const TSB_CERT_PARAMS) -> Result<CertSpec> {
         validity_days: u32::try_from(p.validityDays).map_err(|_| bad("validityDays too large"))?,
         common_name: opt_str(p.commonName, "commonName")?,
         certificate_authority: p.certificateAuthority != 0,
-        key_usage: opt_str(p.keyUsage, "keyUsage")?
-            .map(|s| split_list(&s))
-            .unwrap_or_default(),
-        extended_key_usage: opt_str(p.extendedKeyUsage, "extendedKeyUsage")?
-            .map(|s| split_list(&s))
-            .unwrap_or_default(),
-        der: match p.outputFormat {
-            TSB_OUTPUT_PEM => false,
-            TSB_OUTPUT_DER => true,
-            _ => return Err(bad("outputFormat must be TSB_OUTPUT_PEM or TSB_OUTPUT_DER")),
-        },
+        key_usage: usage_list(p.keyUsage, "keyUsage")?,
+        extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
+        der: output_is_der(p.outputFormat)?,
     })
 }
 
@@ -234,17 +240,9 @@ pub unsafe extern "C" fn TSB_CreateCSR(
                 generation_qualifier: req(p.generationQualifier, "generationQualifier")?,
                 organization_identifier: req(p.organizationIdentifier, "organizationIdentifier")?,
             },
-            key_usage: req(p.keyUsage, "keyUsage")?
-                .map(|s| split_list(&s))
-                .unwrap_or_default(),
-            extended_key_usage: req(p.extendedKeyUsage, "extendedKeyUsage")?
-                .map(|s| split_list(&s))
-                .unwrap_or_default(),
-            der: match p.outputFormat {
-                TSB_OUTPUT_PEM => false,
-                TSB_OUTPUT_DER => true,
-                _ => return Err(bad("outputFormat must be TSB_OUTPUT_PEM or TSB_OUTPUT_DER")),
-            },
+            key_usage: usage_list(p.keyUsage, "keyUsage")?,
+            extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
+            der: output_is_der(p.outputFormat)?,
         };
         let cap = out_cap(pCsr, pulCsrLen)?;
         let o = m.create_csr(&s, hPrivateKey, &spec, cap)?;
@@ -338,11 +336,7 @@ pub unsafe extern "C" fn TSB_GetRequestStatus(
         if !pulResultLen.is_null() {
             let result = st.result.unwrap_or_default().into_bytes();
             let cap = out_cap(pResult, pulResultLen)?;
-            let o = match cap {
-                None => crate::token::ops::Output::Len(result.len()),
-                Some(c) if c < result.len() => crate::token::ops::Output::TooSmall(result.len()),
-                Some(_) => crate::token::ops::Output::Data(result),
-            };
+            let o = crate::token::ops::Output::serve(result, cap);
             write_output(o, pResult, pulResultLen)?;
         }
         Ok(())
@@ -383,11 +377,7 @@ pub unsafe extern "C" fn TSB_GetLastRequestId(
         let mut bytes = id.into_bytes();
         bytes.push(0);
         let cap = out_cap(pId as *mut u8, pulLen)?;
-        let o = match cap {
-            None => crate::token::ops::Output::Len(bytes.len()),
-            Some(c) if c < bytes.len() => crate::token::ops::Output::TooSmall(bytes.len()),
-            Some(_) => crate::token::ops::Output::Data(bytes),
-        };
+        let o = crate::token::ops::Output::serve(bytes, cap);
         write_output(o, pId as *mut u8, pulLen)
     })
 }

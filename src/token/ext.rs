@@ -101,6 +101,23 @@ impl Module {
         }
     }
 
+    /// The PEM a TSB call produced, as PEM or DER, through [`Self::deliver`].
+    fn deliver_pem(
+        &self,
+        session: &Session,
+        pem: String,
+        der: bool,
+        fp: String,
+        cap: usize,
+    ) -> Result<Output> {
+        let bytes = if der {
+            pem_to_der(&pem)?
+        } else {
+            pem.into_bytes()
+        };
+        Ok(self.deliver(session, fp, bytes, cap))
+    }
+
     fn deliver(&self, session: &Session, fp: String, bytes: Vec<u8>, cap: usize) -> Output {
         if bytes.len() > cap {
             let n = bytes.len();
@@ -176,13 +193,7 @@ impl Module {
             },
         );
         self.note_result(session, &r);
-        let pem = r?;
-        let bytes = if spec.der {
-            pem_to_der(&pem)?
-        } else {
-            pem.into_bytes()
-        };
-        Ok(self.deliver(session, out_fp, bytes, cap))
+        self.deliver_pem(session, r?, spec.der, out_fp, cap)
     }
 
     /// TSB_SelfSignCertificate: the certificate is stored with the key on the TSB; returns the
@@ -324,13 +335,7 @@ impl Module {
             },
         );
         self.note_result(session, &r);
-        let pem = r?;
-        let bytes = if spec.der {
-            pem_to_der(&pem)?
-        } else {
-            pem.into_bytes()
-        };
-        Ok(self.deliver(session, out_fp, bytes, cap))
+        self.deliver_pem(session, r?, spec.der, out_fp, cap)
     }
 
     /// TSB_GetRequestStatus.

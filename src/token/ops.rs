@@ -140,6 +140,17 @@ pub enum Output {
     TooSmall(usize),
 }
 
+impl Output {
+    /// Bytes already at hand, with the standard's buffer semantics (nothing is kept).
+    pub fn serve(bytes: Vec<u8>, cap: Option<usize>) -> Output {
+        match cap {
+            None => Output::Len(bytes.len()),
+            Some(c) if c < bytes.len() => Output::TooSmall(bytes.len()),
+            Some(_) => Output::Data(bytes),
+        }
+    }
+}
+
 fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
     if result.len() > cap {
         let n = result.len();
@@ -356,24 +367,7 @@ impl Module {
         }
         let scheme = mechanism::sign_scheme(mech, params)?;
         let key = self.key_object(session, key, ObjClass::Private)?;
-        if key.public.family() != scheme.family() {
-            return Err(Error::ck(
-                CKR_KEY_TYPE_INCONSISTENT,
-                format!("mechanism 0x{mech:x} does not fit key {}", key.label),
-            ));
-        }
-        if !key.sign {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} is not allowed to sign (CKA_SIGN false)", key.label),
-            ));
-        }
-        if key.blocked {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} is blocked on the TSB", key.label),
-            ));
-        }
+        check_key(&key, scheme.family(), key.sign, "CKA_SIGN", "sign")?;
         session.cancel.reset();
         let mut st = session.state.lock();
         if st.sign.is_some() {
@@ -436,27 +430,7 @@ impl Module {
         }
         let (_, oaep) = mechanism::tsb_cipher(mech, params)?;
         let key = self.key_object(session, key, ObjClass::Private)?;
-        if key.public.family() != Family::Rsa {
-            return Err(Error::ck(
-                CKR_KEY_TYPE_INCONSISTENT,
-                "only RSA keys decrypt",
-            ));
-        }
-        if !key.decrypt {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!(
-                    "key {} is not allowed to decrypt (CKA_DECRYPT false)",
-                    key.label
-                ),
-            ));
-        }
-        if key.blocked {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} is blocked on the TSB", key.label),
-            ));
-        }
+        check_key(&key, Family::Rsa, key.decrypt, "CKA_DECRYPT", "decrypt")?;
         session.cancel.reset();
         let mut st = session.state.lock();
         st.decrypt = Some(RemoteOp {
@@ -651,12 +625,7 @@ impl Module {
         }
         let scheme = mechanism::sign_scheme(mech, params)?;
         let key = self.key_object(session, key, ObjClass::Public)?;
-        if key.public.family() != scheme.family() {
-            return Err(Error::ck(
-                CKR_KEY_TYPE_INCONSISTENT,
-                format!("mechanism 0x{mech:x} does not fit key {}", key.label),
-            ));
-        }
+        check_key(&key, scheme.family(), true, "CKA_VERIFY", "verify")?;
         session.state.lock().verify = Some(VerifyOp {
             key,
             scheme,
@@ -736,21 +705,7 @@ impl Module {
         }
         let (_, oaep) = mechanism::tsb_cipher(mech, params)?;
         let key = self.key_object(session, key, ObjClass::Public)?;
-        if key.public.family() != Family::Rsa {
-            return Err(Error::ck(
-                CKR_KEY_TYPE_INCONSISTENT,
-                "only RSA keys encrypt",
-            ));
-        }
-        if !key.decrypt {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!(
-                    "key {} is not an encryption key (CKA_ENCRYPT false)",
-                    key.label
-                ),
-            ));
-        }
+        check_key(&key, Family::Rsa, key.decrypt, "CKA_ENCRYPT", "encrypt")?;
         session.state.lock().encrypt = Some(EncryptOp {
             key,
             oaep,
@@ -945,6 +900,39 @@ impl Module {
         }
         Ok(())
     }
+}
+
+/// Check that `key` fits the mechanism's family, is allowed the use (`allowed`, named by its
+/// attribute in the message) and is not blocked, before anything is sent.
+fn check_key(
+    key: &KeyInfo,
+    family: Family,
+    allowed: bool,
+    attribute: &str,
+    verb: &str,
+) -> Result<()> {
+    if key.public.family() != family {
+        return Err(Error::ck(
+            CKR_KEY_TYPE_INCONSISTENT,
+            format!("the mechanism does not fit key {} ({verb})", key.label),
+        ));
+    }
+    if !allowed {
+        return Err(Error::ck(
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            format!(
+                "key {} is not allowed to {verb} ({attribute} false)",
+                key.label
+            ),
+        ));
+    }
+    if key.blocked {
+        return Err(Error::ck(
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            format!("key {} is blocked on the TSB", key.label),
+        ));
+    }
+    Ok(())
 }
 
 fn not_init() -> Error {

@@ -832,3 +832,25 @@ isolated!(
         assert!(polls >= 3, "kept polling through APPROVED: {polls}");
     }
 );
+
+extern "C" fn finalize_at_exit() {
+    // As OpenSSL's engine cleanup does: C_Finalize from an atexit handler after main returned.
+    let rv = unsafe { raw::fns().C_Finalize.unwrap()(std::ptr::null_mut()) };
+    if rv != CKR_OK {
+        unsafe { libc::_exit(3) };
+    }
+}
+
+isolated!(
+    fn finalize_from_an_atexit_handler_does_not_hang() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let (_, k) = gen(&s, "p256", "atexit", None, false);
+        // The HTTP client (and its runtime thread) exists when the handler runs.
+        s.sign(&Mechanism::EcdsaSha256, k, b"x").unwrap();
+        assert_eq!(unsafe { libc::atexit(finalize_at_exit) }, 0);
+        // Keep cryptoki from finalizing on drop: the atexit handler does it.
+        std::mem::forget(s);
+        std::mem::forget(env);
+    }
+);

@@ -39,13 +39,28 @@ pub fn run_isolated(name: &str, body: fn()) {
         return;
     }
     let exe = std::env::current_exe().expect("test binary");
-    let out = Command::new(exe)
+    let child = Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, name)
         .env_remove("TSB_PKCS11_CONFIG")
         .env_remove("TSB_PKCS11_URL")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("spawn child test");
+    // A hang (say, in C_Finalize) must fail the test, not stall the run.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(std::time::Duration::from_secs(180)) {
+        Ok(out) => out.expect("wait for child test"),
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("isolated test {name} did not finish within 180 s");
+        }
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

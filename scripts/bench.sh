@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmarks (issue 7): build the workspace in release mode, then run tsb-bench, which starts its
+# own tsb-emulator and writes the report.
+#   scripts/bench.sh           full run, writes BENCHMARKS.md (a few minutes)
+#   scripts/bench.sh --smoke   every measurement with few iterations (< 30 s after the build),
+#                              writes target/BENCHMARKS.smoke.md; what CI runs
+# Extra arguments are passed to tsb-bench (e.g. --out FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=BENCHMARKS.md
+for a in "$@"; do
+  if [ "$a" = "--smoke" ]; then out=target/BENCHMARKS.smoke.md; fi
+done
+cargo build --release --workspace
+exec target/release/tsb-bench --out "$out" "$@"

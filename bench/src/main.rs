@@ -102,9 +102,9 @@ impl Plan {
             Plan {
                 smoke,
                 tp_warmup: 5,
-                tp_rounds: 2,
-                tp_per_round_rsa: 20,
-                tp_per_round_ec: 40,
+                tp_rounds: 3,
+                tp_per_round_rsa: 10,
+                tp_per_round_ec: 20,
                 approvals: 3,
                 cold_iters: 10,
                 find_keys: 300,
@@ -117,9 +117,9 @@ impl Plan {
             Plan {
                 smoke,
                 tp_warmup: 50,
-                tp_rounds: 5,
-                tp_per_round_rsa: 300,
-                tp_per_round_ec: 600,
+                tp_rounds: 11,
+                tp_per_round_rsa: 150,
+                tp_per_round_ec: 300,
                 approvals: 30,
                 cold_iters: 200,
                 find_keys: 10_000,
@@ -166,14 +166,24 @@ fn main() -> ExitCode {
     let mut smoke = false;
     let mut out = PathBuf::from("BENCHMARKS.md");
     let mut module = None;
+    let mut only: Option<Vec<String>> = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--smoke" => smoke = true,
             "--out" => out = it.next().map(PathBuf::from).unwrap_or(out),
             "--module" => module = it.next().cloned(),
+            // Run only some measurements, e.g. `--only 1,2` (while working on one of them).
+            "--only" => {
+                only = it
+                    .next()
+                    .map(|v| v.split(',').map(|x| x.trim().to_string()).collect())
+            }
             "-h" | "--help" => {
-                println!("usage: tsb-bench [--smoke] [--out FILE] [--module libtsb_pkcs11.so]");
+                println!(
+                    "usage: tsb-bench [--smoke] [--out FILE] [--module libtsb_pkcs11.so] \
+                     [--only 1,2,..]"
+                );
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -182,7 +192,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    match run(smoke, &out, module) {
+    match run(smoke, &out, module, only) {
         Ok(errors) if errors == 0 => ExitCode::SUCCESS,
         Ok(errors) => {
             eprintln!("tsb-bench: {errors} measurement(s) failed; see the report");
@@ -195,7 +205,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(smoke: bool, out: &Path, module: Option<String>) -> Res<usize> {
+fn run(smoke: bool, out: &Path, module: Option<String>, only: Option<Vec<String>>) -> Res<usize> {
     let started = Instant::now();
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     let load_before = loadavg();
@@ -258,6 +268,9 @@ fn run(smoke: bool, out: &Path, module: Option<String>) -> Res<usize> {
         ("7", "memory", Bench::memory),
     ];
     for (id, name, step) in steps {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == id)) {
+            continue;
+        }
         let t = Instant::now();
         eprintln!(
             "tsb-bench: ({id}) {name} ... [{:.0} s]",
@@ -473,13 +486,18 @@ impl Bench {
             ("ec", "ECDSA P-256", CryptoKind::Ec),
         ] {
             let v = &results[kind];
-            let ops = v["ops"].as_f64().unwrap_or(0.0);
-            let m_rate = ops / v["module_s"].as_f64().unwrap_or(f64::NAN);
-            let d_rate = ops / v["direct_s"].as_f64().unwrap_or(f64::NAN);
+            let ops = v["ops"].as_f64().unwrap_or(f64::NAN);
+            let per_round = v["per_round"].as_f64().unwrap_or(f64::NAN);
+            // Median round, as µs per sign, for each side.
+            let m_us = percentile(&times(&v["module_rounds_s"]), 50.0) / per_round * 1e6;
+            let d_us = percentile(&times(&v["direct_rounds_s"]), 50.0) / per_round * 1e6;
+            let (m_rate, d_rate) = (1e6 / m_us, 1e6 / d_us);
             let ratio = m_rate / d_rate;
-            let overhead_us = (1.0 / m_rate - 1.0 / d_rate) * 1e6;
+            let overhead_us = m_us - d_us;
+            let m_cpu = v["module_cpu_s"].as_f64().unwrap_or(f64::NAN) / ops * 1e6;
+            let d_cpu = v["direct_cpu_s"].as_f64().unwrap_or(f64::NAN) / ops * 1e6;
             let crypto_us = crypto_cost_us(crypto, if self.plan.smoke { 20 } else { 300 })?;
-            let direct_us = 1e6 / d_rate;
+            let direct_us = d_us;
             let share = crypto_us / direct_us * 100.0;
             let verdict = if ratio >= 0.95 {
                 Verdict::Met
@@ -490,9 +508,10 @@ impl Bench {
                 "1",
                 &format!("C_Sign {name}, no policy: module vs direct HTTP"),
                 format!(
-                    "module {m_rate:.0}/s, direct {d_rate:.0}/s, ratio **{ratio:.3}** \
-                     (module costs {overhead_us:+.0} µs/sign; a direct sign takes {direct_us:.0} µs, \
-                     of which OpenSSL signing alone is {crypto_us:.0} µs = {share:.0}%)"
+                    "module {m_rate:.0}/s, direct {d_rate:.0}/s, ratio **{ratio:.3}**; \
+                     wall {overhead_us:+.0} µs/sign for the module; client CPU {m_cpu:.0} vs \
+                     {d_cpu:.0} µs/sign; OpenSSL signing alone {crypto_us:.0} µs = {share:.0}% \
+                     of a direct sign"
                 ),
                 "ratio ≥ 0.95",
                 verdict,
@@ -516,7 +535,8 @@ impl Bench {
         }
         self.notes.push(format!(
             "(1) {} rounds alternating module and direct batches ({} RSA / {} EC signs per \
-             batch, after {} warm-up signs each); both clients keep one connection alive and set \
+             batch, after {} warm-up signs each); rates are from the median round of each side; \
+             client CPU is user+system time of the child (all threads) per sign; both clients keep one connection alive and set \
              TCP_NODELAY; the direct client sends byte-for-byte the JSON the module sends and \
              decodes the answer. Both, and the emulator, share the same 2 cores, so the ratio \
              includes the module's CPU competing with the emulator's.",

@@ -193,7 +193,7 @@ fn main() -> ExitCode {
         }
     }
     match run(smoke, &out, module, only) {
-        Ok(errors) if errors == 0 => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
         Ok(errors) => {
             eprintln!("tsb-bench: {errors} measurement(s) failed; see the report");
             ExitCode::FAILURE

@@ -912,6 +912,13 @@ impl Bench {
             );
             return Ok(());
         };
+        self.notes.push(
+            "(6) Wall time of the whole pkcs11-tool process (exec, dynamic loading, \
+             C_Initialize, login, find, one ECDSA sign, exit), median after one untimed run. \
+             The emulator's part is one ECDSA sign (a fraction of a millisecond, see (1)), so it \
+             does not dominate this ratio; process start-up and module loading do."
+                .into(),
+        );
         let soft = time_tool(SOFTHSM, ("SOFTHSM2_CONF", &conf))?;
         let soft_med = percentile(&soft, 50.0);
         self.row(

@@ -68,11 +68,22 @@ fn find_private_key(s: &Session, label: &str) -> Res<ObjectHandle> {
 /// CPU time (user + system, all threads) of this process so far: the client's own cost, which
 /// unlike wall time does not depend on what else the machine is running.
 fn cpu_seconds() -> f64 {
+    let u = rusage();
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Voluntary context switches of this process so far (a thread blocking: each hand-off between
+/// the caller's thread and the HTTP client's runtime thread, each wait for the server).
+fn switches() -> i64 {
+    rusage().ru_nvcsw
+}
+
+fn rusage() -> libc::rusage {
     // SAFETY: getrusage fills the struct we pass.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
+    u
 }
 
 fn sha256(d: &[u8]) -> Vec<u8> {
@@ -121,11 +132,12 @@ fn throughput(p: &Value) -> Res<Value> {
         // Per-round wall times: the parent compares medians, which a burst of load from other
         // processes during one round does not move.
         let (mut m_rounds, mut d_rounds, mut m_cpu, mut d_cpu) = (vec![], vec![], 0f64, 0f64);
+        let (mut m_csw, mut d_csw) = (0i64, 0i64);
         for r in 0..rounds {
             // Alternate which side goes first, so neither always follows the other (warm caches,
             // a connection that just went idle).
             for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
-                let (t, c) = (Instant::now(), cpu_seconds());
+                let (t, c, w) = (Instant::now(), cpu_seconds(), switches());
                 for _ in 0..per_round {
                     if side == 0 {
                         ctx(session.sign(&mech, key, &module_input), "C_Sign")?;
@@ -133,13 +145,16 @@ fn throughput(p: &Value) -> Res<Value> {
                         direct_sign(&http, &sign_url, label, alg, &payload)?;
                     }
                 }
-                let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+                let (wall, cpu, csw) =
+                    (t.elapsed().as_secs_f64(), cpu_seconds() - c, switches() - w);
                 if side == 0 {
                     m_rounds.push(wall);
                     m_cpu += cpu;
+                    m_csw += csw;
                 } else {
                     d_rounds.push(wall);
                     d_cpu += cpu;
+                    d_csw += csw;
                 }
             }
         }
@@ -147,7 +162,8 @@ fn throughput(p: &Value) -> Res<Value> {
             name.into(),
             json!({"ops": per_round * rounds, "per_round": per_round,
                    "module_rounds_s": m_rounds, "direct_rounds_s": d_rounds,
-                   "module_cpu_s": m_cpu, "direct_cpu_s": d_cpu}),
+                   "module_cpu_s": m_cpu, "direct_cpu_s": d_cpu,
+                   "module_switches": m_csw, "direct_switches": d_csw}),
         );
     }
     Ok(Value::Object(out))

@@ -542,8 +542,10 @@ impl Bench {
             if share >= 50.0 {
                 self.notes.push(format!(
                     "(1) {name}: the emulator's own work dominates: OpenSSL's signature alone is \
-                     {share:.0}% of a direct request, so the ratio mostly measures the emulator; \
-                     the module's own cost per C_Sign is the overhead ({overhead_us:+.0} µs)."
+                     {share:.0}% of a direct request (measured in the bench process), so the \
+                     ratio is close to 1 whatever the module costs; judge the module by its own \
+                     cost instead: wall {overhead_us:+.0} µs and client CPU {m_cpu:.0} vs \
+                     {d_cpu:.0} µs per sign."
                 ));
             }
         }
@@ -623,7 +625,11 @@ impl Bench {
              returned 200: the emulator executes the request before answering, so the signature \
              exists from then on. The delay is C_Sign's return minus that instant. Poll rate = \
              GET /v1/request/* counted by the emulator over the total time spent in C_Sign. \
-             Module defaults: poll_interval_ms 200, constant for the first 30 s."
+             Module defaults: poll_interval_ms 200, constant for the first 30 s (all of these \
+             waits are shorter; after 30 s the interval grows by half per poll up to 2 s), the \
+             first poll one interval after the request is created. With a fixed 200 ms interval \
+             the delay is uniform over one interval: expect p50 ≈ 100 ms and max ≈ 200 ms; a \
+             lower delay needs more polls, since the TSB offers no push or long poll."
                 .into(),
         );
         Ok(())
@@ -743,7 +749,7 @@ impl Bench {
             "4",
             &format!("find 1 key by label among {n} keys (cold cache)"),
             format!(
-                "**{:.2} ms** (median of {}); **{max_reqs} HTTP requests** ({})",
+                "**{:.2} ms** (median of {}); **{max_reqs} HTTP request(s)** ({})",
                 percentile(&ms, 50.0),
                 ms.len(),
                 paths
@@ -817,7 +823,8 @@ impl Bench {
         }
         self.notes.push(format!(
             "(5) The emulator delays every POST /v1/synchronousSign by 20 ms (fault injection), \
-             so one thread can do at most ~50 signs/s; each thread opens its own session, signs \
+             so one thread can do at most ~50 signs/s; the emulator serves each connection \
+             on its own thread, so the delays overlap and 16× is the ideal; each thread opens its own session, signs \
              once to warm its connection, then all start together and sign for {} s.",
             self.plan.parallel_secs
         ));
@@ -1035,6 +1042,13 @@ impl Bench {
                 "BENCHMARKS.md"
             }
         );
+        if let Ok(b) = std::env::var("TSB_BENCH_BUILD_SECONDS") {
+            let _ = writeln!(
+                r,
+                "- The release build (`cargo build --release --workspace`) took {b} s in this run \
+                 (incremental when target/ is warm; a clean build takes several minutes)"
+            );
+        }
         let _ = writeln!(
             r,
             "- SoftHSMv2 token: `softhsm2-util --init-token --free --label bench --pin 1234 \

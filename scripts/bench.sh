@@ -7,13 +7,14 @@
 # Extra arguments are passed to tsb-bench (e.g. --out FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 out=BENCHMARKS.md
 for a in "$@"; do
-  if [ "$a" = "--smoke" ]; then out=target/BENCHMARKS.smoke.md; fi
+  if [ "$a" = "--smoke" ]; then out="$target/BENCHMARKS.smoke.md"; fi
 done
 started=$(date +%s)
 cargo build --release --workspace
 # The report states how long the build took (the 5-minute budget covers build and run).
 TSB_BENCH_BUILD_SECONDS=$(( $(date +%s) - started ))
 export TSB_BENCH_BUILD_SECONDS
-exec target/release/tsb-bench --out "$out" "$@"
+exec "$target/release/tsb-bench" --out "$out" "$@"

@@ -322,6 +322,11 @@ impl Module {
         session.state.lock().last_request_id = Some(id.clone());
         // Remember at once (journal), so a killed process resumes too.
         self.pending.put(&fp, &id, call.kind);
+        // Just created: no approver can have approved it yet, so the first poll waits one interval.
+        let params = wait::WaitParams {
+            first_poll_delay: params.poll_interval,
+            ..params
+        };
         match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
             Ok(r) => {
                 self.pending.remove(&fp);
@@ -946,6 +951,7 @@ pub fn wait_params(slot: &Slot, key: &KeyInfo, what: &str) -> wait::WaitParams {
         poll_interval: slot.config.poll_interval,
         poll_max_interval: slot.config.poll_max_interval,
         fast_phase: Duration::from_secs(30),
+        first_poll_delay: Duration::ZERO,
         policy_timeout: key.policy_timeout,
         approvals_needed: key.approvals_needed,
         key_label: key.tsb_label.clone(),

@@ -57,6 +57,10 @@ pub struct WaitParams {
     pub poll_max_interval: Duration,
     /// How long to poll at the first interval before backing off.
     pub fast_phase: Duration,
+    /// Wait this long before the first poll. A request we have just created cannot have been
+    /// approved yet, so polling it at once only costs a request (and pushed the poll rate of a
+    /// typical sub-second approval above one per interval); a resumed request is polled at once.
+    pub first_poll_delay: Duration,
     /// The longest token timeout of the key's policy (None: never expires); the wait does not
     /// outlast it by more than a few polls, since the TSB will report EXPIRED then.
     pub policy_timeout: Option<Duration>,
@@ -103,6 +107,9 @@ pub fn wait_for(
         p.what,
         p.key_label
     );
+    if !p.first_poll_delay.is_zero() && cancel.sleep(p.first_poll_delay.min(limit)) {
+        return cancelled(c, request_id, &mut progress);
+    }
     loop {
         if cancel.is_cancelled() {
             return cancelled(c, request_id, &mut progress);
@@ -287,6 +294,7 @@ mod tests {
             poll_interval: Duration::from_millis(200),
             poll_max_interval: Duration::from_secs(2),
             fast_phase: Duration::from_secs(30),
+            first_poll_delay: Duration::ZERO,
             policy_timeout: None,
             approvals_needed: Some(1),
             key_label: "k".into(),

@@ -1,0 +1,439 @@
+//! The measurements that load a PKCS#11 module. Each runs in a child process of `tsb-bench`
+//! (`tsb-bench __child <scenario> <json>`): a module's PKCS#11 state (and the config it read at
+//! C_Initialize) lives as long as the process, and the memory measurement needs a process that
+//! holds only the module, not the emulator. The child prints one `TSB_BENCH_RESULT {json}` line.
+
+use crate::util::{ctx, direct_sign, http_client, vm_rss_kib, Res, XorShift};
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use cryptoki::slot::Slot;
+use serde_json::{json, Value};
+use std::sync::{mpsc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Marker of the result line on the child's stdout.
+pub const RESULT_MARK: &str = "TSB_BENCH_RESULT ";
+
+/// Run scenario `name` with parameters `p` and print its result line.
+pub fn run(name: &str, p: &Value) -> Res<()> {
+    let out = match name {
+        "throughput" => throughput(p)?,
+        "approval" => approval(p)?,
+        "cold" => cold(p)?,
+        "find" => find(p)?,
+        "parallel" => parallel(p)?,
+        "memory" => memory(p)?,
+        other => return Err(format!("unknown scenario {other}")),
+    };
+    println!("{RESULT_MARK}{out}");
+    Ok(())
+}
+
+fn s<'a>(p: &'a Value, k: &str) -> Res<&'a str> {
+    p[k].as_str()
+        .ok_or_else(|| format!("parameter {k} missing"))
+}
+
+fn n(p: &Value, k: &str) -> Res<u64> {
+    p[k].as_u64()
+        .ok_or_else(|| format!("parameter {k} missing"))
+}
+
+/// Load and initialize the module; the first slot with a token (the config has one).
+fn open(module: &str) -> Res<(Pkcs11, Slot)> {
+    let pk = ctx(Pkcs11::new(module), "load module")?;
+    ctx(pk.initialize(CInitializeArgs::OsThreads), "C_Initialize")?;
+    let slot = *ctx(pk.get_slots_with_token(), "C_GetSlotList")?
+        .first()
+        .ok_or("no slot with a token")?;
+    Ok((pk, slot))
+}
+
+fn find_private_key(s: &Session, label: &str) -> Res<ObjectHandle> {
+    let found = ctx(
+        s.find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ]),
+        "C_FindObjects",
+    )?;
+    found
+        .first()
+        .copied()
+        .ok_or_else(|| format!("no private key labelled {label}"))
+}
+
+/// CPU time (user + system, all threads) of this process so far: the client's own cost, which
+/// unlike wall time does not depend on what else the machine is running.
+fn cpu_seconds() -> f64 {
+    let u = rusage();
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Voluntary context switches of this process so far (a thread blocking: each hand-off between
+/// the caller's thread and the HTTP client's runtime thread, each wait for the server).
+fn switches() -> i64 {
+    rusage().ru_nvcsw
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage fills the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u
+}
+
+fn sha256(d: &[u8]) -> Vec<u8> {
+    openssl::sha::sha256(d).to_vec()
+}
+
+/// (1) C_Sign through the module against the same synchronousSign requests sent directly, in
+/// alternating rounds so that machine noise (other builds on the same cores) hits both sides
+/// alike.
+fn throughput(p: &Value) -> Res<Value> {
+    let url = s(p, "url")?;
+    let (pk, slot) = open(s(p, "module")?)?;
+    let session = ctx(pk.open_rw_session(slot), "C_OpenSession")?;
+    let http = http_client()?;
+    let sign_url = format!("{url}/v1/synchronousSign");
+    let per_round = n(p, "per_round")?;
+    let rounds = n(p, "rounds")?;
+    let warmup = n(p, "warmup")?;
+    let data = b"tsb-bench throughput payload, 32B".to_vec();
+    let mut out = serde_json::Map::new();
+    for (name, label, mech, alg) in [
+        (
+            "rsa",
+            "bench-rsa",
+            Mechanism::Sha256RsaPkcs,
+            "NONESHA256_WITH_RSA",
+        ),
+        ("ec", "bench-ec", Mechanism::Ecdsa, "NONE_WITH_ECDSA"),
+    ] {
+        if p["only"].as_str().is_some_and(|o| o != name) {
+            continue;
+        }
+        let key = find_private_key(&session, label)?;
+        // What the module sends for this mechanism: CKM_SHA256_RSA_PKCS hashes locally and sends
+        // the digest; CKM_ECDSA takes the input as the digest.
+        let payload = sha256(&data);
+        let module_input = if name == "rsa" {
+            data.clone()
+        } else {
+            payload.clone()
+        };
+        for _ in 0..warmup {
+            ctx(session.sign(&mech, key, &module_input), "C_Sign")?;
+            direct_sign(&http, &sign_url, label, alg, &payload)?;
+        }
+        // Per-round wall times: the parent compares medians, which a burst of load from other
+        // processes during one round does not move.
+        let (mut m_rounds, mut d_rounds, mut m_cpu, mut d_cpu) = (vec![], vec![], 0f64, 0f64);
+        let (mut m_csw, mut d_csw) = (0i64, 0i64);
+        for r in 0..rounds {
+            // Alternate which side goes first, so neither always follows the other (warm caches,
+            // a connection that just went idle).
+            for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
+                let (t, c, w) = (Instant::now(), cpu_seconds(), switches());
+                for _ in 0..per_round {
+                    if side == 0 {
+                        ctx(session.sign(&mech, key, &module_input), "C_Sign")?;
+                    } else {
+                        direct_sign(&http, &sign_url, label, alg, &payload)?;
+                    }
+                }
+                let (wall, cpu, csw) =
+                    (t.elapsed().as_secs_f64(), cpu_seconds() - c, switches() - w);
+                if side == 0 {
+                    m_rounds.push(wall);
+                    m_cpu += cpu;
+                    m_csw += csw;
+                } else {
+                    d_rounds.push(wall);
+                    d_cpu += cpu;
+                    d_csw += csw;
+                }
+            }
+        }
+        out.insert(
+            name.into(),
+            json!({"ops": per_round * rounds, "per_round": per_round,
+                   "module_rounds_s": m_rounds, "direct_rounds_s": d_rounds,
+                   "module_cpu_s": m_cpu, "direct_cpu_s": d_cpu,
+                   "module_switches": m_csw, "direct_switches": d_csw}),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+/// (2) Approval-gated signs: an approver thread (tsb_approve::Approver, in this process) waits
+/// for the task, waits a random 0-400 ms (so the approval falls at a random phase of the module's
+/// poll schedule), approves, and records the instant its `POST /v1/approval` returned 200; the
+/// emulator executes the request before it answers, so that is when the signature is ready.
+/// The signing thread records when C_Sign returned. Delay = return - approval.
+fn approval(p: &Value) -> Res<Value> {
+    let url = s(p, "url")?.to_string();
+    let label = s(p, "label")?;
+    let ops = n(p, "ops")?;
+    let key_pem = s(p, "approver_pem")?;
+    let approver_key = ctx(
+        tsb_approve::ApproverKey::from_pem_file(key_pem),
+        "approver key",
+    )?;
+    let approver = tsb_approve::Approver::new(&url, approver_key);
+    let (pk, slot) = open(s(p, "module")?)?;
+    let session = ctx(pk.open_rw_session(slot), "C_OpenSession")?;
+    let key = find_private_key(&session, label)?;
+    let (tx, rx) = mpsc::channel::<Res<Instant>>();
+    let worker = std::thread::spawn(move || {
+        let mut rng = XorShift::from_time();
+        for _ in 0..ops {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let task = loop {
+                match approver.tasks(&Default::default()) {
+                    Ok(mut t) if !t.is_empty() => break t.swap_remove(0),
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("list tasks: {e}")));
+                        return;
+                    }
+                }
+                if Instant::now() > deadline {
+                    let _ = tx.send(Err("no approval task within 30 s".into()));
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            std::thread::sleep(Duration::from_millis(rng.next_u64() % 400));
+            let r = approver
+                .approve(&task)
+                .map(|()| Instant::now())
+                .map_err(|e| format!("approve: {e}"));
+            let failed = r.is_err();
+            let _ = tx.send(r);
+            if failed {
+                return;
+            }
+        }
+    });
+    let mut delays_ms = Vec::new();
+    let mut sign_s = 0f64;
+    for i in 0..ops {
+        let digest = sha256(format!("approval op {i}").as_bytes());
+        let t0 = Instant::now();
+        ctx(session.sign(&Mechanism::Ecdsa, key, &digest), "C_Sign")?;
+        let t1 = Instant::now();
+        sign_s += (t1 - t0).as_secs_f64();
+        let approved = ctx(rx.recv_timeout(Duration::from_secs(60)), "approver thread")??;
+        // Signed: a poll that lands between the emulator's execution and the approver reading
+        // its 200 can make this a hair negative.
+        let d = if t1 >= approved {
+            (t1 - approved).as_secs_f64()
+        } else {
+            -(approved - t1).as_secs_f64()
+        };
+        delays_ms.push(d * 1000.0);
+    }
+    let _ = worker.join();
+    Ok(json!({"delays_ms": delays_ms, "sign_s": sign_s, "ops": ops}))
+}
+
+/// (3) Cold start with raw dlopen/dlsym (what OpenSSL and pkcs11-tool do), for any module.
+fn cold(p: &Value) -> Res<Value> {
+    let module = s(p, "module")?;
+    let iters = n(p, "iters")?;
+    let mut times = Vec::new();
+    let mut resident = 0;
+    for _ in 0..iters {
+        let t = Instant::now();
+        cold_once(module)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if still_loaded(module) {
+            resident += 1;
+        }
+    }
+    Ok(json!({"times_ms": times, "stayed_loaded": resident}))
+}
+
+/// Whether dlclose left the library mapped (glibc keeps a library that registered thread-local
+/// destructors, or was made NODELETE): then the next dlopen is warm, and only the first
+/// iteration shows the load and relocation cost.
+fn still_loaded(module: &str) -> bool {
+    let Ok(path) = std::ffi::CString::new(module) else {
+        return false;
+    };
+    // SAFETY: RTLD_NOLOAD only looks the library up; a handle it returns is closed at once.
+    unsafe {
+        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        if h.is_null() {
+            false
+        } else {
+            libc::dlclose(h);
+            true
+        }
+    }
+}
+
+fn ck(rv: cryptoki_sys::CK_RV, what: &str) -> Res<()> {
+    if rv == cryptoki_sys::CKR_OK {
+        Ok(())
+    } else {
+        Err(format!("{what} returned 0x{rv:x}"))
+    }
+}
+
+fn cold_once(module: &str) -> Res<()> {
+    use cryptoki_sys::*;
+    let path = ctx(std::ffi::CString::new(module), "module path")?;
+    // SAFETY: plain libdl calls; the function pointers come from the module's own function list
+    // and are called with valid arguments; the handle is closed only after C_Finalize.
+    unsafe {
+        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if h.is_null() {
+            return Err(format!("dlopen {module} failed"));
+        }
+        let sym = libc::dlsym(h, c"C_GetFunctionList".as_ptr());
+        if sym.is_null() {
+            libc::dlclose(h);
+            return Err("no C_GetFunctionList".into());
+        }
+        let gfl: unsafe extern "C" fn(CK_FUNCTION_LIST_PTR_PTR) -> CK_RV = std::mem::transmute(sym);
+        let mut fl: CK_FUNCTION_LIST_PTR = std::ptr::null_mut();
+        ck(gfl(&mut fl), "C_GetFunctionList")?;
+        let f = &*fl;
+        let mut args: CK_C_INITIALIZE_ARGS = std::mem::zeroed();
+        args.flags = CKF_OS_LOCKING_OK;
+        let init = f.C_Initialize.ok_or("no C_Initialize")?;
+        ck(init(&mut args as *mut _ as CK_VOID_PTR), "C_Initialize")?;
+        let list = f.C_GetSlotList.ok_or("no C_GetSlotList")?;
+        let mut count: CK_ULONG = 0;
+        ck(
+            list(CK_TRUE, std::ptr::null_mut(), &mut count),
+            "C_GetSlotList",
+        )?;
+        let mut slots = vec![0 as CK_SLOT_ID; count as usize];
+        ck(
+            list(CK_TRUE, slots.as_mut_ptr(), &mut count),
+            "C_GetSlotList",
+        )?;
+        let slot = *slots.first().ok_or("no slot")?;
+        let mut ti: CK_TOKEN_INFO = std::mem::zeroed();
+        ck(
+            f.C_GetTokenInfo.ok_or("no C_GetTokenInfo")?(slot, &mut ti),
+            "C_GetTokenInfo",
+        )?;
+        let mut hs: CK_SESSION_HANDLE = 0;
+        ck(
+            f.C_OpenSession.ok_or("no C_OpenSession")?(
+                slot,
+                CKF_SERIAL_SESSION,
+                std::ptr::null_mut(),
+                None,
+                &mut hs,
+            ),
+            "C_OpenSession",
+        )?;
+        ck(
+            f.C_Finalize.ok_or("no C_Finalize")?(std::ptr::null_mut()),
+            "C_Finalize",
+        )?;
+        libc::dlclose(h);
+    }
+    Ok(())
+}
+
+/// (4) One find by label (private key class), in a fresh module: cold object cache.
+fn find(p: &Value) -> Res<Value> {
+    let (pk, slot) = open(s(p, "module")?)?;
+    let session = ctx(pk.open_ro_session(slot), "C_OpenSession")?;
+    let label = s(p, "label")?;
+    let t = Instant::now();
+    let found = ctx(
+        session.find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ]),
+        "C_FindObjects",
+    )?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(json!({"ms": ms, "found": found.len()}))
+}
+
+/// (5) 1, 4, 16 threads, each with its own session, signing for a fixed time. The emulator
+/// delays every synchronousSign by 20 ms (injected by the parent), as a remote TSB would.
+fn parallel(p: &Value) -> Res<Value> {
+    let (pk, slot) = open(s(p, "module")?)?;
+    let label = s(p, "label")?;
+    let secs = p["secs"].as_f64().ok_or("secs missing")?;
+    let key = {
+        let s0 = ctx(pk.open_ro_session(slot), "C_OpenSession")?;
+        find_private_key(&s0, label)?
+    };
+    let digest = sha256(b"parallel");
+    let mut out = Vec::new();
+    for t in p["threads"].as_array().ok_or("threads missing")? {
+        let threads = t.as_u64().ok_or("threads")? as usize;
+        let barrier = Barrier::new(threads);
+        let results: Vec<Res<(u64, f64)>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (pk, barrier, digest) = (&pk, &barrier, &digest);
+                    sc.spawn(move || -> Res<(u64, f64)> {
+                        let session = ctx(pk.open_rw_session(slot), "C_OpenSession");
+                        // Everyone reaches the barrier, even on error, so no thread waits forever.
+                        let warm = session.as_ref().map_err(|e| e.clone()).and_then(|s| {
+                            ctx(s.sign(&Mechanism::Ecdsa, key, digest), "warm-up C_Sign")
+                        });
+                        barrier.wait();
+                        let session = session?;
+                        warm?;
+                        let start = Instant::now();
+                        let end = start + Duration::from_secs_f64(secs);
+                        let mut ops = 0u64;
+                        // Bounded by time and, for safety, by a count no run can reach.
+                        while Instant::now() < end && ops < 10_000_000 {
+                            ctx(session.sign(&Mechanism::Ecdsa, key, digest), "C_Sign")?;
+                            ops += 1;
+                        }
+                        Ok((ops, start.elapsed().as_secs_f64()))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
+                .collect()
+        });
+        let mut ops = 0;
+        let mut wall = 0f64;
+        for r in results {
+            let (o, w) = r?;
+            ops += o;
+            wall = wall.max(w);
+        }
+        out.push(json!({"threads": threads, "ops": ops, "secs": wall}));
+    }
+    Ok(Value::Array(out))
+}
+
+/// (7) VmRSS of this process (module + cryptoki, no emulator) at sign-count checkpoints.
+fn memory(p: &Value) -> Res<Value> {
+    let (pk, slot) = open(s(p, "module")?)?;
+    let session = ctx(pk.open_rw_session(slot), "C_OpenSession")?;
+    let key = find_private_key(&session, s(p, "label")?)?;
+    let digest = sha256(b"memory");
+    let mut done = 0u64;
+    let mut points = Vec::new();
+    for c in p["checkpoints"].as_array().ok_or("checkpoints missing")? {
+        let c = c.as_u64().ok_or("checkpoint")?;
+        while done < c {
+            ctx(session.sign(&Mechanism::Ecdsa, key, &digest), "C_Sign")?;
+            done += 1;
+        }
+        points.push(json!({"signs": done, "rss_kib": vm_rss_kib()?}));
+    }
+    Ok(Value::Array(points))
+}

@@ -449,6 +449,7 @@ int approval_required(struct example_module *m, CK_SESSION_HANDLE s, CK_OBJECT_H
 CK_RV generate_rsa_key(struct example_module *m, CK_SESSION_HANDLE s, const char *label,
                        const char *policy_json, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
+    CK_BYTE id[8];
     CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG bits = 2048;
@@ -460,6 +461,7 @@ CK_RV generate_rsa_key(struct example_module *m, CK_SESSION_HANDLE s, const char
         { CKA_MODULUS_BITS, &bits, sizeof bits },
         { CKA_PUBLIC_EXPONENT, exponent, sizeof exponent },
         { CKA_LABEL, (void *)label, label_len },
+        { CKA_ID, id, sizeof id },
     };
     CK_ATTRIBUTE priv_tmpl[] = {
         { CKA_TOKEN, &yes, sizeof yes },
@@ -469,12 +471,18 @@ CK_RV generate_rsa_key(struct example_module *m, CK_SESSION_HANDLE s, const char
         { CKA_SIGN, &yes, sizeof yes },
         { CKA_DECRYPT, &no, sizeof no },
         { CKA_LABEL, (void *)label, label_len },
+        { CKA_ID, id, sizeof id },
         /* last: only passed with a policy */
         { CKA_TSB_POLICY, (void *)policy_json, policy_json != NULL ? (CK_ULONG)strlen(policy_json) : 0 },
     };
     CK_ULONG n_priv = sizeof priv_tmpl / sizeof priv_tmpl[0] - (policy_json == NULL ? 1 : 0);
     CK_RV rv;
 
+    /* CKA_ID ties the key pair and its certificate together: random, from the HSM. */
+    rv = m->p11->C_GenerateRandom(s, id, sizeof id);
+    if (rv != CKR_OK) {
+        return report("C_GenerateRandom", rv);
+    }
     rv = m->p11->C_GenerateKeyPair(s, &mech, pub_tmpl, sizeof pub_tmpl / sizeof pub_tmpl[0],
                                    priv_tmpl, n_priv, pub, priv);
     if (rv != CKR_OK) {
@@ -527,7 +535,7 @@ static void *watch_loop(void *arg)
             }
         }
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000 * 1000;
+        until.tv_nsec += 100 * 1000 * 1000;
         if (until.tv_nsec >= 1000 * 1000 * 1000) {
             until.tv_sec += 1;
             until.tv_nsec -= 1000 * 1000 * 1000;

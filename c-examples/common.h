@@ -77,7 +77,7 @@ int approval_required(struct example_module *m, CK_SESSION_HANDLE s, CK_OBJECT_H
 
 /*
  * C_GenerateKeyPair of an RSA-2048 signing key (CKA_TOKEN, CKA_SIGN, not extractable) labelled
- * `label`; with `policy_json` (not NULL) its SKA policy is set through CKA_TSB_POLICY.
+ * `label`, with a random CKA_ID (C_GenerateRandom); with `policy_json` (not NULL) its SKA policy is set through CKA_TSB_POLICY.
  */
 CK_RV generate_rsa_key(struct example_module *m, CK_SESSION_HANDLE s, const char *label,
                        const char *policy_json, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);

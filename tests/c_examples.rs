@@ -1,0 +1,746 @@
+//! Issue 5: the C examples in `c-examples/`, built with the system C compiler (`make`, `cc -Wall
+//! -Wextra -Werror`) and run as subprocesses against an in-process `tsb-emulator`, with
+//! `tsb_approve::Approver` approving or rejecting in a thread; outcomes are checked with the
+//! openssl CLI and, for the imported certificate, through the module itself (cryptoki).
+//!
+//! Tools: cc (gcc), make, pkg-config + libp11-kit-dev (pkcs11.h), openssl, valgrind. A missing
+//! tool fails the test with the Debian package to install.
+
+mod common;
+
+use common::{module_path, openssl, temp_dir, write};
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tsb_approve::{Approver, ApproverKey, KeyKind, TaskFilter};
+use tsb_emulator::{Emulator, EmulatorConfig};
+
+const SUB: &str = "SUB.approver.securosys.com";
+const CA: &str = "CA.approver.securosys.com";
+
+/// Fail (never skip) when a tool is missing, naming the Debian package.
+fn require_tool(tool: &str, args: &[&str], package: &str) {
+    match Command::new(tool)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => {}
+        Err(e) => panic!(
+            "{tool} is needed by this test and could not be run ({e}): apt-get install {package}"
+        ),
+    }
+}
+
+fn require_build_tools() {
+    require_tool("cc", &["--version"], "gcc");
+    require_tool("make", &["--version"], "make");
+    require_tool("pkg-config", &["--version"], "pkg-config");
+    let ok = Command::new("pkg-config")
+        .args(["--exists", "p11-kit-1"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "pkcs11.h is needed (pkg-config p11-kit-1 not found): apt-get install libp11-kit-dev"
+    );
+    require_tool("openssl", &["version"], "openssl");
+}
+
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples")
+}
+
+/// `make` the examples into `out` (never into the source tree); returns `out`.
+fn build_examples(out: &Path) -> PathBuf {
+    require_build_tools();
+    let o = Command::new("make")
+        .arg("-C")
+        .arg(source_dir())
+        .arg(format!("O={}", out.display()))
+        .arg(format!(
+            "TSB_INCLUDE={}",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("include")
+                .display()
+        ))
+        .arg("all")
+        .output()
+        .expect("run make");
+    assert!(
+        o.status.success(),
+        "make in c-examples failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        log.contains("-Wall -Wextra -Werror"),
+        "the examples must be built with -Wall -Wextra -Werror:\n{log}"
+    );
+    out.to_path_buf()
+}
+
+/// What a finished example printed.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    fn assert_ok(&self, what: &str) {
+        assert!(self.status.success(), "{what} failed:\n{}", self.all());
+    }
+}
+
+/// Run a command with a deadline; kills it and fails the test when the deadline passes.
+fn run(mut cmd: Command, timeout: Duration) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let end = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (o, e) = (t_out.join().unwrap(), t_err.join().unwrap());
+            panic!("{cmd:?} did not finish in {timeout:?}\n--- stdout\n{o}--- stderr\n{e}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+/// An emulator, the module's config file for it, the built examples and an approver.
+struct Fixture {
+    emu: Emulator,
+    dir: PathBuf,
+    bin: PathBuf,
+    config: PathBuf,
+    approver: Approver,
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let dir = temp_dir(tag);
+        let bin = build_examples(&dir.join("build"));
+        let emu = Emulator::start(EmulatorConfig::default()).expect("start emulator");
+        let config = write(
+            &dir,
+            "config.json",
+            serde_json::to_string_pretty(&serde_json::json!({"slots": [{
+                "label": "c-examples",
+                "url": emu.base_url(),
+                "allow_http": true,
+                "progress": true,
+                "poll_interval_ms": 50,
+                "poll_max_interval_ms": 200,
+                "approval_timeout_s": 60,
+            }]}))
+            .unwrap()
+            .as_bytes(),
+        );
+        let approver = Approver::new(&emu.base_url(), ApproverKey::generate(KeyKind::EcP256))
+            .timeout(Duration::from_secs(10));
+        Fixture {
+            emu,
+            dir,
+            bin,
+            config,
+            approver,
+        }
+    }
+
+    /// An example program, with the module and its config in the child's environment only.
+    fn example(&self, name: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(self.bin.join(name));
+        self.env(&mut c);
+        c.args(args);
+        c
+    }
+
+    fn env(&self, c: &mut Command) {
+        c.current_dir(&self.dir)
+            .env("TSB_PKCS11_MODULE", module_path())
+            .env("TSB_PKCS11_CONFIG", &self.config)
+            .env_remove("TSB_PKCS11_URL")
+            .env_remove("TSB_PKCS11_LOG");
+    }
+
+    /// The seed's policy (ruleUse, ruleBlock, ruleUnblock, ruleModify; one token, one group,
+    /// quorum 1, timeout 600 s) naming this fixture's approver, written to a file.
+    fn seed_policy_file(&self) -> PathBuf {
+        let rule = serde_json::json!({"tokens": [{
+            "name": "Token1", "timelock": 0, "timeout": 600,
+            "groups": [{"name": "Group1", "quorum": 1, "approvals": [{
+                "type": "public_key", "name": "ApproverKey1",
+                "value": self.approver.key().public_key_b64(),
+            }]}],
+        }]});
+        let policy = serde_json::json!({
+            "ruleUse": rule, "ruleBlock": rule, "ruleUnblock": rule, "ruleModify": rule,
+            "keyStatus": {"blocked": false},
+        });
+        write(
+            &self.dir,
+            "policy.json",
+            serde_json::to_string_pretty(&policy).unwrap().as_bytes(),
+        )
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn count(&self, method: &str, path: &str) -> u64 {
+        self.emu.request_count(method, path)
+    }
+}
+
+/// Approve the first task passing `filter`, one second after it appeared (so the example is seen
+/// waiting: it reports the request id while it waits).
+fn approve_later(approver: &Approver, filter: TaskFilter) -> std::thread::JoinHandle<()> {
+    let approver = approver.clone();
+    std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let tasks = approver.pending(&filter).expect("list tasks");
+            if let Some(t) = tasks.first() {
+                std::thread::sleep(Duration::from_secs(1));
+                approver.approve(&t.task).expect("approve");
+                return;
+            }
+            assert!(Instant::now() < end, "no task to approve appeared");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+/// A request id (UUID) printed after `marker` on some line.
+fn id_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let line = text.lines().find(|l| l.contains(marker))?;
+    let rest = &line[line.find(marker)? + marker.len()..];
+    let id = rest.split_whitespace().next()?;
+    Some(id.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+}
+
+/// The lines of `openssl req/x509 -text` after a heading, up to the next extension.
+fn extension_block(text: &str, heading: &str) -> Option<(String, String)> {
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if l.trim_start().starts_with(heading) {
+            let value = lines.next().unwrap_or("").trim().to_string();
+            return Some((l.trim().to_string(), value));
+        }
+    }
+    None
+}
+
+fn assert_extension(text: &str, heading: &str, critical: bool, value_contains: &str) {
+    let (head, value) = extension_block(text, heading)
+        .unwrap_or_else(|| panic!("no {heading} extension in:\n{text}"));
+    assert_eq!(
+        head.ends_with("critical"),
+        critical,
+        "{heading}: criticality is not {critical}: {head}\n{text}"
+    );
+    assert!(
+        value.contains(value_contains),
+        "{heading} is {value:?}, not {value_contains}\n{text}"
+    );
+}
+
+isolated!(
+    /// The seed's flow through example 1 (SKA key, CSR, approval), then example 2 (CA key with a
+    /// self-signed CA certificate, certificate for the CSR, import onto the key) and example 3
+    /// (C_Sign on the SKA key, approved), each checked with openssl and through the module.
+    fn seed_flow_csr_certificate_and_signature_through_the_c_examples() {
+        let fx = Fixture::new("cex-seed");
+        let policy = fx.seed_policy_file();
+
+        // (1) CSR with the SKA key: exactly one approval, given by the approver in a thread.
+        let filter = TaskFilter {
+            key_label: Some(SUB.into()),
+            ..Default::default()
+        };
+        let bg = approve_later(&fx.approver, filter.clone());
+        let r = run(
+            fx.example(
+                "csr_ska",
+                &[
+                    "-p",
+                    policy.to_str().unwrap(),
+                    "-o",
+                    &fx.path("sub.csr.pem"),
+                ],
+            ),
+            Duration::from_secs(90),
+        );
+        r.assert_ok("csr_ska");
+        bg.join().expect("approver thread");
+        let out = &r.stdout;
+        assert!(
+            out.contains("through C_GetInterface(\"Vendor tsb-pkcs11\")"),
+            "{}",
+            r.all()
+        );
+        assert!(
+            out.contains("with an SKA policy (CKA_TSB_POLICY)")
+                && out.contains("CKA_TSB_APPROVAL_REQUIRED: yes"),
+            "{}",
+            r.all()
+        );
+        assert!(
+            out.contains("length query: at most 16384 bytes (no request sent)"),
+            "{}",
+            r.all()
+        );
+        let waiting = id_after(out, "waiting for approval of TSB request")
+            .unwrap_or_else(|| panic!("the request id was not shown while waiting:\n{}", r.all()));
+        let last = id_after(out, "TSB_GetLastRequestId:")
+            .unwrap_or_else(|| panic!("no TSB_GetLastRequestId line:\n{}", r.all()));
+        assert_eq!(waiting, last);
+        assert_eq!(last.len(), 36, "not a UUID: {last}");
+        assert!(
+            out.contains(&format!("request {last}: EXECUTED, 1 approval(s) given")),
+            "{}",
+            r.all()
+        );
+        // Never twice, the length query included; never the synchronous endpoint.
+        assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
+        assert_eq!(fx.count("POST", "/v1/certificate/synchronous/request"), 0);
+
+        let csr = fx.path("sub.csr.pem");
+        let verify = openssl(&["req", "-in", &csr, "-verify", "-noout"]);
+        assert!(
+            verify.contains("verify OK")
+                || verify.contains("Certificate request self-signature verify OK"),
+            "{verify}"
+        );
+        let text = openssl(&["req", "-in", &csr, "-noout", "-text"]);
+        assert!(
+            text.contains("Subject: CN = Approver-Intermediate-SUB")
+                || text.contains("Subject: CN=Approver-Intermediate-SUB"),
+            "{text}"
+        );
+        assert!(text.contains("Public-Key: (2048 bit)"), "{text}");
+        assert!(text.contains("sha256WithRSAEncryption"), "{text}");
+        assert_extension(&text, "X509v3 Key Usage", true, "Digital Signature");
+        assert_extension(&text, "X509v3 Extended Key Usage", true, "Code Signing");
+        let (_, ski) = extension_block(&text, "X509v3 Subject Key Identifier")
+            .unwrap_or_else(|| panic!("no SKI in the CSR:\n{text}"));
+        assert_eq!(ski.split(':').count(), 20, "SKI {ski}");
+
+        // (2) CA key + self-signed CA certificate, certificate for the CSR, import onto SUB.
+        let r = run(
+            fx.example(
+                "issue_cert",
+                &[
+                    "-i",
+                    &csr,
+                    "-o",
+                    &fx.path("sub.cert.pem"),
+                    "-A",
+                    &fx.path("ca.cert.pem"),
+                ],
+            ),
+            Duration::from_secs(60),
+        );
+        r.assert_ok("issue_cert");
+        assert!(
+            r.stdout
+                .contains(&format!("generated RSA-2048 key pair \"{CA}\""))
+                && r.stdout
+                    .contains("TSB_SelfSignCertificate: CA certificate object")
+                && r.stdout
+                    .contains("C_CreateObject: imported the certificate onto")
+                && r.stdout
+                    .contains("CKA_VALUE matches the issued certificate"),
+            "{}",
+            r.all()
+        );
+        let verified = openssl(&[
+            "verify",
+            "-CAfile",
+            &fx.path("ca.cert.pem"),
+            &fx.path("sub.cert.pem"),
+        ]);
+        assert!(verified.contains("sub.cert.pem: OK"), "{verified}");
+        let ca_text = openssl(&["x509", "-in", &fx.path("ca.cert.pem"), "-noout", "-text"]);
+        assert!(ca_text.contains("CA:TRUE"), "{ca_text}");
+        assert_extension(&ca_text, "X509v3 Key Usage", true, "Certificate Sign");
+        let sub_text = openssl(&["x509", "-in", &fx.path("sub.cert.pem"), "-noout", "-text"]);
+        assert!(sub_text.contains("Approver-Intermediate-SUB"), "{sub_text}");
+        assert!(sub_text.contains("Issuer: CN = Approver-CA"), "{sub_text}");
+        assert_extension(
+            &sub_text,
+            "X509v3 Extended Key Usage",
+            false,
+            "Code Signing",
+        );
+        let sub_der = std::fs::read(fx.dir.join("sub.cert.pem")).unwrap();
+        let sub_x509 = openssl::x509::X509::from_pem(&sub_der).unwrap();
+
+        // Through the module (cryptoki): the certificate is found by the key's CKA_ID, with the
+        // key's label and the certificate's fields.
+        {
+            // This isolated child's only other threads are the emulator's, which never read the
+            // environment (see tests/common).
+            std::env::set_var("TSB_PKCS11_CONFIG", &fx.config);
+            let p11 = Pkcs11::new(module_path()).expect("load module");
+            p11.initialize(CInitializeArgs::OsThreads).unwrap();
+            let slot = p11.get_slots_with_token().unwrap()[0];
+            let s = p11.open_rw_session(slot).unwrap();
+            let key = s
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::Label(SUB.into()),
+                ])
+                .unwrap();
+            assert_eq!(key.len(), 1);
+            let id = match s
+                .get_attributes(key[0], &[AttributeType::Id])
+                .unwrap()
+                .pop()
+            {
+                Some(Attribute::Id(id)) => id,
+                other => panic!("CKA_ID {other:?}"),
+            };
+            assert_eq!(id.len(), 8, "the example sets an 8-byte random CKA_ID");
+            let certs = s
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::CERTIFICATE),
+                    Attribute::Id(id.clone()),
+                ])
+                .unwrap();
+            assert_eq!(
+                certs.len(),
+                1,
+                "the certificate is found by the key's CKA_ID"
+            );
+            let attrs = s
+                .get_attributes(
+                    certs[0],
+                    &[
+                        AttributeType::CertificateType,
+                        AttributeType::Value,
+                        AttributeType::Label,
+                        AttributeType::Subject,
+                        AttributeType::Issuer,
+                        AttributeType::SerialNumber,
+                    ],
+                )
+                .unwrap();
+            let serial_der = sub_x509.serial_number().to_bn().unwrap().to_vec();
+            for a in attrs {
+                match a {
+                    Attribute::CertificateType(t) => assert_eq!(t, CertificateType::X_509),
+                    Attribute::Value(v) => assert_eq!(v, sub_x509.to_der().unwrap()),
+                    Attribute::Label(l) => assert_eq!(l, SUB.as_bytes()),
+                    Attribute::Subject(v) => {
+                        assert_eq!(v, sub_x509.subject_name().to_der().unwrap())
+                    }
+                    Attribute::Issuer(v) => {
+                        assert_eq!(v, sub_x509.issuer_name().to_der().unwrap())
+                    }
+                    Attribute::SerialNumber(v) => assert!(
+                        v.ends_with(&serial_der),
+                        "CKA_SERIAL_NUMBER {v:02x?} vs {serial_der:02x?}"
+                    ),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            drop(s);
+            p11.finalize();
+        }
+
+        // (3) C_Sign on the SKA key: one approval, one request, a signature openssl verifies
+        // with the issued certificate's public key.
+        let data = write(&fx.dir, "release.bin", b"the release artefact\n");
+        let bg = approve_later(&fx.approver, filter);
+        let r = run(
+            fx.example(
+                "sign_file",
+                &["-i", data.to_str().unwrap(), "-o", &fx.path("release.sig")],
+            ),
+            Duration::from_secs(90),
+        );
+        r.assert_ok("sign_file");
+        bg.join().expect("approver thread");
+        assert!(
+            r.stdout
+                .contains("C_Sign length query: 256 bytes (no request sent)"),
+            "{}",
+            r.all()
+        );
+        assert!(
+            id_after(&r.stdout, "C_Sign: TSB request id").is_some(),
+            "{}",
+            r.all()
+        );
+        assert_eq!(fx.count("POST", "/v1/sign"), 1);
+        assert_eq!(fx.count("POST", "/v1/synchronousSign"), 0);
+        let pubkey = openssl(&["x509", "-in", &fx.path("sub.cert.pem"), "-pubkey", "-noout"]);
+        let pubkey = write(&fx.dir, "sub.pub.pem", pubkey.as_bytes());
+        let v = openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pubkey.to_str().unwrap(),
+            "-signature",
+            &fx.path("release.sig"),
+            data.to_str().unwrap(),
+        ]);
+        assert!(v.contains("Verified OK"), "{v}");
+    }
+);
+
+isolated!(
+    /// A rejected CSR: example 1 ends with CKR_FUNCTION_REJECTED (exit 1), shows the request id,
+    /// and writes nothing.
+    fn rejected_csr_returns_function_rejected() {
+        let fx = Fixture::new("cex-reject");
+        let policy = fx.seed_policy_file();
+        let approver = fx.approver.clone();
+        let rejecter = std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(60);
+            loop {
+                let tasks = approver
+                    .pending(&TaskFilter::default())
+                    .expect("list tasks");
+                if let Some(t) = tasks.first() {
+                    approver.reject(&t.task.id).expect("reject");
+                    return t.task.id.clone();
+                }
+                assert!(Instant::now() < end, "no task to reject appeared");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let out_file = fx.dir.join("rejected.csr.pem");
+        let r = run(
+            fx.example(
+                "csr_ska",
+                &[
+                    "-p",
+                    policy.to_str().unwrap(),
+                    "-o",
+                    out_file.to_str().unwrap(),
+                ],
+            ),
+            Duration::from_secs(90),
+        );
+        rejecter.join().expect("rejecter");
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("TSB_CreateCSR failed: CKR_FUNCTION_REJECTED (0x00000200)"),
+            "{}",
+            r.all()
+        );
+        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
+            .unwrap_or_else(|| panic!("no request id after the rejection:\n{}", r.all()));
+        assert!(
+            r.stdout.contains(&format!("request {id}: REJECTED")),
+            "{}",
+            r.all()
+        );
+        assert!(!out_file.exists(), "a rejected CSR must not be written");
+        assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
+    }
+);
+
+isolated!(
+    /// tsb_pkcs11.h next to p11-kit's pkcs11.h compiles with -Wall -Wextra -Werror (header_check.c
+    /// and every example include both).
+    fn vendor_header_compiles_with_wall_wextra_werror() {
+        let dir = temp_dir("cex-header");
+        require_build_tools();
+        let o = Command::new("make")
+            .arg("-C")
+            .arg(source_dir())
+            .arg(format!("O={}", dir.display()))
+            .arg("check-header")
+            .output()
+            .expect("run make");
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(dir.join("header_check.o").exists());
+        // And a minimal program, outside the Makefile, in C99 and C11.
+        let src = write(
+            &dir,
+            "min.c",
+            b"#include <pkcs11.h>\n#include \"tsb_pkcs11.h\"\n\
+              int main(void) { TSB_CSR_PARAMS p = {0}; CK_ULONG n = TSB_OUTPUT_ESTIMATE;\n\
+              p.commonName = \"x\"; return p.commonName[0] == 'x' && n > 0 \
+              && CKA_TSB_POLICY != 0 ? 0 : 1; }\n",
+        );
+        let inc = String::from_utf8(
+            Command::new("pkg-config")
+                .args(["--variable=includedir", "p11-kit-1"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        for std in ["-std=c99", "-std=c11", "-std=gnu17"] {
+            let o = Command::new("cc")
+                .args([std, "-Wall", "-Wextra", "-Werror", "-c", "-o"])
+                .arg(dir.join("min.o"))
+                .arg(format!("-I{}/p11-kit-1/p11-kit", inc.trim()))
+                .arg(format!(
+                    "-I{}",
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("include")
+                        .display()
+                ))
+                .arg(&src)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "cc {std}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+);
+
+isolated!(
+    /// The examples, with keys that need no approval, under valgrind: no errors, no definite leaks.
+    fn examples_under_valgrind_have_no_errors_or_definite_leaks() {
+        require_tool("valgrind", &["--version"], "valgrind");
+        let fx = Fixture::new("cex-valgrind");
+        let vg = |args: &[&str]| {
+            let mut c = Command::new("valgrind");
+            fx.env(&mut c);
+            c.args([
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--quiet",
+            ])
+            .arg(fx.bin.join(args[0]))
+            .args(&args[1..]);
+            c
+        };
+        let label = "valgrind-plain";
+        let data = write(&fx.dir, "data.bin", b"data to sign\n");
+        let runs: Vec<Vec<String>> = vec![
+            vec!["csr_ska", "-l", label, "-o", &fx.path("plain.csr.pem")],
+            vec![
+                "issue_cert",
+                "-a",
+                "valgrind-ca",
+                "-s",
+                label,
+                "-i",
+                &fx.path("plain.csr.pem"),
+                "-o",
+                &fx.path("plain.cert.pem"),
+                "-A",
+                &fx.path("plain-ca.cert.pem"),
+            ],
+            vec!["sign_file", "-l", label, "-i", data.to_str().unwrap()],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(String::from).collect())
+        .collect();
+        for args in &runs {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let started = Instant::now();
+            let r = run(vg(&args), Duration::from_secs(120));
+            assert!(
+                r.status.success(),
+                "valgrind {}: errors or definite leaks (exit 99) or failure:\n{}",
+                args[0],
+                r.all()
+            );
+            assert!(
+                !r.stderr.contains("definitely lost")
+                    || r.stderr.contains("definitely lost: 0 bytes"),
+                "{}",
+                r.all()
+            );
+            eprintln!("valgrind {}: clean in {:?}", args[0], started.elapsed());
+        }
+        let v = openssl(&[
+            "verify",
+            "-CAfile",
+            &fx.path("plain-ca.cert.pem"),
+            &fx.path("plain.cert.pem"),
+        ]);
+        assert!(v.contains("OK"), "{v}");
+        assert!(fx.dir.join("data.bin.sig").exists());
+    }
+);
+
+isolated!(
+    /// A usage error is exit 2; a module that cannot be loaded is exit 1 with the reason.
+    fn examples_report_usage_and_load_errors() {
+        let fx = Fixture::new("cex-errors");
+        let r = run(fx.example("sign_file", &[]), Duration::from_secs(10));
+        assert_eq!(r.status.code(), Some(2), "{}", r.all());
+        let mut c = fx.example("csr_ska", &["-m", "/nonexistent/libnothing.so"]);
+        c.env_remove("TSB_PKCS11_MODULE");
+        let r = run(c, Duration::from_secs(10));
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(
+            r.stderr.contains("dlopen(/nonexistent/libnothing.so)"),
+            "{}",
+            r.all()
+        );
+        let mut c = fx.example("csr_ska", &[]);
+        c.env_remove("TSB_PKCS11_MODULE");
+        let r = run(c, Duration::from_secs(10));
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(r.stderr.contains("TSB_PKCS11_MODULE"), "{}", r.all());
+        // A key that does not exist: the failure names the label.
+        let r = run(
+            fx.example("sign_file", &["-l", "no-such-key", "-i", "/etc/hostname"]),
+            Duration::from_secs(30),
+        );
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(
+            r.stderr.contains("no private key labelled \"no-such-key\""),
+            "{}",
+            r.all()
+        );
+    }
+);

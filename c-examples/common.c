@@ -501,6 +501,7 @@ struct watcher {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
+    long cancel_after_ms;
 };
 
 static void *watch_loop(void *arg)
@@ -508,12 +509,14 @@ static void *watch_loop(void *arg)
     struct watcher *w = arg;
     char id[128] = "";
     TSB_REQUEST_INFO last;
-    int have_last = 0;
+    int have_last = 0, cancelled = 0;
+    long polls = 0, waited_ms = 0;
 
     memset(&last, 0, sizeof last);
     pthread_mutex_lock(&w->lock);
     while (!w->stop) {
         struct timespec until;
+        long step_ms;
         char now_id[128];
         CK_ULONG len = sizeof now_id;
 
@@ -533,9 +536,23 @@ static void *watch_loop(void *arg)
                 last = info;
                 have_last = 1;
             }
+            if (w->cancel_after_ms > 0 && !cancelled && waited_ms >= w->cancel_after_ms &&
+                have_last && last.status == TSB_REQUEST_PENDING) {
+                CK_RV rv;
+                printf("still pending after %ld ms: cancelling request %s (TSB_CancelRequest)\n",
+                       w->cancel_after_ms, id);
+                rv = w->m->tsb->TSB_CancelRequest(w->s, id);
+                if (rv != CKR_OK) {
+                    report("TSB_CancelRequest", rv);
+                }
+                cancelled = 1;
+            }
         }
+        /* Poll fast at first (a request may be decided quickly), then every 200 ms. */
+        step_ms = polls++ < 10 ? 20 : 200;
+        waited_ms += step_ms;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100 * 1000 * 1000;
+        until.tv_nsec += step_ms * 1000 * 1000;
         if (until.tv_nsec >= 1000 * 1000 * 1000) {
             until.tv_sec += 1;
             until.tv_nsec -= 1000 * 1000 * 1000;
@@ -551,7 +568,8 @@ static void *watch_loop(void *arg)
     return NULL;
 }
 
-struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s)
+struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s,
+                              long cancel_after_ms)
 {
     struct watcher *w = calloc(1, sizeof *w);
     if (w == NULL) {
@@ -560,6 +578,7 @@ struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s)
     }
     w->m = m;
     w->s = s;
+    w->cancel_after_ms = cancel_after_ms;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, watch_loop, w) != 0) {

@@ -84,10 +84,13 @@ CK_RV generate_rsa_key(struct example_module *m, CK_SESSION_HANDLE s, const char
 
 /*
  * A thread that, while the main thread is blocked in an approval-gated call, reports the request
- * id (TSB_GetLastRequestId) and its approvals (TSB_GetRequestStatus) whenever they change.
+ * id (TSB_GetLastRequestId) and its approvals (TSB_GetRequestStatus) whenever they change. With
+ * `cancel_after_ms` > 0 it cancels the request (TSB_CancelRequest) when it is still pending after
+ * that long; the blocked call then returns CKR_FUNCTION_CANCELED.
  */
 struct watcher;
-struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s);
+struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s,
+                              long cancel_after_ms);
 void watcher_stop(struct watcher *w); /* NULL is fine */
 
 #endif /* TSB_EXAMPLES_COMMON_H */

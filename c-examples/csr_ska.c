@@ -5,10 +5,11 @@
  * 365 days, SHA256_WITH_RSA), wait for the approvers, and write the CSR as PEM (or DER).
  *
  *   csr_ska [-m MODULE] [-l LABEL] [-p POLICY.json] [-x] [-n CN] [-O ORG] [-U OU] [-c C]
- *           [-E EMAIL] [-f pem|der] [-o OUT]
+ *           [-E EMAIL] [-f pem|der] [-o OUT] [-C MS]
  *
  * Without -p the key has no policy and the CSR is made at once. -x uses an existing key with the
- * label instead of generating one. Exit status 0 on success, 1 on failure (the CK_RV name is
+ * label instead of generating one. -C cancels the request (TSB_CancelRequest) when it is still
+ * pending after MS milliseconds. Exit status 0 on success, 1 on failure (the CK_RV name is
  * printed), 2 on a usage error.
  */
 #include <stdio.h>
@@ -22,14 +23,15 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: csr_ska [-m MODULE] [-l LABEL] [-p POLICY.json] [-x] [-n CN] [-O ORG] [-U OU]\n"
-            "               [-c COUNTRY] [-E EMAIL] [-f pem|der] [-o OUT]\n"
+            "               [-c COUNTRY] [-E EMAIL] [-f pem|der] [-o OUT] [-C MS]\n"
             "  -m  the module (default: $TSB_PKCS11_MODULE)\n"
             "  -l  key label (default SUB.approver.securosys.com)\n"
             "  -p  SKA policy of the new key, JSON (the TSB \"policy\" object)\n"
             "  -x  use the existing key with this label instead of generating one\n"
             "  -n  subject CN (default Approver-Intermediate-SUB)\n"
             "  -f  output format (default pem)\n"
-            "  -o  output file (default sub.csr.pem)\n");
+            "  -o  output file (default sub.csr.pem)\n"
+            "  -C  cancel the request if it is still pending after MS milliseconds\n");
 }
 
 int main(int argc, char **argv)
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
     const char *module = NULL, *label = "SUB.approver.securosys.com", *policy_path = NULL;
     const char *out_path = "sub.csr.pem";
     int existing = 0, opt, status = 1, gated;
+    long cancel_after_ms = 0;
     struct example_module m;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
@@ -58,7 +61,7 @@ int main(int argc, char **argv)
     params.signatureAlgorithm = "SHA256_WITH_RSA";
     params.outputFormat = TSB_OUTPUT_PEM;
 
-    while ((opt = getopt(argc, argv, "m:l:p:xn:O:U:c:E:f:o:h")) != -1) {
+    while ((opt = getopt(argc, argv, "m:l:p:xn:O:U:c:E:f:o:C:h")) != -1) {
         switch (opt) {
         case 'm': module = optarg; break;
         case 'l': label = optarg; break;
@@ -70,6 +73,13 @@ int main(int argc, char **argv)
         case 'c': params.country = optarg; break;
         case 'E': params.email = optarg; break;
         case 'o': out_path = optarg; break;
+        case 'C':
+            cancel_after_ms = strtol(optarg, NULL, 10);
+            if (cancel_after_ms <= 0) {
+                usage();
+                return 2;
+            }
+            break;
         case 'f':
             if (strcmp(optarg, "pem") == 0) {
                 params.outputFormat = TSB_OUTPUT_PEM;
@@ -142,7 +152,7 @@ int main(int argc, char **argv)
            params.keyUsage, params.extendedKeyUsage, (unsigned long)params.validityDays,
            params.signatureAlgorithm, gated ? "; waiting for approval" : "");
     if (gated) {
-        w = watcher_start(&m, s);
+        w = watcher_start(&m, s, cancel_after_ms);
     }
     rv = m.tsb->TSB_CreateCSR(s, priv, &params, csr, &csr_len);
     watcher_stop(w);

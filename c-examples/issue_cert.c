@@ -82,7 +82,7 @@ static CK_RV ca_key_and_cert(struct example_module *m, CK_SESSION_HANDLE s, cons
     printf("self-signing a CA certificate for \"%s\" (CN=%s, CA, %s)%s\n", ca_label, cp.commonName,
            cp.keyUsage, gated ? "; waiting for approval" : "");
     if (gated) {
-        w = watcher_start(m, s);
+        w = watcher_start(m, s, 0);
     }
     rv = m->tsb->TSB_SelfSignCertificate(s, *ca_key, &cp, ca_cert);
     watcher_stop(w);
@@ -134,7 +134,7 @@ static CK_RV issue(struct example_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HAND
     printf("issuing the certificate (%s, %s, %lu days)%s\n", cp.keyUsage, cp.extendedKeyUsage,
            (unsigned long)days, gated ? "; waiting for approval" : "");
     if (gated) {
-        w = watcher_start(m, s);
+        w = watcher_start(m, s, 0);
     }
     rv = m->tsb->TSB_IssueCertificate(s, ca_key, csr, (CK_ULONG)csr_len, &cp, buf, &len);
     watcher_stop(w);

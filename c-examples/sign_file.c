@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (gated) {
-        w = watcher_start(&m, s);
+        w = watcher_start(&m, s, 0);
     }
     rv = m.p11->C_Sign(s, data, (CK_ULONG)data_len, sig, &sig_len);
     watcher_stop(w);

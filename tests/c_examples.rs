@@ -583,6 +583,49 @@ isolated!(
 );
 
 isolated!(
+    /// Example 1 with -C: the watcher thread cancels the still-pending request with
+    /// TSB_CancelRequest, and TSB_CreateCSR returns CKR_FUNCTION_CANCELED.
+    fn cancelled_csr_returns_function_canceled() {
+        let fx = Fixture::new("cex-cancel");
+        let policy = fx.seed_policy_file();
+        let out_file = fx.dir.join("cancelled.csr.pem");
+        let r = run(
+            fx.example(
+                "csr_ska",
+                &[
+                    "-p",
+                    policy.to_str().unwrap(),
+                    "-C",
+                    "500",
+                    "-o",
+                    out_file.to_str().unwrap(),
+                ],
+            ),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("TSB_CreateCSR failed: CKR_FUNCTION_CANCELED (0x00000050)"),
+            "{}",
+            r.all()
+        );
+        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
+            .unwrap_or_else(|| panic!("no request id:\n{}", r.all()));
+        assert!(
+            r.stdout
+                .contains(&format!("cancelling request {id} (TSB_CancelRequest)"))
+                && r.stdout.contains(&format!("request {id}: CANCELLED")),
+            "{}",
+            r.all()
+        );
+        assert!(!out_file.exists());
+        assert_eq!(fx.count("DELETE", &format!("/v1/request/{id}")), 1);
+        assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
+    }
+);
+
+isolated!(
     /// tsb_pkcs11.h next to p11-kit's pkcs11.h compiles with -Wall -Wextra -Werror (header_check.c
     /// and every example include both).
     fn vendor_header_compiles_with_wall_wextra_werror() {
@@ -663,7 +706,25 @@ isolated!(
         let label = "valgrind-plain";
         let data = write(&fx.dir, "data.bin", b"data to sign\n");
         let runs: Vec<Vec<String>> = vec![
-            vec!["csr_ska", "-l", label, "-o", &fx.path("plain.csr.pem")],
+            vec![
+                "csr_ska",
+                "-l",
+                label,
+                "-f",
+                "der",
+                "-n",
+                "Valgrind Plain",
+                "-O",
+                "Acme AG",
+                "-U",
+                "Release Engineering",
+                "-c",
+                "CH",
+                "-E",
+                "release@example.com",
+                "-o",
+                &fx.path("plain.csr.der"),
+            ],
             vec![
                 "issue_cert",
                 "-a",
@@ -671,7 +732,7 @@ isolated!(
                 "-s",
                 label,
                 "-i",
-                &fx.path("plain.csr.pem"),
+                &fx.path("plain.csr.der"),
                 "-o",
                 &fx.path("plain.cert.pem"),
                 "-A",
@@ -699,6 +760,27 @@ isolated!(
                 r.all()
             );
             eprintln!("valgrind {}: clean in {:?}", args[0], started.elapsed());
+        }
+        // The DER CSR with the subject fields given on the command line.
+        let text = openssl(&[
+            "req",
+            "-inform",
+            "DER",
+            "-in",
+            &fx.path("plain.csr.der"),
+            "-verify",
+            "-noout",
+            "-text",
+        ]);
+        assert!(text.contains("verify OK"), "{text}");
+        for part in [
+            "CN = Valgrind Plain",
+            "O = Acme AG",
+            "OU = Release Engineering",
+            "C = CH",
+            "emailAddress = release@example.com",
+        ] {
+            assert!(text.contains(part), "{part} missing in\n{text}");
         }
         let v = openssl(&[
             "verify",

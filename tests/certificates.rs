@@ -134,80 +134,25 @@ fn bytes(s: &Session, h: ObjectHandle, t: AttributeType) -> Vec<u8> {
     }
 }
 
-/// CKA_CERTIFICATE_CATEGORY of the one certificate labelled `label`. cryptoki has no type for this
-/// attribute, so it is read with raw PKCS#11 calls on the module cryptoki loaded (dlopen of the same
-/// path with RTLD_NOLOAD returns that instance), in a session of its own.
+/// CKA_CERTIFICATE_CATEGORY of the certificate labelled `label`: cryptoki has no type for this
+/// attribute, so it is read with raw calls (common::raw) in a session of its own.
 fn category(label: &str) -> u64 {
     use cryptoki_sys::*;
-    use std::ffi::{c_void, CString};
-    let path = CString::new(common::module_path().to_str().unwrap()).unwrap();
-    // SAFETY: plain PKCS#11 calls with valid buffers on an initialized module; every CK_RV checked.
+    let f = common::raw::fns();
+    let s = common::raw::open_session(0);
+    let cert = common::raw::find_one(s, label, CKO_CERTIFICATE);
+    let mut cat: CK_ULONG = 99;
+    let mut a = CK_ATTRIBUTE {
+        type_: CKA_CERTIFICATE_CATEGORY,
+        pValue: &mut cat as *mut CK_ULONG as *mut std::ffi::c_void,
+        ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
+    };
+    // SAFETY: a valid session, object and one-attribute template with a CK_ULONG buffer.
     unsafe {
-        let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
-        assert!(!h.is_null(), "the module is not loaded");
-        let sym = libc::dlsym(h, c"C_GetFunctionList".as_ptr());
-        assert!(!sym.is_null());
-        let get_list: unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV =
-            std::mem::transmute(sym);
-        let mut fl: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
-        assert_eq!(get_list(&mut fl), CKR_OK);
-        let f = &*fl;
-        let mut slots = [0 as CK_SLOT_ID; 8];
-        let mut n = slots.len() as CK_ULONG;
-        assert_eq!(
-            f.C_GetSlotList.unwrap()(CK_TRUE, slots.as_mut_ptr(), &mut n),
-            CKR_OK
-        );
-        let mut s: CK_SESSION_HANDLE = 0;
-        assert_eq!(
-            f.C_OpenSession.unwrap()(
-                slots[0],
-                CKF_SERIAL_SESSION,
-                std::ptr::null_mut(),
-                None,
-                &mut s
-            ),
-            CKR_OK
-        );
-        let mut class: CK_OBJECT_CLASS = CKO_CERTIFICATE;
-        let mut tmpl = [
-            CK_ATTRIBUTE {
-                type_: CKA_CLASS,
-                pValue: &mut class as *mut _ as *mut c_void,
-                ulValueLen: std::mem::size_of::<CK_OBJECT_CLASS>() as CK_ULONG,
-            },
-            CK_ATTRIBUTE {
-                type_: CKA_LABEL,
-                pValue: label.as_ptr() as *mut c_void,
-                ulValueLen: label.len() as CK_ULONG,
-            },
-        ];
-        assert_eq!(
-            f.C_FindObjectsInit.unwrap()(s, tmpl.as_mut_ptr(), 2),
-            CKR_OK
-        );
-        let mut objs = [0 as CK_OBJECT_HANDLE; 2];
-        let mut found: CK_ULONG = 0;
-        assert_eq!(
-            f.C_FindObjects.unwrap()(s, objs.as_mut_ptr(), 2, &mut found),
-            CKR_OK
-        );
-        assert_eq!(f.C_FindObjectsFinal.unwrap()(s), CKR_OK);
-        assert_eq!(found, 1, "one certificate labelled {label}");
-        let mut cat: CK_ULONG = 99;
-        let mut a = CK_ATTRIBUTE {
-            type_: CKA_CERTIFICATE_CATEGORY,
-            pValue: &mut cat as *mut _ as *mut c_void,
-            ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
-        };
-        assert_eq!(
-            f.C_GetAttributeValue.unwrap()(s, objs[0], &mut a, 1),
-            CKR_OK
-        );
+        assert_eq!(f.C_GetAttributeValue.unwrap()(s, cert, &mut a, 1), CKR_OK);
         assert_eq!(f.C_CloseSession.unwrap()(s), CKR_OK);
-        libc::dlclose(h);
-        cat as u64
     }
+    cat as u64
 }
 
 /// Every attribute the issue names, against what OpenSSL reads from the same certificate.

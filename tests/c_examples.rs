@@ -529,6 +529,91 @@ isolated!(
 );
 
 isolated!(
+    /// Example 2 with an approval-gated CA key (-p): the self-signed CA certificate and the issued
+    /// certificate each wait for one approval, each asked once.
+    fn ska_ca_key_self_sign_and_issue_wait_for_approvals() {
+        let fx = Fixture::new("cex-ska-ca");
+        let policy = fx.seed_policy_file();
+        let r = run(
+            fx.example(
+                "csr_ska",
+                &[
+                    "-l",
+                    "leaf",
+                    "-n",
+                    "leaf.example",
+                    "-o",
+                    &fx.path("leaf.csr.pem"),
+                ],
+            ),
+            Duration::from_secs(60),
+        );
+        r.assert_ok("csr_ska without a policy");
+        assert!(
+            r.stdout.contains("CKA_TSB_APPROVAL_REQUIRED: no"),
+            "{}",
+            r.all()
+        );
+        assert_eq!(fx.count("POST", "/v1/certificate/synchronous/request"), 1);
+        assert_eq!(fx.count("POST", "/v1/certificate/request"), 0);
+
+        let filter = TaskFilter {
+            key_label: Some("ska-ca".into()),
+            ..Default::default()
+        };
+        let approver = fx.approver.clone();
+        let bg = std::thread::spawn(move || {
+            approve_later(&approver, filter.clone()).join().unwrap();
+            approve_later(&approver, filter).join().unwrap();
+        });
+        let r = run(
+            fx.example(
+                "issue_cert",
+                &[
+                    "-a",
+                    "ska-ca",
+                    "-p",
+                    policy.to_str().unwrap(),
+                    "-s",
+                    "leaf",
+                    "-i",
+                    &fx.path("leaf.csr.pem"),
+                    "-o",
+                    &fx.path("leaf.cert.pem"),
+                    "-A",
+                    &fx.path("ska-ca.cert.pem"),
+                ],
+            ),
+            Duration::from_secs(90),
+        );
+        r.assert_ok("issue_cert with an SKA CA key");
+        bg.join().expect("approver thread");
+        let self_signed = id_after(&r.stdout, "TSB_SelfSignCertificate: TSB request id")
+            .unwrap_or_else(|| panic!("{}", r.all()));
+        let issued = id_after(&r.stdout, "TSB_IssueCertificate: TSB request id")
+            .unwrap_or_else(|| panic!("{}", r.all()));
+        assert_ne!(self_signed, issued);
+        assert_eq!(fx.count("POST", "/v1/certificate/selfsign"), 1);
+        assert_eq!(fx.count("POST", "/v1/certificate/sign"), 1);
+        assert_eq!(fx.count("POST", "/v1/certificate/synchronous/selfsign"), 0);
+        assert_eq!(fx.count("POST", "/v1/certificate/synchronous/sign"), 0);
+        let v = openssl(&[
+            "verify",
+            "-CAfile",
+            &fx.path("ska-ca.cert.pem"),
+            &fx.path("leaf.cert.pem"),
+        ]);
+        assert!(v.contains("leaf.cert.pem: OK"), "{v}");
+        assert!(
+            r.stdout
+                .contains("CKA_VALUE matches the issued certificate"),
+            "{}",
+            r.all()
+        );
+    }
+);
+
+isolated!(
     /// A rejected CSR: example 1 ends with CKR_FUNCTION_REJECTED (exit 1), shows the request id,
     /// and writes nothing.
     fn rejected_csr_returns_function_rejected() {

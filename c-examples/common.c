@@ -502,6 +502,7 @@ struct watcher {
     pthread_cond_t cond;
     int stop;
     long cancel_after_ms;
+    char previous_id[128]; /* the session's last request before this call: not this call's */
 };
 
 static void *watch_loop(void *arg)
@@ -521,7 +522,8 @@ static void *watch_loop(void *arg)
         CK_ULONG len = sizeof now_id;
 
         pthread_mutex_unlock(&w->lock);
-        if (w->m->tsb->TSB_GetLastRequestId(w->s, now_id, &len) == CKR_OK) {
+        if (w->m->tsb->TSB_GetLastRequestId(w->s, now_id, &len) == CKR_OK &&
+            strcmp(now_id, w->previous_id) != 0) {
             TSB_REQUEST_INFO info;
             if (strcmp(now_id, id) != 0) {
                 snprintf(id, sizeof id, "%s", now_id);
@@ -579,6 +581,12 @@ struct watcher *watcher_start(struct example_module *m, CK_SESSION_HANDLE s,
     w->m = m;
     w->s = s;
     w->cancel_after_ms = cancel_after_ms;
+    {
+        CK_ULONG len = sizeof w->previous_id;
+        if (m->tsb->TSB_GetLastRequestId(s, w->previous_id, &len) != CKR_OK) {
+            w->previous_id[0] = '\0'; /* none yet (CKR_FUNCTION_FAILED) */
+        }
+    }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, watch_loop, w) != 0) {

@@ -593,6 +593,21 @@ isolated!(
         let issued = id_after(&r.stdout, "TSB_IssueCertificate: TSB request id")
             .unwrap_or_else(|| panic!("{}", r.all()));
         assert_ne!(self_signed, issued);
+        // Each wait shows its own request, never the previous one.
+        let waits: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("waiting for approval of TSB request"))
+            .collect();
+        assert_eq!(
+            waits,
+            vec![
+                format!("waiting for approval of TSB request {self_signed} (TSB_GetLastRequestId)"),
+                format!("waiting for approval of TSB request {issued} (TSB_GetLastRequestId)"),
+            ],
+            "{}",
+            r.all()
+        );
         assert_eq!(fx.count("POST", "/v1/certificate/selfsign"), 1);
         assert_eq!(fx.count("POST", "/v1/certificate/sign"), 1);
         assert_eq!(fx.count("POST", "/v1/certificate/synchronous/selfsign"), 0);

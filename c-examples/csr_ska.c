@@ -34,6 +34,38 @@ static void usage(void)
             "  -C  cancel the request if it is still pending after MS milliseconds\n");
 }
 
+/*
+ * The request's result as the TSB keeps it (TSB_GetRequestStatus with a result buffer: a length
+ * query, then the text). For a CSR that is the PEM the module returned.
+ */
+static CK_RV show_result(struct example_module *m, CK_SESSION_HANDLE s, const char *id,
+                         const CK_BYTE *csr, CK_ULONG csr_len, int pem)
+{
+    TSB_REQUEST_INFO info;
+    CK_BYTE *result;
+    CK_ULONG len = 0;
+    CK_RV rv;
+
+    rv = m->tsb->TSB_GetRequestStatus(s, id, &info, NULL, &len);
+    if (rv != CKR_OK) {
+        return report("TSB_GetRequestStatus (result length)", rv);
+    }
+    result = malloc(len + 1);
+    if (result == NULL) {
+        return report("malloc", CKR_HOST_MEMORY);
+    }
+    rv = m->tsb->TSB_GetRequestStatus(s, id, &info, result, &len);
+    if (rv != CKR_OK) {
+        free(result);
+        return report("TSB_GetRequestStatus (result)", rv);
+    }
+    printf("TSB_GetRequestStatus result: %lu bytes%s\n", (unsigned long)len,
+           !pem ? "" : (len == csr_len && memcmp(result, csr, len) == 0) ? ", the same CSR"
+                                                                        : ", not the CSR returned");
+    free(result);
+    return CKR_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *module = NULL, *label = "SUB.approver.securosys.com", *policy_path = NULL;
@@ -162,6 +194,10 @@ int main(int argc, char **argv)
         if (rv2 == CKR_OK) {
             printf("TSB_GetLastRequestId: %s\n", request_id);
             print_request_status(&m, s, request_id);
+            if (rv == CKR_OK && show_result(&m, s, request_id, csr, csr_len,
+                                            params.outputFormat == TSB_OUTPUT_PEM) != CKR_OK) {
+                goto out;
+            }
         } else if (gated) {
             report("TSB_GetLastRequestId", rv2);
         }

@@ -30,7 +30,7 @@ static void usage(void)
             "                  [-o CERT.pem] [-A CA_CERT.pem] [-d DAYS]\n");
 }
 
-/* Run an approval-gated vendor call's progress reporting around `gated` calls. */
+/* After an approval-gated call (success or not): show the id of the request it made. */
 static void after_call(struct example_module *m, CK_SESSION_HANDLE s, int gated, const char *what)
 {
     if (gated) {

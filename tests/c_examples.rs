@@ -339,6 +339,11 @@ isolated!(
             "{}",
             r.all()
         );
+        assert!(
+            out.contains("TSB_GetRequestStatus result: ") && out.contains(", the same CSR"),
+            "{}",
+            r.all()
+        );
         // Never twice, the length query included; never the synchronous endpoint.
         assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
         assert_eq!(fx.count("POST", "/v1/certificate/synchronous/request"), 0);

@@ -5,13 +5,16 @@
  * 365 days, SHA256_WITH_RSA), wait for the approvers, and write the CSR as PEM (or DER).
  *
  *   csr_ska [-m MODULE] [-l LABEL] [-p POLICY.json] [-x] [-n CN] [-O ORG] [-U OU] [-c C]
- *           [-E EMAIL] [-f pem|der] [-o OUT] [-C MS]
+ *           [-E EMAIL] [-S FIELD=VALUE]... [-f pem|der] [-o OUT] [-C MS]
  *
+ * -S sets any other subject field: ST, L, title, SN, GN, initials, pseudonym,
+ * generationQualifier, organizationIdentifier.
  * Without -p the key has no policy and the CSR is made at once. -x uses an existing key with the
  * label instead of generating one. -C cancels the request (TSB_CancelRequest) when it is still
  * pending after MS milliseconds. Exit status 0 on success, 1 on failure (the CK_RV name is
  * printed), 2 on a usage error.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +26,14 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: csr_ska [-m MODULE] [-l LABEL] [-p POLICY.json] [-x] [-n CN] [-O ORG] [-U OU]\n"
-            "               [-c COUNTRY] [-E EMAIL] [-f pem|der] [-o OUT] [-C MS]\n"
+            "               [-c COUNTRY] [-E EMAIL] [-S FIELD=VALUE]... [-f pem|der] [-o OUT] [-C MS]\n"
             "  -m  the module (default: $TSB_PKCS11_MODULE)\n"
             "  -l  key label (default SUB.approver.securosys.com)\n"
             "  -p  SKA policy of the new key, JSON (the TSB \"policy\" object)\n"
             "  -x  use the existing key with this label instead of generating one\n"
             "  -n  subject CN (default Approver-Intermediate-SUB)\n"
+            "  -S  another subject field: ST, L, title, SN, GN, initials, pseudonym,\n"
+            "      generationQualifier, organizationIdentifier (repeatable)\n"
             "  -f  output format (default pem)\n"
             "  -o  output file (default sub.csr.pem)\n"
             "  -C  cancel the request if it is still pending after MS milliseconds\n");
@@ -66,6 +71,41 @@ static CK_RV show_result(struct example_module *m, CK_SESSION_HANDLE s, const ch
     return CKR_OK;
 }
 
+/* -S FIELD=VALUE: point the matching TSB_CSR_PARAMS field at VALUE (inside argv). 0 ok. */
+static int set_subject_field(TSB_CSR_PARAMS *p, char *arg)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        { "ST", offsetof(TSB_CSR_PARAMS, stateOrProvinceName) },
+        { "L", offsetof(TSB_CSR_PARAMS, locality) },
+        { "title", offsetof(TSB_CSR_PARAMS, title) },
+        { "SN", offsetof(TSB_CSR_PARAMS, surname) },
+        { "GN", offsetof(TSB_CSR_PARAMS, givenName) },
+        { "initials", offsetof(TSB_CSR_PARAMS, initials) },
+        { "pseudonym", offsetof(TSB_CSR_PARAMS, pseudonym) },
+        { "generationQualifier", offsetof(TSB_CSR_PARAMS, generationQualifier) },
+        { "organizationIdentifier", offsetof(TSB_CSR_PARAMS, organizationIdentifier) },
+    };
+    char *eq = strchr(arg, '=');
+    size_t i;
+
+    if (eq == NULL) {
+        return -1;
+    }
+    *eq = '\0';
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (strcmp(arg, fields[i].name) == 0) {
+            const char **slot = (const char **)((char *)p + fields[i].offset);
+            *slot = eq + 1;
+            return 0;
+        }
+    }
+    fprintf(stderr, "unknown subject field %s\n", arg);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *module = NULL, *label = "SUB.approver.securosys.com", *policy_path = NULL;
@@ -93,7 +133,7 @@ int main(int argc, char **argv)
     params.signatureAlgorithm = "SHA256_WITH_RSA";
     params.outputFormat = TSB_OUTPUT_PEM;
 
-    while ((opt = getopt(argc, argv, "m:l:p:xn:O:U:c:E:f:o:C:h")) != -1) {
+    while ((opt = getopt(argc, argv, "m:l:p:xn:O:U:c:E:S:f:o:C:h")) != -1) {
         switch (opt) {
         case 'm': module = optarg; break;
         case 'l': label = optarg; break;
@@ -104,6 +144,12 @@ int main(int argc, char **argv)
         case 'U': params.organizationUnitName = optarg; break;
         case 'c': params.country = optarg; break;
         case 'E': params.email = optarg; break;
+        case 'S':
+            if (set_subject_field(&params, optarg) != 0) {
+                usage();
+                return 2;
+            }
+            break;
         case 'o': out_path = optarg; break;
         case 'C':
             cancel_after_ms = strtol(optarg, NULL, 10);

@@ -827,6 +827,24 @@ isolated!(
                 "CH",
                 "-E",
                 "release@example.com",
+                "-S",
+                "ST=Zug",
+                "-S",
+                "L=Baar",
+                "-S",
+                "title=Signer",
+                "-S",
+                "SN=Muster",
+                "-S",
+                "GN=Hans",
+                "-S",
+                "initials=HM",
+                "-S",
+                "pseudonym=hm",
+                "-S",
+                "generationQualifier=Jr",
+                "-S",
+                "organizationIdentifier=VATCH-123",
                 "-o",
                 &fx.path("plain.csr.der"),
             ],
@@ -878,15 +896,45 @@ isolated!(
             "-text",
         ]);
         assert!(text.contains("verify OK"), "{text}");
-        for part in [
-            "CN = Valgrind Plain",
-            "O = Acme AG",
-            "OU = Release Engineering",
-            "C = CH",
-            "emailAddress = release@example.com",
+        // Every subject field of TSB_CSR_PARAMS.
+        let subject = openssl(&[
+            "req",
+            "-inform",
+            "DER",
+            "-in",
+            &fx.path("plain.csr.der"),
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "multiline",
+        ]);
+        let fields: Vec<(String, String)> = subject
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        for (k, v) in [
+            ("commonName", "Valgrind Plain"),
+            ("organizationName", "Acme AG"),
+            ("organizationalUnitName", "Release Engineering"),
+            ("countryName", "CH"),
+            ("emailAddress", "release@example.com"),
+            ("stateOrProvinceName", "Zug"),
+            ("localityName", "Baar"),
+            ("title", "Signer"),
+            ("surname", "Muster"),
+            ("givenName", "Hans"),
+            ("initials", "HM"),
+            ("pseudonym", "hm"),
+            ("generationQualifier", "Jr"),
+            ("organizationIdentifier", "VATCH-123"),
         ] {
-            assert!(text.contains(part), "{part} missing in\n{text}");
+            assert!(
+                fields.contains(&(k.to_string(), v.to_string())),
+                "{k} = {v} missing in\n{subject}"
+            );
         }
+        assert_eq!(fields.len(), 14, "{subject}");
         let v = openssl(&[
             "verify",
             "-CAfile",

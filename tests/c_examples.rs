@@ -3,8 +3,8 @@
 //! `tsb_approve::Approver` approving or rejecting in a thread; outcomes are checked with the
 //! openssl CLI and, for the imported certificate, through the module itself (cryptoki).
 //!
-//! Tools: cc (gcc), make, pkg-config + libp11-kit-dev (pkcs11.h), openssl, valgrind. A missing
-//! tool fails the test with the Debian package to install.
+//! Tools: cc (gcc), c++ (g++), make, pkg-config + libp11-kit-dev (pkcs11.h), openssl, valgrind. A
+//! missing tool fails the test with the Debian package to install.
 
 mod common;
 
@@ -750,15 +750,20 @@ isolated!(
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(dir.join("header_check.o").exists());
-        // And a minimal program, outside the Makefile, in C99 and C11.
-        let src = write(
-            &dir,
-            "min.c",
-            b"#include <pkcs11.h>\n#include \"tsb_pkcs11.h\"\n\
-              int main(void) { TSB_CSR_PARAMS p = {0}; CK_ULONG n = TSB_OUTPUT_ESTIMATE;\n\
-              p.commonName = \"x\"; return p.commonName[0] == 'x' && n > 0 \
-              && CKA_TSB_POLICY != 0 ? 0 : 1; }\n",
-        );
+        // And a minimal program outside the Makefile, as C99, C11, GNU C17 and C++11 (the header's
+        // extern "C" block).
+        let src = b"#include <string.h>\n#include <pkcs11.h>\n#include \"tsb_pkcs11.h\"\n\
+              int main(void) {\n\
+                  TSB_CSR_PARAMS p;\n\
+                  CK_ULONG n = TSB_OUTPUT_ESTIMATE;\n\
+                  CK_RV (*f)(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, const TSB_CSR_PARAMS *,\n\
+                             CK_BYTE *, CK_ULONG *) = TSB_CreateCSR;\n\
+                  memset(&p, 0, sizeof p);\n\
+                  p.commonName = \"x\";\n\
+                  return p.commonName[0] == 'x' && n > 0 && f != NULL && CKA_TSB_POLICY != 0 ? 0 : 1;\n\
+              }\n";
+        let c_src = write(&dir, "min.c", src);
+        let cpp_src = write(&dir, "min.cpp", src);
         let inc = String::from_utf8(
             Command::new("pkg-config")
                 .args(["--variable=includedir", "p11-kit-1"])
@@ -767,8 +772,14 @@ isolated!(
                 .stdout,
         )
         .unwrap();
-        for std in ["-std=c99", "-std=c11", "-std=gnu17"] {
-            let o = Command::new("cc")
+        require_tool("c++", &["--version"], "g++");
+        for (compiler, std, file) in [
+            ("cc", "-std=c99", &c_src),
+            ("cc", "-std=c11", &c_src),
+            ("cc", "-std=gnu17", &c_src),
+            ("c++", "-std=c++11", &cpp_src),
+        ] {
+            let o = Command::new(compiler)
                 .args([std, "-Wall", "-Wextra", "-Werror", "-c", "-o"])
                 .arg(dir.join("min.o"))
                 .arg(format!("-I{}/p11-kit-1/p11-kit", inc.trim()))
@@ -778,12 +789,12 @@ isolated!(
                         .join("include")
                         .display()
                 ))
-                .arg(&src)
+                .arg(file)
                 .output()
                 .unwrap();
             assert!(
                 o.status.success(),
-                "cc {std}: {}",
+                "{compiler} {std}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
         }

@@ -235,6 +235,16 @@ int main(int argc, char **argv)
     rv = m.tsb->TSB_CreateCSR(s, priv, &params, csr, &csr_len);
     watcher_stop(w);
     w = NULL;
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+        /* The module kept the finished CSR: the retry asks the approvers nothing. */
+        CK_BYTE *bigger = realloc(csr, csr_len);
+        if (bigger == NULL) {
+            report("realloc", CKR_HOST_MEMORY);
+            goto out;
+        }
+        csr = bigger;
+        rv = m.tsb->TSB_CreateCSR(s, priv, &params, csr, &csr_len);
+    }
     if (rv == CKR_OK || gated) {
         CK_RV rv2 = m.tsb->TSB_GetLastRequestId(s, request_id, &request_id_len);
         if (rv2 == CKR_OK) {

@@ -763,6 +763,19 @@ isolated!(
                   return p.commonName[0] == 'x' && n > 0 && f != NULL && CKA_TSB_POLICY != 0 ? 0 : 1;\n\
               }\n";
         let c_src = write(&dir, "min.c", src);
+        // The TSB_CreateCSR example of c-examples/README.md, as written there.
+        let readme = std::fs::read_to_string(source_dir().join("README.md")).unwrap();
+        let snippet = readme
+            .split("```c\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a C block in c-examples/README.md");
+        assert!(snippet.contains("TSB_CreateCSR"), "{snippet}");
+        let readme_src = write(
+            &dir,
+            "readme.c",
+            format!("#include <stdio.h>\n#include <stdlib.h>\n{snippet}").as_bytes(),
+        );
         let cpp_src = write(&dir, "min.cpp", src);
         let inc = String::from_utf8(
             Command::new("pkg-config")
@@ -778,6 +791,7 @@ isolated!(
             ("cc", "-std=c11", &c_src),
             ("cc", "-std=gnu17", &c_src),
             ("c++", "-std=c++11", &cpp_src),
+            ("cc", "-std=c11", &readme_src),
         ] {
             let o = Command::new(compiler)
                 .args([std, "-Wall", "-Wextra", "-Werror", "-c", "-o"])

@@ -688,6 +688,59 @@ isolated!(
 );
 
 isolated!(
+    /// A request that expires on the TSB (the policy's 600 s pass on the emulator's clock) ends
+    /// example 1 with the vendor code CKR_TSB_APPROVAL_EXPIRED, named.
+    fn expired_csr_returns_the_vendor_code_by_name() {
+        let fx = Fixture::new("cex-expire");
+        let policy = fx.seed_policy_file();
+        let out_file = fx.dir.join("expired.csr.pem");
+        let r = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let end = Instant::now() + Duration::from_secs(60);
+                while fx
+                    .approver
+                    .pending(&TaskFilter::default())
+                    .expect("list tasks")
+                    .is_empty()
+                {
+                    assert!(Instant::now() < end, "no request appeared");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                fx.emu.advance_clock(Duration::from_secs(601));
+            });
+            run(
+                fx.example(
+                    "csr_ska",
+                    &[
+                        "-p",
+                        policy.to_str().unwrap(),
+                        "-o",
+                        out_file.to_str().unwrap(),
+                    ],
+                ),
+                Duration::from_secs(60),
+            )
+        });
+        assert_eq!(r.status.code(), Some(1), "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("TSB_CreateCSR failed: CKR_TSB_APPROVAL_EXPIRED (0xd4530001)"),
+            "{}",
+            r.all()
+        );
+        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
+            .unwrap_or_else(|| panic!("no request id:\n{}", r.all()));
+        assert!(
+            r.stdout.contains(&format!("request {id}: EXPIRED")),
+            "{}",
+            r.all()
+        );
+        assert!(!out_file.exists());
+    }
+);
+
+isolated!(
     /// Example 1 with -C: the watcher thread cancels the still-pending request with
     /// TSB_CancelRequest, and TSB_CreateCSR returns CKR_FUNCTION_CANCELED.
     fn cancelled_csr_returns_function_canceled() {

@@ -21,12 +21,25 @@ need openssl "apt-get install openssl"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tsb-pkcs11-demo.XXXXXX")
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] || continue
+        pkill -P "$p" 2>/dev/null || true
+        kill "$p" 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+# Run a step in the background and wait for it: `wait` returns as soon as a signal arrives, so the
+# traps above run at once even when only this script gets the signal.
+run() {
+    "$@" &
+    local p=$!
+    PIDS+=("$p")
+    wait "$p"
+}
 
 step "Building the module, tsb-emulator and tsb-approve (cargo build --release)"
 cargo build --release --workspace --bins --lib
@@ -78,7 +91,7 @@ approve_later() {
 step "Creating the approval-gated key SUB.approver.securosys.com and requesting its CSR"
 echo "(the approver approves in 5 seconds; meanwhile the module waits and says so on stderr)"
 approve_later 5
-"$C/csr_ska" -m "$MODULE" -l SUB.approver.securosys.com -p "$WORK/policy.json" -o "$WORK/sub.csr.pem"
+run "$C/csr_ska" -m "$MODULE" -l SUB.approver.securosys.com -p "$WORK/policy.json" -o "$WORK/sub.csr.pem"
 
 step "The CSR"
 cat "$WORK/sub.csr.pem"
@@ -88,7 +101,7 @@ openssl req -in "$WORK/sub.csr.pem" -noout -verify -text
 step "Signing a file with the same key (C_Sign waits for another approval)"
 printf 'release artifact built %s\n' "$(date -u +%FT%TZ)" >"$WORK/artifact.txt"
 approve_later 3
-"$C/sign_file" -m "$MODULE" -l SUB.approver.securosys.com -i "$WORK/artifact.txt" -o "$WORK/artifact.sig"
+run "$C/sign_file" -m "$MODULE" -l SUB.approver.securosys.com -i "$WORK/artifact.txt" -o "$WORK/artifact.sig"
 openssl req -in "$WORK/sub.csr.pem" -noout -pubkey >"$WORK/sub.pub.pem"
 step "Verifying the signature with openssl and the CSR's public key"
 openssl dgst -sha256 -verify "$WORK/sub.pub.pem" -signature "$WORK/artifact.sig" "$WORK/artifact.txt"

@@ -811,8 +811,31 @@ isolated!(
                 Some(1),
                 "APPROVED while the timelock runs"
             );
-            // The module is still waiting: give it a few polls in that state.
-            std::thread::sleep(Duration::from_millis(300));
+            // The module keeps polling in that state: wait until it has polled three more times.
+            let polls = || -> u64 {
+                let counts: serde_json::Value = c
+                    .get(format!("{base}/_emulator/counts"))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                counts
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("GET /v1/request/"))
+                    .map(|(_, v)| v.as_u64().unwrap())
+                    .sum()
+            };
+            let seen = polls();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while polls() < seen + 3 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the module stopped polling while APPROVED"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
             c.post(format!("{base}/_emulator/clock"))
                 .json(&serde_json::json!({"advanceSeconds": 121}))
                 .send()

@@ -89,7 +89,7 @@ fn text(out: &Output) -> String {
 }
 
 /// Run to completion; panic with the command and its whole output unless it succeeded.
-fn run(cmd: &mut Command) -> String {
+fn run_output(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -99,7 +99,12 @@ fn run(cmd: &mut Command) -> String {
         out.status,
         text(&out)
     );
-    text(&out)
+    out
+}
+
+/// [`run_output`], stdout and stderr as one text.
+fn run(cmd: &mut Command) -> String {
+    text(&run_output(cmd))
 }
 
 /// A background process killed when dropped, so a failing test leaves nothing behind.
@@ -169,11 +174,13 @@ impl World {
         let mut approver_key = None;
         if ska {
             let key = dir.join("approver.pem");
-            let spki = run(Command::new(approve_bin())
-                .args(["keygen", "--type", "ec", "--out"])
-                .arg(&key))
-            .trim()
-            .to_string();
+            let out = run_output(
+                Command::new(approve_bin())
+                    .args(["keygen", "--type", "ec", "--out"])
+                    .arg(&key),
+            );
+            // stdout is the SPKI alone; stderr says where the key went.
+            let spki = String::from_utf8(out.stdout).unwrap().trim().to_string();
             assert!(
                 spki.starts_with("MF"),
                 "tsb-approve keygen printed no SPKI: {spki}"

@@ -900,16 +900,9 @@ fn osslsigncode_signs_pe_with_ska_key() {
 // jarsigner (SunPKCS11)
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn jarsigner_signs_and_verifies_jar() {
-    let w = World::new("jarsigner", false);
-    let jarsigner = tool("jarsigner", "default-jdk-headless");
+/// Build `app.jar` and the SunPKCS11 config for the module; returns (jar, config).
+fn jar_and_provider_config(w: &World) -> (PathBuf, PathBuf) {
     let jar = tool("jar", "default-jdk-headless");
-    // Java pairs a private key with its certificate by CKA_ID and names the entry by CKA_LABEL.
-    w.keygen("rsa:2048", "jar-signer", "1a2b");
-    let pem = w.self_sign("jar-signer", "SHA256_WITH_RSA", false);
-    let cert = common::write(&w.dir, "jar-signer.pem", pem.as_bytes());
-
     let content = w.path("content");
     std::fs::create_dir_all(&content).unwrap();
     std::fs::write(content.join("hello.txt"), "hello from the interop test\n").unwrap();
@@ -917,37 +910,71 @@ fn jarsigner_signs_and_verifies_jar() {
     let mut c = w.cmd(&jar);
     c.arg("cf").arg(&unsigned).arg("-C").arg(&content).arg(".");
     run(&mut c);
-
     let cfg = w.path("sunpkcs11.cfg");
     std::fs::write(
         &cfg,
         format!("name = TSB\nlibrary = {}\nslot = 0\n", w.module.display()),
     )
     .unwrap();
-    let signed = w.path("app-signed.jar");
+    (unsigned, cfg)
+}
+
+/// `jarsigner` with the token as its keystore; the alias is the key's CKA_LABEL.
+fn jarsign(w: &World, cfg: &Path, unsigned: &Path, signed: &Path, sigalg: &str, alias: &str) {
+    let jarsigner = tool("jarsigner", "default-jdk-headless");
     let mut c = w.cmd(&jarsigner);
     c.args(["-keystore", "NONE", "-storetype", "PKCS11"])
         .args(["-providerClass", "sun.security.pkcs11.SunPKCS11"])
         .arg("-providerArg")
-        .arg(&cfg)
-        .args(["-storepass", "x", "-sigalg", "SHA256withRSA"])
+        .arg(cfg)
+        .args(["-storepass", "x", "-sigalg", sigalg])
         .arg("-signedjar")
-        .arg(&signed)
-        .arg(&unsigned)
-        .arg("jar-signer");
+        .arg(signed)
+        .arg(unsigned)
+        .arg(alias);
     let out = run(&mut c);
     assert!(out.contains("jar signed"), "{out}");
-    assert_eq!(w.sign_counts(), (1, 0));
+}
 
-    // Verified without the token: the signer certificate is in the jar, the cert file pins it.
+/// `jarsigner -verify` without the token; the signer must be the certificate of `cn`.
+fn jar_verify(w: &World, signed: &Path, cn: &str) {
+    let jarsigner = tool("jarsigner", "default-jdk-headless");
     let mut c = w.cmd(&jarsigner);
-    c.args(["-verify", "-verbose", "-certs"]).arg(&signed);
+    c.args(["-verify", "-verbose", "-certs"]).arg(signed);
     let out = run(&mut c);
     assert!(out.contains("jar verified"), "{out}");
-    let subject = common::openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-subject"]);
-    assert!(subject.contains("jar-signer"), "{subject}");
     assert!(
-        out.contains("CN=jar-signer"),
+        out.contains(&format!("CN={cn}")),
         "signer is not the TSB key's certificate:\n{out}"
     );
+}
+
+#[test]
+fn jarsigner_signs_jar_with_ska_ec_key() {
+    let w = World::new("jarsigner-ska", true);
+    w.keygen("EC:prime256v1", "jar-ska", "3c4d");
+    w.self_sign("jar-ska", "SHA256_WITH_ECDSA", true);
+    let (unsigned, cfg) = jar_and_provider_config(&w);
+    let (sync_before, async_before) = w.sign_counts();
+    let signed = w.path("app-signed.jar");
+    let watcher = w.watch(1);
+    jarsign(&w, &cfg, &unsigned, &signed, "SHA256withECDSA", "jar-ska");
+    let out = watcher.finish(Duration::from_secs(10));
+    assert!(out.status.success(), "tsb-approve: {}", text(&out));
+    // Java signs the signature file once: one approval request.
+    assert_eq!(w.sign_counts(), (sync_before, async_before + 1));
+    jar_verify(&w, &signed, "jar-ska");
+}
+
+#[test]
+fn jarsigner_signs_and_verifies_jar() {
+    let w = World::new("jarsigner", false);
+    // Java pairs a private key with its certificate by CKA_ID and names the entry by CKA_LABEL.
+    w.keygen("rsa:2048", "jar-signer", "1a2b");
+    w.self_sign("jar-signer", "SHA256_WITH_RSA", false);
+    let (unsigned, cfg) = jar_and_provider_config(&w);
+    let signed = w.path("app-signed.jar");
+    jarsign(&w, &cfg, &unsigned, &signed, "SHA256withRSA", "jar-signer");
+    assert_eq!(w.sign_counts(), (1, 0));
+    jar_verify(&w, &signed, "jar-signer");
 }

@@ -391,6 +391,15 @@ impl World {
     }
 }
 
+impl Drop for World {
+    fn drop(&mut self) {
+        // Keep the scratch dir (configs, keys, signatures) of a failed test for a post-mortem.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 fn verify_dgst(pubkey: &Path, data: &Path, sig: &Path) {
     let out = common::openssl(&[
         "dgst",

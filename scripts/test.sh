@@ -21,6 +21,7 @@ PACKAGES=(
   openssl                    # verifies every signature the tools produce
   default-jdk-headless       # jarsigner, keytool, jar (SunPKCS11)
   gcc                        # C examples
+  g++                        # the vendor header must compile as C++ too
   make
   libc6-dev
   libssl-dev                 # the emulator's openssl crate

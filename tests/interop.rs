@@ -1,0 +1,1054 @@
+//! Interop: the built module driven by real tools (pkcs11-tool, OpenSSL 3 with the libp11 engine,
+//! osslsigncode, jarsigner) against an in-process emulator, and every result checked by an
+//! independent verifier (the `openssl` CLI, `osslsigncode verify`, `jarsigner -verify`).
+//!
+//! The module is never loaded into this process: each tool is a child process that finds its
+//! configuration through `TSB_PKCS11_CONFIG` in its own environment, so the tests can run in
+//! parallel threads. A missing tool fails the test with the name of the Debian package that ships
+//! it (`scripts/test.sh` installs them all): a skipped interop test would pass without testing.
+
+mod common;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tsb_emulator::{Emulator, EmulatorConfig};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Find `name` in PATH, or fail naming the Debian package that provides it.
+fn tool(name: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let cand = dir.join(name);
+        if cand.is_file() {
+            return cand;
+        }
+    }
+    panic!(
+        "`{name}` is not installed: install the Debian package `{package}` \
+         (scripts/test.sh installs every package the tests need)"
+    );
+}
+
+/// The libp11 engine for OpenSSL 3 (`pkcs11.so` in the engines-3 directory).
+fn engine_path() -> PathBuf {
+    let out = Command::new("dpkg")
+        .args(["-L", "libengine-pkcs11-openssl"])
+        .output();
+    if let Ok(out) = out {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.ends_with("/engines-3/pkcs11.so") && Path::new(line).exists() {
+                return PathBuf::from(line);
+            }
+        }
+    }
+    for cand in [
+        "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so",
+        "/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so",
+        "/usr/lib64/engines-3/pkcs11.so",
+    ] {
+        if Path::new(cand).exists() {
+            return PathBuf::from(cand);
+        }
+    }
+    panic!(
+        "the OpenSSL 3 pkcs11 engine (engines-3/pkcs11.so) is not installed: install the Debian \
+         package `libengine-pkcs11-openssl`"
+    );
+}
+
+/// `tsb-approve`, built by `cargo test --workspace` next to the test binaries.
+fn approve_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let bin = target.join("tsb-approve");
+    assert!(
+        bin.is_file(),
+        "{} is missing: the interop tests run the tsb-approve binary; build it with \
+         `cargo build -p tsb-approve` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Output of a finished command as text, for assertions and failure messages.
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run to completion; panic with the command and its whole output unless it succeeded.
+fn run_output(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        text(&out)
+    );
+    out
+}
+
+/// [`run_output`], stdout and stderr as one text.
+fn run(cmd: &mut Command) -> String {
+    text(&run_output(cmd))
+}
+
+/// A background process killed when dropped, so a failing test leaves nothing behind.
+struct Bg {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Bg {
+    /// Wait for the process to exit by itself (bounded), returning its output.
+    fn finish(mut self, limit: Duration) -> Output {
+        let mut child = self.child.take().expect("child");
+        let deadline = Instant::now() + limit;
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return child.wait_with_output().expect("output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "{} did not finish within {limit:?}:\n{}",
+                    self.what,
+                    text(&out)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One test's world: an emulator, a scratch directory, the module's config file.
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    config: PathBuf,
+    module: PathBuf,
+    /// The approver's PEM key, when the slot has an SKA default policy.
+    approver_key: Option<PathBuf>,
+}
+
+impl World {
+    /// `ska`: give the slot a default policy that needs one approval by a fresh `tsb-approve` key,
+    /// so keys generated by tools that cannot set vendor attributes are approval-gated.
+    fn new(tag: &str, ska: bool) -> World {
+        // Every test checks results with the openssl CLI: fail up front, naming the package.
+        tool("openssl", "openssl");
+        let emu = Emulator::start(EmulatorConfig::default()).expect("start emulator");
+        let dir = common::temp_dir(&format!("interop-{tag}"));
+        let mut slot = json!({
+            "label": "interop",
+            "url": emu.base_url(),
+            "allow_http": true,
+            // Shown on the tools' stderr; exercises the progress output under real hosts.
+            "progress": ska,
+            "poll_interval_ms": 20,
+            "poll_max_interval_ms": 100,
+            "approval_timeout_s": 30,
+        });
+        let mut approver_key = None;
+        if ska {
+            let key = dir.join("approver.pem");
+            let out = run_output(
+                Command::new(approve_bin())
+                    .args(["keygen", "--type", "ec", "--out"])
+                    .arg(&key),
+            );
+            // stdout is the SPKI alone; stderr says where the key went.
+            let spki = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            assert!(
+                spki.starts_with("MF"),
+                "tsb-approve keygen printed no SPKI: {spki}"
+            );
+            slot["default_policy"] = common::policy_for(&[spki], 1, 600);
+            approver_key = Some(key);
+        }
+        let config = dir.join("config.json");
+        std::fs::write(
+            &config,
+            serde_json::to_string_pretty(&json!({ "slots": [slot] })).unwrap(),
+        )
+        .unwrap();
+        World {
+            emu,
+            dir,
+            config,
+            module: common::module_path(),
+            approver_key,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A command run in the scratch dir with the module configured through its environment only.
+    fn cmd(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(&self.dir)
+            .env("TSB_PKCS11_CONFIG", &self.config)
+            .env_remove("TSB_PKCS11_URL")
+            .env_remove("OPENSSL_CONF")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn pkcs11_tool(&self, args: &[&str]) -> String {
+        let mut c = self.cmd(&tool("pkcs11-tool", "opensc"));
+        c.arg("--module").arg(&self.module).args(args);
+        run(&mut c)
+    }
+
+    /// Start `tsb-approve watch --auto-approve` for the next `count` tasks.
+    fn watch(&self, count: u32) -> Bg {
+        let key = self.approver_key.as_ref().expect("world without SKA");
+        let child = Command::new(approve_bin())
+            .args([
+                "watch",
+                "--auto-approve",
+                "--poll-ms",
+                "50",
+                "--timeout",
+                "60",
+            ])
+            .args(["--count", &count.to_string()])
+            .args(["--url", &self.emu.base_url()])
+            .arg("--key")
+            .arg(key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tsb-approve watch");
+        Bg {
+            child: Some(child),
+            what: "tsb-approve watch".into(),
+        }
+    }
+
+    /// Generate a key pair through pkcs11-tool (`key_type` as pkcs11-tool spells it).
+    fn keygen(&self, key_type: &str, label: &str, id: &str) {
+        self.pkcs11_tool(&[
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--label",
+            label,
+            "--id",
+            id,
+            "--usage-sign",
+        ]);
+    }
+
+    /// The key's public key as PEM, read through the module (`--read-object --type pubkey`).
+    fn pubkey_pem(&self, label: &str) -> PathBuf {
+        let der = self.path(&format!("{label}.pub.der"));
+        let pem = self.path(&format!("{label}.pub.pem"));
+        self.pkcs11_tool(&[
+            "--read-object",
+            "--type",
+            "pubkey",
+            "--label",
+            label,
+            "-o",
+            der.to_str().unwrap(),
+        ]);
+        common::openssl(&[
+            "pkey",
+            "-pubin",
+            "-inform",
+            "DER",
+            "-in",
+            der.to_str().unwrap(),
+            "-out",
+            pem.to_str().unwrap(),
+        ]);
+        pem
+    }
+
+    /// The key's public key as the TSB reports it.
+    fn emulator_pubkey_pem(&self, label: &str) -> PathBuf {
+        let attrs = self.post("/v1/key/attributes", json!({ "label": label }));
+        let spki = base64::engine::general_purpose::STANDARD
+            .decode(attrs["json"]["publicKey"].as_str().expect("publicKey"))
+            .unwrap();
+        let der = common::write(&self.dir, &format!("{label}.tsb.der"), &spki);
+        let pem = self.path(&format!("{label}.tsb.pem"));
+        common::openssl(&[
+            "pkey",
+            "-pubin",
+            "-inform",
+            "DER",
+            "-in",
+            der.to_str().unwrap(),
+            "-out",
+            pem.to_str().unwrap(),
+        ]);
+        pem
+    }
+
+    fn http(&self) -> reqwest::blocking::Client {
+        reqwest::blocking::Client::new()
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http()
+            .post(format!("{}{path}", self.emu.base_url()))
+            .json(&body)
+            .send()
+            .expect("POST to emulator");
+        let status = r.status();
+        let text = r.text().unwrap_or_default();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http()
+            .get(format!("{}{path}", self.emu.base_url()))
+            .send()
+            .expect("GET from emulator");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    /// Self-sign a certificate for `label` through the TSB API (the TSB stores it with the key);
+    /// returns the PEM. An SKA key goes through the asynchronous endpoint and needs `tsb-approve`.
+    fn self_sign(&self, label: &str, alg: &str, ska: bool) -> String {
+        let req = json!({
+            "signKeyName": label,
+            "validity": 30,
+            "signatureAlgorithm": alg,
+            "commonName": label,
+            "certificateAuthority": false,
+            "keyUsage": ["DIGITAL_SIGNATURE"],
+            "extendedKeyUsage": ["CODE_SIGNING"],
+        });
+        if !ska {
+            let r = self.post("/v1/certificate/synchronous/selfsign", req);
+            return r["certificate"].as_str().expect("certificate").to_string();
+        }
+        let watcher = self.watch(1);
+        let r = self.post(
+            "/v1/certificate/selfsign",
+            json!({ "selfSignCertificateRequest": req }),
+        );
+        let id = r["signRequestId"].as_str().expect("signRequestId");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, st) = self.get(&format!("/v1/request/{id}"));
+            match st["status"].as_str() {
+                Some("EXECUTED") => break,
+                Some("PENDING") | Some("APPROVED") if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                other => panic!("self-sign request {id} ended {other:?}: {st}"),
+            }
+        }
+        let out = watcher.finish(Duration::from_secs(10));
+        assert!(out.status.success(), "tsb-approve: {}", text(&out));
+        let (status, cert) = self.get(&format!("/v1/certificate/{label}"));
+        assert_eq!(status, 200, "certificate of {label}: {cert}");
+        cert["certificate"]
+            .as_str()
+            .expect("certificate")
+            .to_string()
+    }
+
+    /// The sign requests the emulator saw: (synchronous, asynchronous).
+    fn sign_counts(&self) -> (u64, u64) {
+        (
+            self.emu.request_count("POST", "/v1/synchronousSign"),
+            self.emu.request_count("POST", "/v1/sign"),
+        )
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Keep the scratch dir (configs, keys, signatures) of a failed test for a post-mortem.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn verify_dgst(pubkey: &Path, data: &Path, sig: &Path) {
+    let out = common::openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        pubkey.to_str().unwrap(),
+        "-signature",
+        sig.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Verified OK"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// pkcs11-tool
+// ---------------------------------------------------------------------------------------------
+//
+// `--sign` picks its key by `--id` only: pkcs11-tool 0.23 ignores `--label` there and takes the
+// first private key (seen with SoftHSM too), so every signing call names the key by id.
+
+#[test]
+fn pkcs11_tool_lists_slots_mechanisms_and_objects() {
+    let w = World::new("p11-list", false);
+    let slots = w.pkcs11_tool(&["-L"]);
+    assert!(slots.contains("interop"), "token label missing:\n{slots}");
+    let mechs = w.pkcs11_tool(&["-M"]);
+    for m in [
+        "RSA-PKCS-KEY-PAIR-GEN",
+        // pkcs11-tool prints CKM_EC_KEY_PAIR_GEN by its older name.
+        "ECDSA-KEY-PAIR-GEN",
+        "SHA256-RSA-PKCS",
+        "RSA-PKCS-PSS",
+        "ECDSA-SHA256",
+    ] {
+        assert!(mechs.contains(m), "{m} not listed:\n{mechs}");
+    }
+    w.keygen("EC:prime256v1", "listed", "4c49");
+    let objs = w.pkcs11_tool(&["-O"]);
+    assert!(
+        objs.contains("Private Key Object; EC") && objs.contains("Public Key Object; EC"),
+        "{objs}"
+    );
+    assert!(objs.contains("label:      listed"), "{objs}");
+    assert!(objs.contains("ID:         4c49"), "{objs}");
+}
+
+#[test]
+fn pkcs11_tool_rsa_keygen_sign_pkcs1_and_pss() {
+    let w = World::new("p11-rsa", false);
+    w.keygen("rsa:2048", "rsa-key", "01");
+    let objs = w.pkcs11_tool(&["-O", "--type", "privkey"]);
+    assert!(objs.contains("Private Key Object; RSA"), "{objs}");
+    let pubkey = w.pubkey_pem("rsa-key");
+    let bits = common::openssl(&["pkey", "-pubin", "-in", pubkey.to_str().unwrap(), "-text"]);
+    assert!(bits.contains("2048 bit"), "{bits}");
+
+    let data = common::write(&w.dir, "data.txt", b"interop test data\n");
+    let sig = w.path("sig.pkcs1");
+    w.pkcs11_tool(&[
+        "--sign",
+        "-m",
+        "SHA256-RSA-PKCS",
+        "--id",
+        "01",
+        "-i",
+        data.to_str().unwrap(),
+        "-o",
+        sig.to_str().unwrap(),
+    ]);
+    verify_dgst(&pubkey, &data, &sig);
+
+    // CKM_RSA_PKCS_PSS signs a digest the caller computed; the TSB's salt is the hash length.
+    let digest = w.path("data.sha256");
+    std::fs::write(
+        &digest,
+        openssl::sha::sha256(&std::fs::read(&data).unwrap()),
+    )
+    .unwrap();
+    let sig = w.path("sig.pss");
+    w.pkcs11_tool(&[
+        "--sign",
+        "-m",
+        "RSA-PKCS-PSS",
+        "--hash-algorithm",
+        "SHA256",
+        "--mgf",
+        "MGF1-SHA256",
+        "--id",
+        "01",
+        "-i",
+        digest.to_str().unwrap(),
+        "-o",
+        sig.to_str().unwrap(),
+    ]);
+    let out = common::openssl(&[
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        pubkey.to_str().unwrap(),
+        "-in",
+        digest.to_str().unwrap(),
+        "-sigfile",
+        sig.to_str().unwrap(),
+        "-pkeyopt",
+        "digest:sha256",
+        "-pkeyopt",
+        "rsa_padding_mode:pss",
+        "-pkeyopt",
+        "rsa_pss_saltlen:32",
+    ]);
+    assert!(out.contains("Signature Verified Successfully"), "{out}");
+    // A key without a policy signs synchronously, once per signature.
+    assert_eq!(w.sign_counts(), (2, 0));
+}
+
+#[test]
+fn pkcs11_tool_ec_keygen_sign_p256_and_p384() {
+    let w = World::new("p11-ec", false);
+    let data = common::write(&w.dir, "data.txt", b"interop EC data\n");
+    for (curve, label, id, name) in [
+        ("EC:prime256v1", "ec-p256", "0256", "prime256v1"),
+        ("EC:secp384r1", "ec-p384", "0384", "secp384r1"),
+    ] {
+        w.keygen(curve, label, id);
+        let pubkey = if curve == "EC:secp384r1" {
+            // pkcs11-tool 0.23 (Debian 12) cannot export P-384 public keys ("cannot create
+            // EVP_PKEY", SoftHSM too): take the TSB's SPKI instead.
+            w.emulator_pubkey_pem(label)
+        } else {
+            w.pubkey_pem(label)
+        };
+        let txt = common::openssl(&["pkey", "-pubin", "-in", pubkey.to_str().unwrap(), "-text"]);
+        assert!(txt.contains(name), "{curve}: {txt}");
+        let sig = w.path(&format!("{label}.sig"));
+        w.pkcs11_tool(&[
+            "--sign",
+            "-m",
+            "ECDSA-SHA256",
+            "--signature-format",
+            "openssl",
+            "--id",
+            id,
+            "-i",
+            data.to_str().unwrap(),
+            "-o",
+            sig.to_str().unwrap(),
+        ]);
+        verify_dgst(&pubkey, &data, &sig);
+    }
+    assert_eq!(w.sign_counts(), (2, 0));
+}
+
+#[test]
+fn pkcs11_tool_certificate_write_read_delete() {
+    let w = World::new("p11-cert", false);
+    w.keygen("EC:prime256v1", "cert-key", "c0de");
+    // Make a certificate over the key with the TSB, then take it off the key so that pkcs11-tool
+    // has something real to import.
+    let pem = w.self_sign("cert-key", "SHA256_WITH_ECDSA", false);
+    let cert_pem = common::write(&w.dir, "cert.pem", pem.as_bytes());
+    let cert_der = w.path("cert.der");
+    common::openssl(&[
+        "x509",
+        "-in",
+        cert_pem.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        cert_der.to_str().unwrap(),
+    ]);
+    let r = w
+        .http()
+        .delete(format!("{}/v1/certificate/cert-key", w.emu.base_url()))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(w.get("/v1/certificate/cert-key").0, 404);
+
+    w.pkcs11_tool(&[
+        "--write-object",
+        cert_der.to_str().unwrap(),
+        "--type",
+        "cert",
+        "--id",
+        "c0de",
+        "--label",
+        "cert-key",
+    ]);
+    let (status, stored) = w.get("/v1/certificate/cert-key");
+    assert_eq!(status, 200, "certificate not stored with the key: {stored}");
+
+    let objs = w.pkcs11_tool(&["-O", "--type", "cert"]);
+    assert!(
+        objs.contains("Certificate Object; type = X.509 cert"),
+        "{objs}"
+    );
+    assert!(objs.contains("label:      cert-key"), "{objs}");
+    let back = w.path("back.der");
+    w.pkcs11_tool(&[
+        "--read-object",
+        "--type",
+        "cert",
+        "--id",
+        "c0de",
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&cert_der).unwrap(),
+        "certificate read back differs"
+    );
+
+    w.pkcs11_tool(&["--delete-object", "--type", "cert", "--id", "c0de"]);
+    assert_eq!(w.get("/v1/certificate/cert-key").0, 404);
+    let objs = w.pkcs11_tool(&["-O"]);
+    assert!(!objs.contains("Certificate Object"), "{objs}");
+    assert!(
+        objs.contains("Private Key Object; EC"),
+        "key went too: {objs}"
+    );
+
+    w.pkcs11_tool(&["--delete-object", "--type", "privkey", "--id", "c0de"]);
+    let objs = w.pkcs11_tool(&["-O"]);
+    assert!(!objs.contains("cert-key"), "key still listed: {objs}");
+    let r = w
+        .http()
+        .post(format!("{}/v1/key/attributes", w.emu.base_url()))
+        .json(&json!({"label": "cert-key"}))
+        .send()
+        .unwrap();
+    assert!(
+        !r.status().is_success(),
+        "key still in the TSB: {}",
+        r.status()
+    );
+}
+
+#[test]
+fn pkcs11_tool_ska_keygen_and_sign_waits_for_approval() {
+    let w = World::new("p11-ska", true);
+    w.keygen("EC:prime256v1", "ska-key", "5ca0");
+    // The default policy reached the TSB with the key.
+    let attrs = w.post("/v1/key/attributes", json!({"label": "ska-key"}));
+    let policy = attrs["json"]["policy"].to_string();
+    assert!(
+        policy.contains("public_key") && policy.contains("quorum"),
+        "key has no SKA policy: {attrs}"
+    );
+    let pubkey = w.pubkey_pem("ska-key");
+    let data = common::write(&w.dir, "data.txt", b"release 1.0\n");
+    let sig = w.path("sig");
+
+    let watcher = w.watch(1);
+    w.pkcs11_tool(&[
+        "--sign",
+        "-m",
+        "ECDSA-SHA256",
+        "--signature-format",
+        "openssl",
+        "--id",
+        "5ca0",
+        "-i",
+        data.to_str().unwrap(),
+        "-o",
+        sig.to_str().unwrap(),
+    ]);
+    let out = watcher.finish(Duration::from_secs(10));
+    assert!(out.status.success(), "tsb-approve: {}", text(&out));
+    assert!(text(&out).contains("approved task"), "{}", text(&out));
+    verify_dgst(&pubkey, &data, &sig);
+    // One approval request for one C_Sign (pkcs11-tool asks the length first: that must not
+    // create a second request), and the synchronous endpoint is never tried.
+    assert_eq!(w.sign_counts(), (0, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenSSL 3 with the libp11 engine
+// ---------------------------------------------------------------------------------------------
+
+impl World {
+    /// An openssl.cnf that loads the pkcs11 engine with this module. `init = 0`: the engine is
+    /// initialised only by commands that use it (`-engine pkcs11`).
+    fn openssl_conf(&self) -> PathBuf {
+        let conf = self.path("openssl.cnf");
+        std::fs::write(
+            &conf,
+            format!(
+                "openssl_conf = openssl_init\n\
+                 [openssl_init]\nengines = engine_section\n\
+                 [engine_section]\npkcs11 = pkcs11_section\n\
+                 [pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {}\n\
+                 MODULE_PATH = {}\ninit = 0\n",
+                engine_path().display(),
+                self.module.display()
+            ),
+        )
+        .unwrap();
+        conf
+    }
+
+    /// `openssl` with the engine configured (only for commands that use the token).
+    fn openssl_engine(&self, args: &[&str]) -> String {
+        let conf = self.openssl_conf();
+        let mut c = self.cmd(&tool("openssl", "openssl"));
+        c.env("OPENSSL_CONF", conf).args(args);
+        run(&mut c)
+    }
+}
+
+fn engine_uri(label: &str) -> String {
+    format!("pkcs11:object={label};type=private")
+}
+
+/// CSR, signature and self-signed certificate through the engine, each checked without it.
+fn openssl_engine_roundtrip(w: &World, label: &str) {
+    let uri = engine_uri(label);
+    let pubkey = w.pubkey_pem(label);
+    let key_args = ["-engine", "pkcs11", "-keyform", "engine", "-key", &uri];
+
+    let csr = w.path(&format!("{label}.csr"));
+    let mut args = vec!["req", "-new", "-sha256", "-subj", "/CN=interop"];
+    args.extend(key_args);
+    args.extend(["-out", csr.to_str().unwrap()]);
+    w.openssl_engine(&args);
+    let out = common::openssl(&["req", "-verify", "-noout", "-in", csr.to_str().unwrap()]);
+    assert!(out.contains("verify OK"), "{out}");
+    // The CSR carries the token's key, not some other key the engine made up.
+    let csr_pub = common::openssl(&["req", "-in", csr.to_str().unwrap(), "-noout", "-pubkey"]);
+    assert_eq!(
+        csr_pub.trim(),
+        std::fs::read_to_string(&pubkey).unwrap().trim()
+    );
+
+    let data = common::write(&w.dir, "data.bin", b"signed through the engine");
+    let sig = w.path(&format!("{label}.sig"));
+    let mut args = vec!["dgst", "-sha256"];
+    args.extend(["-engine", "pkcs11", "-keyform", "engine", "-sign", &uri]);
+    args.extend(["-out", sig.to_str().unwrap(), data.to_str().unwrap()]);
+    w.openssl_engine(&args);
+    verify_dgst(&pubkey, &data, &sig);
+
+    let cert = w.path(&format!("{label}.crt"));
+    let mut args = vec!["req", "-new", "-x509", "-days", "7", "-sha256"];
+    args.extend(["-subj", "/CN=interop self-signed"]);
+    args.extend(key_args);
+    args.extend(["-out", cert.to_str().unwrap()]);
+    w.openssl_engine(&args);
+    let c = cert.to_str().unwrap();
+    let out = common::openssl(&["verify", "-CAfile", c, c]);
+    assert!(out.contains(": OK"), "{out}");
+}
+
+#[test]
+fn openssl_engine_rsa_csr_sign_selfsigned() {
+    let w = World::new("ossl-rsa", false);
+    w.keygen("rsa:2048", "engine-rsa", "0e01");
+    openssl_engine_roundtrip(&w, "engine-rsa");
+    assert_eq!(w.sign_counts(), (3, 0));
+}
+
+#[test]
+fn openssl_engine_ec_csr_sign_selfsigned() {
+    let w = World::new("ossl-ec", false);
+    w.keygen("EC:prime256v1", "engine-ec", "0e02");
+    openssl_engine_roundtrip(&w, "engine-ec");
+    assert_eq!(w.sign_counts(), (3, 0));
+}
+
+#[test]
+fn openssl_engine_csr_from_ska_key_after_approval() {
+    let w = World::new("ossl-ska", true);
+    w.keygen("EC:prime256v1", "engine-ska", "0e03");
+    let pubkey = w.pubkey_pem("engine-ska");
+    let csr = w.path("ska.csr");
+    let uri = engine_uri("engine-ska");
+    let watcher = w.watch(1);
+    w.openssl_engine(&[
+        "req",
+        "-new",
+        "-sha256",
+        "-subj",
+        "/CN=approved",
+        "-engine",
+        "pkcs11",
+        "-keyform",
+        "engine",
+        "-key",
+        &uri,
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    let out = watcher.finish(Duration::from_secs(10));
+    assert!(out.status.success(), "tsb-approve: {}", text(&out));
+    let out = common::openssl(&["req", "-verify", "-noout", "-in", csr.to_str().unwrap()]);
+    assert!(out.contains("verify OK"), "{out}");
+    let csr_pub = common::openssl(&["req", "-in", csr.to_str().unwrap(), "-noout", "-pubkey"]);
+    assert_eq!(
+        csr_pub.trim(),
+        std::fs::read_to_string(&pubkey).unwrap().trim()
+    );
+    assert_eq!(w.sign_counts(), (0, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// osslsigncode
+// ---------------------------------------------------------------------------------------------
+
+/// A minimal but structurally valid PE32 executable: DOS header, PE header, one `.text` section
+/// holding a `ret`. Enough for Authenticode (osslsigncode hashes headers and sections and appends
+/// the signature through the security data directory); it is never run.
+fn minimal_pe() -> Vec<u8> {
+    const FILE_ALIGN: usize = 0x200;
+    let mut f = vec![0u8; 2 * FILE_ALIGN];
+    let put16 =
+        |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    // DOS header: "MZ", e_lfanew -> PE header at 0x40.
+    f[0..2].copy_from_slice(b"MZ");
+    put32(&mut f, 0x3c, 0x40);
+    let pe = 0x40;
+    f[pe..pe + 4].copy_from_slice(b"PE\0\0");
+    // COFF header.
+    let coff = pe + 4;
+    put16(&mut f, coff, 0x014c); // i386
+    put16(&mut f, coff + 2, 1); // sections
+    put16(&mut f, coff + 16, 224); // size of the PE32 optional header
+    put16(&mut f, coff + 18, 0x0102); // executable image, 32-bit
+                                      // Optional header (PE32).
+    let opt = coff + 20;
+    put16(&mut f, opt, 0x010b);
+    put32(&mut f, opt + 4, FILE_ALIGN as u32); // size of code
+    put32(&mut f, opt + 16, 0x1000); // entry point
+    put32(&mut f, opt + 20, 0x1000); // base of code
+    put32(&mut f, opt + 24, 0x1000); // base of data
+    put32(&mut f, opt + 28, 0x0040_0000); // image base
+    put32(&mut f, opt + 32, 0x1000); // section alignment
+    put32(&mut f, opt + 36, FILE_ALIGN as u32); // file alignment
+    put16(&mut f, opt + 40, 4); // OS version 4.0
+    put16(&mut f, opt + 48, 4); // subsystem version 4.0
+    put32(&mut f, opt + 56, 0x2000); // size of image
+    put32(&mut f, opt + 60, FILE_ALIGN as u32); // size of headers
+    put16(&mut f, opt + 68, 3); // console subsystem
+    put32(&mut f, opt + 72, 0x10_0000); // stack reserve
+    put32(&mut f, opt + 76, 0x1000); // stack commit
+    put32(&mut f, opt + 80, 0x10_0000); // heap reserve
+    put32(&mut f, opt + 84, 0x1000); // heap commit
+    put32(&mut f, opt + 92, 16); // number of data directories (all empty)
+                                 // Section table.
+    let sec = opt + 224;
+    f[sec..sec + 8].copy_from_slice(b".text\0\0\0");
+    put32(&mut f, sec + 8, 1); // virtual size
+    put32(&mut f, sec + 12, 0x1000); // virtual address
+    put32(&mut f, sec + 16, FILE_ALIGN as u32); // raw size
+    put32(&mut f, sec + 20, FILE_ALIGN as u32); // raw pointer
+    put32(&mut f, sec + 36, 0x6000_0020); // code, execute, read
+    f[FILE_ALIGN] = 0xc3; // ret
+    f
+}
+
+#[test]
+fn osslsigncode_signs_pe_with_ska_key() {
+    let w = World::new("osslsigncode", true);
+    let osslsigncode = tool("osslsigncode", "osslsigncode");
+    w.keygen("rsa:2048", "code-signing", "c5");
+    // The key's certificate, made and stored by the TSB (after approval: the key is SKA).
+    let pem = w.self_sign("code-signing", "SHA256_WITH_RSA", true);
+    let cert = common::write(&w.dir, "code-signing.pem", pem.as_bytes());
+    let (sync_before, async_before) = w.sign_counts();
+
+    let exe = common::write(&w.dir, "hello.exe", &minimal_pe());
+    let signed = w.path("hello-signed.exe");
+    let watcher = w.watch(1);
+    let mut c = w.cmd(&osslsigncode);
+    c.arg("sign")
+        .arg("-pkcs11engine")
+        .arg(engine_path())
+        .arg("-pkcs11module")
+        .arg(&w.module)
+        .args(["-key", &engine_uri("code-signing")])
+        .arg("-certs")
+        .arg(&cert)
+        .args(["-h", "sha256", "-n", "interop"])
+        .arg("-in")
+        .arg(&exe)
+        .arg("-out")
+        .arg(&signed);
+    run(&mut c);
+    let out = watcher.finish(Duration::from_secs(10));
+    assert!(out.status.success(), "tsb-approve: {}", text(&out));
+    assert_eq!(w.sign_counts(), (sync_before, async_before + 1));
+
+    // Self-signed: the certificate is its own trust anchor.
+    let mut c = Command::new(&osslsigncode);
+    c.args(["verify", "-CAfile"])
+        .arg(&cert)
+        .arg("-in")
+        .arg(&signed);
+    let out = run(&mut c);
+    assert!(out.contains("Signature verification: ok"), "{out}");
+    assert!(out.contains("Succeeded"), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// jarsigner (SunPKCS11)
+// ---------------------------------------------------------------------------------------------
+
+/// Build `app.jar` and the SunPKCS11 config for the module; returns (jar, config).
+fn jar_and_provider_config(w: &World) -> (PathBuf, PathBuf) {
+    let jar = tool("jar", "default-jdk-headless");
+    let content = w.path("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join("hello.txt"), "hello from the interop test\n").unwrap();
+    let unsigned = w.path("app.jar");
+    let mut c = w.cmd(&jar);
+    c.arg("cf").arg(&unsigned).arg("-C").arg(&content).arg(".");
+    run(&mut c);
+    let cfg = w.path("sunpkcs11.cfg");
+    std::fs::write(
+        &cfg,
+        format!("name = TSB\nlibrary = {}\nslot = 0\n", w.module.display()),
+    )
+    .unwrap();
+    (unsigned, cfg)
+}
+
+/// `jarsigner` with the token as its keystore; the alias is the key's CKA_LABEL.
+fn jarsign(w: &World, cfg: &Path, unsigned: &Path, signed: &Path, sigalg: &str, alias: &str) {
+    let jarsigner = tool("jarsigner", "default-jdk-headless");
+    let mut c = w.cmd(&jarsigner);
+    c.args(["-keystore", "NONE", "-storetype", "PKCS11"])
+        .args(["-providerClass", "sun.security.pkcs11.SunPKCS11"])
+        .arg("-providerArg")
+        .arg(cfg)
+        .args(["-storepass", "x", "-sigalg", sigalg])
+        .arg("-signedjar")
+        .arg(signed)
+        .arg(unsigned)
+        .arg(alias);
+    let out = run(&mut c);
+    assert!(out.contains("jar signed"), "{out}");
+}
+
+/// `jarsigner -verify` without the token; the signer must be the certificate of `cn`.
+fn jar_verify(w: &World, signed: &Path, cn: &str) {
+    let jarsigner = tool("jarsigner", "default-jdk-headless");
+    let mut c = w.cmd(&jarsigner);
+    c.args(["-verify", "-verbose", "-certs"]).arg(signed);
+    let out = run(&mut c);
+    assert!(out.contains("jar verified"), "{out}");
+    assert!(
+        out.contains(&format!("CN={cn}")),
+        "signer is not the TSB key's certificate:\n{out}"
+    );
+}
+
+#[test]
+fn jarsigner_signs_jar_with_ska_ec_key() {
+    let w = World::new("jarsigner-ska", true);
+    w.keygen("EC:prime256v1", "jar-ska", "3c4d");
+    w.self_sign("jar-ska", "SHA256_WITH_ECDSA", true);
+    let (unsigned, cfg) = jar_and_provider_config(&w);
+    let (sync_before, async_before) = w.sign_counts();
+    let signed = w.path("app-signed.jar");
+    let watcher = w.watch(1);
+    jarsign(&w, &cfg, &unsigned, &signed, "SHA256withECDSA", "jar-ska");
+    let out = watcher.finish(Duration::from_secs(10));
+    assert!(out.status.success(), "tsb-approve: {}", text(&out));
+    // Java signs the signature file once: one approval request.
+    assert_eq!(w.sign_counts(), (sync_before, async_before + 1));
+    jar_verify(&w, &signed, "jar-ska");
+}
+
+#[test]
+fn jarsigner_signs_and_verifies_jar() {
+    let w = World::new("jarsigner", false);
+    // Java pairs a private key with its certificate by CKA_ID and names the entry by CKA_LABEL.
+    w.keygen("rsa:2048", "jar-signer", "1a2b");
+    w.self_sign("jar-signer", "SHA256_WITH_RSA", false);
+    let (unsigned, cfg) = jar_and_provider_config(&w);
+    let signed = w.path("app-signed.jar");
+    jarsign(&w, &cfg, &unsigned, &signed, "SHA256withRSA", "jar-signer");
+    assert_eq!(w.sign_counts(), (1, 0));
+    jar_verify(&w, &signed, "jar-signer");
+}
+
+/// Reject the next task on `label` (waits for it to appear, bounded); returns its task id.
+fn reject_next(w: &World, label: &str) -> String {
+    let key = w.approver_key.clone().expect("world without SKA");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let task = loop {
+        let out = run(Command::new(approve_bin())
+            .args(["list", "--key-label", label, "--url", &w.emu.base_url()])
+            .arg("--key")
+            .arg(&key));
+        // A header line, then one row per task with the task id first.
+        if let Some(row) = out.lines().find(|l| l.contains(label)) {
+            break row.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no task appeared:\n{out}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = run(Command::new(approve_bin())
+        .args(["reject", &task, "--url", &w.emu.base_url()])
+        .arg("--key")
+        .arg(&key));
+    assert!(out.contains("rejected task"), "{out}");
+    task
+}
+
+#[test]
+fn pkcs11_tool_sign_rejected_by_approver_fails() {
+    let w = World::new("p11-reject", true);
+    w.keygen("EC:prime256v1", "reject-me", "dead");
+    let data = common::write(&w.dir, "data.txt", b"not this one\n");
+    let sig = w.path("sig");
+    let mut c = w.cmd(&tool("pkcs11-tool", "opensc"));
+    c.arg("--module")
+        .arg(&w.module)
+        .args(["--sign", "-m", "ECDSA-SHA256", "--id", "dead", "-i"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&sig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let signer = Bg {
+        child: Some(c.spawn().expect("spawn pkcs11-tool")),
+        what: "pkcs11-tool --sign".into(),
+    };
+    // pkcs11-tool 0.23 answers a failed one-shot C_Sign by trying again with C_SignInit +
+    // C_SignUpdate + C_SignFinal: a new operation, so a second request that the approver rejects
+    // too. (The module does not turn one rejection into a standing refusal of the same data.)
+    let first = reject_next(&w, "reject-me");
+    let second = reject_next(&w, "reject-me");
+    assert_ne!(first, second);
+    let out = signer.finish(Duration::from_secs(20));
+    let log = text(&out);
+    assert!(!out.status.success(), "signing succeeded: {log}");
+    // CKR_FUNCTION_REJECTED; pkcs11-tool 0.23 has no name for this PKCS#11 3.0 code.
+    assert!(
+        log.contains("C_SignFinal failed: rv = unknown PKCS11 error (0x200)")
+            || log.contains("CKR_FUNCTION_REJECTED"),
+        "{log}"
+    );
+    assert!(log.contains("was rejected by the approvers"), "{log}");
+    assert!(!sig.exists() || std::fs::read(&sig).unwrap().is_empty());
+    assert_eq!(w.sign_counts(), (0, 2));
+}

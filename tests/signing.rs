@@ -519,6 +519,12 @@ isolated!(
         t.join().unwrap();
         assert_eq!(r, CKR_FUNCTION_REJECTED);
         assert_eq!(raw::device_error(rs), 10001);
+        // The same operation asked again at once (as tools retry) is answered from that
+        // rejection: the approvers are not asked twice.
+        let sent = env.count("POST", "/v1/sign");
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"one", Some(64));
+        assert_eq!(r, CKR_FUNCTION_REJECTED);
+        assert_eq!(env.count("POST", "/v1/sign"), sent);
         // Expired: the emulator's clock passes the policy's 600 s timeout while we wait.
         let base = env.emu.base_url();
         let t = std::thread::spawn(move || {

@@ -162,10 +162,17 @@ fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
 
 // ---- remembered requests ----------------------------------------------------------------------
 
+/// How long a rejection answers the same operation asked again. Tools retry a failed C_Sign
+/// at once (pkcs11-tool 0.23 retries it as C_SignUpdate/C_SignFinal): without this, the
+/// approvers who just said no would be asked again by the same command.
+pub const REJECTION_MEMORY: Duration = Duration::from_secs(30);
+
 /// Requests that outlived our approval timeout, by operation fingerprint; optionally journaled.
+/// Also the operations rejected moments ago (see [`REJECTION_MEMORY`]).
 pub struct PendingRequests {
     map: Mutex<HashMap<String, String>>,
     journal: Option<PathBuf>,
+    rejected: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl PendingRequests {
@@ -192,7 +199,22 @@ impl PendingRequests {
         PendingRequests {
             map: Mutex::new(map),
             journal,
+            rejected: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The id of a request for this operation that the approvers rejected within
+    /// [`REJECTION_MEMORY`].
+    fn recently_rejected(&self, fp: &str) -> Option<String> {
+        let mut r = self.rejected.lock();
+        r.retain(|_, (_, at)| at.elapsed() < REJECTION_MEMORY);
+        r.get(fp).map(|(id, _)| id.clone())
+    }
+
+    fn note_rejected(&self, fp: &str, id: &str) {
+        self.rejected
+            .lock()
+            .insert(fp.to_string(), (id.to_string(), std::time::Instant::now()));
     }
 
     fn get(&self, fp: &str) -> Option<String> {
@@ -287,29 +309,34 @@ impl Module {
             call.payload,
         );
         let params = wait_params(slot, key, call.kind);
+        if let Some(id) = self.pending.recently_rejected(&fp) {
+            crate::log!(
+                Level::Warn,
+                "the same {} with key {} was rejected moments ago (request {id}); not asking the approvers again",
+                call.kind,
+                key.tsb_label
+            );
+            session.state.lock().last_request_id = Some(id.clone());
+            return Err(Error::Approval {
+                end: ApprovalEnd::Rejected,
+                request_id: id,
+            });
+        }
         if let Some(id) = self.pending.get(&fp) {
-            crate::log!(Level::Info, "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again", call.kind, key.tsb_label);
+            crate::log!(
+                Level::Info,
+                "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again",
+                call.kind,
+                key.tsb_label
+            );
             session.state.lock().last_request_id = Some(id.clone());
             match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
-                Ok(r) => {
-                    self.pending.remove(&fp);
-                    return Ok(r);
-                }
-                Err(
-                    e @ Error::Approval {
-                        end: ApprovalEnd::TimedOut,
-                        ..
-                    },
-                ) => return Err(e),
                 // The remembered request vanished (e.g. the TSB was reset): ask anew below.
                 Err(Error::Approval {
                     end: ApprovalEnd::Cancelled,
                     ..
                 }) => self.pending.remove(&fp),
-                Err(e) => {
-                    self.pending.remove(&fp);
-                    return Err(e);
-                }
+                r => return self.settle(&fp, r),
             }
         }
         let id = (call.create)()?;
@@ -327,22 +354,28 @@ impl Module {
             first_poll_delay: params.poll_interval,
             ..params
         };
-        match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
-            Ok(r) => {
-                self.pending.remove(&fp);
-                Ok(r)
+        let r = wait::wait_for(&slot.client, &id, &params, &session.cancel);
+        self.settle(&fp, r)
+    }
+
+    /// After a wait: forget the request unless it is still pending after our timeout, and
+    /// remember a rejection for [`REJECTION_MEMORY`].
+    fn settle(&self, fp: &str, r: Result<String>) -> Result<String> {
+        match &r {
+            Err(Error::Approval {
+                end: ApprovalEnd::TimedOut,
+                ..
+            }) => {}
+            Err(Error::Approval {
+                end: ApprovalEnd::Rejected,
+                request_id,
+            }) => {
+                self.pending.remove(fp);
+                self.pending.note_rejected(fp, request_id);
             }
-            Err(
-                e @ Error::Approval {
-                    end: ApprovalEnd::TimedOut,
-                    ..
-                },
-            ) => Err(e),
-            Err(e) => {
-                self.pending.remove(&fp);
-                Err(e)
-            }
+            _ => self.pending.remove(fp),
         }
+        r
     }
 
     /// Record the outcome of an operation in the session (ulDeviceError).

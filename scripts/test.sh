@@ -74,5 +74,15 @@ if ! command -v cargo >/dev/null; then
 fi
 
 section "cargo test --workspace --locked"
-cargo test --workspace --locked "$@"
-section "all tests passed"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one "test result" line per binary).
+summary=$(awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }
+               END { printf "tests: %d passed, %d failed\n", p, f }' "$log")
+section "summary"
+echo "$summary"
+exit "$rc"

@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::rv;
+
 use common::{Env, Opts};
-use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -21,13 +23,6 @@ use openssl::x509::{X509Name, X509};
 /// CKA_CERTIFICATE_CATEGORY values (PKCS#11 2.40 §4.6.2).
 const CATEGORY_TOKEN_USER: u64 = 1;
 const CATEGORY_AUTHORITY: u64 = 2;
-
-fn rv(e: CkError) -> RvError {
-    match e {
-        CkError::Pkcs11(rv, _) => rv,
-        other => panic!("not a PKCS#11 error: {other:?}"),
-    }
-}
 
 fn name(cn: &str) -> X509Name {
     let mut n = X509Name::builder().unwrap();

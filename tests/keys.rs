@@ -3,9 +3,11 @@
 
 mod common;
 
+use common::{ec_params, rv};
+
 use base64::Engine;
 use common::{Env, Opts};
-use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
@@ -13,13 +15,6 @@ use cryptoki::types::AuthPin;
 
 const CKA_TSB_POLICY: u64 = 0xD453_0001;
 const CKA_TSB_APPROVAL_REQUIRED: u64 = 0xD453_0003;
-
-fn rv(e: CkError) -> RvError {
-    match e {
-        CkError::Pkcs11(rv, _) => rv,
-        other => panic!("not a PKCS#11 error: {other:?}"),
-    }
-}
 
 fn gen_rsa(
     s: &Session,
@@ -45,13 +40,6 @@ fn gen_rsa(
     private.extend(extra_priv);
     s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
         .expect("generate RSA")
-}
-
-fn ec_params(oid: &str) -> Vec<u8> {
-    let obj = openssl::asn1::Asn1Object::from_str(oid).unwrap();
-    let mut v = vec![0x06, obj.as_slice().len() as u8];
-    v.extend_from_slice(obj.as_slice());
-    v
 }
 
 fn emulator_spki(env: &Env, label: &str) -> Vec<u8> {

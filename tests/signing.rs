@@ -5,9 +5,11 @@
 
 mod common;
 
+use common::{ec_params, rv};
+
 use base64::Engine;
 use common::{raw, Env, Opts};
-use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
@@ -21,20 +23,6 @@ use std::time::Duration;
 const CKA_TSB_POLICY: u64 = 0xD453_0001;
 const CKR_TSB_APPROVAL_EXPIRED: CK_RV = 0xD453_0001;
 const CKR_TSB_APPROVAL_TIMEOUT: CK_RV = 0xD453_0002;
-
-fn rv(e: CkError) -> RvError {
-    match e {
-        CkError::Pkcs11(rv, _) => rv,
-        other => panic!("not a PKCS#11 error: {other:?}"),
-    }
-}
-
-fn ec_params(oid: &str) -> Vec<u8> {
-    let obj = openssl::asn1::Asn1Object::from_str(oid).unwrap();
-    let mut v = vec![0x06, obj.as_slice().len() as u8];
-    v.extend_from_slice(obj.as_slice());
-    v
-}
 
 /// Generate a key pair; `policy` JSON makes it approval-gated.
 fn gen(

@@ -205,6 +205,22 @@ pub fn policy_for(approvers: &[String], quorum: u32, timeout: u64) -> serde_json
     })
 }
 
+/// The CK_RV of a cryptoki error.
+pub fn rv(e: cryptoki::error::Error) -> cryptoki::error::RvError {
+    match e {
+        cryptoki::error::Error::Pkcs11(rv, _) => rv,
+        other => panic!("not a PKCS#11 error: {other:?}"),
+    }
+}
+
+/// CKA_EC_PARAMS for a curve OID (DER OBJECT IDENTIFIER).
+pub fn ec_params(oid: &str) -> Vec<u8> {
+    let obj = openssl::asn1::Asn1Object::from_str(oid).unwrap();
+    let mut v = vec![0x06, obj.as_slice().len() as u8];
+    v.extend_from_slice(obj.as_slice());
+    v
+}
+
 /// Write bytes to a file in `dir` and return its path.
 pub fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);

@@ -389,10 +389,18 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
     }
 }
 
+/// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash.
+pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
+    match oaep {
+        None => "RSA".into(),
+        Some(h) => format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()),
+    }
+}
+
 /// What a decryption mechanism maps to.
 pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(String, Option<Hash>)> {
     match (mech, params) {
-        (CKM_RSA_PKCS, MechParams::None) => Ok(("RSA".into(), None)),
+        (CKM_RSA_PKCS, MechParams::None) => Ok((cipher_algorithm(None), None)),
         (CKM_RSA_PKCS, _) => Err(param_invalid("CKM_RSA_PKCS takes no parameter")),
         (CKM_RSA_PKCS_OAEP, MechParams::Oaep(p)) => {
             let h = Hash::from_digest_mech(p.hash_alg)
@@ -407,7 +415,7 @@ pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(Strin
                     "OAEP labels (pSourceData) are not supported by the TSB",
                 ));
             }
-            Ok((format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()), Some(h)))
+            Ok((cipher_algorithm(Some(h)), Some(h)))
         }
         (CKM_RSA_PKCS_OAEP, _) => Err(param_invalid("CK_RSA_PKCS_OAEP_PARAMS required")),
         _ => Err(Error::ck(

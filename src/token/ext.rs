@@ -3,7 +3,7 @@
 //! resume and return codes), and never sent twice: a length query is answered with an upper bound
 //! without a request, and a finished result that did not fit is kept in the session for the retry.
 
-use super::object::{CertInfo, ObjClass};
+use super::object::{CertInfo, KeyInfo, ObjClass};
 use super::ops::{fingerprint, Output, RemoteCall};
 use super::{Module, ObjRef, Session};
 use crate::error::{Error, Result};
@@ -63,6 +63,15 @@ pub fn default_signature_algorithm(family: Family) -> &'static str {
         Family::Rsa => "SHA256_WITH_RSA",
         Family::Ec => "SHA256_WITH_ECDSA",
         Family::Ed => "EDDSA",
+    }
+}
+
+/// Validity in days; 0 asks for the default of a year.
+fn validity(days: u32) -> u32 {
+    if days == 0 {
+        365
+    } else {
+        days
     }
 }
 
@@ -128,6 +137,27 @@ impl Module {
         }
     }
 
+    /// The private key behind `h`, which must be allowed to sign (CSRs and certificates are
+    /// signatures), and the signature algorithm to use with it.
+    fn signing_key(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        algorithm: &Option<String>,
+    ) -> Result<(Arc<KeyInfo>, String)> {
+        let key = self.key_object(session, h, ObjClass::Private)?;
+        if !key.sign {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} cannot sign (CKA_SIGN false)", key.label),
+            ));
+        }
+        let alg = algorithm
+            .clone()
+            .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
+        Ok((key, alg))
+    }
+
     /// TSB_CreateCSR.
     pub fn create_csr(
         &self,
@@ -136,29 +166,15 @@ impl Module {
         spec: &CsrSpec,
         cap: Option<usize>,
     ) -> Result<Output> {
-        let key = self.key_object(session, key, ObjClass::Private)?;
-        if !key.sign {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} cannot sign (CKA_SIGN false)", key.label),
-            ));
-        }
+        let (key, alg) = self.signing_key(session, key, &spec.signature_algorithm)?;
         if spec.subject.common_name.is_empty() {
             return Err(Error::ck(CKR_ARGUMENTS_BAD, "commonName is required"));
         }
-        let alg = spec
-            .signature_algorithm
-            .clone()
-            .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
         let req = CsrRequest {
             sign_key_name: key.tsb_label.clone(),
             key_password: None,
             signature_algorithm: alg.clone(),
-            validity: Some(if spec.validity_days == 0 {
-                365
-            } else {
-                spec.validity_days
-            }),
+            validity: Some(validity(spec.validity_days)),
             standard_certificate_attributes: spec.subject.clone(),
             key_usage: spec.key_usage.clone(),
             extended_key_usage: spec.extended_key_usage.clone(),
@@ -204,24 +220,16 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         spec: &CertSpec,
     ) -> Result<CK_OBJECT_HANDLE> {
-        let key = self.key_object(session, key, ObjClass::Private)?;
+        let (key, alg) = self.signing_key(session, key, &spec.signature_algorithm)?;
         let cn = spec
             .common_name
             .clone()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::ck(CKR_ARGUMENTS_BAD, "commonName is required"))?;
-        let alg = spec
-            .signature_algorithm
-            .clone()
-            .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
         let req = SelfSignRequest {
             sign_key_name: key.tsb_label.clone(),
             key_password: None,
-            validity: Some(if spec.validity_days == 0 {
-                365
-            } else {
-                spec.validity_days
-            }),
+            validity: Some(validity(spec.validity_days)),
             signature_algorithm: alg.clone(),
             common_name: cn.clone(),
             certificate_authority: spec.certificate_authority,
@@ -281,18 +289,8 @@ impl Module {
         spec: &CertSpec,
         cap: Option<usize>,
     ) -> Result<Output> {
-        let key = self.key_object(session, ca_key, ObjClass::Private)?;
-        if !key.sign {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} cannot sign (CKA_SIGN false)", key.label),
-            ));
-        }
+        let (key, alg) = self.signing_key(session, ca_key, &spec.signature_algorithm)?;
         let csr_pem = csr_to_pem(csr)?;
-        let alg = spec
-            .signature_algorithm
-            .clone()
-            .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
         let req = SignCertificateRequest {
             sign_key_name: key.tsb_label.clone(),
             key_password: None,
@@ -302,11 +300,7 @@ impl Module {
             certificate_signing_request: csr_pem,
             key_usage: spec.key_usage.clone(),
             extended_key_usage: spec.extended_key_usage.clone(),
-            validity: Some(if spec.validity_days == 0 {
-                365
-            } else {
-                spec.validity_days
-            }),
+            validity: Some(validity(spec.validity_days)),
             meta_data: None,
             meta_data_signature: None,
         };

@@ -221,21 +221,21 @@ impl PendingRequests {
         self.map.lock().get(fp).cloned()
     }
 
-    fn put(&self, fp: &str, id: &str, what: &str) {
+    fn put(&self, fp: &str, id: &str) {
         let mut m = self.map.lock();
         m.insert(fp.to_string(), id.to_string());
-        self.save(&m, Some(what));
+        self.save(&m);
     }
 
     fn remove(&self, fp: &str) {
         let mut m = self.map.lock();
         if m.remove(fp).is_some() {
-            self.save(&m, None);
+            self.save(&m);
         }
     }
 
     /// Rewrite the journal atomically (temp file + rename), so a crash never leaves half a line.
-    fn save(&self, m: &HashMap<String, String>, _what: Option<&str>) {
+    fn save(&self, m: &HashMap<String, String>) {
         let Some(p) = &self.journal else { return };
         let mut text = String::new();
         for (fp, id) in m {
@@ -348,7 +348,7 @@ impl Module {
         );
         session.state.lock().last_request_id = Some(id.clone());
         // Remember at once (journal), so a killed process resumes too.
-        self.pending.put(&fp, &id, call.kind);
+        self.pending.put(&fp, &id);
         // Just created: no approver can have approved it yet, so the first poll waits one interval.
         let params = wait::WaitParams {
             first_poll_delay: params.poll_interval,
@@ -622,10 +622,7 @@ impl Module {
                         format!("RSA ciphertext must be {k} bytes"),
                     ));
                 }
-                let alg = match oaep {
-                    None => "RSA".to_string(),
-                    Some(h) => format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()),
-                };
+                let alg = mechanism::cipher_algorithm(oaep);
                 let label = key.tsb_label.as_str();
                 let result = self.run_remote(
                     session,
@@ -1013,7 +1010,7 @@ mod tests {
         let p = dir.join("j.jsonl");
         let _ = std::fs::remove_file(&p);
         let j = PendingRequests::new(Some(p.clone()));
-        j.put("fp1", "req-1", "signature");
+        j.put("fp1", "req-1");
         let j2 = PendingRequests::new(Some(p.clone()));
         assert_eq!(j2.get("fp1").as_deref(), Some("req-1"));
         j2.remove("fp1");

@@ -328,8 +328,30 @@ isolated!(
         let s = env.session();
         let (pubh, privh) = gen_rsa(&s, "findme", 2048, vec![]);
         gen_rsa(&s, "other", 2048, vec![]);
-        // Another process (or a fresh module) sees keys through the TSB: use a second session
-        // and clear the counts; the find by label asks for that one key only.
+        // A key the module has never seen (created on the TSB by someone else): the find by
+        // label asks for that one key, and never lists.
+        let created = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/key", env.emu.base_url()))
+            .json(&serde_json::json!({"label": "made-elsewhere", "algorithm": "EC",
+                "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}))
+            .send()
+            .unwrap();
+        assert_eq!(created.status().as_u16(), 201);
+        env.emu.reset_counts();
+        let elsewhere = s
+            .find_objects(&[
+                Attribute::Label("made-elsewhere".into()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ])
+            .unwrap();
+        assert_eq!(elsewhere.len(), 1);
+        assert_eq!(env.count("POST", "/v1/key/attributes"), 1);
+        assert_eq!(
+            env.count("GET", "/v1/key"),
+            0,
+            "a find by label must not list keys"
+        );
+        // A key it generated is found from its cache, with the handle it returned then.
         env.emu.reset_counts();
         let found = s
             .find_objects(&[
@@ -338,11 +360,7 @@ isolated!(
             ])
             .unwrap();
         assert_eq!(found, vec![privh], "same handle as at generation");
-        assert_eq!(
-            env.count("GET", "/v1/key"),
-            0,
-            "a find by label must not list keys"
-        );
+        assert!(env.emu.request_counts().is_empty());
         let by_id = s.find_objects(&[Attribute::Id(vec![0xa1, 0xb2])]).unwrap();
         assert!(
             by_id.contains(&pubh) && by_id.contains(&privh) && by_id.len() == 4,
@@ -351,7 +369,7 @@ isolated!(
         let pubs = s
             .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])
             .unwrap();
-        assert_eq!(pubs.len(), 2);
+        assert_eq!(pubs.len(), 3);
         let none = s.find_objects(&[Attribute::Label("nope".into())]).unwrap();
         assert!(none.is_empty());
         // A second listing within the TTL asks nothing new.

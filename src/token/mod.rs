@@ -76,10 +76,15 @@ pub struct ObjRef {
 
 #[derive(Default)]
 struct HandleTable {
-    next: CK_OBJECT_HANDLE,
     by_ref: HashMap<ObjRef, CK_OBJECT_HANDLE>,
     by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
 }
+
+/// Session and object handles come from process-wide counters, not from the [`Module`]: after
+/// C_Finalize and C_Initialize a handle an application kept from before must be invalid, never a
+/// new session or object that happens to get the same number. 2^64 handles are never used up.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
 /// An open session.
 pub struct Session {
@@ -100,7 +105,6 @@ pub struct Module {
     /// Slots, id = index.
     pub slots: Vec<Slot>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
-    next_session: AtomicU64,
     handles: Mutex<HandleTable>,
     /// Approval requests that are still pending after our timeout, by operation fingerprint.
     pub pending: ops::PendingRequests,
@@ -149,11 +153,7 @@ impl Module {
         Ok(Module {
             slots,
             sessions: Mutex::new(HashMap::new()),
-            next_session: AtomicU64::new(1),
-            handles: Mutex::new(HandleTable {
-                next: 1,
-                ..Default::default()
-            }),
+            handles: Mutex::new(HandleTable::default()),
             pending: ops::PendingRequests::new(journal),
         })
     }
@@ -176,7 +176,7 @@ impl Module {
                 "CKF_SERIAL_SESSION must be set",
             ));
         }
-        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let handle = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let s = Arc::new(Session {
             handle,
             slot: slot as usize,
@@ -336,8 +336,7 @@ impl Module {
         if let Some(h) = t.by_ref.get(&r) {
             return *h;
         }
-        let h = t.next;
-        t.next += 1;
+        let h = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
         t.by_ref.insert(r.clone(), h);
         t.by_handle.insert(h, r);
         h

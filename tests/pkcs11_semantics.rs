@@ -57,3 +57,78 @@ isolated!(
         std::mem::forget(env.pkcs11);
     }
 );
+
+isolated!(
+    /// Item 13: an attribute whose ulValueLen is absurd (2^40) in any template-taking call is an
+    /// invalid attribute value (never CKR_DATA_LEN_RANGE), and nothing is read past the buffer.
+    fn absurd_attribute_lengths_in_templates_are_invalid_values() {
+        let env = Env::new(Opts::default());
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let mut buf = *b"label";
+        let p = buf.as_mut_ptr();
+        let huge = |ty| CK_ATTRIBUTE {
+            type_: ty,
+            pValue: p as *mut _,
+            ulValueLen: 1 << 40,
+        };
+        unsafe {
+            let mut t = [huge(CKA_LABEL)];
+            assert_eq!(
+                f.C_FindObjectsInit.unwrap()(s, t.as_mut_ptr(), 1),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            let mut m = CK_MECHANISM {
+                mechanism: CKM_EC_KEY_PAIR_GEN,
+                pParameter: null_mut(),
+                ulParameterLen: 0,
+            };
+            let (mut pubh, mut privh) = (0, 0);
+            let mut ok = [CK_ATTRIBUTE {
+                type_: CKA_LABEL,
+                pValue: p as *mut _,
+                ulValueLen: 5,
+            }];
+            assert_eq!(
+                f.C_GenerateKeyPair.unwrap()(
+                    s,
+                    &mut m,
+                    t.as_mut_ptr(),
+                    1,
+                    ok.as_mut_ptr(),
+                    1,
+                    &mut pubh,
+                    &mut privh
+                ),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            assert_eq!(
+                f.C_GenerateKeyPair.unwrap()(
+                    s,
+                    &mut m,
+                    ok.as_mut_ptr(),
+                    1,
+                    t.as_mut_ptr(),
+                    1,
+                    &mut pubh,
+                    &mut privh
+                ),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            let mut h = 0;
+            let mut t = [huge(CKA_VALUE)];
+            assert_eq!(
+                f.C_CreateObject.unwrap()(s, t.as_mut_ptr(), 1, &mut h),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            assert_eq!(
+                f.C_SetAttributeValue.unwrap()(s, 1, t.as_mut_ptr(), 1),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            // A find with a sane template still works afterwards.
+            assert_eq!(f.C_FindObjectsInit.unwrap()(s, ok.as_mut_ptr(), 1), CKR_OK);
+            assert_eq!(f.C_FindObjectsFinal.unwrap()(s), CKR_OK);
+        }
+        drop(env);
+    }
+);

@@ -132,3 +132,29 @@ isolated!(
         drop(env);
     }
 );
+
+isolated!(
+    /// C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS (what p11-kit and GnuTLS pass) is
+    /// accepted: the module's HTTP client threads are an implementation detail; signing works.
+    fn initialize_accepts_library_cant_create_os_threads() {
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "threads", "p256", None);
+        let f = raw::fns();
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            let mut args: CK_C_INITIALIZE_ARGS = std::mem::zeroed();
+            args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK;
+            assert_eq!(f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _), CKR_OK);
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            // Without CKF_OS_LOCKING_OK too (p11-kit's own flags for a module it loads).
+            args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+            assert_eq!(f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _), CKR_OK);
+        }
+        let s = raw::open_session(0);
+        let key = raw::find_one(s, "threads", CKO_PRIVATE_KEY);
+        let (rv, sig, _) = raw::sign(s, key, CKM_ECDSA, &[7u8; 32], Some(64));
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        std::mem::forget(env.pkcs11);
+    }
+);

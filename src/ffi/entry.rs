@@ -26,9 +26,14 @@ cryptoki_fn! {
                 // The module locks with the OS primitives only.
                 return Err(Error::ck(CKR_CANT_LOCK, "application-supplied mutex functions are not supported; set CKF_OS_LOCKING_OK"));
             }
-            if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
-                return Err(Error::ck(CKR_NEED_TO_CREATE_THREADS, "the HTTP client needs a thread"));
-            }
+            // CKF_LIBRARY_CANT_CREATE_OS_THREADS is accepted. It asks the library not to create
+            // threads, but p11-kit passes it for every module it loads (so every GnuTLS program
+            // does), and refusing it with CKR_NEED_TO_CREATE_THREADS locks all of them out. The
+            // HTTP client's worker threads (and the short-lived fetchers of a large find) are an
+            // implementation detail: they never call back into the application, hold none of its
+            // locks, and end when their work ends; p11-kit tolerates them. The flag is therefore
+            // honoured in the only way that matters to the caller: no thread of the module ever
+            // runs application code.
         }
         crate::initialize()
     }

@@ -144,11 +144,17 @@ isolated!(
             assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
             let mut args: CK_C_INITIALIZE_ARGS = std::mem::zeroed();
             args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK;
-            assert_eq!(f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _), CKR_OK);
+            assert_eq!(
+                f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _),
+                CKR_OK
+            );
             assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
             // Without CKF_OS_LOCKING_OK too (p11-kit's own flags for a module it loads).
             args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
-            assert_eq!(f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _), CKR_OK);
+            assert_eq!(
+                f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _),
+                CKR_OK
+            );
         }
         let s = raw::open_session(0);
         let key = raw::find_one(s, "threads", CKO_PRIVATE_KEY);
@@ -156,5 +162,264 @@ isolated!(
         assert_eq!(rv, CKR_OK);
         assert_eq!(sig.len(), 64);
         std::mem::forget(env.pkcs11);
+    }
+);
+
+fn mech(m: CK_MECHANISM_TYPE) -> CK_MECHANISM {
+    CK_MECHANISM {
+        mechanism: m,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    }
+}
+
+fn digest_init(s: CK_SESSION_HANDLE) -> CK_RV {
+    unsafe { raw::fns().C_DigestInit.unwrap()(s, &mut mech(CKM_SHA256)) }
+}
+
+fn digest(s: CK_SESSION_HANDLE, data: &[u8], out: Option<&mut [u8]>) -> (CK_RV, CK_ULONG) {
+    let (p, mut len) = match out {
+        Some(b) => (b.as_mut_ptr(), b.len() as CK_ULONG),
+        None => (null_mut(), 0),
+    };
+    let rv = unsafe {
+        raw::fns().C_Digest.unwrap()(
+            s,
+            data.as_ptr() as *mut _,
+            data.len() as CK_ULONG,
+            p,
+            &mut len,
+        )
+    };
+    (rv, len)
+}
+
+fn digest_final(s: CK_SESSION_HANDLE, out: &mut [u8]) -> CK_RV {
+    let mut len = out.len() as CK_ULONG;
+    unsafe { raw::fns().C_DigestFinal.unwrap()(s, out.as_mut_ptr(), &mut len) }
+}
+
+fn sign_init(s: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE, m: CK_MECHANISM_TYPE) -> CK_RV {
+    unsafe { raw::fns().C_SignInit.unwrap()(s, &mut mech(m), key) }
+}
+
+isolated!(
+    /// Item 12: C_Digest, C_Sign, C_Verify, C_Encrypt and C_Decrypt (and their Update/Final) that
+    /// fail with anything but CKR_BUFFER_TOO_SMALL end the operation, argument errors included; a
+    /// length query on C_Digest commits the operation to C_Digest, so C_DigestFinal is refused
+    /// instead of returning the digest of nothing.
+    fn failed_single_part_calls_end_their_operation() {
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "ec", "p256", None);
+        direct::create_key(&env.emu, "rsa", "rsa", None);
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let ec = raw::find_one(s, "ec", CKO_PRIVATE_KEY);
+        let rsa = raw::find_one(s, "rsa", CKO_PRIVATE_KEY);
+        let rsa_pub = raw::find_one(s, "rsa", CKO_PUBLIC_KEY);
+        let mut out = [0u8; 512];
+        unsafe {
+            // --- digest: a length query, then C_DigestFinal: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_ACTIVE);
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // ... then C_DigestUpdate: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OPERATION_ACTIVE
+            );
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // A length query then the real call is the standard's two-step and works.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out[..31])),
+                (CKR_BUFFER_TOO_SMALL, 32)
+            );
+            assert_eq!(digest(s, b"abc", Some(&mut out)), (CKR_OK, 32));
+            assert_eq!(
+                out[..4],
+                [0xba, 0x78, 0x16, 0xbf],
+                "SHA-256(abc) starts with ba7816bf"
+            );
+            // C_Digest with a NULL length pointer: CKR_ARGUMENTS_BAD, and the digest is over.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(
+                f.C_Digest.unwrap()(
+                    s,
+                    b"abc".as_ptr() as *mut _,
+                    3,
+                    out.as_mut_ptr(),
+                    null_mut()
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                digest_init(s),
+                CKR_OK,
+                "the failed C_Digest left the digest active"
+            );
+            // C_DigestUpdate with NULL data and a length: over too.
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, null_mut(), 5),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_NOT_INITIALIZED);
+            // Multi-part, then C_Digest: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, b"a".as_ptr() as *mut _, 1),
+                CKR_OK
+            );
+            assert_eq!(digest(s, b"abc", Some(&mut out)).0, CKR_OPERATION_ACTIVE);
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_NOT_INITIALIZED);
+
+            // --- sign: NULL length pointer ends the operation; so does NULL data with a length.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            assert_eq!(
+                f.C_Sign.unwrap()(
+                    s,
+                    [1u8; 32].as_ptr() as *mut _,
+                    32,
+                    out.as_mut_ptr(),
+                    null_mut()
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                sign_init(s, ec, CKM_ECDSA),
+                CKR_OK,
+                "C_Sign's failure left it active"
+            );
+            let mut len = 64;
+            assert_eq!(
+                f.C_Sign.unwrap()(s, null_mut(), 32, out.as_mut_ptr(), &mut len),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                raw::sign_again(s, &[1u8; 32], Some(64)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // A wrong data length is an error of the call: ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            assert_eq!(raw::sign_again(s, &[], Some(64)).0, CKR_DATA_LEN_RANGE);
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            // A length query and a too-small buffer keep it; the result then comes once.
+            assert_eq!(raw::sign_again(s, &[2u8; 32], None).0, CKR_OK);
+            assert_eq!(
+                raw::sign_again(s, &[2u8; 32], Some(10)).0,
+                CKR_BUFFER_TOO_SMALL
+            );
+            assert_eq!(raw::sign_again(s, &[2u8; 32], Some(64)).0, CKR_OK);
+            // A length query commits to C_Sign: C_SignUpdate/C_SignFinal are refused and end it.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(raw::sign_again(s, b"data", None).0, CKR_OK);
+            assert_eq!(
+                f.C_SignUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OPERATION_ACTIVE
+            );
+            assert_eq!(
+                raw::sign_again(s, b"data", Some(64)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // C_SignUpdate then C_Sign: refused and ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(
+                f.C_SignUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OK
+            );
+            assert_eq!(
+                raw::sign_again(s, b"data", Some(64)).0,
+                CKR_OPERATION_ACTIVE
+            );
+            let mut len = 64;
+            assert_eq!(
+                f.C_SignFinal.unwrap()(s, out.as_mut_ptr(), &mut len),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // C_SignUpdate with NULL data and a length: ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(f.C_SignUpdate.unwrap()(s, null_mut(), 3), CKR_ARGUMENTS_BAD);
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(
+                f.C_SignFinal.unwrap()(s, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(raw::sign_again(s, b"data", Some(64)).0, CKR_OK);
+
+            // --- verify: NULL signature with a length ends it.
+            let ec_pub = raw::find_one(s, "ec", CKO_PUBLIC_KEY);
+            assert_eq!(
+                f.C_VerifyInit.unwrap()(s, &mut mech(CKM_ECDSA), ec_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Verify.unwrap()(s, [1u8; 32].as_ptr() as *mut _, 32, null_mut(), 64),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_VerifyInit.unwrap()(s, &mut mech(CKM_ECDSA), ec_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_VerifyUpdate.unwrap()(s, null_mut(), 2),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_VerifyFinal.unwrap()(s, out.as_mut_ptr(), 64),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+
+            // --- encrypt and decrypt: NULL length pointers end them.
+            assert_eq!(
+                f.C_EncryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Encrypt.unwrap()(s, b"m".as_ptr() as *mut _, 1, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_EncryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa_pub),
+                CKR_OK,
+                "C_Encrypt's failure left it active"
+            );
+            let mut len = 256;
+            assert_eq!(
+                f.C_Encrypt.unwrap()(s, b"m".as_ptr() as *mut _, 1, out.as_mut_ptr(), &mut len),
+                CKR_OK
+            );
+            let ct = out[..256].to_vec();
+            assert_eq!(
+                f.C_DecryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Decrypt.unwrap()(s, ct.as_ptr() as *mut _, 256, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_DecryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa),
+                CKR_OK,
+                "C_Decrypt's failure left it active"
+            );
+            let mut len = 256;
+            assert_eq!(
+                f.C_Decrypt.unwrap()(s, ct.as_ptr() as *mut _, 256, out.as_mut_ptr(), &mut len),
+                CKR_OK
+            );
+            assert_eq!(&out[..len as usize], b"m");
+        }
+        drop(env);
     }
 );

@@ -4,6 +4,7 @@
 
 pub mod ext;
 pub mod keygen;
+pub mod lifecycle;
 pub mod local;
 pub mod object;
 pub mod ops;

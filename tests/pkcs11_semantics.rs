@@ -423,3 +423,91 @@ isolated!(
         drop(env);
     }
 );
+
+/// Run `f` with file descriptor 2 (stderr) redirected to a file; returns what was written there.
+fn capture_stderr<T>(f: impl FnOnce() -> T) -> (T, String) {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(format!("tsb-stderr-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let saved = unsafe { libc::dup(2) };
+    assert!(saved >= 0);
+    unsafe { assert_eq!(libc::dup2(file.as_raw_fd(), 2), 2) };
+    let r = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    (r, text)
+}
+
+isolated!(
+    /// Item 8: a panic inside C_Sign (provoked with the debug-build seam TSB_PKCS11_PANIC_AT, while
+    /// the signature is in flight) answers CKR_GENERAL_ERROR, ends the operation (the next
+    /// C_SignInit works, with and without C_SessionCancel), and its text goes to the module's log
+    /// only, never to the host's stderr. The same for a panic inside C_Digest.
+    fn a_panic_inside_an_operation_ends_it_and_reaches_only_the_log() {
+        let log = std::env::temp_dir().join(format!("tsb-panic-log-{}", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        let env = Env::new(Opts {
+            env: vec![("TSB_PKCS11_LOG_FILE".into(), log.display().to_string())],
+            ..Default::default()
+        });
+        direct::create_key(&env.emu, "panicky", "p256", None);
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let key = raw::find_one(s, "panicky", CKO_PRIVATE_KEY);
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "remote-op");
+        let ((rv, _, _), stderr) =
+            capture_stderr(|| raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)));
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("injected panic"),
+            "panic text on the host's stderr: {stderr}"
+        );
+        // The operation is over: C_Sign has nothing to finish, C_SignInit starts a new one.
+        assert_eq!(
+            raw::sign_again(s, &[1u8; 32], Some(64)).0,
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        let (rv, sig, _) = raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64));
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        // The same after C_SessionCancel (the way the report first tried to recover).
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "remote-op");
+        let ((rv, _, _), _) = capture_stderr(|| raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)));
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV =
+            unsafe { std::mem::transmute(common::module_symbol("C_SessionCancel")) };
+        assert_eq!(unsafe { cancel(s, CKF_SIGN) }, CKR_OK);
+        assert_eq!(raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)).0, CKR_OK);
+        // A panic inside C_Digest, with the session's state locked.
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "digest");
+        assert_eq!(digest_init(s), CKR_OK);
+        let (r, stderr) = capture_stderr(|| digest(s, b"abc", Some(&mut [0u8; 32])));
+        assert_eq!(r.0, CKR_GENERAL_ERROR);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        assert_eq!(
+            digest_init(s),
+            CKR_OK,
+            "the digest stayed active after the panic"
+        );
+        assert_eq!(digest(s, b"abc", Some(&mut [0u8; 32])), (CKR_OK, 32));
+        // Each panic is in the module's log: where it happened, and which call it ended.
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.matches("injected panic at remote-op").count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("injected panic at digest"), "{text}");
+        assert!(text.contains("C_Sign: internal error"), "{text}");
+        assert!(text.contains("C_Digest: internal error"), "{text}");
+        unsafe { assert_eq!(f.C_CloseSession.unwrap()(s), CKR_OK) };
+        drop(env);
+    }
+);

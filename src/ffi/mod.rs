@@ -27,7 +27,9 @@ const MAX_ATTRIBUTE_LEN: CK_ULONG = 1024 * 1024;
 
 /// Run an entry point's body: map its error to a CK_RV and turn a panic into CKR_GENERAL_ERROR.
 pub fn guard(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    // A panic's text goes to the module's log, not to the host's stderr (crate::panic_hook).
+    crate::panic_hook::install();
+    match catch_unwind(AssertUnwindSafe(|| crate::panic_hook::scope(f))) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => {
             let rv = e.rv();
@@ -48,7 +50,7 @@ pub fn guard(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
         Err(_) => {
             crate::log!(
                 Level::Error,
-                "{name}: internal error (panic caught at the C boundary)"
+                "{name}: internal error (panic caught at the C boundary; the line before says where)"
             );
             CKR_GENERAL_ERROR
         }

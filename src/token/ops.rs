@@ -654,6 +654,7 @@ impl Module {
     ) -> Result<Vec<u8>> {
         let slot: &Slot = &self.slots[session.slot];
         slot.check_access()?;
+        crate::panic_hook::panic_point("remote-op");
         let client = &slot.client;
         match kind {
             RemoteKind::Sign(scheme) => {
@@ -954,6 +955,7 @@ impl Module {
         let result = match op.result.take() {
             Some(r) => r,
             None => {
+                crate::panic_hook::panic_point("digest");
                 let mut h = std::mem::replace(&mut op.hasher, op.hash.hasher());
                 if let Some(d) = data {
                     h.update(d);

@@ -204,15 +204,17 @@ impl KeyCache {
         let first_err: Mutex<Option<crate::error::Error>> = Mutex::new(None);
         std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(l) = missing.get(i) else { break };
-                    if first_err.lock().is_some() {
-                        break;
-                    }
-                    if let Err(e) = self.fetch_key(client, l) {
-                        first_err.lock().get_or_insert(e);
-                    }
+                s.spawn(|| {
+                    crate::panic_hook::scope(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(l) = missing.get(i) else { break };
+                        if first_err.lock().is_some() {
+                            break;
+                        }
+                        if let Err(e) = self.fetch_key(client, l) {
+                            first_err.lock().get_or_insert(e);
+                        }
+                    })
                 });
             }
         });

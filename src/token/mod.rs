@@ -2,6 +2,7 @@
 //! handles, find, attribute templates and the operation state machines. The `ffi` layer converts C
 //! arguments into calls here; everything here returns `Result` and is unit-testable.
 
+pub mod check;
 pub mod ext;
 pub mod keygen;
 pub mod lifecycle;

@@ -674,8 +674,18 @@ impl Module {
                         create: &|| api::sign_async(client, label, &alg, &payload),
                     },
                 )?;
-                let sig = api::unb64(&result, "signature")?;
-                mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
+                let sig = api::unb64(&result, "signature")
+                    .and_then(|s| {
+                        mechanism::signature_to_pkcs11(scheme, s, key.public.signature_len())
+                    })
+                    .map_err(|e| Error::BadResult(e.to_string()));
+                let checked = sig.and_then(|sig| {
+                    if slot.config.verify_signatures {
+                        super::check::signature(key, scheme, input, &sig)?;
+                    }
+                    Ok(sig)
+                });
+                self.log_refusal(session, key, "signature", checked)
             }
             RemoteKind::Decrypt { oaep, .. } => {
                 let k = key.public.modulus_len();
@@ -700,9 +710,43 @@ impl Module {
                         create: &|| api::decrypt_async(client, label, &alg, input),
                     },
                 )?;
-                api::unb64(&result, "plaintext")
+                let plain = api::unb64(&result, "plaintext")
+                    .map_err(|e| Error::BadResult(e.to_string()))
+                    .and_then(|p| super::check::plaintext(key, oaep, &p).map(|_| p));
+                self.log_refusal(session, key, "decryption", plain)
             }
         }
+    }
+
+    /// One log line when a result from the TSB failed verification (issue 10): which key and
+    /// operation, and the request when approvers were involved.
+    fn log_refusal<T>(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        what: &str,
+        r: Result<T>,
+    ) -> Result<T> {
+        if let Err(e @ Error::BadResult(_)) = &r {
+            let request = if key.approval_required {
+                session
+                    .state
+                    .lock()
+                    .last_request_id
+                    .as_deref()
+                    .map(|id| format!(" (request {id})"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            crate::log!(
+                Level::Error,
+                "{what} with key {}{request}: {e}; not returned (CKR_DEVICE_ERROR, ulDeviceError {})",
+                key.tsb_label,
+                crate::vendor::TSB_DEVERR_BAD_RESULT
+            );
+        }
+        r
     }
 
     // ---- verify (local) ---------------------------------------------------------------------

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod ext;
 pub mod keygen;
+pub mod label;
 pub mod lifecycle;
 pub mod local;
 pub mod object;
@@ -474,19 +475,19 @@ impl Module {
             .iter()
             .find(|a| a.ty == CKA_LABEL)
             .map(|a| String::from_utf8_lossy(&a.value).into_owned());
-        let labels: Vec<String> = match &label {
+        let keys: Vec<(String, Arc<KeyInfo>)> = match &label {
             // A find by label asks for that one key, without listing.
-            Some(l) => vec![format!("{}{}", slot.config.label_prefix, l)],
-            None => {
-                let all = slot.cache.labels(&slot.client)?;
-                slot.cache.prefetch(&slot.client, &all)?;
-                all.to_vec()
+            Some(l) => {
+                let l = format!("{}{}", slot.config.label_prefix, l);
+                match slot.cache.key(&slot.client, &l)? {
+                    Some(k) => vec![(l, k)],
+                    None => vec![],
+                }
             }
+            // One bad key is skipped, not fatal (store::KeyCache::all_keys).
+            None => slot.cache.all_keys(&slot.client)?,
         };
-        for l in &labels {
-            let Some(key) = slot.cache.key(&slot.client, l)? else {
-                continue;
-            };
+        for (l, key) in &keys {
             if want_keys {
                 for (class, view) in [
                     (ObjClass::Private, ObjectView::Private(key.clone())),
@@ -502,7 +503,7 @@ impl Module {
                 }
             }
             if want_certs {
-                if let Some(cert) = slot.cache.cert(&slot.client, l)? {
+                if let Some(cert) = slot.cache.cert_or_skip(&slot.client, l)? {
                     let view = ObjectView::Certificate(key.clone(), cert);
                     if matches(&view) {
                         out.push(self.handle_for(ObjRef {
@@ -686,18 +687,11 @@ impl Module {
             );
             slot.cache.key(&slot.client, &label)?
         } else if let Some(id) = get(CKA_ID) {
-            let all = slot.cache.labels(&slot.client)?;
-            slot.cache.prefetch(&slot.client, &all)?;
-            let mut found = None;
-            for l in all.iter() {
-                if let Some(k) = slot.cache.key(&slot.client, l)? {
-                    if k.id == id {
-                        found = Some(k);
-                        break;
-                    }
-                }
-            }
-            found
+            slot.cache
+                .all_keys(&slot.client)?
+                .into_iter()
+                .map(|(_, k)| k)
+                .find(|k| k.id == id)
         } else {
             return Err(Error::ck(
                 CKR_TEMPLATE_INCOMPLETE,

@@ -9,9 +9,9 @@ use tsb_emulator::{Emulator, Fault, FaultAction};
 pub fn create_key(emu: &Emulator, label: &str, kind: &str, policy: Option<&serde_json::Value>) {
     let mut body = match kind {
         "rsa" => serde_json::json!({"algorithm": "RSA", "keySize": 2048,
-            "attributes": {"sign": true, "decrypt": true, "unwrap": false}}),
+            "attributes": {"sign": true, "decrypt": true, "unwrap": false, "destroyable": true}}),
         "ed" => serde_json::json!({"algorithm": "ED", "curveOid": "1.3.101.112",
-            "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
+            "attributes": {"sign": true, "decrypt": false, "unwrap": false, "destroyable": true}}),
         ec => {
             let oid = match ec {
                 "p256" => "1.2.840.10045.3.1.7",
@@ -21,7 +21,7 @@ pub fn create_key(emu: &Emulator, label: &str, kind: &str, policy: Option<&serde
                 other => panic!("unknown key kind {other}"),
             };
             serde_json::json!({"algorithm": "EC", "curveOid": oid,
-                "attributes": {"sign": true, "decrypt": false, "unwrap": false}})
+                "attributes": {"sign": true, "decrypt": false, "unwrap": false, "destroyable": true}})
         }
     };
     body["label"] = label.into();
@@ -55,4 +55,19 @@ pub fn respond(emu: &Emulator, method: &str, path: &str, count: u32, status: u16
         count,
         action: FaultAction::Respond { status, body },
     });
+}
+
+/// Give a key a self-signed certificate on the emulator (`POST /v1/certificate/synchronous/selfsign`).
+pub fn self_sign(emu: &Emulator, label: &str, algorithm: &str) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/v1/certificate/synchronous/selfsign",
+            emu.base_url()
+        ))
+        .json(&serde_json::json!({"signKeyName": label, "validity": 30,
+            "signatureAlgorithm": algorithm, "commonName": "odd", "certificateAuthority": false,
+            "keyUsage": ["DIGITAL_SIGNATURE"], "extendedKeyUsage": []}))
+        .send()
+        .expect("POST selfsign");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
 }

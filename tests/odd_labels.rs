@@ -172,11 +172,28 @@ isolated!(
             .find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])
             .unwrap();
         assert_eq!(certs.len(), 4);
+        // Attributes that parse, of a key type the module offers, with a public key that is no
+        // key: skipped too (a key type the module does not offer, such as AES, is skipped quietly).
+        direct::respond(
+            &env.emu,
+            "POST",
+            "/v1/key/attributes",
+            1,
+            200,
+            serde_json::json!({"json": {"label": "k9", "algorithm": "EC",
+                "publicKey": "AAAA", "attributes": {"sign": true}}})
+            .to_string(),
+        );
+        assert_eq!(private_labels(&s).len(), 3);
         let text = std::fs::read_to_string(&log).unwrap();
         let skipped: Vec<&str> = text.lines().filter(|l| l.contains("skipped")).collect();
-        assert_eq!(skipped.len(), 2, "{text}");
+        assert_eq!(skipped.len(), 3, "{text}");
         assert!(
             skipped.iter().any(|l| l.contains("certificate of key k")),
+            "{text}"
+        );
+        assert!(
+            skipped.iter().any(|l| l.contains("unusable public key")),
             "{text}"
         );
         // A TSB that refuses the credentials is not "one bad key": that fails the find.

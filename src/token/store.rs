@@ -73,7 +73,16 @@ impl KeyCache {
             Some(a) => match KeyInfo::from_tsb(&a, &self.prefix) {
                 Ok(k) => Some(Arc::new(k)),
                 Err(e) => {
-                    crate::log!(Level::Debug, "key {tsb_label} is not shown: {e}");
+                    // A key of a type the module does not offer (AES, PQC, ...) is simply not
+                    // shown; a key of a type it offers whose data cannot be read is a bad key:
+                    // skipped, with a warning.
+                    let offered = a.algorithm.as_deref().is_some_and(|alg| {
+                        ["RSA", "EC", "ED"]
+                            .iter()
+                            .any(|o| o.eq_ignore_ascii_case(alg))
+                    });
+                    let level = if offered { Level::Warn } else { Level::Debug };
+                    crate::log!(level, "key {} is skipped: {e}", short(tsb_label));
                     None
                 }
             },
@@ -205,9 +214,10 @@ impl KeyCache {
 
     /// Make sure every label has fresh attributes, fetching the missing ones a few at a time in
     /// parallel (a listing of thousands of keys would otherwise take thousands of round trips in a
-    /// row). Returns the keys that could not be fetched, with their errors; it stops early only
-    /// when the credentials are refused (every further request would be refused too).
-    pub fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Error> {
+    /// row). Returns what each fetch gave (the key, no key, or the error), so that the caller uses
+    /// exactly that answer; it stops early only when the credentials are refused (every further
+    /// request would be refused too).
+    pub fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
         let missing: Vec<&String> = {
             let keys = self.keys.lock();
             labels
@@ -215,22 +225,21 @@ impl KeyCache {
                 .filter(|l| keys.get(*l).map(|e| !self.fresh(e.at)).unwrap_or(true))
                 .collect()
         };
-        let failed: Mutex<HashMap<String, Error>> = Mutex::new(HashMap::new());
+        let fetched: Mutex<HashMap<String, Fetched>> = Mutex::new(HashMap::new());
         let refused = AtomicBool::new(false);
         let fetch = |l: &String| {
             if refused.load(Ordering::Relaxed) {
                 return;
             }
-            if let Err(e) = self.fetch_key(client, l) {
-                if !skippable(&e) {
-                    refused.store(true, Ordering::Relaxed);
-                }
-                failed.lock().insert(l.clone(), e);
+            let r = self.fetch_key(client, l);
+            if r.as_ref().is_err_and(|e| !skippable(e)) {
+                refused.store(true, Ordering::Relaxed);
             }
+            fetched.lock().insert(l.clone(), r);
         };
         if missing.len() <= 1 {
             missing.into_iter().for_each(fetch);
-            return failed.into_inner();
+            return fetched.into_inner();
         }
         let workers = missing.len().min(8);
         let next = AtomicUsize::new(0);
@@ -245,7 +254,7 @@ impl KeyCache {
                 });
             }
         });
-        failed.into_inner()
+        fetched.into_inner()
     }
 
     /// Every key of the listing that the module can show, as (listing label, key). A key that
@@ -253,13 +262,13 @@ impl KeyCache {
     /// fails the whole listing.
     pub fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
         let labels = self.labels(client)?;
-        let mut failed = self.prefetch(client, &labels);
+        let mut fetched = self.prefetch(client, &labels);
         let mut out = Vec::with_capacity(labels.len());
         let mut first_error = None;
         let mut read = 0usize;
         for l in labels.iter() {
-            let r = match failed.remove(l) {
-                Some(e) => Err(e),
+            let r = match fetched.remove(l) {
+                Some(r) => r,
                 None => self.key(client, l),
             };
             match r {
@@ -302,6 +311,10 @@ impl KeyCache {
         }
     }
 }
+
+/// What fetching one key's attributes gave: the key, no key (none by that label, or one the
+/// module does not show), or the error.
+pub type Fetched = Result<Option<Arc<KeyInfo>>>;
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
 const MAX_LABEL_IN_PATH: usize = 2048;

@@ -76,6 +76,13 @@
 #define TSB_DEVERR_TRANSPORT 10006
 
 /*
+ ulDeviceError when the TSB answered a result that fails verification (CKR_DEVICE_ERROR): a
+ signature that does not verify with the key's public key, or a plaintext longer than its
+ padding allows. The value was not returned; the log says which key and operation.
+ */
+#define TSB_DEVERR_BAD_RESULT 10007
+
+/*
  Parameters of TSB_CreateCSR. Strings are NUL-terminated UTF-8; NULL means "not set".
  */
 typedef struct TSB_CSR_PARAMS {

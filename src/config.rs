@@ -64,6 +64,7 @@ struct RawSlot {
     journal: Option<PathBuf>,
     #[serde(default)]
     ca_certificates: Vec<PathBuf>,
+    verify_signatures: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -125,6 +126,9 @@ pub struct SlotConfig {
     pub journal: Option<PathBuf>,
     /// Extra CA certificates shown as certificate objects (for chains).
     pub ca_certificates: Vec<PathBuf>,
+    /// Verify every signature from the TSB with the key's public key (and the length of every
+    /// plaintext) before returning it. Default on.
+    pub verify_signatures: bool,
 }
 
 /// The whole validated configuration.
@@ -570,6 +574,7 @@ fn validate_slot(
         progress: raw.progress.unwrap_or(true),
         journal: raw.journal,
         ca_certificates: raw.ca_certificates,
+        verify_signatures: raw.verify_signatures.unwrap_or(true),
     })
 }
 

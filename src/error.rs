@@ -55,6 +55,9 @@ pub enum Error {
     },
     /// The configuration is unusable.
     Config(String),
+    /// The TSB answered a result that fails verification (a signature that does not verify with
+    /// the key's public key, a plaintext longer than its padding allows). It is never returned.
+    BadResult(String),
 }
 
 impl Error {
@@ -78,6 +81,7 @@ impl Error {
                 ApprovalEnd::CancelledByCaller => CKR_FUNCTION_CANCELED,
             },
             Error::Config(_) => CKR_GENERAL_ERROR,
+            Error::BadResult(_) => CKR_DEVICE_ERROR,
         }
     }
 
@@ -97,6 +101,7 @@ impl Error {
                 ApprovalEnd::TimedOut => vendor::TSB_DEVERR_TIMEOUT,
                 ApprovalEnd::CancelledByCaller => vendor::TSB_DEVERR_CANCELLED,
             }),
+            Error::BadResult(_) => Some(vendor::TSB_DEVERR_BAD_RESULT),
             Error::Ck(..) | Error::Config(_) => None,
         }
     }
@@ -180,6 +185,7 @@ impl fmt::Display for Error {
                 write!(f, "request {request_id} {what}")
             }
             Error::Config(m) => write!(f, "{m}"),
+            Error::BadResult(m) => write!(f, "the TSB returned a bad result: {m}"),
         }
     }
 }

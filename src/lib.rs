@@ -15,6 +15,7 @@ pub mod error;
 pub mod ffi;
 pub mod log;
 pub mod mechanism;
+pub mod panic_hook;
 pub mod token;
 pub mod tsb;
 pub mod util;

@@ -32,3 +32,7 @@ pub const TSB_DEVERR_FAILED: c_ulong = 10004;
 pub const TSB_DEVERR_TIMEOUT: c_ulong = 10005;
 /// ulDeviceError when the TSB could not be reached (CKR_DEVICE_ERROR).
 pub const TSB_DEVERR_TRANSPORT: c_ulong = 10006;
+/// ulDeviceError when the TSB answered a result that fails verification (CKR_DEVICE_ERROR): a
+/// signature that does not verify with the key's public key, or a plaintext longer than its
+/// padding allows. The value was not returned; the log says which key and operation.
+pub const TSB_DEVERR_BAD_RESULT: c_ulong = 10007;

@@ -25,6 +25,7 @@ pub fn run(name: &str, p: &Value) -> Res<()> {
         "find" => find(p)?,
         "parallel" => parallel(p)?,
         "memory" => memory(p)?,
+        "verify" => verify(p)?,
         other => return Err(format!("unknown scenario {other}")),
     };
     println!("{RESULT_MARK}{out}");
@@ -436,4 +437,71 @@ fn memory(p: &Value) -> Res<Value> {
         points.push(json!({"signs": done, "rss_kib": vm_rss_kib()?}));
     }
     Ok(Value::Array(points))
+}
+
+/// (8) The cost of verifying the TSB's signatures. The config has two slots on the same TSB:
+/// slot 0 verifies (the default), slot 1 has `verify_signatures: false`. C_Sign runs in rounds
+/// alternating between them; then C_Verify (the same check, alone) is timed on one signature.
+fn verify(p: &Value) -> Res<Value> {
+    let pk = ctx(Pkcs11::new(s(p, "module")?), "load module")?;
+    ctx(pk.initialize(CInitializeArgs::OsThreads), "C_Initialize")?;
+    let slots = ctx(pk.get_slots_with_token(), "C_GetSlotList")?;
+    if slots.len() != 2 {
+        return Err(format!("expected 2 slots, found {}", slots.len()));
+    }
+    let (label, mech, data) = match s(p, "only")? {
+        "rsa" => (
+            "bench-rsa",
+            Mechanism::Sha256RsaPkcs,
+            b"tsb-bench verify".to_vec(),
+        ),
+        _ => ("bench-ec", Mechanism::Ecdsa, sha256(b"tsb-bench verify")),
+    };
+    let on = ctx(pk.open_rw_session(slots[0]), "C_OpenSession")?;
+    let off = ctx(pk.open_rw_session(slots[1]), "C_OpenSession")?;
+    let keys = [
+        find_private_key(&on, label)?,
+        find_private_key(&off, label)?,
+    ];
+    let sessions = [&on, &off];
+    let (per_round, rounds) = (n(p, "per_round")?, n(p, "rounds")?);
+    for (s, k) in sessions.iter().zip(keys) {
+        for _ in 0..n(p, "warmup")? {
+            ctx(s.sign(&mech, k, &data), "C_Sign")?;
+        }
+    }
+    let mut wall = [vec![], vec![]];
+    let mut cpu = [0f64, 0f64];
+    for r in 0..rounds {
+        for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
+            let (t, c) = (Instant::now(), cpu_seconds());
+            for _ in 0..per_round {
+                ctx(sessions[side].sign(&mech, keys[side], &data), "C_Sign")?;
+            }
+            wall[side].push(t.elapsed().as_secs_f64());
+            cpu[side] += cpu_seconds() - c;
+        }
+    }
+    // The check alone: C_Verify of one TSB signature with the public key, no network.
+    let sig = ctx(on.sign(&mech, keys[0], &data), "C_Sign")?;
+    let public = ctx(
+        on.find_objects(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ]),
+        "C_FindObjects",
+    )?
+    .first()
+    .copied()
+    .ok_or("no public key")?;
+    let iters = n(p, "iters")?;
+    let t = Instant::now();
+    for _ in 0..iters {
+        ctx(on.verify(&mech, public, &data, &sig), "C_Verify")?;
+    }
+    let verify_s = t.elapsed().as_secs_f64();
+    Ok(
+        json!({"ops": per_round * rounds, "on_rounds_s": wall[0], "off_rounds_s": wall[1],
+              "on_cpu_s": cpu[0], "off_cpu_s": cpu[1], "verify_s": verify_s, "iters": iters}),
+    )
 }

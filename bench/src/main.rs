@@ -42,7 +42,9 @@ prints the report and writes it to `BENCHMARKS.md`:
 4. finding one key by label among 10,000 keys: time and HTTP requests;
 5. 1, 4 and 16 threads signing on their own sessions with 20 ms of injected TSB latency;
 6. `pkcs11-tool --sign` as a whole process, against the module and against SoftHSMv2;
-7. the module's resident memory after 10,000 signs compared with after 100.
+7. the module's resident memory after 10,000 signs compared with after 100;
+8. the cost of verifying the TSB's signatures (RSA-2048, P-256): the check alone, and C_Sign with
+   `verify_signatures` on against off.
 
 `scripts/bench.sh --smoke` runs every measurement with a few iterations (under 30 seconds after
 the build) and writes `target/BENCHMARKS.smoke.md`; CI runs it so the benchmark cannot rot. The
@@ -94,6 +96,8 @@ struct Plan {
     parallel_secs: f64,
     tool_runs: usize,
     mem_checkpoints: Vec<u64>,
+    verify_rounds: u64,
+    verify_iters: u64,
 }
 
 impl Plan {
@@ -112,6 +116,8 @@ impl Plan {
                 parallel_secs: 0.3,
                 tool_runs: 2,
                 mem_checkpoints: vec![100, 1_000],
+                verify_rounds: 3,
+                verify_iters: 50,
             }
         } else {
             Plan {
@@ -127,6 +133,8 @@ impl Plan {
                 parallel_secs: 3.0,
                 tool_runs: 15,
                 mem_checkpoints: vec![100, 1_000, 5_000, 10_000],
+                verify_rounds: 21,
+                verify_iters: 2_000,
             }
         }
     }
@@ -258,7 +266,7 @@ fn run(smoke: bool, out: &Path, module: Option<String>, only: Option<Vec<String>
         }
     };
     type Step = fn(&mut Bench) -> Res<()>;
-    let steps: [(&'static str, &'static str, Step); 7] = [
+    let steps: [(&'static str, &'static str, Step); 8] = [
         ("1", "C_Sign throughput", Bench::throughput),
         ("2", "approval delay", Bench::approval),
         ("3", "cold start", Bench::cold_start),
@@ -266,6 +274,7 @@ fn run(smoke: bool, out: &Path, module: Option<String>, only: Option<Vec<String>
         ("5", "parallel sessions", Bench::parallel),
         ("6", "pkcs11-tool --sign", Bench::pkcs11_tool),
         ("7", "memory", Bench::memory),
+        ("8", "signature verification", Bench::verification),
     ];
     for (id, name, step) in steps {
         if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == id)) {
@@ -1001,6 +1010,74 @@ impl Bench {
              (through cryptoki); the emulator runs in the parent process."
                 .into(),
         );
+        Ok(())
+    }
+
+    // ---- (8) ---------------------------------------------------------------------------------
+
+    fn verification(&mut self) -> Res<()> {
+        // One module, two slots on the same TSB: slot 0 verifies (the default), slot 1 has
+        // `verify_signatures: false`; the child alternates rounds between them.
+        let slot = |label: &str, verify: bool| {
+            json!({"label": label, "url": self.url, "allow_http": true, "progress": false,
+                   "verify_signatures": verify})
+        };
+        let cfg = self.work.join("verify.json");
+        let text = json!({"slots": [slot("bench", true), slot("bench-noverify", false)]});
+        ctx(
+            std::fs::write(&cfg, text.to_string()),
+            "write verify config",
+        )?;
+        for (kind, name, per_round) in [
+            ("rsa", "RSA-2048", self.plan.tp_per_round_rsa),
+            ("ec", "ECDSA P-256", self.plan.tp_per_round_ec),
+        ] {
+            let v = self.child(
+                "verify",
+                json!({"module": self.module, "only": kind, "warmup": self.plan.tp_warmup,
+                       "rounds": self.plan.verify_rounds, "per_round": per_round,
+                       "iters": self.plan.verify_iters}),
+                Some(&cfg),
+                &[],
+            )?;
+            let ops = v["ops"].as_f64().unwrap_or(f64::NAN);
+            let check_us = v["verify_s"].as_f64().unwrap_or(f64::NAN)
+                / v["iters"].as_f64().unwrap_or(f64::NAN)
+                * 1e6;
+            let on_us = percentile(&times(&v["on_rounds_s"]), 50.0) / per_round as f64 * 1e6;
+            let off_us = percentile(&times(&v["off_rounds_s"]), 50.0) / per_round as f64 * 1e6;
+            let on_cpu = v["on_cpu_s"].as_f64().unwrap_or(f64::NAN) / ops * 1e6;
+            let off_cpu = v["off_cpu_s"].as_f64().unwrap_or(f64::NAN) / ops * 1e6;
+            self.row(
+                "8",
+                &format!("verifying the TSB's {name} signature"),
+                format!(
+                    "the check alone **{check_us:.0} µs**; C_Sign with verification \
+                    {on_us:.0} µs/sign wall, {on_cpu:.0} µs client CPU; without \
+                    {off_us:.0} µs wall, {off_cpu:.0} µs CPU: **{:+.0} µs CPU per sign** \
+                    ({:+.0}% wall)",
+                    on_cpu - off_cpu,
+                    (on_us / off_us - 1.0) * 100.0
+                ),
+                "",
+                Verdict::Info,
+            );
+        }
+        self.notes.push(format!(
+            "(8) The check alone: C_VerifyInit + C_Verify through the module, {} times in a row \
+            on a signature the TSB made (the module verifies a TSB signature with the same \
+            function, `token::local::verify`, so this is its cost plus one local PKCS#11 \
+            call). End to end: one module with two slots on the same emulator, `verify_signatures` \
+            true (the default) and false, {} rounds alternating between them ({} RSA / {} EC \
+            signs per round after {} warm-up signs each, the side that goes first alternating); \
+            wall is the median round, CPU is user+system time of the child per sign. The \
+            emulator shares the 2 cores, so the wall difference is noisier than the CPU one.",
+            self.plan.verify_iters,
+            self.plan.verify_rounds,
+            self.plan.tp_per_round_rsa,
+            self.plan.tp_per_round_ec,
+            self.plan.tp_warmup
+        ));
         Ok(())
     }
 

@@ -157,6 +157,11 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
                 body: br#"{"signature":"MEUCIQ"#.to_vec(),
                 request_id: None,
             },
+            Some(FaultAction::Respond { status, body }) => HttpResponse {
+                status,
+                body: body.into_bytes(),
+                request_id: None,
+            },
             Some(FaultAction::Status { status, error_code }) => {
                 let code = error_code.unwrap_or(tsb_models::codes::IN_HSM);
                 api::ApiError::new(code, "fault injected by the emulator")

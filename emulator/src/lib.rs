@@ -138,6 +138,15 @@ pub enum FaultAction {
     Drop,
     /// Answer 200 with a truncated, invalid JSON body.
     Malformed,
+    /// Answer with this HTTP status and exactly this body, without handling the request: a TSB
+    /// that returns a well-formed answer with a wrong value in it (a bad signature, a bogus
+    /// request result), or any other canned response.
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// The body, sent as given (`Content-Type: application/json` when not empty).
+        body: String,
+    },
 }
 
 /// A fault: the next `count` requests whose path starts with `path` (and whose method equals

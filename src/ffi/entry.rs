@@ -4,6 +4,7 @@
 use super::*;
 use crate::cryptoki_fn;
 use crate::not_supported;
+use crate::token::lifecycle::{ending_on_error, OpKind};
 use crate::token::object::AttrValue;
 use crate::{module, LIBRARY_DESCRIPTION, MANUFACTURER};
 use std::os::raw::c_void;
@@ -26,9 +27,14 @@ cryptoki_fn! {
                 // The module locks with the OS primitives only.
                 return Err(Error::ck(CKR_CANT_LOCK, "application-supplied mutex functions are not supported; set CKF_OS_LOCKING_OK"));
             }
-            if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
-                return Err(Error::ck(CKR_NEED_TO_CREATE_THREADS, "the HTTP client needs a thread"));
-            }
+            // CKF_LIBRARY_CANT_CREATE_OS_THREADS is accepted. It asks the library not to create
+            // threads, but p11-kit passes it for every module it loads (so every GnuTLS program
+            // does), and refusing it with CKR_NEED_TO_CREATE_THREADS locks all of them out. The
+            // HTTP client's worker threads (and the short-lived fetchers of a large find) are an
+            // implementation detail: they never call back into the application, hold none of its
+            // locks, and end when their work ends; p11-kit tolerates them. The flag is therefore
+            // honoured in the only way that matters to the caller: no thread of the module ever
+            // runs application code.
         }
         crate::initialize()
     }
@@ -441,6 +447,9 @@ cryptoki_fn! {
 
 // ---- signing ------------------------------------------------------------------------------------
 
+// C_X, C_XUpdate and C_XFinal of every family run inside `ending_on_error`: any error but
+// CKR_BUFFER_TOO_SMALL, argument errors and panics included, ends the operation (token::lifecycle).
+
 cryptoki_fn! {
     fn C_SignInit(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, hKey: CK_OBJECT_HANDLE) {
         let m = module()?;
@@ -454,10 +463,12 @@ cryptoki_fn! {
     fn C_Sign(hSession: CK_SESSION_HANDLE, pData: *mut CK_BYTE, ulDataLen: CK_ULONG, pSignature: *mut CK_BYTE, pulSignatureLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let data = slice(pData, ulDataLen)?;
-        let cap = out_cap(pSignature, pulSignatureLen)?;
-        let o = m.sign_finish(&s, Some(data), cap)?;
-        write_output(o, pSignature, pulSignatureLen)
+        ending_on_error(&s, OpKind::Sign, || {
+            let data = slice(pData, ulDataLen)?;
+            let cap = out_cap(pSignature, pulSignatureLen)?;
+            let o = m.sign_finish(&s, Some(data), cap)?;
+            write_output(o, pSignature, pulSignatureLen)
+        })
     }
 }
 
@@ -465,7 +476,9 @@ cryptoki_fn! {
     fn C_SignUpdate(hSession: CK_SESSION_HANDLE, pPart: *mut CK_BYTE, ulPartLen: CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        m.sign_update(&s, slice(pPart, ulPartLen)?)
+        ending_on_error(&s, OpKind::Sign, || {
+            m.sign_update(&s, slice(pPart, ulPartLen)?)
+        })
     }
 }
 
@@ -473,9 +486,11 @@ cryptoki_fn! {
     fn C_SignFinal(hSession: CK_SESSION_HANDLE, pSignature: *mut CK_BYTE, pulSignatureLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let cap = out_cap(pSignature, pulSignatureLen)?;
-        let o = m.sign_finish(&s, None, cap)?;
-        write_output(o, pSignature, pulSignatureLen)
+        ending_on_error(&s, OpKind::Sign, || {
+            let cap = out_cap(pSignature, pulSignatureLen)?;
+            let o = m.sign_finish(&s, None, cap)?;
+            write_output(o, pSignature, pulSignatureLen)
+        })
     }
 }
 
@@ -492,7 +507,9 @@ cryptoki_fn! {
     fn C_Verify(hSession: CK_SESSION_HANDLE, pData: *mut CK_BYTE, ulDataLen: CK_ULONG, pSignature: *mut CK_BYTE, ulSignatureLen: CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        m.verify_finish(&s, Some(slice(pData, ulDataLen)?), slice(pSignature, ulSignatureLen)?)
+        ending_on_error(&s, OpKind::Verify, || {
+            m.verify_finish(&s, Some(slice(pData, ulDataLen)?), slice(pSignature, ulSignatureLen)?)
+        })
     }
 }
 
@@ -500,7 +517,9 @@ cryptoki_fn! {
     fn C_VerifyUpdate(hSession: CK_SESSION_HANDLE, pPart: *mut CK_BYTE, ulPartLen: CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        m.verify_update(&s, slice(pPart, ulPartLen)?)
+        ending_on_error(&s, OpKind::Verify, || {
+            m.verify_update(&s, slice(pPart, ulPartLen)?)
+        })
     }
 }
 
@@ -508,7 +527,9 @@ cryptoki_fn! {
     fn C_VerifyFinal(hSession: CK_SESSION_HANDLE, pSignature: *mut CK_BYTE, ulSignatureLen: CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        m.verify_finish(&s, None, slice(pSignature, ulSignatureLen)?)
+        ending_on_error(&s, OpKind::Verify, || {
+            m.verify_finish(&s, None, slice(pSignature, ulSignatureLen)?)
+        })
     }
 }
 
@@ -527,10 +548,12 @@ cryptoki_fn! {
     fn C_Encrypt(hSession: CK_SESSION_HANDLE, pData: *mut CK_BYTE, ulDataLen: CK_ULONG, pEncryptedData: *mut CK_BYTE, pulEncryptedDataLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let data = slice(pData, ulDataLen)?;
-        let cap = out_cap(pEncryptedData, pulEncryptedDataLen)?;
-        let o = m.encrypt(&s, data, cap)?;
-        write_output(o, pEncryptedData, pulEncryptedDataLen)
+        ending_on_error(&s, OpKind::Encrypt, || {
+            let data = slice(pData, ulDataLen)?;
+            let cap = out_cap(pEncryptedData, pulEncryptedDataLen)?;
+            let o = m.encrypt(&s, data, cap)?;
+            write_output(o, pEncryptedData, pulEncryptedDataLen)
+        })
     }
 }
 
@@ -539,7 +562,9 @@ cryptoki_fn! {
         let _ = (pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
         let m = module()?;
         let s = m.session(hSession)?;
-        m.encrypt_update(&s)
+        ending_on_error(&s, OpKind::Encrypt, || {
+            m.encrypt_update(&s)
+        })
     }
 }
 
@@ -548,7 +573,9 @@ cryptoki_fn! {
         let _ = (pLastEncryptedPart, pulLastEncryptedPartLen);
         let m = module()?;
         let s = m.session(hSession)?;
-        m.encrypt_update(&s)
+        ending_on_error(&s, OpKind::Encrypt, || {
+            m.encrypt_update(&s)
+        })
     }
 }
 
@@ -565,10 +592,12 @@ cryptoki_fn! {
     fn C_Decrypt(hSession: CK_SESSION_HANDLE, pEncryptedData: *mut CK_BYTE, ulEncryptedDataLen: CK_ULONG, pData: *mut CK_BYTE, pulDataLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let data = slice(pEncryptedData, ulEncryptedDataLen)?;
-        let cap = out_cap(pData, pulDataLen)?;
-        let o = m.decrypt(&s, data, cap)?;
-        write_output(o, pData, pulDataLen)
+        ending_on_error(&s, OpKind::Decrypt, || {
+            let data = slice(pEncryptedData, ulEncryptedDataLen)?;
+            let cap = out_cap(pData, pulDataLen)?;
+            let o = m.decrypt(&s, data, cap)?;
+            write_output(o, pData, pulDataLen)
+        })
     }
 }
 
@@ -577,7 +606,9 @@ cryptoki_fn! {
         let _ = (pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
         let m = module()?;
         let s = m.session(hSession)?;
-        m.decrypt_update(&s)
+        ending_on_error(&s, OpKind::Decrypt, || {
+            m.decrypt_update(&s)
+        })
     }
 }
 
@@ -586,7 +617,9 @@ cryptoki_fn! {
         let _ = (pLastPart, pulLastPartLen);
         let m = module()?;
         let s = m.session(hSession)?;
-        m.decrypt_update(&s)
+        ending_on_error(&s, OpKind::Decrypt, || {
+            m.decrypt_update(&s)
+        })
     }
 }
 
@@ -605,10 +638,12 @@ cryptoki_fn! {
     fn C_Digest(hSession: CK_SESSION_HANDLE, pData: *mut CK_BYTE, ulDataLen: CK_ULONG, pDigest: *mut CK_BYTE, pulDigestLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let data = slice(pData, ulDataLen)?;
-        let cap = out_cap(pDigest, pulDigestLen)?;
-        let o = m.digest_finish(&s, Some(data), cap)?;
-        write_output(o, pDigest, pulDigestLen)
+        ending_on_error(&s, OpKind::Digest, || {
+            let data = slice(pData, ulDataLen)?;
+            let cap = out_cap(pDigest, pulDigestLen)?;
+            let o = m.digest_finish(&s, Some(data), cap)?;
+            write_output(o, pDigest, pulDigestLen)
+        })
     }
 }
 
@@ -616,7 +651,9 @@ cryptoki_fn! {
     fn C_DigestUpdate(hSession: CK_SESSION_HANDLE, pPart: *mut CK_BYTE, ulPartLen: CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        m.digest_update(&s, slice(pPart, ulPartLen)?)
+        ending_on_error(&s, OpKind::Digest, || {
+            m.digest_update(&s, slice(pPart, ulPartLen)?)
+        })
     }
 }
 
@@ -624,9 +661,11 @@ cryptoki_fn! {
     fn C_DigestFinal(hSession: CK_SESSION_HANDLE, pDigest: *mut CK_BYTE, pulDigestLen: *mut CK_ULONG) {
         let m = module()?;
         let s = m.session(hSession)?;
-        let cap = out_cap(pDigest, pulDigestLen)?;
-        let o = m.digest_finish(&s, None, cap)?;
-        write_output(o, pDigest, pulDigestLen)
+        ending_on_error(&s, OpKind::Digest, || {
+            let cap = out_cap(pDigest, pulDigestLen)?;
+            let o = m.digest_finish(&s, None, cap)?;
+            write_output(o, pDigest, pulDigestLen)
+        })
     }
 }
 

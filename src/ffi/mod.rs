@@ -21,10 +21,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Largest single buffer the module will read from a caller (guards against garbage lengths).
 const MAX_LEN: CK_ULONG = 256 * 1024 * 1024;
+/// Largest attribute value the module will read from a template. Real values (labels, ids,
+/// certificates, policies) are a few KiB; a larger length is garbage and an invalid value.
+const MAX_ATTRIBUTE_LEN: CK_ULONG = 1024 * 1024;
 
 /// Run an entry point's body: map its error to a CK_RV and turn a panic into CKR_GENERAL_ERROR.
 pub fn guard(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    // A panic's text goes to the module's log, not to the host's stderr (crate::panic_hook).
+    crate::panic_hook::install();
+    match catch_unwind(AssertUnwindSafe(|| crate::panic_hook::scope(f))) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => {
             let rv = e.rv();
@@ -45,7 +50,7 @@ pub fn guard(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
         Err(_) => {
             crate::log!(
                 Level::Error,
-                "{name}: internal error (panic caught at the C boundary)"
+                "{name}: internal error (panic caught at the C boundary; the line before says where)"
             );
             CKR_GENERAL_ERROR
         }
@@ -162,6 +167,17 @@ pub unsafe fn read_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<A
                 return Err(Error::ck(
                     CKR_ATTRIBUTE_VALUE_INVALID,
                     format!("attribute 0x{:x} has no value", a.type_),
+                ));
+            }
+            // An absurd length is a bad value of that attribute (PKCS#11 has no "data length"
+            // error for templates), checked before anything is read.
+            if a.ulValueLen > MAX_ATTRIBUTE_LEN {
+                return Err(Error::ck(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    format!(
+                        "attribute 0x{:x} has an absurd length ({})",
+                        a.type_, a.ulValueLen
+                    ),
                 ));
             }
             let v = slice(a.pValue as *const u8, a.ulValueLen)?;

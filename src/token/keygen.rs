@@ -329,6 +329,8 @@ pub fn build(
             "CKA_LABEL must not be empty",
         ));
     }
+    // Labels the TSB (or a path it travels) may not take are refused before any request.
+    super::label::validate(&format!("{prefix}{label}"))?;
     match key_type {
         CKK_RSA if key_size.is_none() => {
             return Err(Error::ck(

@@ -126,7 +126,19 @@ fn verify_ecdsa(curve: Curve, point: &[u8], digest: &[u8], sig: &[u8]) -> bool {
             };
             vk.verify_prehash(digest, &s).is_ok()
         }
-        Curve::Secp256k1 => check!(k256),
+        Curve::Secp256k1 => {
+            let Ok(vk) = k256::ecdsa::VerifyingKey::from_sec1_bytes(point) else {
+                return false;
+            };
+            let Ok(s) = k256::ecdsa::Signature::from_slice(sig) else {
+                return false;
+            };
+            // k256 refuses a high s (BIP-62's rule for Bitcoin transactions), but (r, s) and
+            // (r, n-s) are equally valid ECDSA signatures and OpenSSL, like most HSMs, returns
+            // a high s half of the time: verify the low-s form.
+            let s = s.normalize_s().unwrap_or(s);
+            vk.verify_prehash(digest, &s).is_ok()
+        }
     }
 }
 

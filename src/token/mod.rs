@@ -2,8 +2,11 @@
 //! handles, find, attribute templates and the operation state machines. The `ffi` layer converts C
 //! arguments into calls here; everything here returns `Result` and is unit-testable.
 
+pub mod check;
 pub mod ext;
 pub mod keygen;
+pub mod label;
+pub mod lifecycle;
 pub mod local;
 pub mod object;
 pub mod ops;
@@ -76,10 +79,15 @@ pub struct ObjRef {
 
 #[derive(Default)]
 struct HandleTable {
-    next: CK_OBJECT_HANDLE,
     by_ref: HashMap<ObjRef, CK_OBJECT_HANDLE>,
     by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
 }
+
+/// Session and object handles come from process-wide counters, not from the [`Module`]: after
+/// C_Finalize and C_Initialize a handle an application kept from before must be invalid, never a
+/// new session or object that happens to get the same number. 2^64 handles are never used up.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
 /// An open session.
 pub struct Session {
@@ -100,7 +108,6 @@ pub struct Module {
     /// Slots, id = index.
     pub slots: Vec<Slot>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
-    next_session: AtomicU64,
     handles: Mutex<HandleTable>,
     /// Approval requests that are still pending after our timeout, by operation fingerprint.
     pub pending: ops::PendingRequests,
@@ -149,11 +156,7 @@ impl Module {
         Ok(Module {
             slots,
             sessions: Mutex::new(HashMap::new()),
-            next_session: AtomicU64::new(1),
-            handles: Mutex::new(HandleTable {
-                next: 1,
-                ..Default::default()
-            }),
+            handles: Mutex::new(HandleTable::default()),
             pending: ops::PendingRequests::new(journal),
         })
     }
@@ -176,7 +179,7 @@ impl Module {
                 "CKF_SERIAL_SESSION must be set",
             ));
         }
-        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let handle = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let s = Arc::new(Session {
             handle,
             slot: slot as usize,
@@ -336,8 +339,7 @@ impl Module {
         if let Some(h) = t.by_ref.get(&r) {
             return *h;
         }
-        let h = t.next;
-        t.next += 1;
+        let h = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
         t.by_ref.insert(r.clone(), h);
         t.by_handle.insert(h, r);
         h
@@ -473,19 +475,19 @@ impl Module {
             .iter()
             .find(|a| a.ty == CKA_LABEL)
             .map(|a| String::from_utf8_lossy(&a.value).into_owned());
-        let labels: Vec<String> = match &label {
+        let keys: Vec<(String, Arc<KeyInfo>)> = match &label {
             // A find by label asks for that one key, without listing.
-            Some(l) => vec![format!("{}{}", slot.config.label_prefix, l)],
-            None => {
-                let all = slot.cache.labels(&slot.client)?;
-                slot.cache.prefetch(&slot.client, &all)?;
-                all.to_vec()
+            Some(l) => {
+                let l = format!("{}{}", slot.config.label_prefix, l);
+                match slot.cache.key(&slot.client, &l)? {
+                    Some(k) => vec![(l, k)],
+                    None => vec![],
+                }
             }
+            // One bad key is skipped, not fatal (store::KeyCache::all_keys).
+            None => slot.cache.all_keys(&slot.client)?,
         };
-        for l in &labels {
-            let Some(key) = slot.cache.key(&slot.client, l)? else {
-                continue;
-            };
+        for (l, key) in &keys {
             if want_keys {
                 for (class, view) in [
                     (ObjClass::Private, ObjectView::Private(key.clone())),
@@ -501,7 +503,7 @@ impl Module {
                 }
             }
             if want_certs {
-                if let Some(cert) = slot.cache.cert(&slot.client, l)? {
+                if let Some(cert) = slot.cache.cert_or_skip(&slot.client, l)? {
                     let view = ObjectView::Certificate(key.clone(), cert);
                     if matches(&view) {
                         out.push(self.handle_for(ObjRef {
@@ -685,18 +687,11 @@ impl Module {
             );
             slot.cache.key(&slot.client, &label)?
         } else if let Some(id) = get(CKA_ID) {
-            let all = slot.cache.labels(&slot.client)?;
-            slot.cache.prefetch(&slot.client, &all)?;
-            let mut found = None;
-            for l in all.iter() {
-                if let Some(k) = slot.cache.key(&slot.client, l)? {
-                    if k.id == id {
-                        found = Some(k);
-                        break;
-                    }
-                }
-            }
-            found
+            slot.cache
+                .all_keys(&slot.client)?
+                .into_iter()
+                .map(|(_, k)| k)
+                .find(|k| k.id == id)
         } else {
             return Err(Error::ck(
                 CKR_TEMPLATE_INCOMPLETE,

@@ -6,6 +6,7 @@
 //! - a request still pending when our timeout ends is remembered by the operation's fingerprint
 //!   (and in the optional journal file), so the same operation asked again resumes waiting on it.
 
+use super::lifecycle::{Mode, OpKind};
 use super::object::{KeyInfo, ObjClass};
 use super::{Module, Session, Slot};
 use crate::error::{ApprovalEnd, Error, Result};
@@ -67,8 +68,10 @@ pub struct RemoteOp {
     accum: Option<Accum>,
     /// Set once the TSB produced the result; kept after CKR_BUFFER_TOO_SMALL.
     result: Option<Vec<u8>>,
-    /// Update was called: only Final may finish it.
-    multipart: bool,
+    /// Single-part or multi-part (see [`super::lifecycle`]).
+    mode: Mode,
+    /// A call is running it on the TSB right now (its input taken, maybe waiting for approvers).
+    in_flight: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -82,7 +85,7 @@ pub struct VerifyOp {
     key: Arc<KeyInfo>,
     scheme: SignScheme,
     accum: Accum,
-    multipart: bool,
+    mode: Mode,
 }
 
 /// Local encryption.
@@ -91,7 +94,6 @@ pub struct EncryptOp {
     oaep: Option<Hash>,
     buffer: Vec<u8>,
     result: Option<Vec<u8>>,
-    multipart: bool,
 }
 
 /// Digest.
@@ -99,7 +101,7 @@ pub struct DigestOp {
     hash: Hash,
     hasher: Hasher,
     result: Option<Vec<u8>>,
-    multipart: bool,
+    mode: Mode,
 }
 
 /// Find state.
@@ -127,6 +129,33 @@ pub struct SessionState {
     /// A finished vendor-extension result (CSR, certificate) that did not fit the caller's buffer,
     /// with the fingerprint of the call that made it.
     pub kept_output: Option<(String, Vec<u8>)>,
+}
+
+impl SessionState {
+    /// Whether an operation of `kind` is active.
+    pub fn is_active(&self, kind: OpKind) -> bool {
+        match kind {
+            OpKind::Sign => self.sign.is_some(),
+            OpKind::Verify => self.verify.is_some(),
+            OpKind::Encrypt => self.encrypt.is_some(),
+            OpKind::Decrypt => self.decrypt.is_some(),
+            OpKind::Digest => self.digest.is_some(),
+        }
+    }
+
+    /// End the `kind` operation, unless a call on another thread is running it on the TSB (that
+    /// call ends it; see [`super::lifecycle`]).
+    pub fn end_unless_running(&mut self, kind: OpKind) {
+        let idle = |o: &Option<RemoteOp>| o.as_ref().is_some_and(|o| !o.in_flight);
+        match kind {
+            OpKind::Sign if idle(&self.sign) => self.sign = None,
+            OpKind::Decrypt if idle(&self.decrypt) => self.decrypt = None,
+            OpKind::Sign | OpKind::Decrypt => {}
+            OpKind::Verify => self.verify = None,
+            OpKind::Encrypt => self.encrypt = None,
+            OpKind::Digest => self.digest = None,
+        }
+    }
 }
 
 /// What an output call produced.
@@ -419,7 +448,8 @@ impl Module {
             kind: RemoteKind::Sign(scheme),
             accum: Some(Accum::new(scheme.local_hash())),
             result: None,
-            multipart: false,
+            mode: Mode::Fresh,
+            in_flight: false,
         });
         Ok(())
     }
@@ -428,14 +458,19 @@ impl Module {
     pub fn sign_update(&self, session: &Session, data: &[u8]) -> Result<()> {
         let mut st = session.state.lock();
         let op = st.sign.as_mut().ok_or_else(not_init)?;
-        let r = match op.accum.as_mut() {
-            Some(a) => a.update(data),
-            None => Err(Error::ck(
-                CKR_OPERATION_ACTIVE,
-                "the signature is already computed; call C_SignFinal",
-            )),
-        };
-        op.multipart = true;
+        if op.in_flight {
+            return Err(running());
+        }
+        let r = op
+            .mode
+            .enter(Mode::Multi, "C_Sign", "C_SignUpdate/C_SignFinal")
+            .and_then(|_| match op.accum.as_mut() {
+                Some(a) => a.update(data),
+                None => Err(Error::ck(
+                    CKR_OPERATION_ACTIVE,
+                    "the signature is already computed; call C_SignFinal",
+                )),
+            });
         if r.is_err() {
             st.sign = None;
         }
@@ -476,7 +511,8 @@ impl Module {
             kind: RemoteKind::Decrypt { oaep },
             accum: Some(Accum::Buffer(Vec::new())),
             result: None,
-            multipart: false,
+            mode: Mode::Fresh,
+            in_flight: false,
         });
         Ok(())
     }
@@ -485,7 +521,9 @@ impl Module {
     /// single-part mechanisms.
     pub fn decrypt_update(&self, session: &Session) -> Result<()> {
         let mut st = session.state.lock();
-        st.decrypt.as_ref().ok_or_else(not_init)?;
+        if st.decrypt.as_ref().ok_or_else(not_init)?.in_flight {
+            return Err(running());
+        }
         st.decrypt = None;
         Err(Error::ck(
             CKR_FUNCTION_NOT_SUPPORTED,
@@ -514,11 +552,22 @@ impl Module {
                 &mut st.decrypt
             };
             let op = slot_op.as_mut().ok_or_else(not_init)?;
-            if data.is_some() && op.multipart {
-                return Err(Error::ck(
-                    CKR_OPERATION_ACTIVE,
-                    "C_SignUpdate was called: finish with C_SignFinal",
-                ));
+            if op.in_flight {
+                return Err(running());
+            }
+            let (single, multi) = if is_sign {
+                ("C_Sign", "C_SignUpdate/C_SignFinal")
+            } else {
+                ("C_Decrypt", "C_DecryptUpdate/C_DecryptFinal")
+            };
+            let to = if data.is_some() {
+                Mode::Single
+            } else {
+                Mode::Multi
+            };
+            if let Err(e) = op.mode.enter(to, single, multi) {
+                *slot_op = None;
+                return Err(e);
             }
             // A result from an earlier call whose buffer was too small, or a length query.
             if let Some(r) = &op.result {
@@ -541,17 +590,29 @@ impl Module {
                 };
                 return Ok(Output::Len(n));
             };
-            let mut accum = op
-                .accum
-                .take()
-                .ok_or_else(|| Error::ck(CKR_OPERATION_ACTIVE, "operation in progress"))?;
+            let Some(mut accum) = op.accum.take() else {
+                // Neither input nor result: cannot happen outside a call in flight.
+                *slot_op = None;
+                return Err(Error::ck(CKR_OPERATION_ACTIVE, "operation in progress"));
+            };
             if let Some(d) = data {
                 if let Err(e) = accum.update(d) {
                     *slot_op = None;
                     return Err(e);
                 }
             }
+            op.in_flight = true;
             (op.key.clone(), op.kind, accum.finish(), cap)
+        };
+        // If anything below panics, the operation must not stay in flight forever (every later
+        // C_SignInit would answer CKR_OPERATION_ACTIVE, even after C_SessionCancel).
+        let _unwinding = EndOnPanic {
+            session,
+            kind: if is_sign {
+                OpKind::Sign
+            } else {
+                OpKind::Decrypt
+            },
         };
         // No lock held from here: the TSB call (and maybe a long approval wait).
         let result = self.run_key_op(session, &key, kind, &input);
@@ -569,6 +630,7 @@ impl Module {
                     Some(r) => {
                         if let Some(op) = slot_op.as_mut() {
                             op.result = Some(r);
+                            op.in_flight = false;
                         }
                     }
                     None => *slot_op = None,
@@ -592,6 +654,7 @@ impl Module {
     ) -> Result<Vec<u8>> {
         let slot: &Slot = &self.slots[session.slot];
         slot.check_access()?;
+        crate::panic_hook::panic_point("remote-op");
         let client = &slot.client;
         match kind {
             RemoteKind::Sign(scheme) => {
@@ -611,8 +674,18 @@ impl Module {
                         create: &|| api::sign_async(client, label, &alg, &payload),
                     },
                 )?;
-                let sig = api::unb64(&result, "signature")?;
-                mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
+                let sig = api::unb64(&result, "signature")
+                    .and_then(|s| {
+                        mechanism::signature_to_pkcs11(scheme, s, key.public.signature_len())
+                    })
+                    .map_err(|e| Error::BadResult(e.to_string()));
+                let checked = sig.and_then(|sig| {
+                    if slot.config.verify_signatures {
+                        super::check::signature(key, scheme, input, &sig)?;
+                    }
+                    Ok(sig)
+                });
+                self.log_refusal(session, key, "signature", checked)
             }
             RemoteKind::Decrypt { oaep, .. } => {
                 let k = key.public.modulus_len();
@@ -637,9 +710,43 @@ impl Module {
                         create: &|| api::decrypt_async(client, label, &alg, input),
                     },
                 )?;
-                api::unb64(&result, "plaintext")
+                let plain = api::unb64(&result, "plaintext")
+                    .map_err(|e| Error::BadResult(e.to_string()))
+                    .and_then(|p| super::check::plaintext(key, oaep, &p).map(|_| p));
+                self.log_refusal(session, key, "decryption", plain)
             }
         }
+    }
+
+    /// One log line when a result from the TSB failed verification (issue 10): which key and
+    /// operation, and the request when approvers were involved.
+    fn log_refusal<T>(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        what: &str,
+        r: Result<T>,
+    ) -> Result<T> {
+        if let Err(e @ Error::BadResult(_)) = &r {
+            let request = if key.approval_required {
+                session
+                    .state
+                    .lock()
+                    .last_request_id
+                    .as_deref()
+                    .map(|id| format!(" (request {id})"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            crate::log!(
+                Level::Error,
+                "{what} with key {}{request}: {e}; not returned (CKR_DEVICE_ERROR, ulDeviceError {})",
+                key.tsb_label,
+                crate::vendor::TSB_DEVERR_BAD_RESULT
+            );
+        }
+        r
     }
 
     // ---- verify (local) ---------------------------------------------------------------------
@@ -665,7 +772,7 @@ impl Module {
             key,
             scheme,
             accum: Accum::new(scheme.local_hash()),
-            multipart: false,
+            mode: Mode::Fresh,
         });
         Ok(())
     }
@@ -674,8 +781,10 @@ impl Module {
     pub fn verify_update(&self, session: &Session, data: &[u8]) -> Result<()> {
         let mut st = session.state.lock();
         let op = st.verify.as_mut().ok_or_else(not_init)?;
-        op.multipart = true;
-        let r = op.accum.update(data);
+        let r = op
+            .mode
+            .enter(Mode::Multi, "C_Verify", "C_VerifyUpdate/C_VerifyFinal")
+            .and_then(|_| op.accum.update(data));
         if r.is_err() {
             st.verify = None;
         }
@@ -686,13 +795,15 @@ impl Module {
     pub fn verify_finish(&self, session: &Session, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
         let op = {
             let mut st = session.state.lock();
-            let op = st.verify.take().ok_or_else(not_init)?;
-            if data.is_some() && op.multipart {
-                return Err(Error::ck(
-                    CKR_OPERATION_ACTIVE,
-                    "C_VerifyUpdate was called: finish with C_VerifyFinal",
-                ));
-            }
+            // Taken: C_Verify and C_VerifyFinal always end the operation.
+            let mut op = st.verify.take().ok_or_else(not_init)?;
+            let to = if data.is_some() {
+                Mode::Single
+            } else {
+                Mode::Multi
+            };
+            op.mode
+                .enter(to, "C_Verify", "C_VerifyUpdate/C_VerifyFinal")?;
             op
         };
         let mut accum = op.accum;
@@ -746,7 +857,6 @@ impl Module {
             oaep,
             buffer: Vec::new(),
             result: None,
-            multipart: false,
         });
         Ok(())
     }
@@ -755,12 +865,6 @@ impl Module {
     pub fn encrypt(&self, session: &Session, data: &[u8], cap: Option<usize>) -> Result<Output> {
         let mut st = session.state.lock();
         let op = st.encrypt.as_mut().ok_or_else(not_init)?;
-        if op.multipart {
-            return Err(Error::ck(
-                CKR_OPERATION_ACTIVE,
-                "C_EncryptUpdate was called: finish with C_EncryptFinal",
-            ));
-        }
         op.buffer = data.to_vec();
         drop(st);
         self.encrypt_finish(session, cap)
@@ -839,7 +943,7 @@ impl Module {
             hash,
             hasher: hash.hasher(),
             result: None,
-            multipart: false,
+            mode: Mode::Fresh,
         });
         Ok(())
     }
@@ -848,15 +952,24 @@ impl Module {
     pub fn digest_update(&self, session: &Session, data: &[u8]) -> Result<()> {
         let mut st = session.state.lock();
         let op = st.digest.as_mut().ok_or_else(not_init)?;
-        if op.result.is_some() {
-            return Err(Error::ck(
-                CKR_OPERATION_ACTIVE,
-                "digest already computed; call C_DigestFinal",
-            ));
+        let r = op
+            .mode
+            .enter(Mode::Multi, "C_Digest", "C_DigestUpdate/C_DigestFinal")
+            .and_then(|_| {
+                if op.result.is_some() {
+                    return Err(Error::ck(
+                        CKR_OPERATION_ACTIVE,
+                        "digest already computed; call C_DigestFinal",
+                    ));
+                }
+                op.hasher.update(data);
+                Ok(())
+            });
+        if r.is_err() {
+            // C_DigestUpdate ends the operation on any error (PKCS#11 §5.12).
+            st.digest = None;
         }
-        op.multipart = true;
-        op.hasher.update(data);
-        Ok(())
+        r
     }
 
     /// C_Digest (data Some) or C_DigestFinal.
@@ -868,11 +981,17 @@ impl Module {
     ) -> Result<Output> {
         let mut st = session.state.lock();
         let op = st.digest.as_mut().ok_or_else(not_init)?;
-        if data.is_some() && op.multipart {
-            return Err(Error::ck(
-                CKR_OPERATION_ACTIVE,
-                "C_DigestUpdate was called: finish with C_DigestFinal",
-            ));
+        let to = if data.is_some() {
+            Mode::Single
+        } else {
+            Mode::Multi
+        };
+        if let Err(e) = op
+            .mode
+            .enter(to, "C_Digest", "C_DigestUpdate/C_DigestFinal")
+        {
+            st.digest = None;
+            return Err(e);
         }
         let Some(cap) = cap else {
             return Ok(Output::Len(op.hash.len()));
@@ -880,6 +999,7 @@ impl Module {
         let result = match op.result.take() {
             Some(r) => r,
             None => {
+                crate::panic_hook::panic_point("digest");
                 let mut h = std::mem::replace(&mut op.hasher, op.hash.hasher());
                 if let Some(d) = data {
                     h.update(d);
@@ -910,11 +1030,7 @@ impl Module {
         let mut st = session.state.lock();
         // An operation whose call is in flight (its input taken) is ended by that call itself
         // when it sees the cancel; idle ones end here.
-        let idle = |o: &Option<RemoteOp>| {
-            o.as_ref()
-                .map(|o| o.accum.is_some() || o.result.is_some())
-                .unwrap_or(false)
-        };
+        let idle = |o: &Option<RemoteOp>| o.as_ref().is_some_and(|o| !o.in_flight);
         if flags & CKF_SIGN != 0 && idle(&st.sign) {
             st.sign = None;
         }
@@ -968,6 +1084,32 @@ fn check_key(
         ));
     }
     Ok(())
+}
+
+/// Ends a remote operation whose call unwinds from a panic while it is in flight.
+struct EndOnPanic<'a> {
+    session: &'a Session,
+    kind: OpKind,
+}
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut st = self.session.state.lock();
+            match self.kind {
+                OpKind::Sign => st.sign = None,
+                _ => st.decrypt = None,
+            }
+        }
+    }
+}
+
+/// A second call on a session whose operation is running on another thread.
+fn running() -> Error {
+    Error::ck(
+        CKR_OPERATION_ACTIVE,
+        "this session's operation is running in another call (waiting for the TSB)",
+    )
 }
 
 fn not_init() -> Error {

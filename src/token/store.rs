@@ -1,13 +1,20 @@
 //! Per-slot cache of TSB keys and certificates. A find by label asks the TSB for that one key;
 //! other finds use the key list, cached for the slot's TTL, and fetch each key's attributes at most
 //! once per TTL. No lock is held while a request is in flight: look, release, fetch, then insert.
+//!
+//! One bad key never fails a listing (issue 10): a key whose attributes cannot be fetched or read,
+//! or whose certificate cannot, is skipped with one log line and every other key is still shown.
+//! Only what concerns every key fails it: the listing itself, refused credentials, or every key of
+//! the listing failing (the TSB is broken, not one key).
 
 use super::object::{CertInfo, KeyInfo};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::tsb::{api, Client};
+use cryptoki_sys::CKR_USER_NOT_LOGGED_IN;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,7 +73,16 @@ impl KeyCache {
             Some(a) => match KeyInfo::from_tsb(&a, &self.prefix) {
                 Ok(k) => Some(Arc::new(k)),
                 Err(e) => {
-                    crate::log!(Level::Debug, "key {tsb_label} is not shown: {e}");
+                    // A key of a type the module does not offer (AES, PQC, ...) is simply not
+                    // shown; a key of a type it offers whose data cannot be read is a bad key:
+                    // skipped, with a warning.
+                    let offered = a.algorithm.as_deref().is_some_and(|alg| {
+                        ["RSA", "EC", "ED"]
+                            .iter()
+                            .any(|o| o.eq_ignore_ascii_case(alg))
+                    });
+                    let level = if offered { Level::Warn } else { Level::Debug };
+                    crate::log!(level, "key {} is skipped: {e}", short(tsb_label));
                     None
                 }
             },
@@ -135,6 +151,19 @@ impl KeyCache {
                 return Ok(e.cert);
             }
         }
+        // `GET /v1/certificate/{label}` carries the label in the URL path. A label so long that
+        // its path would exceed what HTTP servers accept in a request line (Tomcat, in front of
+        // the TSB, allows 8 KiB for the whole head by default) is not sent: its certificate is
+        // not shown, with a log line, and the key itself still is.
+        if api::encode_segment(tsb_label).len() > MAX_LABEL_IN_PATH {
+            crate::log!(
+                Level::Warn,
+                "the certificate of key {} is skipped: its label is too long for GET /v1/certificate/{{label}}",
+                short(tsb_label)
+            );
+            self.set_cert(tsb_label, None);
+            return Ok(None);
+        }
         let der = api::get_certificate(client, tsb_label)?;
         let cert = der.and_then(|d| {
             let c = CertInfo::from_der(d);
@@ -184,8 +213,11 @@ impl KeyCache {
     }
 
     /// Make sure every label has fresh attributes, fetching the missing ones a few at a time in
-    /// parallel (a listing of thousands of keys would otherwise take thousands of round trips in a row).
-    pub fn prefetch(&self, client: &Client, labels: &[String]) -> Result<()> {
+    /// parallel (a listing of thousands of keys would otherwise take thousands of round trips in a
+    /// row). Returns what each fetch gave (the key, no key, or the error), so that the caller uses
+    /// exactly that answer; it stops early only when the credentials are refused (every further
+    /// request would be refused too).
+    pub fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
         let missing: Vec<&String> = {
             let keys = self.keys.lock();
             labels
@@ -193,32 +225,135 @@ impl KeyCache {
                 .filter(|l| keys.get(*l).map(|e| !self.fresh(e.at)).unwrap_or(true))
                 .collect()
         };
-        if missing.len() <= 1 {
-            for l in missing {
-                self.fetch_key(client, l)?;
+        let fetched: Mutex<HashMap<String, Fetched>> = Mutex::new(HashMap::new());
+        let refused = AtomicBool::new(false);
+        let fetch = |l: &String| {
+            if refused.load(Ordering::Relaxed) {
+                return;
             }
-            return Ok(());
+            let r = self.fetch_key(client, l);
+            if r.as_ref().is_err_and(|e| !skippable(e)) {
+                refused.store(true, Ordering::Relaxed);
+            }
+            fetched.lock().insert(l.clone(), r);
+        };
+        if missing.len() <= 1 {
+            missing.into_iter().for_each(fetch);
+            return fetched.into_inner();
         }
         let workers = missing.len().min(8);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let first_err: Mutex<Option<crate::error::Error>> = Mutex::new(None);
+        let next = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..workers {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(l) = missing.get(i) else { break };
-                    if first_err.lock().is_some() {
-                        break;
-                    }
-                    if let Err(e) = self.fetch_key(client, l) {
-                        first_err.lock().get_or_insert(e);
-                    }
+                s.spawn(|| {
+                    crate::panic_hook::scope(|| loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(l) = missing.get(i) else { break };
+                        fetch(l);
+                    })
                 });
             }
         });
-        match first_err.into_inner() {
-            Some(e) => Err(e),
-            None => Ok(()),
+        fetched.into_inner()
+    }
+
+    /// Every key of the listing that the module can show, as (listing label, key). A key that
+    /// cannot be fetched or read is skipped with one log line; see the module docs for what
+    /// fails the whole listing.
+    pub fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+        let labels = self.labels(client)?;
+        let mut fetched = self.prefetch(client, &labels);
+        let mut out = Vec::with_capacity(labels.len());
+        let mut first_error = None;
+        let mut read = 0usize;
+        for l in labels.iter() {
+            let r = match fetched.remove(l) {
+                Some(r) => r,
+                None => self.key(client, l),
+            };
+            match r {
+                Ok(Some(k)) => {
+                    read += 1;
+                    out.push((l.clone(), k));
+                }
+                Ok(None) => read += 1,
+                Err(e) if skippable(&e) => {
+                    crate::log!(
+                        Level::Warn,
+                        "key {} is skipped: its attributes could not be read: {e}",
+                        short(l)
+                    );
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
         }
+        match first_error {
+            // Not one key could be read: the TSB is failing, not one of its keys.
+            Some(e) if read == 0 => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    /// The key's certificate for a listing: a certificate that cannot be fetched or read is
+    /// skipped (None) with one log line, unless the credentials were refused.
+    pub fn cert_or_skip(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
+        match self.cert(client, tsb_label) {
+            Err(e) if skippable(&e) => {
+                crate::log!(
+                    Level::Warn,
+                    "the certificate of key {} is skipped: it could not be fetched: {e}",
+                    short(tsb_label)
+                );
+                Ok(None)
+            }
+            r => r,
+        }
+    }
+}
+
+/// What fetching one key's attributes gave: the key, no key (none by that label, or one the
+/// module does not show), or the error.
+pub type Fetched = Result<Option<Arc<KeyInfo>>>;
+
+/// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
+const MAX_LABEL_IN_PATH: usize = 2048;
+
+/// Whether an error concerns one key only (skip the key) rather than every request (refused
+/// credentials: fail).
+fn skippable(e: &Error) -> bool {
+    e.rv() != CKR_USER_NOT_LOGGED_IN
+}
+
+/// A label for a log line: at most 64 characters, with its length when cut.
+pub fn short(label: &str) -> String {
+    match label.char_indices().nth(64) {
+        Some((i, _)) => format!("{}... ({} bytes)", &label[..i], label.len()),
+        None => label.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_labels_for_logs() {
+        assert_eq!(short("abc"), "abc");
+        let long = "é".repeat(100);
+        assert_eq!(short(&long), format!("{}... (200 bytes)", "é".repeat(64)));
+    }
+
+    #[test]
+    fn refused_credentials_are_not_one_bad_key() {
+        let refused = Error::Tsb {
+            status: 401,
+            code: Some(631),
+            reason: String::new(),
+            message: String::new(),
+            call: "POST /v1/key/attributes".into(),
+        };
+        assert!(!skippable(&refused));
+        assert!(skippable(&Error::Transport("unreadable answer".into())));
     }
 }

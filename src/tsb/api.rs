@@ -72,12 +72,19 @@ pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
     Ok(k.json)
 }
 
-/// `DELETE /v1/key/{label}`.
+/// `POST /v1/key/deleteKey` with the label in the body, as Securosys' Go client does
+/// (securosys-com/tsb-client-go `key.go`, `RemoveKey`): a label in the URL path breaks on labels
+/// with `/` (derivation paths on the TSB), `%` or great length, and every key the TSB lists must
+/// be deletable.
 pub fn delete_key(c: &Client, label: &str) -> Result<()> {
+    let body = KeyLabelRequest {
+        label: label.to_string(),
+        password: None,
+    };
     c.call_raw(
-        Method::DELETE,
-        &format!("/v1/key/{}", encode_segment(label)),
-        None::<&()>,
+        Method::POST,
+        "/v1/key/deleteKey",
+        Some(&body),
         Idempotency::Once,
     )
     .map(|_| ())

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod direct;
+
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;

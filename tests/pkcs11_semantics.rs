@@ -1,0 +1,513 @@
+//! Issue 10, PKCS#11 semantics seen while attacking the module: handles never reused within a
+//! process, absurd attribute lengths in templates, the threads flag of C_Initialize, single-part
+//! calls that fail end their operation, and a panic inside an operation ends it quietly.
+
+mod common;
+
+use common::{direct, raw, Env, Opts};
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+fn session_info(s: CK_SESSION_HANDLE) -> CK_RV {
+    let mut si = unsafe { std::mem::zeroed::<CK_SESSION_INFO>() };
+    unsafe { raw::fns().C_GetSessionInfo.unwrap()(s, &mut si) }
+}
+
+fn label_of(s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE) -> CK_RV {
+    let mut buf = [0u8; 64];
+    let mut a = CK_ATTRIBUTE {
+        type_: CKA_LABEL,
+        pValue: buf.as_mut_ptr() as *mut _,
+        ulValueLen: buf.len() as CK_ULONG,
+    };
+    unsafe { raw::fns().C_GetAttributeValue.unwrap()(s, o, &mut a, 1) }
+}
+
+isolated!(
+    /// Item 14: after C_Finalize and C_Initialize, a session or object handle from before is
+    /// invalid and is never handed out again.
+    fn handles_are_never_reused_after_finalize_and_initialize() {
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "handles", "p256", None);
+        let f = raw::fns();
+        let s1 = raw::open_session(0);
+        let o1 = raw::find_one(s1, "handles", CKO_PRIVATE_KEY);
+        assert_eq!(label_of(s1, o1), CKR_OK);
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            assert_eq!(f.C_Initialize.unwrap()(null_mut()), CKR_OK);
+        }
+        assert_eq!(session_info(s1), CKR_SESSION_HANDLE_INVALID);
+        let s2 = raw::open_session(0);
+        assert_ne!(s2, s1, "a session handle was handed out twice");
+        assert_eq!(session_info(s1), CKR_SESSION_HANDLE_INVALID);
+        // The same key gets a new object handle; the old one names nothing.
+        assert_eq!(label_of(s2, o1), CKR_OBJECT_HANDLE_INVALID);
+        let o2 = raw::find_one(s2, "handles", CKO_PRIVATE_KEY);
+        assert_ne!(o2, o1, "an object handle was handed out twice");
+        assert_eq!(label_of(s2, o1), CKR_OBJECT_HANDLE_INVALID);
+        assert_eq!(label_of(s2, o2), CKR_OK);
+        // And again, with a second cycle.
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            assert_eq!(f.C_Initialize.unwrap()(null_mut()), CKR_OK);
+        }
+        let s3 = raw::open_session(0);
+        assert!(s3 != s1 && s3 != s2);
+        std::mem::forget(env.pkcs11);
+    }
+);
+
+isolated!(
+    /// Item 13: an attribute whose ulValueLen is absurd (2^40) in any template-taking call is an
+    /// invalid attribute value (never CKR_DATA_LEN_RANGE), and nothing is read past the buffer.
+    fn absurd_attribute_lengths_in_templates_are_invalid_values() {
+        let env = Env::new(Opts::default());
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let mut buf = *b"label";
+        let p = buf.as_mut_ptr();
+        let huge = |ty| CK_ATTRIBUTE {
+            type_: ty,
+            pValue: p as *mut _,
+            ulValueLen: 1 << 40,
+        };
+        unsafe {
+            let mut t = [huge(CKA_LABEL)];
+            assert_eq!(
+                f.C_FindObjectsInit.unwrap()(s, t.as_mut_ptr(), 1),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            let mut m = CK_MECHANISM {
+                mechanism: CKM_EC_KEY_PAIR_GEN,
+                pParameter: null_mut(),
+                ulParameterLen: 0,
+            };
+            let (mut pubh, mut privh) = (0, 0);
+            let mut ok = [CK_ATTRIBUTE {
+                type_: CKA_LABEL,
+                pValue: p as *mut _,
+                ulValueLen: 5,
+            }];
+            assert_eq!(
+                f.C_GenerateKeyPair.unwrap()(
+                    s,
+                    &mut m,
+                    t.as_mut_ptr(),
+                    1,
+                    ok.as_mut_ptr(),
+                    1,
+                    &mut pubh,
+                    &mut privh
+                ),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            assert_eq!(
+                f.C_GenerateKeyPair.unwrap()(
+                    s,
+                    &mut m,
+                    ok.as_mut_ptr(),
+                    1,
+                    t.as_mut_ptr(),
+                    1,
+                    &mut pubh,
+                    &mut privh
+                ),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            let mut h = 0;
+            let mut t = [huge(CKA_VALUE)];
+            assert_eq!(
+                f.C_CreateObject.unwrap()(s, t.as_mut_ptr(), 1, &mut h),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            assert_eq!(
+                f.C_SetAttributeValue.unwrap()(s, 1, t.as_mut_ptr(), 1),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
+            // A find with a sane template still works afterwards.
+            assert_eq!(f.C_FindObjectsInit.unwrap()(s, ok.as_mut_ptr(), 1), CKR_OK);
+            assert_eq!(f.C_FindObjectsFinal.unwrap()(s), CKR_OK);
+        }
+        drop(env);
+    }
+);
+
+isolated!(
+    /// C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS (what p11-kit and GnuTLS pass) is
+    /// accepted: the module's HTTP client threads are an implementation detail; signing works.
+    fn initialize_accepts_library_cant_create_os_threads() {
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "threads", "p256", None);
+        let f = raw::fns();
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            let mut args: CK_C_INITIALIZE_ARGS = std::mem::zeroed();
+            args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK;
+            assert_eq!(
+                f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _),
+                CKR_OK
+            );
+            assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
+            // Without CKF_OS_LOCKING_OK too (p11-kit's own flags for a module it loads).
+            args.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+            assert_eq!(
+                f.C_Initialize.unwrap()(&mut args as *mut _ as *mut _),
+                CKR_OK
+            );
+        }
+        let s = raw::open_session(0);
+        let key = raw::find_one(s, "threads", CKO_PRIVATE_KEY);
+        let (rv, sig, _) = raw::sign(s, key, CKM_ECDSA, &[7u8; 32], Some(64));
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        std::mem::forget(env.pkcs11);
+    }
+);
+
+fn mech(m: CK_MECHANISM_TYPE) -> CK_MECHANISM {
+    CK_MECHANISM {
+        mechanism: m,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    }
+}
+
+fn digest_init(s: CK_SESSION_HANDLE) -> CK_RV {
+    unsafe { raw::fns().C_DigestInit.unwrap()(s, &mut mech(CKM_SHA256)) }
+}
+
+fn digest(s: CK_SESSION_HANDLE, data: &[u8], out: Option<&mut [u8]>) -> (CK_RV, CK_ULONG) {
+    let (p, mut len) = match out {
+        Some(b) => (b.as_mut_ptr(), b.len() as CK_ULONG),
+        None => (null_mut(), 0),
+    };
+    let rv = unsafe {
+        raw::fns().C_Digest.unwrap()(
+            s,
+            data.as_ptr() as *mut _,
+            data.len() as CK_ULONG,
+            p,
+            &mut len,
+        )
+    };
+    (rv, len)
+}
+
+fn digest_final(s: CK_SESSION_HANDLE, out: &mut [u8]) -> CK_RV {
+    let mut len = out.len() as CK_ULONG;
+    unsafe { raw::fns().C_DigestFinal.unwrap()(s, out.as_mut_ptr(), &mut len) }
+}
+
+fn sign_init(s: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE, m: CK_MECHANISM_TYPE) -> CK_RV {
+    unsafe { raw::fns().C_SignInit.unwrap()(s, &mut mech(m), key) }
+}
+
+isolated!(
+    /// Item 12: C_Digest, C_Sign, C_Verify, C_Encrypt and C_Decrypt (and their Update/Final) that
+    /// fail with anything but CKR_BUFFER_TOO_SMALL end the operation, argument errors included; a
+    /// length query on C_Digest commits the operation to C_Digest, so C_DigestFinal is refused
+    /// instead of returning the digest of nothing.
+    fn failed_single_part_calls_end_their_operation() {
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "ec", "p256", None);
+        direct::create_key(&env.emu, "rsa", "rsa", None);
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let ec = raw::find_one(s, "ec", CKO_PRIVATE_KEY);
+        let rsa = raw::find_one(s, "rsa", CKO_PRIVATE_KEY);
+        let rsa_pub = raw::find_one(s, "rsa", CKO_PUBLIC_KEY);
+        let mut out = [0u8; 512];
+        unsafe {
+            // --- digest: a length query, then C_DigestFinal: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_ACTIVE);
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // ... then C_DigestUpdate: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OPERATION_ACTIVE
+            );
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // A length query then the real call is the standard's two-step and works.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(digest(s, b"abc", None), (CKR_OK, 32));
+            assert_eq!(
+                digest(s, b"abc", Some(&mut out[..31])),
+                (CKR_BUFFER_TOO_SMALL, 32)
+            );
+            assert_eq!(digest(s, b"abc", Some(&mut out)), (CKR_OK, 32));
+            assert_eq!(
+                out[..4],
+                [0xba, 0x78, 0x16, 0xbf],
+                "SHA-256(abc) starts with ba7816bf"
+            );
+            // C_Digest with a NULL length pointer: CKR_ARGUMENTS_BAD, and the digest is over.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(
+                f.C_Digest.unwrap()(
+                    s,
+                    b"abc".as_ptr() as *mut _,
+                    3,
+                    out.as_mut_ptr(),
+                    null_mut()
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                digest_init(s),
+                CKR_OK,
+                "the failed C_Digest left the digest active"
+            );
+            // C_DigestUpdate with NULL data and a length: over too.
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, null_mut(), 5),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_NOT_INITIALIZED);
+            // Multi-part, then C_Digest: refused and ended.
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, b"a".as_ptr() as *mut _, 1),
+                CKR_OK
+            );
+            assert_eq!(digest(s, b"abc", Some(&mut out)).0, CKR_OPERATION_ACTIVE);
+            assert_eq!(digest_final(s, &mut out), CKR_OPERATION_NOT_INITIALIZED);
+
+            // --- sign: NULL length pointer ends the operation; so does NULL data with a length.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            assert_eq!(
+                f.C_Sign.unwrap()(
+                    s,
+                    [1u8; 32].as_ptr() as *mut _,
+                    32,
+                    out.as_mut_ptr(),
+                    null_mut()
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                sign_init(s, ec, CKM_ECDSA),
+                CKR_OK,
+                "C_Sign's failure left it active"
+            );
+            let mut len = 64;
+            assert_eq!(
+                f.C_Sign.unwrap()(s, null_mut(), 32, out.as_mut_ptr(), &mut len),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                raw::sign_again(s, &[1u8; 32], Some(64)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // A wrong data length is an error of the call: ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            assert_eq!(raw::sign_again(s, &[], Some(64)).0, CKR_DATA_LEN_RANGE);
+            assert_eq!(sign_init(s, ec, CKM_ECDSA), CKR_OK);
+            // A length query and a too-small buffer keep it; the result then comes once.
+            assert_eq!(raw::sign_again(s, &[2u8; 32], None).0, CKR_OK);
+            assert_eq!(
+                raw::sign_again(s, &[2u8; 32], Some(10)).0,
+                CKR_BUFFER_TOO_SMALL
+            );
+            assert_eq!(raw::sign_again(s, &[2u8; 32], Some(64)).0, CKR_OK);
+            // A length query commits to C_Sign: C_SignUpdate/C_SignFinal are refused and end it.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(raw::sign_again(s, b"data", None).0, CKR_OK);
+            assert_eq!(
+                f.C_SignUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OPERATION_ACTIVE
+            );
+            assert_eq!(
+                raw::sign_again(s, b"data", Some(64)).0,
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // C_SignUpdate then C_Sign: refused and ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(
+                f.C_SignUpdate.unwrap()(s, b"x".as_ptr() as *mut _, 1),
+                CKR_OK
+            );
+            assert_eq!(
+                raw::sign_again(s, b"data", Some(64)).0,
+                CKR_OPERATION_ACTIVE
+            );
+            let mut len = 64;
+            assert_eq!(
+                f.C_SignFinal.unwrap()(s, out.as_mut_ptr(), &mut len),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            // C_SignUpdate with NULL data and a length: ended.
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(f.C_SignUpdate.unwrap()(s, null_mut(), 3), CKR_ARGUMENTS_BAD);
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(
+                f.C_SignFinal.unwrap()(s, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(sign_init(s, ec, CKM_ECDSA_SHA256), CKR_OK);
+            assert_eq!(raw::sign_again(s, b"data", Some(64)).0, CKR_OK);
+
+            // --- verify: NULL signature with a length ends it.
+            let ec_pub = raw::find_one(s, "ec", CKO_PUBLIC_KEY);
+            assert_eq!(
+                f.C_VerifyInit.unwrap()(s, &mut mech(CKM_ECDSA), ec_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Verify.unwrap()(s, [1u8; 32].as_ptr() as *mut _, 32, null_mut(), 64),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_VerifyInit.unwrap()(s, &mut mech(CKM_ECDSA), ec_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_VerifyUpdate.unwrap()(s, null_mut(), 2),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_VerifyFinal.unwrap()(s, out.as_mut_ptr(), 64),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+
+            // --- encrypt and decrypt: NULL length pointers end them.
+            assert_eq!(
+                f.C_EncryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa_pub),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Encrypt.unwrap()(s, b"m".as_ptr() as *mut _, 1, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_EncryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa_pub),
+                CKR_OK,
+                "C_Encrypt's failure left it active"
+            );
+            let mut len = 256;
+            assert_eq!(
+                f.C_Encrypt.unwrap()(s, b"m".as_ptr() as *mut _, 1, out.as_mut_ptr(), &mut len),
+                CKR_OK
+            );
+            let ct = out[..256].to_vec();
+            assert_eq!(
+                f.C_DecryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa),
+                CKR_OK
+            );
+            assert_eq!(
+                f.C_Decrypt.unwrap()(s, ct.as_ptr() as *mut _, 256, out.as_mut_ptr(), null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                f.C_DecryptInit.unwrap()(s, &mut mech(CKM_RSA_PKCS), rsa),
+                CKR_OK,
+                "C_Decrypt's failure left it active"
+            );
+            let mut len = 256;
+            assert_eq!(
+                f.C_Decrypt.unwrap()(s, ct.as_ptr() as *mut _, 256, out.as_mut_ptr(), &mut len),
+                CKR_OK
+            );
+            assert_eq!(&out[..len as usize], b"m");
+        }
+        drop(env);
+    }
+);
+
+/// Run `f` with file descriptor 2 (stderr) redirected to a file; returns what was written there.
+fn capture_stderr<T>(f: impl FnOnce() -> T) -> (T, String) {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(format!("tsb-stderr-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let saved = unsafe { libc::dup(2) };
+    assert!(saved >= 0);
+    unsafe { assert_eq!(libc::dup2(file.as_raw_fd(), 2), 2) };
+    let r = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    (r, text)
+}
+
+isolated!(
+    /// Item 8: a panic inside C_Sign (provoked with the debug-build seam TSB_PKCS11_PANIC_AT, while
+    /// the signature is in flight) answers CKR_GENERAL_ERROR, ends the operation (the next
+    /// C_SignInit works, with and without C_SessionCancel), and its text goes to the module's log
+    /// only, never to the host's stderr. The same for a panic inside C_Digest.
+    fn a_panic_inside_an_operation_ends_it_and_reaches_only_the_log() {
+        let log = std::env::temp_dir().join(format!("tsb-panic-log-{}", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        let env = Env::new(Opts {
+            env: vec![("TSB_PKCS11_LOG_FILE".into(), log.display().to_string())],
+            ..Default::default()
+        });
+        direct::create_key(&env.emu, "panicky", "p256", None);
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let key = raw::find_one(s, "panicky", CKO_PRIVATE_KEY);
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "remote-op");
+        let ((rv, _, _), stderr) =
+            capture_stderr(|| raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)));
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("injected panic"),
+            "panic text on the host's stderr: {stderr}"
+        );
+        // The operation is over: C_Sign has nothing to finish, C_SignInit starts a new one.
+        assert_eq!(
+            raw::sign_again(s, &[1u8; 32], Some(64)).0,
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        let (rv, sig, _) = raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64));
+        assert_eq!(rv, CKR_OK);
+        assert_eq!(sig.len(), 64);
+        // The same after C_SessionCancel (the way the report first tried to recover).
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "remote-op");
+        let ((rv, _, _), _) = capture_stderr(|| raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)));
+        assert_eq!(rv, CKR_GENERAL_ERROR);
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV =
+            unsafe { std::mem::transmute(common::module_symbol("C_SessionCancel")) };
+        assert_eq!(unsafe { cancel(s, CKF_SIGN) }, CKR_OK);
+        assert_eq!(raw::sign(s, key, CKM_ECDSA, &[1u8; 32], Some(64)).0, CKR_OK);
+        // A panic inside C_Digest, with the session's state locked.
+        std::env::set_var("TSB_PKCS11_PANIC_AT", "digest");
+        assert_eq!(digest_init(s), CKR_OK);
+        let (r, stderr) = capture_stderr(|| digest(s, b"abc", Some(&mut [0u8; 32])));
+        assert_eq!(r.0, CKR_GENERAL_ERROR);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        std::env::remove_var("TSB_PKCS11_PANIC_AT");
+        assert_eq!(
+            digest_init(s),
+            CKR_OK,
+            "the digest stayed active after the panic"
+        );
+        assert_eq!(digest(s, b"abc", Some(&mut [0u8; 32])), (CKR_OK, 32));
+        // Each panic is in the module's log: where it happened, and which call it ended.
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.matches("injected panic at remote-op").count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("injected panic at digest"), "{text}");
+        assert!(text.contains("C_Sign: internal error"), "{text}");
+        assert!(text.contains("C_Digest: internal error"), "{text}");
+        unsafe { assert_eq!(f.C_CloseSession.unwrap()(s), CKR_OK) };
+        drop(env);
+    }
+);

@@ -1,0 +1,20 @@
+//! Service endpoints: version and licence (`tsb-api.md` §1).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/versionInfo` response (note the capital `V`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// Server version.
+    #[serde(rename = "Version")]
+    pub version: String,
+}
+
+/// `GET /v1/licenseInfo` response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseInfo {
+    /// Licensed features, e.g. `TSB_ENGINE`.
+    #[serde(default)]
+    pub client_flags: Vec<String>,
+}

@@ -75,15 +75,6 @@ struct RawConfig {
     log_file: Option<String>,
 }
 
-/// The API-key roles of the TSB (`tsb-api.md` §1).
-pub const API_KEY_ROLES: [&str; 5] = [
-    "keyManagementToken",
-    "keyOperationToken",
-    "approverToken",
-    "serviceToken",
-    "approverKeyManagementToken",
-];
-
 /// One validated slot.
 #[derive(Debug, Clone)]
 pub struct SlotConfig {
@@ -434,13 +425,13 @@ fn validate_slot(
     };
     let mut api_keys = BTreeMap::new();
     for (role, src) in &raw.api_keys {
-        if !API_KEY_ROLES.contains(&role.as_str()) {
+        if tsb_models::Role::from_name(role).is_none() {
             return Err(ctx.err(
                 "api_keys",
                 Some(n),
                 &format!(
                     "unknown role {role:?}; roles are {}",
-                    API_KEY_ROLES.join(", ")
+                    tsb_models::Role::ALL.map(tsb_models::Role::name).join(", ")
                 ),
             ));
         }

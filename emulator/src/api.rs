@@ -5,7 +5,7 @@ use crate::crypto::{self, CryptoError, KeyMaterial, KeySpec};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::ska::{self, EngineGroup, EngineRule, EngineToken, Verdict};
 use crate::store::{KeyEntry, KeyRules, RequestKind, RequestRecord, Store, TaskRecord};
-use crate::{x509, Fault, Role, Shared};
+use crate::{x509, Fault, Shared};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tsb_models::codes::{self, http_status};
 use tsb_models::*;
+use tsb_models::{is_approval_task_path, role_for_path};
 
 /// Version reported by `GET /v1/versionInfo`.
 const VERSION: &str = "2.2.0-emulator";
@@ -195,68 +196,6 @@ fn route(shared: &Shared, req: &HttpRequest) -> ApiResult {
         authenticate(shared, req)?;
     }
     handle(shared, req)
-}
-
-fn is_approval_task_path(p: &str) -> bool {
-    p.strip_prefix("/v1/filtered")
-        .is_some_and(|rest| rest.ends_with("ApprovalTask") && !rest.contains('/'))
-}
-
-/// The API-key role guarding a path (tsb-api.md §1).
-fn role_for_path(p: &str) -> Option<Role> {
-    let under = |prefix: &str| p == prefix || p.starts_with(&format!("{prefix}/"));
-    if under("/v1/key")
-        || p == "/v1/importedKey"
-        || p == "/v1/derivedKey"
-        || under("/v1/dataObject")
-        || under("/v1/attestation")
-        || p == "/v1/modify"
-        || p == "/v1/synchronousModify"
-    {
-        return Some(Role::KeyManagement);
-    }
-    if is_approval_task_path(p)
-        || p == "/v1/approval"
-        || p == "/v1/task"
-        || p == "/v1/approver/onboard"
-    {
-        return Some(Role::Approver);
-    }
-    if matches!(
-        p,
-        "/v1/versionInfo" | "/v1/licenseInfo" | "/v1/keystore/statistics"
-    ) || under("/v1/hsm/log")
-    {
-        return Some(Role::Service);
-    }
-    const OPS: &[&str] = &[
-        "/v1/synchronousSign",
-        "/v1/synchronousDecrypt",
-        "/v1/synchronousUnwrap",
-        "/v1/synchronousBlock",
-        "/v1/synchronousUnblock",
-        "/v1/synchronousHmac",
-        "/v1/synchronousFileDecrypt",
-        "/v1/sign",
-        "/v1/decrypt",
-        "/v1/unwrap",
-        "/v1/block",
-        "/v1/unblock",
-        "/v1/wrap",
-        "/v1/verify",
-        "/v1/encrypt",
-        "/v1/fileEncrypt",
-        "/v1/createRfcTimestamp",
-        "/v1/filteredRequests",
-    ];
-    if OPS.contains(&p)
-        || under("/v1/certificate")
-        || under("/v1/generateRandom")
-        || under("/v1/request")
-    {
-        return Some(Role::KeyOperation);
-    }
-    None
 }
 
 fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), ApiError> {
@@ -2151,32 +2090,6 @@ fn controls(shared: &Shared, req: &HttpRequest) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_follow_the_documented_table() {
-        assert_eq!(role_for_path("/v1/key"), Some(Role::KeyManagement));
-        assert_eq!(
-            role_for_path("/v1/key/abc/attributes"),
-            Some(Role::KeyManagement)
-        );
-        assert_eq!(
-            role_for_path("/v1/keystore/statistics"),
-            Some(Role::Service)
-        );
-        assert_eq!(role_for_path("/v1/sign"), Some(Role::KeyOperation));
-        assert_eq!(
-            role_for_path("/v1/certificate/synchronous/request"),
-            Some(Role::KeyOperation)
-        );
-        assert_eq!(role_for_path("/v1/request/x"), Some(Role::KeyOperation));
-        assert_eq!(
-            role_for_path("/v1/filteredSignApprovalTask"),
-            Some(Role::Approver)
-        );
-        assert_eq!(role_for_path("/v1/approval"), Some(Role::Approver));
-        assert_eq!(role_for_path("/v1/versionInfo"), Some(Role::Service));
-        assert_eq!(role_for_path("/v1/nothing"), None);
-    }
 
     #[test]
     fn task_filters() {

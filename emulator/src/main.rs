@@ -18,7 +18,8 @@ OPTIONS:
   --bearer-token TOKEN   require 'Authorization: Bearer TOKEN' on /v1 (except approver paths);
                          also read from TSB_EMULATOR_BEARER_TOKEN
   --api-key ROLE=KEY     require X-API-KEY on the paths of ROLE (repeatable; roles:
-                         keyManagementToken, keyOperationToken, approverToken, serviceToken)
+                         keyManagementToken, keyOperationToken, approverToken, serviceToken,
+                         approverKeyManagementToken)
   --state FILE           persist keys, certificates, requests and tasks in FILE (JSON)
   --test-controls        serve the /_emulator/* test-control endpoints
   --quiet                do not log requests on stderr

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod operations;
 pub mod policy;
 pub mod requests;
+pub mod roles;
 pub mod service;
 
 pub use approvals::*;
@@ -38,4 +39,5 @@ pub use keys::*;
 pub use operations::*;
 pub use policy::*;
 pub use requests::*;
+pub use roles::{is_approval_task_path, role_for_path, Role};
 pub use service::*;

@@ -49,6 +49,7 @@ use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use serde::Serialize;
 use serde_json::Value;
+use tsb_models::tlv::{self, ApprovalToBeSigned};
 use tsb_models::{Paging, TasksResponse};
 
 // Re-exported so that users need no direct dependency on tsb-models.
@@ -614,43 +615,19 @@ fn operation_fits_code(operation: &str, code: u32) -> bool {
     .any(|o| o.eq_ignore_ascii_case(operation));
     let is_modify = operation.eq_ignore_ascii_case("Modify");
     match code {
-        1 => is_use,
-        4 => is_modify,
+        tlv::operation::USE => is_use,
+        tlv::operation::MODIFY => is_modify,
         _ => !is_use && !is_modify,
     }
 }
 
-/// What the HSM's `approvalToBeSigned` says, parsed from its TLV layout (little-endian:
-/// `u32 totalLen`, then items `u16 type, u16 len, data` padded to 4 bytes; type `0x003B` is the
-/// EkaOperation, `0x1002` the key label). `None` fields when the bytes do not follow the layout.
+/// The EkaOperation code and key label inside an `approvalToBeSigned` ([`tsb_models::tlv`]);
+/// `None` fields when the bytes do not follow the layout.
 fn parse_approval_tlv(bytes: &[u8]) -> (Option<u32>, Option<String>) {
-    let mut op = None;
-    let mut label = None;
-    let Some(total) = bytes
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    else {
-        return (None, None);
-    };
-    let end = (total as usize).saturating_add(4).min(bytes.len());
-    let mut pos = 4usize;
-    while pos + 4 <= end {
-        let ty = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
-        let len = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]) as usize;
-        let Some(data) = bytes.get(pos + 4..pos + 4 + len) else {
-            // Not the documented layout: trust nothing read so far.
-            return (None, None);
-        };
-        match ty {
-            0x003B if op.is_none() && len == 4 => {
-                op = Some(u32::from_le_bytes([data[0], data[1], data[2], data[3]]));
-            }
-            0x1002 if label.is_none() => label = String::from_utf8(data.to_vec()).ok(),
-            _ => {}
-        }
-        pos = (pos + 4 + len).div_ceil(4) * 4;
+    match ApprovalToBeSigned::decode(bytes) {
+        Ok(a) => (a.operation, a.key_label),
+        Err(_) => (None, None),
     }
-    (op, label)
 }
 
 /// A task together with what could be read from it.
@@ -1464,19 +1441,14 @@ mod tests {
 
     /// approvalToBeSigned in the documented layout (what the HSM and the emulator produce).
     fn tlv(op: u32, label: &str) -> String {
-        fn item(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-            out.extend_from_slice(&ty.to_le_bytes());
-            out.extend_from_slice(&(data.len() as u16).to_le_bytes());
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(4) * 4, 0);
+        let bytes = ApprovalToBeSigned {
+            operation: Some(op),
+            key_label: Some(label.into()),
+            payload: Some(tlv::ApprovalPayload::Usage(b"payload".to_vec())),
+            ..ApprovalToBeSigned::default()
         }
-        let mut body = Vec::new();
-        item(&mut body, 0x003B, &op.to_le_bytes());
-        item(&mut body, 0x1002, label.as_bytes());
-        item(&mut body, 0x1057, b"payload");
-        let mut out = (body.len() as u32).to_le_bytes().to_vec();
-        out.extend_from_slice(&body);
-        B64.encode(out)
+        .encode();
+        B64.encode(bytes)
     }
 
     #[test]

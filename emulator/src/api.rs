@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tsb_models::codes::{self, http_status};
 use tsb_models::*;
-use tsb_models::{is_approval_task_path, role_for_path};
+use tsb_models::{is_approval_task_path, role_for_path, tlv};
 
 /// Version reported by `GET /v1/versionInfo`.
 const VERSION: &str = "2.2.0-emulator";
@@ -1543,9 +1543,9 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
             == Verdict::Pending;
         if pending {
             let op_code = match kind {
-                RequestKind::Block => ska::OP_BLOCK,
-                RequestKind::Unblock => ska::OP_UNBLOCK,
-                _ => ska::OP_USE,
+                RequestKind::Block => tlv::operation::BLOCK,
+                RequestKind::Unblock => tlv::operation::UNBLOCK,
+                _ => tlv::operation::USE,
             };
             for approver in rule.approvers() {
                 let mut nonce = [0u8; 32];

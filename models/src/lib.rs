@@ -31,6 +31,7 @@ pub mod policy;
 pub mod requests;
 pub mod roles;
 pub mod service;
+pub mod tlv;
 
 pub use approvals::*;
 pub use certificates::*;

@@ -49,6 +49,7 @@ use openssl::rsa::Rsa;
 use openssl::sign::Signer;
 use serde::Serialize;
 use serde_json::Value;
+use tsb_models::algorithms::{ApproverDigest, Digest};
 use tsb_models::tlv::{self, ApprovalToBeSigned};
 use tsb_models::{Paging, TasksResponse};
 
@@ -445,8 +446,8 @@ impl ApproverKey {
     /// for Ed25519.
     pub fn digest_algorithm(&self) -> &'static str {
         match self.scheme {
-            Scheme::Rsa | Scheme::Ec => "SHA-256",
-            Scheme::Ed25519 => "EdDSA",
+            Scheme::Rsa | Scheme::Ec => ApproverDigest::Digest(Digest::Sha256).name(),
+            Scheme::Ed25519 => ApproverDigest::EdDsa.name(),
         }
     }
 

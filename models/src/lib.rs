@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod algorithms;
 pub mod approvals;
 pub mod certificates;
 pub mod errors;

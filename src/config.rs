@@ -504,7 +504,7 @@ fn validate_slot(
         (None, None) => None,
     };
     if let Some(p) = &default_policy {
-        crate::token::keygen::check_policy(p).map_err(|m| {
+        p.validate().map_err(|e| {
             ctx.err(
                 if raw.default_policy.is_some() {
                     "default_policy"
@@ -512,7 +512,7 @@ fn validate_slot(
                     "default_policy_file"
                 },
                 Some(n),
-                &m,
+                &e.to_string(),
             )
         })?;
     }

@@ -436,7 +436,7 @@ impl ApproverKey {
     /// A policy approval entry (`{"type":"public_key","name":..,"value":..}`) naming this key.
     pub fn policy_approval(&self, name: &str) -> tsb_models::Approval {
         tsb_models::Approval {
-            kind: "public_key".into(),
+            kind: tsb_models::approval_type::PUBLIC_KEY.into(),
             name: Some(name.into()),
             value: Some(self.public_key_b64()),
         }

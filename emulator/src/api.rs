@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tsb_models::codes::{self, http_status};
 use tsb_models::*;
-use tsb_models::{algorithms, is_approval_task_path, role_for_path, tlv};
+use tsb_models::{algorithms, approval_type, is_approval_task_path, role_for_path, tlv};
 
 /// Version reported by `GET /v1/versionInfo`.
 const VERSION: &str = "2.2.0-emulator";
@@ -458,17 +458,17 @@ fn approver_identity(a: &tsb_models::Approval) -> Result<(String, String), ApiEr
         })
     };
     match a.kind.as_str() {
-        "public_key" => {
+        approval_type::PUBLIC_KEY => {
             let v = value()?;
             let der = b64("approval value", v, codes::UNSUPPORTED_APPROVER_KEY)?;
             Ok((B64.encode(der), v.to_string()))
         }
-        "certificate" => {
+        approval_type::CERTIFICATE => {
             let der = b64("approval value", value()?, codes::UNSUPPORTED_APPROVER_KEY)?;
             let spki = B64.encode(crypto::certificate_spki_der(&der)?);
             Ok((spki.clone(), spki))
         }
-        "onboarded_approver_certificate" => {
+        approval_type::ONBOARDED_APPROVER_CERTIFICATE => {
             // Authorization-App approvers are not reachable through the emulator; they can be
             // listed in a policy but never approve.
             let id = format!("onboarded:{}", a.name.clone().unwrap_or_default());
@@ -490,15 +490,6 @@ fn engine_rule(
     };
     let mut tokens = Vec::with_capacity(rule.tokens.len());
     for t in &rule.tokens {
-        if t.timelock % 60 != 0 || t.timeout % 60 != 0 {
-            return Err(ApiError::new(
-                codes::VALIDATION_FAILED,
-                format!(
-                    "token {}: timelock and timeout must be multiples of 60 seconds",
-                    t.name
-                ),
-            ));
-        }
         let mut groups = Vec::new();
         for g in t.groups.iter().flatten() {
             let mut approvers = Vec::with_capacity(g.approvals.len());
@@ -526,6 +517,8 @@ fn key_rules(policy: Option<&Policy>) -> Result<KeyRules, ApiError> {
     let Some(p) = policy else {
         return Ok(KeyRules::default());
     };
+    p.validate()
+        .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))?;
     let mut display = BTreeMap::new();
     let use_rule = engine_rule(p.rule_use.as_ref(), &mut display)?;
     let block = engine_rule(p.rule_block.as_ref(), &mut display)?;

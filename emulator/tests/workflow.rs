@@ -582,3 +582,28 @@ fn task_paging_and_order() {
     let (_, v) = env.tasks(&a, "filteredAllApprovalTask", json!({"requestId": ids[2]}));
     assert_eq!(v["tasks"][0]["id"], asc1[0]["id"]);
 }
+
+/// Since TSB 2.0.1 "never fulfillable RuleModify, RuleBlock, and RuleUnblock" are allowed (S2
+/// `tsb/Download/release_notes.md`, audit divergence #8); a ruleUse that can never be met is not.
+#[test]
+fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
+    let env = start();
+    let a = Approver::ec();
+    let frozen = token(0, 0, vec![(2, vec![&a])]);
+    let usable = token(0, 0, vec![(1, vec![&a])]);
+    let mut policy = use_policy(vec![usable.clone()]);
+    for rule in ["ruleModify", "ruleBlock", "ruleUnblock"] {
+        policy[rule] = json!({"tokens": [frozen.clone()]});
+    }
+    let v = env.ec_key("Frozen", policy);
+    assert_eq!(
+        v["json"]["policy"]["ruleModify"]["tokens"][0]["groups"][0]["quorum"],
+        2
+    );
+    let (s, v) = env.post(
+        "/v1/key",
+        &json!({"label": "Unusable", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+                "attributes": {"sign": true}, "policy": use_policy(vec![frozen])}),
+    );
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
+}

@@ -411,8 +411,8 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
                 "algorithm or algorithmOid is required",
             )
         })?;
-    match alg.to_ascii_uppercase().as_str() {
-        "RSA" | "1.2.840.113549.1.1.1" => match ck.key_size {
+    match KeyAlgorithm::from_name_or_oid(alg) {
+        Some(KeyAlgorithm::Rsa) => match ck.key_size {
             Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
             Some(n) => Err(ApiError::new(
                 codes::KEYSIZE,
@@ -423,24 +423,22 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
                 "keySize is required for RSA keys",
             )),
         },
-        "EC" | "1.2.840.10045.2.1" => {
+        Some(KeyAlgorithm::Ec) => {
             let oid = ck.curve_oid.as_deref().ok_or_else(|| {
                 ApiError::new(codes::VALIDATION_FAILED, "curveOid is required for EC keys")
             })?;
-            crypto::Curve::from_oid(oid)
-                .map(KeySpec::Ec)
-                .ok_or_else(|| {
-                    ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported"))
-                })
+            Curve::from_oid(oid).map(KeySpec::Ec).ok_or_else(|| {
+                ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported"))
+            })
         }
-        "ED" | "1.3.101.112" => match ck.curve_oid.as_deref() {
-            None | Some("1.3.101.112") => Ok(KeySpec::Ed25519),
+        Some(KeyAlgorithm::Ed) => match ck.curve_oid.as_deref() {
+            None | Some(ED25519_OID) => Ok(KeySpec::Ed25519),
             Some(oid) => Err(ApiError::new(
                 codes::KEYSIZE,
                 format!("curve {oid} is not supported for ED keys"),
             )),
         },
-        _ => Err(ApiError::new(
+        None => Err(ApiError::new(
             codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
             format!("algorithm {alg} is not supported by the emulator (RSA, EC, ED)"),
         )),

@@ -14,6 +14,7 @@ use openssl::rsa::{Padding, Rsa};
 use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
 use openssl::x509::X509;
 use tsb_models::algorithms::{self, ApproverDigest, Cipher, Digest, Input as TsbInput, Scheme};
+use tsb_models::{KeyAlgorithm, ED25519_OID};
 
 /// Why a crypto operation failed, mapped by the server to a TSB error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,54 +52,22 @@ pub enum KeySpec {
     Ed25519,
 }
 
-/// Supported EC curves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Curve {
-    /// 1.2.840.10045.3.1.7
-    P256,
-    /// 1.3.132.0.34
-    P384,
-    /// 1.3.132.0.35
-    P521,
-    /// 1.3.132.0.10
-    Secp256k1,
+/// Supported EC curves ([`tsb_models::curves`]).
+pub use tsb_models::Curve;
+
+/// The OpenSSL curve NID.
+fn nid(c: Curve) -> Nid {
+    match c {
+        Curve::P256 => Nid::X9_62_PRIME256V1,
+        Curve::P384 => Nid::SECP384R1,
+        Curve::P521 => Nid::SECP521R1,
+        Curve::Secp256k1 => Nid::SECP256K1,
+    }
 }
 
-impl Curve {
-    /// From the dotted OID the TSB uses in `curveOid`.
-    pub fn from_oid(oid: &str) -> Option<Curve> {
-        match oid.trim() {
-            "1.2.840.10045.3.1.7" => Some(Curve::P256),
-            "1.3.132.0.34" => Some(Curve::P384),
-            "1.3.132.0.35" => Some(Curve::P521),
-            "1.3.132.0.10" => Some(Curve::Secp256k1),
-            _ => None,
-        }
-    }
-    /// The dotted OID.
-    pub fn oid(self) -> &'static str {
-        match self {
-            Curve::P256 => "1.2.840.10045.3.1.7",
-            Curve::P384 => "1.3.132.0.34",
-            Curve::P521 => "1.3.132.0.35",
-            Curve::Secp256k1 => "1.3.132.0.10",
-        }
-    }
-    /// The OpenSSL curve NID.
-    fn nid(self) -> Nid {
-        match self {
-            Curve::P256 => Nid::X9_62_PRIME256V1,
-            Curve::P384 => Nid::SECP384R1,
-            Curve::P521 => Nid::SECP521R1,
-            Curve::Secp256k1 => Nid::SECP256K1,
-        }
-    }
-    /// Inverse of `nid`.
-    fn from_nid(nid: Nid) -> Option<Curve> {
-        [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1]
-            .into_iter()
-            .find(|c| c.nid() == nid)
-    }
+/// Inverse of `nid`.
+fn curve_from_nid(n: Nid) -> Option<Curve> {
+    Curve::ALL.into_iter().find(|c| nid(*c) == n)
 }
 
 /// A private key held by the emulator.
@@ -367,7 +336,7 @@ impl KeyMaterial {
                 )))
             }
             KeySpec::Ec(curve) => {
-                let group = EcGroup::from_curve_name(curve.nid()).map_err(internal)?;
+                let group = EcGroup::from_curve_name(nid(curve)).map_err(internal)?;
                 let ec = EcKey::generate(&group).map_err(internal)?;
                 PKey::from_ec_key(ec).map_err(internal)?
             }
@@ -394,7 +363,7 @@ impl KeyMaterial {
                 let curve = ec
                     .group()
                     .curve_name()
-                    .and_then(Curve::from_nid)
+                    .and_then(curve_from_nid)
                     .ok_or_else(|| CryptoError::UnsupportedKey("unsupported EC curve".into()))?;
                 KeySpec::Ec(curve)
             }
@@ -410,28 +379,28 @@ impl KeyMaterial {
     pub fn public_key_spki_der(&self) -> Vec<u8> {
         self.pkey.public_key_to_der().unwrap_or_default()
     }
+    /// The TSB key algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self.spec {
+            KeySpec::Rsa(_) => KeyAlgorithm::Rsa,
+            KeySpec::Ec(_) => KeyAlgorithm::Ec,
+            KeySpec::Ed25519 => KeyAlgorithm::Ed,
+        }
+    }
     /// `"RSA"`, `"EC"` or `"ED"`.
     pub fn algorithm_name(&self) -> &'static str {
-        match self.spec {
-            KeySpec::Rsa(_) => "RSA",
-            KeySpec::Ec(_) => "EC",
-            KeySpec::Ed25519 => "ED",
-        }
+        self.algorithm().name()
     }
     /// RSA `1.2.840.113549.1.1.1`, EC `1.2.840.10045.2.1`, ED `1.3.101.112`.
     pub fn algorithm_oid(&self) -> &'static str {
-        match self.spec {
-            KeySpec::Rsa(_) => "1.2.840.113549.1.1.1",
-            KeySpec::Ec(_) => "1.2.840.10045.2.1",
-            KeySpec::Ed25519 => "1.3.101.112",
-        }
+        self.algorithm().oid()
     }
     /// Curve OID for EC (and `1.3.101.112` for Ed25519), None for RSA.
     pub fn curve_oid(&self) -> Option<&'static str> {
         match self.spec {
             KeySpec::Rsa(_) => None,
             KeySpec::Ec(c) => Some(c.oid()),
-            KeySpec::Ed25519 => Some("1.3.101.112"),
+            KeySpec::Ed25519 => Some(ED25519_OID),
         }
     }
     /// Modulus bits for RSA, None otherwise.

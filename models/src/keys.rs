@@ -1,7 +1,58 @@
 //! Keys: create, attributes, passwords (`tsb-api.md` §2).
 
+use crate::curves::ED25519_OID;
 use crate::policy::Policy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The asymmetric key algorithms this project creates and reads: the `algorithm` of a key and its
+/// `algorithmOid`. Sources: S3 `src/main/java/com/securosys/tee/dto/tsb/request/CreateKeyDto.java`
+/// (the names) and S2 `tsb/overview.md` (the OIDs in key attributes; tsb-api.md §2.2). The OIDs
+/// are the X.509 ones (rsaEncryption, id-ecPublicKey, id-Ed25519), so they also identify the key
+/// in a SubjectPublicKeyInfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// `RSA`, `1.2.840.113549.1.1.1`.
+    Rsa,
+    /// `EC`, `1.2.840.10045.2.1`.
+    Ec,
+    /// `ED`, `1.3.101.112` (Ed25519).
+    Ed,
+}
+
+impl KeyAlgorithm {
+    /// Every one.
+    pub const ALL: [KeyAlgorithm; 3] = [KeyAlgorithm::Rsa, KeyAlgorithm::Ec, KeyAlgorithm::Ed];
+
+    /// The `algorithm` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "RSA",
+            KeyAlgorithm::Ec => "EC",
+            KeyAlgorithm::Ed => "ED",
+        }
+    }
+
+    /// The `algorithmOid`.
+    pub fn oid(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "1.2.840.113549.1.1.1",
+            KeyAlgorithm::Ec => "1.2.840.10045.2.1",
+            KeyAlgorithm::Ed => ED25519_OID,
+        }
+    }
+
+    /// From a dotted OID.
+    pub fn from_oid(oid: &str) -> Option<KeyAlgorithm> {
+        KeyAlgorithm::ALL.into_iter().find(|a| a.oid() == oid)
+    }
+
+    /// From an `algorithm` name (any case) or an `algorithmOid`.
+    pub fn from_name_or_oid(s: &str) -> Option<KeyAlgorithm> {
+        KeyAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s) || a.oid() == s)
+    }
+}
 
 /// A key or approval password. The TSB DTOs declare it as `char[]`, which Jackson writes as an
 /// array of one-character strings (`["a","b"]`) and also reads from a plain string; both are
@@ -173,6 +224,19 @@ pub struct KeyLabelRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_algorithms() {
+        assert_eq!(KeyAlgorithm::from_name_or_oid("ec"), Some(KeyAlgorithm::Ec));
+        assert_eq!(
+            KeyAlgorithm::from_name_or_oid("1.3.101.112"),
+            Some(KeyAlgorithm::Ed)
+        );
+        assert_eq!(KeyAlgorithm::from_name_or_oid("DSA"), None);
+        for a in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::from_oid(a.oid()), Some(a));
+        }
+    }
 
     #[test]
     fn password_accepts_both_forms_and_writes_array() {

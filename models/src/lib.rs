@@ -25,6 +25,7 @@
 pub mod algorithms;
 pub mod approvals;
 pub mod certificates;
+pub mod curves;
 pub mod errors;
 pub mod keys;
 pub mod operations;
@@ -36,6 +37,7 @@ pub mod tlv;
 
 pub use approvals::*;
 pub use certificates::*;
+pub use curves::{Curve, ED25519_OID};
 pub use errors::{codes, ErrorBody};
 pub use keys::*;
 pub use operations::*;

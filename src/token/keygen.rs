@@ -8,7 +8,7 @@ use crate::der;
 use crate::error::{Error, Result};
 use crate::vendor;
 use cryptoki_sys::*;
-use tsb_models::{CreateKeyRequest, KeyFlags, KeyStatus, Policy};
+use tsb_models::{CreateKeyRequest, KeyAlgorithm, KeyFlags, KeyStatus, Policy};
 
 /// What C_GenerateKeyPair asked for.
 #[derive(Debug, Clone)]
@@ -121,9 +121,9 @@ pub fn build(
     default_policy: Option<&Policy>,
 ) -> Result<KeyGenRequest> {
     let (algorithm, key_type) = match mech {
-        CKM_RSA_PKCS_KEY_PAIR_GEN => ("RSA", CKK_RSA),
-        CKM_EC_KEY_PAIR_GEN => ("EC", CKK_EC),
-        CKM_EC_EDWARDS_KEY_PAIR_GEN => ("ED", CKK_EC_EDWARDS),
+        CKM_RSA_PKCS_KEY_PAIR_GEN => (KeyAlgorithm::Rsa.name(), CKK_RSA),
+        CKM_EC_KEY_PAIR_GEN => (KeyAlgorithm::Ec.name(), CKK_EC),
+        CKM_EC_EDWARDS_KEY_PAIR_GEN => (KeyAlgorithm::Ed.name(), CKK_EC_EDWARDS),
         _ => {
             return Err(Error::ck(
                 CKR_MECHANISM_INVALID,

@@ -51,7 +51,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tsb_models::algorithms::{ApproverDigest, Digest};
 use tsb_models::tlv::{self, ApprovalToBeSigned};
-use tsb_models::{Paging, TasksResponse};
+use tsb_models::{Paging, RequestType, TaskList, TasksResponse};
 
 // Re-exported so that users need no direct dependency on tsb-models.
 pub use tsb_models::{
@@ -72,24 +72,12 @@ const PAGE_SIZE: u32 = 25;
 const MAX_PAGES: u32 = 200;
 
 /// The operations that a task can be about, as returned by [`Task::operation_and_key`].
-pub const OPERATIONS: [&str; 8] = [
-    "Sign",
-    "Decrypt",
-    "CertificateSigningRequest",
-    "Certificate",
-    "SelfSignCertificate",
-    "Block",
-    "UnBlock",
-    "Modify",
-];
+pub const OPERATIONS: [&str; 8] = RequestType::OPERATIONS;
 
 /// Canonical spelling of an operation name given in any case (`sign` -> `Sign`), or `None` if it
 /// is not one of [`OPERATIONS`].
 pub fn canonical_operation(name: &str) -> Option<&'static str> {
-    OPERATIONS
-        .iter()
-        .copied()
-        .find(|op| op.eq_ignore_ascii_case(name))
+    RequestType::from_operation(name).map(RequestType::operation)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,23 +590,13 @@ impl TaskFilter {
 }
 
 /// Whether an operation name fits the EkaOperation code signed in `approvalToBeSigned`. Only the
-/// documented codes are relied on: 1 is a use of the key (sign, decrypt, certificates), 4 a
-/// modification; any other code is neither.
+/// documented codes are relied on (1 a use of the key, 4 a modification): an operation with a
+/// documented code needs exactly that code; any other operation (block, unblock, whose codes are
+/// only inferred) needs a code that is neither.
 fn operation_fits_code(operation: &str, code: u32) -> bool {
-    let is_use = [
-        "Sign",
-        "Decrypt",
-        "CertificateSigningRequest",
-        "Certificate",
-        "SelfSignCertificate",
-    ]
-    .iter()
-    .any(|o| o.eq_ignore_ascii_case(operation));
-    let is_modify = operation.eq_ignore_ascii_case("Modify");
-    match code {
-        tlv::operation::USE => is_use,
-        tlv::operation::MODIFY => is_modify,
-        _ => !is_use && !is_modify,
+    match RequestType::from_operation(operation) {
+        Some(t) if t.eka_operation_documented() => code == t.eka_operation(),
+        _ => !matches!(code, tlv::operation::USE | tlv::operation::MODIFY),
     }
 }
 
@@ -914,7 +892,7 @@ impl Approver {
             page_size: PAGE_SIZE,
             sort_order: None,
         });
-        let url = self.url("/v1/filteredAllApprovalTask");
+        let url = self.url(TaskList::All.path());
         let bytes = self.send("POST", url.clone(), Some(&body))?;
         let decode_err = |message: String| ApproveError::Decode {
             method: "POST",

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tsb_models::codes::{self, http_status};
 use tsb_models::*;
-use tsb_models::{algorithms, approval_type, is_approval_task_path, role_for_path, tlv};
+use tsb_models::{algorithms, approval_type, is_approval_task_path, role_for_path};
 
 /// Version reported by `GET /v1/versionInfo`.
 const VERSION: &str = "2.2.0-emulator";
@@ -327,10 +327,12 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         (["v1", "request", id], "GET") => request_status(shared, &pct_decode(id)),
         (["v1", "request", id], "DELETE") => cancel_request(shared, &pct_decode(id)),
         (["v1", "filteredRequests"], "POST") => filtered_requests(shared, body),
-        (["v1", name], "POST") if is_approval_task_path(&req.path) => match task_filter(name) {
-            Some(filter) => filtered_tasks(shared, body, filter),
-            None => Err(not_found_path(&req.path)),
-        },
+        (["v1", _], "POST") if is_approval_task_path(&req.path) => {
+            match TaskList::from_path(&req.path) {
+                Some(list) => filtered_tasks(shared, body, list),
+                None => Err(not_found_path(&req.path)),
+            }
+        }
         (["v1", "approval"], "POST") => approve(shared, body),
         (["v1", "task"], "DELETE") => reject_task(shared, body),
         _ if path_known(&segs, &req.path) => Err(method_not_allowed(m, &req.path)),
@@ -364,7 +366,7 @@ fn path_known(segs: &[&str], path: &str) -> bool {
             ]
             | ["v1", "certificate", "import", "plain"]
             | ["v1", "request", _]
-    ) || (is_approval_task_path(path) && segs.get(1).and_then(|n| task_filter(n)).is_some())
+    ) || TaskList::from_path(path).is_some()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,44 +782,6 @@ fn signed_attributes(k: &KeyEntry) -> SignedKeyAttributes {
 // ---------------------------------------------------------------------------------------------
 // Operations (shared by the synchronous endpoints and SKA request execution)
 
-/// `{"blockRequest": {...}}` of the block endpoints.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BlockEnvelope {
-    block_request: BlockInner,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BlockInner {
-    block_key_name: String,
-    #[serde(default)]
-    key_password: Option<Password>,
-    #[serde(default)]
-    meta_data: Option<String>,
-    #[serde(default)]
-    meta_data_signature: Option<String>,
-}
-
-/// `{"unblockRequest": {...}}` of the unblock endpoints.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UnblockEnvelope {
-    unblock_request: UnblockInner,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UnblockInner {
-    unblock_key_name: String,
-    #[serde(default)]
-    key_password: Option<Password>,
-    #[serde(default)]
-    meta_data: Option<String>,
-    #[serde(default)]
-    meta_data_signature: Option<String>,
-}
-
 /// One key operation, parsed from a request body.
 // Short-lived (one per request), so the size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -827,21 +791,8 @@ enum Operation {
     Csr(CsrRequest),
     SelfSign(SelfSignRequest),
     SignCertificate(SignCertificateRequest),
-    Block(BlockInner),
-    Unblock(UnblockInner),
-}
-
-/// Name of the inner object of each asynchronous request body.
-fn envelope_field(kind: RequestKind) -> &'static str {
-    match kind {
-        RequestKind::Sign => "signRequest",
-        RequestKind::Decrypt => "decryptRequest",
-        RequestKind::Csr => "csrSignRequest",
-        RequestKind::SelfSign => "selfSignCertificateRequest",
-        RequestKind::SignCertificate => "signCertificateRequest",
-        RequestKind::Block => "blockRequest",
-        RequestKind::Unblock => "unblockRequest",
-    }
+    Block(BlockRequest),
+    Unblock(UnblockRequest),
 }
 
 impl Operation {
@@ -940,7 +891,9 @@ impl Operation {
             Operation::Block(r) => r.block_key_name.as_bytes().to_vec(),
             Operation::Unblock(r) => r.unblock_key_name.as_bytes().to_vec(),
             _ => {
-                let inner = outer.get(envelope_field(self.kind())).unwrap_or(outer);
+                let inner = outer
+                    .get(self.kind().request_type().envelope_field())
+                    .unwrap_or(outer);
                 serde_json::to_vec(inner).unwrap_or_default()
             }
         }
@@ -1439,7 +1392,7 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
         // The password is checked now; the stored request (shown to approvers at level3 and
         // persisted) must not carry it.
         if let Some(inner) = outer
-            .get_mut(envelope_field(kind))
+            .get_mut(kind.request_type().envelope_field())
             .and_then(Value::as_object_mut)
         {
             if inner.contains_key("keyPassword") {
@@ -1451,11 +1404,7 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
         let pending = ska::evaluate(&rule, now, now, &BTreeMap::new(), &BTreeSet::new()).verdict
             == Verdict::Pending;
         if pending {
-            let op_code = match kind {
-                RequestKind::Block => tlv::operation::BLOCK,
-                RequestKind::Unblock => tlv::operation::UNBLOCK,
-                _ => tlv::operation::USE,
-            };
+            let op_code = kind.request_type().eka_operation();
             for approver in rule.approvers() {
                 let mut nonce = [0u8; 32];
                 let _ = openssl::rand::rand_bytes(&mut nonce);
@@ -1510,12 +1459,7 @@ fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
     if let Some(job) = job {
         run_job(shared, job);
     }
-    let field = match kind {
-        RequestKind::Decrypt => "decryptRequestId",
-        RequestKind::Block => "blockKeyRequestId",
-        RequestKind::Unblock => "unblockKeyRequestId",
-        _ => "signRequestId",
-    };
+    let field = kind.request_type().request_id_field();
     let mut resp = json_response(201, &json!({ field: id }))?;
     resp.request_id = Some(id);
     Ok(resp)
@@ -1612,31 +1556,6 @@ fn filtered_requests(shared: &Shared, body: &[u8]) -> ApiResult {
 // ---------------------------------------------------------------------------------------------
 // Approvers
 
-/// Which request kinds a `filtered*ApprovalTask` path lists. Certificate requests (CSR,
-/// self-sign, issue) are use operations: listed by `Sign` and `All`.
-fn task_filter(path_name: &str) -> Option<fn(RequestKind) -> bool> {
-    let name = path_name
-        .strip_prefix("filtered")?
-        .strip_suffix("ApprovalTask")?;
-    Some(match name {
-        "Sign" => |k| {
-            matches!(
-                k,
-                RequestKind::Sign
-                    | RequestKind::Csr
-                    | RequestKind::SelfSign
-                    | RequestKind::SignCertificate
-            )
-        },
-        "Decrypt" => |k| k == RequestKind::Decrypt,
-        "BlockKey" => |k| k == RequestKind::Block,
-        "UnblockKey" => |k| k == RequestKind::Unblock,
-        "ModifyKey" | "UnwrapKey" => |_| false,
-        "All" => |_| true,
-        _ => return None,
-    })
-}
-
 /// The caller's key: DER and whether it is a certificate.
 fn approver_key(
     public_key: Option<&String>,
@@ -1730,7 +1649,7 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
     if level >= 2 {
         let inner = rec
             .request
-            .get(envelope_field(rec.kind))
+            .get(rec.kind.request_type().envelope_field())
             .cloned()
             .unwrap_or(Value::Null);
         let text = |k: &str| inner.get(k).and_then(Value::as_str).map(str::to_string);
@@ -1746,21 +1665,12 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
     if level >= 3 {
         task.request_base64 =
             Some(B64.encode(serde_json::to_vec(&rec.request).unwrap_or_default()));
-        let parsed = Some(rec.request.clone());
-        match rec.kind {
-            RequestKind::Sign => task.signed_sign_request = parsed,
-            RequestKind::Decrypt => task.signed_decrypt_request = parsed,
-            RequestKind::Csr => task.signed_certificate_request_request = parsed,
-            RequestKind::SelfSign => task.signed_self_sign_certificate_request_dto = parsed,
-            RequestKind::SignCertificate => task.signed_sign_certificate_request = parsed,
-            RequestKind::Block => task.signed_block_key_request = parsed,
-            RequestKind::Unblock => task.signed_unblock_key_request = parsed,
-        }
+        task.set_signed_request(rec.kind.request_type(), rec.request.clone());
     }
     task
 }
 
-fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool) -> ApiResult {
+fn filtered_tasks(shared: &Shared, body: &[u8], list: TaskList) -> ApiResult {
     let f: FilteredTasksRequest = parse(body)?;
     let approver = authenticate_approver(&f)?;
     // Expire / execute what is due first, so no stale task is offered.
@@ -1779,7 +1689,7 @@ fn filtered_tasks(shared: &Shared, body: &[u8], filter: fn(RequestKind) -> bool)
             (None, None) => true,
         })
         .filter_map(|t| st.requests.get(&t.request_id).map(|r| (t, r)))
-        .filter(|(_, r)| r.status == RequestState::Pending && filter(r.kind))
+        .filter(|(_, r)| r.status == RequestState::Pending && list.shows(r.kind.request_type()))
         .collect();
     tasks.sort_by_key(|(t, _)| t.seq);
     let paging = f.paging.clone().unwrap_or_default();
@@ -1999,16 +1909,6 @@ fn controls(shared: &Shared, req: &HttpRequest) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn task_filters() {
-        let sign = task_filter("filteredSignApprovalTask").unwrap();
-        assert!(sign(RequestKind::Csr) && sign(RequestKind::Sign) && !sign(RequestKind::Decrypt));
-        assert!(task_filter("filteredAllApprovalTask").unwrap()(
-            RequestKind::Block
-        ));
-        assert!(task_filter("filteredFooApprovalTask").is_none());
-    }
 
     #[test]
     fn percent_decoding() {

@@ -1,5 +1,6 @@
 //! The approver's side: task lists, tasks, approvals (`tsb-api.md` §5.4, §5.5).
 
+use crate::requests::RequestType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -90,67 +91,120 @@ pub struct Task {
 }
 
 impl Task {
+    /// The parsed request of a level-3 task, for each kind of request.
+    pub fn signed_request(&self, t: RequestType) -> Option<&Value> {
+        match t {
+            RequestType::Sign => self.signed_sign_request.as_ref(),
+            RequestType::Decrypt => self.signed_decrypt_request.as_ref(),
+            RequestType::CertificateSigningRequest => {
+                self.signed_certificate_request_request.as_ref()
+            }
+            RequestType::Certificate => self.signed_sign_certificate_request.as_ref(),
+            RequestType::SelfSignCertificate => {
+                self.signed_self_sign_certificate_request_dto.as_ref()
+            }
+            RequestType::Block => self.signed_block_key_request.as_ref(),
+            RequestType::Unblock => self.signed_unblock_key_request.as_ref(),
+            RequestType::Modify => self.signed_modify_key_request.as_ref(),
+        }
+    }
+
+    /// Set the parsed request of a level-3 task (the server side of [`Task::signed_request`]).
+    pub fn set_signed_request(&mut self, t: RequestType, request: Value) {
+        let slot = match t {
+            RequestType::Sign => &mut self.signed_sign_request,
+            RequestType::Decrypt => &mut self.signed_decrypt_request,
+            RequestType::CertificateSigningRequest => &mut self.signed_certificate_request_request,
+            RequestType::Certificate => &mut self.signed_sign_certificate_request,
+            RequestType::SelfSignCertificate => &mut self.signed_self_sign_certificate_request_dto,
+            RequestType::Block => &mut self.signed_block_key_request,
+            RequestType::Unblock => &mut self.signed_unblock_key_request,
+            RequestType::Modify => &mut self.signed_modify_key_request,
+        };
+        *slot = Some(request);
+    }
+
     /// The operation and key label of this task, read from whichever parsed request (level3+) is
     /// present: e.g. `("Sign", "my-key")`.
     pub fn operation_and_key(&self) -> Option<(&'static str, String)> {
-        let pick = |v: &Option<Value>, inner: &str, field: &str| -> Option<String> {
-            let v = v.as_ref()?;
-            let obj = v.get(inner).unwrap_or(v);
-            obj.get(field)?.as_str().map(str::to_owned)
-        };
-        if let Some(k) = pick(&self.signed_sign_request, "signRequest", "signKeyName") {
-            return Some(("Sign", k));
+        RequestType::ALL.into_iter().find_map(|t| {
+            let v = self.signed_request(t)?;
+            let inner = v.get(t.envelope_field()).unwrap_or(v);
+            let key = inner.get(t.key_name_field())?.as_str()?;
+            Some((t.operation(), key.to_owned()))
+        })
+    }
+}
+
+/// The task lists `POST /v1/filtered<X>ApprovalTask` (S4 `testHelpers/test_client_tsb.go`, S2;
+/// `All` since TSB 2.0.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskList {
+    /// `filteredSignApprovalTask`.
+    Sign,
+    /// `filteredDecryptApprovalTask`.
+    Decrypt,
+    /// `filteredBlockKeyApprovalTask`.
+    BlockKey,
+    /// `filteredUnblockKeyApprovalTask`.
+    UnblockKey,
+    /// `filteredModifyKeyApprovalTask`.
+    ModifyKey,
+    /// `filteredUnwrapKeyApprovalTask`.
+    UnwrapKey,
+    /// `filteredAllApprovalTask`.
+    All,
+}
+
+impl TaskList {
+    /// Every list.
+    pub const ALL: [TaskList; 7] = [
+        TaskList::Sign,
+        TaskList::Decrypt,
+        TaskList::BlockKey,
+        TaskList::UnblockKey,
+        TaskList::ModifyKey,
+        TaskList::UnwrapKey,
+        TaskList::All,
+    ];
+
+    /// The path, e.g. `/v1/filteredAllApprovalTask`.
+    pub fn path(self) -> &'static str {
+        match self {
+            TaskList::Sign => "/v1/filteredSignApprovalTask",
+            TaskList::Decrypt => "/v1/filteredDecryptApprovalTask",
+            TaskList::BlockKey => "/v1/filteredBlockKeyApprovalTask",
+            TaskList::UnblockKey => "/v1/filteredUnblockKeyApprovalTask",
+            TaskList::ModifyKey => "/v1/filteredModifyKeyApprovalTask",
+            TaskList::UnwrapKey => "/v1/filteredUnwrapKeyApprovalTask",
+            TaskList::All => "/v1/filteredAllApprovalTask",
         }
-        if let Some(k) = pick(
-            &self.signed_decrypt_request,
-            "decryptRequest",
-            "decryptKeyName",
-        ) {
-            return Some(("Decrypt", k));
+    }
+
+    /// The list served at `path`.
+    pub fn from_path(path: &str) -> Option<TaskList> {
+        TaskList::ALL.into_iter().find(|l| l.path() == path)
+    }
+
+    /// Whether the list shows tasks of this kind of request. No source says which list shows
+    /// certificate requests (tsb-api.md §5.4): here they are uses of the key, listed with
+    /// `Sign` (and `All`).
+    pub fn shows(self, t: RequestType) -> bool {
+        match self {
+            TaskList::Sign => matches!(
+                t,
+                RequestType::Sign
+                    | RequestType::CertificateSigningRequest
+                    | RequestType::Certificate
+                    | RequestType::SelfSignCertificate
+            ),
+            TaskList::Decrypt => t == RequestType::Decrypt,
+            TaskList::BlockKey => t == RequestType::Block,
+            TaskList::UnblockKey => t == RequestType::Unblock,
+            TaskList::ModifyKey => t == RequestType::Modify,
+            TaskList::UnwrapKey => false,
+            TaskList::All => true,
         }
-        if let Some(k) = pick(
-            &self.signed_certificate_request_request,
-            "csrSignRequest",
-            "signKeyName",
-        ) {
-            return Some(("CertificateSigningRequest", k));
-        }
-        if let Some(k) = pick(
-            &self.signed_sign_certificate_request,
-            "signCertificateRequest",
-            "signKeyName",
-        ) {
-            return Some(("Certificate", k));
-        }
-        if let Some(k) = pick(
-            &self.signed_self_sign_certificate_request_dto,
-            "selfSignCertificateRequest",
-            "signKeyName",
-        ) {
-            return Some(("SelfSignCertificate", k));
-        }
-        if let Some(k) = pick(
-            &self.signed_block_key_request,
-            "blockRequest",
-            "blockKeyName",
-        ) {
-            return Some(("Block", k));
-        }
-        if let Some(k) = pick(
-            &self.signed_unblock_key_request,
-            "unblockRequest",
-            "unblockKeyName",
-        ) {
-            return Some(("UnBlock", k));
-        }
-        if let Some(k) = pick(
-            &self.signed_modify_key_request,
-            "modifyRequest",
-            "modifyKeyName",
-        ) {
-            return Some(("Modify", k));
-        }
-        None
     }
 }
 
@@ -179,4 +233,39 @@ pub struct ApprovalSubmission {
     pub approver_public_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver_certificate: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::is_approval_task_path;
+
+    #[test]
+    fn task_lists_and_paths() {
+        for l in TaskList::ALL {
+            assert!(is_approval_task_path(l.path()), "{l:?}");
+            assert_eq!(TaskList::from_path(l.path()), Some(l));
+        }
+        assert_eq!(TaskList::from_path("/v1/filteredFooApprovalTask"), None);
+        assert!(TaskList::Sign.shows(RequestType::CertificateSigningRequest));
+        assert!(!TaskList::Sign.shows(RequestType::Decrypt));
+        assert!(TaskList::All.shows(RequestType::Block));
+    }
+
+    #[test]
+    fn operation_and_key_from_each_parsed_request() {
+        for t in RequestType::ALL {
+            let mut task = Task::default();
+            task.set_signed_request(
+                t,
+                serde_json::json!({ t.envelope_field(): { t.key_name_field(): "k" } }),
+            );
+            assert_eq!(task.operation_and_key(), Some((t.operation(), "k".into())));
+            assert!(task.signed_request(t).is_some());
+            let json = serde_json::to_value(&task).unwrap();
+            let back: Task = serde_json::from_value(json).unwrap();
+            assert_eq!(back, task);
+        }
+        assert_eq!(Task::default().operation_and_key(), None);
+    }
 }

@@ -321,18 +321,9 @@ fn request_id_note(text: &str) -> String {
         Ok(v) => v,
         Err(_) => return String::new(),
     };
-    for k in [
-        "signRequestId",
-        "decryptRequestId",
-        "blockKeyRequestId",
-        "unblockKeyRequestId",
-        "modifyKeyRequestId",
-    ] {
-        if let Some(id) = v.get(k).and_then(|x| x.as_str()) {
-            return format!(", request {id}");
-        }
-    }
-    String::new()
+    tsb_models::request_id_in(&v)
+        .map(|id| format!(", request {id}"))
+        .unwrap_or_default()
 }
 
 /// Build the error for a non-2xx answer from its TSB error body (or its absence).

@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod cexamples;
+pub mod interop;
+pub mod tools;
+
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;

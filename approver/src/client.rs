@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::key::ApproverKey;
 use crate::task::{PendingTask, TaskFilter};
-use crate::{sanitize, ApproveError, ErrorBody, RequestStatus, Task};
+use crate::{sanitize, ApproveError, ErrorBody, FilteredTasksRequest, RequestStatus, Task};
 use serde::Serialize;
 use serde_json::Value;
-use tsb_models::{Paging, TaskList, TasksResponse};
+use tsb_models::{Paging, SortOrder, TaskList, TasksResponse};
 
 /// Default HTTP timeout of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -233,20 +233,32 @@ impl Approver {
     }
 
     /// One page of tasks, unfiltered on the client.
+    /// The body that asks for one page of tasks, with a fresh timestamp proof.
+    fn page_request(
+        &self,
+        request_id: Option<&str>,
+        page: u32,
+    ) -> Result<FilteredTasksRequest, ApproveError> {
+        let mut body = self.key.timestamp_proof()?;
+        body.request_id = request_id.map(str::to_owned);
+        // level3: the parsed request, so the key label, operation and metadata are visible.
+        body.detail_level = Some("level3".into());
+        // `sortOrder` is required (S3 `PagingDto`: `@NotNull`); oldest first, the value Securosys'
+        // own approver clients send (S4 `testHelpers/test_client_tsb.go`, S2 Python sample).
+        body.paging = Some(Paging {
+            page_number: page,
+            page_size: PAGE_SIZE,
+            sort_order: SortOrder::CreationDateAsc,
+        });
+        Ok(body)
+    }
+
     fn fetch_page(
         &self,
         request_id: Option<&str>,
         page: u32,
     ) -> Result<Vec<PendingTask>, ApproveError> {
-        let mut body = self.key.timestamp_proof()?;
-        body.request_id = request_id.map(str::to_owned);
-        // level3: the parsed request, so the key label, operation and metadata are visible.
-        body.detail_level = Some("level3".into());
-        body.paging = Some(Paging {
-            page_number: page,
-            page_size: PAGE_SIZE,
-            sort_order: None,
-        });
+        let body = self.page_request(request_id, page)?;
         let url = self.url(TaskList::All.path());
         let bytes = self.send("POST", url.clone(), Some(&body))?;
         let decode_err = |message: String| ApproveError::Decode {
@@ -531,6 +543,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use crate::key::KeyKind;
+
+    /// The TSB's `PagingDto` requires `sortOrder` (S3 `.../dto/tsb/request/PagingDto.java`:
+    /// `@NotNull SortOrder sortOrder`, `@Min(1) pageSize`): the value S4 and S2's Python sample
+    /// send (audit divergence #1).
+    #[test]
+    fn task_pages_are_asked_with_a_sort_order() {
+        let a = Approver::new("http://127.0.0.1:1", ApproverKey::generate(KeyKind::EcP256));
+        let body = serde_json::to_value(a.page_request(Some("r-1"), 3).unwrap()).unwrap();
+        assert_eq!(
+            body["paging"],
+            serde_json::json!({"pageNumber": 3, "pageSize": 25, "sortOrder": "CREATION_DATE_ASC"})
+        );
+        assert_eq!(body["requestId"], "r-1");
+        assert_eq!(body["detailLevel"], "level3");
+    }
 
     #[test]
     fn base_url_normalised() {

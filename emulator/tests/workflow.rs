@@ -607,3 +607,42 @@ fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
     );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
 }
+
+/// The TSB's `PagingDto` (S3 `src/main/java/com/securosys/tee/dto/tsb/request/PagingDto.java`):
+/// `@NotNull SortOrder sortOrder`, `@Min(1) pageSize`, `@Min(0) pageNumber`, checked by bean
+/// validation (`@Valid` in `FilteredTasksRequestDto`): 400 with errorCode 600 (audit divergence
+/// #1). Paging itself is optional.
+#[test]
+fn paging_needs_a_valid_sort_order() {
+    let env = start();
+    let a = Approver::ec();
+    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
+    env.sign_async("k");
+    for paging in [
+        json!({"pageNumber": 0, "pageSize": 25}),
+        json!({"pageNumber": 0, "pageSize": 25, "sortOrder": null}),
+        json!({"pageNumber": 0, "pageSize": 25, "sortOrder": "NEWEST_FIRST"}),
+        json!({"pageNumber": 0, "pageSize": 0, "sortOrder": "CREATION_DATE_ASC"}),
+        json!({"pageNumber": -1, "pageSize": 25, "sortOrder": "CREATION_DATE_ASC"}),
+    ] {
+        let (s, v) = env.tasks(&a, "filteredAllApprovalTask", json!({ "paging": paging }));
+        assert_eq!(
+            (s, v["errorCode"].as_i64()),
+            (400, Some(600)),
+            "{paging}: {v}"
+        );
+        assert_eq!(v["reason"], "res.error.input.validation.failed");
+    }
+    for order in [
+        "CREATION_DATE_ASC",
+        "CREATION_DATE_DESC",
+        "LAST_FETCHED_DATE_ASC",
+        "LAST_FETCHED_DATE_DESC",
+    ] {
+        let paging = json!({"pageNumber": 0, "pageSize": 25, "sortOrder": order});
+        let (s, v) = env.tasks(&a, "filteredAllApprovalTask", json!({ "paging": paging }));
+        assert_eq!(s, 200, "{order}: {v}");
+        assert_eq!(v["tasks"].as_array().map(Vec::len), Some(1));
+    }
+    assert_eq!(env.task_list(&a).len(), 1);
+}

@@ -4,17 +4,56 @@ use crate::requests::RequestType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Paging of task lists.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Paging of task lists (`PagingDto`, S3 `src/main/java/com/securosys/tee/dto/tsb/request/
+/// PagingDto.java`): `@Min(0) int pageNumber`, `@Min(1) int pageSize`, `@NotNull SortOrder
+/// sortOrder`. The numbers are Java `int`s, so an absent one is 0; a missing or unknown
+/// `sortOrder` fails to parse here, as it fails bean validation on the TSB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Paging {
+    /// Page to return, from 0.
     #[serde(default)]
     pub page_number: u32,
+    /// Tasks per page, at least 1 ([`Paging::validate`]).
     #[serde(default)]
     pub page_size: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort_order: Option<String>,
+    /// Order of the tasks.
+    pub sort_order: SortOrder,
+}
+
+impl Paging {
+    /// The checks of the DTO that the types do not already make (`@Min(1) pageSize`).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.page_size < 1 {
+            return Err(format!(
+                "paging.pageSize must be at least 1, not {}",
+                self.page_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `PagingDto.SortOrder`. "Initial value for LAST_FETCHED_DATE is the creation date of the task.
+/// LAST_FETCHED_DATE is updated every time a task is returned to the client" (S3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub enum SortOrder {
+    CreationDateAsc,
+    CreationDateDesc,
+    LastFetchedDateAsc,
+    LastFetchedDateDesc,
+}
+
+impl SortOrder {
+    /// Whether the newest comes first.
+    pub fn is_descending(self) -> bool {
+        matches!(
+            self,
+            SortOrder::CreationDateDesc | SortOrder::LastFetchedDateDesc
+        )
+    }
 }
 
 /// Timestamp-authenticated body of `POST /v1/filtered*ApprovalTask` and of the task rejection.
@@ -239,6 +278,29 @@ pub struct ApprovalSubmission {
 mod tests {
     use super::*;
     use crate::roles::is_approval_task_path;
+
+    #[test]
+    fn paging_follows_the_dto() {
+        let p: Paging = serde_json::from_str(
+            r#"{"pageNumber":1,"pageSize":25,"sortOrder":"LAST_FETCHED_DATE_DESC"}"#,
+        )
+        .unwrap();
+        assert!(p.sort_order.is_descending() && p.validate().is_ok());
+        assert_eq!(
+            serde_json::to_value(&p).unwrap()["sortOrder"],
+            "LAST_FETCHED_DATE_DESC"
+        );
+        for bad in [
+            r#"{"pageNumber":0,"pageSize":25}"#,
+            r#"{"pageNumber":0,"pageSize":25,"sortOrder":null}"#,
+            r#"{"pageNumber":0,"pageSize":25,"sortOrder":"creation_date_asc"}"#,
+            r#"{"pageNumber":-1,"pageSize":25,"sortOrder":"CREATION_DATE_ASC"}"#,
+        ] {
+            assert!(serde_json::from_str::<Paging>(bad).is_err(), "{bad}");
+        }
+        let p: Paging = serde_json::from_str(r#"{"sortOrder":"CREATION_DATE_ASC"}"#).unwrap();
+        assert!(p.validate().is_err());
+    }
 
     #[test]
     fn task_lists_and_paths() {

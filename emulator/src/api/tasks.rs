@@ -132,6 +132,12 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
 
 pub(super) fn filtered_tasks(shared: &Shared, body: &[u8], list: TaskList) -> ApiResult {
     let f: FilteredTasksRequest = parse(body)?;
+    // Bean validation of the DTO runs before anything else on the TSB (S3 `PagingDto`).
+    if let Some(paging) = &f.paging {
+        paging
+            .validate()
+            .map_err(|m| ApiError::new(codes::VALIDATION_FAILED, m))?;
+    }
     let approver = authenticate_approver(&f)?;
     // Expire / execute what is due first, so no stale task is offered.
     let jobs = refresh_all(shared);
@@ -152,24 +158,22 @@ pub(super) fn filtered_tasks(shared: &Shared, body: &[u8], list: TaskList) -> Ap
         .filter(|(_, r)| r.status == RequestState::Pending && list.shows(r.kind.request_type()))
         .collect();
     tasks.sort_by_key(|(t, _)| t.seq);
-    let paging = f.paging.clone().unwrap_or_default();
-    if paging
-        .sort_order
-        .as_deref()
-        .is_some_and(|o| o.ends_with("_DESC"))
-    {
-        tasks.reverse();
-    }
-    let views: Vec<Task> = if paging.page_size > 0 {
-        let size = paging.page_size as usize;
-        tasks
-            .iter()
-            .skip((paging.page_number as usize).saturating_mul(size))
-            .take(size)
-            .map(|(t, r)| task_view(t, r, level))
-            .collect()
-    } else {
-        tasks.iter().map(|(t, r)| task_view(t, r, level)).collect()
+    // The emulator does not track when a task was last fetched: LAST_FETCHED_DATE orders by
+    // creation, as it does on the TSB for tasks never fetched before.
+    let views: Vec<Task> = match &f.paging {
+        Some(paging) => {
+            if paging.sort_order.is_descending() {
+                tasks.reverse();
+            }
+            let size = paging.page_size as usize;
+            tasks
+                .iter()
+                .skip((paging.page_number as usize).saturating_mul(size))
+                .take(size)
+                .map(|(t, r)| task_view(t, r, level))
+                .collect()
+        }
+        None => tasks.iter().map(|(t, r)| task_view(t, r, level)).collect(),
     };
     drop(st);
     json_response(200, &TasksResponse { tasks: views })

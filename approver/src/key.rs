@@ -241,10 +241,10 @@ impl ApproverKey {
         }
     }
 
-    /// A fresh timestamp proof: the current UTC time in RFC 3339 with seconds and `Z`
-    /// (`2026-11-29T06:30:00Z`), its signature, the digest algorithm and our public key.
+    /// A fresh timestamp proof: the UTC time [`TIMESTAMP_BACKDATE`] ago in RFC 3339 with seconds
+    /// and `Z` (`2026-11-29T06:30:00Z`), its signature, the digest algorithm and our public key.
     pub fn timestamp_proof(&self) -> Result<FilteredTasksRequest, ApproveError> {
-        self.timestamp_proof_at(&now_timestamp())
+        self.timestamp_proof_at(&timestamp(chrono::Utc::now() - TIMESTAMP_BACKDATE))
     }
 
     /// A timestamp proof for a given timestamp string (signed exactly as given). Useful to test
@@ -284,9 +284,20 @@ impl ApproverKey {
     }
 }
 
+/// How far in the past [`ApproverKey::timestamp_proof`] stamps its proof. The TSB refuses a
+/// timestamp from the future unless configured otherwise and accepts one up to 600 s old
+/// (`maxFutureTimestampDiffApprovalClient: 0`, `maxTimestampDiffApprovalClient: 600`: S2
+/// `securosys-com/dev-securosys-docs` `tsb/Download/release_notes.md`, 1.18.0), so an approver
+/// whose clock runs a little ahead of the TSB's would be refused with a current stamp.
+pub const TIMESTAMP_BACKDATE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The current UTC time as the TSB expects it in a timestamp proof: `2026-11-29T06:30:00Z`.
 pub fn now_timestamp() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    timestamp(chrono::Utc::now())
+}
+
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Decode base64, tolerating whitespace/newlines (some servers wrap long values) and a missing
@@ -413,6 +424,27 @@ mod tests {
         assert!(e.to_string().contains("encrypted"), "{e}");
         let e = ApproverKey::from_pem_file("/nonexistent/key.pem").unwrap_err();
         assert!(e.to_string().contains("/nonexistent/key.pem"), "{e}");
+    }
+
+    /// The TSB refuses stamps in the future by default (S2 `tsb/Download/release_notes.md` 1.18.0:
+    /// `maxFutureTimestampDiffApprovalClient` default 0 s) and accepts them up to 600 s old, so
+    /// the proof is stamped a few seconds in the past to absorb clock skew (audit divergence #2).
+    #[test]
+    fn timestamp_proof_is_stamped_a_few_seconds_in_the_past() {
+        let k = ApproverKey::generate(KeyKind::EcP256);
+        let before = chrono::Utc::now();
+        let proof = k.timestamp_proof().unwrap();
+        let after = chrono::Utc::now();
+        let ts = chrono::DateTime::parse_from_rfc3339(&proof.timestamp).unwrap();
+        // Whole seconds, so the stamp is 5 s before the signing time, rounded down.
+        assert!(
+            before.signed_duration_since(ts).num_seconds() >= 4,
+            "{ts} vs {before}"
+        );
+        assert!(
+            after.signed_duration_since(ts).num_seconds() <= 6,
+            "{ts} vs {after}"
+        );
     }
 
     #[test]

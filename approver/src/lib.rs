@@ -38,7 +38,7 @@ mod key;
 mod task;
 
 pub use client::{Approver, Event, WatchOutcome, DEFAULT_POLL, DEFAULT_TIMEOUT};
-pub use key::{now_timestamp, ApproverKey, KeyKind};
+pub use key::{now_timestamp, ApproverKey, KeyKind, TIMESTAMP_BACKDATE};
 pub use task::{canonical_operation, PendingTask, TaskFilter, OPERATIONS};
 
 use std::fmt;

@@ -67,6 +67,12 @@ pub struct EmulatorConfig {
     pub test_controls: bool,
     /// Log one line per request on stderr (`METHOD /path STATUS 12ms [request id]`).
     pub log_requests: bool,
+    /// How far in the future an approver's timestamp may be. Default 0, the TSB's default of
+    /// `maxFutureTimestampDiffApprovalClient` (S2 `tsb/Download/release_notes.md`, 1.18.0).
+    pub max_timestamp_future: Duration,
+    /// How old an approver's timestamp may be. Default 600 s, the TSB's configuration template
+    /// value of `maxTimestampDiffApprovalClient` (same source).
+    pub max_timestamp_age: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -79,6 +85,8 @@ impl Default for EmulatorConfig {
             state_file: None,
             test_controls: false,
             log_requests: false,
+            max_timestamp_future: Duration::ZERO,
+            max_timestamp_age: Duration::from_secs(600),
         }
     }
 }

@@ -646,3 +646,36 @@ fn paging_needs_a_valid_sort_order() {
     }
     assert_eq!(env.task_list(&a).len(), 1);
 }
+
+/// Approver timestamps: "maxFutureTimestampDiffApprovalClient: 0 # in seconds ... Default 0
+/// seconds" and "maxTimestampDiffApprovalClient: 600" (S2 `tsb/Download/release_notes.md`, 1.18.0;
+/// audit divergence #2). A stamp in the future is refused by default; one a few seconds old is fine.
+#[test]
+fn approver_timestamps_may_not_be_in_the_future() {
+    let env = start();
+    let a = Approver::ec();
+    let at = |offset_s: i64| {
+        let ts = (chrono::Utc::now() + chrono::Duration::seconds(offset_s))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut proof = a.timestamp_proof();
+        proof["timestamp"] = json!(ts);
+        proof["timestampSignature"] = json!(a.sign(ts.as_bytes()));
+        proof
+    };
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(30));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(404)), "{v}");
+    for offset in [-5, -590] {
+        let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(offset));
+        assert_eq!(s, 200, "{offset} s: {v}");
+    }
+    // Both limits are configurable, as on the TSB.
+    let env = start_with(tsb_emulator::EmulatorConfig {
+        max_timestamp_future: Duration::from_secs(60),
+        max_timestamp_age: Duration::from_secs(60),
+        ..Default::default()
+    });
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(30));
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(-120));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(404)), "{v}");
+}

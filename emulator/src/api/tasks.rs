@@ -2,19 +2,14 @@
 
 use super::requests::{refresh, refresh_all, run_job, run_jobs};
 use super::{b64, empty_ok, json_response, parse, persist, ApiError, ApiResult};
-use crate::crypto::{self};
+use crate::crypto;
 use crate::store::{RequestKind, RequestRecord, TaskRecord};
-use crate::Shared;
+use crate::{EmulatorConfig, Shared};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
 use tsb_models::codes;
 use tsb_models::*;
-
-/// How far in the past an approver's timestamp may be (real time).
-const MAX_TIMESTAMP_AGE_S: i64 = 600;
-/// How far in the future an approver's timestamp may be (real time; allows clock skew).
-const MAX_TIMESTAMP_FUTURE_S: i64 = 60;
 
 /// The caller's key: DER and whether it is a certificate.
 fn approver_key(
@@ -47,19 +42,34 @@ fn canonical_approver(der: &[u8], is_certificate: bool) -> Result<String, ApiErr
 }
 
 /// Check the timestamp proof of a `FilteredTasksRequest`; returns the canonical approver id.
-/// Freshness uses REAL time: approvers sign the wall clock, not the emulated one.
-fn authenticate_approver(f: &FilteredTasksRequest) -> Result<String, ApiError> {
+/// Freshness uses REAL time: approvers sign the wall clock, not the emulated one. The window is
+/// `cfg.max_timestamp_future` ahead of the server's time (the TSB's default: 0) to
+/// `cfg.max_timestamp_age` behind it (600 s), as `maxFutureTimestampDiffApprovalClient` and
+/// `maxTimestampDiffApprovalClient` (S2 `tsb/Download/release_notes.md`, 1.18.0).
+fn authenticate_approver(
+    cfg: &EmulatorConfig,
+    f: &FilteredTasksRequest,
+) -> Result<String, ApiError> {
     let ts = chrono::DateTime::parse_from_rfc3339(f.timestamp.trim()).map_err(|e| {
         ApiError::new(
             codes::TIMESTAMP_OFF,
             format!("timestamp is not RFC 3339: {e}"),
         )
     })?;
-    let age = chrono::Utc::now().signed_duration_since(ts).num_seconds();
-    if !(-MAX_TIMESTAMP_FUTURE_S..=MAX_TIMESTAMP_AGE_S).contains(&age) {
+    let age_ms = chrono::Utc::now()
+        .signed_duration_since(ts)
+        .num_milliseconds();
+    let limit = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    if age_ms < -limit(cfg.max_timestamp_future) || age_ms > limit(cfg.max_timestamp_age) {
         return Err(ApiError::new(
             codes::TIMESTAMP_OFF,
-            format!("timestamp is {age} s off the server time"),
+            format!(
+                "timestamp is {} s {} the server time (allowed: {} s ahead, {} s behind)",
+                age_ms.unsigned_abs().div_ceil(1000),
+                if age_ms < 0 { "ahead of" } else { "behind" },
+                cfg.max_timestamp_future.as_secs(),
+                cfg.max_timestamp_age.as_secs()
+            ),
         ));
     }
     let (der, is_cert) = approver_key(
@@ -138,7 +148,7 @@ pub(super) fn filtered_tasks(shared: &Shared, body: &[u8], list: TaskList) -> Ap
             .validate()
             .map_err(|m| ApiError::new(codes::VALIDATION_FAILED, m))?;
     }
-    let approver = authenticate_approver(&f)?;
+    let approver = authenticate_approver(&shared.cfg, &f)?;
     // Expire / execute what is due first, so no stale task is offered.
     let jobs = refresh_all(shared);
     run_jobs(shared, jobs);
@@ -279,7 +289,7 @@ pub(super) fn approve(shared: &Shared, body: &[u8]) -> ApiResult {
 /// rejects; the task is deleted and the approver listed in `rejectedBy`.
 pub(super) fn reject_task(shared: &Shared, body: &[u8]) -> ApiResult {
     let f: FilteredTasksRequest = parse(body)?;
-    let approver = authenticate_approver(&f)?;
+    let approver = authenticate_approver(&shared.cfg, &f)?;
     let id = f
         .id
         .as_deref()
@@ -306,27 +316,23 @@ mod tests {
             timestamp_digest_algorithm: "SHA-256".into(),
             ..Default::default()
         };
-        let old = (chrono::Utc::now() - chrono::Duration::seconds(700)).to_rfc3339();
-        assert_eq!(
-            authenticate_approver(&mk(old)).unwrap_err().code,
-            codes::TIMESTAMP_OFF
-        );
-        let future = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc3339();
-        assert_eq!(
-            authenticate_approver(&mk(future)).unwrap_err().code,
-            codes::TIMESTAMP_OFF
-        );
-        assert_eq!(
-            authenticate_approver(&mk("yesterday".into()))
-                .unwrap_err()
-                .code,
-            codes::TIMESTAMP_OFF
-        );
-        // Fresh but without an approver key: validation error, not a timestamp error.
-        let fresh = chrono::Utc::now().to_rfc3339();
-        assert_eq!(
-            authenticate_approver(&mk(fresh)).unwrap_err().code,
-            codes::VALIDATION_FAILED
-        );
+        let at = |s: i64| (chrono::Utc::now() + chrono::Duration::seconds(s)).to_rfc3339();
+        let code = |cfg: &EmulatorConfig, ts: String| {
+            authenticate_approver(cfg, &mk(ts)).unwrap_err().code
+        };
+        let default = EmulatorConfig::default();
+        assert_eq!(code(&default, at(-700)), codes::TIMESTAMP_OFF);
+        assert_eq!(code(&default, at(2)), codes::TIMESTAMP_OFF);
+        assert_eq!(code(&default, "yesterday".into()), codes::TIMESTAMP_OFF);
+        // In the window but without an approver key: validation error, not a timestamp error.
+        assert_eq!(code(&default, at(0)), codes::VALIDATION_FAILED);
+        assert_eq!(code(&default, at(-590)), codes::VALIDATION_FAILED);
+        let skewed = EmulatorConfig {
+            max_timestamp_future: std::time::Duration::from_secs(60),
+            max_timestamp_age: std::time::Duration::from_secs(60),
+            ..EmulatorConfig::default()
+        };
+        assert_eq!(code(&skewed, at(30)), codes::VALIDATION_FAILED);
+        assert_eq!(code(&skewed, at(-120)), codes::TIMESTAMP_OFF);
     }
 }

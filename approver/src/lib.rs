@@ -9,9 +9,9 @@
 //!    `POST /v1/approval` ([`Approver::approve`]), or deletes the task to reject the request
 //!    ([`Approver::reject`]).
 //!
-//! This crate implements exactly that protocol (see `shared/tsb-api.md` §5.4 and §5.5), so it works
-//! against a real TSB as well as against `tsb-emulator`. The `tsb-approve` binary is a thin command
-//! line around it.
+//! This crate implements exactly that protocol (its Securosys sources are cited in `tsb_models`),
+//! so it works against a real TSB as well as against `tsb-emulator`. The `tsb-approve` binary is a
+//! thin command line around it.
 //!
 //! ```no_run
 //! use tsb_approve::{Approver, ApproverKey, KeyKind, TaskFilter};

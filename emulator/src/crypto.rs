@@ -410,7 +410,7 @@ impl KeyMaterial {
             _ => None,
         }
     }
-    /// Sign `payload` with a TSB `signatureAlgorithm` (see `tsb-api.md` §3.3): every RSA
+    /// Sign `payload` with a TSB `signatureAlgorithm` ([`tsb_models::algorithms`]): every RSA
     /// PKCS#1 v1.5 / PSS / NONE / NONESHAxxx variant, ECDSA (`NONE_WITH_ECDSA` takes a digest,
     /// `SHAxxx_WITH_ECDSA` hashes; output DER SEQUENCE{r,s}), `EDDSA` (raw 64 bytes).
     ///

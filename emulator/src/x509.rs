@@ -295,8 +295,8 @@ fn parse_csr(csr: &str) -> Result<X509Req, CryptoError> {
     }
 }
 
-/// Digest for a certificate/CSR `signatureAlgorithm` ([`algorithms::CERTIFICATE_SIGNATURE_ALGORITHMS`]),
-/// checked against the signing key's type.
+/// Digest for a certificate/CSR `signatureAlgorithm`
+/// ([`algorithms::CERTIFICATE_SIGNATURE_ALGORITHMS`]), checked against the signing key's type.
 fn signature_digest(key: &PKeyRef<Private>, algorithm: &str) -> Result<MessageDigest, CryptoError> {
     let unsupported = || {
         CryptoError::AlgorithmNotSupportedByKey(format!(

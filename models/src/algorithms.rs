@@ -4,7 +4,7 @@
 //! emulator validates and interprets what it receives with them.
 //!
 //! Sources, per group:
-//! - `signatureAlgorithm`: S3 `src/main/java/com/securosys/tee/enums/tsb/SignatureAlgorithm.java`
+//! - `signatureAlgorithm`: S3 `enums/tsb/SignatureAlgorithm.java`
 //!   (the TSB's enum) and S1 `helpers/consts.go` (`RSA_SIGNATURE_LIST`, `EC_SIGNATURE_LIST`,
 //!   `ED_SIGNATURE_LIST`, `DSA_SIGNATURE_LIST`, `BLS_SIGNATURE_LIST`); the PQC names also from the
 //!   S1 `README.md`. `NONESHA1_WITH_RSA_PSS` is in neither (audit divergence #5).
@@ -238,7 +238,7 @@ signature_algorithms! {
     KECCAK256_WITH_ECDSA = Other, Input::Other;
     KECCAK384_WITH_ECDSA = Other, Input::Other;
     KECCAK512_WITH_ECDSA = Other, Input::Other;
-    // Schnorr, TSB 2.2.0 (S3; tsb-api.md §3.3).
+    // Schnorr, TSB 2.2.0 (S3).
     NONE_WITH_EC_SCHNORR_BIP0340 = Other, Input::Other;
     // DSA (S3, S1 DSA_SIGNATURE_LIST).
     NONE_WITH_DSA = Dsa, Raw;

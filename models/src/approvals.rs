@@ -1,10 +1,14 @@
-//! The approver's side: task lists, tasks, approvals (`tsb-api.md` §5.4, §5.5).
+//! The approver's side: task lists, tasks, approvals. Sources: S3
+//! `dto/tsb/request/{FilteredTasksRequestDto,AuthenticatableRequestDto,
+//! SendApprovalDto,PagingDto}.java` and `.../response/GetTasksResponseDto.java`; S4
+//! `testHelpers/test_client_tsb.go` (the task lists and a client of them); S2
+//! `tsb/Tutorials/Blockchain/slip10.md` (a real level-5 task).
 
 use crate::requests::RequestType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Paging of task lists (`PagingDto`, S3 `src/main/java/com/securosys/tee/dto/tsb/request/
+/// Paging of task lists (`PagingDto`, S3 `dto/tsb/request/
 /// PagingDto.java`): `@Min(0) int pageNumber`, `@Min(1) int pageSize`, `@NotNull SortOrder
 /// sortOrder`. The numbers are Java `int`s, so an absent one is 0; a missing or unknown
 /// `sortOrder` fails to parse here, as it fails bean validation on the TSB.
@@ -226,7 +230,7 @@ impl TaskList {
     }
 
     /// Whether the list shows tasks of this kind of request. No source says which list shows
-    /// certificate requests (tsb-api.md §5.4): here they are uses of the key, listed with
+    /// certificate requests: here they are uses of the key, listed with
     /// `Sign` (and `All`).
     pub fn shows(self, t: RequestType) -> bool {
         match self {

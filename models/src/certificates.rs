@@ -1,4 +1,8 @@
-//! Certificates: CSRs, self-signed certificates, issuing from a CSR, import (`tsb-api.md` §6).
+//! Certificates: CSRs, self-signed certificates, issuing from a CSR, import. Sources: S3
+//! `dto/tsb/request/{CsrSignRequestDto,SelfSignCertificateRequestDto,
+//! SignCertificateRequestDto,CertificateImportDto}.java` and their `Synchronous*`/`Signed*`
+//! envelopes; S1 `certs.go`; S2 `tsb/Tutorials/Certificate/**` and the seed's bodies
+//! (`tests/fixtures/csr-*.json`).
 
 use crate::keys::Password;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! field sizes.
 //!
 //! Source of the OIDs the TSB accepts: `securosys-com/securosys-wiki`
-//! `securosys/docs/TSB/3_Fundamentals/1_Key/Curve-Oid.md` (tsb-api.md §2.1); the TSB knows more
+//! `securosys/docs/TSB/3_Fundamentals/1_Key/Curve-Oid.md`; the TSB knows more
 //! curves (secp224k1/r1, x962p239v1-3, brainpool, frp256v1) than this project supports. The name
 //! aliases are those of OpenSSL, NIST and SEC 2; the field sizes those of SEC 2 / FIPS 186.
 

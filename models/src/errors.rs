@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Error body of the TSB (`ReasonBasedExceptionDto`): `{errorCode, reason, message}`.
-/// Source: S3 `src/main/java/com/securosys/tee/dto/tsb/response/ReasonBasedExceptionDto.java`.
+/// Source: S3 `dto/tsb/response/ReasonBasedExceptionDto.java`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
@@ -19,7 +19,7 @@ pub struct ErrorBody {
 }
 
 /// The TSB error codes this project produces or interprets, with their `reason` strings.
-/// Source: S3 `src/main/java/com/securosys/tee/exceptions/tsb/BusinessReason.java` (all pairs
+/// Source: S3 `exceptions/tsb/BusinessReason.java` (all pairs
 /// confirmed by the fidelity audit).
 #[allow(missing_docs)]
 pub mod codes {

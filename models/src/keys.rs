@@ -1,12 +1,16 @@
-//! Keys: create, attributes, passwords (`tsb-api.md` §2).
+//! Keys: create, attributes, passwords. Sources: S3
+//! `dto/tsb/request/{CreateKeyDto,AttributesDto,KeyLabelWithPasswordDto}.java`,
+//! `dto/tsb/response/KeyAttributesDto.java`; S1 `key.go`, `helpers/functions.go`
+//! (`StringToCharArray`); S2 `tsb/overview.md`; the seed's
+//! `tests/fixtures/create-key-request.json`.
 
 use crate::curves::ED25519_OID;
 use crate::policy::Policy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The asymmetric key algorithms this project creates and reads: the `algorithm` of a key and its
-/// `algorithmOid`. Sources: S3 `src/main/java/com/securosys/tee/dto/tsb/request/CreateKeyDto.java`
-/// (the names) and S2 `tsb/overview.md` (the OIDs in key attributes; tsb-api.md §2.2). The OIDs
+/// `algorithmOid`. Sources: S3 `dto/tsb/request/CreateKeyDto.java`
+/// (the names) and S2 `tsb/overview.md` (the OIDs in key attributes). The OIDs
 /// are the X.509 ones (rsaEncryption, id-ecPublicKey, id-Ed25519), so they also identify the key
 /// in a SubjectPublicKeyInfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,9 +11,12 @@
 //! |---|---|---|
 //! | S1 | `securosys-com/tsb-client-go` | the official Go client |
 //! | S2 | `securosys-com/dev-securosys-docs` | the documentation source, release notes |
-//! | S3 | `securosys-com/vault-code-executable-examples` | copies of the TSB's DTOs, enums, `BusinessReason` |
+//! | S3 | `securosys-com/vault-code-executable-examples` | the TSB's DTOs, enums, errors |
 //! | S4 | `securosys-com/hcvault-plugin-secrets-engine` | the Vault plugin (approver endpoints) |
 //! | S5 | `securosys-com/fireblocks-external-key-store` | a Java client |
+//!
+//! S3 paths are written relative to its `src/main/java/com/securosys/tee/` (for example
+//! `dto/tsb/request/PagingDto.java`).
 //!
 //! The tests feed the real bodies from the seed (`tests/fixtures/`) through these types, so a field
 //! name that all three programs got wrong the same way is caught. Field names follow the public TSB

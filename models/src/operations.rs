@@ -1,4 +1,7 @@
-//! Key operations: sign, verify, decrypt, random (`tsb-api.md` §3, §4).
+//! Key operations: sign, verify, decrypt, random. Sources: S3
+//! `dto/tsb/request/{SignRequestDto,SynchronousSignRequestDto,
+//! VerifySignatureRequestDto,DecryptRequestDto}.java` and `.../response/*`; S1 `sign.go`,
+//! `encrypt.go`, `random.go`.
 
 use crate::keys::Password;
 use serde::{Deserialize, Serialize};

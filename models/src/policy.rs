@@ -1,8 +1,8 @@
-//! Smart Key Attributes policies (`PolicyDto`, `tsb-api.md` §2.1) and the one validator of them,
+//! Smart Key Attributes policies (`PolicyDto`) and the one validator of them,
 //! used by the module (before it sends a policy, and for the default policy of its config) and by
 //! the emulator (when a key is created).
 //!
-//! Sources: S3 `src/main/java/com/securosys/tee/dto/tsb/PolicyDto.java` and its rule/token/group
+//! Sources: S3 `dto/tsb/PolicyDto.java` and its rule/token/group
 //! classes (`@DivisibleBy60` on `timelock` and `timeout`, the approval types), S2
 //! `tsb/Concepts/SmartKeyAttributes/**` (rules, tokens OR-ed, groups AND-ed, quorum) and S2
 //! `tsb/Download/release_notes.md` 2.0.1 ("Allowed never fulfillable RuleModify, RuleBlock, and

@@ -1,5 +1,7 @@
 //! SKA requests: the kinds of approval-gated requests and their names on the wire, block and
-//! unblock bodies, status and listing (`tsb-api.md` §2.4, §5.2, §5.3).
+//! unblock bodies, status and listing. Sources: S3 `dto/tsb/**` (`RequestStatusDto`) and
+//! `enums/tsb/RequestStatus.java`, S1 `requests.go`, `block.go`, `unblock.go`;
+//! `filteredRequests` since TSB 2.0.1 (S2 `tsb/Download/release_notes.md`).
 
 use crate::keys::Password;
 use crate::tlv::operation;
@@ -10,8 +12,8 @@ use serde_json::Value;
 /// object of its body, the key-name field in it, the request-id field of the answer, the parsed
 /// request in a level-3 task, and the operation name of metadata and tools.
 ///
-/// Sources: S3 `src/main/java/com/securosys/tee/dto/tsb/request/Signed*RequestDto.java` (inner
-/// objects), `.../response/*ResponseDto.java` (request ids), `.../response/GetTasksResponseDto.java`
+/// Sources: S3 `dto/tsb/request/Signed*RequestDto.java` (inner objects),
+/// `dto/tsb/response/*ResponseDto.java` (request ids), `dto/tsb/response/GetTasksResponseDto.java`
 /// (task fields); S1 `block.go`, `unblock.go`, `modify.go`, `sign.go`, `certs.go`; the operation
 /// names of S1 `helpers/functions.go` `PrepareMetaData`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

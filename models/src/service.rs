@@ -1,4 +1,5 @@
-//! Service endpoints: version and licence (`tsb-api.md` §1).
+//! Service endpoints: version and licence. Sources: S2 `tsb/Quickstart/cloud-quickstart.md`
+//! (`{"Version": ...}`), S3 `dto/tsb/response/LicenseInformationDto.java`.
 
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! decoding): one encoder (the emulator builds tasks with it) and one decoder (the approver checks
 //! what it signs with it).
 //!
-//! Source: S3 `src/main/java/com/securosys/tee/dto/tsb/response/GetTasksResponseDto.java` (the
+//! Source: S3 `dto/tsb/response/GetTasksResponseDto.java` (the
 //! swagger text of `approvalToBeSigned`) and the decoded samples of S2
 //! `tsb/Tutorials/Blockchain/slip10.md`; confirmed by the fidelity audit. Little-endian: a `u32`
 //! length of what follows, then items `u16 type, u16 length, value`, each padded with zeros to a
@@ -129,7 +129,8 @@ impl std::fmt::Display for NotTheLayout {
 impl std::error::Error for NotTheLayout {}
 
 fn push_item(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-    // Callers keep values within MAX_VALUE_LEN; truncating is a last line of defence, never a panic.
+    // Callers keep values within MAX_VALUE_LEN; truncating is a last line of defence, never a
+    // panic.
     let data = &data[..data.len().min(MAX_VALUE_LEN)];
     out.extend_from_slice(&ty.to_le_bytes());
     out.extend_from_slice(&(data.len() as u16).to_le_bytes());

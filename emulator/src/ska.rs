@@ -212,7 +212,7 @@ pub fn evaluate(
 /// seconds, timestamp-key label), a stand-in for the HSM's timestamp signature (`nonce`, which
 /// makes every task unique), and the payload again. A payload longer than the layout can hold is
 /// replaced by its SHA-256 digest.
-pub fn approval_to_be_signed(
+pub(crate) fn approval_to_be_signed(
     op: u32,
     key_label: &str,
     payload: &[u8],

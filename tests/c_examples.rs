@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::cexamples::{approve_later, require_build_tools, source_dir, Fixture};
+use common::cexamples::{approve_later, make, source_dir, Fixture};
 use common::tools::{run_until, tool};
 use common::{module_path, openssl, temp_dir, write};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
@@ -560,20 +560,7 @@ isolated!(
     /// and every example include both).
     fn vendor_header_compiles_with_wall_wextra_werror() {
         let dir = temp_dir("cex-header");
-        require_build_tools();
-        let o = Command::new("make")
-            .arg("-C")
-            .arg(source_dir())
-            .arg(format!("O={}", dir.display()))
-            .arg("check-header")
-            .output()
-            .expect("run make");
-        assert!(
-            o.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        make(&dir, "check-header");
         assert!(dir.join("header_check.o").exists());
         // And a minimal program outside the Makefile, as C99, C11, GNU C17 and C++11 (the header's
         // extern "C" block).

@@ -189,6 +189,15 @@ impl SigAlg {
         }
     }
 
+    /// The algorithm of this name, if it fits the key.
+    fn for_key<T>(pkey: &PKeyRef<T>, name: &str) -> Result<SigAlg, CryptoError> {
+        let alg = SigAlg::parse(name).ok_or_else(|| {
+            CryptoError::AlgorithmNotSupportedByKey(format!("unknown signature algorithm {name}"))
+        })?;
+        check_family(pkey, alg, name)?;
+        Ok(alg)
+    }
+
     fn family(self) -> Family {
         match self {
             SigAlg::RsaPkcs1(_) | SigAlg::RsaPss(_) => Family::Rsa,
@@ -421,12 +430,7 @@ impl KeyMaterial {
     /// `KECCAKxxx_WITH_ECDSA`, Schnorr, DSA, PQC. A pre-hashed payload of the wrong length is
     /// `InvalidPayload`.
     pub fn sign(&self, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
-            CryptoError::AlgorithmNotSupportedByKey(format!(
-                "unknown signature algorithm {algorithm}"
-            ))
-        })?;
-        check_family(&self.pkey, alg, algorithm)?;
+        let alg = SigAlg::for_key(&self.pkey, algorithm)?;
         let prepared = prepare(alg, payload)?;
         if alg == SigAlg::EdDsa {
             let mut signer = Signer::new_without_digest(&self.pkey).map_err(internal)?;
@@ -460,12 +464,7 @@ impl KeyMaterial {
         payload: &[u8],
         signature: &[u8],
     ) -> Result<bool, CryptoError> {
-        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
-            CryptoError::AlgorithmNotSupportedByKey(format!(
-                "unknown signature algorithm {algorithm}"
-            ))
-        })?;
-        check_family(&self.pkey, alg, algorithm)?;
+        let alg = SigAlg::for_key(&self.pkey, algorithm)?;
         let prepared = prepare(alg, payload)?;
         if alg == SigAlg::EdDsa {
             return ed25519_verify(&self.pkey, &prepared.tbs, signature);

@@ -30,8 +30,9 @@ pub fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples")
 }
 
-/// `make` the examples into `out` (never into the source tree); returns `out`.
-pub fn build_examples(out: &Path) -> PathBuf {
+/// Run `make TARGET` in `c-examples/` with its output in `out` (never in the source tree) and the
+/// repository's `include/`; fails the test unless make succeeds. Returns make's stdout.
+pub fn make(out: &Path, target: &str) -> String {
     require_build_tools();
     let o = Command::new("make")
         .arg("-C")
@@ -43,16 +44,21 @@ pub fn build_examples(out: &Path) -> PathBuf {
                 .join("include")
                 .display()
         ))
-        .arg("all")
+        .arg(target)
         .output()
         .expect("run make");
     assert!(
         o.status.success(),
-        "make in c-examples failed:\n{}{}",
+        "make {target} in c-examples failed:\n{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `make` the examples into `out`; returns `out`.
+pub fn build_examples(out: &Path) -> PathBuf {
+    let log = make(out, "all");
     assert!(
         log.contains("-Wall -Wextra -Werror"),
         "the examples must be built with -Wall -Wextra -Werror:\n{log}"

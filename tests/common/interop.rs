@@ -141,17 +141,7 @@ impl World {
             "-o",
             der.to_str().unwrap(),
         ]);
-        super::openssl(&[
-            "pkey",
-            "-pubin",
-            "-inform",
-            "DER",
-            "-in",
-            der.to_str().unwrap(),
-            "-out",
-            pem.to_str().unwrap(),
-        ]);
-        pem
+        der_to_pem(&der, &pem)
     }
 
     /// The key's public key as the TSB reports it.
@@ -162,17 +152,7 @@ impl World {
             .unwrap();
         let der = super::write(&self.dir, &format!("{label}.tsb.der"), &spki);
         let pem = self.path(&format!("{label}.tsb.pem"));
-        super::openssl(&[
-            "pkey",
-            "-pubin",
-            "-inform",
-            "DER",
-            "-in",
-            der.to_str().unwrap(),
-            "-out",
-            pem.to_str().unwrap(),
-        ]);
-        pem
+        der_to_pem(&der, &pem)
     }
 
     pub fn http(&self) -> reqwest::blocking::Client {
@@ -291,4 +271,19 @@ impl World {
         c.env("OPENSSL_CONF", conf).args(args);
         run(&mut c)
     }
+}
+
+/// Convert a DER SubjectPublicKeyInfo file to PEM with the openssl CLI; returns `pem`.
+fn der_to_pem(der: &Path, pem: &Path) -> PathBuf {
+    super::openssl(&[
+        "pkey",
+        "-pubin",
+        "-inform",
+        "DER",
+        "-in",
+        der.to_str().unwrap(),
+        "-out",
+        pem.to_str().unwrap(),
+    ]);
+    pem.to_path_buf()
 }

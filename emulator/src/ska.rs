@@ -38,7 +38,9 @@ pub struct EngineGroup {
 
 impl EngineRule {
     /// Whether any token needs at least one approval ("SKA-gated": the synchronous endpoints
-    /// refuse such keys). A token with null/empty groups needs none.
+    /// refuse such keys). A token with null/empty groups needs none. The rule of
+    /// [`tsb_models::Rule::needs_approvals`], on the engine form (checked against it in the tests
+    /// of the key handlers).
     pub fn is_gated(&self) -> bool {
         self.tokens.iter().any(|t| !t.groups.is_empty())
     }

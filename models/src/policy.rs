@@ -185,6 +185,19 @@ impl Policy {
     }
 }
 
+impl Rule {
+    /// Whether an operation under this rule needs approvals: some token has a non-empty group.
+    /// Such a key is used through the asynchronous endpoints (`/v1/sign`, ...); the synchronous
+    /// ones refuse it. The decision rule of Securosys' own clients (S4
+    /// `backend/path_hsm_operations.go`); a token without groups is satisfied at once (S2 "Empty
+    /// Policy").
+    pub fn needs_approvals(&self) -> bool {
+        self.tokens
+            .iter()
+            .any(|t| t.groups.as_ref().is_some_and(|g| !g.is_empty()))
+    }
+}
+
 impl Approval {
     fn validate(&self) -> Result<(), String> {
         if !approval_type::ALL.contains(&self.kind.as_str()) {
@@ -228,6 +241,21 @@ mod tests {
                 }]),
             }],
         })
+    }
+
+    #[test]
+    fn rules_that_need_approvals() {
+        assert!(rule(1, vec![approval("A")], 0).unwrap().needs_approvals());
+        let mut empty = rule(1, vec![], 0).unwrap();
+        assert!(
+            empty.needs_approvals(),
+            "a group, even an empty one, asks for approvals"
+        );
+        empty.tokens[0].groups = Some(vec![]);
+        assert!(!empty.needs_approvals());
+        empty.tokens[0].groups = None;
+        assert!(!empty.needs_approvals());
+        assert!(!Rule::default().needs_approvals());
     }
 
     #[test]

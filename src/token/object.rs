@@ -259,11 +259,7 @@ pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, O
     let Some(rule) = policy.and_then(|p| p.rule_use.as_ref()) else {
         return (false, None, None);
     };
-    let gated = rule
-        .tokens
-        .iter()
-        .any(|t| t.groups.as_ref().map(|g| !g.is_empty()).unwrap_or(false));
-    if !gated {
+    if !rule.needs_approvals() {
         return (false, None, None);
     }
     let timeout = if rule.tokens.iter().any(|t| t.timeout == 0) {

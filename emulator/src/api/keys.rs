@@ -422,3 +422,50 @@ fn signed_attributes(k: &KeyEntry) -> SignedKeyAttributes {
         attestation_key_name: Some("attestation-key".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine form decides "needs approvals" as the policy model does.
+    #[test]
+    fn engine_rule_is_gated_as_the_model_says() {
+        let approval = Approval {
+            kind: approval_type::PUBLIC_KEY.into(),
+            name: None,
+            value: Some("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE".into()),
+        };
+        let token = |groups: Option<Vec<Group>>| Token {
+            name: "t".into(),
+            timelock: 0,
+            timeout: 0,
+            groups,
+        };
+        let group = |approvals: Vec<Approval>| Group {
+            name: "g".into(),
+            quorum: 1,
+            approvals,
+        };
+        for rule in [
+            Rule::default(),
+            Rule {
+                tokens: vec![token(None)],
+            },
+            Rule {
+                tokens: vec![token(Some(vec![]))],
+            },
+            Rule {
+                tokens: vec![token(Some(vec![group(vec![])]))],
+            },
+            Rule {
+                tokens: vec![
+                    token(None),
+                    token(Some(vec![group(vec![approval.clone()])])),
+                ],
+            },
+        ] {
+            let engine = engine_rule(Some(&rule), &mut BTreeMap::new()).unwrap();
+            assert_eq!(engine.is_gated(), rule.needs_approvals(), "{rule:?}");
+        }
+    }
+}

@@ -18,6 +18,12 @@
 #define TSB_OUTPUT_ESTIMATE (16 * 1024)
 
 /*
+ Longest label (with the slot's prefix) the module creates. No source gives the TSB's limit;
+ 128 bytes leaves room for descriptive names and stays short in URL paths and logs.
+ */
+#define MAX_LABEL_LEN 128
+
+/*
  Private-key (and public-key) attribute: the key's SKA policy as UTF-8 JSON (the TSB `policy`
  object). Readable on every key (empty for keys without a policy); settable in the private-key
  template of C_GenerateKeyPair to create an approval-gated key.

@@ -76,15 +76,6 @@ struct RawConfig {
     log_file: Option<String>,
 }
 
-/// The API-key roles of the TSB (`tsb-api.md` §1).
-pub const API_KEY_ROLES: [&str; 5] = [
-    "keyManagementToken",
-    "keyOperationToken",
-    "approverToken",
-    "serviceToken",
-    "approverKeyManagementToken",
-];
-
 /// One validated slot.
 #[derive(Debug, Clone)]
 pub struct SlotConfig {
@@ -438,13 +429,13 @@ fn validate_slot(
     };
     let mut api_keys = BTreeMap::new();
     for (role, src) in &raw.api_keys {
-        if !API_KEY_ROLES.contains(&role.as_str()) {
+        if tsb_models::Role::from_name(role).is_none() {
             return Err(ctx.err(
                 "api_keys",
                 Some(n),
                 &format!(
                     "unknown role {role:?}; roles are {}",
-                    API_KEY_ROLES.join(", ")
+                    tsb_models::Role::ALL.map(tsb_models::Role::name).join(", ")
                 ),
             ));
         }
@@ -517,7 +508,7 @@ fn validate_slot(
         (None, None) => None,
     };
     if let Some(p) = &default_policy {
-        crate::token::keygen::check_policy(p).map_err(|m| {
+        p.validate().map_err(|e| {
             ctx.err(
                 if raw.default_policy.is_some() {
                     "default_policy"
@@ -525,7 +516,7 @@ fn validate_slot(
                     "default_policy_file"
                 },
                 Some(n),
-                &m,
+                &e.to_string(),
             )
         })?;
     }

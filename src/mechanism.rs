@@ -7,7 +7,8 @@ use crate::der;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use sha1::Sha1;
-use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
+use tsb_models::algorithms::{self, Cipher, Digest, Input, Scheme};
 
 /// Hash functions used by the mechanisms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,14 +33,14 @@ impl Hash {
             Hash::Sha512 => 64,
         }
     }
-    /// `SHA256` etc., as in the TSB algorithm names.
-    pub fn tsb_name(self) -> &'static str {
+    /// The same hash in the TSB's algorithm names.
+    pub fn tsb(self) -> Digest {
         match self {
-            Hash::Sha1 => "SHA1",
-            Hash::Sha224 => "SHA224",
-            Hash::Sha256 => "SHA256",
-            Hash::Sha384 => "SHA384",
-            Hash::Sha512 => "SHA512",
+            Hash::Sha1 => Digest::Sha1,
+            Hash::Sha224 => Digest::Sha224,
+            Hash::Sha256 => Digest::Sha256,
+            Hash::Sha384 => Digest::Sha384,
+            Hash::Sha512 => Digest::Sha512,
         }
     }
     /// From CKM_SHA_1 .. CKM_SHA512.
@@ -337,12 +338,25 @@ pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignS
     }
 }
 
+/// The name of a pre-hashed `signatureAlgorithm` ([`algorithms`]); a combination the TSB has no
+/// name for is a mechanism it cannot do.
+fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
+    algorithms::signature_algorithm_for(scheme, Input::Digest(hash.tsb()))
+        .map(|a| a.name.to_string())
+        .ok_or_else(|| {
+            Error::ck(
+                CKR_MECHANISM_INVALID,
+                format!("the TSB has no pre-hashed {scheme:?} signature with {hash:?}"),
+            )
+        })
+}
+
 /// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
 /// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
 pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
     match scheme {
         SignScheme::RsaPkcs1 { hash: Some(h) } => {
-            Ok((format!("NONE{}_WITH_RSA", h.tsb_name()), input.to_vec()))
+            Ok((prehashed_name(Scheme::RsaPkcs1, h)?, input.to_vec()))
         }
         SignScheme::RsaPkcs1 { hash: None } => {
             if input.len() + 11 > k {
@@ -355,10 +369,8 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
             // whose semantics are documented (the TSB adds the DigestInfo); anything else is
             // signed as given with NONE_WITH_RSA.
             match Hash::parse_digest_info(input) {
-                Some((h, digest)) => {
-                    Ok((format!("NONE{}_WITH_RSA", h.tsb_name()), digest.to_vec()))
-                }
-                None => Ok(("NONE_WITH_RSA".into(), input.to_vec())),
+                Some((h, digest)) => Ok((prehashed_name(Scheme::RsaPkcs1, h)?, digest.to_vec())),
+                None => Ok((algorithms::name::NONE_WITH_RSA.into(), input.to_vec())),
             }
         }
         SignScheme::RsaPss { hash, prehashed } => {
@@ -371,10 +383,7 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
                     ),
                 ));
             }
-            Ok((
-                format!("NONE{}_WITH_RSA_PSS", hash.tsb_name()),
-                input.to_vec(),
-            ))
+            Ok((prehashed_name(Scheme::RsaPss, hash)?, input.to_vec()))
         }
         SignScheme::Ecdsa { .. } => {
             if input.is_empty() || input.len() > 64 {
@@ -383,18 +392,22 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
                     "CKM_ECDSA input must be a digest of 1..64 bytes",
                 ));
             }
-            Ok(("NONE_WITH_ECDSA".into(), input.to_vec()))
+            Ok((algorithms::name::NONE_WITH_ECDSA.into(), input.to_vec()))
         }
-        SignScheme::EdDsa => Ok(("EDDSA".into(), input.to_vec())),
+        SignScheme::EdDsa => Ok((algorithms::name::EDDSA.into(), input.to_vec())),
     }
 }
 
 /// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash.
 pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
-    match oaep {
-        None => "RSA".into(),
-        Some(h) => format!("RSA_PADDING_OAEP_WITH_{}", h.tsb_name()),
-    }
+    let cipher = match oaep {
+        None => Cipher::RsaPkcs1,
+        Some(h) => Cipher::RsaOaep(h.tsb()),
+    };
+    // Every padding offered here has a name (tested below and in models).
+    algorithms::cipher_algorithm_for(cipher)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What a decryption mechanism maps to.

@@ -8,246 +8,18 @@
 
 mod common;
 
+use common::cexamples::{approve_later, make, source_dir, Fixture};
+use common::tools::{run_until, tool};
 use common::{module_path, openssl, temp_dir, write};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use tsb_approve::{Approver, ApproverKey, KeyKind, TaskFilter};
-use tsb_emulator::{Emulator, EmulatorConfig};
+use tsb_approve::TaskFilter;
 
 const SUB: &str = "SUB.approver.securosys.com";
 const CA: &str = "CA.approver.securosys.com";
-
-/// Fail (never skip) when a tool is missing, naming the Debian package.
-fn require_tool(tool: &str, args: &[&str], package: &str) {
-    match Command::new(tool)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => {}
-        Err(e) => panic!(
-            "{tool} is needed by this test and could not be run ({e}): apt-get install {package}"
-        ),
-    }
-}
-
-fn require_build_tools() {
-    require_tool("cc", &["--version"], "gcc");
-    require_tool("make", &["--version"], "make");
-    require_tool("pkg-config", &["--version"], "pkg-config");
-    let ok = Command::new("pkg-config")
-        .args(["--exists", "p11-kit-1"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "pkcs11.h is needed (pkg-config p11-kit-1 not found): apt-get install libp11-kit-dev"
-    );
-    require_tool("openssl", &["version"], "openssl");
-}
-
-fn source_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples")
-}
-
-/// `make` the examples into `out` (never into the source tree); returns `out`.
-fn build_examples(out: &Path) -> PathBuf {
-    require_build_tools();
-    let o = Command::new("make")
-        .arg("-C")
-        .arg(source_dir())
-        .arg(format!("O={}", out.display()))
-        .arg(format!(
-            "TSB_INCLUDE={}",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("include")
-                .display()
-        ))
-        .arg("all")
-        .output()
-        .expect("run make");
-    assert!(
-        o.status.success(),
-        "make in c-examples failed:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let log = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        log.contains("-Wall -Wextra -Werror"),
-        "the examples must be built with -Wall -Wextra -Werror:\n{log}"
-    );
-    out.to_path_buf()
-}
-
-/// What a finished example printed.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-
-    fn assert_ok(&self, what: &str) {
-        assert!(self.status.success(), "{what} failed:\n{}", self.all());
-    }
-}
-
-/// Run a command with a deadline; kills it and fails the test when the deadline passes.
-fn run(mut cmd: Command, timeout: Duration) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let end = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            let (o, e) = (t_out.join().unwrap(), t_err.join().unwrap());
-            panic!("{cmd:?} did not finish in {timeout:?}\n--- stdout\n{o}--- stderr\n{e}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
-}
-
-/// An emulator, the module's config file for it, the built examples and an approver.
-struct Fixture {
-    emu: Emulator,
-    dir: PathBuf,
-    bin: PathBuf,
-    config: PathBuf,
-    approver: Approver,
-}
-
-impl Fixture {
-    fn new(tag: &str) -> Fixture {
-        let dir = temp_dir(tag);
-        let bin = build_examples(&dir.join("build"));
-        let emu = Emulator::start(EmulatorConfig::default()).expect("start emulator");
-        let config = write(
-            &dir,
-            "config.json",
-            serde_json::to_string_pretty(&serde_json::json!({"slots": [{
-                "label": "c-examples",
-                "url": emu.base_url(),
-                "allow_http": true,
-                "progress": true,
-                "poll_interval_ms": 50,
-                "poll_max_interval_ms": 200,
-                "approval_timeout_s": 60,
-            }]}))
-            .unwrap()
-            .as_bytes(),
-        );
-        let approver = Approver::new(&emu.base_url(), ApproverKey::generate(KeyKind::EcP256))
-            .timeout(Duration::from_secs(10));
-        Fixture {
-            emu,
-            dir,
-            bin,
-            config,
-            approver,
-        }
-    }
-
-    /// An example program, with the module and its config in the child's environment only.
-    fn example(&self, name: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(self.bin.join(name));
-        self.env(&mut c);
-        c.args(args);
-        c
-    }
-
-    fn env(&self, c: &mut Command) {
-        c.current_dir(&self.dir)
-            .env("TSB_PKCS11_MODULE", module_path())
-            .env("TSB_PKCS11_CONFIG", &self.config)
-            .env_remove("TSB_PKCS11_URL")
-            .env_remove("TSB_PKCS11_LOG");
-    }
-
-    /// The seed's policy (ruleUse, ruleBlock, ruleUnblock, ruleModify; one token, one group,
-    /// quorum 1, timeout 600 s) naming this fixture's approver, written to a file.
-    fn seed_policy_file(&self) -> PathBuf {
-        let rule = serde_json::json!({"tokens": [{
-            "name": "Token1", "timelock": 0, "timeout": 600,
-            "groups": [{"name": "Group1", "quorum": 1, "approvals": [{
-                "type": "public_key", "name": "ApproverKey1",
-                "value": self.approver.key().public_key_b64(),
-            }]}],
-        }]});
-        let policy = serde_json::json!({
-            "ruleUse": rule, "ruleBlock": rule, "ruleUnblock": rule, "ruleModify": rule,
-            "keyStatus": {"blocked": false},
-        });
-        write(
-            &self.dir,
-            "policy.json",
-            serde_json::to_string_pretty(&policy).unwrap().as_bytes(),
-        )
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    fn count(&self, method: &str, path: &str) -> u64 {
-        self.emu.request_count(method, path)
-    }
-}
-
-/// Approve the first task passing `filter`, one second after it appeared (so the example is seen
-/// waiting: it reports the request id while it waits).
-fn approve_later(approver: &Approver, filter: TaskFilter) -> std::thread::JoinHandle<()> {
-    let approver = approver.clone();
-    std::thread::spawn(move || {
-        let end = Instant::now() + Duration::from_secs(60);
-        loop {
-            let tasks = approver.pending(&filter).expect("list tasks");
-            if let Some(t) = tasks.first() {
-                std::thread::sleep(Duration::from_secs(1));
-                approver.approve(&t.task).expect("approve");
-                return;
-            }
-            assert!(Instant::now() < end, "no task to approve appeared");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    })
-}
 
 /// A request id (UUID) printed after `marker` on some line.
 fn id_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
@@ -297,7 +69,7 @@ isolated!(
             ..Default::default()
         };
         let bg = approve_later(&fx.approver, filter.clone());
-        let r = run(
+        let r = run_until(
             fx.example(
                 "csr_ska",
                 &[
@@ -370,7 +142,7 @@ isolated!(
         assert_eq!(ski.split(':').count(), 20, "SKI {ski}");
 
         // (2) CA key + self-signed CA certificate, certificate for the CSR, import onto SUB.
-        let r = run(
+        let r = run_until(
             fx.example(
                 "issue_cert",
                 &[
@@ -496,7 +268,7 @@ isolated!(
         // with the issued certificate's public key.
         let data = write(&fx.dir, "release.bin", b"the release artefact\n");
         let bg = approve_later(&fx.approver, filter);
-        let r = run(
+        let r = run_until(
             fx.example(
                 "sign_file",
                 &["-i", data.to_str().unwrap(), "-o", &fx.path("release.sig")],
@@ -539,7 +311,7 @@ isolated!(
     fn ska_ca_key_self_sign_and_issue_wait_for_approvals() {
         let fx = Fixture::new("cex-ska-ca");
         let policy = fx.seed_policy_file();
-        let r = run(
+        let r = run_until(
             fx.example(
                 "csr_ska",
                 &[
@@ -571,7 +343,7 @@ isolated!(
             approve_later(&approver, filter.clone()).join().unwrap();
             approve_later(&approver, filter).join().unwrap();
         });
-        let r = run(
+        let r = run_until(
             fx.example(
                 "issue_cert",
                 &[
@@ -655,7 +427,7 @@ isolated!(
             }
         });
         let out_file = fx.dir.join("rejected.csr.pem");
-        let r = run(
+        let r = run_until(
             fx.example(
                 "csr_ska",
                 &[
@@ -709,7 +481,7 @@ isolated!(
                 std::thread::sleep(Duration::from_millis(500));
                 fx.emu.advance_clock(Duration::from_secs(601));
             });
-            run(
+            run_until(
                 fx.example(
                     "csr_ska",
                     &[
@@ -747,7 +519,7 @@ isolated!(
         let fx = Fixture::new("cex-cancel");
         let policy = fx.seed_policy_file();
         let out_file = fx.dir.join("cancelled.csr.pem");
-        let r = run(
+        let r = run_until(
             fx.example(
                 "csr_ska",
                 &[
@@ -788,20 +560,7 @@ isolated!(
     /// and every example include both).
     fn vendor_header_compiles_with_wall_wextra_werror() {
         let dir = temp_dir("cex-header");
-        require_build_tools();
-        let o = Command::new("make")
-            .arg("-C")
-            .arg(source_dir())
-            .arg(format!("O={}", dir.display()))
-            .arg("check-header")
-            .output()
-            .expect("run make");
-        assert!(
-            o.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        make(&dir, "check-header");
         assert!(dir.join("header_check.o").exists());
         // And a minimal program outside the Makefile, as C99, C11, GNU C17 and C++11 (the header's
         // extern "C" block).
@@ -838,7 +597,7 @@ isolated!(
                 .stdout,
         )
         .unwrap();
-        require_tool("c++", &["--version"], "g++");
+        tool("c++", "g++");
         for (compiler, std, file) in [
             ("cc", "-std=c99", &c_src),
             ("cc", "-std=c11", &c_src),
@@ -871,7 +630,7 @@ isolated!(
 isolated!(
     /// The examples, with keys that need no approval, under valgrind: no errors, no definite leaks.
     fn examples_under_valgrind_have_no_errors_or_definite_leaks() {
-        require_tool("valgrind", &["--version"], "valgrind");
+        tool("valgrind", "valgrind");
         let fx = Fixture::new("cex-valgrind");
         let vg = |args: &[&str]| {
             let mut c = Command::new("valgrind");
@@ -947,7 +706,7 @@ isolated!(
         for args in &runs {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let started = Instant::now();
-            let r = run(vg(&args), Duration::from_secs(120));
+            let r = run_until(vg(&args), Duration::from_secs(120));
             assert!(
                 r.status.success(),
                 "valgrind {}: errors or definite leaks (exit 99) or failure:\n{}",
@@ -1028,11 +787,11 @@ isolated!(
     /// A usage error is exit 2; a module that cannot be loaded is exit 1 with the reason.
     fn examples_report_usage_and_load_errors() {
         let fx = Fixture::new("cex-errors");
-        let r = run(fx.example("sign_file", &[]), Duration::from_secs(10));
+        let r = run_until(fx.example("sign_file", &[]), Duration::from_secs(10));
         assert_eq!(r.status.code(), Some(2), "{}", r.all());
         let mut c = fx.example("csr_ska", &["-m", "/nonexistent/libnothing.so"]);
         c.env_remove("TSB_PKCS11_MODULE");
-        let r = run(c, Duration::from_secs(10));
+        let r = run_until(c, Duration::from_secs(10));
         assert_eq!(r.status.code(), Some(1), "{}", r.all());
         assert!(
             r.stderr.contains("dlopen(/nonexistent/libnothing.so)"),
@@ -1041,11 +800,11 @@ isolated!(
         );
         let mut c = fx.example("csr_ska", &[]);
         c.env_remove("TSB_PKCS11_MODULE");
-        let r = run(c, Duration::from_secs(10));
+        let r = run_until(c, Duration::from_secs(10));
         assert_eq!(r.status.code(), Some(1), "{}", r.all());
         assert!(r.stderr.contains("TSB_PKCS11_MODULE"), "{}", r.all());
         // A key that does not exist: the failure names the label.
-        let r = run(
+        let r = run_until(
             fx.example("sign_file", &["-l", "no-such-key", "-i", "/etc/hostname"]),
             Duration::from_secs(30),
         );

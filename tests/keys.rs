@@ -320,6 +320,57 @@ isolated!(
 );
 
 isolated!(
+    /// Since TSB 2.0.1 "never fulfillable RuleModify, RuleBlock, and RuleUnblock" are allowed (S2
+    /// `tsb/Download/release_notes.md`, audit divergence #8): a frozen `ruleModify` in the config's
+    /// default policy or in CKA_TSB_POLICY is accepted; a `ruleUse` that can never be met is not.
+    fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
+        let probe = tsb_approve::ApproverKey::generate(tsb_approve::KeyKind::EcP256);
+        let mut frozen = common::policy_for(&[probe.public_key_b64()], 2, 600);
+        let usable = common::policy_for(&[probe.public_key_b64()], 1, 600);
+        let mut default_policy = usable.clone();
+        default_policy["ruleModify"] = frozen["ruleUse"].clone();
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"default_policy": default_policy})),
+            ..Default::default()
+        });
+        let s = env.session();
+        gen_rsa(&s, "frozen-modify", 2048, vec![]);
+        let mut vendor = usable.clone();
+        vendor["ruleBlock"] = frozen["ruleUse"].clone();
+        vendor["ruleUnblock"] = frozen["ruleUse"].clone();
+        gen_rsa(
+            &s,
+            "frozen-block",
+            2048,
+            vec![Attribute::VendorDefined((
+                AttributeType::VendorDefined(CKA_TSB_POLICY),
+                vendor.to_string().into_bytes(),
+            ))],
+        );
+        frozen["ruleModify"] = serde_json::Value::Null;
+        let public = vec![
+            Attribute::Token(true),
+            Attribute::ModulusBits(2048.into()),
+            Attribute::Label("unusable".into()),
+        ];
+        let private = vec![
+            Attribute::Token(true),
+            Attribute::Label("unusable".into()),
+            Attribute::Sign(true),
+            Attribute::VendorDefined((
+                AttributeType::VendorDefined(CKA_TSB_POLICY),
+                frozen.to_string().into_bytes(),
+            )),
+        ];
+        let e = s
+            .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+            .unwrap_err();
+        assert_eq!(rv(e), RvError::AttributeValueInvalid);
+        assert_eq!(env.count("POST", "/v1/key"), 2);
+    }
+);
+
+isolated!(
     fn find_by_label_id_class_with_stable_handles_and_few_requests() {
         let env = Env::new(Opts {
             slot_json: Some(serde_json::json!({"cache_ttl_s": 3600})),

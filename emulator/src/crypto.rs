@@ -13,6 +13,8 @@ use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::{Padding, Rsa};
 use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
 use openssl::x509::X509;
+use tsb_models::algorithms::{self, ApproverDigest, Cipher, Digest, Input as TsbInput, Scheme};
+use tsb_models::{KeyAlgorithm, ED25519_OID};
 
 /// Why a crypto operation failed, mapped by the server to a TSB error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,54 +52,22 @@ pub enum KeySpec {
     Ed25519,
 }
 
-/// Supported EC curves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Curve {
-    /// 1.2.840.10045.3.1.7
-    P256,
-    /// 1.3.132.0.34
-    P384,
-    /// 1.3.132.0.35
-    P521,
-    /// 1.3.132.0.10
-    Secp256k1,
+/// Supported EC curves ([`tsb_models::curves`]).
+pub use tsb_models::Curve;
+
+/// The OpenSSL curve NID.
+fn nid(c: Curve) -> Nid {
+    match c {
+        Curve::P256 => Nid::X9_62_PRIME256V1,
+        Curve::P384 => Nid::SECP384R1,
+        Curve::P521 => Nid::SECP521R1,
+        Curve::Secp256k1 => Nid::SECP256K1,
+    }
 }
 
-impl Curve {
-    /// From the dotted OID the TSB uses in `curveOid`.
-    pub fn from_oid(oid: &str) -> Option<Curve> {
-        match oid.trim() {
-            "1.2.840.10045.3.1.7" => Some(Curve::P256),
-            "1.3.132.0.34" => Some(Curve::P384),
-            "1.3.132.0.35" => Some(Curve::P521),
-            "1.3.132.0.10" => Some(Curve::Secp256k1),
-            _ => None,
-        }
-    }
-    /// The dotted OID.
-    pub fn oid(self) -> &'static str {
-        match self {
-            Curve::P256 => "1.2.840.10045.3.1.7",
-            Curve::P384 => "1.3.132.0.34",
-            Curve::P521 => "1.3.132.0.35",
-            Curve::Secp256k1 => "1.3.132.0.10",
-        }
-    }
-    /// The OpenSSL curve NID.
-    fn nid(self) -> Nid {
-        match self {
-            Curve::P256 => Nid::X9_62_PRIME256V1,
-            Curve::P384 => Nid::SECP384R1,
-            Curve::P521 => Nid::SECP521R1,
-            Curve::Secp256k1 => Nid::SECP256K1,
-        }
-    }
-    /// Inverse of `nid`.
-    fn from_nid(nid: Nid) -> Option<Curve> {
-        [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1]
-            .into_iter()
-            .find(|c| c.nid() == nid)
-    }
+/// Inverse of `nid`.
+fn curve_from_nid(n: Nid) -> Option<Curve> {
+    Curve::ALL.into_iter().find(|c| nid(*c) == n)
 }
 
 /// A private key held by the emulator.
@@ -114,102 +84,53 @@ pub(crate) fn internal(e: ErrorStack) -> CryptoError {
     CryptoError::Internal(e.to_string())
 }
 
-/// A hash function usable both for digests (`hash`) and for `EVP_PKEY_CTX` parameters (`Md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hash {
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-    Sha3_224,
-    Sha3_256,
-    Sha3_384,
-    Sha3_512,
+/// The OpenSSL digest of a TSB digest.
+pub(crate) fn message_digest(d: Digest) -> MessageDigest {
+    match d {
+        Digest::Sha1 => MessageDigest::sha1(),
+        Digest::Sha224 => MessageDigest::sha224(),
+        Digest::Sha256 => MessageDigest::sha256(),
+        Digest::Sha384 => MessageDigest::sha384(),
+        Digest::Sha512 => MessageDigest::sha512(),
+        Digest::Sha3_224 => MessageDigest::sha3_224(),
+        Digest::Sha3_256 => MessageDigest::sha3_256(),
+        Digest::Sha3_384 => MessageDigest::sha3_384(),
+        Digest::Sha3_512 => MessageDigest::sha3_512(),
+    }
 }
 
-impl Hash {
-    fn message_digest(self) -> MessageDigest {
-        match self {
-            Hash::Sha1 => MessageDigest::sha1(),
-            Hash::Sha224 => MessageDigest::sha224(),
-            Hash::Sha256 => MessageDigest::sha256(),
-            Hash::Sha384 => MessageDigest::sha384(),
-            Hash::Sha512 => MessageDigest::sha512(),
-            Hash::Sha3_224 => MessageDigest::sha3_224(),
-            Hash::Sha3_256 => MessageDigest::sha3_256(),
-            Hash::Sha3_384 => MessageDigest::sha3_384(),
-            Hash::Sha3_512 => MessageDigest::sha3_512(),
-        }
+/// The same hash for `EVP_PKEY_CTX` parameters.
+fn md(d: Digest) -> &'static MdRef {
+    match d {
+        Digest::Sha1 => Md::sha1(),
+        Digest::Sha224 => Md::sha224(),
+        Digest::Sha256 => Md::sha256(),
+        Digest::Sha384 => Md::sha384(),
+        Digest::Sha512 => Md::sha512(),
+        Digest::Sha3_224 => Md::sha3_224(),
+        Digest::Sha3_256 => Md::sha3_256(),
+        Digest::Sha3_384 => Md::sha3_384(),
+        Digest::Sha3_512 => Md::sha3_512(),
     }
-    fn md(self) -> &'static MdRef {
-        match self {
-            Hash::Sha1 => Md::sha1(),
-            Hash::Sha224 => Md::sha224(),
-            Hash::Sha256 => Md::sha256(),
-            Hash::Sha384 => Md::sha384(),
-            Hash::Sha512 => Md::sha512(),
-            Hash::Sha3_224 => Md::sha3_224(),
-            Hash::Sha3_256 => Md::sha3_256(),
-            Hash::Sha3_384 => Md::sha3_384(),
-            Hash::Sha3_512 => Md::sha3_512(),
-        }
-    }
-    fn len(self) -> usize {
-        match self {
-            Hash::Sha1 => 20,
-            Hash::Sha224 | Hash::Sha3_224 => 28,
-            Hash::Sha256 | Hash::Sha3_256 => 32,
-            Hash::Sha384 | Hash::Sha3_384 => 48,
-            Hash::Sha512 | Hash::Sha3_512 => 64,
-        }
-    }
-    fn digest(self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        hash(self.message_digest(), data)
-            .map(|d| d.to_vec())
-            .map_err(internal)
-    }
-    /// The TSB spelling inside algorithm names (`SHA256`, `SHA3256`, ...).
-    fn from_tsb(s: &str) -> Option<Hash> {
-        Some(match s {
-            "SHA1" => Hash::Sha1,
-            "SHA224" => Hash::Sha224,
-            "SHA256" => Hash::Sha256,
-            "SHA384" => Hash::Sha384,
-            "SHA512" => Hash::Sha512,
-            "SHA3224" => Hash::Sha3_224,
-            "SHA3256" => Hash::Sha3_256,
-            "SHA3384" => Hash::Sha3_384,
-            "SHA3512" => Hash::Sha3_512,
-            _ => return None,
-        })
-    }
-    /// The JCA spelling of approver digest names (`SHA-256`, `SHA3-256`, ...).
-    fn from_jca(s: &str) -> Option<Hash> {
-        Some(match s.to_ascii_uppercase().as_str() {
-            "SHA-1" | "SHA1" => Hash::Sha1,
-            "SHA-224" | "SHA224" => Hash::Sha224,
-            "SHA-256" | "SHA256" => Hash::Sha256,
-            "SHA-384" | "SHA384" => Hash::Sha384,
-            "SHA-512" | "SHA512" => Hash::Sha512,
-            "SHA3-224" => Hash::Sha3_224,
-            "SHA3-256" => Hash::Sha3_256,
-            "SHA3-384" => Hash::Sha3_384,
-            "SHA3-512" => Hash::Sha3_512,
-            _ => return None,
-        })
-    }
-    /// SHA-2 family guessed from a digest length (for `NONE_WITH_RSA_PSS`).
-    fn sha2_from_len(len: usize) -> Option<Hash> {
-        Some(match len {
-            20 => Hash::Sha1,
-            28 => Hash::Sha224,
-            32 => Hash::Sha256,
-            48 => Hash::Sha384,
-            64 => Hash::Sha512,
-            _ => return None,
-        })
-    }
+}
+
+fn digest(d: Digest, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    hash(message_digest(d), data)
+        .map(|v| v.to_vec())
+        .map_err(internal)
+}
+
+/// SHA-1/SHA-2 guessed from a digest length (for `NONE_WITH_RSA_PSS`).
+fn sha2_from_len(len: usize) -> Option<Digest> {
+    [
+        Digest::Sha1,
+        Digest::Sha224,
+        Digest::Sha256,
+        Digest::Sha384,
+        Digest::Sha512,
+    ]
+    .into_iter()
+    .find(|d| d.len() == len)
 }
 
 /// The key family an algorithm needs.
@@ -224,9 +145,9 @@ enum Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Input {
     /// The emulator hashes the payload with this hash.
-    Hash(Hash),
+    Hash(Digest),
     /// The payload already is the digest of this hash (length checked).
-    Digest(Hash),
+    Digest(Digest),
     /// The payload is used as is (`NONE_WITH_RSA` DigestInfo, `NONE_WITH_ECDSA` digest).
     Raw,
     /// `NONE_WITH_RSA_PSS`: the payload is a digest; the hash is inferred from its length.
@@ -245,41 +166,36 @@ enum SigAlg {
 }
 
 impl SigAlg {
+    /// The interpretation of a TSB name ([`tsb_models::algorithms`]); `None` for a name the
+    /// emulator cannot sign with.
     fn parse(name: &str) -> Option<SigAlg> {
-        if name == "EDDSA" {
-            return Some(SigAlg::EdDsa);
-        }
-        if name == "DOUBLE_SHA256_WITH_ECDSA" {
-            return Some(SigAlg::EcdsaDoubleSha256);
-        }
-        if name == "NONE_WITH_RSA_PSS" {
-            return Some(SigAlg::RsaPss(Input::DigestAnyLen));
-        }
-        let (prefix, family) = if let Some(p) = name.strip_suffix("_WITH_RSA_PSS") {
-            (p, 1)
-        } else if let Some(p) = name.strip_suffix("_WITH_RSA") {
-            (p, 0)
-        } else if let Some(p) = name.strip_suffix("_WITH_ECDSA") {
-            (p, 2)
-        } else {
-            return None;
+        let a = algorithms::signature_algorithm(name)?;
+        let input = match a.input {
+            TsbInput::Hash(d) => Input::Hash(d),
+            TsbInput::Digest(d) => Input::Digest(d),
+            TsbInput::Raw => Input::Raw,
+            TsbInput::DigestAnyLength => Input::DigestAnyLen,
+            TsbInput::DoubleSha256 => {
+                return (a.scheme == Scheme::Ecdsa).then_some(SigAlg::EcdsaDoubleSha256)
+            }
+            TsbInput::Message => return (a.scheme == Scheme::EdDsa).then_some(SigAlg::EdDsa),
+            TsbInput::Other => return None,
         };
-        let input = if prefix == "NONE" {
-            Input::Raw
-        } else if let Some(h) = prefix.strip_prefix("NONE") {
-            Input::Digest(Hash::from_tsb(h)?)
-        } else {
-            Input::Hash(Hash::from_tsb(prefix)?)
-        };
-        Some(match (family, input) {
-            (0, _) => SigAlg::RsaPkcs1(input),
-            // PSS needs a hash for MGF1: NONE_WITH_RSA_PSS is handled above.
-            (1, Input::Raw) => return None,
-            (1, _) => SigAlg::RsaPss(input),
-            // The TSB has no NONESHAxxx_WITH_ECDSA: NONE_WITH_ECDSA takes the digest.
-            (_, Input::Digest(_)) => return None,
-            _ => SigAlg::Ecdsa(input),
-        })
+        match a.scheme {
+            Scheme::RsaPkcs1 => Some(SigAlg::RsaPkcs1(input)),
+            Scheme::RsaPss => Some(SigAlg::RsaPss(input)),
+            Scheme::Ecdsa => Some(SigAlg::Ecdsa(input)),
+            Scheme::EdDsa | Scheme::Dsa | Scheme::Other => None,
+        }
+    }
+
+    /// The algorithm of this name, if it fits the key.
+    fn for_key<T>(pkey: &PKeyRef<T>, name: &str) -> Result<SigAlg, CryptoError> {
+        let alg = SigAlg::parse(name).ok_or_else(|| {
+            CryptoError::AlgorithmNotSupportedByKey(format!("unknown signature algorithm {name}"))
+        })?;
+        check_family(pkey, alg, name)?;
+        Ok(alg)
     }
 
     fn family(self) -> Family {
@@ -296,16 +212,16 @@ struct Prepared {
     /// Bytes signed by the primitive (a digest, a DigestInfo, or an EdDSA message).
     tbs: Vec<u8>,
     /// The hash to declare to OpenSSL (RSA: DigestInfo / PSS hash), if any.
-    hash: Option<Hash>,
+    hash: Option<Digest>,
 }
 
 fn prepare(alg: SigAlg, payload: &[u8]) -> Result<Prepared, CryptoError> {
     let input = match alg {
         SigAlg::RsaPkcs1(i) | SigAlg::RsaPss(i) | SigAlg::Ecdsa(i) => i,
         SigAlg::EcdsaDoubleSha256 => {
-            let once = Hash::Sha256.digest(payload)?;
+            let once = digest(Digest::Sha256, payload)?;
             return Ok(Prepared {
-                tbs: Hash::Sha256.digest(&once)?,
+                tbs: digest(Digest::Sha256, &once)?,
                 hash: None,
             });
         }
@@ -318,7 +234,7 @@ fn prepare(alg: SigAlg, payload: &[u8]) -> Result<Prepared, CryptoError> {
     };
     Ok(match input {
         Input::Hash(h) => Prepared {
-            tbs: h.digest(payload)?,
+            tbs: digest(h, payload)?,
             hash: Some(h),
         },
         Input::Digest(h) => {
@@ -335,7 +251,7 @@ fn prepare(alg: SigAlg, payload: &[u8]) -> Result<Prepared, CryptoError> {
             }
         }
         Input::DigestAnyLen => {
-            let h = Hash::sha2_from_len(payload.len()).ok_or_else(|| {
+            let h = sha2_from_len(payload.len()).ok_or_else(|| {
                 CryptoError::InvalidPayload(format!(
                     "{} bytes is not a SHA-1/SHA-2 digest length",
                     payload.len()
@@ -359,21 +275,21 @@ fn prepare(alg: SigAlg, payload: &[u8]) -> Result<Prepared, CryptoError> {
 }
 
 /// Configure a sign/verify context for the RSA/ECDSA primitive on an already-hashed input.
-fn configure<T>(ctx: &mut PkeyCtx<T>, alg: SigAlg, hash: Option<Hash>) -> Result<(), ErrorStack> {
+fn configure<T>(ctx: &mut PkeyCtx<T>, alg: SigAlg, hash: Option<Digest>) -> Result<(), ErrorStack> {
     match alg {
         SigAlg::RsaPkcs1(_) => {
             ctx.set_rsa_padding(Padding::PKCS1)?;
             // With a signature md OpenSSL wraps the digest in a DigestInfo; without one
             // (NONE_WITH_RSA) the caller's bytes are padded as they are.
             if let Some(h) = hash {
-                ctx.set_signature_md(h.md())?;
+                ctx.set_signature_md(md(h))?;
             }
         }
         SigAlg::RsaPss(_) => {
             ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
             if let Some(h) = hash {
-                ctx.set_signature_md(h.md())?;
-                ctx.set_rsa_mgf1_md(h.md())?;
+                ctx.set_signature_md(md(h))?;
+                ctx.set_rsa_mgf1_md(md(h))?;
             }
             ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
         }
@@ -429,7 +345,7 @@ impl KeyMaterial {
                 )))
             }
             KeySpec::Ec(curve) => {
-                let group = EcGroup::from_curve_name(curve.nid()).map_err(internal)?;
+                let group = EcGroup::from_curve_name(nid(curve)).map_err(internal)?;
                 let ec = EcKey::generate(&group).map_err(internal)?;
                 PKey::from_ec_key(ec).map_err(internal)?
             }
@@ -456,7 +372,7 @@ impl KeyMaterial {
                 let curve = ec
                     .group()
                     .curve_name()
-                    .and_then(Curve::from_nid)
+                    .and_then(curve_from_nid)
                     .ok_or_else(|| CryptoError::UnsupportedKey("unsupported EC curve".into()))?;
                 KeySpec::Ec(curve)
             }
@@ -472,28 +388,28 @@ impl KeyMaterial {
     pub fn public_key_spki_der(&self) -> Vec<u8> {
         self.pkey.public_key_to_der().unwrap_or_default()
     }
+    /// The TSB key algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self.spec {
+            KeySpec::Rsa(_) => KeyAlgorithm::Rsa,
+            KeySpec::Ec(_) => KeyAlgorithm::Ec,
+            KeySpec::Ed25519 => KeyAlgorithm::Ed,
+        }
+    }
     /// `"RSA"`, `"EC"` or `"ED"`.
     pub fn algorithm_name(&self) -> &'static str {
-        match self.spec {
-            KeySpec::Rsa(_) => "RSA",
-            KeySpec::Ec(_) => "EC",
-            KeySpec::Ed25519 => "ED",
-        }
+        self.algorithm().name()
     }
     /// RSA `1.2.840.113549.1.1.1`, EC `1.2.840.10045.2.1`, ED `1.3.101.112`.
     pub fn algorithm_oid(&self) -> &'static str {
-        match self.spec {
-            KeySpec::Rsa(_) => "1.2.840.113549.1.1.1",
-            KeySpec::Ec(_) => "1.2.840.10045.2.1",
-            KeySpec::Ed25519 => "1.3.101.112",
-        }
+        self.algorithm().oid()
     }
     /// Curve OID for EC (and `1.3.101.112` for Ed25519), None for RSA.
     pub fn curve_oid(&self) -> Option<&'static str> {
         match self.spec {
             KeySpec::Rsa(_) => None,
             KeySpec::Ec(c) => Some(c.oid()),
-            KeySpec::Ed25519 => Some("1.3.101.112"),
+            KeySpec::Ed25519 => Some(ED25519_OID),
         }
     }
     /// Modulus bits for RSA, None otherwise.
@@ -503,7 +419,7 @@ impl KeyMaterial {
             _ => None,
         }
     }
-    /// Sign `payload` with a TSB `signatureAlgorithm` (see `tsb-api.md` §3.3): every RSA
+    /// Sign `payload` with a TSB `signatureAlgorithm` ([`tsb_models::algorithms`]): every RSA
     /// PKCS#1 v1.5 / PSS / NONE / NONESHAxxx variant, ECDSA (`NONE_WITH_ECDSA` takes a digest,
     /// `SHAxxx_WITH_ECDSA` hashes; output DER SEQUENCE{r,s}), `EDDSA` (raw 64 bytes).
     ///
@@ -514,12 +430,7 @@ impl KeyMaterial {
     /// `KECCAKxxx_WITH_ECDSA`, Schnorr, DSA, PQC. A pre-hashed payload of the wrong length is
     /// `InvalidPayload`.
     pub fn sign(&self, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
-            CryptoError::AlgorithmNotSupportedByKey(format!(
-                "unknown signature algorithm {algorithm}"
-            ))
-        })?;
-        check_family(&self.pkey, alg, algorithm)?;
+        let alg = SigAlg::for_key(&self.pkey, algorithm)?;
         let prepared = prepare(alg, payload)?;
         if alg == SigAlg::EdDsa {
             let mut signer = Signer::new_without_digest(&self.pkey).map_err(internal)?;
@@ -553,12 +464,7 @@ impl KeyMaterial {
         payload: &[u8],
         signature: &[u8],
     ) -> Result<bool, CryptoError> {
-        let alg = SigAlg::parse(algorithm).ok_or_else(|| {
-            CryptoError::AlgorithmNotSupportedByKey(format!(
-                "unknown signature algorithm {algorithm}"
-            ))
-        })?;
-        check_family(&self.pkey, alg, algorithm)?;
+        let alg = SigAlg::for_key(&self.pkey, algorithm)?;
         let prepared = prepare(alg, payload)?;
         if alg == SigAlg::EdDsa {
             return ed25519_verify(&self.pkey, &prepared.tbs, signature);
@@ -580,20 +486,16 @@ impl KeyMaterial {
     ) -> Result<Vec<u8>, CryptoError> {
         enum Mode {
             Pkcs1,
-            Oaep(Hash),
+            Oaep(Digest),
             Raw,
         }
-        let mode = match cipher_algorithm {
-            "RSA" | "RSA_PADDING_PKCS" => Mode::Pkcs1,
-            "RSA_PADDING_OAEP" | "RSA_PADDING_OAEP_WITH_SHA1" => Mode::Oaep(Hash::Sha1),
-            "RSA_PADDING_OAEP_WITH_SHA224" => Mode::Oaep(Hash::Sha224),
-            "RSA_PADDING_OAEP_WITH_SHA256" => Mode::Oaep(Hash::Sha256),
-            "RSA_PADDING_OAEP_WITH_SHA384" => Mode::Oaep(Hash::Sha384),
-            "RSA_PADDING_OAEP_WITH_SHA512" => Mode::Oaep(Hash::Sha512),
-            "RSA_NO_PADDING" => Mode::Raw,
-            other => {
+        let mode = match algorithms::cipher_algorithm(cipher_algorithm).map(|c| c.cipher) {
+            Some(Cipher::RsaPkcs1) => Mode::Pkcs1,
+            Some(Cipher::RsaOaep(d)) => Mode::Oaep(d),
+            Some(Cipher::RsaNoPadding) => Mode::Raw,
+            Some(Cipher::Symmetric) | None => {
                 return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
-                    "unsupported cipher algorithm {other}"
+                    "unsupported cipher algorithm {cipher_algorithm}"
                 )))
             }
         };
@@ -623,8 +525,8 @@ impl KeyMaterial {
             Mode::Pkcs1 | Mode::Raw => ctx.set_rsa_padding(Padding::NONE).map_err(internal)?,
             Mode::Oaep(h) => {
                 ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(internal)?;
-                ctx.set_rsa_oaep_md(h.md()).map_err(internal)?;
-                ctx.set_rsa_mgf1_md(h.md()).map_err(internal)?;
+                ctx.set_rsa_oaep_md(md(h)).map_err(internal)?;
+                ctx.set_rsa_mgf1_md(md(h)).map_err(internal)?;
             }
         }
         let mut out = Vec::new();
@@ -687,20 +589,13 @@ pub fn verify_approver_signature(
     let family = family_of(&pkey).ok_or_else(|| {
         CryptoError::InvalidApproverKey(format!("unsupported approver key type {:?}", pkey.id()))
     })?;
-    let eddsa = matches!(
-        digest_algorithm.to_ascii_uppercase().as_str(),
-        "EDDSA" | "ED25519" | "NONE"
-    );
-    let hash = Hash::from_jca(digest_algorithm);
-    if !eddsa && hash.is_none() {
-        return Err(CryptoError::InvalidApproverKey(format!(
-            "unknown digest algorithm {digest_algorithm}"
-        )));
-    }
-    match (family, hash) {
-        (Family::Ed, _) if eddsa => ed25519_verify(&pkey, data, signature),
-        (Family::Rsa | Family::Ec, Some(h)) => {
-            let mut v = Verifier::new(h.message_digest(), &pkey).map_err(internal)?;
+    let approver_digest = ApproverDigest::parse(digest_algorithm).ok_or_else(|| {
+        CryptoError::InvalidApproverKey(format!("unknown digest algorithm {digest_algorithm}"))
+    })?;
+    match (family, approver_digest) {
+        (Family::Ed, ApproverDigest::EdDsa) => ed25519_verify(&pkey, data, signature),
+        (Family::Rsa | Family::Ec, ApproverDigest::Digest(h)) => {
+            let mut v = Verifier::new(message_digest(h), &pkey).map_err(internal)?;
             if family == Family::Rsa {
                 v.set_rsa_padding(Padding::PKCS1).map_err(internal)?;
             }

@@ -47,42 +47,8 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// API-key roles of the TSB (tsb-api.md §1); each guards a set of paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// `keyManagementToken`: `/v1/key/**`, modify.
-    KeyManagement,
-    /// `keyOperationToken`: sign, decrypt, certificates, requests, random.
-    KeyOperation,
-    /// `approverToken`: approval tasks, approvals.
-    Approver,
-    /// `serviceToken`: version, license, statistics.
-    Service,
-}
-
-impl Role {
-    /// Parse the TSB's role name (`keyManagementToken`, `keyOperationToken`, `approverToken`,
-    /// `serviceToken`).
-    pub fn from_name(name: &str) -> Option<Role> {
-        match name {
-            "keyManagementToken" => Some(Role::KeyManagement),
-            "keyOperationToken" => Some(Role::KeyOperation),
-            "approverToken" => Some(Role::Approver),
-            "serviceToken" => Some(Role::Service),
-            _ => None,
-        }
-    }
-
-    /// The TSB's role name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::KeyManagement => "keyManagementToken",
-            Role::KeyOperation => "keyOperationToken",
-            Role::Approver => "approverToken",
-            Role::Service => "serviceToken",
-        }
-    }
-}
+/// API-key roles of the TSB; each guards a set of paths ([`tsb_models::role_for_path`]).
+pub use tsb_models::Role;
 
 /// Configuration of an [`Emulator`].
 #[derive(Debug, Clone)]
@@ -101,6 +67,12 @@ pub struct EmulatorConfig {
     pub test_controls: bool,
     /// Log one line per request on stderr (`METHOD /path STATUS 12ms [request id]`).
     pub log_requests: bool,
+    /// How far in the future an approver's timestamp may be. Default 0, the TSB's default of
+    /// `maxFutureTimestampDiffApprovalClient` (S2 `tsb/Download/release_notes.md`, 1.18.0).
+    pub max_timestamp_future: Duration,
+    /// How old an approver's timestamp may be. Default 600 s, the TSB's configuration template
+    /// value of `maxTimestampDiffApprovalClient` (same source).
+    pub max_timestamp_age: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -113,6 +85,8 @@ impl Default for EmulatorConfig {
             state_file: None,
             test_controls: false,
             log_requests: false,
+            max_timestamp_future: Duration::ZERO,
+            max_timestamp_age: Duration::from_secs(600),
         }
     }
 }

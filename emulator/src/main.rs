@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tsb_emulator::{Emulator, EmulatorConfig, Role, TlsFiles};
 
 const HELP: &str = "\
@@ -18,14 +19,28 @@ OPTIONS:
   --bearer-token TOKEN   require 'Authorization: Bearer TOKEN' on /v1 (except approver paths);
                          also read from TSB_EMULATOR_BEARER_TOKEN
   --api-key ROLE=KEY     require X-API-KEY on the paths of ROLE (repeatable; roles:
-                         keyManagementToken, keyOperationToken, approverToken, serviceToken)
+                         keyManagementToken, keyOperationToken, approverToken, serviceToken,
+                         approverKeyManagementToken)
   --state FILE           persist keys, certificates, requests and tasks in FILE (JSON)
+  --max-timestamp-future SECS
+                         accept approver timestamps up to SECS ahead of this host's clock
+                         (default 0, the TSB's maxFutureTimestampDiffApprovalClient default)
+  --max-timestamp-age SECS
+                         accept approver timestamps up to SECS old (default 600, the TSB's
+                         maxTimestampDiffApprovalClient)
   --test-controls        serve the /_emulator/* test-control endpoints
   --quiet                do not log requests on stderr
   --help                 print this help
 
 The first line on stdout is 'listening on http://HOST:PORT' (https with TLS).
 ";
+
+/// A whole number of seconds given to `flag`.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{flag} {v}: not a whole number of seconds"))
+}
 
 fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
     let mut cfg = EmulatorConfig {
@@ -70,6 +85,8 @@ fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
                 cfg.api_keys.push((role, k.to_string()));
             }
             "--state" => cfg.state_file = Some(PathBuf::from(value()?)),
+            "--max-timestamp-future" => cfg.max_timestamp_future = seconds(flag, &value()?)?,
+            "--max-timestamp-age" => cfg.max_timestamp_age = seconds(flag, &value()?)?,
             "--test-controls" => cfg.test_controls = true,
             "--quiet" => cfg.log_requests = false,
             other => return Err(format!("unknown argument {other} (see --help)")),
@@ -133,8 +150,17 @@ mod tests {
             "/tmp/x.json",
             "--test-controls",
             "--quiet",
+            "--max-timestamp-future",
+            "30",
+            "--max-timestamp-age=120",
         ]))
         .unwrap();
+        assert_eq!(cfg.max_timestamp_future, Duration::from_secs(30));
+        assert_eq!(cfg.max_timestamp_age, Duration::from_secs(120));
+        let default = parse_args(&[]).unwrap();
+        assert_eq!(default.max_timestamp_future, Duration::ZERO);
+        assert_eq!(default.max_timestamp_age, Duration::from_secs(600));
+        assert!(parse_args(&args(&["--max-timestamp-age", "-1"])).is_err());
         assert_eq!(cfg.listen.port(), 0);
         assert_eq!(cfg.api_keys, vec![(Role::Service, "abc".to_string())]);
         assert_eq!(cfg.bearer_token.as_deref(), Some("t"));

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use tsb_models::tlv::{self, ApprovalPayload, ApprovalToBeSigned, EkaTimestamp};
 
 /// A rule: its tokens are OR-ed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +38,9 @@ pub struct EngineGroup {
 
 impl EngineRule {
     /// Whether any token needs at least one approval ("SKA-gated": the synchronous endpoints
-    /// refuse such keys). A token with null/empty groups needs none.
+    /// refuse such keys). A token with null/empty groups needs none. The rule of
+    /// [`tsb_models::Rule::needs_approvals`], on the engine form (checked against it in the tests
+    /// of the key handlers).
     pub fn is_gated(&self) -> bool {
         self.tokens.iter().any(|t| !t.groups.is_empty())
     }
@@ -206,76 +209,36 @@ pub fn evaluate(
     pending(Verdict::Pending)
 }
 
-/// TLV type numbers of the HSM's `approvalToBeSigned` layout (tsb-api.md §5.6).
-mod tlv_type {
-    pub const EKA_OPERATION: u16 = 0x003B;
-    pub const KEY_LABEL: u16 = 0x1002;
-    pub const EKA_TIMESTAMP: u16 = 0x1054;
-    pub const TIMESTAMP_SIGNATURE: u16 = 0x1056;
-    pub const USAGE_PAYLOAD: u16 = 0x1057;
-    pub const TIME_SECONDS: u16 = 0x0107;
-}
-
-/// EkaOperation value of a use operation (sign, decrypt, CSR, certificates).
-pub const OP_USE: u32 = 1;
-/// EkaOperation value of a block request (inferred; the doc only confirms 1 and 4).
-pub const OP_BLOCK: u32 = 2;
-/// EkaOperation value of an unblock request (inferred).
-pub const OP_UNBLOCK: u32 = 3;
-
-/// Longest value a TLV item can carry (u16 length).
-const TLV_MAX: usize = u16::MAX as usize;
-
-fn push_tlv(out: &mut Vec<u8>, ty: u16, data: &[u8]) {
-    // Callers keep data within TLV_MAX; truncating is a last line of defence, never a panic.
-    let data = &data[..data.len().min(TLV_MAX)];
-    out.extend_from_slice(&ty.to_le_bytes());
-    out.extend_from_slice(&(data.len() as u16).to_le_bytes());
-    out.extend_from_slice(data);
-    while out.len() & 3 != 0 {
-        out.push(0);
-    }
-}
-
-fn with_len_prefix(body: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 4);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&body);
-    out
-}
-
-/// Build the bytes of an `approvalToBeSigned` (before base64) in the HSM's TLV layout:
-/// `u32 totalLen`, then little-endian TLVs `u16 type, u16 len, data, pad to 4`: EkaOperation,
-/// key label, an EkaTimeStamp (payload, creation time in seconds, timestamp-key label), a
-/// stand-in for the HSM's timestamp signature (`nonce`, which makes every task unique), and the
-/// payload again. A payload longer than a TLV can hold is replaced by its SHA-256 digest.
-pub fn approval_to_be_signed(
+/// Build the bytes of an `approvalToBeSigned` (before base64) in the HSM's layout
+/// ([`tsb_models::tlv`]): EkaOperation `op`, key label, an EkaTimeStamp (payload, creation time in
+/// seconds, timestamp-key label), a stand-in for the HSM's timestamp signature (`nonce`, which
+/// makes every task unique), and the payload again. A payload longer than the layout can hold is
+/// replaced by its SHA-256 digest.
+pub(crate) fn approval_to_be_signed(
     op: u32,
     key_label: &str,
     payload: &[u8],
     created_secs: u64,
     nonce: &[u8],
 ) -> Vec<u8> {
-    let digest;
-    let payload = if payload.len() > TLV_MAX - 64 {
-        digest = openssl::sha::sha256(payload);
-        &digest[..]
+    let payload = if payload.len() > tlv::MAX_PAYLOAD_LEN {
+        openssl::sha::sha256(payload).to_vec()
     } else {
-        payload
+        payload.to_vec()
     };
-    let mut ts = Vec::new();
-    push_tlv(&mut ts, tlv_type::USAGE_PAYLOAD, payload);
-    push_tlv(&mut ts, tlv_type::TIME_SECONDS, &created_secs.to_le_bytes());
-    push_tlv(&mut ts, tlv_type::KEY_LABEL, b"timestamp-key");
-    let ts = with_len_prefix(ts);
-
-    let mut body = Vec::new();
-    push_tlv(&mut body, tlv_type::EKA_OPERATION, &op.to_le_bytes());
-    push_tlv(&mut body, tlv_type::KEY_LABEL, key_label.as_bytes());
-    push_tlv(&mut body, tlv_type::EKA_TIMESTAMP, &ts);
-    push_tlv(&mut body, tlv_type::TIMESTAMP_SIGNATURE, nonce);
-    push_tlv(&mut body, tlv_type::USAGE_PAYLOAD, payload);
-    with_len_prefix(body)
+    let payload = ApprovalPayload::Usage(payload);
+    ApprovalToBeSigned {
+        operation: Some(op),
+        key_label: Some(key_label.to_owned()),
+        timestamp: Some(EkaTimestamp {
+            payload: Some(payload.clone()),
+            seconds: Some(created_secs),
+            key_label: Some("timestamp-key".into()),
+        }),
+        timestamp_signature: Some(nonce.to_vec()),
+        payload: Some(payload),
+    }
+    .encode()
 }
 
 #[cfg(test)]
@@ -417,22 +380,31 @@ mod tests {
     }
 
     #[test]
-    fn approval_bytes_follow_the_tlv_layout_and_are_unique() {
-        let a = approval_to_be_signed(OP_USE, "key", b"payload", 1_700_000_000, b"nonce-1");
-        let b = approval_to_be_signed(OP_USE, "key", b"payload", 1_700_000_000, b"nonce-2");
+    fn approval_bytes_are_unique_and_decode() {
+        let a = approval_to_be_signed(
+            tlv::operation::USE,
+            "key",
+            b"payload",
+            1_700_000_000,
+            b"n-1",
+        );
+        let b = approval_to_be_signed(
+            tlv::operation::USE,
+            "key",
+            b"payload",
+            1_700_000_000,
+            b"n-2",
+        );
         assert_ne!(a, b);
-        let total = u32::from_le_bytes([a[0], a[1], a[2], a[3]]) as usize;
-        assert_eq!(total, a.len() - 4);
-        assert_eq!(&a[4..6], &0x003Bu16.to_le_bytes());
-        assert_eq!(&a[6..8], &4u16.to_le_bytes());
-        assert_eq!(&a[8..12], &1u32.to_le_bytes());
-        assert_eq!(&a[12..14], &0x1002u16.to_le_bytes());
-        assert_eq!(&a[14..16], &3u16.to_le_bytes());
-        assert_eq!(&a[16..19], b"key");
-        // Padded to 4 bytes, then the EkaTimeStamp.
-        assert_eq!(&a[20..22], &0x1054u16.to_le_bytes());
+        let d = ApprovalToBeSigned::decode(&a).unwrap();
+        assert_eq!(d.operation, Some(tlv::operation::USE));
+        assert_eq!(d.key_label.as_deref(), Some("key"));
+        assert_eq!(d.payload, Some(ApprovalPayload::Usage(b"payload".to_vec())));
+        assert_eq!(d.timestamp.and_then(|t| t.seconds), Some(1_700_000_000));
         // A huge payload is digested, never truncated into an invalid layout.
-        let big = approval_to_be_signed(OP_USE, "key", &vec![7u8; 200_000], 0, b"n");
+        let big = approval_to_be_signed(tlv::operation::USE, "key", &vec![7u8; 200_000], 0, b"n");
         assert!(big.len() < 1000);
+        let d = ApprovalToBeSigned::decode(&big).unwrap();
+        assert_eq!(d.payload.map(|p| p.bytes().len()), Some(32));
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
-use tsb_models::{KeyFlags, Policy, RequestState};
+use tsb_models::{KeyFlags, Policy, RequestState, RequestType};
 
 /// The rules of a key's policy in engine form, plus how to print each approver.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,6 +52,21 @@ pub(crate) enum RequestKind {
     SignCertificate,
     Block,
     Unblock,
+}
+
+impl RequestKind {
+    /// The TSB's name for this kind of request.
+    pub(crate) fn request_type(self) -> RequestType {
+        match self {
+            RequestKind::Sign => RequestType::Sign,
+            RequestKind::Decrypt => RequestType::Decrypt,
+            RequestKind::Csr => RequestType::CertificateSigningRequest,
+            RequestKind::SelfSign => RequestType::SelfSignCertificate,
+            RequestKind::SignCertificate => RequestType::Certificate,
+            RequestKind::Block => RequestType::Block,
+            RequestKind::Unblock => RequestType::Unblock,
+        }
+    }
 }
 
 /// One SKA request.

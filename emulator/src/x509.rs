@@ -2,7 +2,7 @@
 //!
 //! INTERFACE CONTRACT (owned by the crypto work; the server code calls only these items).
 
-use crate::crypto::{internal, CryptoError, KeyMaterial};
+use crate::crypto::{self, internal, CryptoError, KeyMaterial};
 use base64::Engine as _;
 use openssl::asn1::{Asn1Integer, Asn1Time, Asn1Type};
 use openssl::bn::BigNum;
@@ -16,6 +16,7 @@ use openssl::x509::extension::{
 use openssl::x509::{
     X509Builder, X509Extension, X509Name, X509NameBuilder, X509Req, X509ReqBuilder, X509,
 };
+use tsb_models::algorithms::{self, Input, Scheme};
 use tsb_models::StandardCertificateAttributes;
 
 /// The armour the real TSB puts around CSRs.
@@ -294,24 +295,21 @@ fn parse_csr(csr: &str) -> Result<X509Req, CryptoError> {
     }
 }
 
-/// Digest for a certificate/CSR `signatureAlgorithm`, checked against the signing key's type.
+/// Digest for a certificate/CSR `signatureAlgorithm`
+/// ([`algorithms::CERTIFICATE_SIGNATURE_ALGORITHMS`]), checked against the signing key's type.
 fn signature_digest(key: &PKeyRef<Private>, algorithm: &str) -> Result<MessageDigest, CryptoError> {
-    let (md, id) = match algorithm {
-        "SHA224_WITH_RSA" => (MessageDigest::sha224(), Id::RSA),
-        "SHA256_WITH_RSA" => (MessageDigest::sha256(), Id::RSA),
-        "SHA384_WITH_RSA" => (MessageDigest::sha384(), Id::RSA),
-        "SHA512_WITH_RSA" => (MessageDigest::sha512(), Id::RSA),
-        "SHA224_WITH_ECDSA" => (MessageDigest::sha224(), Id::EC),
-        "SHA256_WITH_ECDSA" => (MessageDigest::sha256(), Id::EC),
-        "SHA384_WITH_ECDSA" => (MessageDigest::sha384(), Id::EC),
-        "SHA512_WITH_ECDSA" => (MessageDigest::sha512(), Id::EC),
+    let unsupported = || {
+        CryptoError::AlgorithmNotSupportedByKey(format!(
+            "{algorithm} is not supported for certificates and CSRs"
+        ))
+    };
+    let a = algorithms::certificate_signature_algorithm(algorithm).ok_or_else(unsupported)?;
+    let (md, id) = match (a.scheme, a.input) {
+        (Scheme::RsaPkcs1, Input::Hash(d)) => (crypto::message_digest(d), Id::RSA),
+        (Scheme::Ecdsa, Input::Hash(d)) => (crypto::message_digest(d), Id::EC),
         // Ed25519 signs the message itself: OpenSSL wants "no digest" here.
-        "EDDSA" => (MessageDigest::null(), Id::ED25519),
-        other => {
-            return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
-                "{other} is not supported for certificates and CSRs"
-            )))
-        }
+        (Scheme::EdDsa, _) => (MessageDigest::null(), Id::ED25519),
+        _ => return Err(unsupported()),
     };
     if key.id() != id {
         return Err(CryptoError::AlgorithmNotSupportedByKey(format!(

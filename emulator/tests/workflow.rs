@@ -582,3 +582,100 @@ fn task_paging_and_order() {
     let (_, v) = env.tasks(&a, "filteredAllApprovalTask", json!({"requestId": ids[2]}));
     assert_eq!(v["tasks"][0]["id"], asc1[0]["id"]);
 }
+
+/// Since TSB 2.0.1 "never fulfillable RuleModify, RuleBlock, and RuleUnblock" are allowed (S2
+/// `tsb/Download/release_notes.md`, audit divergence #8); a ruleUse that can never be met is not.
+#[test]
+fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
+    let env = start();
+    let a = Approver::ec();
+    let frozen = token(0, 0, vec![(2, vec![&a])]);
+    let usable = token(0, 0, vec![(1, vec![&a])]);
+    let mut policy = use_policy(vec![usable.clone()]);
+    for rule in ["ruleModify", "ruleBlock", "ruleUnblock"] {
+        policy[rule] = json!({"tokens": [frozen.clone()]});
+    }
+    let v = env.ec_key("Frozen", policy);
+    assert_eq!(
+        v["json"]["policy"]["ruleModify"]["tokens"][0]["groups"][0]["quorum"],
+        2
+    );
+    let (s, v) = env.post(
+        "/v1/key",
+        &json!({"label": "Unusable", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+                "attributes": {"sign": true}, "policy": use_policy(vec![frozen])}),
+    );
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
+}
+
+/// The TSB's `PagingDto` (S3 `src/main/java/com/securosys/tee/dto/tsb/request/PagingDto.java`):
+/// `@NotNull SortOrder sortOrder`, `@Min(1) pageSize`, `@Min(0) pageNumber`, checked by bean
+/// validation (`@Valid` in `FilteredTasksRequestDto`): 400 with errorCode 600 (audit divergence
+/// #1). Paging itself is optional.
+#[test]
+fn paging_needs_a_valid_sort_order() {
+    let env = start();
+    let a = Approver::ec();
+    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
+    env.sign_async("k");
+    for paging in [
+        json!({"pageNumber": 0, "pageSize": 25}),
+        json!({"pageNumber": 0, "pageSize": 25, "sortOrder": null}),
+        json!({"pageNumber": 0, "pageSize": 25, "sortOrder": "NEWEST_FIRST"}),
+        json!({"pageNumber": 0, "pageSize": 0, "sortOrder": "CREATION_DATE_ASC"}),
+        json!({"pageNumber": -1, "pageSize": 25, "sortOrder": "CREATION_DATE_ASC"}),
+    ] {
+        let (s, v) = env.tasks(&a, "filteredAllApprovalTask", json!({ "paging": paging }));
+        assert_eq!(
+            (s, v["errorCode"].as_i64()),
+            (400, Some(600)),
+            "{paging}: {v}"
+        );
+        assert_eq!(v["reason"], "res.error.input.validation.failed");
+    }
+    for order in [
+        "CREATION_DATE_ASC",
+        "CREATION_DATE_DESC",
+        "LAST_FETCHED_DATE_ASC",
+        "LAST_FETCHED_DATE_DESC",
+    ] {
+        let paging = json!({"pageNumber": 0, "pageSize": 25, "sortOrder": order});
+        let (s, v) = env.tasks(&a, "filteredAllApprovalTask", json!({ "paging": paging }));
+        assert_eq!(s, 200, "{order}: {v}");
+        assert_eq!(v["tasks"].as_array().map(Vec::len), Some(1));
+    }
+    assert_eq!(env.task_list(&a).len(), 1);
+}
+
+/// Approver timestamps: "maxFutureTimestampDiffApprovalClient: 0 # in seconds ... Default 0
+/// seconds" and "maxTimestampDiffApprovalClient: 600" (S2 `tsb/Download/release_notes.md`, 1.18.0;
+/// audit divergence #2). A stamp in the future is refused by default; one a few seconds old is fine.
+#[test]
+fn approver_timestamps_may_not_be_in_the_future() {
+    let env = start();
+    let a = Approver::ec();
+    let at = |offset_s: i64| {
+        let ts = (chrono::Utc::now() + chrono::Duration::seconds(offset_s))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut proof = a.timestamp_proof();
+        proof["timestamp"] = json!(ts);
+        proof["timestampSignature"] = json!(a.sign(ts.as_bytes()));
+        proof
+    };
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(30));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(404)), "{v}");
+    for offset in [-5, -590] {
+        let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(offset));
+        assert_eq!(s, 200, "{offset} s: {v}");
+    }
+    // Both limits are configurable, as on the TSB.
+    let env = start_with(tsb_emulator::EmulatorConfig {
+        max_timestamp_future: Duration::from_secs(60),
+        max_timestamp_age: Duration::from_secs(60),
+        ..Default::default()
+    });
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(30));
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(-120));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(404)), "{v}");
+}

@@ -32,6 +32,12 @@ fn create_key_request_parses() {
         .unwrap()
         .starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"));
     assert_eq!(policy.key_status.as_ref().map(|s| s.blocked), Some(false));
+    // The seed's policy passes the one validator, and names a known algorithm.
+    assert_eq!(policy.validate(), Ok(()));
+    assert_eq!(
+        KeyAlgorithm::from_name_or_oid(req.algorithm.as_deref().unwrap()),
+        Some(KeyAlgorithm::Rsa)
+    );
     // Round trip keeps every field the seed sends.
     let back: serde_json::Value = serde_json::to_value(&req).unwrap();
     let orig: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -52,8 +58,25 @@ fn csr_request_and_response_parse() {
     );
     assert_eq!(csr.key_usage, vec!["DIGITAL_SIGNATURE"]);
     assert_eq!(csr.extended_key_usage, vec!["CODE_SIGNING"]);
+    assert!(algorithms::certificate_signature_algorithm(&csr.signature_algorithm).is_some());
+    let raw = serde_json::from_str(&fixture("csr-request.json")).unwrap();
+    // The body's inner object is where the request-type table says.
+    let inner = serde_json::Value::get(
+        &raw,
+        RequestType::CertificateSigningRequest.envelope_field(),
+    )
+    .unwrap();
+    assert_eq!(
+        inner[RequestType::CertificateSigningRequest.key_name_field()],
+        "sub.approver.securosys.com"
+    );
     let resp: SignRequestId = serde_json::from_str(&fixture("csr-response.json")).unwrap();
     assert_eq!(resp.sign_request_id, "60ac4e54-be5a-4521-8cb2-3be8d452bb0e");
+    let raw: serde_json::Value = serde_json::from_str(&fixture("csr-response.json")).unwrap();
+    assert_eq!(
+        request_id_in(&raw),
+        Some("60ac4e54-be5a-4521-8cb2-3be8d452bb0e")
+    );
 }
 
 #[test]

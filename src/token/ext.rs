@@ -60,9 +60,9 @@ pub struct CertSpec {
 /// The usual signature algorithm for a key.
 pub fn default_signature_algorithm(family: Family) -> &'static str {
     match family {
-        Family::Rsa => "SHA256_WITH_RSA",
-        Family::Ec => "SHA256_WITH_ECDSA",
-        Family::Ed => "EDDSA",
+        Family::Rsa => tsb_models::algorithms::name::SHA256_WITH_RSA,
+        Family::Ec => tsb_models::algorithms::name::SHA256_WITH_ECDSA,
+        Family::Ed => tsb_models::algorithms::name::EDDSA,
     }
 }
 

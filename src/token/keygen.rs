@@ -8,56 +8,7 @@ use crate::der;
 use crate::error::{Error, Result};
 use crate::vendor;
 use cryptoki_sys::*;
-use tsb_models::{CreateKeyRequest, KeyFlags, KeyStatus, Policy, Rule};
-
-/// Validate a policy the way the TSB does, so a mistake is reported before any request:
-/// timelock/timeout multiples of 60, quorum reachable, approvers with a value.
-pub fn check_policy(p: &Policy) -> std::result::Result<(), String> {
-    let rules: [(&str, &Option<Rule>); 4] = [
-        ("ruleUse", &p.rule_use),
-        ("ruleBlock", &p.rule_block),
-        ("ruleUnblock", &p.rule_unblock),
-        ("ruleModify", &p.rule_modify),
-    ];
-    for (name, rule) in rules {
-        let Some(rule) = rule else { continue };
-        for (ti, t) in rule.tokens.iter().enumerate() {
-            if t.timelock % 60 != 0 || t.timeout % 60 != 0 {
-                return Err(format!(
-                    "{name}.tokens[{ti}]: timelock and timeout must be multiples of 60 seconds"
-                ));
-            }
-            for (gi, g) in t.groups.iter().flatten().enumerate() {
-                if g.quorum as usize > g.approvals.len() {
-                    return Err(format!(
-                        "{name}.tokens[{ti}].groups[{gi}]: quorum {} exceeds its {} approvers",
-                        g.quorum,
-                        g.approvals.len()
-                    ));
-                }
-                for (ai, a) in g.approvals.iter().enumerate() {
-                    if !matches!(
-                        a.kind.as_str(),
-                        "public_key" | "certificate" | "onboarded_approver_certificate"
-                    ) {
-                        return Err(format!(
-                            "{name}.tokens[{ti}].groups[{gi}].approvals[{ai}]: unknown type {:?}",
-                            a.kind
-                        ));
-                    }
-                    if a.kind != "onboarded_approver_certificate"
-                        && a.value.as_deref().unwrap_or("").is_empty()
-                    {
-                        return Err(format!(
-                            "{name}.tokens[{ti}].groups[{gi}].approvals[{ai}]: value is required"
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
+use tsb_models::{CreateKeyRequest, KeyAlgorithm, KeyFlags, KeyStatus, Policy};
 
 /// What C_GenerateKeyPair asked for.
 #[derive(Debug, Clone)]
@@ -170,9 +121,9 @@ pub fn build(
     default_policy: Option<&Policy>,
 ) -> Result<KeyGenRequest> {
     let (algorithm, key_type) = match mech {
-        CKM_RSA_PKCS_KEY_PAIR_GEN => ("RSA", CKK_RSA),
-        CKM_EC_KEY_PAIR_GEN => ("EC", CKK_EC),
-        CKM_EC_EDWARDS_KEY_PAIR_GEN => ("ED", CKK_EC_EDWARDS),
+        CKM_RSA_PKCS_KEY_PAIR_GEN => (KeyAlgorithm::Rsa.name(), CKK_RSA),
+        CKM_EC_KEY_PAIR_GEN => (KeyAlgorithm::Ec.name(), CKK_EC),
+        CKM_EC_EDWARDS_KEY_PAIR_GEN => (KeyAlgorithm::Ed.name(), CKK_EC_EDWARDS),
         _ => {
             return Err(Error::ck(
                 CKR_MECHANISM_INVALID,
@@ -298,8 +249,8 @@ pub fn build(
                                 format!("CKA_TSB_POLICY is not a TSB policy: {e}"),
                             )
                         })?;
-                        check_policy(&p).map_err(|m| {
-                            Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("CKA_TSB_POLICY: {m}"))
+                        p.validate().map_err(|e| {
+                            Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("CKA_TSB_POLICY: {e}"))
                         })?;
                         policy = Some(Some(p));
                     }
@@ -527,6 +478,6 @@ mod tests {
         assert!(r.body.policy.is_none());
         let mut bad = p.clone();
         bad.rule_use.as_mut().unwrap().tokens[0].timeout = 61;
-        assert!(check_policy(&bad).is_err());
+        assert!(bad.validate().is_err());
     }
 }

@@ -9,64 +9,9 @@ use cryptoki_sys::*;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use std::time::Duration;
-use tsb_models::{KeyAttributes, Policy};
+use tsb_models::{KeyAlgorithm, KeyAttributes, Policy};
 
-/// Named curves the TSB offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Curve {
-    P256,
-    P384,
-    P521,
-    Secp256k1,
-}
-
-impl Curve {
-    /// Dotted OID.
-    pub fn oid(self) -> &'static str {
-        match self {
-            Curve::P256 => "1.2.840.10045.3.1.7",
-            Curve::P384 => "1.3.132.0.34",
-            Curve::P521 => "1.3.132.0.35",
-            Curve::Secp256k1 => "1.3.132.0.10",
-        }
-    }
-    /// From a dotted OID.
-    pub fn from_oid(oid: &str) -> Option<Curve> {
-        [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1]
-            .into_iter()
-            .find(|c| c.oid() == oid)
-    }
-    /// From a name as OpenSSL, NIST or SEC spell it (case-insensitive).
-    pub fn from_name(name: &str) -> Option<Curve> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "p-256" | "p256" | "prime256v1" | "secp256r1" | "nistp256" => Curve::P256,
-            "p-384" | "p384" | "secp384r1" | "nistp384" => Curve::P384,
-            "p-521" | "p521" | "secp521r1" | "nistp521" => Curve::P521,
-            "secp256k1" => Curve::Secp256k1,
-            _ => return None,
-        })
-    }
-    /// Field size in bytes (half an r||s signature).
-    pub fn field_len(self) -> usize {
-        match self {
-            Curve::P256 | Curve::Secp256k1 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
-    /// Field size in bits (CKA key size for mechanism info).
-    pub fn bits(self) -> u32 {
-        match self {
-            Curve::P256 | Curve::Secp256k1 => 256,
-            Curve::P384 => 384,
-            Curve::P521 => 521,
-        }
-    }
-}
-
-/// Ed25519 OID.
-pub const ED25519_OID: &str = "1.3.101.112";
+pub use tsb_models::{Curve, ED25519_OID};
 
 /// Public key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +49,8 @@ impl PublicKey {
         let (alg_oid, params) = der::read_tlv(alg.value).ok_or_else(|| bad("no algorithm OID"))?;
         let alg_oid = der::oid_to_string(alg_oid.value).ok_or_else(|| bad("bad OID"))?;
         let key_bits = bits.value.get(1..).ok_or_else(|| bad("empty BIT STRING"))?;
-        match alg_oid.as_str() {
-            "1.2.840.113549.1.1.1" => {
+        match KeyAlgorithm::from_oid(&alg_oid) {
+            Some(KeyAlgorithm::Rsa) => {
                 let k = rsa::RsaPublicKey::from_public_key_der(spki)
                     .map_err(|e| bad(&e.to_string()))?;
                 Ok(PublicKey::Rsa {
@@ -114,7 +59,7 @@ impl PublicKey {
                     bits: k.n().bits() as u32,
                 })
             }
-            "1.2.840.10045.2.1" => {
+            Some(KeyAlgorithm::Ec) => {
                 let (curve_oid, _) =
                     der::read_tlv(params).ok_or_else(|| bad("EC key without curve"))?;
                 let name =
@@ -129,7 +74,7 @@ impl PublicKey {
                     point: key_bits.to_vec(),
                 })
             }
-            ED25519_OID => {
+            Some(KeyAlgorithm::Ed) => {
                 if key_bits.len() != 32 {
                     return Err(bad("Ed25519 key is not 32 bytes"));
                 }
@@ -137,7 +82,7 @@ impl PublicKey {
                     point: key_bits.to_vec(),
                 })
             }
-            other => Err(bad(&format!("unsupported algorithm {other}"))),
+            None => Err(bad(&format!("unsupported algorithm {alg_oid}"))),
         }
     }
 
@@ -314,11 +259,7 @@ pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, O
     let Some(rule) = policy.and_then(|p| p.rule_use.as_ref()) else {
         return (false, None, None);
     };
-    let gated = rule
-        .tokens
-        .iter()
-        .any(|t| t.groups.as_ref().map(|g| !g.is_empty()).unwrap_or(false));
-    if !gated {
+    if !rule.needs_approvals() {
         return (false, None, None);
     }
     let timeout = if rule.tokens.iter().any(|t| t.timeout == 0) {

@@ -90,38 +90,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Which API-key role guards a path (`tsb-api.md` §1).
-pub fn role_for_path(path: &str) -> &'static str {
-    let p = path.split('?').next().unwrap_or(path);
-    if p == "/v1/key"
-        || p.starts_with("/v1/key/")
-        || p.starts_with("/v1/importedKey")
-        || p.starts_with("/v1/derivedKey")
-        || p.starts_with("/v1/dataObject")
-        || p.starts_with("/v1/attestation")
-        || p == "/v1/modify"
-        || p == "/v1/synchronousModify"
-    {
-        "keyManagementToken"
-    } else if (p.starts_with("/v1/filtered") && p.ends_with("ApprovalTask"))
-        || p == "/v1/approval"
-        || p.starts_with("/v1/task")
-        || p.starts_with("/v1/approver/")
-    {
-        "approverToken"
-    } else if p == "/v1/versionInfo"
-        || p == "/v1/licenseInfo"
-        || p.starts_with("/v1/keystore")
-        || p.starts_with("/v1/hsm/")
-    {
-        "serviceToken"
-    } else if p.starts_with("/v1/approverManagement") {
-        "approverKeyManagementToken"
-    } else {
-        "keyOperationToken"
-    }
-}
-
 impl Client {
     /// A client for these settings; nothing is built or connected yet.
     pub fn new(settings: ClientSettings) -> Client {
@@ -258,7 +226,9 @@ impl Client {
             {
                 rb = rb.bearer_auth(&t.0);
             }
-            if let Some(k) = self.settings.api_keys.get(role_for_path(path)) {
+            if let Some(k) = tsb_models::role_for_path(path)
+                .and_then(|role| self.settings.api_keys.get(role.name()))
+            {
                 rb = rb.header("X-API-KEY", &k.0);
             }
             if let Some(b) = &body_bytes {
@@ -351,18 +321,9 @@ fn request_id_note(text: &str) -> String {
         Ok(v) => v,
         Err(_) => return String::new(),
     };
-    for k in [
-        "signRequestId",
-        "decryptRequestId",
-        "blockKeyRequestId",
-        "unblockKeyRequestId",
-        "modifyKeyRequestId",
-    ] {
-        if let Some(id) = v.get(k).and_then(|x| x.as_str()) {
-            return format!(", request {id}");
-        }
-    }
-    String::new()
+    tsb_models::request_id_in(&v)
+        .map(|id| format!(", request {id}"))
+        .unwrap_or_default()
 }
 
 /// Build the error for a non-2xx answer from its TSB error body (or its absence).
@@ -382,23 +343,6 @@ pub fn tsb_error(status: u16, text: &str, call: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles() {
-        assert_eq!(role_for_path("/v1/key"), "keyManagementToken");
-        assert_eq!(role_for_path("/v1/key/attributes"), "keyManagementToken");
-        assert_eq!(role_for_path("/v1/sign"), "keyOperationToken");
-        assert_eq!(role_for_path("/v1/request/abc"), "keyOperationToken");
-        assert_eq!(
-            role_for_path("/v1/filteredAllApprovalTask"),
-            "approverToken"
-        );
-        assert_eq!(role_for_path("/v1/versionInfo"), "serviceToken");
-        assert_eq!(
-            role_for_path("/v1/certificate/request"),
-            "keyOperationToken"
-        );
-    }
 
     #[test]
     fn error_body_parsed() {

@@ -7,7 +7,10 @@
 
 #![allow(dead_code)]
 
+pub mod cexamples;
 pub mod direct;
+pub mod interop;
+pub mod tools;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::Session;

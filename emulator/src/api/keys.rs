@@ -1,0 +1,471 @@
+//! Keys: create (with the policy turned into engine rules), attributes, delete, and the
+//! `SignedKeyAttributes` view.
+
+use super::{
+    b64, empty_ok, from_value, json_response, parse_json, persist, rfc3339, ApiError, ApiResult,
+};
+use crate::crypto::{self, KeyMaterial, KeySpec};
+use crate::ska::{EngineGroup, EngineRule, EngineToken};
+use crate::store::{KeyEntry, KeyRules};
+use crate::Shared;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tsb_models::approval_type;
+use tsb_models::codes;
+use tsb_models::*;
+
+fn flag(v: Option<bool>, default: bool) -> Option<bool> {
+    Some(v.unwrap_or(default))
+}
+
+/// The attributes a new key reports: requested flags with the DTO defaults; SKA keys are never
+/// extractable; non-extractable keys are always sensitive.
+fn effective_flags(req: &KeyFlags, ska: bool) -> KeyFlags {
+    let extractable = !ska && req.extractable.unwrap_or(false);
+    let sensitive = !(extractable && req.sensitive == Some(false));
+    KeyFlags {
+        encrypt: flag(req.encrypt, false),
+        decrypt: flag(req.decrypt, false),
+        verify: flag(req.verify, false),
+        sign: flag(req.sign, false),
+        wrap: flag(req.wrap, false),
+        unwrap: flag(req.unwrap, false),
+        derive: flag(req.derive, false),
+        bip32: flag(req.bip32, false),
+        slip10: flag(req.slip10, false),
+        extractable: Some(extractable),
+        modifiable: flag(req.modifiable, true),
+        destroyable: flag(req.destroyable, false),
+        sensitive: Some(sensitive),
+        copyable: flag(req.copyable, false),
+        always_sensitive: Some(sensitive),
+        never_extractable: Some(!extractable),
+        eka_sign: None,
+    }
+}
+
+fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
+    let alg = ck
+        .algorithm
+        .as_deref()
+        .or(ck.algorithm_oid.as_deref())
+        .ok_or_else(|| {
+            ApiError::new(
+                codes::VALIDATION_FAILED,
+                "algorithm or algorithmOid is required",
+            )
+        })?;
+    match KeyAlgorithm::from_name_or_oid(alg) {
+        Some(KeyAlgorithm::Rsa) => match ck.key_size {
+            Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
+            Some(n) => Err(ApiError::new(
+                codes::KEYSIZE,
+                format!("RSA key size {n} is not supported (2048, 3072, 4096)"),
+            )),
+            None => Err(ApiError::new(
+                codes::KEYSIZE,
+                "keySize is required for RSA keys",
+            )),
+        },
+        Some(KeyAlgorithm::Ec) => {
+            let oid = ck.curve_oid.as_deref().ok_or_else(|| {
+                ApiError::new(codes::VALIDATION_FAILED, "curveOid is required for EC keys")
+            })?;
+            Curve::from_oid(oid).map(KeySpec::Ec).ok_or_else(|| {
+                ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported"))
+            })
+        }
+        Some(KeyAlgorithm::Ed) => match ck.curve_oid.as_deref() {
+            None | Some(ED25519_OID) => Ok(KeySpec::Ed25519),
+            Some(oid) => Err(ApiError::new(
+                codes::KEYSIZE,
+                format!("curve {oid} is not supported for ED keys"),
+            )),
+        },
+        None => Err(ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!("algorithm {alg} is not supported by the emulator (RSA, EC, ED)"),
+        )),
+    }
+}
+
+/// Canonical id and display string of one policy approver.
+fn approver_identity(a: &tsb_models::Approval) -> Result<(String, String), ApiError> {
+    let value = || {
+        a.value.as_deref().ok_or_else(|| {
+            ApiError::new(
+                codes::VALIDATION_FAILED,
+                format!("approval of type {} needs a value", a.kind),
+            )
+        })
+    };
+    match a.kind.as_str() {
+        approval_type::PUBLIC_KEY => {
+            let v = value()?;
+            let der = b64("approval value", v, codes::UNSUPPORTED_APPROVER_KEY)?;
+            Ok((B64.encode(der), v.to_string()))
+        }
+        approval_type::CERTIFICATE => {
+            let der = b64("approval value", value()?, codes::UNSUPPORTED_APPROVER_KEY)?;
+            let spki = B64.encode(crypto::certificate_spki_der(&der)?);
+            Ok((spki.clone(), spki))
+        }
+        approval_type::ONBOARDED_APPROVER_CERTIFICATE => {
+            // Authorization-App approvers are not reachable through the emulator; they can be
+            // listed in a policy but never approve.
+            let id = format!("onboarded:{}", a.name.clone().unwrap_or_default());
+            Ok((id.clone(), id))
+        }
+        other => Err(ApiError::new(
+            codes::VALIDATION_FAILED,
+            format!("unknown approval type {other}"),
+        )),
+    }
+}
+
+fn engine_rule(
+    rule: Option<&Rule>,
+    display: &mut BTreeMap<String, String>,
+) -> Result<EngineRule, ApiError> {
+    let Some(rule) = rule else {
+        return Ok(EngineRule::default());
+    };
+    let mut tokens = Vec::with_capacity(rule.tokens.len());
+    for t in &rule.tokens {
+        let mut groups = Vec::new();
+        for g in t.groups.iter().flatten() {
+            let mut approvers = Vec::with_capacity(g.approvals.len());
+            for a in &g.approvals {
+                let (id, shown) = approver_identity(a)?;
+                display.entry(id.clone()).or_insert(shown);
+                approvers.push(id);
+            }
+            groups.push(EngineGroup {
+                quorum: g.quorum,
+                approvers,
+            });
+        }
+        let ms = |s: u64| (s.min(i64::MAX as u64 / 1000) as i64) * 1000;
+        tokens.push(EngineToken {
+            timelock_ms: ms(t.timelock),
+            timeout_ms: ms(t.timeout),
+            groups,
+        });
+    }
+    Ok(EngineRule { tokens })
+}
+
+fn key_rules(policy: Option<&Policy>) -> Result<KeyRules, ApiError> {
+    let Some(p) = policy else {
+        return Ok(KeyRules::default());
+    };
+    p.validate()
+        .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))?;
+    let mut display = BTreeMap::new();
+    let use_rule = engine_rule(p.rule_use.as_ref(), &mut display)?;
+    let block = engine_rule(p.rule_block.as_ref(), &mut display)?;
+    let unblock = engine_rule(p.rule_unblock.as_ref(), &mut display)?;
+    // ruleModify is validated although modify is not emulated.
+    engine_rule(p.rule_modify.as_ref(), &mut display)?;
+    Ok(KeyRules {
+        use_rule,
+        block,
+        unblock,
+        display,
+    })
+}
+
+/// Releases a label reservation when key creation ends, whichever way.
+struct Reservation<'a> {
+    shared: &'a Shared,
+    lower: String,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.shared.store.lock().reserved.remove(&self.lower);
+    }
+}
+
+pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
+    let value = parse_json(body)?;
+    match value.get("label") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => {
+            return Err(ApiError::new(
+                codes::INVALID_KEY_NAME,
+                "label is required and must not be empty",
+            ))
+        }
+    }
+    let ck: CreateKeyRequest = from_value(value)?;
+    let spec = key_spec(&ck)?;
+    let a = &ck.attributes;
+    if ![a.decrypt, a.sign, a.unwrap].contains(&Some(true)) {
+        return Err(ApiError::new(
+            codes::KEY_ATTRIBUTES_INVALID,
+            "at least one of decrypt, sign, unwrap must be true",
+        ));
+    }
+    let rules = key_rules(ck.policy.as_ref())?;
+    let lower = ck.label.to_lowercase();
+    {
+        let mut st = shared.store.lock();
+        if st.label_taken(&ck.label) {
+            return Err(ApiError::new(
+                codes::KEY_ALREADY_EXISTING,
+                format!("key {} already exists", ck.label),
+            ));
+        }
+        st.reserved.insert(lower.clone());
+    }
+    let reservation = Reservation { shared, lower };
+    // Generation (seconds for RSA-4096) runs without the store lock.
+    let material = KeyMaterial::generate(spec)?;
+    let public_key = B64.encode(material.public_key_spki_der());
+    let ska = ck.policy.is_some();
+    let mut policy = ck.policy.clone();
+    if let Some(p) = policy.as_mut() {
+        p.key_status.get_or_insert_with(KeyStatus::default);
+    }
+    let blocked = policy
+        .as_ref()
+        .and_then(|p| p.key_status.as_ref())
+        .is_some_and(|s| s.blocked);
+    let entry = KeyEntry {
+        label: ck.label.clone(),
+        id: ck.id.clone(),
+        password: ck.password.as_ref().map(|p| p.0.clone()),
+        pkcs8: B64.encode(material.to_pkcs8_der()?),
+        material,
+        public_key,
+        attributes: effective_flags(&ck.attributes, ska),
+        policy,
+        rules,
+        blocked,
+        create_time: rfc3339(shared.clock.now_ms()),
+        certificate: None,
+    };
+    let attrs = signed_attributes(&entry);
+    shared.store.lock().insert_key(entry);
+    drop(reservation);
+    persist(shared);
+    json_response(201, &attrs)
+}
+
+pub(super) fn key_attributes(
+    shared: &Shared,
+    name: &str,
+    password: Option<&Password>,
+    check_password: bool,
+) -> ApiResult {
+    let st = shared.store.lock();
+    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+    if check_password {
+        check_key_password(k, password)?;
+    }
+    let attrs = signed_attributes(k);
+    drop(st);
+    json_response(200, &attrs)
+}
+
+pub(super) fn delete_key(
+    shared: &Shared,
+    name: &str,
+    password: Option<&Password>,
+    check_password: bool,
+) -> ApiResult {
+    {
+        let mut st = shared.store.lock();
+        let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+        if check_password {
+            check_key_password(k, password)?;
+        }
+        let label = k.label.clone();
+        st.remove_key(&label);
+    }
+    persist(shared);
+    empty_ok()
+}
+
+pub(super) fn key_not_found(name: &str) -> ApiError {
+    ApiError::new(
+        codes::KEY_NOT_EXISTENT,
+        format!("key {name} does not exist"),
+    )
+}
+
+pub(super) fn check_key_password(k: &KeyEntry, given: Option<&Password>) -> Result<(), ApiError> {
+    match &k.password {
+        Some(pw) if given.map(|g| &g.0) != Some(pw) => Err(ApiError::new(
+            codes::KEY_PASSWORD_MISMATCH,
+            "key password does not match",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn key_json(k: &KeyEntry) -> KeyAttributes {
+    let mut policy = k.policy.clone();
+    if let Some(p) = policy.as_mut() {
+        p.key_status = Some(KeyStatus { blocked: k.blocked });
+    }
+    KeyAttributes {
+        label: k.label.clone(),
+        id: k.id.clone(),
+        algorithm: Some(k.material.algorithm_name().to_string()),
+        algorithm_oid: Some(k.material.algorithm_oid().to_string()),
+        curve_oid: k.material.curve_oid().map(str::to_string),
+        key_size: k.material.key_size(),
+        key_usage_count: None,
+        create_time: Some(k.create_time.clone()),
+        attest_time: Some(k.create_time.clone()),
+        public_key: Some(k.public_key.clone()),
+        attributes: k.attributes.clone(),
+        policy,
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn xml_rule(out: &mut String, tag: &str, rule: Option<&Rule>) {
+    let Some(rule) = rule else { return };
+    out.push_str(&format!("<{tag}>"));
+    for t in &rule.tokens {
+        out.push_str(&format!(
+            "<token name=\"{}\"><timelock>{}</timelock><timeout>{}</timeout>",
+            xml_escape(&t.name),
+            t.timelock,
+            t.timeout
+        ));
+        for g in t.groups.iter().flatten() {
+            out.push_str(&format!(
+                "<group name=\"{}\"><quorum>{}</quorum>",
+                xml_escape(&g.name),
+                g.quorum
+            ));
+            for a in &g.approvals {
+                out.push_str(&format!(
+                    "<approval type=\"{}\" name=\"{}\">{}</approval>",
+                    xml_escape(&a.kind),
+                    xml_escape(a.name.as_deref().unwrap_or("")),
+                    xml_escape(a.value.as_deref().unwrap_or(""))
+                ));
+            }
+            out.push_str("</group>");
+        }
+        out.push_str("</token>");
+    }
+    out.push_str(&format!("</{tag}>"));
+}
+
+/// `SignedKeyAttributes`: the JSON attributes and a reduced snake_case XML form "signed" with a
+/// SHA-256 digest (the emulator has no attestation key; the field is only a stand-in).
+fn signed_attributes(k: &KeyEntry) -> SignedKeyAttributes {
+    let json = key_json(k);
+    let mut x = String::from("<private_key>");
+    let mut el = |tag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            x.push_str(&format!("<{tag}>{}</{tag}>", xml_escape(&v)));
+        }
+    };
+    el("label", Some(json.label.clone()));
+    el("id", json.id.clone());
+    el("algorithm", json.algorithm.clone());
+    el("algorithm_oid", json.algorithm_oid.clone());
+    el("curve_oid", json.curve_oid.clone());
+    el("key_size", json.key_size.map(|n| n.to_string()));
+    el("create_time", json.create_time.clone());
+    el("public_key", json.public_key.clone());
+    x.push_str("<attributes>");
+    let f = &json.attributes;
+    for (tag, v) in [
+        ("decrypt", f.decrypt),
+        ("sign", f.sign),
+        ("unwrap", f.unwrap),
+        ("derive", f.derive),
+        ("sensitive", f.sensitive),
+        ("always_sensitive", f.always_sensitive),
+        ("extractable", f.extractable),
+        ("never_extractable", f.never_extractable),
+        ("modifiable", f.modifiable),
+        ("copyable", f.copyable),
+        ("destroyable", f.destroyable),
+    ] {
+        x.push_str(&format!("<{tag}>{}</{tag}>", v.unwrap_or(false)));
+    }
+    x.push_str("</attributes>");
+    if let Some(p) = &json.policy {
+        x.push_str(&format!(
+            "<policy><key_status><blocked>{}</blocked></key_status>",
+            p.key_status.as_ref().is_some_and(|s| s.blocked)
+        ));
+        xml_rule(&mut x, "rule_use", p.rule_use.as_ref());
+        xml_rule(&mut x, "rule_block", p.rule_block.as_ref());
+        xml_rule(&mut x, "rule_unblock", p.rule_unblock.as_ref());
+        xml_rule(&mut x, "rule_modify", p.rule_modify.as_ref());
+        x.push_str("</policy>");
+    }
+    x.push_str("</private_key>");
+    let sig = B64.encode(openssl::sha::sha256(x.as_bytes()));
+    SignedKeyAttributes {
+        xml: Some(x),
+        json,
+        xml_signature: Some(sig),
+        attestation_key_name: Some("attestation-key".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine form decides "needs approvals" as the policy model does.
+    #[test]
+    fn engine_rule_is_gated_as_the_model_says() {
+        let approval = Approval {
+            kind: approval_type::PUBLIC_KEY.into(),
+            name: None,
+            value: Some("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE".into()),
+        };
+        let token = |groups: Option<Vec<Group>>| Token {
+            name: "t".into(),
+            timelock: 0,
+            timeout: 0,
+            groups,
+        };
+        let group = |approvals: Vec<Approval>| Group {
+            name: "g".into(),
+            quorum: 1,
+            approvals,
+        };
+        for rule in [
+            Rule::default(),
+            Rule {
+                tokens: vec![token(None)],
+            },
+            Rule {
+                tokens: vec![token(Some(vec![]))],
+            },
+            Rule {
+                tokens: vec![token(Some(vec![group(vec![])]))],
+            },
+            Rule {
+                tokens: vec![
+                    token(None),
+                    token(Some(vec![group(vec![approval.clone()])])),
+                ],
+            },
+        ] {
+            let engine = engine_rule(Some(&rule), &mut BTreeMap::new()).unwrap();
+            assert_eq!(engine.is_gated(), rule.needs_approvals(), "{rule:?}");
+        }
+    }
+}

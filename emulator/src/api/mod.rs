@@ -1,0 +1,375 @@
+//! The REST surface: routing, errors and responses; the handlers live in one module per route
+//! group (keys, operations, certificates, requests, tasks, controls) and authentication in `auth`.
+
+mod auth;
+mod certificates;
+mod controls;
+mod keys;
+mod operations;
+mod requests;
+mod tasks;
+
+pub(crate) use requests::scheduler_loop;
+
+use auth::authenticate;
+use certificates::{delete_certificate, get_certificate, import_certificate};
+use controls::controls;
+use keys::{create_key, delete_key, key_attributes};
+use operations::{random, sync_op, verify, Operation};
+use requests::{async_op, cancel_request, filtered_requests, request_status};
+use tasks::{approve, filtered_tasks, reject_task};
+
+use crate::crypto::CryptoError;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::store::RequestKind;
+use crate::Shared;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use tsb_models::codes::{self, http_status};
+use tsb_models::is_approval_task_path;
+use tsb_models::*;
+
+/// Version reported by `GET /v1/versionInfo`.
+const VERSION: &str = "2.2.0-emulator";
+
+// ---------------------------------------------------------------------------------------------
+// Errors and responses
+
+/// A TSB error: `{"errorCode","reason","message"}` with the HTTP status of `codes::http_status`
+/// unless overridden.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    code: i64,
+    message: String,
+    status: Option<u16>,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    pub(crate) fn with_status(mut self, status: u16) -> ApiError {
+        self.status = Some(status);
+        self
+    }
+
+    pub(crate) fn into_response(self) -> HttpResponse {
+        let body = ErrorBody {
+            error_code: Some(self.code),
+            reason: Some(codes::reason(self.code).to_string()),
+            message: Some(self.message),
+        };
+        let status = self.status.unwrap_or_else(|| http_status(self.code));
+        HttpResponse {
+            status,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+            request_id: None,
+        }
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> ApiError {
+        match e {
+            CryptoError::UnsupportedKey(m) => ApiError::new(codes::KEYSIZE, m),
+            CryptoError::AlgorithmNotSupportedByKey(m) => {
+                ApiError::new(codes::ALGORITHM_NOT_SUPPORTED_BY_KEY, m)
+            }
+            CryptoError::InvalidPayload(m) => ApiError::new(codes::INVALID_PAYLOAD, m),
+            CryptoError::DecryptFailed(m) => ApiError::new(codes::DECRYPT_FAILED, m),
+            CryptoError::InvalidCsr(m) => ApiError::new(codes::CSR_INVALID_FORMAT, m),
+            CryptoError::InvalidApproverKey(m) => ApiError::new(codes::UNSUPPORTED_APPROVER_KEY, m),
+            CryptoError::Internal(m) => ApiError::new(codes::IN_HSM, m),
+        }
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn json_response<T: Serialize>(status: u16, body: &T) -> ApiResult {
+    let body = serde_json::to_vec(body).map_err(|e| ApiError::new(codes::IN_HSM, e.to_string()))?;
+    Ok(HttpResponse {
+        status,
+        body,
+        request_id: None,
+    })
+}
+
+fn empty_ok() -> ApiResult {
+    Ok(HttpResponse {
+        status: 200,
+        body: Vec::new(),
+        request_id: None,
+    })
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::new(codes::GENERAL, format!("no endpoint {path}")).with_status(404)
+}
+
+fn method_not_allowed(method: &str, path: &str) -> ApiError {
+    ApiError::new(
+        codes::GENERAL,
+        format!("method {method} not allowed on {path}"),
+    )
+    .with_status(405)
+}
+
+/// Parse a JSON body: invalid JSON -> 621, JSON of the wrong shape -> 600 with serde's message.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    from_value(parse_json(body)?)
+}
+
+/// Parse a body as any JSON value (invalid JSON -> 621).
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            codes::INVALID_JSON,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })
+}
+
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))
+}
+
+fn b64(field: &str, s: &str, code: i64) -> Result<Vec<u8>, ApiError> {
+    // Tolerate line breaks and spaces, which some clients leave in base64 text.
+    let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    B64.decode(clean.as_bytes())
+        .map_err(|e| ApiError::new(code, format!("{field} is not valid base64: {e}")))
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn pct_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point and routing
+
+/// Handle one request. A panic anywhere below becomes a 500 with a TSB error body.
+pub(crate) fn dispatch(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    match catch_unwind(AssertUnwindSafe(|| route(shared, req))) {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::new(codes::IN_HSM, "internal error in the emulator").into_response(),
+    }
+}
+
+fn route(shared: &Shared, req: &HttpRequest) -> ApiResult {
+    if req.path == "/_emulator" || req.path.starts_with("/_emulator/") {
+        if !shared.cfg.test_controls {
+            return Err(not_found_path(&req.path));
+        }
+        return controls(shared, req);
+    }
+    if req.path == "/v1" || req.path.starts_with("/v1/") {
+        authenticate(shared, req)?;
+    }
+    handle(shared, req)
+}
+
+fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
+    let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let m = req.method.as_str();
+    let body = req.body.as_slice();
+    match (segs.as_slice(), m) {
+        (["v1", "versionInfo"], "GET") => json_response(
+            200,
+            &VersionInfo {
+                version: VERSION.into(),
+            },
+        ),
+        (["v1", "licenseInfo"], "GET") => json_response(
+            200,
+            &LicenseInfo {
+                client_flags: vec!["KEY_AUTH".into(), "REST_API".into(), "TSB_ENGINE".into()],
+            },
+        ),
+        (["v1", "keystore", "statistics"], "GET") => {
+            let n = shared.store.lock().keys.len();
+            json_response(
+                200,
+                &json!({ "keyStoreStatistics": format!("{{\"numberOfKeys\":{n}}}") }),
+            )
+        }
+        (["v1", "key"], "GET") => {
+            let mut labels: Vec<String> = shared.store.lock().keys.keys().cloned().collect();
+            labels.sort();
+            json_response(200, &labels)
+        }
+        (["v1", "key"], "POST") => create_key(shared, body),
+        (["v1", "key", "attributes"], "POST") => {
+            let r: KeyLabelRequest = parse(body)?;
+            key_attributes(shared, &r.label, r.password.as_ref(), true)
+        }
+        (["v1", "key", "deleteKey"], "POST") => {
+            let r: KeyLabelRequest = parse(body)?;
+            delete_key(shared, &r.label, r.password.as_ref(), true)
+        }
+        (["v1", "key", name, "attributes"], "GET") => {
+            key_attributes(shared, &pct_decode(name), None, false)
+        }
+        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None, false),
+        (["v1", "synchronousSign"], "POST") => {
+            let env: SignEnvelope = parse(body)?;
+            sync_op(shared, Operation::Sign(env.sign_request))
+        }
+        (["v1", "sign"], "POST") => async_op(shared, RequestKind::Sign, body),
+        (["v1", "verify"], "POST") => verify(shared, body),
+        (["v1", "synchronousDecrypt"], "POST") => {
+            let env: DecryptEnvelope = parse(body)?;
+            sync_op(shared, Operation::Decrypt(env.decrypt_request))
+        }
+        (["v1", "decrypt"], "POST") => async_op(shared, RequestKind::Decrypt, body),
+        (["v1", "generateRandom", len], "GET") => random(len),
+        (["v1", "certificate", "synchronous", "request"], "POST") => {
+            sync_op(shared, Operation::Csr(parse(body)?))
+        }
+        (["v1", "certificate", "request"], "POST") => async_op(shared, RequestKind::Csr, body),
+        (["v1", "certificate", "synchronous", "selfsign"], "POST") => {
+            sync_op(shared, Operation::SelfSign(parse(body)?))
+        }
+        (["v1", "certificate", "selfsign"], "POST") => {
+            async_op(shared, RequestKind::SelfSign, body)
+        }
+        (["v1", "certificate", "synchronous", "sign"], "POST") => {
+            sync_op(shared, Operation::SignCertificate(parse(body)?))
+        }
+        (["v1", "certificate", "sign"], "POST") => {
+            async_op(shared, RequestKind::SignCertificate, body)
+        }
+        (["v1", "certificate", "import", "plain"], "POST") => import_certificate(shared, body),
+        (["v1", "certificate", name], "GET") => get_certificate(shared, &pct_decode(name)),
+        (["v1", "certificate", name], "DELETE") => delete_certificate(shared, &pct_decode(name)),
+        (["v1", "synchronousBlock"], "POST") => {
+            let env: BlockEnvelope = parse(body)?;
+            sync_op(shared, Operation::Block(env.block_request))
+        }
+        (["v1", "synchronousUnblock"], "POST") => {
+            let env: UnblockEnvelope = parse(body)?;
+            sync_op(shared, Operation::Unblock(env.unblock_request))
+        }
+        (["v1", "block"], "POST") => async_op(shared, RequestKind::Block, body),
+        (["v1", "unblock"], "POST") => async_op(shared, RequestKind::Unblock, body),
+        (["v1", "request", id], "GET") => request_status(shared, &pct_decode(id)),
+        (["v1", "request", id], "DELETE") => cancel_request(shared, &pct_decode(id)),
+        (["v1", "filteredRequests"], "POST") => filtered_requests(shared, body),
+        (["v1", _], "POST") if is_approval_task_path(&req.path) => {
+            match TaskList::from_path(&req.path) {
+                Some(list) => filtered_tasks(shared, body, list),
+                None => Err(not_found_path(&req.path)),
+            }
+        }
+        (["v1", "approval"], "POST") => approve(shared, body),
+        (["v1", "task"], "DELETE") => reject_task(shared, body),
+        _ if path_known(&segs, &req.path) => Err(method_not_allowed(m, &req.path)),
+        _ => Err(not_found_path(&req.path)),
+    }
+}
+
+/// Whether some method is routed for this path (for 405 versus 404).
+fn path_known(segs: &[&str], path: &str) -> bool {
+    matches!(
+        segs,
+        [
+            "v1",
+            "versionInfo" | "licenseInfo" | "key" | "synchronousSign" | "sign" | "verify"
+        ] | [
+            "v1",
+            "synchronousDecrypt" | "decrypt" | "synchronousBlock" | "synchronousUnblock"
+        ] | [
+            "v1",
+            "block" | "unblock" | "filteredRequests" | "approval" | "task"
+        ] | ["v1", "keystore", "statistics"]
+            | ["v1", "key", _]
+            | ["v1", "key", _, "attributes"]
+            | ["v1", "generateRandom", _]
+            | ["v1", "certificate", _]
+            | [
+                "v1",
+                "certificate",
+                "synchronous",
+                "request" | "selfsign" | "sign"
+            ]
+            | ["v1", "certificate", "import", "plain"]
+            | ["v1", "request", _]
+    ) || TaskList::from_path(path).is_some()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+
+/// Write the state file if configured and the store changed since the last write.
+fn persist(shared: &Shared) {
+    let Some(path) = &shared.cfg.state_file else {
+        return;
+    };
+    // Lock order: persist_gen, then store (never the other way round).
+    let mut last = shared.persist_gen.lock();
+    let (gen, data) = {
+        let st = shared.store.lock();
+        if st.generation <= *last {
+            return;
+        }
+        (st.generation, st.snapshot())
+    };
+    match data
+        .map_err(std::io::Error::other)
+        .and_then(|d| crate::store::write_atomic(path, &d))
+    {
+        Ok(()) => *last = gen,
+        Err(e) => eprintln!(
+            "tsb-emulator: cannot write state file {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(pct_decode("a%20b"), "a b");
+        assert_eq!(pct_decode("bad%2"), "bad%2");
+        assert_eq!(pct_decode("%"), "%");
+        assert_eq!(pct_decode("x%zzy"), "x%zzy");
+    }
+}

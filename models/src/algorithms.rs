@@ -1,0 +1,496 @@
+//! Algorithm names: `signatureAlgorithm`, `cipherAlgorithm`, the signature algorithms of
+//! certificates and CSRs, and the digest names of approver signatures. Each name is written once,
+//! in the tables below, with what it means; the module builds the names it sends from them, the
+//! emulator validates and interprets what it receives with them.
+//!
+//! Sources, per group:
+//! - `signatureAlgorithm`: S3 `enums/tsb/SignatureAlgorithm.java`
+//!   (the TSB's enum) and S1 `helpers/consts.go` (`RSA_SIGNATURE_LIST`, `EC_SIGNATURE_LIST`,
+//!   `ED_SIGNATURE_LIST`, `DSA_SIGNATURE_LIST`, `BLS_SIGNATURE_LIST`); the PQC names also from the
+//!   S1 `README.md`. `NONESHA1_WITH_RSA_PSS` is in neither (audit divergence #5).
+//! - `cipherAlgorithm`: S3 `.../enums/tsb/CipherAlgorithm.java`; `RSA_PADDING_PKCS` from S1
+//!   `helpers/consts.go` `RSA_CIPHER_LIST` and S2 `tsb/Download/release_notes.md` 2.2.0.
+//! - certificates and CSRs: S3 `.../enums/tsb/KeytoolSignatureAlgorithm.java` and S1
+//!   `CERTIFICATE_RSA_SIGNATURE_LIST` (RSA); the ECDSA names from the S3 version the audit read
+//!   (@321a44f9); `EDDSA` only in newer DTO copies (S6, audit divergence #3); `SHA224_WITH_ECDSA`
+//!   in no source.
+//! - approver digests (`timestampDigestAlgorithm`, `approvalDigestAlgorithm`): S3
+//!   `.../dto/tsb/request/AuthenticatableRequestDto.java` and `SendApprovalDto.java` field docs,
+//!   S2's sample scripts (`SHA-256`), S4 `testHelpers/test_client_tsb.go`; `EdDSA` for Ed25519.
+
+/// A hash function as it appears inside TSB algorithm names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Digest {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+impl Digest {
+    /// Every digest.
+    pub const ALL: [Digest; 9] = [
+        Digest::Sha1,
+        Digest::Sha224,
+        Digest::Sha256,
+        Digest::Sha384,
+        Digest::Sha512,
+        Digest::Sha3_224,
+        Digest::Sha3_256,
+        Digest::Sha3_384,
+        Digest::Sha3_512,
+    ];
+
+    /// The spelling inside `signatureAlgorithm`/`cipherAlgorithm` names: `SHA256`, `SHA3256`.
+    pub fn tsb_name(self) -> &'static str {
+        match self {
+            Digest::Sha1 => "SHA1",
+            Digest::Sha224 => "SHA224",
+            Digest::Sha256 => "SHA256",
+            Digest::Sha384 => "SHA384",
+            Digest::Sha512 => "SHA512",
+            Digest::Sha3_224 => "SHA3224",
+            Digest::Sha3_256 => "SHA3256",
+            Digest::Sha3_384 => "SHA3384",
+            Digest::Sha3_512 => "SHA3512",
+        }
+    }
+
+    /// The JCA spelling of approver digest names: `SHA-256`, `SHA3-256`.
+    pub fn jca_name(self) -> &'static str {
+        match self {
+            Digest::Sha1 => "SHA-1",
+            Digest::Sha224 => "SHA-224",
+            Digest::Sha256 => "SHA-256",
+            Digest::Sha384 => "SHA-384",
+            Digest::Sha512 => "SHA-512",
+            Digest::Sha3_224 => "SHA3-224",
+            Digest::Sha3_256 => "SHA3-256",
+            Digest::Sha3_384 => "SHA3-384",
+            Digest::Sha3_512 => "SHA3-512",
+        }
+    }
+
+    /// Output length in bytes.
+    #[allow(clippy::len_without_is_empty)] // a digest length, never empty
+    pub fn len(self) -> usize {
+        match self {
+            Digest::Sha1 => 20,
+            Digest::Sha224 | Digest::Sha3_224 => 28,
+            Digest::Sha256 | Digest::Sha3_256 => 32,
+            Digest::Sha384 | Digest::Sha3_384 => 48,
+            Digest::Sha512 | Digest::Sha3_512 => 64,
+        }
+    }
+}
+
+/// How an approver's signature (timestamp proof or approval) is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApproverDigest {
+    /// RSA PKCS#1 v1.5 or ECDSA (by key type) with this digest.
+    Digest(Digest),
+    /// Ed25519, no digest.
+    EdDsa,
+}
+
+/// The digest name of Ed25519 approvers.
+pub const EDDSA_APPROVER_DIGEST: &str = "EdDSA";
+
+impl ApproverDigest {
+    /// The name sent in `timestampDigestAlgorithm` / `approvalDigestAlgorithm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApproverDigest::Digest(d) => d.jca_name(),
+            ApproverDigest::EdDsa => EDDSA_APPROVER_DIGEST,
+        }
+    }
+
+    /// Parse a digest name, case-insensitively. Besides the documented names this tolerates
+    /// `SHA256` etc. without the dash, and `ED25519` and `NONE` for Ed25519: the emulator's
+    /// leniency, which no source confirms.
+    pub fn parse(name: &str) -> Option<ApproverDigest> {
+        let upper = name.to_ascii_uppercase();
+        if matches!(upper.as_str(), "EDDSA" | "ED25519" | "NONE") {
+            return Some(ApproverDigest::EdDsa);
+        }
+        Digest::ALL
+            .into_iter()
+            .find(|d| {
+                d.jca_name() == upper || (d.jca_name().starts_with("SHA-") && d.tsb_name() == upper)
+            })
+            .map(ApproverDigest::Digest)
+    }
+}
+
+/// The signature primitive of a `signatureAlgorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// RSASSA-PKCS1-v1_5.
+    RsaPkcs1,
+    /// RSASSA-PSS, MGF1 with the same hash, salt as long as the hash.
+    RsaPss,
+    /// ECDSA, DER `SEQUENCE{r, s}` output.
+    Ecdsa,
+    /// Ed25519.
+    EdDsa,
+    /// DSA.
+    Dsa,
+    /// Anything else (deterministic ECDSA, Schnorr, BLS, ISS, PQC): named, not interpreted.
+    Other,
+}
+
+/// What the TSB does with the payload before the primitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The TSB hashes the payload with this digest (`SHA256_WITH_RSA`).
+    Hash(Digest),
+    /// The payload is already the digest of this hash (`NONESHA256_WITH_RSA`; the TSB adds the
+    /// DigestInfo for PKCS#1 v1.5).
+    Digest(Digest),
+    /// The payload is used as given: `NONE_WITH_RSA` pads it (a DigestInfo, as CKM_RSA_PKCS),
+    /// `NONE_WITH_ECDSA` and `NONE_WITH_DSA` take a digest.
+    Raw,
+    /// `NONE_WITH_RSA_PSS`: the payload is a digest whose hash follows from its length.
+    DigestAnyLength,
+    /// `DOUBLE_SHA256_WITH_ECDSA`: SHA-256 of SHA-256 of the payload.
+    DoubleSha256,
+    /// The scheme signs the message itself (Ed25519).
+    Message,
+    /// Not interpreted.
+    Other,
+}
+
+/// One `signatureAlgorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureAlgorithm {
+    /// The enum name on the wire.
+    pub name: &'static str,
+    /// The primitive.
+    pub scheme: Scheme,
+    /// What happens to the payload.
+    pub input: Input,
+}
+
+macro_rules! signature_algorithms {
+    ($($id:ident = $scheme:ident, $input:expr;)*) => {
+        /// The `signatureAlgorithm` names, as constants (each written once, in the table).
+        #[allow(missing_docs)]
+        pub mod name {
+            $(pub const $id: &str = stringify!($id);)*
+        }
+        /// Every `signatureAlgorithm` the TSB knows (see the module docs for the sources).
+        pub const SIGNATURE_ALGORITHMS: &[SignatureAlgorithm] = &[
+            $(SignatureAlgorithm { name: name::$id, scheme: Scheme::$scheme, input: $input },)*
+        ];
+    };
+}
+
+use Digest::*;
+use Input::{DigestAnyLength, DoubleSha256, Hash, Message, Raw};
+
+signature_algorithms! {
+    // RSA PKCS#1 v1.5 (S3, S1 RSA_SIGNATURE_LIST).
+    SHA1_WITH_RSA = RsaPkcs1, Hash(Sha1);
+    SHA224_WITH_RSA = RsaPkcs1, Hash(Sha224);
+    SHA256_WITH_RSA = RsaPkcs1, Hash(Sha256);
+    SHA384_WITH_RSA = RsaPkcs1, Hash(Sha384);
+    SHA512_WITH_RSA = RsaPkcs1, Hash(Sha512);
+    NONE_WITH_RSA = RsaPkcs1, Raw;
+    NONESHA1_WITH_RSA = RsaPkcs1, Input::Digest(Sha1);
+    NONESHA224_WITH_RSA = RsaPkcs1, Input::Digest(Sha224);
+    NONESHA256_WITH_RSA = RsaPkcs1, Input::Digest(Sha256);
+    NONESHA384_WITH_RSA = RsaPkcs1, Input::Digest(Sha384);
+    NONESHA512_WITH_RSA = RsaPkcs1, Input::Digest(Sha512);
+    // RSA PSS (S3, S1 RSA_SIGNATURE_LIST).
+    SHA1_WITH_RSA_PSS = RsaPss, Hash(Sha1);
+    SHA224_WITH_RSA_PSS = RsaPss, Hash(Sha224);
+    SHA256_WITH_RSA_PSS = RsaPss, Hash(Sha256);
+    SHA384_WITH_RSA_PSS = RsaPss, Hash(Sha384);
+    SHA512_WITH_RSA_PSS = RsaPss, Hash(Sha512);
+    NONE_WITH_RSA_PSS = RsaPss, DigestAnyLength;
+    // Audit divergence #5: in no source (S1 and S3 have NONESHA224..512_WITH_RSA_PSS only); kept
+    // for now because the module sends it for CKM_SHA1_RSA_PKCS_PSS and the emulator accepts it.
+    NONESHA1_WITH_RSA_PSS = RsaPss, Input::Digest(Sha1);
+    NONESHA224_WITH_RSA_PSS = RsaPss, Input::Digest(Sha224);
+    NONESHA256_WITH_RSA_PSS = RsaPss, Input::Digest(Sha256);
+    NONESHA384_WITH_RSA_PSS = RsaPss, Input::Digest(Sha384);
+    NONESHA512_WITH_RSA_PSS = RsaPss, Input::Digest(Sha512);
+    // ECDSA (S3, S1 EC_SIGNATURE_LIST).
+    NONE_WITH_ECDSA = Ecdsa, Raw;
+    SHA1_WITH_ECDSA = Ecdsa, Hash(Sha1);
+    SHA224_WITH_ECDSA = Ecdsa, Hash(Sha224);
+    SHA256_WITH_ECDSA = Ecdsa, Hash(Sha256);
+    SHA384_WITH_ECDSA = Ecdsa, Hash(Sha384);
+    SHA512_WITH_ECDSA = Ecdsa, Hash(Sha512);
+    SHA3224_WITH_ECDSA = Ecdsa, Hash(Sha3_224);
+    SHA3256_WITH_ECDSA = Ecdsa, Hash(Sha3_256);
+    SHA3384_WITH_ECDSA = Ecdsa, Hash(Sha3_384);
+    SHA3512_WITH_ECDSA = Ecdsa, Hash(Sha3_512);
+    DOUBLE_SHA256_WITH_ECDSA = Ecdsa, DoubleSha256;
+    SHA256_WITH_ECDSA_DETERMINISTIC = Other, Input::Other;
+    KECCAK224_WITH_ECDSA = Other, Input::Other;
+    KECCAK256_WITH_ECDSA = Other, Input::Other;
+    KECCAK384_WITH_ECDSA = Other, Input::Other;
+    KECCAK512_WITH_ECDSA = Other, Input::Other;
+    // Schnorr, TSB 2.2.0 (S3).
+    NONE_WITH_EC_SCHNORR_BIP0340 = Other, Input::Other;
+    // DSA (S3, S1 DSA_SIGNATURE_LIST).
+    NONE_WITH_DSA = Dsa, Raw;
+    SHA1_WITH_DSA = Dsa, Hash(Sha1);
+    SHA224_WITH_DSA = Dsa, Hash(Sha224);
+    SHA256_WITH_DSA = Dsa, Hash(Sha256);
+    SHA384_WITH_DSA = Dsa, Hash(Sha384);
+    SHA512_WITH_DSA = Dsa, Hash(Sha512);
+    // Ed25519, BLS, ISS (S3, S1 ED_/BLS_SIGNATURE_LIST).
+    EDDSA = EdDsa, Message;
+    BLS = Other, Input::Other;
+    ISS_KERL = Other, Input::Other;
+    // PQC (S3, S1 README), with the draft names DILITHIUM and SPHINCS_PLUS (S3 @Hidden).
+    ML_DSA = Other, Input::Other;
+    ML_DSA_M = Other, Input::Other;
+    SLH_DSA = Other, Input::Other;
+    LMS = Other, Input::Other;
+    DILITHIUM = Other, Input::Other;
+    SPHINCS_PLUS = Other, Input::Other;
+}
+
+/// The `signatureAlgorithm` of this name.
+pub fn signature_algorithm(name: &str) -> Option<&'static SignatureAlgorithm> {
+    SIGNATURE_ALGORITHMS.iter().find(|a| a.name == name)
+}
+
+/// The `signatureAlgorithm` with this primitive and payload handling, if the TSB has one.
+/// (`Other` does not identify an algorithm: no answer for it.)
+pub fn signature_algorithm_for(
+    scheme: Scheme,
+    input: Input,
+) -> Option<&'static SignatureAlgorithm> {
+    if scheme == Scheme::Other || input == Input::Other {
+        return None;
+    }
+    SIGNATURE_ALGORITHMS
+        .iter()
+        .find(|a| a.scheme == scheme && a.input == input)
+}
+
+/// Whether the TSB knows this `signatureAlgorithm` name: the table, and the name families of the
+/// PQC hash variants (`SHA2_256_WITH_ML_DSA`, `SHAKE_128_WITH_SLH_DSA`, ... in S3) and of XMSS
+/// (`XMSS-SHA256_10_256`, `XMSS-SHAKE256_10_256` in S1 `README.md`), which are matched by
+/// pattern (more leniently than the sources list them).
+pub fn is_known_signature_algorithm(name: &str) -> bool {
+    signature_algorithm(name).is_some()
+        || name.ends_with("_WITH_ML_DSA")
+        || name.ends_with("_WITH_SLH_DSA")
+        || name.starts_with("XMSS-")
+}
+
+/// Signature algorithms of certificates and CSRs (`/v1/certificate/**`): a restricted list
+/// (`KeytoolSignatureAlgorithm`, see the module docs for the sources of each name).
+pub const CERTIFICATE_SIGNATURE_ALGORITHMS: &[&str] = &[
+    name::SHA224_WITH_RSA,
+    name::SHA256_WITH_RSA,
+    name::SHA384_WITH_RSA,
+    name::SHA512_WITH_RSA,
+    name::SHA224_WITH_ECDSA,
+    name::SHA256_WITH_ECDSA,
+    name::SHA384_WITH_ECDSA,
+    name::SHA512_WITH_ECDSA,
+    name::EDDSA,
+];
+
+/// The signature algorithm of this name, if certificates and CSRs may use it.
+pub fn certificate_signature_algorithm(name: &str) -> Option<&'static SignatureAlgorithm> {
+    CERTIFICATE_SIGNATURE_ALGORITHMS
+        .contains(&name)
+        .then(|| signature_algorithm(name))
+        .flatten()
+}
+
+/// What a `cipherAlgorithm` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cipher {
+    /// RSAES-PKCS1-v1_5.
+    RsaPkcs1,
+    /// RSAES-OAEP with MGF1 of the same hash (`RSA_PADDING_OAEP` alone: the JCE default SHA-1,
+    /// which no source states).
+    RsaOaep(Digest),
+    /// Raw RSA; the result is the whole left-zero-padded block (S1 `README.md`).
+    RsaNoPadding,
+    /// A symmetric cipher (AES, ChaCha20, Camellia, TDEA): named, not interpreted.
+    Symmetric,
+}
+
+/// One `cipherAlgorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CipherAlgorithm {
+    /// The enum name on the wire.
+    pub name: &'static str,
+    /// What it does.
+    pub cipher: Cipher,
+}
+
+const fn cipher(name: &'static str, cipher: Cipher) -> CipherAlgorithm {
+    CipherAlgorithm { name, cipher }
+}
+
+/// Every `cipherAlgorithm` (see the module docs for the sources). `RSA` comes before
+/// `RSA_PADDING_PKCS`, so it is the one [`cipher_algorithm_for`] gives for PKCS#1 v1.5: what the
+/// module sends (audit divergence #7: since TSB 2.2.0 `RSA_PADDING_PKCS` is the explicit name).
+pub const CIPHER_ALGORITHMS: &[CipherAlgorithm] = &[
+    cipher("RSA", Cipher::RsaPkcs1),
+    cipher("RSA_PADDING_PKCS", Cipher::RsaPkcs1),
+    cipher("RSA_PADDING_OAEP", Cipher::RsaOaep(Sha1)),
+    cipher("RSA_PADDING_OAEP_WITH_SHA1", Cipher::RsaOaep(Sha1)),
+    cipher("RSA_PADDING_OAEP_WITH_SHA224", Cipher::RsaOaep(Sha224)),
+    cipher("RSA_PADDING_OAEP_WITH_SHA256", Cipher::RsaOaep(Sha256)),
+    cipher("RSA_PADDING_OAEP_WITH_SHA384", Cipher::RsaOaep(Sha384)),
+    cipher("RSA_PADDING_OAEP_WITH_SHA512", Cipher::RsaOaep(Sha512)),
+    cipher("RSA_NO_PADDING", Cipher::RsaNoPadding),
+    cipher("AES", Cipher::Symmetric),
+    cipher("AES_GCM", Cipher::Symmetric),
+    cipher("AES_CTR", Cipher::Symmetric),
+    cipher("AES_ECB", Cipher::Symmetric),
+    cipher("AES_CBC_NO_PADDING", Cipher::Symmetric),
+    cipher("CHACHA20", Cipher::Symmetric),
+    cipher("CHACHA20_AEAD", Cipher::Symmetric),
+    cipher("CAMELLIA", Cipher::Symmetric),
+    cipher("CAMELLIA_CBC_NO_PADDING", Cipher::Symmetric),
+    cipher("CAMELLIA_ECB", Cipher::Symmetric),
+    cipher("TDEA_CBC", Cipher::Symmetric),
+    cipher("TDEA_ECB", Cipher::Symmetric),
+    cipher("TDEA_CBC_NO_PADDING", Cipher::Symmetric),
+];
+
+/// The `cipherAlgorithm` of this name.
+pub fn cipher_algorithm(name: &str) -> Option<&'static CipherAlgorithm> {
+    CIPHER_ALGORITHMS.iter().find(|a| a.name == name)
+}
+
+/// The name for this cipher (the first in [`CIPHER_ALGORITHMS`]); none for `Symmetric`.
+pub fn cipher_algorithm_for(c: Cipher) -> Option<&'static str> {
+    if c == Cipher::Symmetric {
+        return None;
+    }
+    CIPHER_ALGORITHMS
+        .iter()
+        .find(|a| a.cipher == c)
+        .map(|a| a.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_interpretations_unambiguous() {
+        for (i, a) in SIGNATURE_ALGORITHMS.iter().enumerate() {
+            for b in &SIGNATURE_ALGORITHMS[i + 1..] {
+                assert_ne!(a.name, b.name);
+                if a.scheme != Scheme::Other && a.input != Input::Other {
+                    assert!(
+                        (a.scheme, a.input) != (b.scheme, b.input),
+                        "{} and {} mean the same",
+                        a.name,
+                        b.name
+                    );
+                }
+            }
+        }
+        for (i, a) in CIPHER_ALGORITHMS.iter().enumerate() {
+            assert!(CIPHER_ALGORITHMS[i + 1..].iter().all(|b| b.name != a.name));
+        }
+    }
+
+    #[test]
+    fn names_follow_the_tsb_spelling() {
+        // The interpretation agrees with the name, so a wrong table row cannot hide.
+        for a in SIGNATURE_ALGORITHMS {
+            let suffix = match a.scheme {
+                Scheme::RsaPkcs1 => "_WITH_RSA",
+                Scheme::RsaPss => "_WITH_RSA_PSS",
+                Scheme::Ecdsa => "_WITH_ECDSA",
+                Scheme::Dsa => "_WITH_DSA",
+                Scheme::EdDsa | Scheme::Other => continue,
+            };
+            let prefix = match a.input {
+                Input::Hash(d) => d.tsb_name().to_string(),
+                Input::Digest(d) => format!("NONE{}", d.tsb_name()),
+                Input::Raw | Input::DigestAnyLength => "NONE".into(),
+                Input::DoubleSha256 => "DOUBLE_SHA256".into(),
+                Input::Message | Input::Other => unreachable!("{}", a.name),
+            };
+            assert_eq!(a.name, format!("{prefix}{suffix}"));
+        }
+        for a in CIPHER_ALGORITHMS {
+            if let Cipher::RsaOaep(d) = a.cipher {
+                assert!(a.name == "RSA_PADDING_OAEP" || a.name.ends_with(d.tsb_name()));
+            }
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        assert_eq!(
+            signature_algorithm_for(Scheme::RsaPkcs1, Input::Digest(Sha256)).map(|a| a.name),
+            Some("NONESHA256_WITH_RSA")
+        );
+        assert_eq!(
+            signature_algorithm_for(Scheme::RsaPss, Input::Digest(Sha1)).map(|a| a.name),
+            Some("NONESHA1_WITH_RSA_PSS")
+        );
+        assert_eq!(
+            signature_algorithm_for(Scheme::Ecdsa, Input::Digest(Sha256)),
+            None
+        );
+        assert_eq!(signature_algorithm_for(Scheme::Other, Input::Other), None);
+        assert!(is_known_signature_algorithm("SHA3_256_WITH_ML_DSA"));
+        assert!(is_known_signature_algorithm("XMSS-SHA256_10_256"));
+        assert!(!is_known_signature_algorithm("SHA256_WITH_FOO"));
+        assert!(!is_known_signature_algorithm("HMAC_SHA256"));
+        assert_eq!(
+            certificate_signature_algorithm("SHA384_WITH_RSA").map(|a| a.input),
+            Some(Hash(Sha384))
+        );
+        assert_eq!(certificate_signature_algorithm("SHA1_WITH_RSA"), None);
+        assert_eq!(cipher_algorithm_for(Cipher::RsaPkcs1), Some("RSA"));
+        assert_eq!(
+            cipher_algorithm_for(Cipher::RsaOaep(Sha384)),
+            Some("RSA_PADDING_OAEP_WITH_SHA384")
+        );
+        assert_eq!(cipher_algorithm_for(Cipher::Symmetric), None);
+        assert_eq!(
+            cipher_algorithm("RSA_PADDING_OAEP").map(|c| c.cipher),
+            Some(Cipher::RsaOaep(Sha1))
+        );
+    }
+
+    #[test]
+    fn approver_digests() {
+        assert_eq!(
+            ApproverDigest::parse("SHA-256"),
+            Some(ApproverDigest::Digest(Sha256))
+        );
+        assert_eq!(
+            ApproverDigest::parse("sha3-512"),
+            Some(ApproverDigest::Digest(Sha3_512))
+        );
+        assert_eq!(
+            ApproverDigest::parse("SHA384"),
+            Some(ApproverDigest::Digest(Sha384))
+        );
+        assert_eq!(ApproverDigest::parse("SHA3384"), None);
+        assert_eq!(ApproverDigest::parse("EdDSA"), Some(ApproverDigest::EdDsa));
+        assert_eq!(ApproverDigest::parse("MD5"), None);
+        for d in Digest::ALL {
+            let a = ApproverDigest::Digest(d);
+            assert_eq!(ApproverDigest::parse(a.name()), Some(a));
+        }
+        assert_eq!(ApproverDigest::EdDsa.name(), "EdDSA");
+    }
+}

@@ -1,0 +1,253 @@
+//! Keys: create, attributes, passwords. Sources: S3
+//! `dto/tsb/request/{CreateKeyDto,AttributesDto,KeyLabelWithPasswordDto}.java`,
+//! `dto/tsb/response/KeyAttributesDto.java`; S1 `key.go`, `helpers/functions.go`
+//! (`StringToCharArray`); S2 `tsb/overview.md`; the seed's
+//! `tests/fixtures/create-key-request.json`.
+
+use crate::curves::ED25519_OID;
+use crate::policy::Policy;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The asymmetric key algorithms this project creates and reads: the `algorithm` of a key and its
+/// `algorithmOid`. Sources: S3 `dto/tsb/request/CreateKeyDto.java`
+/// (the names) and S2 `tsb/overview.md` (the OIDs in key attributes). The OIDs
+/// are the X.509 ones (rsaEncryption, id-ecPublicKey, id-Ed25519), so they also identify the key
+/// in a SubjectPublicKeyInfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// `RSA`, `1.2.840.113549.1.1.1`.
+    Rsa,
+    /// `EC`, `1.2.840.10045.2.1`.
+    Ec,
+    /// `ED`, `1.3.101.112` (Ed25519).
+    Ed,
+}
+
+impl KeyAlgorithm {
+    /// Every one.
+    pub const ALL: [KeyAlgorithm; 3] = [KeyAlgorithm::Rsa, KeyAlgorithm::Ec, KeyAlgorithm::Ed];
+
+    /// The `algorithm` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "RSA",
+            KeyAlgorithm::Ec => "EC",
+            KeyAlgorithm::Ed => "ED",
+        }
+    }
+
+    /// The `algorithmOid`.
+    pub fn oid(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "1.2.840.113549.1.1.1",
+            KeyAlgorithm::Ec => "1.2.840.10045.2.1",
+            KeyAlgorithm::Ed => ED25519_OID,
+        }
+    }
+
+    /// From a dotted OID.
+    pub fn from_oid(oid: &str) -> Option<KeyAlgorithm> {
+        KeyAlgorithm::ALL.into_iter().find(|a| a.oid() == oid)
+    }
+
+    /// From an `algorithm` name (any case) or an `algorithmOid`.
+    pub fn from_name_or_oid(s: &str) -> Option<KeyAlgorithm> {
+        KeyAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s) || a.oid() == s)
+    }
+}
+
+/// A key or approval password. The TSB DTOs declare it as `char[]`, which Jackson writes as an
+/// array of one-character strings (`["a","b"]`) and also reads from a plain string; both are
+/// accepted here, and it is always written as the array form the official clients use.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    // Never print a secret, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Serialize for Password {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let chars: Vec<String> = self.0.chars().map(|c| c.to_string()).collect();
+        chars.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Chars(Vec<String>),
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::Text(s) => Password(s),
+            Repr::Chars(v) => Password(v.concat()),
+        })
+    }
+}
+
+/// Boolean key attributes (`AttributesDto` in requests, and the `attributes` of `KeyAttributes`).
+/// Every flag is optional because requests send only some of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct KeyFlags {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decrypt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unwrap: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bip32: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slip10: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modifiable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroyable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copyable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_sensitive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_extractable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eka_sign: Option<bool>,
+}
+
+/// `POST /v1/key` body (`CreateKeyDto`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateKeyRequest {
+    /// Unique key name.
+    pub label: String,
+    /// Optional key id (kept for PKCS#11 CKA_ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Optional key password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// `RSA`, `EC`, `ED`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// Alternative to `algorithm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm_oid: Option<String>,
+    /// Curve OID for EC and ED keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve_oid: Option<String>,
+    /// RSA modulus bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_size: Option<u32>,
+    /// Key attributes.
+    #[serde(default)]
+    pub attributes: KeyFlags,
+    /// SKA policy, or absent/null for a plain key.
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+/// `json` part of SignedKeyAttributes (`KeyAttributesDto`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct KeyAttributes {
+    pub label: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    #[serde(default)]
+    pub algorithm_oid: Option<String>,
+    #[serde(default)]
+    pub curve_oid: Option<String>,
+    #[serde(default)]
+    pub key_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_usage_count: Option<u64>,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attest_time: Option<String>,
+    /// Base64 DER SubjectPublicKeyInfo.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub attributes: KeyFlags,
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+/// Response of `POST /v1/key` and `POST /v1/key/attributes`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedKeyAttributes {
+    /// XML form signed by the HSM (an emulator may emit a reduced form).
+    #[serde(default)]
+    pub xml: Option<String>,
+    /// The attributes.
+    pub json: KeyAttributes,
+    /// Signature over `xml`.
+    #[serde(default)]
+    pub xml_signature: Option<String>,
+    /// Name of the attestation key.
+    #[serde(default)]
+    pub attestation_key_name: Option<String>,
+}
+
+/// `{label, password}` body of `POST /v1/key/attributes` and `POST /v1/key/deleteKey`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyLabelRequest {
+    /// Key name.
+    pub label: String,
+    /// Key password, if the key has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_algorithms() {
+        assert_eq!(KeyAlgorithm::from_name_or_oid("ec"), Some(KeyAlgorithm::Ec));
+        assert_eq!(
+            KeyAlgorithm::from_name_or_oid("1.3.101.112"),
+            Some(KeyAlgorithm::Ed)
+        );
+        assert_eq!(KeyAlgorithm::from_name_or_oid("DSA"), None);
+        for a in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::from_oid(a.oid()), Some(a));
+        }
+    }
+
+    #[test]
+    fn password_accepts_both_forms_and_writes_array() {
+        let a: Password = serde_json::from_str(r#"["a","b","c"]"#).unwrap();
+        let b: Password = serde_json::from_str(r#""abc""#).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(serde_json::to_string(&a).unwrap(), r#"["a","b","c"]"#);
+        assert_eq!(format!("{a:?}"), "Password(***)");
+    }
+}

@@ -172,6 +172,9 @@ impl Client {
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .user_agent(concat!("tsb-pkcs11/", env!("CARGO_PKG_VERSION")))
+            // Never follow a redirect: reqwest would replay the request, body and X-API-KEY
+            // included, to wherever the Location points. A 3xx is an error (see call_raw).
+            .redirect(reqwest::redirect::Policy::none())
             .https_only(!s.url.to_ascii_lowercase().starts_with("http://"));
         if let Some(ca) = &s.ca_file {
             let pem = std::fs::read(ca)
@@ -269,6 +272,11 @@ impl Client {
             match rb.send() {
                 Ok(resp) => {
                     let status = resp.status();
+                    if status.is_redirection() {
+                        let err = redirect_error(&method, path, &url, &resp);
+                        crate::log!(Level::Warn, "{err}");
+                        return Err(err);
+                    }
                     let text = resp.text();
                     let ms = started.elapsed().as_millis();
                     let text = match text {
@@ -329,6 +337,29 @@ impl Client {
         }
         Err(last_err.unwrap_or_else(|| Error::Transport(format!("{method} {path}: no answer"))))
     }
+}
+
+/// The error for a 3xx answer: names the status and the origin the Location points to (never
+/// its path or query, which could carry anything, and never userinfo).
+fn redirect_error(
+    method: &reqwest::Method,
+    path: &str,
+    url: &str,
+    resp: &reqwest::blocking::Response,
+) -> Error {
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| reqwest::Url::parse(url).ok()?.join(loc).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "an unreadable Location".into());
+    Error::Transport(format!(
+        "{method} {path}: the TSB answered {} redirecting to {target}; redirects are never \
+         followed, so no request or credential goes anywhere but the configured URL (fix the \
+         slot's url if the TSB has moved)",
+        resp.status().as_u16()
+    ))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,0 +1,165 @@
+//! Issue 10, the transport side of the trust boundary: a TSB (or anything in between) that
+//! redirects elsewhere, floods, never answers, loses the answer to a request it did create, or
+//! hands out absurd numbers. Each test drives the built module through `cryptoki` against an
+//! emulator with the matching fault injected.
+
+mod common;
+
+use common::{ec_params, raw, rv, Env, Opts};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use cryptoki_sys::*;
+use std::io::Read;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tsb_emulator::{EmulatorConfig, Fault, FaultAction, Role};
+
+const CKA_TSB_POLICY: u64 = 0xD453_0001;
+
+/// Generate a P-256 key pair; `policy` JSON makes it approval-gated. Returns the private key.
+fn gen_p256(s: &Session, label: &str, policy: Option<&serde_json::Value>) -> ObjectHandle {
+    let mut private = vec![Attribute::Label(label.into()), Attribute::Sign(true)];
+    if let Some(p) = policy {
+        private.push(Attribute::VendorDefined((
+            AttributeType::VendorDefined(CKA_TSB_POLICY),
+            p.to_string().into_bytes(),
+        )));
+    }
+    let public = vec![
+        Attribute::EcParams(ec_params("1.2.840.10045.3.1.7")),
+        Attribute::Label(label.into()),
+    ];
+    s.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+        .expect("generate key pair")
+        .1
+}
+
+fn fault(path: &str, method: &str, count: u32, action: FaultAction) -> Fault {
+    Fault {
+        path: path.into(),
+        method: Some(method.into()),
+        count,
+        action,
+    }
+}
+
+/// A second loopback origin that records whatever reaches it.
+struct Recorder {
+    port: u16,
+    seen: Arc<Mutex<Vec<u8>>>,
+    connections: Arc<Mutex<u32>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Mutex::new(0));
+        let (s, c) = (seen.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                *c.lock().unwrap() += 1;
+                conn.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    s.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            }
+        });
+        Recorder {
+            port,
+            seen,
+            connections,
+        }
+    }
+}
+
+/// Send the module's log to a file of this test (TSB_PKCS11_LOG_FILE); returns its path.
+fn log_env(env: &mut Vec<(String, String)>) -> std::path::PathBuf {
+    let log = common::temp_dir("hostile-log").join("module.log");
+    env.push(("TSB_PKCS11_LOG_FILE".into(), log.display().to_string()));
+    log
+}
+
+isolated!(
+    /// Item 1: a 307 to another origin is never followed, and no credential reaches it, for a
+    /// signature and for a key listing; one log line names the status and the other origin.
+    fn redirect_to_another_origin_is_refused() {
+        let mut vars = vec![
+            ("TSB_PKCS11_TOKEN".to_string(), "redirect-jwt-1".to_string()),
+            ("TEST_OP_KEY".into(), "op-key-2".into()),
+            ("TEST_MGMT_KEY".into(), "mgmt-key-3".into()),
+        ];
+        let log = log_env(&mut vars);
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({
+                "api_keys": {"keyOperationToken": {"env": "TEST_OP_KEY"},
+                             "keyManagementToken": {"env": "TEST_MGMT_KEY"}}
+            })),
+            env: vars,
+            emulator: Some(EmulatorConfig {
+                bearer_token: Some("redirect-jwt-1".into()),
+                api_keys: vec![
+                    (Role::KeyOperation, "op-key-2".into()),
+                    (Role::KeyManagement, "mgmt-key-3".into()),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let elsewhere = Recorder::start();
+        let location = format!("http://127.0.0.1:{}/v1/elsewhere", elsewhere.port);
+        let s = env.session();
+        let key = gen_p256(&s, "redirected", None);
+        env.emu.inject_fault(fault(
+            "/v1/synchronousSign",
+            "POST",
+            1,
+            FaultAction::Redirect {
+                status: 307,
+                location: location.clone(),
+            },
+        ));
+        let e = s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap_err();
+        assert_eq!(rv(e), RvError::DeviceError);
+        env.emu.inject_fault(fault(
+            "/v1/key",
+            "GET",
+            3,
+            FaultAction::Redirect {
+                status: 308,
+                location: location.clone(),
+            },
+        ));
+        let e = s.find_objects(&[]).unwrap_err();
+        assert_eq!(rv(e), RvError::DeviceError);
+        env.emu.clear_faults();
+        // Give a request that was (wrongly) sent time to arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(*elsewhere.connections.lock().unwrap(), 0);
+        assert!(elsewhere.seen.lock().unwrap().is_empty());
+        assert_eq!(env.count("POST", "/v1/synchronousSign"), 1);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let origin = format!("http://127.0.0.1:{}", elsewhere.port);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("redirect") && (l.contains("WARN") || l.contains("ERROR")))
+            .collect();
+        assert_eq!(lines.len(), 2, "one line per refused redirect:\n{text}");
+        assert!(lines[0].contains("307") && lines[0].contains(&origin), "{text}");
+        assert!(lines[1].contains("308") && lines[1].contains(&origin), "{text}");
+        assert!(!text.contains("/v1/elsewhere"), "only the origin is logged: {text}");
+        for secret in ["redirect-jwt-1", "op-key-2", "mgmt-key-3"] {
+            assert!(!text.contains(secret), "{secret} in the log");
+        }
+    }
+);

@@ -155,11 +155,74 @@ isolated!(
             .filter(|l| l.contains("redirect") && (l.contains("WARN") || l.contains("ERROR")))
             .collect();
         assert_eq!(lines.len(), 2, "one line per refused redirect:\n{text}");
-        assert!(lines[0].contains("307") && lines[0].contains(&origin), "{text}");
-        assert!(lines[1].contains("308") && lines[1].contains(&origin), "{text}");
-        assert!(!text.contains("/v1/elsewhere"), "only the origin is logged: {text}");
+        assert!(
+            lines[0].contains("307") && lines[0].contains(&origin),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("308") && lines[1].contains(&origin),
+            "{text}"
+        );
+        assert!(
+            !text.contains("/v1/elsewhere"),
+            "only the origin is logged: {text}"
+        );
         for secret in ["redirect-jwt-1", "op-key-2", "mgmt-key-3"] {
             assert!(!text.contains(secret), "{secret} in the log");
         }
+    }
+);
+
+isolated!(
+    /// Item 2: proxy variables never take the plain-http (loopback) traffic, whose bearer token
+    /// a proxy would read; the emulator is reached directly and the proxy sees nothing.
+    fn proxies_never_see_plain_http() {
+        let proxy = Recorder::start();
+        let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+        let env = Env::new(Opts {
+            env: vec![
+                ("TSB_PKCS11_TOKEN".into(), "proxy-jwt-4".into()),
+                ("HTTP_PROXY".into(), proxy_url.clone()),
+                ("http_proxy".into(), proxy_url.clone()),
+                ("ALL_PROXY".into(), proxy_url.clone()),
+                ("all_proxy".into(), proxy_url.clone()),
+                ("NO_PROXY".into(), String::new()),
+                ("no_proxy".into(), String::new()),
+            ],
+            emulator: Some(EmulatorConfig {
+                bearer_token: Some("proxy-jwt-4".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let s = env.session();
+        let key = gen_p256(&s, "direct", None);
+        s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap();
+        assert_eq!(env.count("POST", "/v1/synchronousSign"), 1);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(*proxy.connections.lock().unwrap(), 0);
+    }
+);
+
+isolated!(
+    /// Item 2: `localhost` is accepted for plain http and reaches the loopback emulator.
+    fn localhost_url_reaches_loopback() {
+        // A free port for the emulator, known before the module is configured.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"url": format!("http://localhost:{port}")})),
+            emulator: Some(EmulatorConfig {
+                listen: ([127, 0, 0, 1], port).into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let s = env.session();
+        s.find_objects(&[]).unwrap();
+        assert_eq!(env.count("GET", "/v1/key"), 1);
     }
 );

@@ -229,9 +229,8 @@ fn transport_fault(
             } else {
                 format!("Content-Length: {bytes}")
             };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
-            );
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n");
             if conn.write_all(head.as_bytes()).is_err() {
                 return "flood";
             }

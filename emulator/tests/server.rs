@@ -209,8 +209,10 @@ fn hostile_server_faults() {
     );
     let e = no_redirects
         .post(env.url("/v1/key"))
-        .json(&json!({"label": "lost-answer", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-                       "attributes": {"sign": true}}))
+        .json(
+            &json!({"label": "lost-answer", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+                       "attributes": {"sign": true}}),
+        )
         .send()
         .unwrap_err();
     assert!(!e.is_timeout(), "{e}");

@@ -45,6 +45,9 @@ impl From<&SlotConfig> for ClientSettings {
     }
 }
 
+/// Environment variables through which reqwest finds a proxy for https URLs.
+const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+
 /// Whether a call may be repeated after a transport failure or a 5xx answer. Calls that create a
 /// request for approvers (or a key) are never retried: repeating them would ask twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +168,17 @@ impl Client {
 
     fn build(&self) -> Result<reqwest::blocking::Client> {
         let s = &self.settings;
+        // The config checked this URL already; check again what this client will connect to,
+        // with the same parser, so no other path into ClientSettings can bypass the rule.
+        let url = reqwest::Url::parse(&s.url)
+            .map_err(|e| Error::Config(format!("url: not a URL: {e}")))?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        let plain = url.scheme() == "http";
+        if plain && !crate::config::is_loopback_host(&host) {
+            return Err(Error::Config(
+                "url: plain http:// is only allowed to a loopback address".into(),
+            ));
+        }
         let mut b = reqwest::blocking::Client::builder()
             .connect_timeout(s.connect_timeout)
             .timeout(s.request_timeout)
@@ -176,6 +190,31 @@ impl Client {
             // included, to wherever the Location points. A 3xx is an error (see call_raw).
             .redirect(reqwest::redirect::Policy::none())
             .https_only(!s.url.to_ascii_lowercase().starts_with("http://"));
+        if host == "localhost" {
+            // `localhost` passed the loopback rule by name: make sure it is loopback, whatever
+            // /etc/hosts or DNS say (port 0: the URL's port is used).
+            b = b.resolve_to_addrs(
+                "localhost",
+                &[
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+                ],
+            );
+        }
+        if plain {
+            // A proxy would receive plain-http requests in the clear, bearer token included, and
+            // the loopback rule would no longer hold for the host connected to: never.
+            b = b.no_proxy();
+        } else if let Some(var) = PROXY_VARS.iter().find(|v| std::env::var_os(v).is_some()) {
+            // https: reqwest uses the system proxy only as a CONNECT tunnel, with TLS (and its
+            // certificate check) end to end to the TSB, so the proxy sees the host name only.
+            // The variable's value may hold proxy credentials: name the variable, not the value.
+            crate::log!(
+                Level::Debug,
+                "{}: reaching the TSB through the proxy from {var} (CONNECT tunnel, TLS to the TSB)",
+                s.url
+            );
+        }
         if let Some(ca) = &s.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| Error::Config(format!("ca_file {}: {e}", ca.display())))?;

@@ -64,6 +64,7 @@ struct RawSlot {
     journal: Option<PathBuf>,
     #[serde(default)]
     ca_certificates: Vec<PathBuf>,
+    max_list_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -125,7 +126,12 @@ pub struct SlotConfig {
     pub journal: Option<PathBuf>,
     /// Extra CA certificates shown as certificate objects (for chains).
     pub ca_certificates: Vec<PathBuf>,
+    /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
+    pub max_list_bytes: u64,
 }
+
+/// Default of `max_list_bytes`: room for about 200 000 labels.
+pub const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -578,6 +584,14 @@ fn validate_slot(
             "must be > 0 and <= poll_max_interval_ms",
         ));
     }
+    let max_list_bytes = raw.max_list_bytes.unwrap_or(DEFAULT_MAX_LIST_BYTES);
+    if max_list_bytes < 1024 {
+        return Err(ctx.err(
+            "max_list_bytes",
+            Some(n),
+            "must be at least 1024 (the default is 16777216)",
+        ));
+    }
     for p in &raw.ca_certificates {
         if !p.exists() {
             return Err(ctx.err(
@@ -613,6 +627,7 @@ fn validate_slot(
         progress: raw.progress.unwrap_or(true),
         journal: raw.journal,
         ca_certificates: raw.ca_certificates,
+        max_list_bytes,
     })
 }
 

@@ -226,3 +226,65 @@ isolated!(
         assert_eq!(env.count("GET", "/v1/key"), 1);
     }
 );
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+isolated!(
+    /// Item 4: a 1 GiB answer (announced by Content-Length, or chunked) to a signature and to the
+    /// key listing fails at once with CKR_DEVICE_ERROR and leaves the peak RSS nearly unchanged.
+    fn endless_bodies_are_cut_off() {
+        let mut vars = vec![];
+        let log = log_env(&mut vars);
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"max_list_bytes": 1048576, "cache_ttl_s": 0})),
+            env: vars,
+            ..Default::default()
+        });
+        let s = env.session();
+        let key = gen_p256(&s, "flooded", None);
+        // Warm up: the client, its runtime and the first buffers exist before measuring.
+        s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap();
+        s.find_objects(&[]).unwrap();
+        let before = peak_rss_kib();
+        let gib = 1u64 << 30;
+        for chunked in [false, true] {
+            let flood = FaultAction::Flood {
+                bytes: gib,
+                chunked,
+            };
+            env.emu
+                .inject_fault(fault("/v1/synchronousSign", "POST", 1, flood.clone()));
+            let t = Instant::now();
+            let e = s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap_err();
+            assert_eq!(rv(e), RvError::DeviceError);
+            assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+            // A listing is retried: flood every attempt.
+            env.emu.inject_fault(fault("/v1/key", "GET", 3, flood));
+            let t = Instant::now();
+            let e = s.find_objects(&[]).unwrap_err();
+            assert_eq!(rv(e), RvError::DeviceError);
+            assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+            env.emu.clear_faults();
+        }
+        let grown = peak_rss_kib().saturating_sub(before);
+        eprintln!("peak RSS grew by {grown} KiB");
+        assert!(grown < 6 * 1024, "peak RSS grew by {grown} KiB");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let limits: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .collect();
+        assert_eq!(limits.len(), 4, "one line per failed call:\n{text}");
+        assert!(limits.iter().all(|l| l.contains("larger than")), "{text}");
+        // Still usable afterwards.
+        s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap();
+    }
+);

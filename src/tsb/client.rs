@@ -3,6 +3,7 @@
 //! mTLS, a custom CA, timeouts, retries with backoff for idempotent calls only, and logging of
 //! method, path, status, time and request id (never headers or bodies).
 
+use super::limits;
 use crate::config::{Secret, SlotConfig};
 use crate::error::{Error, Result};
 use crate::log::Level;
@@ -29,6 +30,8 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Largest key-list answer read, in bytes.
+    pub max_list_bytes: u64,
 }
 
 impl From<&SlotConfig> for ClientSettings {
@@ -41,6 +44,7 @@ impl From<&SlotConfig> for ClientSettings {
             ca_file: c.ca_file.clone(),
             connect_timeout: c.connect_timeout,
             request_timeout: c.request_timeout,
+            max_list_bytes: c.max_list_bytes,
         }
     }
 }
@@ -267,7 +271,9 @@ impl Client {
         })
     }
 
-    /// Send one call and return the body text of a 2xx answer.
+    /// Send one call and return the body text of a 2xx answer. Idempotent calls are tried up
+    /// to three times (transport failures, 502-504); a failure is logged once, after the last
+    /// attempt.
     pub fn call_raw(
         &self,
         method: reqwest::Method,
@@ -284,8 +290,11 @@ impl Client {
             ),
             None => None,
         };
+        let call = format!("{method} {path}");
+        let limit = limits::body_limit(&method, path, self.settings.max_list_bytes);
         let attempts = if idem == Idempotency::Retry { 3 } else { 1 };
         let mut delay = Duration::from_millis(100);
+        let first_started = Instant::now();
         let mut last_err = None;
         for attempt in 1..=attempts {
             let started = Instant::now();
@@ -308,65 +317,33 @@ impl Client {
                     .header("Content-Type", "application/json")
                     .body(b.clone());
             }
-            match rb.send() {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status.is_redirection() {
-                        let err = redirect_error(&method, path, &url, &resp);
-                        crate::log!(Level::Warn, "{err}");
-                        return Err(err);
-                    }
-                    let text = resp.text();
-                    let ms = started.elapsed().as_millis();
-                    let text = match text {
-                        Ok(t) => t,
-                        Err(e) => {
-                            crate::log!(
-                                Level::Warn,
-                                "{method} {path} -> {} in {ms} ms, body unreadable: {e}",
-                                status.as_u16()
-                            );
-                            last_err = Some(Error::Transport(format!("{method} {path}: {e}")));
-                            if attempt < attempts {
-                                std::thread::sleep(delay);
-                                delay *= 3;
-                            }
-                            continue;
-                        }
-                    };
-                    if status.is_success() {
-                        crate::log!(
-                            Level::Debug,
-                            "{method} {path} -> {} in {ms} ms{}",
-                            status.as_u16(),
-                            request_id_note(&text)
-                        );
-                        return Ok(text);
-                    }
-                    let err = tsb_error(status.as_u16(), &text, &format!("{method} {path}"));
+            let ms = || started.elapsed().as_millis();
+            match exchange(rb, &call, &url, limit) {
+                Exchange::Answer { status, text } if (200..300).contains(&status) => {
                     crate::log!(
-                        Level::Info,
-                        "{method} {path} -> {} in {ms} ms: {err}",
-                        status.as_u16()
+                        Level::Debug,
+                        "{call} -> {status} in {} ms{}",
+                        ms(),
+                        request_id_note(&text)
                     );
-                    let retryable = matches!(status.as_u16(), 502..=504);
+                    return Ok(text);
+                }
+                Exchange::Answer { status, text } => {
+                    let err = tsb_error(status, &text, &call);
+                    crate::log!(Level::Info, "{call} -> {status} in {} ms: {err}", ms());
                     last_err = Some(err);
-                    if !(retryable && attempt < attempts) {
+                    if !matches!(status, 502..=504) {
                         break;
                     }
                 }
-                Err(e) => {
-                    let ms = started.elapsed().as_millis();
-                    // reqwest errors can contain the URL but never headers; the URL holds no secret.
-                    crate::log!(
-                        Level::Warn,
-                        "{method} {path} failed after {ms} ms: {}",
-                        error_chain(&e)
-                    );
-                    last_err = Some(Error::Transport(format!(
-                        "{method} {path}: {}",
-                        error_chain(&e)
-                    )));
+                Exchange::Refused(err) => {
+                    // A redirect or an oversized answer: the server will do it again.
+                    crate::log!(Level::Warn, "{err}");
+                    return Err(err);
+                }
+                Exchange::Failed(detail) => {
+                    crate::log!(Level::Debug, "{call} failed after {} ms: {detail}", ms());
+                    last_err = Some(Error::Transport(format!("{call}: {detail}")));
                 }
             }
             if attempt < attempts {
@@ -374,18 +351,88 @@ impl Client {
                 delay *= 3;
             }
         }
-        Err(last_err.unwrap_or_else(|| Error::Transport(format!("{method} {path}: no answer"))))
+        let err = last_err.unwrap_or_else(|| Error::Transport(format!("{call}: no answer")));
+        if matches!(err, Error::Transport(_)) {
+            // One line per failed call, not one per attempt.
+            let tries = if attempts > 1 {
+                format!(
+                    " after {attempts} attempts in {} ms",
+                    first_started.elapsed().as_millis()
+                )
+            } else {
+                String::new()
+            };
+            crate::log!(Level::Warn, "{err}{tries}");
+        }
+        Err(err)
+    }
+}
+
+/// What one HTTP exchange produced.
+enum Exchange {
+    /// A non-redirect answer whose body was read in full, within the limit.
+    Answer { status: u16, text: String },
+    /// An answer the module refuses to use (a redirect, a body over the limit); not retried.
+    Refused(Error),
+    /// No (complete) answer: connect, TLS, timeout, a connection closed mid-answer.
+    Failed(String),
+}
+
+/// Send `rb` and read the answer, at most `limit` bytes of body. Owns everything it uses, so it
+/// can run on another thread.
+fn exchange(rb: reqwest::blocking::RequestBuilder, call: &str, url: &str, limit: u64) -> Exchange {
+    let mut resp = match rb.send() {
+        Ok(r) => r,
+        // reqwest errors can contain the URL but never headers; the URL holds no secret.
+        Err(e) => return Exchange::Failed(error_chain(&e)),
+    };
+    let status = resp.status();
+    if status.is_redirection() {
+        return Exchange::Refused(redirect_error(call, url, &resp));
+    }
+    let too_large = |what: String| {
+        Exchange::Refused(Error::Transport(format!(
+            "{call} -> {}: the answer is larger than the {limit} bytes read for this call \
+             ({what}); not used",
+            status.as_u16()
+        )))
+    };
+    if let Some(n) = resp.content_length().filter(|n| *n > limit) {
+        // Refused before reading a byte of it.
+        return too_large(format!("Content-Length {n}"));
+    }
+    let hint = resp.content_length().unwrap_or(8 * 1024).min(limit);
+    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    use std::io::Read;
+    if let Err(e) = (&mut resp)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+    {
+        return Exchange::Failed(format!(
+            "{} and then the answer broke off: {}",
+            status.as_u16(),
+            error_chain(&e)
+        ));
+    }
+    if buf.len() as u64 > limit {
+        // Dropping the response closes the connection; the rest is never read.
+        return too_large("cut off there".into());
+    }
+    match String::from_utf8(buf) {
+        Ok(text) => Exchange::Answer {
+            status: status.as_u16(),
+            text,
+        },
+        Err(_) => Exchange::Failed(format!(
+            "{} with an answer that is not UTF-8",
+            status.as_u16()
+        )),
     }
 }
 
 /// The error for a 3xx answer: names the status and the origin the Location points to (never
 /// its path or query, which could carry anything, and never userinfo).
-fn redirect_error(
-    method: &reqwest::Method,
-    path: &str,
-    url: &str,
-    resp: &reqwest::blocking::Response,
-) -> Error {
+fn redirect_error(call: &str, url: &str, resp: &reqwest::blocking::Response) -> Error {
     let target = resp
         .headers()
         .get(reqwest::header::LOCATION)
@@ -394,7 +441,7 @@ fn redirect_error(
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|| "an unreadable Location".into());
     Error::Transport(format!(
-        "{method} {path}: the TSB answered {} redirecting to {target}; redirects are never \
+        "{call}: the TSB answered {} redirecting to {target}; redirects are never \
          followed, so no request or credential goes anywhere but the configured URL (fix the \
          slot's url if the TSB has moved)",
         resp.status().as_u16()

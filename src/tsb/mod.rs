@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+pub mod limits;
 pub mod wait;
 
 pub use client::{Client, ClientSettings};

@@ -288,3 +288,62 @@ isolated!(
         s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap();
     }
 );
+
+isolated!(
+    /// Item 7: a policy timeout of 2^64-1 seconds (a key made by another tool; the module's own
+    /// policy check wants multiples of 60, so it comes in through the emulator's state file) is
+    /// arithmetic the module saturates, not a panic after POST /v1/sign was sent: the signature
+    /// arrives once approved.
+    fn huge_policy_timeout_does_not_overflow() {
+        use tsb_approve::{Approver, ApproverKey, KeyKind};
+        let dir = common::temp_dir("huge-timeout");
+        let state = dir.join("state.json");
+        let approver_key = ApproverKey::generate(KeyKind::EcP256);
+        let policy = common::policy_for(&[approver_key.public_key_b64()], 1, 600);
+        {
+            let emu = tsb_emulator::Emulator::start(EmulatorConfig {
+                state_file: Some(state.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+            let body = serde_json::json!({
+                "label": "forever", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+                "attributes": {"sign": true}, "policy": policy
+            });
+            let resp = reqwest::blocking::Client::new()
+                .post(format!("{}/v1/key", emu.base_url()))
+                .json(&body)
+                .send()
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 201);
+            emu.shutdown();
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        v["keys"][0]["policy"]["ruleUse"]["tokens"][0]["timeout"] = u64::MAX.into();
+        std::fs::write(&state, v.to_string()).unwrap();
+        let env = Env::new(Opts {
+            emulator: Some(EmulatorConfig {
+                state_file: Some(state),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let s = env.session();
+        let key = s
+            .find_objects(&[
+                Attribute::Label("forever".into()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ])
+            .unwrap()[0];
+        let approver = Approver::new(&env.emu.base_url(), approver_key).spawn_auto_approve(
+            Default::default(),
+            Some(1),
+            Some(Duration::from_secs(60)),
+        );
+        let sig = s.sign(&Mechanism::EcdsaSha256, key, b"data").unwrap();
+        assert_eq!(sig.len(), 64);
+        approver.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+    }
+);

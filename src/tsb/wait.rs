@@ -35,7 +35,7 @@ impl CancelToken {
     }
     /// Sleep up to `d`; returns true when cancelled (immediately if already cancelled).
     pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
+        let deadline = crate::util::instant_after(Instant::now(), d);
         let mut g = self.cancelled.lock();
         while !*g {
             if self.cv.wait_until(&mut g, deadline).timed_out() {
@@ -80,7 +80,8 @@ pub fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> D
     if elapsed < p.fast_phase {
         p.poll_interval
     } else {
-        (previous.mul_f64(1.5)).clamp(p.poll_interval, p.poll_max_interval)
+        // Integer arithmetic: `mul_f64` panics on overflow.
+        (previous.saturating_add(previous / 2)).clamp(p.poll_interval, p.poll_max_interval)
     }
 }
 
@@ -95,9 +96,10 @@ pub fn wait_for(
     let mut limit = p.approval_timeout;
     if let Some(t) = p.policy_timeout {
         // A little slack past the policy timeout so the TSB's own EXPIRED is what we report.
-        limit = limit.min(t + Duration::from_secs(5));
+        // The timeout comes from the server: saturate (2^64-1 s overflowed here once).
+        limit = limit.min(t.saturating_add(Duration::from_secs(5)));
     }
-    let deadline = started + limit;
+    let deadline = crate::util::instant_after(started, limit);
     let mut progress = Progress::new(p, request_id);
     let mut interval = p.poll_interval;
     let mut transport_failures = 0u32;
@@ -315,6 +317,16 @@ mod tests {
             i = next_interval(&p, Duration::from_secs(100), i);
         }
         assert_eq!(i, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn schedule_saturates_absurd_values() {
+        let mut p = params();
+        p.poll_max_interval = Duration::MAX;
+        assert_eq!(
+            next_interval(&p, Duration::from_secs(100), Duration::MAX),
+            Duration::MAX
+        );
     }
 
     #[test]

@@ -11,11 +11,28 @@
 #define TSB_PKCS11_H
 
 /*
+ Default of `max_list_bytes`: room for about 200 000 labels.
+ */
+#define DEFAULT_MAX_LIST_BYTES ((16 * 1024) * 1024)
+
+/*
  Upper bound returned by a length query for a CSR or certificate (the real size is only known
  once the TSB made it, and making it may need approvals). PEM of an RSA-4096 certificate with
  long names stays well below this.
  */
 #define TSB_OUTPUT_ESTIMATE (16 * 1024)
+
+/*
+ Signatures, decryptions, random bytes, request ids and request status: a signature of the
+ largest RSA key is 1 KiB in base64, a request status with its result (a PEM certificate at
+ most) and approver lists a few KiB.
+ */
+#define SMALL (256 * 1024)
+
+/*
+ Certificates, CSRs and key attributes (whose policy may list many approver certificates).
+ */
+#define DOCUMENT ((4 * 1024) * 1024)
 
 /*
  Private-key (and public-key) attribute: the key's SKA policy as UTF-8 JSON (the TSB `policy`

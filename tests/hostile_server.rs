@@ -347,3 +347,174 @@ isolated!(
         assert_eq!(env.count("POST", "/v1/sign"), 1);
     }
 );
+
+// ---- the journal shared by processes --------------------------------------------------------
+
+const ROLE_VAR: &str = "TSB_PKCS11_TEST_ROLE";
+const CKR_TSB_APPROVAL_TIMEOUT: CK_RV = 0xD453_0002;
+
+/// Run the test `test` again in a child process playing `role` (see [`play_role`]), with the
+/// module configured by `config`.
+fn spawn_role(test: &str, role: &str, config: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("TSB_PKCS11_TEST_CHILD", test)
+        .env(ROLE_VAR, role)
+        .env("TSB_PKCS11_CONFIG", config)
+        .env_remove("TSB_PKCS11_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// In a role child: `sign LABEL PAYLOAD...` signs each payload with the key LABEL and prints
+/// `rv <CK_RV>` per signature; with `wait` first, it initializes, prints `ready` and waits for a
+/// line on stdin before signing. Returns true when this process is a role child.
+fn play_role() -> bool {
+    let Ok(role) = std::env::var(ROLE_VAR) else {
+        return false;
+    };
+    let words: Vec<&str> = role.split(' ').collect();
+    let (wait, words) = match words.first() {
+        Some(&"wait") => (true, &words[1..]),
+        _ => (false, &words[..]),
+    };
+    assert_eq!(words[0], "sign", "{role}");
+    let pkcs11 = cryptoki::context::Pkcs11::new(common::module_path()).unwrap();
+    pkcs11
+        .initialize(cryptoki::context::CInitializeArgs::OsThreads)
+        .unwrap();
+    let slot = pkcs11.get_slots_with_token().unwrap()[0];
+    // Through the raw functions: cryptoki folds the vendor CK_RVs into GeneralError.
+    let s = raw::open_session(slot.id());
+    let key = raw::find_one(s, words[1], CKO_PRIVATE_KEY);
+    if wait {
+        println!("\nready");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).unwrap();
+    }
+    for payload in &words[2..] {
+        let (rv, _, _) = raw::sign(s, key, CKM_ECDSA_SHA256, payload.as_bytes(), Some(64));
+        // A fresh line: libtest's "test name ... " may be on the current one.
+        println!("\nrv {rv:#x}");
+    }
+    true
+}
+
+/// Wait for a role child; its `rv` lines.
+fn role_result(child: std::process::Child) -> Vec<CK_RV> {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "role child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("rv 0x"))
+        .map(|v| CK_RV::from_str_radix(v, 16).unwrap())
+        .collect()
+}
+
+/// A config for role children: this emulator, a journal, a one-second approval timeout.
+fn role_config(env: &Env, journal: &std::path::Path) -> std::path::PathBuf {
+    let config = env.dir.join("role-config.json");
+    let slot = serde_json::json!({
+        "url": env.emu.base_url(), "allow_http": true, "progress": false,
+        "poll_interval_ms": 20, "poll_max_interval_ms": 100,
+        "approval_timeout_s": 1, "journal": journal,
+    });
+    std::fs::write(&config, serde_json::json!({"slots": [slot]}).to_string()).unwrap();
+    config
+}
+
+/// The journal's entries: fingerprint -> request id.
+fn journal_entries(journal: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(journal)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            Some((
+                v["fingerprint"].as_str()?.to_string(),
+                v["requestId"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+isolated!(
+    /// Item 9: four processes time out on three signatures each at the same moments; the shared
+    /// journal keeps all twelve pending requests.
+    fn journal_shared_by_processes_loses_nothing() {
+        if play_role() {
+            return;
+        }
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let policy = env.policy(600);
+        gen_p256(&s, "journaled", Some(&policy));
+        let journal = env.dir.join("journal.jsonl");
+        let config = role_config(&env, &journal);
+        let children: Vec<_> = (0..4)
+            .map(|p| {
+                let role = format!("sign journaled p{p}a p{p}b p{p}c");
+                spawn_role("journal_shared_by_processes_loses_nothing", &role, &config)
+            })
+            .collect();
+        for c in children {
+            assert_eq!(role_result(c), vec![CKR_TSB_APPROVAL_TIMEOUT; 3]);
+        }
+        assert_eq!(env.count("POST", "/v1/sign"), 12);
+        let entries = journal_entries(&journal);
+        assert_eq!(entries.len(), 12, "{entries:?}");
+    }
+);
+
+isolated!(
+    /// Item 9, the scenario: process B starts, process A times out on a signature, B times
+    /// out on another; A's rerun resumes A's request instead of sending a new POST /v1/sign.
+    fn rerun_resumes_after_another_process_wrote_the_journal() {
+        if play_role() {
+            return;
+        }
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let policy = env.policy(600);
+        gen_p256(&s, "shared", Some(&policy));
+        let journal = env.dir.join("journal.jsonl");
+        let config = role_config(&env, &journal);
+        let test = "rerun_resumes_after_another_process_wrote_the_journal";
+        let mut b = spawn_role(test, "wait sign shared from-b", &config);
+        let mut b_out = std::io::BufReader::new(b.stdout.take().unwrap());
+        let mut line = String::new();
+        while line.trim() != "ready" {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut b_out, &mut line).unwrap() > 0);
+        }
+        let a = spawn_role(test, "sign shared from-a", &config);
+        assert_eq!(role_result(a), vec![CKR_TSB_APPROVAL_TIMEOUT]);
+        std::io::Write::write_all(b.stdin.as_mut().unwrap(), b"go\n").unwrap();
+        let mut rest = String::new();
+        b_out.read_to_string(&mut rest).unwrap();
+        assert!(b.wait().unwrap().success());
+        assert!(rest.contains("rv 0xd4530002"), "{rest}");
+        assert_eq!(env.count("POST", "/v1/sign"), 2);
+        // The approver approves both pending requests; A's rerun picks its signature up.
+        let tasks = env.approver.tasks(&Default::default()).unwrap();
+        assert_eq!(tasks.len(), 2);
+        for t in &tasks {
+            env.approver.approve(t).unwrap();
+        }
+        let a2 = spawn_role(test, "sign shared from-a", &config);
+        assert_eq!(role_result(a2), vec![CKR_OK]);
+        assert_eq!(
+            env.count("POST", "/v1/sign"),
+            2,
+            "the rerun sent a new request"
+        );
+    }
+);

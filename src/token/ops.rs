@@ -11,6 +11,7 @@ use super::{Module, Session, Slot};
 use crate::error::{ApprovalEnd, Error, Result};
 use crate::log::Level;
 use crate::mechanism::{self, Family, Hash, Hasher, MechParams, SignScheme};
+use crate::tsb::journal::{Entry as JournalEntry, Journal};
 use crate::tsb::{api, wait};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
@@ -167,38 +168,19 @@ fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
 /// approvers who just said no would be asked again by the same command.
 pub const REJECTION_MEMORY: Duration = Duration::from_secs(30);
 
-/// Requests that outlived our approval timeout, by operation fingerprint; optionally journaled.
-/// Also the operations rejected moments ago (see [`REJECTION_MEMORY`]).
+/// Requests that outlived our approval timeout, by operation fingerprint, in the journal
+/// ([`crate::tsb::journal`]: memory, and the shared file when configured). Also the operations
+/// rejected moments ago (see [`REJECTION_MEMORY`]).
 pub struct PendingRequests {
-    map: Mutex<HashMap<String, String>>,
-    journal: Option<PathBuf>,
+    journal: Journal,
     rejected: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl PendingRequests {
-    /// Load the journal (a missing or unreadable file starts empty, with a warning for the latter).
+    /// Use the journal file `journal` (read when needed; created on the first change), or memory.
     pub fn new(journal: Option<PathBuf>) -> PendingRequests {
-        let mut map = HashMap::new();
-        if let Some(p) = &journal {
-            match std::fs::read_to_string(p) {
-                Ok(text) => {
-                    for line in text.lines() {
-                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                            if let (Some(fp), Some(id)) =
-                                (v["fingerprint"].as_str(), v["requestId"].as_str())
-                            {
-                                map.insert(fp.to_string(), id.to_string());
-                            }
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => crate::log!(Level::Warn, "cannot read journal {}: {e}", p.display()),
-            }
-        }
         PendingRequests {
-            map: Mutex::new(map),
-            journal,
+            journal: Journal::new(journal),
             rejected: Mutex::new(HashMap::new()),
         }
     }
@@ -218,35 +200,18 @@ impl PendingRequests {
     }
 
     fn get(&self, fp: &str) -> Option<String> {
-        self.map.lock().get(fp).cloned()
+        self.journal.get(fp).map(|e| e.request_id)
     }
 
     fn put(&self, fp: &str, id: &str) {
-        let mut m = self.map.lock();
-        m.insert(fp.to_string(), id.to_string());
-        self.save(&m);
+        self.journal.put(JournalEntry {
+            fingerprint: fp.to_string(),
+            request_id: id.to_string(),
+        });
     }
 
     fn remove(&self, fp: &str) {
-        let mut m = self.map.lock();
-        if m.remove(fp).is_some() {
-            self.save(&m);
-        }
-    }
-
-    /// Rewrite the journal atomically (temp file + rename), so a crash never leaves half a line.
-    fn save(&self, m: &HashMap<String, String>) {
-        let Some(p) = &self.journal else { return };
-        let mut text = String::new();
-        for (fp, id) in m {
-            text.push_str(&serde_json::json!({"fingerprint": fp, "requestId": id}).to_string());
-            text.push('\n');
-        }
-        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-        let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, p));
-        if let Err(e) = res {
-            crate::log!(Level::Warn, "cannot write journal {}: {e}", p.display());
-        }
+        self.journal.remove(fp);
     }
 }
 

@@ -93,6 +93,13 @@
 #define TSB_DEVERR_TRANSPORT 10006
 
 /*
+ ulDeviceError when a call reached the TSB but its answer was lost (CKR_DEVICE_ERROR): the TSB
+ may have done it. For an approval-gated operation a request for the approvers may exist; the
+ same operation is refused (not asked again) until the marker ends, see README "Security".
+ */
+#define TSB_DEVERR_OUTCOME_UNKNOWN 10007
+
+/*
  Parameters of TSB_CreateCSR. Strings are NUL-terminated UTF-8; NULL means "not set".
  */
 typedef struct TSB_CSR_PARAMS {

@@ -144,6 +144,8 @@ pub struct Config {
     pub log_file: Option<String>,
     /// Where the config came from, for messages.
     pub source: String,
+    /// `TSB_PKCS11_FORGET_UNKNOWN` was set: forget the outcome-unknown markers at C_Initialize.
+    pub forget_unknown: bool,
 }
 
 /// Read the environment through a function so tests can supply their own.
@@ -214,6 +216,7 @@ impl Config {
             log_level: None,
             log_file: None,
             source: "environment".into(),
+            forget_unknown: forget_unknown(env),
         })
     }
 
@@ -240,8 +243,13 @@ impl Config {
             log_level: raw.log_level,
             log_file: raw.log_file,
             source: file,
+            forget_unknown: forget_unknown(env),
         })
     }
+}
+
+fn forget_unknown(env: EnvFn) -> bool {
+    env("TSB_PKCS11_FORGET_UNKNOWN").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
 fn strip_position(msg: &str) -> String {

@@ -32,3 +32,7 @@ pub const TSB_DEVERR_FAILED: c_ulong = 10004;
 pub const TSB_DEVERR_TIMEOUT: c_ulong = 10005;
 /// ulDeviceError when the TSB could not be reached (CKR_DEVICE_ERROR).
 pub const TSB_DEVERR_TRANSPORT: c_ulong = 10006;
+/// ulDeviceError when a call reached the TSB but its answer was lost (CKR_DEVICE_ERROR): the TSB
+/// may have done it. For an approval-gated operation a request for the approvers may exist; the
+/// same operation is refused (not asked again) until the marker ends, see README "Security".
+pub const TSB_DEVERR_OUTCOME_UNKNOWN: c_ulong = 10007;

@@ -518,3 +518,232 @@ isolated!(
         );
     }
 );
+
+// ---- lost answers ---------------------------------------------------------------------------
+
+const TSB_DEVERR_TRANSPORT: CK_ULONG = 10006;
+const TSB_DEVERR_OUTCOME_UNKNOWN: CK_ULONG = 10007;
+
+isolated!(
+    /// Item 10: the TSB creates the request but the answer is lost. The module says so (its own
+    /// ulDeviceError, one log line with what to do), and the application's retry, in this process
+    /// or the next, does not ask the approvers again until the marker is cleared.
+    fn lost_answer_is_not_asked_twice() {
+        let mut vars = vec![];
+        let log = log_env(&mut vars);
+        let journal = common::temp_dir("lost-answer").join("journal.jsonl");
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"journal": journal})),
+            env: vars,
+            ..Default::default()
+        });
+        let s = env.session();
+        gen_p256(&s, "lost", Some(&env.policy(600)));
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "lost", CKO_PRIVATE_KEY);
+        env.emu
+            .inject_fault(fault("/v1/sign", "POST", 1, FaultAction::HandleThenDrop));
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_DEVICE_ERROR);
+        assert_eq!(raw::device_error(rs), TSB_DEVERR_OUTCOME_UNKNOWN);
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+        // The application retries at once: refused, nothing sent.
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_DEVICE_ERROR);
+        assert_eq!(raw::device_error(rs), TSB_DEVERR_OUTCOME_UNKNOWN);
+        assert_eq!(env.count("POST", "/v1/sign"), 1, "asked twice");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .collect();
+        assert_eq!(lines.len(), 2, "one line per failed call:\n{text}");
+        for l in &lines {
+            assert!(l.contains("may have created") && l.contains("lost"), "{l}");
+            assert!(l.contains("TSB_PKCS11_FORGET_UNKNOWN"), "{l}");
+            assert!(l.contains(&journal.display().to_string()), "{l}");
+        }
+        // Other data is another operation: asked normally. (The approver also approves the
+        // request whose answer was lost: it is real, and first in its list.)
+        let bg = env.auto_approve(2);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"other", Some(64));
+        assert_eq!(r, CKR_OK);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 2);
+        // A rerun of the command (finalize, initialize) is refused too: the journal keeps it.
+        let f = raw::fns();
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(std::ptr::null_mut()), CKR_OK);
+            assert_eq!(f.C_Initialize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        }
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "lost", CKO_PRIVATE_KEY);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_DEVICE_ERROR);
+        assert_eq!(env.count("POST", "/v1/sign"), 2);
+        // The user checked the approvers' list and clears the marker: asked again.
+        std::env::set_var("TSB_PKCS11_FORGET_UNKNOWN", "1");
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(std::ptr::null_mut()), CKR_OK);
+            assert_eq!(f.C_Initialize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        }
+        std::env::remove_var("TSB_PKCS11_FORGET_UNKNOWN");
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "lost", CKO_PRIVATE_KEY);
+        let bg = env.auto_approve(1);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_OK);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 3);
+    }
+);
+
+/// A TCP relay to the emulator that can go down (connections closed, port refusing) and come
+/// back on the same port: a TSB that is unreachable, with nothing sent.
+struct Relay {
+    port: u16,
+    target: std::net::SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    clients: Arc<Mutex<Vec<(std::net::TcpStream, std::thread::JoinHandle<()>)>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Relay {
+        let mut r = Relay {
+            port: 0,
+            target,
+            up: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            clients: Arc::new(Mutex::new(Vec::new())),
+            acceptor: None,
+        };
+        r.listen(TcpListener::bind("127.0.0.1:0").unwrap());
+        r
+    }
+
+    fn listen(&mut self, l: TcpListener) {
+        use std::sync::atomic::Ordering;
+        self.port = l.local_addr().unwrap().port();
+        self.up.store(true, Ordering::SeqCst);
+        let (up, clients, target) = (self.up.clone(), self.clients.clone(), self.target);
+        self.acceptor = Some(std::thread::spawn(move || {
+            for conn in l.incoming() {
+                if !up.load(Ordering::SeqCst) {
+                    return; // the listener closes here
+                }
+                let Ok(client) = conn else { continue };
+                let server = std::net::TcpStream::connect(target).unwrap();
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_in, mut c_out) = (server, client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                });
+                // Ends when the client closes its side.
+                let upstream = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                    let _ = s_out.shutdown(std::net::Shutdown::Both);
+                });
+                clients.lock().unwrap().push((client, upstream));
+            }
+        }));
+    }
+
+    /// Refuse connections and close the open ones; returns once the client closed each of them
+    /// (so no pooled connection is left to carry a request).
+    fn down(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.up.store(false, Ordering::SeqCst);
+        // Wake the acceptor so it drops the listener.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        self.acceptor.take().unwrap().join().unwrap();
+        for (c, upstream) in self.clients.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Write);
+            upstream.join().unwrap();
+        }
+    }
+
+    fn up(&mut self) {
+        self.listen(TcpListener::bind(("127.0.0.1", self.port)).unwrap());
+    }
+}
+
+isolated!(
+    /// Item 10: a connection refused proves nothing was sent: the error is a plain transport
+    /// error and the retry asks the approvers (once) when the TSB is back.
+    fn refused_connection_may_ask_again() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let emu_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut relay = Relay::start(emu_addr);
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"url": format!("http://127.0.0.1:{}", relay.port)})),
+            emulator: Some(EmulatorConfig {
+                listen: emu_addr,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let s = env.session();
+        gen_p256(&s, "down", Some(&env.policy(600)));
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "down", CKO_PRIVATE_KEY);
+        relay.down();
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_DEVICE_ERROR);
+        assert_eq!(raw::device_error(rs), TSB_DEVERR_TRANSPORT);
+        assert_eq!(env.count("POST", "/v1/sign"), 0);
+        relay.up();
+        let bg = env.auto_approve(1);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_OK);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+    }
+);
+
+isolated!(
+    /// Item 10: a 404 without confirmation (one errorCode 651, a 404 with another code) or a
+    /// dropped poll does not end a wait as cancelled; the approval still arrives.
+    fn one_404_does_not_end_a_wait() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        gen_p256(&s, "patient", Some(&env.policy(600)));
+        let rs = raw::open_session(0);
+        let k = raw::find_one(rs, "patient", CKO_PRIVATE_KEY);
+        for action in [
+            FaultAction::Status {
+                status: 404,
+                error_code: Some(651),
+            },
+            FaultAction::Status {
+                status: 404,
+                error_code: Some(701),
+            },
+            FaultAction::Status {
+                status: 404,
+                error_code: Some(651),
+            },
+            FaultAction::Drop,
+        ] {
+            env.emu
+                .inject_fault(fault("/v1/request/", "GET", 1, action));
+        }
+        let bg = env.auto_approve(1);
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        assert_eq!(r, CKR_OK);
+        bg.join().unwrap().unwrap();
+        assert_eq!(env.count("POST", "/v1/sign"), 1);
+        let polls: u64 = env
+            .emu
+            .request_counts()
+            .iter()
+            .filter(|(k, _)| k.starts_with("GET /v1/request/"))
+            .map(|(_, n)| n)
+            .sum();
+        assert!(polls >= 5, "every fault was met: {polls} polls");
+    }
+);

@@ -111,6 +111,7 @@ impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let mut slots = Vec::new();
         let mut journal = None;
+        let forget_unknown = config.forget_unknown;
         for (id, sc) in config.slots.into_iter().enumerate() {
             let mut ca_certs = Vec::new();
             for path in &sc.ca_certificates {
@@ -154,7 +155,7 @@ impl Module {
                 next: 1,
                 ..Default::default()
             }),
-            pending: ops::PendingRequests::new(journal),
+            pending: ops::PendingRequests::new(journal, forget_unknown),
         })
     }
 

@@ -261,13 +261,20 @@ impl Client {
     ) -> Result<T> {
         let text = self.call_raw(method.clone(), path, body, idem)?;
         serde_json::from_str(&text).map_err(|e| {
-            crate::log!(
-                Level::Warn,
-                "{method} {path}: unreadable answer from the TSB: {e}"
-            );
-            Error::Transport(format!(
-                "{method} {path}: unreadable answer from the TSB: {e}"
-            ))
+            let msg = format!("{method} {path}: unreadable answer from the TSB: {e}");
+            if idem == Idempotency::Once {
+                // A success status with garbage: the TSB did it, whatever it was.
+                let level = if limits::creates_request(&method, path) {
+                    Level::Info // the caller explains what this means for the approvers
+                } else {
+                    Level::Warn
+                };
+                crate::log!(level, "{msg}");
+                Error::OutcomeUnknown(msg)
+            } else {
+                crate::log!(Level::Warn, "{msg}");
+                Error::Transport(msg)
+            }
         })
     }
 
@@ -292,6 +299,8 @@ impl Client {
         };
         let call = format!("{method} {path}");
         let limit = limits::body_limit(&method, path, self.settings.max_list_bytes);
+        let creates = limits::creates_request(&method, path);
+        let once = idem == Idempotency::Once;
         let attempts = if idem == Idempotency::Retry { 3 } else { 1 };
         let mut delay = Duration::from_millis(100);
         let first_started = Instant::now();
@@ -317,8 +326,11 @@ impl Client {
                     .header("Content-Type", "application/json")
                     .body(b.clone());
             }
+            if creates {
+                rb = rb.timeout(limits::create_timeout(self.settings.request_timeout));
+            }
             let ms = || started.elapsed().as_millis();
-            match exchange(rb, &call, &url, limit) {
+            match exchange(rb, &call, &url, limit, once) {
                 Exchange::Answer { status, text } if (200..300).contains(&status) => {
                     crate::log!(
                         Level::Debug,
@@ -341,9 +353,16 @@ impl Client {
                     crate::log!(Level::Warn, "{err}");
                     return Err(err);
                 }
-                Exchange::Failed(detail) => {
+                Exchange::Failed { detail, sent } => {
                     crate::log!(Level::Debug, "{call} failed after {} ms: {detail}", ms());
-                    last_err = Some(Error::Transport(format!("{call}: {detail}")));
+                    last_err = Some(if sent && once {
+                        // Not repeated, and not known to have failed: the TSB may have done it.
+                        Error::OutcomeUnknown(format!(
+                            "{call}: sent, but no answer came back: {detail}"
+                        ))
+                    } else {
+                        Error::Transport(format!("{call}: {detail}"))
+                    });
                 }
             }
             if attempt < attempts {
@@ -352,7 +371,7 @@ impl Client {
             }
         }
         let err = last_err.unwrap_or_else(|| Error::Transport(format!("{call}: no answer")));
-        if matches!(err, Error::Transport(_)) {
+        if matches!(err, Error::Transport(_) | Error::OutcomeUnknown(_)) {
             // One line per failed call, not one per attempt.
             let tries = if attempts > 1 {
                 format!(
@@ -362,7 +381,14 @@ impl Client {
             } else {
                 String::new()
             };
-            crate::log!(Level::Warn, "{err}{tries}");
+            // A creating call's lost answer is explained by its caller, which knows what it
+            // means for the approvers (token::ops): one line, not two.
+            let level = if creates && matches!(err, Error::OutcomeUnknown(_)) {
+                Level::Info
+            } else {
+                Level::Warn
+            };
+            crate::log!(level, "{err}{tries}");
         }
         Err(err)
     }
@@ -374,28 +400,48 @@ enum Exchange {
     Answer { status: u16, text: String },
     /// An answer the module refuses to use (a redirect, a body over the limit); not retried.
     Refused(Error),
-    /// No (complete) answer: connect, TLS, timeout, a connection closed mid-answer.
-    Failed(String),
+    /// No (complete) answer: connect, TLS, timeout, a connection closed mid-answer. `sent`:
+    /// the request may have reached the server (false only when no connection was made).
+    Failed { detail: String, sent: bool },
 }
 
-/// Send `rb` and read the answer, at most `limit` bytes of body. Owns everything it uses, so it
+/// Send `rb` and read the answer, at most `limit` bytes of body. `once`: the call is not
+/// repeated, so an oversized success answer means the TSB did it. Owns everything it uses, so it
 /// can run on another thread.
-fn exchange(rb: reqwest::blocking::RequestBuilder, call: &str, url: &str, limit: u64) -> Exchange {
+fn exchange(
+    rb: reqwest::blocking::RequestBuilder,
+    call: &str,
+    url: &str,
+    limit: u64,
+    once: bool,
+) -> Exchange {
     let mut resp = match rb.send() {
         Ok(r) => r,
-        // reqwest errors can contain the URL but never headers; the URL holds no secret.
-        Err(e) => return Exchange::Failed(error_chain(&e)),
+        // reqwest errors can contain the URL but never headers; the URL holds no secret. A
+        // connect error (refused, DNS, TLS handshake, connect timeout) proves that nothing was
+        // sent; anything later may have reached the server.
+        Err(e) => {
+            return Exchange::Failed {
+                detail: error_chain(&e),
+                sent: !e.is_connect(),
+            }
+        }
     };
     let status = resp.status();
     if status.is_redirection() {
         return Exchange::Refused(redirect_error(call, url, &resp));
     }
     let too_large = |what: String| {
-        Exchange::Refused(Error::Transport(format!(
+        let msg = format!(
             "{call} -> {}: the answer is larger than the {limit} bytes read for this call \
              ({what}); not used",
             status.as_u16()
-        )))
+        );
+        Exchange::Refused(if once && status.is_success() {
+            Error::OutcomeUnknown(msg)
+        } else {
+            Error::Transport(msg)
+        })
     };
     if let Some(n) = resp.content_length().filter(|n| *n > limit) {
         // Refused before reading a byte of it.
@@ -408,11 +454,14 @@ fn exchange(rb: reqwest::blocking::RequestBuilder, call: &str, url: &str, limit:
         .take(limit.saturating_add(1))
         .read_to_end(&mut buf)
     {
-        return Exchange::Failed(format!(
-            "{} and then the answer broke off: {}",
-            status.as_u16(),
-            error_chain(&e)
-        ));
+        return Exchange::Failed {
+            detail: format!(
+                "{} and then the answer broke off: {}",
+                status.as_u16(),
+                error_chain(&e)
+            ),
+            sent: true,
+        };
     }
     if buf.len() as u64 > limit {
         // Dropping the response closes the connection; the rest is never read.
@@ -423,10 +472,10 @@ fn exchange(rb: reqwest::blocking::RequestBuilder, call: &str, url: &str, limit:
             status: status.as_u16(),
             text,
         },
-        Err(_) => Exchange::Failed(format!(
-            "{} with an answer that is not UTF-8",
-            status.as_u16()
-        )),
+        Err(_) => Exchange::Failed {
+            detail: format!("{} with an answer that is not UTF-8", status.as_u16()),
+            sent: true,
+        },
     }
 }
 

@@ -103,6 +103,7 @@ pub fn wait_for(
     let mut progress = Progress::new(p, request_id);
     let mut interval = p.poll_interval;
     let mut transport_failures = 0u32;
+    let mut not_existent = 0u32;
     crate::log!(
         Level::Info,
         "waiting for approval of request {request_id} ({} with key {})",
@@ -119,6 +120,7 @@ pub fn wait_for(
         match api::request_status(c, request_id) {
             Ok(st) => {
                 transport_failures = 0;
+                not_existent = 0;
                 match st.status {
                     RequestState::Executed => {
                         progress.finish(&format!("request {request_id} approved and executed"));
@@ -149,21 +151,48 @@ pub fn wait_for(
                     }
                 }
             }
-            Err(Error::Tsb { status: 404, .. }) => {
+            // Only the TSB's own "no such request" (errorCode 651), on two polls in a row,
+            // confirms that the request is gone (deleted, or the TSB was reset). A bare 404 can
+            // come from a proxy or a load balancer in a bad moment, and ending the wait on it
+            // would make the application's retry ask the approvers again. No Securosys source
+            // says how a deleted request answers GET; their Go client treats 404 or 500 on
+            // DELETE as "already gone" (securosys-com/tsb-client-go, requests.go RemoveRequest).
+            Err(Error::Tsb {
+                code: Some(tsb_models::codes::REQUEST_NOT_EXISTENT),
+                ..
+            }) if not_existent >= 1 => {
                 let err = Error::Approval {
                     end: ApprovalEnd::Cancelled,
                     request_id: request_id.to_string(),
                 };
                 progress.finish(&err.to_string());
+                crate::log!(Level::Warn, "{err} (the TSB no longer knows it)");
                 return Err(err);
             }
             Err(e) => {
-                // A blip in the network must not lose a request the approvers may be approving:
-                // keep polling (with the same backoff) until our deadline.
+                // A blip in the network, or one unconfirmed 404, must not lose a request the
+                // approvers may be approving: keep polling (with the same backoff) until our
+                // deadline. One line for a run of failures, not one per poll.
+                if matches!(
+                    e,
+                    Error::Tsb {
+                        code: Some(tsb_models::codes::REQUEST_NOT_EXISTENT),
+                        ..
+                    }
+                ) {
+                    not_existent += 1;
+                } else {
+                    not_existent = 0;
+                }
                 transport_failures += 1;
+                let level = if transport_failures == 1 {
+                    Level::Warn
+                } else {
+                    Level::Debug
+                };
                 crate::log!(
-                    Level::Warn,
-                    "polling request {request_id} failed ({transport_failures} in a row): {e}"
+                    level,
+                    "polling request {request_id} failed ({transport_failures} in a row; still waiting): {e}"
                 );
             }
         }

@@ -747,3 +747,109 @@ isolated!(
         assert!(polls >= 5, "every fault was met: {polls} polls");
     }
 );
+
+// ---- cancel while a poll hangs --------------------------------------------------------------
+
+/// How a hung wait is ended.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    SessionCancel,
+    CloseSession,
+    Finalize,
+    Deadline,
+}
+
+/// C_Sign on an approval-gated key while the TSB black-holes every status poll; end the wait
+/// with `end` once a poll is in flight, and return how long C_Sign took to return after that
+/// (for the deadline: after the approval timeout passed) and its CK_RV.
+fn hung_poll(end: End) -> (Duration, CK_RV) {
+    let env = Env::new(Opts {
+        // Before the fix a hung poll took 3 x request_timeout_ms to give up.
+        slot_json: Some(serde_json::json!({"request_timeout_ms": 5000, "approval_timeout_s": 1})),
+        ..Default::default()
+    });
+    let s = env.session();
+    gen_p256(&s, "hung", Some(&env.policy(600)));
+    let rs = raw::open_session(0);
+    let k = raw::find_one(rs, "hung", CKO_PRIVATE_KEY);
+    env.emu
+        .inject_fault(fault("/v1/request/", "GET", 1000, FaultAction::Blackhole));
+    let signer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let (r, _, _) = raw::sign(rs, k, CKM_ECDSA_SHA256, b"artifact", Some(64));
+        (r, started, Instant::now())
+    });
+    // Until the first status poll is in flight (and hanging).
+    let in_flight = Instant::now();
+    while !env
+        .emu
+        .request_counts()
+        .keys()
+        .any(|k| k.starts_with("GET /v1/request/"))
+    {
+        assert!(in_flight.elapsed() < Duration::from_secs(10), "no poll");
+        std::thread::yield_now();
+    }
+    let f = raw::fns();
+    let asked = Instant::now();
+    match end {
+        End::SessionCancel => unsafe {
+            let cancel: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV =
+                std::mem::transmute(common::module_symbol("C_SessionCancel"));
+            assert_eq!(cancel(rs, CKF_SIGN), CKR_OK);
+        },
+        End::CloseSession => unsafe {
+            assert_eq!(f.C_CloseSession.unwrap()(rs), CKR_OK);
+        },
+        End::Finalize => unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        },
+        End::Deadline => {}
+    }
+    let (r, started, returned) = signer.join().unwrap();
+    let from = match end {
+        // The approval timeout (1 s) runs from the start of the wait, a few ms after C_Sign began.
+        End::Deadline => started + Duration::from_secs(1),
+        _ => asked,
+    };
+    let took = returned.saturating_duration_since(from);
+    eprintln!("{end:?}: C_Sign returned {r:#x} {took:?} after the end was asked");
+    (took, r)
+}
+
+isolated!(
+    /// Item 11: C_SessionCancel ends a C_Sign whose status poll hangs within a second.
+    fn session_cancel_ends_a_hung_poll() {
+        let (took, r) = hung_poll(End::SessionCancel);
+        assert_eq!(r, CKR_FUNCTION_CANCELED);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+);
+
+isolated!(
+    /// Item 11: C_CloseSession from another thread ends a hung wait within a second.
+    fn close_session_ends_a_hung_poll() {
+        let (took, r) = hung_poll(End::CloseSession);
+        assert_eq!(r, CKR_FUNCTION_CANCELED);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+);
+
+isolated!(
+    /// Item 11: C_Finalize from another thread ends a hung wait within a second (and returns at
+    /// once: it joins nothing).
+    fn finalize_ends_a_hung_poll() {
+        let (took, r) = hung_poll(End::Finalize);
+        assert_eq!(r, CKR_FUNCTION_CANCELED);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+);
+
+isolated!(
+    /// Item 11: the approval timeout ends a wait whose poll hangs within a second of passing.
+    fn deadline_ends_a_hung_poll() {
+        let (took, r) = hung_poll(End::Deadline);
+        assert_eq!(r, CKR_TSB_APPROVAL_TIMEOUT);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+);

@@ -3,6 +3,7 @@
 //! mTLS, a custom CA, timeouts, retries with backoff for idempotent calls only, and logging of
 //! method, path, status, time and request id (never headers or bodies).
 
+use super::cancel::{CancelToken, Wake};
 use super::limits;
 use crate::config::{Secret, SlotConfig};
 use crate::error::{Error, Result};
@@ -87,6 +88,15 @@ pub struct Client {
     built: Arc<Mutex<Option<Arc<Built>>>>,
     /// Bearer token given at C_Login when the slot says the PIN is the token.
     login_token: Arc<Mutex<Option<Secret>>>,
+    /// When set, calls are abandoned on cancel or at the deadline (see [`Client::interruptible`]).
+    interrupt: Option<Interrupt>,
+}
+
+/// What ends a call early: a cancel token and a deadline.
+#[derive(Clone)]
+struct Interrupt {
+    cancel: Arc<CancelToken>,
+    deadline: Instant,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,6 +146,20 @@ impl Client {
             settings: Arc::new(settings),
             built: Arc::new(Mutex::new(None)),
             login_token: Arc::new(Mutex::new(None)),
+            interrupt: None,
+        }
+    }
+
+    /// This client (same connections, same credentials) with calls that give up as soon as
+    /// `cancel` is cancelled or `deadline` passes: each HTTP exchange runs on a helper thread
+    /// that is abandoned then (it ends by itself at its own timeout), and retries stop. Used
+    /// where a caller waits for a person: the approval wait, so that C_SessionCancel,
+    /// C_CloseSession, C_Finalize and the approval timeout take effect at once even while the
+    /// TSB does not answer.
+    pub fn interruptible(&self, cancel: Arc<CancelToken>, deadline: Instant) -> Client {
+        Client {
+            interrupt: Some(Interrupt { cancel, deadline }),
+            ..self.clone()
         }
     }
 
@@ -330,7 +354,19 @@ impl Client {
                 rb = rb.timeout(limits::create_timeout(self.settings.request_timeout));
             }
             let ms = || started.elapsed().as_millis();
-            match exchange(rb, &call, &url, limit, once) {
+            let outcome = match &self.interrupt {
+                None => exchange(rb, &call, &url, limit, once),
+                Some(i) => {
+                    // Never wait past the deadline, even in reqwest.
+                    let left = i.deadline.saturating_duration_since(Instant::now());
+                    let rb = rb.timeout(left.min(self.settings.request_timeout));
+                    match exchange_interruptible(rb, &call, &url, limit, once, i) {
+                        Some(o) => o,
+                        None => return Err(abandoned(&call, i)),
+                    }
+                }
+            };
+            match outcome {
                 Exchange::Answer { status, text } if (200..300).contains(&status) => {
                     crate::log!(
                         Level::Debug,
@@ -366,7 +402,18 @@ impl Client {
                 }
             }
             if attempt < attempts {
-                std::thread::sleep(delay);
+                match &self.interrupt {
+                    None => std::thread::sleep(delay),
+                    Some(i) => {
+                        let until =
+                            crate::util::instant_after(Instant::now(), delay).min(i.deadline);
+                        if i.cancel.wait_until(until, || false) == Wake::Cancelled
+                            || Instant::now() >= i.deadline
+                        {
+                            return Err(abandoned(&call, i));
+                        }
+                    }
+                }
                 delay *= 3;
             }
         }
@@ -391,6 +438,52 @@ impl Client {
             crate::log!(level, "{err}{tries}");
         }
         Err(err)
+    }
+}
+
+/// The error of a call given up on cancel or at the deadline (not logged: the caller knows).
+fn abandoned(call: &str, i: &Interrupt) -> Error {
+    let why = if i.cancel.is_cancelled() {
+        "cancelled"
+    } else {
+        "out of time"
+    };
+    crate::log!(Level::Debug, "{call}: abandoned ({why})");
+    Error::Transport(format!("{call}: abandoned ({why})"))
+}
+
+/// [`exchange`] on a helper thread, waited for together with the cancel token and the
+/// deadline. `None`: abandoned (the thread finishes on its own, bounded by the request's
+/// timeout, and its result is dropped). Nothing is joined, so this is safe during C_Finalize.
+fn exchange_interruptible(
+    rb: reqwest::blocking::RequestBuilder,
+    call: &str,
+    url: &str,
+    limit: u64,
+    once: bool,
+    i: &Interrupt,
+) -> Option<Exchange> {
+    let slot: Arc<Mutex<Option<Exchange>>> = Arc::new(Mutex::new(None));
+    let (out, cancel) = (slot.clone(), i.cancel.clone());
+    let (call_owned, url_owned) = (call.to_string(), url.to_string());
+    let work = move || {
+        let r = exchange(rb, &call_owned, &url_owned, limit, once);
+        *out.lock() = Some(r);
+        cancel.notify();
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("tsb-pkcs11-call".into())
+        .spawn(work)
+    {
+        // Spawning consumed the request; nothing was sent.
+        return Some(Exchange::Failed {
+            detail: format!("no thread for the call: {e}"),
+            sent: false,
+        });
+    }
+    match i.cancel.wait_until(i.deadline, || slot.lock().is_some()) {
+        Wake::Done => slot.lock().take(),
+        Wake::Cancelled | Wake::Deadline => None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! journal of requests shared by processes ([`journal`]). No PKCS#11 types in here.
 
 pub mod api;
+pub mod cancel;
 pub mod client;
 pub mod journal;
 pub mod limits;

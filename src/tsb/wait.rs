@@ -7,44 +7,12 @@ use super::api;
 use super::client::Client;
 use crate::error::{ApprovalEnd, Error, Result};
 use crate::log::Level;
-use parking_lot::{Condvar, Mutex};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tsb_models::{RequestState, RequestStatus};
 
-/// A cancellation flag that wakes a waiting thread at once.
-#[derive(Default)]
-pub struct CancelToken {
-    cancelled: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl CancelToken {
-    /// Ask the waiting operation to stop.
-    pub fn cancel(&self) {
-        *self.cancelled.lock() = true;
-        self.cv.notify_all();
-    }
-    /// Clear before a new operation.
-    pub fn reset(&self) {
-        *self.cancelled.lock() = false;
-    }
-    /// Whether cancel was asked.
-    pub fn is_cancelled(&self) -> bool {
-        *self.cancelled.lock()
-    }
-    /// Sleep up to `d`; returns true when cancelled (immediately if already cancelled).
-    pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = crate::util::instant_after(Instant::now(), d);
-        let mut g = self.cancelled.lock();
-        while !*g {
-            if self.cv.wait_until(&mut g, deadline).timed_out() {
-                break;
-            }
-        }
-        *g
-    }
-}
+pub use super::cancel::CancelToken;
 
 /// How to wait.
 #[derive(Debug, Clone)]
@@ -90,7 +58,7 @@ pub fn wait_for(
     c: &Client,
     request_id: &str,
     p: &WaitParams,
-    cancel: &CancelToken,
+    cancel: &Arc<CancelToken>,
 ) -> Result<String> {
     let started = Instant::now();
     let mut limit = p.approval_timeout;
@@ -117,7 +85,9 @@ pub fn wait_for(
         if cancel.is_cancelled() {
             return cancelled(c, request_id, &mut progress);
         }
-        match api::request_status(c, request_id) {
+        // Each poll is abandoned at once on cancel or at our deadline, whatever the network does.
+        let polling = c.interruptible(cancel.clone(), deadline);
+        match api::request_status(&polling, request_id) {
             Ok(st) => {
                 transport_failures = 0;
                 not_existent = 0;
@@ -185,7 +155,9 @@ pub fn wait_for(
                     not_existent = 0;
                 }
                 transport_failures += 1;
-                let level = if transport_failures == 1 {
+                let level = if cancel.is_cancelled() || Instant::now() >= deadline {
+                    Level::Debug // abandoned: handled just below
+                } else if transport_failures == 1 {
                     Level::Warn
                 } else {
                     Level::Debug
@@ -195,6 +167,9 @@ pub fn wait_for(
                     "polling request {request_id} failed ({transport_failures} in a row; still waiting): {e}"
                 );
             }
+        }
+        if cancel.is_cancelled() {
+            return cancelled(c, request_id, &mut progress);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -214,11 +189,22 @@ pub fn wait_for(
     }
 }
 
+/// How long the deletion of a cancelled request may hold up the caller's return: C_SessionCancel,
+/// C_CloseSession and C_Finalize must end the call within a second.
+const DELETE_WAIT: Duration = Duration::from_millis(500);
+
 fn cancelled(c: &Client, request_id: &str, progress: &mut Progress) -> Result<String> {
-    if let Err(e) = api::cancel_request(c, request_id) {
+    // A token of its own: the session's is cancelled, which would abandon the DELETE at once.
+    let deleting = c.interruptible(
+        Arc::new(CancelToken::default()),
+        Instant::now() + DELETE_WAIT,
+    );
+    if let Err(e) = api::cancel_request(&deleting, request_id) {
         crate::log!(
             Level::Warn,
-            "could not delete request {request_id} on the TSB after cancel: {e}"
+            "could not delete request {request_id} on the TSB within {} ms after cancel ({e}); \
+             it stays pending until the approvers decide or it expires",
+            DELETE_WAIT.as_millis()
         );
     }
     let err = Error::Approval {
@@ -356,16 +342,5 @@ mod tests {
             next_interval(&p, Duration::from_secs(100), Duration::MAX),
             Duration::MAX
         );
-    }
-
-    #[test]
-    fn cancel_wakes_sleeper() {
-        let t = std::sync::Arc::new(CancelToken::default());
-        let t2 = t.clone();
-        let h = std::thread::spawn(move || t2.sleep(Duration::from_secs(30)));
-        t.cancel();
-        assert!(h.join().unwrap());
-        t.reset();
-        assert!(!t.sleep(Duration::from_millis(1)));
     }
 }

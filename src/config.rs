@@ -12,10 +12,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tsb_models::Policy;
+use zeroize::Zeroizing;
 
-/// A secret value whose `Debug` never shows it.
+/// A secret value (bearer token, API key): zeroed in memory when dropped (every clone too), never
+/// shown by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wrap a value (copies `s` into zeroizing storage).
+    pub fn new(s: &str) -> Secret {
+        Secret(Zeroizing::new(s.to_string()))
+    }
+    /// The value, for building a request header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -309,7 +322,7 @@ fn read_secret(
 ) -> Result<Secret> {
     match (&src.env, &src.file) {
         (Some(var), None) => env(var)
-            .map(|v| Secret(v.trim().to_string()))
+            .map(|v| Secret::new(Zeroizing::new(v).trim()))
             .ok_or_else(|| {
                 ctx.err(
                     field,
@@ -323,13 +336,15 @@ fn read_secret(
 }
 
 fn read_secret_file(path: &Path) -> std::result::Result<Secret, String> {
-    let v = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
     let v = v.trim();
     if v.is_empty() {
         return Err(format!("{} is empty", path.display()));
     }
-    Ok(Secret(v.to_string()))
+    Ok(Secret::new(v))
 }
 
 /// Whether `url`, parsed as the HTTP client parses it, names a loopback host: a literal address
@@ -431,7 +446,7 @@ fn validate_slot(
             raw.url = Some(u);
         }
         if let Some(t) = env("TSB_PKCS11_TOKEN") {
-            token_override = Some(Secret(t.trim().to_string()));
+            token_override = Some(Secret::new(Zeroizing::new(t).trim()));
         } else if let Some(f) = env("TSB_PKCS11_TOKEN_FILE") {
             token_override = Some(
                 read_secret_file(Path::new(&f))
@@ -665,7 +680,7 @@ mod tests {
         assert_eq!(c.slots.len(), 1);
         assert_eq!(c.slots[0].url, "http://127.0.0.1:8080");
         assert_eq!(c.slots[0].approval_timeout, Duration::from_secs(42));
-        assert_eq!(c.slots[0].token.as_ref().unwrap().0, "secret-jwt");
+        assert_eq!(c.slots[0].token.as_ref().unwrap().expose(), "secret-jwt");
         assert!(!format!("{c:?}").contains("secret-jwt"));
     }
 

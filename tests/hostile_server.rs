@@ -377,6 +377,14 @@ fn play_role() -> bool {
         return false;
     };
     let words: Vec<&str> = role.split(' ').collect();
+    if words[0] == "serve" {
+        // An emulator in a process of its own, until stdin closes.
+        let emu = tsb_emulator::Emulator::start(EmulatorConfig::default()).unwrap();
+        println!("\nurl {}", emu.base_url());
+        let mut rest = String::new();
+        let _ = std::io::stdin().read_to_string(&mut rest);
+        return true;
+    }
     let (wait, words) = match words.first() {
         Some(&"wait") => (true, &words[1..]),
         _ => (false, &words[..]),
@@ -851,5 +859,167 @@ isolated!(
         let (took, r) = hung_poll(End::Deadline);
         assert_eq!(r, CKR_TSB_APPROVAL_TIMEOUT);
         assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+);
+
+// ---- secrets in memory ----------------------------------------------------------------------
+
+/// Every place in this process's readable memory where `needle` occurs. The needle is given
+/// masked (each byte XOR 0x5A) so that the scan's own copy of it is not a hit.
+fn memory_hits(masked: &[u8]) -> Vec<String> {
+    use std::io::{Seek, SeekFrom};
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let mut mem = std::fs::File::open("/proc/self/mem").unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut hits = Vec::new();
+    let first = masked[0] ^ 0x5A;
+    for line in maps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if !f[1].starts_with('r') || line.contains("[vvar") || line.contains("[vsyscall]") {
+            continue;
+        }
+        let (a, b) = f[0].split_once('-').unwrap();
+        let (start, end) = (
+            u64::from_str_radix(a, 16).unwrap(),
+            u64::from_str_radix(b, 16).unwrap(),
+        );
+        let mut pos = start;
+        while pos < end {
+            // Overlap chunks by the needle's length so a hit across a boundary is seen.
+            let want = ((end - pos) as usize).min(buf.len());
+            if mem.seek(SeekFrom::Start(pos)).is_err() {
+                break;
+            }
+            let n = match mem.read(&mut buf[..want]) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            let chunk = &buf[..n];
+            for i in 0..n.saturating_sub(masked.len() - 1) {
+                if chunk[i] == first
+                    && chunk[i..i + masked.len()]
+                        .iter()
+                        .zip(masked)
+                        .all(|(c, m)| *c == m ^ 0x5A)
+                {
+                    let ctx = String::from_utf8_lossy(&chunk[i.saturating_sub(200)..i]).to_string();
+                    hits.push(format!(
+                        "{:#x} in {} after {ctx:?}",
+                        pos + i as u64,
+                        f.get(5).unwrap_or(&"[anon]")
+                    ));
+                }
+            }
+            if n <= masked.len() {
+                break;
+            }
+            pos += (n - (masked.len() - 1)) as u64;
+        }
+    }
+    hits
+}
+
+/// Overwrite `b` so the compiler cannot skip it.
+fn wipe(b: &mut [u8]) {
+    for x in b.iter_mut() {
+        // SAFETY: a valid, exclusive reference.
+        unsafe { std::ptr::write_volatile(x, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+isolated!(
+    /// Item 3: with pin_is_token, the bearer token given to C_Login is nowhere in the process's
+    /// memory after C_Logout and C_Finalize (the emulator, which receives it, runs in another
+    /// process; the test's own copies are wiped before the scan).
+    fn token_gone_from_memory_after_logout_and_finalize() {
+        if play_role() {
+            return;
+        }
+        let test = "token_gone_from_memory_after_logout_and_finalize";
+        let dir = common::temp_dir("memscan");
+        let mut server = spawn_role(test, "serve", std::path::Path::new("/nonexistent"));
+        let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0);
+            if let Some(u) = line.trim().strip_prefix("url ") {
+                break u.to_string();
+            }
+        };
+        // A key made directly on the emulator, which wants no token.
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{url}/v1/key"))
+            .json(&serde_json::json!({"label": "k", "algorithm": "EC",
+                "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true}}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        drop(resp);
+        let config = dir.join("config.json");
+        std::fs::write(
+            &config,
+            serde_json::json!({"slots": [{"url": url, "allow_http": true, "pin_is_token": true,
+                "progress": false}]})
+            .to_string(),
+        )
+        .unwrap();
+        std::env::set_var("TSB_PKCS11_CONFIG", &config);
+        // The token: random, built in place, never in a String.
+        let mut rnd = [0u8; 24];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut rnd)
+            .unwrap();
+        let mut token = Vec::with_capacity(64);
+        token.extend_from_slice(b"tsbtok-");
+        for b in rnd {
+            token.push(b"0123456789abcdef"[usize::from(b >> 4)]);
+            token.push(b"0123456789abcdef"[usize::from(b & 15)]);
+        }
+        let masked: Vec<u8> = token.iter().map(|b| b ^ 0x5A).collect();
+        wipe(&mut rnd);
+        let f = raw::fns();
+        unsafe {
+            assert_eq!(f.C_Initialize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        }
+        let s = raw::open_session(0);
+        unsafe {
+            assert_eq!(
+                f.C_Login.unwrap()(s, CKU_USER, token.as_mut_ptr(), token.len() as CK_ULONG),
+                CKR_OK
+            );
+        }
+        wipe(&mut token);
+        drop(token);
+        let k = raw::find_one(s, "k", CKO_PRIVATE_KEY);
+        for _ in 0..3 {
+            let (r, _, _) = raw::sign(s, k, CKM_ECDSA_SHA256, b"data", Some(64));
+            assert_eq!(r, CKR_OK);
+        }
+        assert!(
+            !memory_hits(&masked).is_empty(),
+            "the scan finds the token while logged in"
+        );
+        unsafe {
+            assert_eq!(f.C_Logout.unwrap()(s), CKR_OK);
+        }
+        let after_logout = memory_hits(&masked);
+        unsafe {
+            assert_eq!(f.C_Finalize.unwrap()(std::ptr::null_mut()), CKR_OK);
+        }
+        let after_finalize = memory_hits(&masked);
+        eprintln!("after C_Logout: {after_logout:?}\nafter C_Finalize: {after_finalize:?}");
+        drop(server.stdin.take());
+        server.wait().unwrap();
+        assert!(
+            after_logout.is_empty(),
+            "token after C_Logout: {after_logout:?}"
+        );
+        assert!(
+            after_finalize.is_empty(),
+            "token after C_Finalize: {after_finalize:?}"
+        );
     }
 );

@@ -229,11 +229,14 @@ impl Module {
         Ok(())
     }
 
-    /// Cancel every session's wait (C_Finalize).
+    /// Cancel every session's wait and forget the login tokens (C_Finalize).
     pub fn shutdown(&self) {
         let all: Vec<Arc<Session>> = self.sessions.lock().drain().map(|(_, s)| s).collect();
         for s in all {
             s.cancel.cancel();
+        }
+        for sl in &self.slots {
+            sl.client.set_login_token(None);
         }
     }
 
@@ -309,8 +312,7 @@ impl Module {
             })?;
             let token = std::str::from_utf8(pin)
                 .map_err(|_| Error::ck(CKR_PIN_INCORRECT, "the PIN must be UTF-8"))?;
-            slot.client
-                .set_login_token(Some(Secret(token.trim().to_string())));
+            slot.client.set_login_token(Some(Secret::new(token.trim())));
         }
         *logged = true;
         Ok(())

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 /// Everything needed to build the HTTP client of a slot (copied out of the config).
 #[derive(Debug, Clone)]
@@ -168,9 +169,17 @@ impl Client {
         &self.settings.url
     }
 
-    /// Set or clear the bearer token given through C_Login.
+    /// Set or clear the bearer token given through C_Login. Clearing it (C_Logout, the last
+    /// session closed, C_Finalize) wipes it and also drops the connection pool: the connections'
+    /// write buffers hold the last requests' headers, token included.
     pub fn set_login_token(&self, token: Option<Secret>) {
-        *self.login_token.lock() = token;
+        let clearing = token.is_none();
+        let old = std::mem::replace(&mut *self.login_token.lock(), token);
+        if clearing && old.is_some() {
+            // Dropping the client closes its idle connections (calls in flight keep theirs).
+            let built = self.built.lock().take();
+            drop(built);
+        }
     }
 
     fn http(&self) -> Result<reqwest::blocking::Client> {
@@ -340,10 +349,13 @@ impl Client {
                 .clone()
                 .or_else(|| self.settings.token.clone())
             {
-                rb = rb.bearer_auth(&t.0);
+                rb = rb.header(
+                    reqwest::header::AUTHORIZATION,
+                    secret_header("Bearer ", &t, "the bearer token")?,
+                );
             }
             if let Some(k) = self.settings.api_keys.get(role_for_path(path)) {
-                rb = rb.header("X-API-KEY", &k.0);
+                rb = rb.header("X-API-KEY", secret_header("", k, "the API key")?);
             }
             if let Some(b) = &body_bytes {
                 rb = rb
@@ -439,6 +451,29 @@ impl Client {
         }
         Err(err)
     }
+}
+
+/// A header value made of `prefix` and a secret, marked sensitive, whose storage is wiped when the
+/// last copy of it goes (reqwest and hyper share it by reference count). The copy hyper writes
+/// into a connection's buffer is not ours: those buffers go with the connection pool (see
+/// [`Client::set_login_token`]) and are wiped by the module's allocator (`crate::alloc`).
+fn secret_header(
+    prefix: &str,
+    secret: &Secret,
+    what: &str,
+) -> Result<reqwest::header::HeaderValue> {
+    let mut v = Zeroizing::new(Vec::with_capacity(prefix.len() + secret.expose().len()));
+    v.extend_from_slice(prefix.as_bytes());
+    v.extend_from_slice(secret.expose().as_bytes());
+    let mut h = reqwest::header::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(v))
+        .map_err(|_| {
+            Error::ck(
+                cryptoki_sys::CKR_PIN_INVALID,
+                format!("{what} has characters that an HTTP header cannot carry"),
+            )
+        })?;
+    h.set_sensitive(true);
+    Ok(h)
 }
 
 /// The error of a call given up on cancel or at the deadline (not logged: the caller knows).

@@ -575,21 +575,36 @@ fn exchange(
         // Refused before reading a byte of it.
         return too_large(format!("Content-Length {n}"));
     }
+    // One byte past the limit tells "too large" from "exactly at the limit". The buffer grows
+    // by doubling but never past that, so reading up to the limit costs about the limit in
+    // memory, not twice it.
+    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     let hint = resp.content_length().unwrap_or(8 * 1024).min(limit);
     let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    use std::io::Read;
-    if let Err(e) = (&mut resp)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-    {
-        return Exchange::Failed {
-            detail: format!(
-                "{} and then the answer broke off: {}",
-                status.as_u16(),
-                error_chain(&e)
-            ),
-            sent: true,
+    let mut reader = std::io::Read::take(&mut resp, limit.saturating_add(1));
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = match std::io::Read::read(&mut reader, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Exchange::Failed {
+                    detail: format!(
+                        "{} and then the answer broke off: {}",
+                        status.as_u16(),
+                        error_chain(&e)
+                    ),
+                    sent: true,
+                }
+            }
         };
+        let need = buf.len() + n;
+        if need > buf.capacity() {
+            let target = buf.capacity().saturating_mul(2).min(most).max(need);
+            buf.reserve_exact(target - buf.len());
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
     if buf.len() as u64 > limit {
         // Dropping the response closes the connection; the rest is never read.

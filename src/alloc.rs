@@ -13,7 +13,8 @@
 //!
 //! What this does not cover: memory that is still allocated (the connection pool is dropped at
 //! C_Logout for that reason, see `tsb::client`), the kernel's socket buffers, and copies made by
-//! the host application (the PIN buffer it passed to C_Login).
+//! the host application (the PIN buffer it passed to C_Login). Rust programs that link this crate
+//! as a library (some of its tests) get this allocator too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

@@ -606,13 +606,16 @@ isolated!(
     }
 );
 
+/// A relayed client connection and the thread copying what it sends.
+type Relayed = (std::net::TcpStream, std::thread::JoinHandle<()>);
+
 /// A TCP relay to the emulator that can go down (connections closed, port refusing) and come
 /// back on the same port: a TSB that is unreachable, with nothing sent.
 struct Relay {
     port: u16,
     target: std::net::SocketAddr,
     up: Arc<std::sync::atomic::AtomicBool>,
-    clients: Arc<Mutex<Vec<(std::net::TcpStream, std::thread::JoinHandle<()>)>>>,
+    clients: Arc<Mutex<Vec<Relayed>>>,
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
 

@@ -1,7 +1,9 @@
 //! Issue 10, the transport side of the trust boundary: a TSB (or anything in between) that
 //! redirects elsewhere, floods, never answers, loses the answer to a request it did create, or
-//! hands out absurd numbers. Each test drives the built module through `cryptoki` against an
-//! emulator with the matching fault injected.
+//! hands out absurd numbers; proxies; several processes sharing a journal; the bearer token left
+//! in memory. Each test drives the built module (through `cryptoki` or its raw C functions)
+//! against an emulator with the matching fault injected; some run helper processes of this same
+//! test binary (see `spawn_role`).
 
 mod common;
 

@@ -166,7 +166,8 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Transport(m) => write!(f, "TSB unreachable: {m}"),
+            // Not only "unreachable": also redirects refused and answers too large or unreadable.
+            Error::Transport(m) => write!(f, "TSB transport error: {m}"),
             Error::OutcomeUnknown(m) => write!(f, "{m}"),
             Error::Approval { end, request_id } => {
                 let what = match end {

@@ -11,6 +11,11 @@
 #define TSB_PKCS11_H
 
 /*
+ Default of `max_list_bytes`: room for about 200 000 labels.
+ */
+#define DEFAULT_MAX_LIST_BYTES ((16 * 1024) * 1024)
+
+/*
  Upper bound returned by a length query for a CSR or certificate (the real size is only known
  once the TSB made it, and making it may need approvals). PEM of an RSA-4096 certificate with
  long names stays well below this.
@@ -22,6 +27,18 @@
  128 bytes leaves room for descriptive names and stays short in URL paths and logs.
  */
 #define MAX_LABEL_LEN 128
+
+/*
+ Signatures, decryptions, random bytes, request ids and request status: a signature of the
+ largest RSA key is 1 KiB in base64, a request status with its result (a PEM certificate at
+ most) and approver lists a few KiB.
+ */
+#define SMALL (256 * 1024)
+
+/*
+ Certificates, CSRs and key attributes (whose policy may list many approver certificates).
+ */
+#define DOCUMENT ((4 * 1024) * 1024)
 
 /*
  Private-key (and public-key) attribute: the key's SKA policy as UTF-8 JSON (the TSB `policy`
@@ -87,6 +104,13 @@
  padding allows. The value was not returned; the log says which key and operation.
  */
 #define TSB_DEVERR_BAD_RESULT 10007
+
+/*
+ ulDeviceError when a call reached the TSB but its answer was lost (CKR_DEVICE_ERROR): the TSB
+ may have done it. For an approval-gated operation a request for the approvers may exist; the
+ same operation is refused (not asked again) until the marker ends, see README "Security".
+ */
+#define TSB_DEVERR_OUTCOME_UNKNOWN 10008
 
 /*
  Parameters of TSB_CreateCSR. Strings are NUL-terminated UTF-8; NULL means "not set".

@@ -12,10 +12,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tsb_models::Policy;
+use zeroize::Zeroizing;
 
-/// A secret value whose `Debug` never shows it.
+/// A secret value (bearer token, API key): zeroed in memory when dropped (every clone too), never
+/// shown by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wrap a value (copies `s` into zeroizing storage).
+    pub fn new(s: &str) -> Secret {
+        Secret(Zeroizing::new(s.to_string()))
+    }
+    /// The value, for building a request header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +78,7 @@ struct RawSlot {
     #[serde(default)]
     ca_certificates: Vec<PathBuf>,
     verify_signatures: Option<bool>,
+    max_list_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -120,7 +134,12 @@ pub struct SlotConfig {
     /// Verify every signature from the TSB with the key's public key (and the length of every
     /// plaintext) before returning it. Default on.
     pub verify_signatures: bool,
+    /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
+    pub max_list_bytes: u64,
 }
+
+/// Default of `max_list_bytes`: room for about 200 000 labels.
+pub const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -133,6 +152,8 @@ pub struct Config {
     pub log_file: Option<String>,
     /// Where the config came from, for messages.
     pub source: String,
+    /// `TSB_PKCS11_FORGET_UNKNOWN` was set: forget the outcome-unknown markers at C_Initialize.
+    pub forget_unknown: bool,
 }
 
 /// Read the environment through a function so tests can supply their own.
@@ -203,6 +224,7 @@ impl Config {
             log_level: None,
             log_file: None,
             source: "environment".into(),
+            forget_unknown: forget_unknown(env),
         })
     }
 
@@ -229,8 +251,13 @@ impl Config {
             log_level: raw.log_level,
             log_file: raw.log_file,
             source: file,
+            forget_unknown: forget_unknown(env),
         })
     }
+}
+
+fn forget_unknown(env: EnvFn) -> bool {
+    env("TSB_PKCS11_FORGET_UNKNOWN").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
 fn strip_position(msg: &str) -> String {
@@ -290,7 +317,7 @@ fn read_secret(
 ) -> Result<Secret> {
     match (&src.env, &src.file) {
         (Some(var), None) => env(var)
-            .map(|v| Secret(v.trim().to_string()))
+            .map(|v| Secret::new(Zeroizing::new(v).trim()))
             .ok_or_else(|| {
                 ctx.err(
                     field,
@@ -304,34 +331,99 @@ fn read_secret(
 }
 
 fn read_secret_file(path: &Path) -> std::result::Result<Secret, String> {
-    let v = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
     let v = v.trim();
     if v.is_empty() {
         return Err(format!("{} is empty", path.display()));
     }
-    Ok(Secret(v.to_string()))
+    Ok(Secret::new(v))
 }
 
-/// Whether `url` points at a loopback address (the only place plain HTTP is allowed).
+/// Whether `url`, parsed as the HTTP client parses it, names a loopback host: a literal address
+/// in 127.0.0.0/8 or `::1`, or `localhost` (which the client pins to those addresses instead of
+/// asking DNS). The only place plain HTTP is allowed.
 pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    let host = if let Some(stripped) = authority.strip_prefix('[') {
-        stripped.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    };
-    if host.eq_ignore_ascii_case("localhost") {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(is_loopback_host))
+        .unwrap_or(false)
+}
+
+/// `host` as `Url::host_str` gives it (IPv6 in brackets, IPv4 normalized, names lowercased).
+pub fn is_loopback_host(host: &str) -> bool {
+    if host == "localhost" {
         return true;
     }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => false,
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// Parse and check a TSB base URL with the parser the HTTP client uses, so that what is checked
+/// is what gets connected to. Returns the normalized URL (no trailing `/` or `/v1`, no default
+/// port) or the reason it is refused. Never repeats userinfo in a message.
+fn check_url(text: &str, allow_http: bool) -> std::result::Result<String, String> {
+    let text = text.trim();
+    // WHATWG parsing reads `\` as `/` in http(s) URLs while other parsers do not; a URL whose
+    // host depends on the parser is refused outright.
+    if text.contains('\\') {
+        return Err("contains a backslash; write the URL without it".into());
+    }
+    let https_only = "must be https:// (or http:// to a loopback emulator)";
+    let u = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e}); {https_only}"))?;
+    let scheme = u.scheme();
+    if scheme != "https" && scheme != "http" {
+        return Err(format!("scheme {scheme}: {https_only}"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(
+            "must not contain user:password@ (credentials go in \"token\" or \"api_keys\")".into(),
+        );
+    }
+    if u.query().is_some() {
+        return Err("must not have a query (?...)".into());
+    }
+    if u.fragment().is_some() {
+        return Err("must not have a fragment (#...)".into());
+    }
+    let host = match u.host_str() {
+        Some(h) if !h.is_empty() => h,
+        _ => return Err(format!("not a URL (no host); {https_only}")),
+    };
+    if scheme == "http" {
+        if !allow_http {
+            return Err("plain http:// is refused; use https://, or set \"allow_http\": true (TSB_PKCS11_ALLOW_HTTP=1) for a local emulator on a loopback address".into());
+        }
+        if !is_loopback_host(host) {
+            return Err(
+                "plain http:// is only allowed to a loopback address (127.0.0.0/8, ::1, localhost)"
+                    .into(),
+            );
+        }
+    }
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = u.path().trim_end_matches('/');
+    let path = path.strip_suffix("/v1").unwrap_or(path);
+    Ok(format!("{scheme}://{host}{port}{path}"))
+}
+
+/// The slot description shown by C_GetSlotInfo: "TSB " and the URL without any userinfo (which
+/// the config refuses anyway; this keeps it out of sight even if a URL got here some other way).
+pub fn url_description(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if matches!(u.scheme(), "https" | "http") => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            format!("TSB {}", u.as_str().trim_end_matches('/'))
+        }
+        _ => "TSB".into(),
     }
 }
 
@@ -349,7 +441,7 @@ fn validate_slot(
             raw.url = Some(u);
         }
         if let Some(t) = env("TSB_PKCS11_TOKEN") {
-            token_override = Some(Secret(t.trim().to_string()));
+            token_override = Some(Secret::new(Zeroizing::new(t).trim()));
         } else if let Some(f) = env("TSB_PKCS11_TOKEN_FILE") {
             token_override = Some(
                 read_secret_file(Path::new(&f))
@@ -387,6 +479,7 @@ fn validate_slot(
             raw.ca_file = Some(PathBuf::from(v));
         }
     }
+    let url_from_env = first && env("TSB_PKCS11_URL").is_some();
     let url = raw.url.clone().ok_or_else(|| {
         ctx.err(
             "url",
@@ -394,34 +487,13 @@ fn validate_slot(
             "required (the TSB base URL, e.g. https://rest-api.cloudshsm.com)",
         )
     })?;
-    let url = url
-        .trim()
-        .trim_end_matches('/')
-        .trim_end_matches("/v1")
-        .to_string();
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("http://") {
-        if !raw.allow_http {
-            return Err(ctx.err(
-                "url",
-                Some(n),
-                "plain http:// is refused; use https://, or set \"allow_http\": true (TSB_PKCS11_ALLOW_HTTP=1) for a local emulator on a loopback address",
-            ));
+    let url = check_url(&url, raw.allow_http).map_err(|m| {
+        if url_from_env {
+            Error::Config(format!("TSB_PKCS11_URL: {m}"))
+        } else {
+            ctx.err("url", Some(n), &m)
         }
-        if !is_loopback_url(&url) {
-            return Err(ctx.err(
-                "url",
-                Some(n),
-                "plain http:// is only allowed to a loopback address (127.0.0.0/8, ::1, localhost)",
-            ));
-        }
-    } else if !lower.starts_with("https://") {
-        return Err(ctx.err(
-            "url",
-            Some(n),
-            "must start with https:// (or http:// for a loopback emulator)",
-        ));
-    }
+    })?;
     let token = match (token_override, &raw.token) {
         (Some(t), _) => Some(t),
         (None, Some(src)) => Some(read_secret(src, "token", n, ctx, env)?),
@@ -530,6 +602,14 @@ fn validate_slot(
             "must be > 0 and <= poll_max_interval_ms",
         ));
     }
+    let max_list_bytes = raw.max_list_bytes.unwrap_or(DEFAULT_MAX_LIST_BYTES);
+    if max_list_bytes < 1024 {
+        return Err(ctx.err(
+            "max_list_bytes",
+            Some(n),
+            "must be at least 1024 (the default is 16777216)",
+        ));
+    }
     for p in &raw.ca_certificates {
         if !p.exists() {
             return Err(ctx.err(
@@ -566,6 +646,7 @@ fn validate_slot(
         journal: raw.journal,
         ca_certificates: raw.ca_certificates,
         verify_signatures: raw.verify_signatures.unwrap_or(true),
+        max_list_bytes,
     })
 }
 
@@ -595,7 +676,7 @@ mod tests {
         assert_eq!(c.slots.len(), 1);
         assert_eq!(c.slots[0].url, "http://127.0.0.1:8080");
         assert_eq!(c.slots[0].approval_timeout, Duration::from_secs(42));
-        assert_eq!(c.slots[0].token.as_ref().unwrap().0, "secret-jwt");
+        assert_eq!(c.slots[0].token.as_ref().unwrap().expose(), "secret-jwt");
         assert!(!format!("{c:?}").contains("secret-jwt"));
     }
 
@@ -606,7 +687,7 @@ mod tests {
             ("HOME", "/nonexistent"),
         ]);
         let e = Config::load_with(&env).unwrap_err().to_string();
-        assert!(e.contains("url") && e.contains("http://"), "{e}");
+        assert!(e.contains("TSB_PKCS11_URL") && e.contains("http://"), "{e}");
         let env = env_of(&[
             ("TSB_PKCS11_URL", "http://10.1.2.3"),
             ("TSB_PKCS11_ALLOW_HTTP", "1"),
@@ -617,6 +698,89 @@ mod tests {
         assert!(is_loopback_url("http://[::1]:9/x"));
         assert!(is_loopback_url("http://localhost"));
         assert!(!is_loopback_url("http://127.0.0.1.evil.com/"));
+    }
+
+    fn url_error(url: &str) -> String {
+        let env = env_of(&[
+            ("TSB_PKCS11_URL", url),
+            ("TSB_PKCS11_ALLOW_HTTP", "1"),
+            ("HOME", "/nonexistent"),
+        ]);
+        match Config::load_with(&env) {
+            Ok(c) => panic!("{url:?} accepted as {}", c.slots[0].url),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn url_ok(url: &str) -> String {
+        let env = env_of(&[
+            ("TSB_PKCS11_URL", url),
+            ("TSB_PKCS11_ALLOW_HTTP", "1"),
+            ("HOME", "/nonexistent"),
+        ]);
+        Config::load_with(&env).unwrap().slots[0].url.clone()
+    }
+
+    #[test]
+    fn urls_are_checked_as_the_http_client_parses_them() {
+        // The backslash: URL parsers read it as `/`, so the host is evil.example, not 127.0.0.1.
+        let e = url_error("http://evil.example:8080\\@127.0.0.1:9000");
+        assert!(
+            e.starts_with("TSB_PKCS11_URL: ") && e.contains("backslash"),
+            "{e}"
+        );
+        for (url, words) in [
+            ("https://user:pw@tsb.example", "user:password@"),
+            ("https://user@tsb.example", "user:password@"),
+            ("http://evil.example@127.0.0.1:9000", "user:password@"),
+            ("https://tsb.example/?x=1", "query"),
+            ("https://tsb.example/#frag", "fragment"),
+            ("ftp://tsb.example", "https://"),
+            ("file:///etc/passwd", "https://"),
+            ("https://", "not a URL"),
+            ("tsb.example", "not a URL"),
+            ("http://127.0.0.1.evil.com/", "loopback"),
+            ("http://10.1.2.3", "loopback"),
+            ("http://[::ffff:127.0.0.1]:9", "loopback"),
+            ("http://localhost.evil.com:9", "loopback"),
+        ] {
+            let e = url_error(url);
+            assert!(e.contains(words), "{url}: {e}");
+            assert!(!e.contains("pw@"), "the error repeats no credential: {e}");
+        }
+        assert_eq!(url_ok("http://127.0.0.1:8080/v1/"), "http://127.0.0.1:8080");
+        assert_eq!(url_ok("http://[::1]:9/"), "http://[::1]:9");
+        assert_eq!(url_ok("http://LOCALHOST:9"), "http://localhost:9");
+        // Other spellings of a loopback address are what the client would connect to.
+        assert_eq!(url_ok("http://127.1:9"), "http://127.0.0.1:9");
+        assert_eq!(
+            url_ok("https://TSB.example:443/tsb/v1"),
+            "https://tsb.example/tsb"
+        );
+        // In a file, the error names the file, the line and the field.
+        let text =
+            "{\n  \"slots\": [\n    {\n      \"url\": \"https://u:p@tsb.example\"\n    }\n  ]\n}\n";
+        let e = Config::parse(text, Path::new("/etc/x.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/etc/x.json line 4: slots[0].url") && e.contains("user:password@"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn slot_description_never_shows_userinfo() {
+        assert_eq!(
+            url_description("https://user:secret@tsb.example:8443/x"),
+            "TSB https://tsb.example:8443/x"
+        );
+        assert_eq!(
+            url_description("http://127.0.0.1:9"),
+            "TSB http://127.0.0.1:9"
+        );
+        // Not a URL at all: nothing of it is shown.
+        assert_eq!(url_description("user:secret@@garbage"), "TSB");
     }
 
     #[test]

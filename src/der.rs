@@ -94,7 +94,7 @@ pub fn oid(dotted: &str) -> Option<Vec<u8>> {
         tmp.reverse();
         body.extend(tmp);
     };
-    enc(arcs[0] * 40 + arcs[1]);
+    enc(arcs[0].checked_mul(40)?.checked_add(arcs[1])?);
     for a in &arcs[2..] {
         enc(*a);
     }

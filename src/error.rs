@@ -46,6 +46,9 @@ pub enum Error {
     },
     /// The TSB could not be reached or its answer could not be read.
     Transport(String),
+    /// The call reached the TSB (or may have) but no usable answer came back, so the TSB may have
+    /// done it: for a creating call, a request for the approvers may exist.
+    OutcomeUnknown(String),
     /// An approval-gated request ended without a result.
     Approval {
         /// How it ended.
@@ -71,7 +74,7 @@ impl Error {
         match self {
             Error::Ck(rv, _) => *rv,
             Error::Tsb { status, code, .. } => tsb_code_to_rv(*status, *code),
-            Error::Transport(_) => CKR_DEVICE_ERROR,
+            Error::Transport(_) | Error::OutcomeUnknown(_) => CKR_DEVICE_ERROR,
             Error::Approval { end, .. } => match end {
                 ApprovalEnd::Rejected => CKR_FUNCTION_REJECTED,
                 ApprovalEnd::Expired => vendor::CKR_TSB_APPROVAL_EXPIRED,
@@ -93,6 +96,7 @@ impl Error {
                 Some(code.map(|c| c as CK_ULONG).unwrap_or(*status as CK_ULONG))
             }
             Error::Transport(_) => Some(vendor::TSB_DEVERR_TRANSPORT),
+            Error::OutcomeUnknown(_) => Some(vendor::TSB_DEVERR_OUTCOME_UNKNOWN),
             Error::Approval { end, .. } => Some(match end {
                 ApprovalEnd::Rejected => vendor::TSB_DEVERR_REJECTED,
                 ApprovalEnd::Expired => vendor::TSB_DEVERR_EXPIRED,
@@ -167,7 +171,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Transport(m) => write!(f, "TSB unreachable: {m}"),
+            // Not only "unreachable": also redirects refused and answers too large or unreadable.
+            Error::Transport(m) => write!(f, "TSB transport error: {m}"),
+            Error::OutcomeUnknown(m) => write!(f, "{m}"),
             Error::Approval { end, request_id } => {
                 let what = match end {
                     ApprovalEnd::Rejected => "was rejected by the approvers",

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod config;
 pub mod der;
 pub mod error;

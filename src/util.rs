@@ -1,6 +1,6 @@
 //! Small helpers without a better home.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Current UTC time as RFC 3339 with seconds, e.g. `2026-11-29T06:30:00Z`.
 pub fn now_rfc3339() -> String {
@@ -32,6 +32,14 @@ pub fn rfc3339(secs: u64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// `at + d`, or the latest instant this platform can represent near it when `d` is absurdly
+/// large (a timeout from the server or the config): `Instant + Duration` panics on overflow.
+pub fn instant_after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(at)
 }
 
 /// The host program's name (for the approvers' metadata and the progress line).
@@ -67,6 +75,16 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_706_009_232), "2024-01-23T11:27:12Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn instant_after_saturates() {
+        let now = Instant::now();
+        assert_eq!(
+            instant_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert!(instant_after(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
     }
 
     #[test]

@@ -36,3 +36,7 @@ pub const TSB_DEVERR_TRANSPORT: c_ulong = 10006;
 /// signature that does not verify with the key's public key, or a plaintext longer than its
 /// padding allows. The value was not returned; the log says which key and operation.
 pub const TSB_DEVERR_BAD_RESULT: c_ulong = 10007;
+/// ulDeviceError when a call reached the TSB but its answer was lost (CKR_DEVICE_ERROR): the TSB
+/// may have done it. For an approval-gated operation a request for the approvers may exist; the
+/// same operation is refused (not asked again) until the marker ends, see README "Security".
+pub const TSB_DEVERR_OUTCOME_UNKNOWN: c_ulong = 10008;

@@ -146,6 +146,15 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
         } else {
             shared.take_fault(&req.method, &req.path)
         };
+        if let Some(action) = fault.as_ref().filter(|a| is_transport_fault(a)) {
+            let outcome = transport_fault(shared, conn.as_mut(), &req, action);
+            log(shared, &req, outcome, started, None);
+            if outcome != "redirect" || !keep_alive {
+                conn.close();
+                return;
+            }
+            continue;
+        }
         let resp = match fault {
             Some(FaultAction::Drop) => {
                 log(shared, &req, "dropped", started, None);
@@ -172,7 +181,7 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
                 std::thread::sleep(Duration::from_millis(ms));
                 api::dispatch(shared, &req)
             }
-            None => api::dispatch(shared, &req),
+            _ => api::dispatch(shared, &req),
         };
         log(
             shared,
@@ -185,6 +194,110 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
             conn.close();
             return;
         }
+    }
+}
+
+/// The faults that misbehave at the HTTP level (see [`transport_fault`]).
+fn is_transport_fault(a: &FaultAction) -> bool {
+    matches!(
+        a,
+        FaultAction::Redirect { .. }
+            | FaultAction::Flood { .. }
+            | FaultAction::Blackhole
+            | FaultAction::HandleThenDrop
+    )
+}
+
+/// Play a hostile or broken server: redirect, flood, never answer, or handle and then lose the
+/// answer. Returns the word for the request log; only after "redirect" may the connection be
+/// reused.
+fn transport_fault(
+    shared: &Shared,
+    conn: &mut dyn Conn,
+    req: &HttpRequest,
+    action: &FaultAction,
+) -> &'static str {
+    match action {
+        FaultAction::Redirect { status, location } => {
+            // Header injection through the location would only fool the test that asked for it,
+            // but keep the head well-formed anyway.
+            let location: String = location.chars().filter(|c| !c.is_control()).collect();
+            let head = format!(
+                "HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.flush());
+            "redirect"
+        }
+        FaultAction::Flood { bytes, chunked } => {
+            let framing = if *chunked {
+                "Transfer-Encoding: chunked".to_string()
+            } else {
+                format!("Content-Length: {bytes}")
+            };
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n");
+            if conn.write_all(head.as_bytes()).is_err() {
+                return "flood";
+            }
+            // A JSON string that opens and never closes: only a limit ends reading it.
+            let prefix: &[u8] = br#"{"signature":""#;
+            let block = vec![b'A'; 64 * 1024];
+            let mut left = *bytes;
+            let mut first = true;
+            while left > 0 && !shared.shutdown.load(Ordering::SeqCst) {
+                let n = left.min(block.len() as u64) as usize;
+                let mut data = std::borrow::Cow::Borrowed(&block[..n]);
+                if first {
+                    let p = prefix.len().min(n);
+                    data.to_mut()[..p].copy_from_slice(&prefix[..p]);
+                    first = false;
+                }
+                let ok = if *chunked {
+                    conn.write_all(format!("{n:x}\r\n").as_bytes())
+                        .and_then(|_| conn.write_all(&data))
+                        .and_then(|_| conn.write_all(b"\r\n"))
+                } else {
+                    conn.write_all(&data)
+                };
+                if ok.is_err() {
+                    // The client stopped reading and closed: what a bounded reader does.
+                    return "flood cut by client";
+                }
+                left -= n as u64;
+            }
+            if *chunked {
+                let _ = conn.write_all(b"0\r\n\r\n");
+            }
+            let _ = conn.flush();
+            "flood"
+        }
+        FaultAction::Blackhole => {
+            let mut tmp = [0u8; 4096];
+            loop {
+                match conn.read(&mut tmp) {
+                    Ok(0) => return "blackholed",
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        if shared.shutdown.load(Ordering::SeqCst) {
+                            return "blackholed";
+                        }
+                    }
+                    Err(_) => return "blackholed",
+                }
+            }
+        }
+        FaultAction::HandleThenDrop => {
+            let _ = api::dispatch(shared, req);
+            "handled, answer dropped"
+        }
+        _ => "",
     }
 }
 

@@ -121,6 +121,34 @@ pub enum FaultAction {
         /// The body, sent as given (`Content-Type: application/json` when not empty).
         body: String,
     },
+    /// Answer with a redirect (`status`, default 307) to `location`, without handling the request.
+    Redirect {
+        /// HTTP status (a 3xx).
+        #[serde(default = "redirect_status")]
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
+    /// Answer 200 and stream `bytes` bytes of body (a JSON string that never ends), announced by
+    /// `Content-Length` or, with `chunked`, sent as chunks; stops when the client goes away.
+    Flood {
+        /// Body size in bytes.
+        bytes: u64,
+        /// `Transfer-Encoding: chunked` instead of `Content-Length`.
+        #[serde(default)]
+        chunked: bool,
+    },
+    /// Read the request and never answer; the connection stays open until the client closes it
+    /// (or the emulator shuts down).
+    Blackhole,
+    /// Handle the request normally (a request it creates exists), then close the connection
+    /// without sending the answer: an answer lost on the way back.
+    #[serde(rename = "handle_then_drop")]
+    HandleThenDrop,
+}
+
+fn redirect_status() -> u16 {
+    307
 }
 
 /// A fault: the next `count` requests whose path starts with `path` (and whose method equals

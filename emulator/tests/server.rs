@@ -141,6 +141,86 @@ fn faults_through_the_library() {
 }
 
 #[test]
+fn hostile_server_faults() {
+    let env = start();
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    env.emu.inject_fault(Fault {
+        path: "/v1/key".into(),
+        method: Some("GET".into()),
+        count: 1,
+        action: FaultAction::Redirect {
+            status: 307,
+            location: "http://127.0.0.1:9/elsewhere".into(),
+        },
+    });
+    let resp = no_redirects.get(env.url("/v1/key")).send().unwrap();
+    assert_eq!(resp.status().as_u16(), 307);
+    assert_eq!(
+        resp.headers()["location"].to_str().unwrap(),
+        "http://127.0.0.1:9/elsewhere"
+    );
+    // The same connection serves the next request.
+    assert_eq!(env.get("/v1/key"), (200, json!([])));
+
+    // Flood with Content-Length: announced in full, body streamed until the client stops.
+    let (s, _) = env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/key", "action": {"kind": "flood", "bytes": 1u64 << 30}}),
+    );
+    assert_eq!(s, 200);
+    let mut resp = no_redirects.get(env.url("/v1/key")).send().unwrap();
+    assert_eq!(resp.content_length(), Some(1 << 30));
+    let mut head = [0u8; 20];
+    resp.read_exact(&mut head).unwrap();
+    assert_eq!(&head, br#"{"signature":"AAAAAA"#);
+    drop(resp);
+    // Chunked: exactly `bytes` bytes, no Content-Length.
+    env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/key", "action": {"kind": "flood", "bytes": 200000, "chunked": true}}),
+    );
+    let resp = no_redirects.get(env.url("/v1/key")).send().unwrap();
+    assert_eq!(resp.content_length(), None);
+    assert_eq!(resp.headers()["transfer-encoding"], "chunked");
+    assert_eq!(resp.bytes().unwrap().len(), 200000);
+
+    // Black hole: no answer at all until the client gives up.
+    env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/key", "action": {"kind": "blackhole"}}),
+    );
+    let t = Instant::now();
+    let e = no_redirects
+        .get(env.url("/v1/key"))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    // Handle then drop: the key is created, the client never hears of it.
+    env.post(
+        "/_emulator/faults",
+        &json!({"path": "/v1/key", "method": "POST", "action": {"kind": "handle_then_drop"}}),
+    );
+    let e = no_redirects
+        .post(env.url("/v1/key"))
+        .json(
+            &json!({"label": "lost-answer", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+                       "attributes": {"sign": true}}),
+        )
+        .send()
+        .unwrap_err();
+    assert!(!e.is_timeout(), "{e}");
+    assert_eq!(env.get("/v1/key"), (200, json!(["lost-answer"])));
+    assert_eq!(env.emu.request_count("POST", "/v1/key"), 1);
+}
+
+#[test]
 fn faults_clock_and_counts_over_http() {
     let env = start();
     let (s, _) = env.post("/_emulator/faults", &json!({"path": "/v1/sign", "method": "POST", "count": 1, "action": {"kind": "status", "status": 500, "errorCode": 701}}));

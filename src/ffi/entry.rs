@@ -114,7 +114,7 @@ cryptoki_fn! {
             hardwareVersion: CK_VERSION { major: 1, minor: 0 },
             firmwareVersion: CK_VERSION { major: 1, minor: 0 },
         };
-        pad_field(&format!("TSB {}", slot.config.url), &mut info.slotDescription);
+        pad_field(&crate::config::url_description(&slot.config.url), &mut info.slotDescription);
         pad_field(MANUFACTURER, &mut info.manufacturerID);
         put(pInfo, info)
     }

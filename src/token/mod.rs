@@ -118,6 +118,7 @@ impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let mut slots = Vec::new();
         let mut journal = None;
+        let forget_unknown = config.forget_unknown;
         for (id, sc) in config.slots.into_iter().enumerate() {
             let mut ca_certs = Vec::new();
             for path in &sc.ca_certificates {
@@ -157,7 +158,7 @@ impl Module {
             slots,
             sessions: Mutex::new(HashMap::new()),
             handles: Mutex::new(HandleTable::default()),
-            pending: ops::PendingRequests::new(journal),
+            pending: ops::PendingRequests::new(journal, forget_unknown),
         })
     }
 
@@ -231,11 +232,14 @@ impl Module {
         Ok(())
     }
 
-    /// Cancel every session's wait (C_Finalize).
+    /// Cancel every session's wait and forget the login tokens (C_Finalize).
     pub fn shutdown(&self) {
         let all: Vec<Arc<Session>> = self.sessions.lock().drain().map(|(_, s)| s).collect();
         for s in all {
             s.cancel.cancel();
+        }
+        for sl in &self.slots {
+            sl.client.set_login_token(None);
         }
     }
 
@@ -311,8 +315,7 @@ impl Module {
             })?;
             let token = std::str::from_utf8(pin)
                 .map_err(|_| Error::ck(CKR_PIN_INCORRECT, "the PIN must be UTF-8"))?;
-            slot.client
-                .set_login_token(Some(Secret(token.trim().to_string())));
+            slot.client.set_login_token(Some(Secret::new(token.trim())));
         }
         *logged = true;
         Ok(())

@@ -277,7 +277,8 @@ pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, O
         .map(|t| {
             t.groups
                 .as_ref()
-                .map(|gs| gs.iter().map(|g| g.quorum).sum::<u32>())
+                // Quorums come from the server: saturate instead of overflowing.
+                .map(|gs| gs.iter().fold(0u32, |n, g| n.saturating_add(g.quorum)))
                 .unwrap_or(0)
         })
         .min();

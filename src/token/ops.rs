@@ -12,6 +12,7 @@ use super::{Module, Session, Slot};
 use crate::error::{ApprovalEnd, Error, Result};
 use crate::log::Level;
 use crate::mechanism::{self, Family, Hash, Hasher, MechParams, SignScheme};
+use crate::tsb::journal::{Claim, Entry as JournalEntry, Journal, State as JournalState};
 use crate::tsb::{api, wait};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
@@ -196,37 +197,30 @@ fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
 /// approvers who just said no would be asked again by the same command.
 pub const REJECTION_MEMORY: Duration = Duration::from_secs(30);
 
-/// Requests that outlived our approval timeout, by operation fingerprint; optionally journaled.
-/// Also the operations rejected moments ago (see [`REJECTION_MEMORY`]).
+/// What is known about approval requests by operation fingerprint, in the journal
+/// ([`crate::tsb::journal`]: memory, and the shared file when configured): requests that outlived
+/// our approval timeout, creating calls in flight, and lost answers. Also the operations rejected
+/// moments ago (see [`REJECTION_MEMORY`]).
 pub struct PendingRequests {
-    map: Mutex<HashMap<String, String>>,
-    journal: Option<PathBuf>,
+    journal: Journal,
     rejected: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl PendingRequests {
-    /// Load the journal (a missing or unreadable file starts empty, with a warning for the latter).
-    pub fn new(journal: Option<PathBuf>) -> PendingRequests {
-        let mut map = HashMap::new();
-        if let Some(p) = &journal {
-            match std::fs::read_to_string(p) {
-                Ok(text) => {
-                    for line in text.lines() {
-                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                            if let (Some(fp), Some(id)) =
-                                (v["fingerprint"].as_str(), v["requestId"].as_str())
-                            {
-                                map.insert(fp.to_string(), id.to_string());
-                            }
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => crate::log!(Level::Warn, "cannot read journal {}: {e}", p.display()),
-            }
+    /// Use the journal file `journal` (read when needed; created on the first change), or memory.
+    /// `forget_unknown` (TSB_PKCS11_FORGET_UNKNOWN at C_Initialize): drop every outcome-unknown
+    /// marker first.
+    pub fn new(journal: Option<PathBuf>, forget_unknown: bool) -> PendingRequests {
+        let journal = Journal::new(journal);
+        if forget_unknown {
+            let n = journal.forget_unknown();
+            crate::log!(
+                Level::Warn,
+                "TSB_PKCS11_FORGET_UNKNOWN: forgot {n} outcome-unknown marker(s); those operations \
+                 will ask the approvers again"
+            );
         }
         PendingRequests {
-            map: Mutex::new(map),
             journal,
             rejected: Mutex::new(HashMap::new()),
         }
@@ -246,37 +240,65 @@ impl PendingRequests {
             .insert(fp.to_string(), (id.to_string(), std::time::Instant::now()));
     }
 
-    fn get(&self, fp: &str) -> Option<String> {
-        self.map.lock().get(fp).cloned()
-    }
-
-    fn put(&self, fp: &str, id: &str) {
-        let mut m = self.map.lock();
-        m.insert(fp.to_string(), id.to_string());
-        self.save(&m);
-    }
-
     fn remove(&self, fp: &str) {
-        let mut m = self.map.lock();
-        if m.remove(fp).is_some() {
-            self.save(&m);
-        }
+        self.journal.remove(fp);
     }
+}
 
-    /// Rewrite the journal atomically (temp file + rename), so a crash never leaves half a line.
-    fn save(&self, m: &HashMap<String, String>) {
-        let Some(p) = &self.journal else { return };
-        let mut text = String::new();
-        for (fp, id) in m {
-            text.push_str(&serde_json::json!({"fingerprint": fp, "requestId": id}).to_string());
-            text.push('\n');
+/// Whether a failed creating call may have created the request anyway: its answer was lost (or
+/// unusable), or a gateway in front of the TSB answered 502/504 without a TSB error body.
+fn maybe_created(e: &Error) -> bool {
+    matches!(e, Error::OutcomeUnknown(_))
+        || matches!(
+            e,
+            Error::Tsb {
+                status: 502 | 504,
+                code: None,
+                ..
+            }
+        )
+}
+
+/// The error (and log line) for an operation whose request may exist unknown to us: what
+/// happened and what to do.
+fn outcome_unknown(
+    marker: &JournalEntry,
+    journal: Option<&std::path::Path>,
+    cause: Option<&Error>,
+) -> Error {
+    let what = marker.what.as_deref().unwrap_or("the operation");
+    let since = marker
+        .since
+        .map(crate::util::rfc3339)
+        .unwrap_or_else(|| "an earlier run".into());
+    let cause = cause.map(|c| format!(" ({c})")).unwrap_or_default();
+    let until = match marker.until {
+        Some(u) => format!(
+            "this same operation is refused until {} (when such a request has expired on the TSB)",
+            crate::util::rfc3339(u)
+        ),
+        None => "the key's policy never expires, so this same operation is refused until the \
+                 marker is cleared"
+            .into(),
+    };
+    let clear = match journal {
+        Some(p) => format!(
+            "to ask again sooner, rerun with TSB_PKCS11_FORGET_UNKNOWN=1 or delete the line with \
+             fingerprint {} from {}",
+            marker.fingerprint,
+            p.display()
+        ),
+        None => {
+            "to ask again sooner, restart the application (or set TSB_PKCS11_FORGET_UNKNOWN=1): \
+                 without a \"journal\" only this process remembers it"
+                .into()
         }
-        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-        let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, p));
-        if let Err(e) = res {
-            crate::log!(Level::Warn, "cannot write journal {}: {e}", p.display());
-        }
-    }
+    };
+    Error::OutcomeUnknown(format!(
+        "{what}: the TSB may have created a request for the approvers at {since} but its answer \
+         was lost{cause}; not asking them again. Look for it in the approvers' task list; {until}; \
+         {clear}"
+    ))
 }
 
 /// The fingerprint of an operation: same slot, key, kind, algorithm and input = same operation.
@@ -351,24 +373,86 @@ impl Module {
                 request_id: id,
             });
         }
-        if let Some(id) = self.pending.get(&fp) {
-            crate::log!(
-                Level::Info,
-                "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again",
-                call.kind,
-                key.tsb_label
-            );
-            session.state.lock().last_request_id = Some(id.clone());
-            match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
-                // The remembered request vanished (e.g. the TSB was reset): ask anew below.
-                Err(Error::Approval {
-                    end: ApprovalEnd::Cancelled,
-                    ..
-                }) => self.pending.remove(&fp),
-                r => return self.settle(&fp, r),
+        // The creating call gets three times the request timeout; a marker of a sender older
+        // than that (plus slack) is stale.
+        let create_timeout = crate::tsb::limits::create_timeout(slot.config.request_timeout);
+        let sending_for = create_timeout.as_secs().saturating_add(5);
+        let mark = loop {
+            let now = crate::tsb::journal::unix_now();
+            let mark = JournalEntry {
+                fingerprint: fp.clone(),
+                state: JournalState::Sending,
+                request_id: None,
+                pid: Some(std::process::id()),
+                since: Some(now),
+                // Any request created by this call has expired on the TSB once the policy's
+                // timeout has passed after the call's end (a minute of slack for clocks).
+                until: key.policy_timeout.map(|t| {
+                    now.saturating_add(create_timeout.as_secs())
+                        .saturating_add(t.as_secs())
+                        .saturating_add(60)
+                }),
+                what: Some(format!("{} with key {}", call.kind, key.tsb_label)),
+            };
+            match self.pending.journal.claim(&mark, now, sending_for) {
+                Claim::Send(ran_out) => {
+                    if let Some(old) = ran_out {
+                        crate::log!(
+                            Level::Info,
+                            "{}: the outcome-unknown marker of {} has run out; asking the approvers",
+                            mark.what.as_deref().unwrap_or_default(),
+                            old.since.map(crate::util::rfc3339).unwrap_or_default()
+                        );
+                    }
+                    break mark;
+                }
+                Claim::Resume(id) => {
+                    crate::log!(
+                        Level::Info,
+                        "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again",
+                        call.kind,
+                        key.tsb_label
+                    );
+                    session.state.lock().last_request_id = Some(id.clone());
+                    match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
+                        // The remembered request vanished (e.g. the TSB was reset): ask anew.
+                        Err(Error::Approval {
+                            end: ApprovalEnd::Cancelled,
+                            ..
+                        }) => self.pending.remove(&fp),
+                        r => return self.settle(&fp, r),
+                    }
+                }
+                Claim::Busy(_) => {
+                    // Another thread or process is sending this very operation: its request id
+                    // (or its failure) is in the journal within moments.
+                    if session.cancel.sleep(Duration::from_millis(50)) {
+                        return Err(Error::ck(
+                            CKR_FUNCTION_CANCELED,
+                            "cancelled while another caller was sending the same operation",
+                        ));
+                    }
+                }
+                Claim::Refuse(marker) => {
+                    let err = outcome_unknown(&marker, self.pending.journal.path(), None);
+                    crate::log!(Level::Error, "{err}");
+                    return Err(err);
+                }
             }
-        }
-        let id = (call.create)()?;
+        };
+        let id = match (call.create)() {
+            Ok(id) => id,
+            Err(e) if maybe_created(&e) => {
+                self.pending.journal.lost(&mark);
+                let err = outcome_unknown(&mark, self.pending.journal.path(), Some(&e));
+                crate::log!(Level::Error, "{err}");
+                return Err(err);
+            }
+            Err(e) => {
+                self.pending.journal.not_created(&fp);
+                return Err(e);
+            }
+        };
         crate::log!(
             Level::Info,
             "created request {id} ({} with key {}); waiting for approval",
@@ -377,7 +461,7 @@ impl Module {
         );
         session.state.lock().last_request_id = Some(id.clone());
         // Remember at once (journal), so a killed process resumes too.
-        self.pending.put(&fp, &id);
+        self.pending.journal.created(&fp, &id);
         // Just created: no approver can have approved it yet, so the first poll waits one interval.
         let params = wait::WaitParams {
             first_poll_delay: params.poll_interval,
@@ -1151,12 +1235,18 @@ mod tests {
         let _ = std::fs::create_dir_all(&dir);
         let p = dir.join("j.jsonl");
         let _ = std::fs::remove_file(&p);
-        let j = PendingRequests::new(Some(p.clone()));
-        j.put("fp1", "req-1");
-        let j2 = PendingRequests::new(Some(p.clone()));
-        assert_eq!(j2.get("fp1").as_deref(), Some("req-1"));
+        let j = PendingRequests::new(Some(p.clone()), false);
+        j.journal.created("fp1", "req-1");
+        let j2 = PendingRequests::new(Some(p.clone()), false);
+        assert_eq!(
+            j2.journal.get("fp1").and_then(|e| e.request_id).as_deref(),
+            Some("req-1")
+        );
         j2.remove("fp1");
-        assert_eq!(PendingRequests::new(Some(p)).get("fp1"), None);
+        assert_eq!(
+            PendingRequests::new(Some(p), false).journal.get("fp1"),
+            None
+        );
     }
 
     #[test]

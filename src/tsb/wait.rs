@@ -7,44 +7,12 @@ use super::api;
 use super::client::Client;
 use crate::error::{ApprovalEnd, Error, Result};
 use crate::log::Level;
-use parking_lot::{Condvar, Mutex};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tsb_models::{RequestState, RequestStatus};
 
-/// A cancellation flag that wakes a waiting thread at once.
-#[derive(Default)]
-pub struct CancelToken {
-    cancelled: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl CancelToken {
-    /// Ask the waiting operation to stop.
-    pub fn cancel(&self) {
-        *self.cancelled.lock() = true;
-        self.cv.notify_all();
-    }
-    /// Clear before a new operation.
-    pub fn reset(&self) {
-        *self.cancelled.lock() = false;
-    }
-    /// Whether cancel was asked.
-    pub fn is_cancelled(&self) -> bool {
-        *self.cancelled.lock()
-    }
-    /// Sleep up to `d`; returns true when cancelled (immediately if already cancelled).
-    pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
-        let mut g = self.cancelled.lock();
-        while !*g {
-            if self.cv.wait_until(&mut g, deadline).timed_out() {
-                break;
-            }
-        }
-        *g
-    }
-}
+pub use super::cancel::CancelToken;
 
 /// How to wait.
 #[derive(Debug, Clone)]
@@ -80,7 +48,8 @@ pub fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> D
     if elapsed < p.fast_phase {
         p.poll_interval
     } else {
-        (previous.mul_f64(1.5)).clamp(p.poll_interval, p.poll_max_interval)
+        // Integer arithmetic: `mul_f64` panics on overflow.
+        (previous.saturating_add(previous / 2)).clamp(p.poll_interval, p.poll_max_interval)
     }
 }
 
@@ -89,18 +58,20 @@ pub fn wait_for(
     c: &Client,
     request_id: &str,
     p: &WaitParams,
-    cancel: &CancelToken,
+    cancel: &Arc<CancelToken>,
 ) -> Result<String> {
     let started = Instant::now();
     let mut limit = p.approval_timeout;
     if let Some(t) = p.policy_timeout {
         // A little slack past the policy timeout so the TSB's own EXPIRED is what we report.
-        limit = limit.min(t + Duration::from_secs(5));
+        // The timeout comes from the server: saturate (2^64-1 s overflowed here once).
+        limit = limit.min(t.saturating_add(Duration::from_secs(5)));
     }
-    let deadline = started + limit;
+    let deadline = crate::util::instant_after(started, limit);
     let mut progress = Progress::new(p, request_id);
     let mut interval = p.poll_interval;
     let mut transport_failures = 0u32;
+    let mut not_existent = 0u32;
     crate::log!(
         Level::Info,
         "waiting for approval of request {request_id} ({} with key {})",
@@ -114,9 +85,12 @@ pub fn wait_for(
         if cancel.is_cancelled() {
             return cancelled(c, request_id, &mut progress);
         }
-        match api::request_status(c, request_id) {
+        // Each poll is abandoned at once on cancel or at our deadline, whatever the network does.
+        let polling = c.interruptible(cancel.clone(), deadline);
+        match api::request_status(&polling, request_id) {
             Ok(st) => {
                 transport_failures = 0;
+                not_existent = 0;
                 match st.status {
                     RequestState::Executed => {
                         progress.finish(&format!("request {request_id} approved and executed"));
@@ -147,23 +121,55 @@ pub fn wait_for(
                     }
                 }
             }
-            Err(Error::Tsb { status: 404, .. }) => {
+            // Only the TSB's own "no such request" (errorCode 651), on two polls in a row,
+            // confirms that the request is gone (deleted, or the TSB was reset). A bare 404 can
+            // come from a proxy or a load balancer in a bad moment, and ending the wait on it
+            // would make the application's retry ask the approvers again. No Securosys source
+            // says how a deleted request answers GET; their Go client treats 404 or 500 on
+            // DELETE as "already gone" (securosys-com/tsb-client-go, requests.go RemoveRequest).
+            Err(Error::Tsb {
+                code: Some(tsb_models::codes::REQUEST_NOT_EXISTENT),
+                ..
+            }) if not_existent >= 1 => {
                 let err = Error::Approval {
                     end: ApprovalEnd::Cancelled,
                     request_id: request_id.to_string(),
                 };
                 progress.finish(&err.to_string());
+                crate::log!(Level::Warn, "{err} (the TSB no longer knows it)");
                 return Err(err);
             }
             Err(e) => {
-                // A blip in the network must not lose a request the approvers may be approving:
-                // keep polling (with the same backoff) until our deadline.
+                // A blip in the network, or one unconfirmed 404, must not lose a request the
+                // approvers may be approving: keep polling (with the same backoff) until our
+                // deadline. One line for a run of failures, not one per poll.
+                if matches!(
+                    e,
+                    Error::Tsb {
+                        code: Some(tsb_models::codes::REQUEST_NOT_EXISTENT),
+                        ..
+                    }
+                ) {
+                    not_existent += 1;
+                } else {
+                    not_existent = 0;
+                }
                 transport_failures += 1;
+                let level = if cancel.is_cancelled() || Instant::now() >= deadline {
+                    Level::Debug // abandoned: handled just below
+                } else if transport_failures == 1 {
+                    Level::Warn
+                } else {
+                    Level::Debug
+                };
                 crate::log!(
-                    Level::Warn,
-                    "polling request {request_id} failed ({transport_failures} in a row): {e}"
+                    level,
+                    "polling request {request_id} failed ({transport_failures} in a row; still waiting): {e}"
                 );
             }
+        }
+        if cancel.is_cancelled() {
+            return cancelled(c, request_id, &mut progress);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -183,11 +189,22 @@ pub fn wait_for(
     }
 }
 
+/// How long the deletion of a cancelled request may hold up the caller's return: C_SessionCancel,
+/// C_CloseSession and C_Finalize must end the call within a second.
+const DELETE_WAIT: Duration = Duration::from_millis(500);
+
 fn cancelled(c: &Client, request_id: &str, progress: &mut Progress) -> Result<String> {
-    if let Err(e) = api::cancel_request(c, request_id) {
+    // A token of its own: the session's is cancelled, which would abandon the DELETE at once.
+    let deleting = c.interruptible(
+        Arc::new(CancelToken::default()),
+        Instant::now() + DELETE_WAIT,
+    );
+    if let Err(e) = api::cancel_request(&deleting, request_id) {
         crate::log!(
             Level::Warn,
-            "could not delete request {request_id} on the TSB after cancel: {e}"
+            "could not delete request {request_id} on the TSB within {} ms after cancel ({e}); \
+             it stays pending until the approvers decide or it expires",
+            DELETE_WAIT.as_millis()
         );
     }
     let err = Error::Approval {
@@ -318,13 +335,12 @@ mod tests {
     }
 
     #[test]
-    fn cancel_wakes_sleeper() {
-        let t = std::sync::Arc::new(CancelToken::default());
-        let t2 = t.clone();
-        let h = std::thread::spawn(move || t2.sleep(Duration::from_secs(30)));
-        t.cancel();
-        assert!(h.join().unwrap());
-        t.reset();
-        assert!(!t.sleep(Duration::from_millis(1)));
+    fn schedule_saturates_absurd_values() {
+        let mut p = params();
+        p.poll_max_interval = Duration::MAX;
+        assert_eq!(
+            next_interval(&p, Duration::from_secs(100), Duration::MAX),
+            Duration::MAX
+        );
     }
 }

@@ -398,7 +398,6 @@ isolated!(
         sign("rsa", CKM_RSA_PKCS, None, &di);
         sign("rsa", CKM_RSA_PKCS, None, b"not a digest info");
         for (m, h, g, n) in [
-            (CKM_SHA1_RSA_PKCS_PSS, CKM_SHA_1, CKG_MGF1_SHA1, 20),
             (CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32),
             (CKM_SHA384_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384, 48),
             (CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512, 64),

@@ -363,6 +363,15 @@ fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
 /// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
 /// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
 pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
+    // The TSB refuses an empty payload: `@NotEmpty` in S3 `dto/tsb/request/SignRequestDto.java`
+    // and `SynchronousSignRequestDto.java` (Ed25519 and raw CKM_RSA_PKCS could otherwise sign
+    // nothing).
+    if input.is_empty() {
+        return Err(Error::ck(
+            CKR_DATA_LEN_RANGE,
+            "the TSB signs no empty payload",
+        ));
+    }
     match scheme {
         SignScheme::RsaPkcs1 { hash: Some(h) } => {
             Ok((prehashed_name(Scheme::RsaPkcs1, h)?, input.to_vec()))
@@ -746,6 +755,24 @@ mod tests {
                 .rv(),
             CKR_MECHANISM_INVALID
         );
+    }
+
+    /// The TSB's sign DTOs declare `payload` `@NotEmpty` (S3 `dto/tsb/request/SignRequestDto.java`,
+    /// `SynchronousSignRequestDto.java`): an empty input never goes to the TSB.
+    #[test]
+    fn empty_input_is_refused_before_the_tsb() {
+        for scheme in [
+            SignScheme::EdDsa,
+            SignScheme::RsaPkcs1 { hash: None },
+            SignScheme::Ecdsa { hash: None },
+        ] {
+            assert_eq!(
+                tsb_sign_request(scheme, &[], 256).unwrap_err().rv(),
+                CKR_DATA_LEN_RANGE,
+                "{scheme:?}"
+            );
+        }
+        assert!(tsb_sign_request(SignScheme::EdDsa, b"m", 256).is_ok());
     }
 
     /// Audit divergence #5: the TSB has no pre-hashed PSS signature with SHA-1 (S1

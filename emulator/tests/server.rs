@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use tsb_emulator::{EmulatorConfig, Fault, FaultAction, Role};
+use tsb_emulator::{EmulatorConfig, Fault, FaultAction, Role, TsbVersion};
 
 fn raw(env: &Env, request: &str) -> String {
     let mut s = TcpStream::connect(env.emu.local_addr()).unwrap();
@@ -21,10 +21,16 @@ fn raw(env: &Env, request: &str) -> String {
 #[test]
 fn version_license_statistics() {
     let env = start();
+    // The profile's version (the newest by default), as a TSB writes it.
     assert_eq!(
         env.get("/v1/versionInfo"),
-        (200, json!({"Version": "2.2.0-emulator"}))
+        (200, json!({"Version": TsbVersion::NEWEST.to_string()}))
     );
+    let old = start_with(EmulatorConfig {
+        tsb_version: TsbVersion::V1_18_0,
+        ..EmulatorConfig::default()
+    });
+    assert_eq!(old.get("/v1/versionInfo").1, json!({"Version": "1.18.0"}));
     let (s, v) = env.get("/v1/licenseInfo");
     assert_eq!(s, 200);
     assert!(v["clientFlags"]
@@ -210,10 +216,13 @@ fn bad_input_never_crashes() {
         (s, v["errorCode"].as_i64(), v["reason"].as_str()),
         (400, Some(621), Some("res.error.invalid.json"))
     );
-    let (s, v) = env.post_raw("/v1/synchronousSign", r#"{"signRequest": {"payload": 5}}"#);
+    let (s, v) = env.post_raw("/v1/synchronousSign", r#"{"signRequest": {"payload": []}}"#);
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
     assert!(
-        v["message"].as_str().unwrap().contains("invalid type"),
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("signRequest.payload"),
         "{v}"
     );
     let (s, v) = env.post(
@@ -222,14 +231,16 @@ fn bad_input_never_crashes() {
     );
     assert_eq!((s, v["errorCode"].as_i64()), (404, Some(650)));
     env.ec_key("k", json!(null));
+    // A name outside the enum is a validation failure (audit divergence #12); a known name the
+    // key cannot do is 607.
     let (s, v) = env.post("/v1/synchronousSign", &sign_body("k", "SHA256_WITH_ROT13"));
-    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(607)));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)));
     let (s, v) = env.post("/v1/synchronousSign", &sign_body("k", "SHA256_WITH_RSA"));
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(607)), "{v}");
     let mut b = sign_body("k", "SHA256_WITH_ECDSA");
     b["signRequest"]["payload"] = json!("%%%");
     let (s, v) = env.post("/v1/synchronousSign", &b);
-    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(612)));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)));
     let (s, v) = env.get("/v1/nothing");
     assert_eq!(s, 404);
     assert!(v["message"].is_string());
@@ -271,46 +282,47 @@ fn bad_input_never_crashes() {
 #[test]
 fn key_creation_rules() {
     let env = start();
-    let rsa = |label: &str, size: u32| json!({"label": label, "algorithm": "RSA", "keySize": size, "attributes": {"sign": true}});
+    let rsa = |label: &str, size: u32| json!({"label": label, "algorithm": "RSA", "keySize": size, "attributes": {"sign": true, "decrypt": false, "unwrap": false}});
     let cases = vec![
+        // A missing label fails @NotEmpty (600); a blank one is the TSB's own check (610).
         (
-            json!({"algorithm": "RSA", "keySize": 2048, "attributes": {"sign": true}}),
-            610,
+            json!({"algorithm": "RSA", "keySize": 2048, "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
+            600,
         ),
         (
-            json!({"label": " ", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": true}}),
+            json!({"label": " ", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             610,
         ),
         (rsa("a", 1024), 603),
         (
-            json!({"label": "a", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": false, "encrypt": true}}),
+            json!({"label": "a", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": false, "decrypt": false, "unwrap": false, "encrypt": true}}),
             606,
         ),
         (
-            json!({"label": "a", "algorithm": "FOO", "attributes": {"sign": true}}),
+            json!({"label": "a", "algorithm": "FOO", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             607,
         ),
         (
-            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.3", "attributes": {"sign": true}}),
+            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.3", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             603,
         ),
         (
-            json!({"label": "a", "algorithm": "ED", "curveOid": "1.2.3", "attributes": {"sign": true}}),
+            json!({"label": "a", "algorithm": "ED", "curveOid": "1.2.3", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             603,
         ),
         (
-            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true},
+            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true, "decrypt": false, "unwrap": false},
                 "policy": use_policy(vec![json!({"name": "t", "timelock": 30, "timeout": 0, "groups": null})])}),
             600,
         ),
         (
-            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true},
+            json!({"label": "a", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true, "decrypt": false, "unwrap": false},
                 "policy": use_policy(vec![json!({"name": "t", "timelock": 0, "timeout": 0, "groups": [
                     {"name": "g", "quorum": 1, "approvals": [{"type": "public_key", "name": "x", "value": "***"}]}]})])}),
             601,
         ),
         (
-            json!({"label": "a", "algorithm": "RSA", "keySize": "big", "attributes": {"sign": true}}),
+            json!({"label": "a", "algorithm": "RSA", "keySize": "big", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             600,
         ),
     ];
@@ -322,11 +334,11 @@ fn key_creation_rules() {
             "{body}: {v}"
         );
     }
-    let v = env.create_key(json!({"label": "Ed", "algorithmOid": "1.3.101.112", "id": "0102", "attributes": {"sign": true}}));
+    let v = env.create_key(json!({"label": "Ed", "algorithmOid": "1.3.101.112", "id": "0102", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}));
     assert_eq!(v["json"]["algorithm"], "ED");
     assert_eq!(v["json"]["id"], "0102");
     assert_eq!(v["json"]["attributes"]["neverExtractable"], true);
-    let v = env.create_key(json!({"label": "k1", "algorithm": "EC", "curveOid": "1.3.132.0.10", "attributes": {"sign": true, "extractable": true, "sensitive": false}}));
+    let v = env.create_key(json!({"label": "k1", "algorithm": "EC", "curveOid": "1.3.132.0.10", "attributes": {"sign": true, "decrypt": false, "unwrap": false, "extractable": true, "sensitive": false}}));
     assert_eq!(v["json"]["curveOid"], "1.3.132.0.10");
     assert_eq!(v["json"]["attributes"]["extractable"], true);
     assert_eq!(v["json"]["attributes"]["sensitive"], false);
@@ -340,7 +352,7 @@ fn key_creation_rules() {
     for label in ["k1", "K1"] {
         let (s, v) = env.post(
             "/v1/key",
-            &json!({"label": label, "algorithm": "ED", "attributes": {"sign": true}}),
+            &json!({"label": label, "algorithm": "ED", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
         );
         assert_eq!((s, v["errorCode"].as_i64()), (400, Some(608)), "{label}");
     }
@@ -351,7 +363,7 @@ fn key_creation_rules() {
     assert_eq!((s, v["errorCode"].as_i64()), (404, Some(650)));
     assert_eq!(env.get("/v1/key"), (200, json!(["Ed", "k1"])));
     // A key password is checked.
-    env.create_key(json!({"label": "pw", "algorithm": "ED", "password": ["s", "e", "c"], "attributes": {"sign": true}}));
+    env.create_key(json!({"label": "pw", "algorithm": "ED", "password": ["s", "e", "c"], "attributes": {"sign": true, "decrypt": false, "unwrap": false}}));
     let (s, v) = env.post(
         "/v1/key/attributes",
         &json!({"label": "pw", "password": "nope"}),
@@ -380,7 +392,8 @@ fn certificate_import_get_delete() {
     let (s, _) = env.delete("/v1/certificate/k", None);
     assert_eq!(s, 200);
     assert_eq!(env.get("/v1/certificate/k").0, 404);
-    // Import: base64 DER, PEM armour tolerated; the key must exist.
+    // Import: base64 DER, PEM armour tolerated (line breaks are not: @Base64Encoded); the key
+    // must exist.
     let der = openssl::x509::X509::from_pem(pem.as_bytes())
         .unwrap()
         .to_der()
@@ -392,14 +405,20 @@ fn certificate_import_get_delete() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["certificate"], pem);
-    let (s, _) = env.post(
+    let armoured = format!("-----BEGIN CERTIFICATE-----{b64}-----END CERTIFICATE-----");
+    let (s, v) = env.post(
+        "/v1/certificate/import/plain",
+        &json!({"label": "k", "certificate": armoured}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = env.post(
         "/v1/certificate/import/plain",
         &json!({"label": "k", "certificate": pem}),
     );
-    assert_eq!(s, 200);
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)));
     let (s, v) = env.post(
         "/v1/certificate/import/plain",
-        &json!({"label": "none", "certificate": pem}),
+        &json!({"label": "none", "certificate": b64}),
     );
     assert_eq!((s, v["errorCode"].as_i64()), (404, Some(650)));
     // Sync CSR attaches no new certificate when one exists; the sync sign issues from a CSR.
@@ -460,7 +479,7 @@ fn key_generation_does_not_block_other_clients() {
         let http = reqwest::blocking::Client::new();
         let r = http
             .post(format!("{base}/v1/key"))
-            .json(&json!({"label": "big", "algorithm": "RSA", "keySize": 4096, "attributes": {"sign": true}}))
+            .json(&json!({"label": "big", "algorithm": "RSA", "keySize": 4096, "attributes": {"sign": true, "decrypt": false, "unwrap": false}}))
             .send()
             .unwrap();
         assert_eq!(r.status().as_u16(), 201);
@@ -472,7 +491,7 @@ fn key_generation_does_not_block_other_clients() {
     gen.join().unwrap();
     let (s, v) = env.post(
         "/v1/key",
-        &json!({"label": "BIG", "algorithm": "ED", "attributes": {"sign": true}}),
+        &json!({"label": "BIG", "algorithm": "ED", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
     );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(608)));
 }
@@ -564,7 +583,7 @@ fn https_with_tls_files() {
     let mut out = String::new();
     let _ = tls.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    assert!(out.contains(r#"{"Version":"2.2.0-emulator"}"#), "{out}");
+    assert!(out.contains(r#"{"Version":"2.3.0"}"#), "{out}");
     drop(env);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -594,7 +613,7 @@ fn binary_prints_its_url_first() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(v["Version"], "2.2.0-emulator");
+    assert_eq!(v["Version"], TsbVersion::NEWEST.to_string());
     assert_eq!(
         http.get(format!("{url}/_emulator/counts"))
             .send()
@@ -637,7 +656,7 @@ fn many_keys_over_http() {
     for i in 0..1_000 {
         let (s, v) = env.post(
             "/v1/key",
-            &json!({"label": format!("Key-{i}"), "algorithm": "ED", "attributes": {"sign": true}}),
+            &json!({"label": format!("Key-{i}"), "algorithm": "ED", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
         );
         assert_eq!(s, 201, "{v}");
     }

@@ -512,7 +512,7 @@ fn key_password_is_checked_at_creation_and_never_shown_to_approvers() {
     let a = Approver::ec();
     env.create_key(
         json!({"label": "pw", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-        "password": ["p", "w"], "attributes": {"sign": true},
+        "password": ["p", "w"], "attributes": {"sign": true, "decrypt": false, "unwrap": false},
         "policy": use_policy(vec![token(0, 0, vec![(1, vec![&a])])])}),
     );
     let mut body = sign_body("pw", "SHA256_WITH_ECDSA");
@@ -603,7 +603,7 @@ fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
     let (s, v) = env.post(
         "/v1/key",
         &json!({"label": "Unusable", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-                "attributes": {"sign": true}, "policy": use_policy(vec![frozen])}),
+                "attributes": {"sign": true, "decrypt": false, "unwrap": false}, "policy": use_policy(vec![frozen])}),
     );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
 }

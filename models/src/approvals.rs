@@ -51,6 +51,14 @@ pub enum SortOrder {
 }
 
 impl SortOrder {
+    /// The enum's names.
+    pub const NAMES: [&'static str; 4] = [
+        "CREATION_DATE_ASC",
+        "CREATION_DATE_DESC",
+        "LAST_FETCHED_DATE_ASC",
+        "LAST_FETCHED_DATE_DESC",
+    ];
+
     /// Whether the newest comes first.
     pub fn is_descending(self) -> bool {
         matches!(
@@ -304,6 +312,9 @@ mod tests {
         }
         let p: Paging = serde_json::from_str(r#"{"sortOrder":"CREATION_DATE_ASC"}"#).unwrap();
         assert!(p.validate().is_err());
+        for n in SortOrder::NAMES {
+            assert!(serde_json::from_value::<SortOrder>(serde_json::json!(n)).is_ok());
+        }
     }
 
     #[test]

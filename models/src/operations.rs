@@ -7,6 +7,10 @@ use crate::keys::Password;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The `payloadType` enum (S3 `enums/tsb/PayloadType.java`; S1 `helpers/consts.go`
+/// `SUPPORTED_PAYLOAD_TYPE` lacks `HEX`). Default `UNSPECIFIED`.
+pub const PAYLOAD_TYPES: [&str; 6] = ["UNSPECIFIED", "ISO_20022", "PDF", "BTC", "ETH", "HEX"];
+
 /// Inner object of `POST /v1/synchronousSign` and `POST /v1/sign`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

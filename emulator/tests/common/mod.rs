@@ -94,7 +94,7 @@ impl Env {
     pub fn rsa_key(&self, label: &str, policy: Value) -> Value {
         self.create_key(json!({
             "label": label, "algorithm": "RSA", "keySize": 2048,
-            "attributes": {"sign": true, "decrypt": true}, "policy": policy
+            "attributes": {"sign": true, "decrypt": true, "unwrap": false}, "policy": policy
         }))
     }
 
@@ -102,7 +102,7 @@ impl Env {
     pub fn ec_key(&self, label: &str, policy: Value) -> Value {
         self.create_key(json!({
             "label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-            "attributes": {"sign": true}, "policy": policy
+            "attributes": {"sign": true, "decrypt": false, "unwrap": false}, "policy": policy
         }))
     }
 

@@ -88,6 +88,42 @@ fn bearer_token_and_api_keys() {
     assert_eq!((s, v), (200, json!({"tasks": []})));
 }
 
+/// API-key rollover (TSB 2.0.1, S2 release notes: "multiple API-Keys in list format"): every key
+/// of a role works; a key revoked at runtime answers 631 (what the official client rolls over on,
+/// S1 `tsb_client.go` `doRequest`) while the others keep working.
+#[test]
+fn api_key_rollover_and_revocation() {
+    let env = start_with(EmulatorConfig {
+        test_controls: true,
+        api_keys: vec![
+            (Role::KeyOperation, "old".into()),
+            (Role::KeyOperation, "new".into()),
+            (Role::Service, "svc".into()),
+        ],
+        ..EmulatorConfig::default()
+    });
+    let random = |key: &str| {
+        parse(
+            env.http
+                .get(env.url("/v1/generateRandom/8"))
+                .header("X-API-KEY", key)
+                .send()
+                .unwrap(),
+        )
+    };
+    assert_eq!(random("old").0, 200);
+    assert_eq!(random("new").0, 200);
+    env.emu.revoke_api_key("old");
+    let (s, v) = random("old");
+    assert_eq!((s, v["errorCode"].as_i64()), (401, Some(631)), "{v}");
+    assert_eq!(random("new").0, 200);
+    // The same over the test control; a key of another role is not a key of this one.
+    let (s, _) = env.post("/_emulator/apiKeys/revoke", &json!({"key": "new"}));
+    assert_eq!(s, 200);
+    assert_eq!(random("new").0, 401);
+    assert_eq!(random("svc").0, 401);
+}
+
 #[test]
 fn faults_through_the_library() {
     let env = start();
@@ -723,4 +759,73 @@ fn too_many_headers_and_fault_clearing() {
     let (s, _) = env.delete("/_emulator/faults", None);
     assert_eq!(s, 200);
     assert_eq!(env.get("/v1/versionInfo").0, 200);
+}
+
+/// A key created with a `password` (a `char[]`: an array of characters or a string, S3
+/// `CreateKeyDto.java`) needs it on every use (S2 release notes 1.11.0, 1.14.0): `keyPassword`
+/// of sign, decrypt, certificates, block; `password` of `POST /v1/key/attributes` and
+/// `/v1/key/deleteKey`; `masterKeyPassword` of verify. A wrong or missing one is errorCode 620
+/// `res.error.key.password.mismatch`. The path-only endpoints (`GET /v1/key/{name}/attributes`,
+/// `DELETE /v1/key/{name}`) cannot carry one and are refused for such a key.
+#[test]
+fn key_password_on_every_use() {
+    let env = start();
+    env.create_key(
+        json!({"label": "pw", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
+        "password": "secret", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
+    );
+    let mismatch = |r: (u16, Value)| {
+        assert_eq!(
+            (r.0, r.1["errorCode"].as_i64(), r.1["reason"].as_str()),
+            (400, Some(620), Some("res.error.key.password.mismatch")),
+            "{}",
+            r.1
+        )
+    };
+    let mut body = sign_body("pw", "SHA256_WITH_ECDSA");
+    mismatch(env.post("/v1/synchronousSign", &body));
+    body["signRequest"]["keyPassword"] = json!("wrong");
+    mismatch(env.post("/v1/synchronousSign", &body));
+    body["signRequest"]["keyPassword"] = json!(["s", "e", "c", "r", "e", "t"]);
+    let (s, sig) = env.post("/v1/synchronousSign", &body);
+    assert_eq!(s, 200, "{sig}");
+    body["signRequest"]["keyPassword"] = json!("secret");
+    assert_eq!(env.post("/v1/synchronousSign", &body).0, 200);
+    // Certificates.
+    let csr = json!({"signKeyName": "pw", "signatureAlgorithm": "SHA256_WITH_ECDSA",
+                     "standardCertificateAttributes": {"commonName": "pw"}});
+    mismatch(env.post("/v1/certificate/synchronous/request", &csr));
+    let mut csr = csr;
+    csr["keyPassword"] = json!("secret");
+    assert_eq!(env.post("/v1/certificate/synchronous/request", &csr).0, 200);
+    // Verify: masterKeyPassword.
+    let mut verify = json!({"verifySignatureRequest": {"signKeyName": "pw",
+        "signatureAlgorithm": "SHA256_WITH_ECDSA", "payload": body["signRequest"]["payload"],
+        "signature": sig["signature"]}});
+    mismatch(env.post("/v1/verify", &verify));
+    verify["verifySignatureRequest"]["masterKeyPassword"] = json!("secret");
+    let (s, v) = env.post("/v1/verify", &verify);
+    assert_eq!((s, v["signatureValid"].as_bool()), (200, Some(true)), "{v}");
+    // Attributes and deletion.
+    mismatch(env.post("/v1/key/attributes", &json!({"label": "pw"})));
+    assert_eq!(
+        env.post(
+            "/v1/key/attributes",
+            &json!({"label": "pw", "password": "secret"})
+        )
+        .0,
+        200
+    );
+    mismatch(env.get("/v1/key/pw/attributes"));
+    mismatch(env.delete("/v1/key/pw", None));
+    mismatch(env.post(
+        "/v1/key/deleteKey",
+        &json!({"label": "pw", "password": "nope"}),
+    ));
+    let (s, _) = env.post(
+        "/v1/key/deleteKey",
+        &json!({"label": "pw", "password": "secret"}),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(env.get("/v1/key").1, json!([]));
 }

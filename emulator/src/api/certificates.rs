@@ -247,11 +247,15 @@ pub(super) fn get_certificate(shared: &Shared, name: &str) -> ApiResult {
             format!("key {} has no certificate", k.label),
         )
     })?;
-    let body = CertificateBody {
-        label: k.label.clone(),
-        certificate: cert,
-    };
+    let label = k.label.clone();
     drop(st);
+    // `certificate` (S3 `dto/tsb/response/CertificateResponseDto.java`, S1 `certs.go`); S6's
+    // `TsbClient.getCertFromHsm` reads `rawCertificate`. With the newer DTOs both are sent (which
+    // one a TSB after 2.2.0 sends is not confirmed); before, `certificate` only.
+    let mut body = serde_json::json!({ "label": label, "certificate": cert });
+    if shared.cfg.tsb_version.has_newer_certificate_dtos() {
+        body["rawCertificate"] = body["certificate"].clone();
+    }
     json_response(200, &body)
 }
 

@@ -275,11 +275,11 @@ fn engine_rule(
     Ok(EngineRule { tokens })
 }
 
-fn key_rules(policy: Option<&Policy>) -> Result<KeyRules, ApiError> {
+fn key_rules(policy: Option<&Policy>, v: TsbVersion) -> Result<KeyRules, ApiError> {
     let Some(p) = policy else {
         return Ok(KeyRules::default());
     };
-    p.validate()
+    p.validate_for(v)
         .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))?;
     let mut display = BTreeMap::new();
     let use_rule = engine_rule(p.rule_use.as_ref(), &mut display)?;
@@ -327,7 +327,7 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
             "at least one of decrypt, sign, unwrap must be true",
         ));
     }
-    let rules = key_rules(ck.policy.as_ref())?;
+    let rules = key_rules(ck.policy.as_ref(), shared.cfg.tsb_version)?;
     let lower = ck.label.to_lowercase();
     {
         let mut st = shared.store.lock();
@@ -373,34 +373,30 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
     json_response(201, &attrs)
 }
 
+/// A key's attributes. The key password is always checked: the path-only `GET
+/// /v1/key/{name}/attributes` carries none, so a key with a password needs `POST
+/// /v1/key/attributes` (TSB 1.14.0 added it "for Key Requests with KeyPassword" and deprecated
+/// the GET one, S2 release notes).
 pub(super) fn key_attributes(
     shared: &Shared,
     name: &str,
     password: Option<&Password>,
-    check_password: bool,
 ) -> ApiResult {
     let st = shared.store.lock();
     let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-    if check_password {
-        check_key_password(k, password)?;
-    }
+    check_key_password(k, password)?;
     let attrs = signed_attributes(k);
     drop(st);
     json_response(200, &attrs)
 }
 
-pub(super) fn delete_key(
-    shared: &Shared,
-    name: &str,
-    password: Option<&Password>,
-    check_password: bool,
-) -> ApiResult {
+/// Delete a key; its password is checked as in [`key_attributes`] (`DELETE /v1/key/{name}`
+/// carries none: `POST /v1/key/deleteKey` does).
+pub(super) fn delete_key(shared: &Shared, name: &str, password: Option<&Password>) -> ApiResult {
     {
         let mut st = shared.store.lock();
         let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-        if check_password {
-            check_key_password(k, password)?;
-        }
+        check_key_password(k, password)?;
         let label = k.label.clone();
         st.remove_key(&label);
     }

@@ -246,6 +246,7 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
     let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let m = req.method.as_str();
     let body = req.body.as_slice();
+    let v = shared.cfg.tsb_version;
     match (segs.as_slice(), m) {
         (["v1", "versionInfo"], "GET") => json_response(
             200,
@@ -274,16 +275,16 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         (["v1", "key"], "POST") => create_key(shared, body),
         (["v1", "key", "attributes"], "POST") => {
             let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
-            key_attributes(shared, &r.label, r.password.as_ref(), true)
+            key_attributes(shared, &r.label, r.password.as_ref())
         }
         (["v1", "key", "deleteKey"], "POST") => {
             let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
-            delete_key(shared, &r.label, r.password.as_ref(), true)
+            delete_key(shared, &r.label, r.password.as_ref())
         }
         (["v1", "key", name, "attributes"], "GET") => {
-            key_attributes(shared, &pct_decode(name), None, false)
+            key_attributes(shared, &pct_decode(name), None)
         }
-        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None, false),
+        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None),
         (["v1", "synchronousSign"], "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Sign, body)?)
         }
@@ -324,6 +325,14 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         (["v1", "unblock"], "POST") => async_op(shared, RequestKind::Unblock, body),
         (["v1", "request", id], "GET") => request_status(shared, &pct_decode(id)),
         (["v1", "request", id], "DELETE") => cancel_request(shared, &pct_decode(id)),
+        // `/v1/filteredRequests` and `/v1/filteredAllApprovalTask` came with TSB 2.0.1 (S2
+        // release notes 2.0.1); before, they are unknown paths.
+        (["v1", "filteredRequests"], _) if !v.has_filtered_requests() => {
+            Err(not_found_path(&req.path))
+        }
+        (["v1", "filteredAllApprovalTask"], _) if !v.has_filtered_all_approval_task() => {
+            Err(not_found_path(&req.path))
+        }
         (["v1", "filteredRequests"], "POST") => filtered_requests(shared, body),
         (["v1", _], "POST") if is_approval_task_path(&req.path) => {
             match TaskList::from_path(&req.path) {

@@ -329,6 +329,43 @@ pub(super) struct Prepared {
     pub(super) material: KeyMaterial,
     pub(super) certificate: Option<String>,
     pub(super) rules: KeyRules,
+    /// The key has a policy (an SKA key, whether or not its rules need approvals).
+    pub(super) ska: bool,
+}
+
+/// Before TSB 2.1.1 a pre-hashed RSA signature algorithm (`NONESHA256_WITH_RSA`, `NONE_WITH_RSA`,
+/// the PSS ones) does not work on a key with a policy (S2 `tsb/Download/release_notes.md` 2.1.1:
+/// "Added compatibility with pre-hashed algorithms on RSA in conjunction with SKA-Keys"). How an
+/// older TSB fails is not documented; the emulator refuses the request with 607 when it is made.
+pub(super) fn check_prehashed_on_ska(
+    v: TsbVersion,
+    op: &Operation,
+    p: &Prepared,
+) -> Result<(), ApiError> {
+    let Operation::Sign(r) = op else {
+        return Ok(());
+    };
+    let Some(a) = algorithms::signature_algorithm(&r.signature_algorithm) else {
+        return Ok(());
+    };
+    let rsa = matches!(
+        a.scheme,
+        algorithms::Scheme::RsaPkcs1 | algorithms::Scheme::RsaPss
+    );
+    if p.ska
+        && rsa
+        && !matches!(a.input, algorithms::Input::Hash(_))
+        && !v.prehashed_rsa_on_ska_keys()
+    {
+        return Err(ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!(
+                "{} (pre-hashed) on a key with a policy needs TSB 2.1.1 or later",
+                a.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// How `prepare` treats the key password.
@@ -336,8 +373,8 @@ pub(super) struct Prepared {
 pub(super) enum PasswordCheck<'a> {
     /// Check this password (a request as received).
     Given(Option<&'a Password>),
-    /// Not checked: verification is a public-key operation, and an SKA request's password was
-    /// checked when the request was created (its stored copy has none).
+    /// Not checked: an SKA request's password was checked when the request was created (its
+    /// stored copy has none).
     Skip,
 }
 
@@ -375,6 +412,7 @@ pub(super) fn prepare(
         material: k.material.clone(),
         certificate: k.certificate.clone(),
         rules: k.rules.clone(),
+        ska: k.policy.is_some(),
     })
 }
 
@@ -497,6 +535,7 @@ pub(super) fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
             PasswordCheck::Given(op.password()),
             op.kind(),
         )?;
+        check_prehashed_on_ska(shared.cfg.tsb_version, &op, &p)?;
         if rule_of(&p.rules, op.kind()).is_gated() {
             return Err(ApiError::new(
                 codes::MISSING_APPROVAL,
@@ -541,10 +580,13 @@ pub(super) fn verify(shared: &Shared, body: &[u8]) -> ApiResult {
     let r = env.verify_signature_request;
     let payload = b64("payload", &r.payload, codes::INVALID_PAYLOAD)?;
     let signature = b64("signature", &r.signature, codes::INVALID_PAYLOAD)?;
+    // `masterKeyPassword`: "The password of the master key, if the master key has a password
+    // set" (S3 `VerifySignatureRequestDto.java`; release notes 1.14.0: "v1/verify supports now key
+    // with keyPassword set").
     let p = prepare(
         &shared.store.lock(),
         &r.sign_key_name,
-        PasswordCheck::Skip,
+        PasswordCheck::Given(r.master_key_password.as_ref()),
         RequestKind::Sign,
     )?;
     let valid = p

@@ -1,6 +1,8 @@
 //! SKA requests: creation, lazy and scheduled re-evaluation, execution, status, cancel, list.
 
-use super::operations::{prepare, rule_of, run_operation, Operation, PasswordCheck};
+use super::operations::{
+    check_prehashed_on_ska, prepare, rule_of, run_operation, Operation, PasswordCheck,
+};
 use super::{empty_ok, json_response, parse, parse_checked, persist, rfc3339, ApiError, ApiResult};
 use crate::ska::{self, Verdict};
 use crate::store::{RequestKind, RequestRecord, Store, TaskRecord};
@@ -198,6 +200,7 @@ pub(super) fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiRe
             PasswordCheck::Given(op.password()),
             kind,
         )?;
+        check_prehashed_on_ska(shared.cfg.tsb_version, &op, &p)?;
         // The password is checked now; the stored request (shown to approvers at level3 and
         // persisted) must not carry it.
         if let Some(inner) = outer
@@ -316,24 +319,42 @@ pub(super) fn request_status(shared: &Shared, id: &str) -> ApiResult {
     } else {
         persist(shared);
     }
-    let st = shared.store.lock();
-    let rec = st.requests.get(id).ok_or_else(|| request_not_found(id))?;
+    let mut st = shared.store.lock();
+    let rec = st
+        .requests
+        .get_mut(id)
+        .ok_or_else(|| request_not_found(id))?;
     let status = status_of(rec);
+    // TSB 2.1.0 "SKA-Request Result Fetching: ... the result of an SKA-Request to be fetched only
+    // once" (S2 release notes): after the read that carried it, the result is gone (`null`; the
+    // notes do not say whether the request itself stays, here it does).
+    if shared.cfg.fetch_result_once && rec.status.is_terminal() && rec.result.take().is_some() {
+        st.touch();
+    }
     drop(st);
+    persist(shared);
     let mut resp = json_response(200, &status)?;
     resp.request_id = Some(id.to_string());
     Ok(resp)
 }
 
 /// `DELETE /v1/request/{id}`: a pending or approved request becomes CANCELLED and its tasks go
-/// away; a request that already ended keeps its state (the call still succeeds).
+/// away (TSB 1.12.0, S2 release notes). A request that already ended is left as it is and
+/// answers 500: Securosys' Go client treats a 404 or a 500 of this call as "already gone" (S1
+/// `requests.go` `RemoveRequest`); which of them a TSB gives for an ended request is not
+/// documented. An unknown id is 404 errorCode 651.
 pub(super) fn cancel_request(shared: &Shared, id: &str) -> ApiResult {
     {
         let mut st = shared.store.lock();
         let rec = st.requests.get(id).ok_or_else(|| request_not_found(id))?;
-        if !rec.status.is_terminal() {
-            st.finish(id, RequestState::Cancelled);
+        if rec.status.is_terminal() {
+            return Err(ApiError::new(
+                codes::GENERAL,
+                format!("request {id} already ended ({})", rec.status.as_str()),
+            )
+            .with_status(500));
         }
+        st.finish(id, RequestState::Cancelled);
     }
     persist(shared);
     let mut resp = empty_ok()?;

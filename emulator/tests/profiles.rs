@@ -286,6 +286,8 @@ fn configurations_a_version_cannot_have_are_refused() {
     assert!(Emulator::start(once(TsbVersion::V2_0_1)).is_err());
     assert!(Emulator::start(once(TsbVersion::V2_1_0)).is_ok());
     assert!(Emulator::start(whitelist(TsbVersion::V2_1_1)).is_err());
+    // And from 2.2.0 on, a whitelisted certificate must be one.
+    assert!(Emulator::start(whitelist(TsbVersion::V2_2_0)).is_err());
 }
 
 /// 2.1.0: "a new parameter that allows the result of an SKA-Request to be fetched only once":

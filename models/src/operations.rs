@@ -43,6 +43,20 @@ pub struct SignEnvelope {
     pub request_signature: Option<Value>,
 }
 
+/// The `requestSignature` of a request envelope (S3 `dto/tsb/request/SignatureDto.java`): an
+/// application's signature over the inner request (S1 `tsb_client.go`
+/// `GenerateRequestSignature`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSignature {
+    /// Base64 signature, as the JDK's `Signature.sign()` returns it.
+    pub signature: String,
+    /// `SHA-256` etc.
+    pub digest_algorithm: String,
+    /// Base64 public key of the signing key.
+    pub public_key: String,
+}
+
 /// `{"signature": b64}` from `synchronousSign`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignResponse {

@@ -6,6 +6,7 @@ mod certificates;
 mod controls;
 mod keys;
 mod operations;
+mod request_signature;
 mod requests;
 mod tasks;
 mod validate;
@@ -56,6 +57,14 @@ pub(crate) fn check_config(cfg: &crate::EmulatorConfig) -> std::io::Result<()> {
     }
     if !cfg.allowed_request_certificates.is_empty() && !v.has_request_certificate_whitelist() {
         return refuse("allowed_request_certificates", TsbVersion::V2_2_0);
+    }
+    for (i, cert) in cfg.allowed_request_certificates.iter().enumerate() {
+        if let Err(e) = crate::crypto::certificate_spki_der(cert) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("allowed_request_certificates[{i}]: {e}"),
+            ));
+        }
     }
     Ok(())
 }
@@ -167,6 +176,7 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
 fn parse_checked(shared: &Shared, body: &[u8], dto: &validate::Dto) -> Result<Value, ApiError> {
     let value = parse_json(body)?;
     validate::check(&value, dto, shared.cfg.tsb_version)?;
+    request_signature::check(shared, body, dto)?;
     Ok(value)
 }
 

@@ -829,3 +829,30 @@ fn key_password_on_every_use() {
     assert_eq!(s, 200);
     assert_eq!(env.get("/v1/key").1, json!([]));
 }
+
+/// Key names with `/` (audit divergence #14). In a body, "append the full derivation path to the
+/// key name, e.g. MyKey/1/2/3" (S3 `dto/tsb/request/KeyLabelWithPasswordDto.java`): a name that is
+/// no key's label but starts with one is a derived key, which the emulator does not offer (611);
+/// in a URL path a raw `/` separates segments (no such endpoint: 404) and "encode the keyname
+/// [that] contains '/'" (S3 `SignedSynchronousSignRequestDto.java`): `%2F` is a literal slash.
+#[test]
+fn names_with_slashes() {
+    let env = start();
+    env.ec_key("master", json!(null));
+    let (s, v) = env.post(
+        "/v1/synchronousSign",
+        &sign_body("master/0/1", "SHA256_WITH_ECDSA"),
+    );
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(611)), "{v}");
+    let (s, v) = env.post("/v1/key/attributes", &json!({"label": "master/44'/0'"}));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(611)), "{v}");
+    let (s, v) = env.post("/v1/key/attributes", &json!({"label": "nokey/0"}));
+    assert_eq!((s, v["errorCode"].as_i64()), (404, Some(650)), "{v}");
+    // URL paths.
+    env.ec_key("a/b", json!(null));
+    assert_eq!(env.get("/v1/key/a/b/attributes").0, 404);
+    assert_eq!(env.delete("/v1/key/a/b", None).0, 404);
+    assert_eq!(env.get("/v1/key/a%2Fb/attributes").0, 200);
+    assert_eq!(env.get("/v1/certificate/master/0").0, 404);
+    assert_eq!(env.delete("/v1/key/a%2Fb", None).0, 200);
+}

@@ -220,9 +220,12 @@ pub(super) fn import_certificate(shared: &Shared, body: &[u8]) -> ApiResult {
     let pem = x509::certificate_der_to_pem(&der)?;
     let label = {
         let mut st = shared.store.lock();
+        if st.resolve(&r.label).is_none() {
+            return Err(key_not_found(&st, &r.label));
+        }
         let k = st
             .resolve_mut(&r.label)
-            .ok_or_else(|| key_not_found(&r.label))?;
+            .ok_or_else(|| ApiError::new(codes::KEY_NOT_EXISTENT, "key vanished"))?;
         k.certificate = Some(pem.clone());
         let label = k.label.clone();
         st.touch();
@@ -240,7 +243,7 @@ pub(super) fn import_certificate(shared: &Shared, body: &[u8]) -> ApiResult {
 
 pub(super) fn get_certificate(shared: &Shared, name: &str) -> ApiResult {
     let st = shared.store.lock();
-    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+    let k = st.resolve(name).ok_or_else(|| key_not_found(&st, name))?;
     let cert = k.certificate.clone().ok_or_else(|| {
         ApiError::new(
             codes::KEY_NOT_EXISTENT,
@@ -262,7 +265,12 @@ pub(super) fn get_certificate(shared: &Shared, name: &str) -> ApiResult {
 pub(super) fn delete_certificate(shared: &Shared, name: &str) -> ApiResult {
     {
         let mut st = shared.store.lock();
-        let k = st.resolve_mut(name).ok_or_else(|| key_not_found(name))?;
+        if st.resolve(name).is_none() {
+            return Err(key_not_found(&st, name));
+        }
+        let k = st
+            .resolve_mut(name)
+            .ok_or_else(|| ApiError::new(codes::KEY_NOT_EXISTENT, "key vanished"))?;
         if k.certificate.take().is_none() {
             return Err(ApiError::new(
                 codes::KEY_NOT_EXISTENT,

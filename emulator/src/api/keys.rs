@@ -7,7 +7,7 @@ use super::{
 };
 use crate::crypto::{self, KeyMaterial, KeySpec};
 use crate::ska::{EngineGroup, EngineRule, EngineToken};
-use crate::store::{KeyEntry, KeyRules};
+use crate::store::{KeyEntry, KeyRules, Store};
 use crate::Shared;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -383,7 +383,7 @@ pub(super) fn key_attributes(
     password: Option<&Password>,
 ) -> ApiResult {
     let st = shared.store.lock();
-    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+    let k = st.resolve(name).ok_or_else(|| key_not_found(&st, name))?;
     check_key_password(k, password)?;
     let attrs = signed_attributes(k);
     drop(st);
@@ -395,7 +395,7 @@ pub(super) fn key_attributes(
 pub(super) fn delete_key(shared: &Shared, name: &str, password: Option<&Password>) -> ApiResult {
     {
         let mut st = shared.store.lock();
-        let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+        let k = st.resolve(name).ok_or_else(|| key_not_found(&st, name))?;
         check_key_password(k, password)?;
         let label = k.label.clone();
         st.remove_key(&label);
@@ -404,11 +404,21 @@ pub(super) fn delete_key(shared: &Shared, name: &str, password: Option<&Password
     empty_ok()
 }
 
-pub(super) fn key_not_found(name: &str) -> ApiError {
-    ApiError::new(
-        codes::KEY_NOT_EXISTENT,
-        format!("key {name} does not exist"),
-    )
+/// The error for a name that is no key's label: 650, or 611 when the name is a derivation path
+/// under an existing key (`MyKey/1/2/3`, S3 `dto/tsb/request/KeyLabelWithPasswordDto.java`):
+/// derived keys are not emulated. A label that itself contains `/` is still found by its exact
+/// name first (whether a TSB can hold one is not documented).
+pub(super) fn key_not_found(st: &Store, name: &str) -> ApiError {
+    match name.split_once('/') {
+        Some((base, _)) if st.resolve(base).is_some() => ApiError::new(
+            codes::UNSUPPORTED_OPERATION,
+            format!("{name} names a key derived from {base}; derived keys are not emulated"),
+        ),
+        _ => ApiError::new(
+            codes::KEY_NOT_EXISTENT,
+            format!("key {name} does not exist"),
+        ),
+    }
 }
 
 pub(super) fn check_key_password(k: &KeyEntry, given: Option<&Password>) -> Result<(), ApiError> {

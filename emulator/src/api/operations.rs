@@ -386,7 +386,7 @@ pub(super) fn prepare(
     password: PasswordCheck,
     kind: RequestKind,
 ) -> Result<Prepared, ApiError> {
-    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+    let k = st.resolve(name).ok_or_else(|| key_not_found(st, name))?;
     if let PasswordCheck::Given(given) = password {
         check_key_password(k, given)?;
     }

@@ -15,10 +15,19 @@ use cryptoki_sys::*;
 use std::ffi::CString;
 use std::os::raw::c_char;
 use tsb_emulator::{EmulatorConfig, TsbVersion};
-use tsb_pkcs11::ffi::vendor_fns::TSB_CSR_PARAMS;
+use tsb_pkcs11::ffi::vendor_fns::{TSB_CERT_PARAMS, TSB_CSR_PARAMS};
 
 const CKA_TSB_POLICY: u64 = 0xD453_0001;
 
+type IssueCertificate = unsafe extern "C" fn(
+    CK_SESSION_HANDLE,
+    CK_OBJECT_HANDLE,
+    *const CK_BYTE,
+    CK_ULONG,
+    *const TSB_CERT_PARAMS,
+    *mut CK_BYTE,
+    *mut CK_ULONG,
+) -> CK_RV;
 type CreateCsr = unsafe extern "C" fn(
     CK_SESSION_HANDLE,
     CK_OBJECT_HANDLE,
@@ -109,7 +118,38 @@ fn csr(label: &str) -> (CK_RV, String) {
     (rv, String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// One profile: keys, plain and approval-gated signatures, decryption, CSRs.
+/// `TSB_IssueCertificate` with the key labelled `ca` for `csr_pem`, subject CN `leaf`.
+fn issue(ca: &str, csr_pem: &str) -> CK_RV {
+    let rs = raw::open_session(0);
+    let key = raw::find_one(rs, ca, CKO_PRIVATE_KEY);
+    let cn = CString::new("leaf").unwrap();
+    let p = TSB_CERT_PARAMS {
+        signatureAlgorithm: std::ptr::null(),
+        validityDays: 30,
+        commonName: cn.as_ptr(),
+        certificateAuthority: CK_FALSE,
+        keyUsage: std::ptr::null(),
+        extendedKeyUsage: std::ptr::null(),
+        outputFormat: 0,
+    };
+    let f: IssueCertificate =
+        unsafe { std::mem::transmute(common::module_symbol("TSB_IssueCertificate")) };
+    let mut buf = vec![0u8; 16384];
+    let mut len = buf.len() as CK_ULONG;
+    unsafe {
+        f(
+            rs,
+            key,
+            csr_pem.as_ptr(),
+            csr_pem.len() as CK_ULONG,
+            &p,
+            buf.as_mut_ptr(),
+            &mut len,
+        )
+    }
+}
+
+/// One profile: keys, plain and approval-gated signatures, decryption, CSRs, issuing.
 fn flow(v: TsbVersion) {
     let env = env_at(v);
     let s = env.session();
@@ -189,11 +229,12 @@ fn flow(v: TsbVersion) {
     // Ed25519: the module asks for EDDSA, which only the newer certificate DTOs have; before,
     // the TSB refuses the enum name (600) and the module answers CKR_DEVICE_ERROR.
     let (r, _) = csr("ed");
-    if v.has_newer_certificate_dtos() {
-        assert_eq!(r, CKR_OK, "{v}");
-    } else {
-        assert_eq!(r, CKR_DEVICE_ERROR, "{v}");
-    }
+    let newer = v.has_newer_certificate_dtos();
+    assert_eq!(r, if newer { CKR_OK } else { CKR_DEVICE_ERROR }, "{v}");
+    // Issuing: the module sends `validity`, a field of the newer DTO only; the S3 DTO of every
+    // release up to 2.2.0 has none, and the TSB refuses unknown properties (600).
+    let r = issue("ec", &pem);
+    assert_eq!(r, if newer { CKR_OK } else { CKR_DEVICE_ERROR }, "{v}");
 }
 
 isolated!(

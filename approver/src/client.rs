@@ -27,18 +27,11 @@ const PAGE_SIZE: u32 = 25;
 /// Upper bound on pages per listing, so a server that ignores paging cannot make us loop forever.
 const MAX_PAGES: u32 = 200;
 
-/// The per-type task lists, for TSBs before 2.0.1, which have no `filteredAllApprovalTask` (S2
-/// `tsb/Download/release_notes.md` 2.0.1: "Fetch All Tasks ... with the new endpoint"). Together
-/// they cover every kind of request (certificate requests are listed as uses of the key; which
-/// list a TSB shows them in is not documented).
-const PER_TYPE_LISTS: [TaskList; 6] = [
-    TaskList::Sign,
-    TaskList::Decrypt,
-    TaskList::BlockKey,
-    TaskList::UnblockKey,
-    TaskList::ModifyKey,
-    TaskList::UnwrapKey,
-];
+/// The per-type task lists ([`TaskList::PER_TYPE`]), for TSBs before 2.0.1, which have no
+/// `filteredAllApprovalTask` (S2 `tsb/Download/release_notes.md` 2.0.1: "Fetch All Tasks ... with
+/// the new endpoint"). Together they cover every kind of request (certificate requests are listed
+/// as uses of the key; which list a TSB shows them in is not documented).
+const PER_TYPE_LISTS: [TaskList; 6] = TaskList::PER_TYPE;
 
 /// What this approver learned about the server's task lists.
 const LISTS_UNKNOWN: u8 = 0;

@@ -18,21 +18,8 @@ use tsb_emulator::{EmulatorConfig, TsbVersion};
 
 /// An application key and its self-signed certificate (DER).
 fn app_key() -> (PKey<Private>, Vec<u8>) {
-    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "app").unwrap();
-    let name = name.build();
-    let mut b = openssl::x509::X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    (key, b.build().to_der().unwrap())
+    let (key, cert) = self_signed("app");
+    (key, cert.to_der().unwrap())
 }
 
 /// `{"<field>": <inner as written>, "requestSignature": ...}` as S1 builds it: the inner text is

@@ -583,22 +583,7 @@ fn state_persists_across_restart() {
 fn https_with_tls_files() {
     let dir = std::env::temp_dir().join(format!("tsb-emu-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "localhost").unwrap();
-    let name = name.build();
-    let mut b = openssl::x509::X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    b.sign(&key, openssl::hash::MessageDigest::sha256())
-        .unwrap();
-    let cert = b.build();
+    let (key, cert) = self_signed("localhost");
     std::fs::write(dir.join("cert.pem"), cert.to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("key.pem"), key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     let env = start_with(EmulatorConfig {

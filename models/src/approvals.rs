@@ -219,6 +219,16 @@ impl TaskList {
         TaskList::All,
     ];
 
+    /// The per-type lists (every list but `All`): what a TSB before 2.0.1 offers.
+    pub const PER_TYPE: [TaskList; 6] = [
+        TaskList::Sign,
+        TaskList::Decrypt,
+        TaskList::BlockKey,
+        TaskList::UnblockKey,
+        TaskList::ModifyKey,
+        TaskList::UnwrapKey,
+    ];
+
     /// The path, e.g. `/v1/filteredAllApprovalTask`.
     pub fn path(self) -> &'static str {
         match self {
@@ -324,6 +334,9 @@ mod tests {
             assert_eq!(TaskList::from_path(l.path()), Some(l));
         }
         assert_eq!(TaskList::from_path("/v1/filteredFooApprovalTask"), None);
+        assert!(TaskList::ALL
+            .iter()
+            .all(|l| (*l == TaskList::All) != TaskList::PER_TYPE.contains(l)));
         assert!(TaskList::Sign.shows(RequestType::CertificateSigningRequest));
         assert!(!TaskList::Sign.shows(RequestType::Decrypt));
         assert!(TaskList::All.shows(RequestType::Block));

@@ -172,18 +172,7 @@ issue_dtos!(
     ]
 );
 
-macro_rules! envelopes {
-    ($($name:ident = $dto:literal, $field:literal, $inner:ident;)*) => {
-        $(static $name: Dto = Dto {
-            name: $dto,
-            fields: &[
-                Field::new($field, Ty::Dto(&$inner, true)).not_null(),
-                Field::new("requestSignature", Ty::Dto(&validate::SIGNATURE, true)),
-            ],
-        };)*
-    };
-}
-envelopes! {
+validate::envelope_dtos! {
     SIGNED_CSR = "SignedCertificateRequestRequestDto", "csrSignRequest", CSR_REQUEST;
     SIGNED_SELF_SIGN = "SignedSelfSignCertificateRequestDto", "selfSignCertificateRequest", SELF_SIGN_REQUEST;
     SIGNED_SIGN_CERTIFICATE = "SignedSignCertificateRequestDto", "signCertificateRequest", SIGN_CERTIFICATE_REQUEST;

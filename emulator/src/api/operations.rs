@@ -164,20 +164,7 @@ key_request_dtos!(
     "SynchronousUnblockKeyRequestDto"
 );
 
-/// The `Signed*RequestDto` envelopes: `{"<request>": @NotNull @Valid, "requestSignature": @Valid
-/// SignatureDto}`.
-macro_rules! envelopes {
-    ($($name:ident = $dto:literal, $field:literal, $inner:ident;)*) => {
-        $(static $name: Dto = Dto {
-            name: $dto,
-            fields: &[
-                Field::new($field, Ty::Dto(&$inner, true)).not_null(),
-                Field::new("requestSignature", Ty::Dto(&validate::SIGNATURE, true)),
-            ],
-        };)*
-    };
-}
-envelopes! {
+validate::envelope_dtos! {
     SIGNED_SIGN = "SignedSignRequestDto", "signRequest", SIGN_REQUEST;
     SIGNED_SYNC_SIGN = "SignedSynchronousSignRequestDto", "signRequest", SYNC_SIGN_REQUEST;
     SIGNED_DECRYPT = "SignedDecryptRequestDto", "decryptRequest", DECRYPT_REQUEST;

@@ -127,6 +127,28 @@ pub(super) static SIGNATURE: Dto = Dto {
     ],
 };
 
+/// The `Signed*RequestDto` envelopes: `{"<request>": @NotNull @Valid <inner>, "requestSignature":
+/// @Valid SignatureDto}` (S3 `dto/tsb/request/Signed*RequestDto.java`).
+macro_rules! envelope_dtos {
+    ($($name:ident = $dto:literal, $field:literal, $inner:ident;)*) => {
+        $(static $name: $crate::api::validate::Dto = $crate::api::validate::Dto {
+            name: $dto,
+            fields: &[
+                $crate::api::validate::Field::new(
+                    $field,
+                    $crate::api::validate::Ty::Dto(&$inner, true),
+                )
+                .not_null(),
+                $crate::api::validate::Field::new(
+                    "requestSignature",
+                    $crate::api::validate::Ty::Dto(&$crate::api::validate::SIGNATURE, true),
+                ),
+            ],
+        };)*
+    };
+}
+pub(super) use envelope_dtos;
+
 /// Check `body` against `dto` as TSB `v` would: 400 / 600 on the first problem.
 pub(super) fn check(body: &Value, dto: &Dto, v: TsbVersion) -> Result<(), ApiError> {
     check_dto(body, dto, v, true, "").map_err(|m| ApiError::new(codes::VALIDATION_FAILED, m))

@@ -236,6 +236,25 @@ impl Approver {
     }
 }
 
+/// A fresh RSA-2048 key and a self-signed certificate for it, valid for a day.
+pub fn self_signed(cn: &str) -> (PKey<Private>, openssl::x509::X509) {
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    (key, b.build())
+}
+
 /// A `public_key` approval entry.
 pub fn approval_entry(a: &Approver) -> Value {
     json!({"type": "public_key", "name": "approver", "value": a.spki()})

@@ -259,6 +259,13 @@ pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignS
             MechParams::Pss(p) => {
                 let h = Hash::from_digest_mech(p.hash_alg)
                     .ok_or_else(|| param_invalid("unsupported PSS hashAlg"))?;
+                // Audit divergence #5: the TSB has no pre-hashed PSS name with SHA-1 (S1
+                // `helpers/consts.go`, S3 `enums/tsb/SignatureAlgorithm.java`: NONESHA224..512 only).
+                if h == Hash::Sha1 {
+                    return Err(param_invalid(
+                        "the TSB has no pre-hashed RSA-PSS signature with SHA-1",
+                    ));
+                }
                 if !prehashed && h != hash {
                     return Err(param_invalid("PSS hashAlg must match the mechanism's hash"));
                 }
@@ -302,7 +309,9 @@ pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignS
             hash: Some(Hash::Sha512),
         }),
         CKM_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, true),
-        CKM_SHA1_RSA_PKCS_PSS => pss_hash(Hash::Sha1, params, false),
+        // CKM_SHA1_RSA_PKCS_PSS is not offered: the module hashes locally and the TSB has no
+        // NONESHA1_WITH_RSA_PSS (audit divergence #5). Sending the data with SHA1_WITH_RSA_PSS
+        // instead needs the full-data signing path the later client work adds.
         CKM_SHA224_RSA_PKCS_PSS => pss_hash(Hash::Sha224, params, false),
         CKM_SHA256_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, false),
         CKM_SHA384_RSA_PKCS_PSS => pss_hash(Hash::Sha384, params, false),
@@ -354,6 +363,15 @@ fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
 /// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
 /// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
 pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
+    // The TSB refuses an empty payload: `@NotEmpty` in S3 `dto/tsb/request/SignRequestDto.java`
+    // and `SynchronousSignRequestDto.java` (Ed25519 and raw CKM_RSA_PKCS could otherwise sign
+    // nothing).
+    if input.is_empty() {
+        return Err(Error::ck(
+            CKR_DATA_LEN_RANGE,
+            "the TSB signs no empty payload",
+        ));
+    }
     match scheme {
         SignScheme::RsaPkcs1 { hash: Some(h) } => {
             Ok((prehashed_name(Scheme::RsaPkcs1, h)?, input.to_vec()))
@@ -556,12 +574,6 @@ pub const MECHANISMS: &[MechRow] = &[
         flags: SV,
     },
     MechRow {
-        mech: CKM_SHA1_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
         mech: CKM_SHA224_RSA_PKCS_PSS,
         min: 2048,
         max: 4096,
@@ -743,6 +755,57 @@ mod tests {
                 .rv(),
             CKR_MECHANISM_INVALID
         );
+    }
+
+    /// The TSB's sign DTOs declare `payload` `@NotEmpty` (S3 `dto/tsb/request/SignRequestDto.java`,
+    /// `SynchronousSignRequestDto.java`): an empty input never goes to the TSB.
+    #[test]
+    fn empty_input_is_refused_before_the_tsb() {
+        for scheme in [
+            SignScheme::EdDsa,
+            SignScheme::RsaPkcs1 { hash: None },
+            SignScheme::Ecdsa { hash: None },
+        ] {
+            assert_eq!(
+                tsb_sign_request(scheme, &[], 256).unwrap_err().rv(),
+                CKR_DATA_LEN_RANGE,
+                "{scheme:?}"
+            );
+        }
+        assert!(tsb_sign_request(SignScheme::EdDsa, b"m", 256).is_ok());
+    }
+
+    /// Audit divergence #5: the TSB has no pre-hashed PSS signature with SHA-1 (S1
+    /// `helpers/consts.go` `RSA_SIGNATURE_LIST` and S3 `enums/tsb/SignatureAlgorithm.java` name
+    /// `NONESHA224..512_WITH_RSA_PSS` only), so the module neither offers CKM_SHA1_RSA_PKCS_PSS
+    /// (which it signs by hashing locally) nor takes SHA-1 as the hash of CKM_RSA_PKCS_PSS.
+    #[test]
+    fn pss_with_sha1_is_not_offered() {
+        let sha1 = MechParams::Pss(PssParams {
+            hash_alg: CKM_SHA_1,
+            mgf: CKG_MGF1_SHA1,
+            salt_len: 20,
+        });
+        assert_eq!(
+            sign_scheme(CKM_RSA_PKCS_PSS, &sha1).unwrap_err().rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            sign_scheme(CKM_SHA1_RSA_PKCS_PSS, &sha1).unwrap_err().rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert!(MECHANISMS.iter().all(|m| m.mech != CKM_SHA1_RSA_PKCS_PSS));
+        // The PSS hashes the TSB names stay.
+        for h in [Hash::Sha224, Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+            let s = SignScheme::RsaPss {
+                hash: h,
+                prehashed: true,
+            };
+            assert!(
+                tsb_sign_request(s, &vec![0u8; h.len()], 256).is_ok(),
+                "{h:?}"
+            );
+        }
     }
 
     #[test]

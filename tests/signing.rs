@@ -163,12 +163,23 @@ isolated!(
             .unwrap();
         assert_eq!(&out[..n], b"raw bytes");
         // PSS, hashed by the module and prehashed by the caller.
+        // PSS with SHA-1 has no pre-hashed TSB name (audit divergence #5): not offered.
+        let sha1 = PkcsPssParams {
+            hash_alg: MechanismType::SHA1,
+            mgf: PkcsMgfType::MGF1_SHA1,
+            s_len: 20.into(),
+        };
+        assert_eq!(
+            rv(s.sign(&Mechanism::Sha1RsaPkcsPss(sha1), privh, &data)
+                .unwrap_err()),
+            RvError::MechanismInvalid
+        );
+        assert_eq!(
+            rv(s.sign(&Mechanism::RsaPkcsPss(sha1), privh, &[0u8; 20])
+                .unwrap_err()),
+            RvError::MechanismParamInvalid
+        );
         for (mech, h, md) in [
-            (
-                MechanismType::SHA1_RSA_PKCS_PSS,
-                MechanismType::SHA1,
-                MessageDigest::sha1(),
-            ),
             (
                 MechanismType::SHA256_RSA_PKCS_PSS,
                 MechanismType::SHA256,
@@ -186,7 +197,6 @@ isolated!(
             ),
         ] {
             let mgf = match h {
-                MechanismType::SHA1 => PkcsMgfType::MGF1_SHA1,
                 MechanismType::SHA256 => PkcsMgfType::MGF1_SHA256,
                 MechanismType::SHA384 => PkcsMgfType::MGF1_SHA384,
                 _ => PkcsMgfType::MGF1_SHA512,
@@ -197,7 +207,6 @@ isolated!(
                 s_len: (md.size() as u64).into(),
             };
             let m = match mech {
-                MechanismType::SHA1_RSA_PKCS_PSS => Mechanism::Sha1RsaPkcsPss(params),
                 MechanismType::SHA256_RSA_PKCS_PSS => Mechanism::Sha256RsaPkcsPss(params),
                 MechanismType::SHA384_RSA_PKCS_PSS => Mechanism::Sha384RsaPkcsPss(params),
                 _ => Mechanism::Sha512RsaPkcsPss(params),

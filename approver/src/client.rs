@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::key::ApproverKey;
@@ -26,6 +27,17 @@ const PAGE_SIZE: u32 = 25;
 /// Upper bound on pages per listing, so a server that ignores paging cannot make us loop forever.
 const MAX_PAGES: u32 = 200;
 
+/// The per-type task lists ([`TaskList::PER_TYPE`]), for TSBs before 2.0.1, which have no
+/// `filteredAllApprovalTask` (S2 `tsb/Download/release_notes.md` 2.0.1: "Fetch All Tasks ... with
+/// the new endpoint"). Together they cover every kind of request (certificate requests are listed
+/// as uses of the key; which list a TSB shows them in is not documented).
+const PER_TYPE_LISTS: [TaskList; 6] = TaskList::PER_TYPE;
+
+/// What this approver learned about the server's task lists.
+const LISTS_UNKNOWN: u8 = 0;
+const LISTS_ALL: u8 = 1;
+const LISTS_PER_TYPE: u8 = 2;
+
 /// A client of the TSB's approver endpoints, holding one approver key.
 ///
 /// Options are set builder-style; the HTTP client is built on first use, so a bad CA file is
@@ -39,6 +51,9 @@ pub struct Approver {
     ca_file: Option<PathBuf>,
     timeout: Duration,
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    /// Whether the server has `filteredAllApprovalTask` (learned from its first answer, shared
+    /// by clones).
+    lists: Arc<AtomicU8>,
 }
 
 impl fmt::Debug for Approver {
@@ -91,6 +106,7 @@ impl Approver {
             ca_file: None,
             timeout: DEFAULT_TIMEOUT,
             client: OnceLock::new(),
+            lists: Arc::new(AtomicU8::new(LISTS_UNKNOWN)),
         }
     }
 
@@ -255,11 +271,12 @@ impl Approver {
 
     fn fetch_page(
         &self,
+        list: TaskList,
         request_id: Option<&str>,
         page: u32,
     ) -> Result<Vec<PendingTask>, ApproveError> {
         let body = self.page_request(request_id, page)?;
-        let url = self.url(TaskList::All.path());
+        let url = self.url(list.path());
         let bytes = self.send("POST", url.clone(), Some(&body))?;
         let decode_err = |message: String| ApproveError::Decode {
             method: "POST",
@@ -282,12 +299,51 @@ impl Approver {
     }
 
     /// All pending tasks of this approver that pass `filter`, with their request id (when
-    /// known), operation and key label. Pages through the server's list.
+    /// known), operation and key label. Pages through the server's list:
+    /// `filteredAllApprovalTask`, or, on a TSB before 2.0.1 that answers it with 404, each of the
+    /// per-type lists (`filteredSignApprovalTask`, ...); what the server has is remembered.
     pub fn pending(&self, filter: &TaskFilter) -> Result<Vec<PendingTask>, ApproveError> {
         let mut out: Vec<PendingTask> = Vec::new();
         let mut ids = HashSet::new();
+        let request_id = filter.request_id.as_deref();
+        let lists: &[TaskList] = match self.lists.load(Ordering::Relaxed) {
+            LISTS_PER_TYPE => &PER_TYPE_LISTS,
+            LISTS_ALL => &[TaskList::All],
+            _ => match self.fetch_page(TaskList::All, request_id, 0) {
+                Ok(first) => {
+                    self.lists.store(LISTS_ALL, Ordering::Relaxed);
+                    self.collect(TaskList::All, request_id, Some(first), &mut ids, &mut out)?;
+                    &[]
+                }
+                Err(ApproveError::Http { status: 404, .. }) => {
+                    self.lists.store(LISTS_PER_TYPE, Ordering::Relaxed);
+                    &PER_TYPE_LISTS
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        for list in lists {
+            self.collect(*list, request_id, None, &mut ids, &mut out)?;
+        }
+        out.retain(|t| filter.matches(t));
+        Ok(out)
+    }
+
+    /// Page through one list (starting with `first`, page 0, when it was fetched already),
+    /// adding the tasks not seen yet.
+    fn collect(
+        &self,
+        list: TaskList,
+        request_id: Option<&str>,
+        mut first: Option<Vec<PendingTask>>,
+        ids: &mut HashSet<String>,
+        out: &mut Vec<PendingTask>,
+    ) -> Result<(), ApproveError> {
         for page in 0..MAX_PAGES {
-            let batch = self.fetch_page(filter.request_id.as_deref(), page)?;
+            let batch = match first.take() {
+                Some(b) => b,
+                None => self.fetch_page(list, request_id, page)?,
+            };
             let full = batch.len() >= PAGE_SIZE as usize;
             let mut new = 0;
             for t in batch {
@@ -301,12 +357,12 @@ impl Approver {
                 break;
             }
         }
-        out.retain(|t| filter.matches(t));
-        Ok(out)
+        Ok(())
     }
 
-    /// This approver's pending tasks that pass `filter` (`POST /v1/filteredAllApprovalTask` with
-    /// a fresh timestamp proof and `detailLevel` `level3`).
+    /// This approver's pending tasks that pass `filter` (`POST /v1/filteredAllApprovalTask`, or
+    /// the per-type lists before TSB 2.0.1, with a fresh timestamp proof and `detailLevel`
+    /// `level3`).
     pub fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>, ApproveError> {
         Ok(self.pending(filter)?.into_iter().map(|p| p.task).collect())
     }

@@ -762,3 +762,49 @@ fn spawn_auto_approve_unblocks_a_waiting_client() {
     let outcome = bg.join().unwrap().unwrap();
     assert!(outcome.count_reached);
 }
+
+/// Every emulator profile (TSB 1.18 to the newest): listing, approving, rejecting, the request-id
+/// lookup and the binary work. Before TSB 2.0.1 there is no `/v1/filteredAllApprovalTask` (S2
+/// `tsb/Download/release_notes.md` 2.0.1), so the approver falls back on the per-type lists.
+#[test]
+fn every_tsb_profile() {
+    for v in tsb_emulator::TsbVersion::PROFILES {
+        let emu = Emulator::start(EmulatorConfig {
+            tsb_version: v,
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let url = emu.base_url();
+        let key = ApproverKey::generate(KeyKind::EcP256);
+        create_ska_key(&url, "k", &[&key], 1);
+        let approver = Approver::new(&url, key.clone());
+        // Approve.
+        let rid = sign_request(&url, "k", "approve me");
+        let tasks = approver.tasks(&TaskFilter::default()).unwrap();
+        assert_eq!(tasks.len(), 1, "{v}: {tasks:?}");
+        assert_eq!(
+            approver.find_task(&rid).unwrap().task.id,
+            tasks[0].id,
+            "{v}"
+        );
+        approver.approve(&tasks[0]).unwrap();
+        wait_status(&url, &rid, RequestState::Executed);
+        // Reject.
+        let rid = sign_request(&url, "k", "reject me");
+        let task = approver.find_task(&rid).unwrap();
+        approver.reject(&task.task.id).unwrap();
+        wait_status(&url, &rid, RequestState::Rejected);
+        assert!(
+            approver.tasks(&TaskFilter::default()).unwrap().is_empty(),
+            "{v}"
+        );
+        // The binary lists and approves.
+        let dir = temp_dir();
+        let key_file = write_key(&dir, &key);
+        let rid = sign_request(&url, "k", "binary");
+        let out = run_bin(&["approve", &rid], &url, &key_file);
+        assert!(out.status.success(), "{v}: {}", text(&out.stderr));
+        wait_status(&url, &rid, RequestState::Executed);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

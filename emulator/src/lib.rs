@@ -49,6 +49,8 @@ pub struct TlsFiles {
 
 /// API-key roles of the TSB; each guards a set of paths ([`tsb_models::role_for_path`]).
 pub use tsb_models::Role;
+/// TSB versions: the emulator's profiles (`EmulatorConfig::tsb_version`).
+pub use tsb_models::TsbVersion;
 
 /// Configuration of an [`Emulator`].
 #[derive(Debug, Clone)]
@@ -73,6 +75,20 @@ pub struct EmulatorConfig {
     /// How old an approver's timestamp may be. Default 600 s, the TSB's configuration template
     /// value of `maxTimestampDiffApprovalClient` (same source).
     pub max_timestamp_age: Duration,
+    /// The TSB version to behave as (see emulator/README.md for what each version changes).
+    /// Default: [`TsbVersion::NEWEST`]. `GET /v1/versionInfo` answers it.
+    pub tsb_version: TsbVersion,
+    /// The TSB's `hsmRequestsTimerServiceInterval`: APPROVED requests execute, and requests past
+    /// their timeout turn EXPIRED, only when the scheduler runs, every this often (real time).
+    /// Zero (the default, fast for tests) re-evaluates on every read and every 200 ms; the TSB's
+    /// configuration template says 60 s (S2 `tsb/Download/release_notes.md`, 1.18.0).
+    pub scheduler_interval: Duration,
+    /// The TSB 2.1.0 server parameter that lets a request's `result` be fetched only once: after
+    /// the first status read that carried it, `result` is null.
+    pub fetch_result_once: bool,
+    /// The TSB 2.2.0 `allowedRequestCertificates` (DER certificates): when not empty, every body
+    /// with a `requestSignature` field must carry a valid one by a key of these certificates.
+    pub allowed_request_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for EmulatorConfig {
@@ -87,6 +103,10 @@ impl Default for EmulatorConfig {
             log_requests: false,
             max_timestamp_future: Duration::ZERO,
             max_timestamp_age: Duration::from_secs(600),
+            tsb_version: TsbVersion::NEWEST,
+            scheduler_interval: Duration::ZERO,
+            fetch_result_once: false,
+            allowed_request_certificates: Vec::new(),
         }
     }
 }
@@ -204,6 +224,8 @@ pub(crate) struct Shared {
     /// Serialises state-file writes; holds the generation last written so an older snapshot never
     /// overwrites a newer one.
     pub(crate) persist_gen: Mutex<u64>,
+    /// API keys revoked at runtime ([`Emulator::revoke_api_key`]).
+    pub(crate) revoked_api_keys: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {
@@ -249,6 +271,7 @@ pub struct Emulator {
 impl Emulator {
     /// Bind, load the state file if configured, and start serving in background threads.
     pub fn start(cfg: EmulatorConfig) -> io::Result<Emulator> {
+        api::check_config(&cfg)?;
         let tls = match &cfg.tls {
             Some(files) => Some(http::tls_acceptor(files)?),
             None => None,
@@ -270,6 +293,7 @@ impl Emulator {
             shutdown: AtomicBool::new(false),
             tls,
             persist_gen: Mutex::new(0),
+            revoked_api_keys: Mutex::new(Default::default()),
         });
         let accept = {
             let shared = shared.clone();
@@ -344,6 +368,17 @@ impl Emulator {
     /// Zero every counter.
     pub fn reset_counts(&self) {
         self.shared.counts.lock().clear();
+    }
+
+    /// Revoke one of the configured API keys: from now on it is refused with errorCode 631, as a
+    /// TSB whose configuration dropped it (for clients' rollover to the next key).
+    pub fn revoke_api_key(&self, key: &str) {
+        self.shared.revoked_api_keys.lock().insert(key.to_string());
+    }
+
+    /// Run the request scheduler now and wait for it (as if `scheduler_interval` had elapsed).
+    pub fn run_scheduler(&self) {
+        api::run_scheduler_now(&self.shared);
     }
 
     /// Stop the listener and the scheduler and wait for them.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tsb_emulator::{Emulator, EmulatorConfig, Role, TlsFiles};
+use tsb_emulator::{Emulator, EmulatorConfig, Role, TlsFiles, TsbVersion};
 
 const HELP: &str = "\
 tsb-emulator: a local Securosys TSB (REST API + Smart Key Attributes approvals)
@@ -28,6 +28,17 @@ OPTIONS:
   --max-timestamp-age SECS
                          accept approver timestamps up to SECS old (default 600, the TSB's
                          maxTimestampDiffApprovalClient)
+  --tsb-version VERSION  behave as this TSB version: 1.18, 2.0, 2.0.1, 2.1, 2.1.1, 2.2, 2.3
+                         (default 2.3, the newest; see emulator/README.md)
+  --scheduler-interval-ms MS
+                         run the request scheduler every MS milliseconds: approved requests
+                         execute and timed-out ones expire only then (the TSB's
+                         hsmRequestsTimerServiceInterval, 60000 in its template); default 0:
+                         at once on every read
+  --fetch-result-once    a request's result can be read only once (TSB >= 2.1.0 option)
+  --allowed-request-certificate FILE
+                         require requests signed by this certificate's key (PEM or DER;
+                         repeatable; TSB >= 2.2.0 allowedRequestCertificates)
   --test-controls        serve the /_emulator/* test-control endpoints
   --quiet                do not log requests on stderr
   --help                 print this help
@@ -40,6 +51,15 @@ fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
     v.parse::<u64>()
         .map(Duration::from_secs)
         .map_err(|_| format!("{flag} {v}: not a whole number of seconds"))
+}
+
+/// A certificate file (PEM or DER) as DER.
+fn certificate_der(path: &str) -> Result<Vec<u8>, String> {
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let cert = openssl::x509::X509::from_pem(&data)
+        .or_else(|_| openssl::x509::X509::from_der(&data))
+        .map_err(|_| "not a PEM or DER certificate".to_string())?;
+    cert.to_der().map_err(|e| e.to_string())
 }
 
 fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
@@ -87,6 +107,26 @@ fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
             "--state" => cfg.state_file = Some(PathBuf::from(value()?)),
             "--max-timestamp-future" => cfg.max_timestamp_future = seconds(flag, &value()?)?,
             "--max-timestamp-age" => cfg.max_timestamp_age = seconds(flag, &value()?)?,
+            "--tsb-version" => {
+                let v = value()?;
+                cfg.tsb_version = TsbVersion::parse(&v)
+                    .ok_or_else(|| format!("--tsb-version {v}: not a version like 2.1 or 2.1.1"))?;
+            }
+            "--scheduler-interval-ms" => {
+                let v = value()?;
+                cfg.scheduler_interval = v
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| format!("--scheduler-interval-ms {v}: not a whole number"))?;
+            }
+            "--fetch-result-once" => cfg.fetch_result_once = true,
+            "--allowed-request-certificate" => {
+                let path = value()?;
+                cfg.allowed_request_certificates.push(
+                    certificate_der(&path)
+                        .map_err(|e| format!("--allowed-request-certificate {path}: {e}"))?,
+                );
+            }
             "--test-controls" => cfg.test_controls = true,
             "--quiet" => cfg.log_requests = false,
             other => return Err(format!("unknown argument {other} (see --help)")),
@@ -153,11 +193,22 @@ mod tests {
             "--max-timestamp-future",
             "30",
             "--max-timestamp-age=120",
+            "--tsb-version",
+            "2.1",
+            "--scheduler-interval-ms=60000",
+            "--fetch-result-once",
         ]))
         .unwrap();
+        assert_eq!(cfg.tsb_version, TsbVersion::V2_1_0);
+        assert_eq!(cfg.scheduler_interval, Duration::from_secs(60));
+        assert!(cfg.fetch_result_once);
+        assert!(parse_args(&args(&["--tsb-version", "two"])).is_err());
+        assert!(parse_args(&args(&["--allowed-request-certificate", "/nonexistent"])).is_err());
         assert_eq!(cfg.max_timestamp_future, Duration::from_secs(30));
         assert_eq!(cfg.max_timestamp_age, Duration::from_secs(120));
         let default = parse_args(&[]).unwrap();
+        assert_eq!(default.tsb_version, TsbVersion::NEWEST);
+        assert_eq!(default.scheduler_interval, Duration::ZERO);
         assert_eq!(default.max_timestamp_future, Duration::ZERO);
         assert_eq!(default.max_timestamp_age, Duration::from_secs(600));
         assert!(parse_args(&args(&["--max-timestamp-age", "-1"])).is_err());

@@ -249,12 +249,13 @@ pub fn issue_from_csr(
 /// Anything that is not a parsable certificate is `InvalidPayload`.
 pub fn certificate_to_der(cert: &str) -> Result<Vec<u8>, CryptoError> {
     let bad = |e: String| CryptoError::InvalidPayload(format!("certificate: {e}"));
-    let x509 = if cert.contains("-----BEGIN") {
-        X509::from_pem(cert.as_bytes()).map_err(|e| bad(e.to_string()))?
-    } else {
-        let der = decode_base64(cert).map_err(bad)?;
-        X509::from_der(&der).map_err(|e| bad(e.to_string()))?
-    };
+    // PEM armour is ignored, as the TSB's base64 validator strips it (Securosys
+    // `vault-code-executable-examples` `validation/tsb/Base64EncodedValidator.java`).
+    let body = cert
+        .replace("-----BEGIN CERTIFICATE-----", "")
+        .replace("-----END CERTIFICATE-----", "");
+    let der = decode_base64(&body).map_err(bad)?;
+    let x509 = X509::from_der(&der).map_err(|e| bad(e.to_string()))?;
     x509.to_der().map_err(internal)
 }
 

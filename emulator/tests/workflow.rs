@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
+use tsb_emulator::EmulatorConfig;
 
 #[test]
 fn empty_policy_and_plain_key_execute_at_once() {
@@ -512,7 +513,7 @@ fn key_password_is_checked_at_creation_and_never_shown_to_approvers() {
     let a = Approver::ec();
     env.create_key(
         json!({"label": "pw", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-        "password": ["p", "w"], "attributes": {"sign": true},
+        "password": ["p", "w"], "attributes": {"sign": true, "decrypt": false, "unwrap": false},
         "policy": use_policy(vec![token(0, 0, vec![(1, vec![&a])])])}),
     );
     let mut body = sign_body("pw", "SHA256_WITH_ECDSA");
@@ -603,7 +604,7 @@ fn never_fulfillable_quorum_is_refused_only_in_rule_use() {
     let (s, v) = env.post(
         "/v1/key",
         &json!({"label": "Unusable", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-                "attributes": {"sign": true}, "policy": use_policy(vec![frozen])}),
+                "attributes": {"sign": true, "decrypt": false, "unwrap": false}, "policy": use_policy(vec![frozen])}),
     );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
 }
@@ -678,4 +679,59 @@ fn approver_timestamps_may_not_be_in_the_future() {
     assert_eq!(s, 200, "{v}");
     let (s, v) = env.post("/v1/filteredAllApprovalTask", &at(-120));
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(404)), "{v}");
+}
+
+/// With `scheduler_interval` (the TSB's `hsmRequestsTimerServiceInterval`, 60 s in its
+/// configuration template, S2 `tsb/Download/release_notes.md` 1.18.0), an approved request stays
+/// APPROVED and a timed-out one PENDING until the scheduler runs.
+#[test]
+fn scheduler_interval_delays_execution_and_expiry() {
+    let env = start_with(EmulatorConfig {
+        test_controls: true,
+        scheduler_interval: Duration::from_secs(3600),
+        ..EmulatorConfig::default()
+    });
+    let a = Approver::ec();
+    env.ec_key("k", use_policy(vec![token(0, 60, vec![(1, vec![&a])])]));
+    let done = env.sign_async("k");
+    env.approve(&a, &done);
+    let late = env.sign_async("k");
+    assert_eq!(env.state(&done), "APPROVED");
+    env.emu.advance_clock(Duration::from_secs(120));
+    assert_eq!(
+        env.state(&late),
+        "PENDING",
+        "expiry waits for the scheduler"
+    );
+    assert_eq!(env.state(&done), "APPROVED");
+    // The test control runs it (as Emulator::run_scheduler does).
+    let (s, v) = env.post("/_emulator/scheduler/run", &json!({}));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(env.state(&done), "EXECUTED");
+    assert_eq!(env.state(&late), "EXPIRED");
+    // A short interval: the scheduler executes by itself.
+    let env = start_with(EmulatorConfig {
+        scheduler_interval: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    });
+    env.ec_key("k", use_policy(vec![token(0, 0, vec![(1, vec![&a])])]));
+    let id = env.sign_async("k");
+    env.approve(&a, &id);
+    assert_eq!(env.wait_state(&id, "EXECUTED")["status"], "EXECUTED");
+}
+
+/// Deleting a request that already ended: Securosys' Go client treats a 404 and a 500 of
+/// `DELETE /v1/request/{id}` as "already gone" (S1 `requests.go` `RemoveRequest`), so a TSB
+/// answers one of them there; the emulator answers 500 for an ended request (which one a TSB
+/// gives in which case is not documented) and 404 errorCode 651 for an unknown id.
+#[test]
+fn deleting_an_ended_request_is_a_500() {
+    let env = start();
+    env.ec_key("k", json!(null));
+    let id = env.sign_async("k");
+    assert_eq!(env.state(&id), "EXECUTED");
+    let (s, v) = env.delete(&format!("/v1/request/{id}"), None);
+    assert_eq!(s, 500, "{v}");
+    assert!(v["errorCode"].is_i64(), "{v}");
+    assert_eq!(env.state(&id), "EXECUTED");
 }

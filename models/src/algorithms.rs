@@ -7,16 +7,19 @@
 //! - `signatureAlgorithm`: S3 `enums/tsb/SignatureAlgorithm.java`
 //!   (the TSB's enum) and S1 `helpers/consts.go` (`RSA_SIGNATURE_LIST`, `EC_SIGNATURE_LIST`,
 //!   `ED_SIGNATURE_LIST`, `DSA_SIGNATURE_LIST`, `BLS_SIGNATURE_LIST`); the PQC names also from the
-//!   S1 `README.md`. `NONESHA1_WITH_RSA_PSS` is in neither (audit divergence #5).
+//!   S1 `README.md`. `NONESHA1_WITH_RSA_PSS` is in neither (audit divergence #5) and is not
+//!   here. Which TSB version knows which name: [`signature_algorithm_since`].
 //! - `cipherAlgorithm`: S3 `.../enums/tsb/CipherAlgorithm.java`; `RSA_PADDING_PKCS` from S1
 //!   `helpers/consts.go` `RSA_CIPHER_LIST` and S2 `tsb/Download/release_notes.md` 2.2.0.
 //! - certificates and CSRs: S3 `.../enums/tsb/KeytoolSignatureAlgorithm.java` and S1
 //!   `CERTIFICATE_RSA_SIGNATURE_LIST` (RSA); the ECDSA names from the S3 version the audit read
 //!   (@321a44f9); `EDDSA` only in newer DTO copies (S6, audit divergence #3); `SHA224_WITH_ECDSA`
-//!   in no source.
+//!   is in no source and not in the certificate list.
 //! - approver digests (`timestampDigestAlgorithm`, `approvalDigestAlgorithm`): S3
 //!   `.../dto/tsb/request/AuthenticatableRequestDto.java` and `SendApprovalDto.java` field docs,
 //!   S2's sample scripts (`SHA-256`), S4 `testHelpers/test_client_tsb.go`; `EdDSA` for Ed25519.
+
+use crate::service::TsbVersion;
 
 /// A hash function as it appears inside TSB algorithm names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,10 +216,9 @@ signature_algorithms! {
     SHA256_WITH_RSA_PSS = RsaPss, Hash(Sha256);
     SHA384_WITH_RSA_PSS = RsaPss, Hash(Sha384);
     SHA512_WITH_RSA_PSS = RsaPss, Hash(Sha512);
+    // There is no NONESHA1_WITH_RSA_PSS: S1 and S3 name NONESHA224..512_WITH_RSA_PSS only (audit
+    // divergence #5); a pre-hashed PSS signature with SHA-1 has no TSB name.
     NONE_WITH_RSA_PSS = RsaPss, DigestAnyLength;
-    // Audit divergence #5: in no source (S1 and S3 have NONESHA224..512_WITH_RSA_PSS only); kept
-    // for now because the module sends it for CKM_SHA1_RSA_PKCS_PSS and the emulator accepts it.
-    NONESHA1_WITH_RSA_PSS = RsaPss, Input::Digest(Sha1);
     NONESHA224_WITH_RSA_PSS = RsaPss, Input::Digest(Sha224);
     NONESHA256_WITH_RSA_PSS = RsaPss, Input::Digest(Sha256);
     NONESHA384_WITH_RSA_PSS = RsaPss, Input::Digest(Sha384);
@@ -238,7 +240,7 @@ signature_algorithms! {
     KECCAK256_WITH_ECDSA = Other, Input::Other;
     KECCAK384_WITH_ECDSA = Other, Input::Other;
     KECCAK512_WITH_ECDSA = Other, Input::Other;
-    // Schnorr, TSB 2.2.0 (S3).
+    // Schnorr, TSB 2.2.0 (S3, release notes 2.2.0).
     NONE_WITH_EC_SCHNORR_BIP0340 = Other, Input::Other;
     // DSA (S3, S1 DSA_SIGNATURE_LIST).
     NONE_WITH_DSA = Dsa, Raw;
@@ -291,25 +293,77 @@ pub fn is_known_signature_algorithm(name: &str) -> bool {
 }
 
 /// Signature algorithms of certificates and CSRs (`/v1/certificate/**`): a restricted list
-/// (`KeytoolSignatureAlgorithm`, see the module docs for the sources of each name).
+/// (`KeytoolSignatureAlgorithm`): S3 `enums/tsb/KeytoolSignatureAlgorithm.java` (RSA, and
+/// `SHA256/384/512_WITH_ECDSA` in its copy @d1c4461a) and S1 `CERTIFICATE_RSA_SIGNATURE_LIST`;
+/// `EDDSA` only in S6 `client/enums/KeytoolSignatureAlgorithm.java`
+/// ([`certificate_signature_algorithm_in`] gates it). `SHA224_WITH_ECDSA` is in no source and
+/// not here.
 pub const CERTIFICATE_SIGNATURE_ALGORITHMS: &[&str] = &[
     name::SHA224_WITH_RSA,
     name::SHA256_WITH_RSA,
     name::SHA384_WITH_RSA,
     name::SHA512_WITH_RSA,
-    name::SHA224_WITH_ECDSA,
     name::SHA256_WITH_ECDSA,
     name::SHA384_WITH_ECDSA,
     name::SHA512_WITH_ECDSA,
     name::EDDSA,
 ];
 
-/// The signature algorithm of this name, if certificates and CSRs may use it.
+/// The signature algorithm of this name, if certificates and CSRs may use it (on the newest TSB).
 pub fn certificate_signature_algorithm(name: &str) -> Option<&'static SignatureAlgorithm> {
+    certificate_signature_algorithm_in(name, TsbVersion::NEWEST)
+}
+
+/// The signature algorithm of this name, if the `KeytoolSignatureAlgorithm` of TSB `v` has it:
+/// `EDDSA` only with the newer certificate DTOs ([`TsbVersion::has_newer_certificate_dtos`]).
+pub fn certificate_signature_algorithm_in(
+    name: &str,
+    v: TsbVersion,
+) -> Option<&'static SignatureAlgorithm> {
+    if name == name::EDDSA && !v.has_newer_certificate_dtos() {
+        return None;
+    }
     CERTIFICATE_SIGNATURE_ALGORITHMS
         .contains(&name)
         .then(|| signature_algorithm(name))
         .flatten()
+}
+
+/// The first TSB version whose `SignatureAlgorithm` enum has this name (for a known name):
+/// - `LMS`: 2.1.0 (S2 release notes 2.1.0, "Support for PQC-Algorithm LMS");
+/// - `NONE_WITH_EC_SCHNORR_BIP0340`, `ML_DSA`, `ML_DSA_M`, `SLH_DSA` and the `*_WITH_ML_DSA` /
+///   `*_WITH_SLH_DSA` families: 2.2.0 (release notes 2.2.0: BIP 0340, final FIPS 203-205 names);
+/// - `NONE_WITH_RSA_PSS` and `NONESHA224..512_WITH_RSA_PSS`: 2.2.0. This one is an inference: the
+///   S3 enum copy of the pre-2.2 TSB (@d1c4461a, draft PQC names, `KYBER`) lacks them, the copy
+///   of the 2.2 era (@08bfdf25, final PQC names, Schnorr) has them, and no release note names
+///   them;
+/// - everything else: every version this project emulates (1.18.0 and before; the pre-hashed
+///   `NONESHA*_WITH_RSA` names since 1.17.1, release notes "SignatureAlgorithms ... to be used
+///   with pre-hashing the payload").
+pub fn signature_algorithm_since(name: &str) -> TsbVersion {
+    let pss_prehashed = signature_algorithm(name).is_some_and(|a| {
+        a.scheme == Scheme::RsaPss && matches!(a.input, Input::Digest(_) | Input::DigestAnyLength)
+    });
+    if name == name::LMS {
+        TsbVersion::V2_1_0
+    } else if pss_prehashed
+        || matches!(
+            name,
+            name::NONE_WITH_EC_SCHNORR_BIP0340 | name::ML_DSA | name::ML_DSA_M | name::SLH_DSA
+        )
+        || name.ends_with("_WITH_ML_DSA")
+        || name.ends_with("_WITH_SLH_DSA")
+    {
+        TsbVersion::V2_2_0
+    } else {
+        TsbVersion::new(1, 0, 0)
+    }
+}
+
+/// Whether TSB `v` knows this `signatureAlgorithm` name ([`is_known_signature_algorithm`] and
+/// [`signature_algorithm_since`]).
+pub fn is_known_signature_algorithm_in(name: &str, v: TsbVersion) -> bool {
+    is_known_signature_algorithm(name) && signature_algorithm_since(name) <= v
 }
 
 /// What a `cipherAlgorithm` does.
@@ -341,7 +395,10 @@ const fn cipher(name: &'static str, cipher: Cipher) -> CipherAlgorithm {
 
 /// Every `cipherAlgorithm` (see the module docs for the sources). `RSA` comes before
 /// `RSA_PADDING_PKCS`, so it is the one [`cipher_algorithm_for`] gives for PKCS#1 v1.5: what the
-/// module sends (audit divergence #7: since TSB 2.2.0 `RSA_PADDING_PKCS` is the explicit name).
+/// module sends, and the only PKCS#1 v1.5 name every version has (audit divergence #7: since TSB
+/// 2.2.0 `RSA_PADDING_PKCS` "(legacy)" is the explicit name). That `RSA` means PKCS#1 v1.5 is
+/// the JCE's default for `Cipher.getInstance("RSA")` (S3 maps the name to the JCE name `RSA`);
+/// no Securosys source says what the HSM provider does with it.
 pub const CIPHER_ALGORITHMS: &[CipherAlgorithm] = &[
     cipher("RSA", Cipher::RsaPkcs1),
     cipher("RSA_PADDING_PKCS", Cipher::RsaPkcs1),
@@ -370,6 +427,15 @@ pub const CIPHER_ALGORITHMS: &[CipherAlgorithm] = &[
 /// The `cipherAlgorithm` of this name.
 pub fn cipher_algorithm(name: &str) -> Option<&'static CipherAlgorithm> {
     CIPHER_ALGORITHMS.iter().find(|a| a.name == name)
+}
+
+/// The `cipherAlgorithm` of this name, if TSB `v` has it: `RSA_PADDING_PKCS` since 2.2.0
+/// ([`TsbVersion::has_rsa_padding_pkcs`]); it is missing from S3's enum copy, which has `RSA`.
+pub fn cipher_algorithm_in(name: &str, v: TsbVersion) -> Option<&'static CipherAlgorithm> {
+    if name == "RSA_PADDING_PKCS" && !v.has_rsa_padding_pkcs() {
+        return None;
+    }
+    cipher_algorithm(name)
 }
 
 /// The name for this cipher (the first in [`CIPHER_ALGORITHMS`]); none for `Symmetric`.
@@ -440,10 +506,12 @@ mod tests {
             signature_algorithm_for(Scheme::RsaPkcs1, Input::Digest(Sha256)).map(|a| a.name),
             Some("NONESHA256_WITH_RSA")
         );
+        // Audit divergence #5: a pre-hashed PSS signature with SHA-1 has no TSB name.
         assert_eq!(
-            signature_algorithm_for(Scheme::RsaPss, Input::Digest(Sha1)).map(|a| a.name),
-            Some("NONESHA1_WITH_RSA_PSS")
+            signature_algorithm_for(Scheme::RsaPss, Input::Digest(Sha1)),
+            None
         );
+        assert!(!is_known_signature_algorithm("NONESHA1_WITH_RSA_PSS"));
         assert_eq!(
             signature_algorithm_for(Scheme::Ecdsa, Input::Digest(Sha256)),
             None
@@ -458,6 +526,37 @@ mod tests {
             Some(Hash(Sha384))
         );
         assert_eq!(certificate_signature_algorithm("SHA1_WITH_RSA"), None);
+        assert_eq!(certificate_signature_algorithm("SHA224_WITH_ECDSA"), None);
+        assert!(certificate_signature_algorithm_in("EDDSA", TsbVersion::V2_2_0).is_none());
+        assert!(certificate_signature_algorithm_in("EDDSA", TsbVersion::V2_3_0).is_some());
+        assert!(
+            certificate_signature_algorithm_in("SHA256_WITH_ECDSA", TsbVersion::V1_18_0).is_some()
+        );
+        assert!(cipher_algorithm_in("RSA_PADDING_PKCS", TsbVersion::V2_1_1).is_none());
+        assert!(cipher_algorithm_in("RSA_PADDING_PKCS", TsbVersion::V2_2_0).is_some());
+        assert!(cipher_algorithm_in("RSA", TsbVersion::V1_18_0).is_some());
+        assert!(is_known_signature_algorithm_in(
+            "NONESHA256_WITH_RSA",
+            TsbVersion::V1_18_0
+        ));
+        assert!(!is_known_signature_algorithm_in(
+            "NONESHA256_WITH_RSA_PSS",
+            TsbVersion::V2_1_1
+        ));
+        assert!(is_known_signature_algorithm_in(
+            "NONESHA256_WITH_RSA_PSS",
+            TsbVersion::V2_2_0
+        ));
+        assert!(!is_known_signature_algorithm_in(
+            "NONE_WITH_RSA_PSS",
+            TsbVersion::V2_1_1
+        ));
+        assert!(!is_known_signature_algorithm_in(
+            "SHA3_256_WITH_ML_DSA",
+            TsbVersion::V2_1_1
+        ));
+        assert!(!is_known_signature_algorithm_in("LMS", TsbVersion::V2_0_0));
+        assert!(is_known_signature_algorithm_in("LMS", TsbVersion::V2_1_0));
         assert_eq!(cipher_algorithm_for(Cipher::RsaPkcs1), Some("RSA"));
         assert_eq!(
             cipher_algorithm_for(Cipher::RsaOaep(Sha384)),

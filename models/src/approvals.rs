@@ -51,6 +51,14 @@ pub enum SortOrder {
 }
 
 impl SortOrder {
+    /// The enum's names.
+    pub const NAMES: [&'static str; 4] = [
+        "CREATION_DATE_ASC",
+        "CREATION_DATE_DESC",
+        "LAST_FETCHED_DATE_ASC",
+        "LAST_FETCHED_DATE_DESC",
+    ];
+
     /// Whether the newest comes first.
     pub fn is_descending(self) -> bool {
         matches!(
@@ -211,6 +219,16 @@ impl TaskList {
         TaskList::All,
     ];
 
+    /// The per-type lists (every list but `All`): what a TSB before 2.0.1 offers.
+    pub const PER_TYPE: [TaskList; 6] = [
+        TaskList::Sign,
+        TaskList::Decrypt,
+        TaskList::BlockKey,
+        TaskList::UnblockKey,
+        TaskList::ModifyKey,
+        TaskList::UnwrapKey,
+    ];
+
     /// The path, e.g. `/v1/filteredAllApprovalTask`.
     pub fn path(self) -> &'static str {
         match self {
@@ -304,6 +322,9 @@ mod tests {
         }
         let p: Paging = serde_json::from_str(r#"{"sortOrder":"CREATION_DATE_ASC"}"#).unwrap();
         assert!(p.validate().is_err());
+        for n in SortOrder::NAMES {
+            assert!(serde_json::from_value::<SortOrder>(serde_json::json!(n)).is_ok());
+        }
     }
 
     #[test]
@@ -313,6 +334,9 @@ mod tests {
             assert_eq!(TaskList::from_path(l.path()), Some(l));
         }
         assert_eq!(TaskList::from_path("/v1/filteredFooApprovalTask"), None);
+        assert!(TaskList::ALL
+            .iter()
+            .all(|l| (*l == TaskList::All) != TaskList::PER_TYPE.contains(l)));
         assert!(TaskList::Sign.shows(RequestType::CertificateSigningRequest));
         assert!(!TaskList::Sign.shows(RequestType::Decrypt));
         assert!(TaskList::All.shows(RequestType::Block));

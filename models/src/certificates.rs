@@ -8,6 +8,32 @@ use crate::keys::Password;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The `KeyUsage` enum of certificate requests (S3 `enums/tsb/KeyUsage.java`, S1
+/// `helpers/consts.go` `SUPPORTED_KEY_USAGE`).
+pub const KEY_USAGES: [&str; 9] = [
+    "DIGITAL_SIGNATURE",
+    "CONTENT_COMMITMENT",
+    "KEY_ENCIPHERMENT",
+    "DATA_ENCIPHERMENT",
+    "KEY_AGREEMENT",
+    "KEY_CERT_SIGN",
+    "CRL_SIGN",
+    "ENCIPHER_ONLY",
+    "DECIPHER_ONLY",
+];
+
+/// The `ExtendedKeyUsage` enum of certificate requests (S3 `enums/tsb/ExtendedKeyUsage.java`,
+/// S1 `SUPPORTED_EXTENDED_KEY_USAGE`).
+pub const EXTENDED_KEY_USAGES: [&str; 7] = [
+    "ANY_EXTENDED_KEY_USAGE",
+    "SERVER_AUTH",
+    "CLIENT_AUTH",
+    "CODE_SIGNING",
+    "EMAIL_PROTECTION",
+    "TIME_STAMPING",
+    "OCSP_SIGNING",
+];
+
 /// Subject fields of a CSR (`standardCertificateAttributes`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -31,6 +31,7 @@ pub mod codes {
     pub const PARSING_KEY: i64 = 407;
     pub const DECRYPT_FAILED: i64 = 410;
     pub const INVALID_CERTIFICATE_REQUEST: i64 = 411;
+    pub const REQUEST_SIGNER_NOT_ALLOWED: i64 = 415;
     pub const INVALID_ENUM: i64 = 501;
     pub const VALIDATION_FAILED: i64 = 600;
     pub const UNSUPPORTED_APPROVER_KEY: i64 = 601;
@@ -66,6 +67,7 @@ pub mod codes {
             PARSING_KEY => "res.error.parsing.key",
             DECRYPT_FAILED => "res.error.decrypt.failed",
             INVALID_CERTIFICATE_REQUEST => "res.error.invalid.certificate.request",
+            REQUEST_SIGNER_NOT_ALLOWED => "res.error.request.signer.not.allowed",
             INVALID_ENUM => "res.error.invalid.value.for.enum",
             VALIDATION_FAILED => "res.error.input.validation.failed",
             UNSUPPORTED_APPROVER_KEY => "res.error.unsupported.approver.key.type",

@@ -14,6 +14,7 @@
 //! | S3 | `securosys-com/vault-code-executable-examples` | the TSB's DTOs, enums, errors |
 //! | S4 | `securosys-com/hcvault-plugin-secrets-engine` | the Vault plugin (approver endpoints) |
 //! | S5 | `securosys-com/fireblocks-external-key-store` | a Java client |
+//! | S6 | `securosys-com/keycloak-securosys-simple-sign-provider` | a Java client with newer DTO copies |
 //!
 //! S3 paths are written relative to its `src/main/java/com/securosys/tee/` (for example
 //! `dto/tsb/request/PagingDto.java`).

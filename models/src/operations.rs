@@ -7,6 +7,10 @@ use crate::keys::Password;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The `payloadType` enum (S3 `enums/tsb/PayloadType.java`; S1 `helpers/consts.go`
+/// `SUPPORTED_PAYLOAD_TYPE` lacks `HEX`). Default `UNSPECIFIED`.
+pub const PAYLOAD_TYPES: [&str; 6] = ["UNSPECIFIED", "ISO_20022", "PDF", "BTC", "ETH", "HEX"];
+
 /// Inner object of `POST /v1/synchronousSign` and `POST /v1/sign`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +41,20 @@ pub struct SignEnvelope {
     /// Optional application signature over the request (relayed, not verified by the emulator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_signature: Option<Value>,
+}
+
+/// The `requestSignature` of a request envelope (S3 `dto/tsb/request/SignatureDto.java`): an
+/// application's signature over the inner request (S1 `tsb_client.go`
+/// `GenerateRequestSignature`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSignature {
+    /// Base64 signature, as the JDK's `Signature.sign()` returns it.
+    pub signature: String,
+    /// `SHA-256` etc.
+    pub digest_algorithm: String,
+    /// Base64 public key of the signing key.
+    pub public_key: String,
 }
 
 /// `{"signature": b64}` from `synchronousSign`.

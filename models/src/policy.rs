@@ -8,6 +8,7 @@
 //! `tsb/Download/release_notes.md` 2.0.1 ("Allowed never fulfillable RuleModify, RuleBlock, and
 //! RuleUnblock on SKA-Keys").
 
+use crate::service::TsbVersion;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -145,6 +146,14 @@ impl Policy {
     ///
     /// Whether a `value` decodes (base64, DER) is checked where the crypto is (the emulator).
     pub fn validate(&self) -> Result<(), PolicyError> {
+        self.validate_for(TsbVersion::NEWEST)
+    }
+
+    /// [`Policy::validate`] as TSB `v` does it: before 2.0.1 every rule's quorum must be
+    /// reachable, `ruleModify`, `ruleBlock` and `ruleUnblock` included
+    /// ([`TsbVersion::allows_never_fulfillable_management_rules`]).
+    pub fn validate_for(&self, v: TsbVersion) -> Result<(), PolicyError> {
+        let frozen_ok = v.allows_never_fulfillable_management_rules();
         for (name, rule) in self.rules() {
             let Some(rule) = rule else { continue };
             for (ti, t) in rule.tokens.iter().enumerate() {
@@ -169,7 +178,7 @@ impl Policy {
                         .map(|a| (&a.kind, a.value.as_ref().or(a.name.as_ref())))
                         .collect::<BTreeSet<_>>()
                         .len();
-                    if name == "ruleUse" && g.quorum as usize > distinct {
+                    if (name == "ruleUse" || !frozen_ok) && g.quorum as usize > distinct {
                         return Err(PolicyError {
                             at,
                             problem: format!(

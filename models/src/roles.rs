@@ -80,7 +80,10 @@ const EXACT: &[(&str, Role)] = &[
     ("/v1/keystore/statistics", Role::Service),
 ];
 
-/// `/prefix/**` patterns: the prefix itself and everything below it.
+/// `/prefix/**` patterns: the prefix itself and everything below it. Audit divergence #13: the
+/// clients disagree with this table for two of them (S1 `random.go` sends the `serviceToken` key
+/// to `/v1/generateRandom`, S5 and S6 the key-management key to `/v1/certificate/**`); the TSB's
+/// own documentation (above) is followed.
 const SUBTREES: &[(&str, Role)] = &[
     ("/v1/key", Role::KeyManagement),
     ("/v1/dataObject", Role::KeyManagement),

@@ -37,8 +37,11 @@ pub(super) fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), Api
             .filter(|(r, _)| *r == role)
             .peekable();
         if keys.peek().is_some() {
+            // Any of the role's keys works (rollover, TSB 2.0.1); a key revoked at runtime
+            // (`Emulator::revoke_api_key`) is refused like an unknown one.
             let given = req.header("x-api-key").unwrap_or("");
-            if !keys.any(|(_, k)| k == given) {
+            let revoked = shared.revoked_api_keys.lock().contains(given);
+            if revoked || !keys.any(|(_, k)| k == given) {
                 return Err(ApiError::new(
                     codes::INVALID_API_KEY,
                     format!("invalid API key for role {}", role.name()),

@@ -1,4 +1,5 @@
-//! The `/_emulator/*` test controls: faults, clock, request counters.
+//! The `/_emulator/*` test controls: faults, clock, request counters, the request scheduler, API-key
+//! revocation.
 
 use super::{json_response, method_not_allowed, not_found_path, parse, rfc3339, ApiResult};
 use crate::http::HttpRequest;
@@ -11,6 +12,11 @@ use std::time::Duration;
 #[serde(rename_all = "camelCase")]
 struct ClockAdvance {
     advance_seconds: u64,
+}
+
+#[derive(Deserialize)]
+struct RevokeApiKey {
+    key: String,
 }
 
 fn clock_body(shared: &Shared) -> ApiResult {
@@ -40,11 +46,22 @@ pub(super) fn controls(shared: &Shared, req: &HttpRequest) -> ApiResult {
             shared.counts.lock().clear();
             json_response(200, &json!({}))
         }
+        ("/_emulator/scheduler/run", "POST") => {
+            super::run_scheduler_now(shared);
+            json_response(200, &json!({}))
+        }
+        ("/_emulator/apiKeys/revoke", "POST") => {
+            let r: RevokeApiKey = parse(&req.body)?;
+            shared.revoked_api_keys.lock().insert(r.key);
+            json_response(200, &json!({}))
+        }
         (
             "/_emulator/faults"
             | "/_emulator/clock"
             | "/_emulator/counts"
-            | "/_emulator/counts/reset",
+            | "/_emulator/counts/reset"
+            | "/_emulator/scheduler/run"
+            | "/_emulator/apiKeys/revoke",
             m,
         ) => Err(method_not_allowed(m, &req.path)),
         _ => Err(not_found_path(&req.path)),

@@ -1,12 +1,13 @@
 //! Keys: create (with the policy turned into engine rules), attributes, delete, and the
 //! `SignedKeyAttributes` view.
 
+use super::validate::{Dto, Field, Ty};
 use super::{
-    b64, empty_ok, from_value, json_response, parse_json, persist, rfc3339, ApiError, ApiResult,
+    b64, empty_ok, from_value, json_response, parse_checked, persist, rfc3339, ApiError, ApiResult,
 };
 use crate::crypto::{self, KeyMaterial, KeySpec};
 use crate::ska::{EngineGroup, EngineRule, EngineToken};
-use crate::store::{KeyEntry, KeyRules};
+use crate::store::{KeyEntry, KeyRules, Store};
 use crate::Shared;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -15,6 +16,123 @@ use std::collections::BTreeMap;
 use tsb_models::approval_type;
 use tsb_models::codes;
 use tsb_models::*;
+
+// ---------------------------------------------------------------------------------------------
+// DTOs (S3 `dto/tsb/request/CreateKeyDto.java`, `AttributesDto.java`, `KeyLabelWithPasswordDto.java`,
+// `dto/tsb/PolicyDto.java`, `ModifyPolicyDto.java`)
+
+fn approval_type_known(name: &str, v: TsbVersion) -> bool {
+    // `onboarded_approver_certificate` since 2.0.1 (release notes: "Onboard an approver ... using
+    // their name"); S3's `ModifyPolicyDto.ApprovalType` copy has `certificate` and `public_key`.
+    match name {
+        approval_type::ONBOARDED_APPROVER_CERTIFICATE => v >= TsbVersion::V2_0_1,
+        _ => approval_type::ALL.contains(&name),
+    }
+}
+
+/// `AttributesDto`: `decrypt`, `sign`, `unwrap` are `@NotNull Boolean`. `slip10` since 2.1.0
+/// (release notes: SLIP-0010; S2's Python sample sends it), missing from S3's copy.
+static ATTRIBUTES: Dto = Dto {
+    name: "AttributesDto",
+    fields: &[
+        Field::new("encrypt", Ty::Bool),
+        Field::new("decrypt", Ty::Bool).not_null(),
+        Field::new("verify", Ty::Bool),
+        Field::new("sign", Ty::Bool).not_null(),
+        Field::new("wrap", Ty::Bool),
+        Field::new("unwrap", Ty::Bool).not_null(),
+        Field::new("derive", Ty::Bool),
+        Field::new("bip32", Ty::Bool),
+        Field::new("slip10", Ty::Bool).since(TsbVersion::V2_1_0),
+        Field::new("extractable", Ty::Bool),
+        Field::new("modifiable", Ty::Bool),
+        Field::new("destroyable", Ty::Bool),
+        Field::new("sensitive", Ty::Bool),
+        Field::new("copyable", Ty::Bool),
+    ],
+};
+
+/// `ModifyPolicyDto.Approval`. `value` is `@NotEmpty` in S3's copy, which predates the onboarded
+/// approvers (named, no value); the group holding it is not `@Valid`, so it is not checked.
+static APPROVAL: Dto = Dto {
+    name: "Approval",
+    fields: &[
+        Field::new("type", Ty::Enum("ApprovalType", approval_type_known)).not_null(),
+        Field::new("name", Ty::Str),
+        Field::new("value", Ty::Str),
+    ],
+};
+
+/// `ModifyPolicyDto.Group`: `Token.groups` has no `@Valid`, so its constraints are not checked
+/// (the policy rules of `Policy::validate` still are).
+static GROUP: Dto = Dto {
+    name: "Group",
+    fields: &[
+        Field::new("name", Ty::Str),
+        Field::new("quorum", Ty::Int).not_null(),
+        Field::new("approvals", Ty::List(&Ty::Dto(&APPROVAL, true))).not_null(),
+    ],
+};
+
+/// `ModifyPolicyDto.Token`: `timelock`, `timeout` `@NotNull Integer` (`@DivisibleBy60`, checked
+/// by `Policy::validate`).
+static TOKEN: Dto = Dto {
+    name: "Token",
+    fields: &[
+        Field::new("name", Ty::Str),
+        Field::new("timelock", Ty::Int).not_null(),
+        Field::new("timeout", Ty::Int).not_null(),
+        Field::new("groups", Ty::List(&Ty::Dto(&GROUP, false))),
+    ],
+};
+
+static RULE: Dto = Dto {
+    name: "Rule",
+    fields: &[Field::new("tokens", Ty::List(&Ty::Dto(&TOKEN, true))).not_null()],
+};
+
+static KEY_STATUS: Dto = Dto {
+    name: "KeyStatus",
+    fields: &[Field::new("blocked", Ty::Bool).not_null()],
+};
+
+/// `PolicyDto`: the four rules (`@Valid`) and `@NotNull keyStatus`.
+static POLICY: Dto = Dto {
+    name: "PolicyDto",
+    fields: &[
+        Field::new("ruleUse", Ty::Dto(&RULE, true)),
+        Field::new("ruleBlock", Ty::Dto(&RULE, true)),
+        Field::new("ruleUnblock", Ty::Dto(&RULE, true)),
+        Field::new("ruleModify", Ty::Dto(&RULE, true)),
+        Field::new("keyStatus", Ty::Dto(&KEY_STATUS, true)).not_null(),
+    ],
+};
+
+/// `CreateKeyDto` (`POST /v1/key`).
+static CREATE_KEY: Dto = Dto {
+    name: "CreateKeyDto",
+    fields: &[
+        Field::new("label", Ty::Str).not_empty(),
+        Field::new("password", Ty::Chars),
+        Field::new("id", Ty::Str),
+        Field::new("algorithm", Ty::Str),
+        Field::new("algorithmOid", Ty::Str),
+        Field::new("curveOid", Ty::Str),
+        Field::new("keySize", Ty::Int),
+        Field::new("addressFormat", Ty::Any),
+        Field::new("attributes", Ty::Dto(&ATTRIBUTES, true)).not_null(),
+        Field::new("policy", Ty::Dto(&POLICY, true)),
+    ],
+};
+
+/// `KeyLabelWithPasswordDto` (`POST /v1/key/attributes`, `POST /v1/key/deleteKey`).
+pub(super) static KEY_LABEL: Dto = Dto {
+    name: "KeyLabelWithPasswordDto",
+    fields: &[
+        Field::new("label", Ty::Str).not_empty(),
+        Field::new("password", Ty::Chars),
+    ],
+};
 
 fn flag(v: Option<bool>, default: bool) -> Option<bool> {
     Some(v.unwrap_or(default))
@@ -157,11 +275,11 @@ fn engine_rule(
     Ok(EngineRule { tokens })
 }
 
-fn key_rules(policy: Option<&Policy>) -> Result<KeyRules, ApiError> {
+fn key_rules(policy: Option<&Policy>, v: TsbVersion) -> Result<KeyRules, ApiError> {
     let Some(p) = policy else {
         return Ok(KeyRules::default());
     };
-    p.validate()
+    p.validate_for(v)
         .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))?;
     let mut display = BTreeMap::new();
     let use_rule = engine_rule(p.rule_use.as_ref(), &mut display)?;
@@ -190,7 +308,7 @@ impl Drop for Reservation<'_> {
 }
 
 pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
-    let value = parse_json(body)?;
+    let value = parse_checked(shared, body, &CREATE_KEY)?;
     match value.get("label") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
@@ -209,7 +327,7 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
             "at least one of decrypt, sign, unwrap must be true",
         ));
     }
-    let rules = key_rules(ck.policy.as_ref())?;
+    let rules = key_rules(ck.policy.as_ref(), shared.cfg.tsb_version)?;
     let lower = ck.label.to_lowercase();
     {
         let mut st = shared.store.lock();
@@ -255,34 +373,30 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
     json_response(201, &attrs)
 }
 
+/// A key's attributes. The key password is always checked: the path-only `GET
+/// /v1/key/{name}/attributes` carries none, so a key with a password needs `POST
+/// /v1/key/attributes` (TSB 1.14.0 added it "for Key Requests with KeyPassword" and deprecated
+/// the GET one, S2 release notes).
 pub(super) fn key_attributes(
     shared: &Shared,
     name: &str,
     password: Option<&Password>,
-    check_password: bool,
 ) -> ApiResult {
     let st = shared.store.lock();
-    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-    if check_password {
-        check_key_password(k, password)?;
-    }
+    let k = st.resolve(name).ok_or_else(|| key_not_found(&st, name))?;
+    check_key_password(k, password)?;
     let attrs = signed_attributes(k);
     drop(st);
     json_response(200, &attrs)
 }
 
-pub(super) fn delete_key(
-    shared: &Shared,
-    name: &str,
-    password: Option<&Password>,
-    check_password: bool,
-) -> ApiResult {
+/// Delete a key; its password is checked as in [`key_attributes`] (`DELETE /v1/key/{name}`
+/// carries none: `POST /v1/key/deleteKey` does).
+pub(super) fn delete_key(shared: &Shared, name: &str, password: Option<&Password>) -> ApiResult {
     {
         let mut st = shared.store.lock();
-        let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
-        if check_password {
-            check_key_password(k, password)?;
-        }
+        let k = st.resolve(name).ok_or_else(|| key_not_found(&st, name))?;
+        check_key_password(k, password)?;
         let label = k.label.clone();
         st.remove_key(&label);
     }
@@ -290,11 +404,21 @@ pub(super) fn delete_key(
     empty_ok()
 }
 
-pub(super) fn key_not_found(name: &str) -> ApiError {
-    ApiError::new(
-        codes::KEY_NOT_EXISTENT,
-        format!("key {name} does not exist"),
-    )
+/// The error for a name that is no key's label: 650, or 611 when the name is a derivation path
+/// under an existing key (`MyKey/1/2/3`, S3 `dto/tsb/request/KeyLabelWithPasswordDto.java`):
+/// derived keys are not emulated. A label that itself contains `/` is still found by its exact
+/// name first (whether a TSB can hold one is not documented).
+pub(super) fn key_not_found(st: &Store, name: &str) -> ApiError {
+    match name.split_once('/') {
+        Some((base, _)) if st.resolve(base).is_some() => ApiError::new(
+            codes::UNSUPPORTED_OPERATION,
+            format!("{name} names a key derived from {base}; derived keys are not emulated"),
+        ),
+        _ => ApiError::new(
+            codes::KEY_NOT_EXISTENT,
+            format!("key {name} does not exist"),
+        ),
+    }
 }
 
 pub(super) fn check_key_password(k: &KeyEntry, given: Option<&Password>) -> Result<(), ApiError> {

@@ -6,10 +6,12 @@ mod certificates;
 mod controls;
 mod keys;
 mod operations;
+mod request_signature;
 mod requests;
 mod tasks;
+mod validate;
 
-pub(crate) use requests::scheduler_loop;
+pub(crate) use requests::{run_scheduler_now, scheduler_loop};
 
 use auth::authenticate;
 use certificates::{delete_certificate, get_certificate, import_certificate};
@@ -33,8 +35,39 @@ use tsb_models::codes::{self, http_status};
 use tsb_models::is_approval_task_path;
 use tsb_models::*;
 
-/// Version reported by `GET /v1/versionInfo`.
-const VERSION: &str = "2.2.0-emulator";
+/// Refuse a configuration that the configured TSB version could not have (a feature added later),
+/// so a test never believes it exercises something the version lacks.
+pub(crate) fn check_config(cfg: &crate::EmulatorConfig) -> std::io::Result<()> {
+    let v = cfg.tsb_version;
+    let refuse = |what: &str, since: TsbVersion| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what} needs TSB {since} or later (configured: {v})"),
+        ))
+    };
+    if !cfg.api_keys.is_empty() && !v.has_api_keys() {
+        return refuse("API keys", TsbVersion::V2_0_0);
+    }
+    let per_role = |r: Role| cfg.api_keys.iter().filter(|(x, _)| *x == r).count();
+    if Role::ALL.into_iter().any(|r| per_role(r) > 1) && !v.has_api_key_rollover() {
+        return refuse("several API keys per role", TsbVersion::V2_0_1);
+    }
+    if cfg.fetch_result_once && !v.has_fetch_result_once() {
+        return refuse("fetch_result_once", TsbVersion::V2_1_0);
+    }
+    if !cfg.allowed_request_certificates.is_empty() && !v.has_request_certificate_whitelist() {
+        return refuse("allowed_request_certificates", TsbVersion::V2_2_0);
+    }
+    for (i, cert) in cfg.allowed_request_certificates.iter().enumerate() {
+        if let Err(e) = crate::crypto::certificate_spki_der(cert) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("allowed_request_certificates[{i}]: {e}"),
+            ));
+        }
+    }
+    Ok(())
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors and responses
@@ -139,6 +172,21 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
+/// Parse a body and check it against its DTO as TSB `cfg.tsb_version` does ([`validate`]).
+fn parse_checked(shared: &Shared, body: &[u8], dto: &validate::Dto) -> Result<Value, ApiError> {
+    let value = parse_json(body)?;
+    validate::check(&value, dto, shared.cfg.tsb_version)?;
+    request_signature::check(shared, body, dto)?;
+    Ok(value)
+}
+
+/// A synchronous operation's body, checked against its DTO, as an [`Operation`].
+fn sync_body(shared: &Shared, kind: RequestKind, body: &[u8]) -> Result<Operation, ApiError> {
+    let dto = operations::body_dto(kind, true, shared.cfg.tsb_version);
+    let value = parse_checked(shared, body, dto)?;
+    Operation::from_sync_body(kind, value)
+}
+
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value)
         .map_err(|e| ApiError::new(codes::VALIDATION_FAILED, e.to_string()))
@@ -208,11 +256,12 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
     let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let m = req.method.as_str();
     let body = req.body.as_slice();
+    let v = shared.cfg.tsb_version;
     match (segs.as_slice(), m) {
         (["v1", "versionInfo"], "GET") => json_response(
             200,
             &VersionInfo {
-                version: VERSION.into(),
+                version: shared.cfg.tsb_version.to_string(),
             },
         ),
         (["v1", "licenseInfo"], "GET") => json_response(
@@ -235,42 +284,41 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         }
         (["v1", "key"], "POST") => create_key(shared, body),
         (["v1", "key", "attributes"], "POST") => {
-            let r: KeyLabelRequest = parse(body)?;
-            key_attributes(shared, &r.label, r.password.as_ref(), true)
+            let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
+            key_attributes(shared, &r.label, r.password.as_ref())
         }
         (["v1", "key", "deleteKey"], "POST") => {
-            let r: KeyLabelRequest = parse(body)?;
-            delete_key(shared, &r.label, r.password.as_ref(), true)
+            let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
+            delete_key(shared, &r.label, r.password.as_ref())
         }
         (["v1", "key", name, "attributes"], "GET") => {
-            key_attributes(shared, &pct_decode(name), None, false)
+            key_attributes(shared, &pct_decode(name), None)
         }
-        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None, false),
+        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None),
         (["v1", "synchronousSign"], "POST") => {
-            let env: SignEnvelope = parse(body)?;
-            sync_op(shared, Operation::Sign(env.sign_request))
+            sync_op(shared, sync_body(shared, RequestKind::Sign, body)?)
         }
         (["v1", "sign"], "POST") => async_op(shared, RequestKind::Sign, body),
         (["v1", "verify"], "POST") => verify(shared, body),
         (["v1", "synchronousDecrypt"], "POST") => {
-            let env: DecryptEnvelope = parse(body)?;
-            sync_op(shared, Operation::Decrypt(env.decrypt_request))
+            sync_op(shared, sync_body(shared, RequestKind::Decrypt, body)?)
         }
         (["v1", "decrypt"], "POST") => async_op(shared, RequestKind::Decrypt, body),
         (["v1", "generateRandom", len], "GET") => random(len),
         (["v1", "certificate", "synchronous", "request"], "POST") => {
-            sync_op(shared, Operation::Csr(parse(body)?))
+            sync_op(shared, sync_body(shared, RequestKind::Csr, body)?)
         }
         (["v1", "certificate", "request"], "POST") => async_op(shared, RequestKind::Csr, body),
         (["v1", "certificate", "synchronous", "selfsign"], "POST") => {
-            sync_op(shared, Operation::SelfSign(parse(body)?))
+            sync_op(shared, sync_body(shared, RequestKind::SelfSign, body)?)
         }
         (["v1", "certificate", "selfsign"], "POST") => {
             async_op(shared, RequestKind::SelfSign, body)
         }
-        (["v1", "certificate", "synchronous", "sign"], "POST") => {
-            sync_op(shared, Operation::SignCertificate(parse(body)?))
-        }
+        (["v1", "certificate", "synchronous", "sign"], "POST") => sync_op(
+            shared,
+            sync_body(shared, RequestKind::SignCertificate, body)?,
+        ),
         (["v1", "certificate", "sign"], "POST") => {
             async_op(shared, RequestKind::SignCertificate, body)
         }
@@ -278,17 +326,23 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         (["v1", "certificate", name], "GET") => get_certificate(shared, &pct_decode(name)),
         (["v1", "certificate", name], "DELETE") => delete_certificate(shared, &pct_decode(name)),
         (["v1", "synchronousBlock"], "POST") => {
-            let env: BlockEnvelope = parse(body)?;
-            sync_op(shared, Operation::Block(env.block_request))
+            sync_op(shared, sync_body(shared, RequestKind::Block, body)?)
         }
         (["v1", "synchronousUnblock"], "POST") => {
-            let env: UnblockEnvelope = parse(body)?;
-            sync_op(shared, Operation::Unblock(env.unblock_request))
+            sync_op(shared, sync_body(shared, RequestKind::Unblock, body)?)
         }
         (["v1", "block"], "POST") => async_op(shared, RequestKind::Block, body),
         (["v1", "unblock"], "POST") => async_op(shared, RequestKind::Unblock, body),
         (["v1", "request", id], "GET") => request_status(shared, &pct_decode(id)),
         (["v1", "request", id], "DELETE") => cancel_request(shared, &pct_decode(id)),
+        // `/v1/filteredRequests` and `/v1/filteredAllApprovalTask` came with TSB 2.0.1 (S2
+        // release notes 2.0.1); before, they are unknown paths.
+        (["v1", "filteredRequests"], _) if !v.has_filtered_requests() => {
+            Err(not_found_path(&req.path))
+        }
+        (["v1", "filteredAllApprovalTask"], _) if !v.has_filtered_all_approval_task() => {
+            Err(not_found_path(&req.path))
+        }
         (["v1", "filteredRequests"], "POST") => filtered_requests(shared, body),
         (["v1", _], "POST") if is_approval_task_path(&req.path) => {
             match TaskList::from_path(&req.path) {

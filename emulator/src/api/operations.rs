@@ -1,8 +1,12 @@
 //! Key operations, shared by the synchronous endpoints and SKA request execution: sign,
 //! verify, decrypt, CSRs and certificates, block and unblock, random.
 
+use super::certificates;
 use super::keys::{check_key_password, key_not_found};
-use super::{b64, empty_ok, from_value, json_response, parse, persist, ApiError, ApiResult};
+use super::validate::{self, Dto, Field, Ty};
+use super::{
+    b64, empty_ok, from_value, json_response, parse_checked, persist, ApiError, ApiResult,
+};
 use crate::crypto::KeyMaterial;
 use crate::ska::EngineRule;
 use crate::store::{KeyRules, RequestKind, Store};
@@ -15,7 +19,185 @@ use tsb_models::codes;
 use tsb_models::*;
 
 /// Default validity of certificates when the request gives none.
-const DEFAULT_VALIDITY_DAYS: u32 = 365;
+pub(super) const DEFAULT_VALIDITY_DAYS: u32 = 365;
+
+// ---------------------------------------------------------------------------------------------
+// The DTOs of the operation endpoints (S3 `dto/tsb/request/*.java`, see `validate`)
+
+fn signature_algorithm_known(name: &str, v: TsbVersion) -> bool {
+    algorithms::is_known_signature_algorithm_in(name, v)
+}
+
+fn cipher_algorithm_known(name: &str, v: TsbVersion) -> bool {
+    algorithms::cipher_algorithm_in(name, v).is_some()
+}
+
+fn payload_type_known(name: &str, _: TsbVersion) -> bool {
+    PAYLOAD_TYPES.contains(&name)
+}
+
+/// `SignatureAlgorithm` (S3 `enums/tsb/SignatureAlgorithm.java`, per version:
+/// `algorithms::signature_algorithm_since`).
+pub(super) const SIGNATURE_ALGORITHM: Ty =
+    Ty::Enum("SignatureAlgorithm", signature_algorithm_known);
+const CIPHER_ALGORITHM: Ty = Ty::Enum("CipherAlgorithm", cipher_algorithm_known);
+const PAYLOAD_TYPE: Ty = Ty::Enum("PayloadType", payload_type_known);
+
+/// `SignRequestDto` (`/v1/sign`). `signatureType` since 2.0.0 (release notes: "by specifying the
+/// (optional) attribute signatureType"); `context` (ML-DSA, SLH-DSA) and the Schnorr fields since
+/// 2.2.0 (release notes 2.2.0).
+static SIGN_REQUEST: Dto = Dto {
+    name: "SignRequestDto",
+    fields: &[
+        Field::new("payload", Ty::Base64).not_empty(),
+        Field::new("payloadType", PAYLOAD_TYPE),
+        Field::new("signKeyName", Ty::Str).not_empty(),
+        Field::new("keyPassword", Ty::Chars),
+        Field::new("metaData", Ty::Base64),
+        Field::new("metaDataSignature", Ty::Base64),
+        Field::new("signatureAlgorithm", SIGNATURE_ALGORITHM).not_null(),
+        Field::new("signatureType", Ty::Str).since(TsbVersion::V2_0_0),
+        Field::new("context", Ty::Base64).since(TsbVersion::V2_2_0),
+        Field::new("auxiliaryRandomData", Ty::Base64).since(TsbVersion::V2_2_0),
+        Field::new("taprootTweakData", Ty::Base64).since(TsbVersion::V2_2_0),
+        Field::new("merkleRootData", Ty::Base64).since(TsbVersion::V2_2_0),
+    ],
+};
+
+/// `SynchronousSignRequestDto` (`/v1/synchronousSign`): adds `signKeyObject` and
+/// `signedApprovals`; no Schnorr fields in S3's copy.
+static SYNC_SIGN_REQUEST: Dto = Dto {
+    name: "SynchronousSignRequestDto",
+    fields: &[
+        Field::new("payload", Ty::Base64).not_empty(),
+        Field::new("payloadType", PAYLOAD_TYPE),
+        Field::new("signKeyName", Ty::Str).not_empty(),
+        Field::new("signKeyObject", Ty::Base64),
+        Field::new("keyPassword", Ty::Chars),
+        Field::new("metaData", Ty::Base64),
+        Field::new("metaDataSignature", Ty::Base64),
+        Field::new("signatureAlgorithm", SIGNATURE_ALGORITHM).not_null(),
+        Field::new("signatureType", Ty::Str).since(TsbVersion::V2_0_0),
+        Field::new("signedApprovals", Ty::List(&Ty::Base64)),
+    ],
+};
+
+/// `DecryptRequestDto` (`/v1/decrypt`).
+static DECRYPT_REQUEST: Dto = Dto {
+    name: "DecryptRequestDto",
+    fields: &[
+        Field::new("encryptedPayload", Ty::Base64).not_empty(),
+        Field::new("decryptKeyName", Ty::Str).not_empty(),
+        Field::new("keyPassword", Ty::Chars),
+        Field::new("metaData", Ty::Base64),
+        Field::new("metaDataSignature", Ty::Base64),
+        Field::new("cipherAlgorithm", CIPHER_ALGORITHM).not_null(),
+        Field::new("initializationVector", Ty::Str),
+        Field::new("additionalAuthenticationData", Ty::Base64),
+        Field::new("tagLength", Ty::Int),
+    ],
+};
+
+/// `SynchronousDecryptRequestDto` (`/v1/synchronousDecrypt`): no metadata, `signedApprovals`.
+static SYNC_DECRYPT_REQUEST: Dto = Dto {
+    name: "SynchronousDecryptRequestDto",
+    fields: &[
+        Field::new("encryptedPayload", Ty::Base64).not_empty(),
+        Field::new("decryptKeyName", Ty::Str).not_empty(),
+        Field::new("keyPassword", Ty::Chars),
+        Field::new("cipherAlgorithm", CIPHER_ALGORITHM).not_null(),
+        Field::new("initializationVector", Ty::Str),
+        Field::new("additionalAuthenticationData", Ty::Base64),
+        Field::new("signedApprovals", Ty::List(&Ty::Base64)),
+        Field::new("tagLength", Ty::Int),
+    ],
+};
+
+/// `VerifySignatureRequestDto` (`/v1/verify`).
+static VERIFY_REQUEST: Dto = Dto {
+    name: "VerifySignatureRequestDto",
+    fields: &[
+        Field::new("signKeyName", Ty::Str).not_empty(),
+        Field::new("signKeyObject", Ty::Base64),
+        Field::new("masterKeyPassword", Ty::Chars),
+        Field::new("signatureAlgorithm", SIGNATURE_ALGORITHM).not_null(),
+        Field::new("payload", Ty::Base64).not_empty(),
+        Field::new("signature", Ty::Base64).not_empty(),
+    ],
+};
+
+/// `BlockKeyRequestDto` / `UnblockKeyRequestDto` (`/v1/block`, `/v1/unblock`), with the key field
+/// name of each.
+macro_rules! key_request_dtos {
+    ($async_name:ident, $sync_name:ident, $key:literal, $dto:literal, $sync_dto:literal) => {
+        static $async_name: Dto = Dto {
+            name: $dto,
+            fields: &[
+                Field::new($key, Ty::Str).not_empty(),
+                Field::new("keyPassword", Ty::Chars),
+                Field::new("metaData", Ty::Base64),
+                Field::new("metaDataSignature", Ty::Base64),
+            ],
+        };
+        static $sync_name: Dto = Dto {
+            name: $sync_dto,
+            fields: &[
+                Field::new($key, Ty::Str).not_empty(),
+                Field::new("keyPassword", Ty::Chars),
+                Field::new("signedApprovals", Ty::List(&Ty::Base64)),
+            ],
+        };
+    };
+}
+key_request_dtos!(
+    BLOCK_REQUEST,
+    SYNC_BLOCK_REQUEST,
+    "blockKeyName",
+    "BlockKeyRequestDto",
+    "SynchronousBlockKeyRequestDto"
+);
+key_request_dtos!(
+    UNBLOCK_REQUEST,
+    SYNC_UNBLOCK_REQUEST,
+    "unblockKeyName",
+    "UnblockKeyRequestDto",
+    "SynchronousUnblockKeyRequestDto"
+);
+
+validate::envelope_dtos! {
+    SIGNED_SIGN = "SignedSignRequestDto", "signRequest", SIGN_REQUEST;
+    SIGNED_SYNC_SIGN = "SignedSynchronousSignRequestDto", "signRequest", SYNC_SIGN_REQUEST;
+    SIGNED_DECRYPT = "SignedDecryptRequestDto", "decryptRequest", DECRYPT_REQUEST;
+    SIGNED_SYNC_DECRYPT = "SignedSynchronousDecryptRequestDto", "decryptRequest", SYNC_DECRYPT_REQUEST;
+    SIGNED_VERIFY = "SignedVerifySignatureRequestDto", "verifySignatureRequest", VERIFY_REQUEST;
+    SIGNED_BLOCK = "SignedBlockKeyRequestDto", "blockRequest", BLOCK_REQUEST;
+    SIGNED_SYNC_BLOCK = "SignedSynchronousBlockKeyRequestDto", "blockRequest", SYNC_BLOCK_REQUEST;
+    SIGNED_UNBLOCK = "SignedUnblockKeyRequestDto", "unblockRequest", UNBLOCK_REQUEST;
+    SIGNED_SYNC_UNBLOCK = "SignedSynchronousUnblockKeyRequestDto", "unblockRequest", SYNC_UNBLOCK_REQUEST;
+}
+
+/// The DTO of the body of an operation endpoint: the asynchronous `/v1/<op>` (`sync` false) or
+/// the synchronous one. The certificate DTOs live in `certificates`.
+pub(super) fn body_dto(kind: RequestKind, sync: bool, v: TsbVersion) -> &'static Dto {
+    match (kind, sync) {
+        (RequestKind::Sign, false) => &SIGNED_SIGN,
+        (RequestKind::Sign, true) => &SIGNED_SYNC_SIGN,
+        (RequestKind::Decrypt, false) => &SIGNED_DECRYPT,
+        (RequestKind::Decrypt, true) => &SIGNED_SYNC_DECRYPT,
+        (RequestKind::Block, false) => &SIGNED_BLOCK,
+        (RequestKind::Block, true) => &SIGNED_SYNC_BLOCK,
+        (RequestKind::Unblock, false) => &SIGNED_UNBLOCK,
+        (RequestKind::Unblock, true) => &SIGNED_SYNC_UNBLOCK,
+        (RequestKind::Csr | RequestKind::SelfSign | RequestKind::SignCertificate, _) => {
+            certificates::body_dto(kind, sync, v)
+        }
+    }
+}
+
+/// The DTO of `POST /v1/verify`.
+pub(super) fn verify_dto() -> &'static Dto {
+    &SIGNED_VERIFY
+}
 
 /// One key operation, parsed from a request body.
 // Short-lived (one per request), so the size difference between variants does not matter.
@@ -50,6 +232,17 @@ impl Operation {
             RequestKind::Unblock => {
                 Operation::Unblock(from_value::<UnblockEnvelope>(v)?.unblock_request)
             }
+        })
+    }
+
+    /// Parse the body of a synchronous endpoint (checked against its DTO): an envelope for sign,
+    /// decrypt, block and unblock, the request itself for the certificate endpoints.
+    pub(super) fn from_sync_body(kind: RequestKind, body: Value) -> Result<Operation, ApiError> {
+        Ok(match kind {
+            RequestKind::Csr => Operation::Csr(from_value(body)?),
+            RequestKind::SelfSign => Operation::SelfSign(from_value(body)?),
+            RequestKind::SignCertificate => Operation::SignCertificate(from_value(body)?),
+            _ => Operation::from_request(kind, &body)?,
         })
     }
 
@@ -89,28 +282,6 @@ impl Operation {
         }
     }
 
-    /// Input checks that need no key: base64 payloads and algorithm names.
-    pub(super) fn validate(&self) -> Result<(), ApiError> {
-        match self {
-            Operation::Sign(r) => {
-                b64("payload", &r.payload, codes::INVALID_PAYLOAD)?;
-                known_signature_algorithm(&r.signature_algorithm)
-            }
-            Operation::Decrypt(r) => {
-                b64(
-                    "encryptedPayload",
-                    &r.encrypted_payload,
-                    codes::INVALID_PAYLOAD,
-                )?;
-                known_cipher_algorithm(&r.cipher_algorithm)
-            }
-            Operation::Csr(r) => known_signature_algorithm(&r.signature_algorithm),
-            Operation::SelfSign(r) => known_signature_algorithm(&r.signature_algorithm),
-            Operation::SignCertificate(r) => known_signature_algorithm(&r.signature_algorithm),
-            Operation::Block(_) | Operation::Unblock(_) => Ok(()),
-        }
-    }
-
     /// The bytes approvers see as the payload (in `approvalToBeSigned` and level2 `payload`).
     pub(super) fn approval_payload(&self, outer: &Value) -> Vec<u8> {
         match self {
@@ -135,32 +306,6 @@ impl Operation {
     }
 }
 
-/// Names outside the TSB's `signatureAlgorithm` enum ([`algorithms`]) are refused before any
-/// request is created; names the key type cannot do fail at execution. The error is 607, where a
-/// real TSB answers an unknown enum value with 501/600 (audit divergence #12, kept for now).
-fn known_signature_algorithm(alg: &str) -> Result<(), ApiError> {
-    if algorithms::is_known_signature_algorithm(alg) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
-            format!("unknown signatureAlgorithm {alg}"),
-        ))
-    }
-}
-
-/// Like [`known_signature_algorithm`], for `cipherAlgorithm`.
-fn known_cipher_algorithm(alg: &str) -> Result<(), ApiError> {
-    if algorithms::cipher_algorithm(alg).is_some() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
-            format!("unknown cipherAlgorithm {alg}"),
-        ))
-    }
-}
-
 fn is_use(kind: RequestKind) -> bool {
     !matches!(kind, RequestKind::Block | RequestKind::Unblock)
 }
@@ -171,6 +316,43 @@ pub(super) struct Prepared {
     pub(super) material: KeyMaterial,
     pub(super) certificate: Option<String>,
     pub(super) rules: KeyRules,
+    /// The key has a policy (an SKA key, whether or not its rules need approvals).
+    pub(super) ska: bool,
+}
+
+/// Before TSB 2.1.1 a pre-hashed RSA signature algorithm (`NONESHA256_WITH_RSA`, `NONE_WITH_RSA`,
+/// the PSS ones) does not work on a key with a policy (S2 `tsb/Download/release_notes.md` 2.1.1:
+/// "Added compatibility with pre-hashed algorithms on RSA in conjunction with SKA-Keys"). How an
+/// older TSB fails is not documented; the emulator refuses the request with 607 when it is made.
+pub(super) fn check_prehashed_on_ska(
+    v: TsbVersion,
+    op: &Operation,
+    p: &Prepared,
+) -> Result<(), ApiError> {
+    let Operation::Sign(r) = op else {
+        return Ok(());
+    };
+    let Some(a) = algorithms::signature_algorithm(&r.signature_algorithm) else {
+        return Ok(());
+    };
+    let rsa = matches!(
+        a.scheme,
+        algorithms::Scheme::RsaPkcs1 | algorithms::Scheme::RsaPss
+    );
+    if p.ska
+        && rsa
+        && !matches!(a.input, algorithms::Input::Hash(_))
+        && !v.prehashed_rsa_on_ska_keys()
+    {
+        return Err(ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!(
+                "{} (pre-hashed) on a key with a policy needs TSB 2.1.1 or later",
+                a.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// How `prepare` treats the key password.
@@ -178,8 +360,8 @@ pub(super) struct Prepared {
 pub(super) enum PasswordCheck<'a> {
     /// Check this password (a request as received).
     Given(Option<&'a Password>),
-    /// Not checked: verification is a public-key operation, and an SKA request's password was
-    /// checked when the request was created (its stored copy has none).
+    /// Not checked: an SKA request's password was checked when the request was created (its
+    /// stored copy has none).
     Skip,
 }
 
@@ -191,7 +373,7 @@ pub(super) fn prepare(
     password: PasswordCheck,
     kind: RequestKind,
 ) -> Result<Prepared, ApiError> {
-    let k = st.resolve(name).ok_or_else(|| key_not_found(name))?;
+    let k = st.resolve(name).ok_or_else(|| key_not_found(st, name))?;
     if let PasswordCheck::Given(given) = password {
         check_key_password(k, given)?;
     }
@@ -217,6 +399,7 @@ pub(super) fn prepare(
         material: k.material.clone(),
         certificate: k.certificate.clone(),
         rules: k.rules.clone(),
+        ska: k.policy.is_some(),
     })
 }
 
@@ -332,7 +515,6 @@ pub(super) fn run_operation(
 
 /// A synchronous endpoint: refused for keys whose rule needs approvals (400 / 401).
 pub(super) fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
-    op.validate()?;
     {
         let p = prepare(
             &shared.store.lock(),
@@ -340,6 +522,7 @@ pub(super) fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
             PasswordCheck::Given(op.password()),
             op.kind(),
         )?;
+        check_prehashed_on_ska(shared.cfg.tsb_version, &op, &p)?;
         if rule_of(&p.rules, op.kind()).is_gated() {
             return Err(ApiError::new(
                 codes::MISSING_APPROVAL,
@@ -380,15 +563,17 @@ pub(super) fn sync_op(shared: &Shared, op: Operation) -> ApiResult {
 }
 
 pub(super) fn verify(shared: &Shared, body: &[u8]) -> ApiResult {
-    let env: VerifyEnvelope = parse(body)?;
+    let env: VerifyEnvelope = from_value(parse_checked(shared, body, verify_dto())?)?;
     let r = env.verify_signature_request;
-    known_signature_algorithm(&r.signature_algorithm)?;
     let payload = b64("payload", &r.payload, codes::INVALID_PAYLOAD)?;
     let signature = b64("signature", &r.signature, codes::INVALID_PAYLOAD)?;
+    // `masterKeyPassword`: "The password of the master key, if the master key has a password
+    // set" (S3 `VerifySignatureRequestDto.java`; release notes 1.14.0: "v1/verify supports now key
+    // with keyPassword set").
     let p = prepare(
         &shared.store.lock(),
         &r.sign_key_name,
-        PasswordCheck::Skip,
+        PasswordCheck::Given(r.master_key_password.as_ref()),
         RequestKind::Sign,
     )?;
     let valid = p
@@ -421,21 +606,4 @@ pub(super) fn random(len: &str) -> ApiResult {
             random: B64.encode(buf),
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_algorithms_are_607() {
-        assert!(known_signature_algorithm("SHA256_WITH_RSA").is_ok());
-        assert_eq!(
-            known_signature_algorithm("SHA256_WITH_FOO")
-                .unwrap_err()
-                .code,
-            607
-        );
-        assert_eq!(known_cipher_algorithm("ROT13").unwrap_err().code, 607);
-    }
 }

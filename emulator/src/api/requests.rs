@@ -1,7 +1,9 @@
 //! SKA requests: creation, lazy and scheduled re-evaluation, execution, status, cancel, list.
 
-use super::operations::{prepare, rule_of, run_operation, Operation, PasswordCheck};
-use super::{empty_ok, json_response, parse, parse_json, persist, rfc3339, ApiError, ApiResult};
+use super::operations::{
+    check_prehashed_on_ska, prepare, rule_of, run_operation, Operation, PasswordCheck,
+};
+use super::{empty_ok, json_response, parse, parse_checked, persist, rfc3339, ApiError, ApiResult};
 use crate::ska::{self, Verdict};
 use crate::store::{RequestKind, RequestRecord, Store, TaskRecord};
 use crate::Shared;
@@ -15,8 +17,19 @@ use std::time::Duration;
 use tsb_models::codes;
 use tsb_models::*;
 
-/// Scheduler period: APPROVED requests whose timelock passed execute without a read.
+/// Scheduler period without `scheduler_interval`: APPROVED requests whose timelock passed execute
+/// without a read.
 const SCHEDULER_TICK: Duration = Duration::from_millis(200);
+
+/// Whether the transitions of the TSB's request scheduler (APPROVED -> EXECUTED, -> EXPIRED) may
+/// happen outside a scheduler run: only when no `scheduler_interval` is configured. With one, a
+/// read shows APPROVED (or still PENDING past the timeout) until the scheduler runs, as on a TSB
+/// whose `hsmRequestsTimerServiceInterval` is 60 s (S2 `tsb/Download/release_notes.md` 1.18.0).
+/// (S2 release notes 1.15.2 mention executions by `GET /v1/request/{id}` in multi-tenant mode;
+/// whether a read executes a due request on current TSBs is not documented: here it does not.)
+pub(super) fn transitions_on_read(shared: &Shared) -> bool {
+    shared.cfg.scheduler_interval.is_zero()
+}
 
 /// An approved request to execute (claimed: `executing` is set on its record).
 pub(super) struct Job {
@@ -25,8 +38,9 @@ pub(super) struct Job {
     request: Value,
 }
 
-/// Re-evaluate one request at `now`; returns a job when it must execute now.
-pub(super) fn refresh(st: &mut Store, id: &str, now: i64) -> Option<Job> {
+/// Re-evaluate one request at `now`; returns a job when it must execute now. `scheduled`: the
+/// scheduler's transitions (execute, expire) may happen now (see [`transitions_on_read`]).
+pub(super) fn refresh(st: &mut Store, id: &str, now: i64, scheduled: bool) -> Option<Job> {
     let rec = st.requests.get_mut(id)?;
     if rec.status.is_terminal() || rec.executing {
         return None;
@@ -48,6 +62,13 @@ pub(super) fn refresh(st: &mut Store, id: &str, now: i64) -> Option<Job> {
             rec.status = RequestState::Approved;
             rec.not_yet_approved.clear();
         }
+        // Due, but it executes when the scheduler runs.
+        Verdict::Ready if !scheduled => {
+            rec.status = RequestState::Approved;
+            rec.not_yet_approved.clear();
+        }
+        // Past its timeout, but only the scheduler says so.
+        Verdict::Expired if !scheduled => {}
         Verdict::Ready => {
             rec.status = RequestState::Approved;
             rec.not_yet_approved.clear();
@@ -76,14 +97,26 @@ pub(super) fn refresh(st: &mut Store, id: &str, now: i64) -> Option<Job> {
     None
 }
 
-/// Re-evaluate every active request; returns the jobs to run.
-pub(super) fn refresh_all(shared: &Shared) -> Vec<Job> {
+/// Re-evaluate every active request; returns the jobs to run. `scheduled` as in [`refresh`].
+pub(super) fn refresh_all(shared: &Shared, scheduled: bool) -> Vec<Job> {
     let now = shared.clock.now_ms();
     let mut st = shared.store.lock();
     let ids: Vec<String> = st.active.iter().cloned().collect();
     ids.iter()
-        .filter_map(|id| refresh(&mut st, id, now))
+        .filter_map(|id| refresh(&mut st, id, now, scheduled))
         .collect()
+}
+
+/// One run of the request scheduler: every due request executes or expires.
+fn scheduler_run(shared: &Shared) {
+    let jobs = refresh_all(shared, true);
+    persist(shared);
+    run_jobs(shared, jobs);
+}
+
+/// Run the scheduler now, from the caller's thread (`Emulator::run_scheduler`, the test control).
+pub(crate) fn run_scheduler_now(shared: &Shared) {
+    scheduler_run(shared);
 }
 
 /// Execute a claimed request outside the store lock and record EXECUTED (with the result) or
@@ -131,20 +164,31 @@ pub(super) fn run_jobs(shared: &Shared, jobs: Vec<Job>) {
 }
 
 /// Background re-evaluation, so APPROVED requests execute when their timelock passes without
-/// anyone reading them.
+/// anyone reading them: every 200 ms, or every `scheduler_interval` when one is configured.
 pub(crate) fn scheduler_loop(shared: std::sync::Arc<Shared>) {
+    let interval = match shared.cfg.scheduler_interval {
+        d if d.is_zero() => SCHEDULER_TICK,
+        d => d,
+    };
+    let mut last = std::time::Instant::now();
     while !shared.shutdown.load(Ordering::SeqCst) {
-        std::thread::sleep(SCHEDULER_TICK);
-        let jobs = refresh_all(&shared);
-        persist(&shared);
-        run_jobs(&shared, jobs);
+        // Short sleeps, so shutdown is quick whatever the interval.
+        std::thread::sleep(
+            SCHEDULER_TICK
+                .min(interval.saturating_sub(last.elapsed()))
+                .max(Duration::from_millis(1)),
+        );
+        if last.elapsed() >= interval {
+            last = std::time::Instant::now();
+            scheduler_run(&shared);
+        }
     }
 }
 
 pub(super) fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiResult {
-    let mut outer = parse_json(body)?;
+    let dto = super::operations::body_dto(kind, false, shared.cfg.tsb_version);
+    let mut outer = parse_checked(shared, body, dto)?;
     let op = Operation::from_request(kind, &outer)?;
-    op.validate()?;
     let now = shared.clock.now_ms();
     let payload = op.approval_payload(&outer);
     let id = uuid::Uuid::new_v4().to_string();
@@ -156,6 +200,7 @@ pub(super) fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiRe
             PasswordCheck::Given(op.password()),
             kind,
         )?;
+        check_prehashed_on_ska(shared.cfg.tsb_version, &op, &p)?;
         // The password is checked now; the stored request (shown to approvers at level3 and
         // persisted) must not carry it.
         if let Some(inner) = outer
@@ -219,10 +264,12 @@ pub(super) fn async_op(shared: &Shared, kind: RequestKind, body: &[u8]) -> ApiRe
         );
         st.active.insert(id.clone());
         st.touch();
-        refresh(&mut st, &id, now)
+        // TSB >= 2.0.1: a request whose rule is empty or always fulfilled executes at once (S2
+        // release notes 2.0.1); before, it waited for the scheduler ("the cronjob").
+        let at_once = shared.cfg.tsb_version.executes_fulfilled_requests_at_once();
+        refresh(&mut st, &id, now, at_once)
     };
     persist(shared);
-    // TSB >= 2.0.1: a request whose rule is empty or already satisfied executes at once.
     if let Some(job) = job {
         run_job(shared, job);
     }
@@ -260,31 +307,54 @@ pub(super) fn request_status(shared: &Shared, id: &str) -> ApiResult {
         if !st.requests.contains_key(id) {
             return Err(request_not_found(id));
         }
-        refresh(&mut st, id, shared.clock.now_ms())
+        refresh(
+            &mut st,
+            id,
+            shared.clock.now_ms(),
+            transitions_on_read(shared),
+        )
     };
     if let Some(job) = job {
         run_job(shared, job);
     } else {
         persist(shared);
     }
-    let st = shared.store.lock();
-    let rec = st.requests.get(id).ok_or_else(|| request_not_found(id))?;
+    let mut st = shared.store.lock();
+    let rec = st
+        .requests
+        .get_mut(id)
+        .ok_or_else(|| request_not_found(id))?;
     let status = status_of(rec);
+    // TSB 2.1.0 "SKA-Request Result Fetching: ... the result of an SKA-Request to be fetched only
+    // once" (S2 release notes): after the read that carried it, the result is gone (`null`; the
+    // notes do not say whether the request itself stays, here it does).
+    if shared.cfg.fetch_result_once && rec.status.is_terminal() && rec.result.take().is_some() {
+        st.touch();
+    }
     drop(st);
+    persist(shared);
     let mut resp = json_response(200, &status)?;
     resp.request_id = Some(id.to_string());
     Ok(resp)
 }
 
 /// `DELETE /v1/request/{id}`: a pending or approved request becomes CANCELLED and its tasks go
-/// away; a request that already ended keeps its state (the call still succeeds).
+/// away (TSB 1.12.0, S2 release notes). A request that already ended is left as it is and
+/// answers 500: Securosys' Go client treats a 404 or a 500 of this call as "already gone" (S1
+/// `requests.go` `RemoveRequest`); which of them a TSB gives for an ended request is not
+/// documented. An unknown id is 404 errorCode 651.
 pub(super) fn cancel_request(shared: &Shared, id: &str) -> ApiResult {
     {
         let mut st = shared.store.lock();
         let rec = st.requests.get(id).ok_or_else(|| request_not_found(id))?;
-        if !rec.status.is_terminal() {
-            st.finish(id, RequestState::Cancelled);
+        if rec.status.is_terminal() {
+            return Err(ApiError::new(
+                codes::GENERAL,
+                format!("request {id} already ended ({})", rec.status.as_str()),
+            )
+            .with_status(500));
         }
+        st.finish(id, RequestState::Cancelled);
     }
     persist(shared);
     let mut resp = empty_ok()?;
@@ -298,7 +368,7 @@ pub(super) fn filtered_requests(shared: &Shared, body: &[u8]) -> ApiResult {
     } else {
         parse(body)?
     };
-    let jobs = refresh_all(shared);
+    let jobs = refresh_all(shared, transitions_on_read(shared));
     run_jobs(shared, jobs);
     let st = shared.store.lock();
     let mut recs: Vec<&RequestRecord> = st

@@ -1,7 +1,10 @@
 //! The approver's side: timestamp-authenticated task lists, approvals, rejections.
 
-use super::requests::{refresh, refresh_all, run_job, run_jobs};
-use super::{b64, empty_ok, json_response, parse, persist, ApiError, ApiResult};
+use super::requests::{refresh, refresh_all, run_job, run_jobs, transitions_on_read};
+use super::validate::{Dto, Field, Ty};
+use super::{
+    b64, empty_ok, from_value, json_response, parse_checked, persist, ApiError, ApiResult,
+};
 use crate::crypto;
 use crate::store::{RequestKind, RequestRecord, TaskRecord};
 use crate::{EmulatorConfig, Shared};
@@ -10,6 +13,68 @@ use base64::Engine as _;
 use serde_json::Value;
 use tsb_models::codes;
 use tsb_models::*;
+
+// ---------------------------------------------------------------------------------------------
+// DTOs (S3 `dto/tsb/request/AuthenticatableRequestDto.java`, `FilteredTasksRequestDto.java`,
+// `DeleteTaskRequestDto.java`, `SendApprovalDto.java`, `PagingDto.java`)
+
+fn sort_order_known(name: &str, _: TsbVersion) -> bool {
+    SortOrder::NAMES.contains(&name)
+}
+
+/// `PagingDto`: `@Min(0) int pageNumber`, `@Min(1) int pageSize`, `@NotNull SortOrder sortOrder`.
+static PAGING: Dto = Dto {
+    name: "PagingDto",
+    fields: &[
+        Field::new("pageNumber", Ty::Int).min(0),
+        Field::new("pageSize", Ty::Int).min(1),
+        Field::new("sortOrder", Ty::Enum("SortOrder", sort_order_known)).not_null(),
+    ],
+};
+
+/// The fields of `AuthenticatableRequestDto`, then those of the subclass.
+macro_rules! authenticatable {
+    ($name:ident = $dto:literal, [$($extra:expr,)*]) => {
+        static $name: Dto = Dto {
+            name: $dto,
+            fields: &[
+                Field::new("timestamp", Ty::Timestamp).not_empty(),
+                Field::new("timestampSignature", Ty::Base64).not_empty(),
+                Field::new("timestampSigningCertificate", Ty::Base64),
+                Field::new("approverPublicKey", Ty::Base64),
+                Field::new("approverCertificate", Ty::Base64),
+                Field::new("timestampDigestAlgorithm", Ty::Str).not_empty(),
+                $($extra,)*
+            ],
+        };
+    };
+}
+authenticatable!(
+    FILTERED_TASKS = "FilteredTasksRequestDto",
+    [
+        Field::new("id", Ty::Str),
+        Field::new("requestId", Ty::Str),
+        Field::new("detailLevel", Ty::Str),
+        Field::new("paging", Ty::Dto(&PAGING, true)),
+    ]
+);
+authenticatable!(
+    DELETE_TASK = "DeleteTaskRequestDto",
+    [Field::new("id", Ty::Str).not_empty(),]
+);
+
+/// `SendApprovalDto` (`POST /v1/approval`).
+static SEND_APPROVAL: Dto = Dto {
+    name: "SendApprovalDto",
+    fields: &[
+        Field::new("id", Ty::Str).not_empty(),
+        Field::new("approvalToBeSigned", Ty::Base64).not_empty(),
+        Field::new("signature", Ty::Base64).not_empty(),
+        Field::new("approvalDigestAlgorithm", Ty::Str).not_empty(),
+        Field::new("approverPublicKey", Ty::Base64),
+        Field::new("approverCertificate", Ty::Base64),
+    ],
+};
 
 /// The caller's key: DER and whether it is a certificate.
 fn approver_key(
@@ -141,16 +206,11 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
 }
 
 pub(super) fn filtered_tasks(shared: &Shared, body: &[u8], list: TaskList) -> ApiResult {
-    let f: FilteredTasksRequest = parse(body)?;
-    // Bean validation of the DTO runs before anything else on the TSB (S3 `PagingDto`).
-    if let Some(paging) = &f.paging {
-        paging
-            .validate()
-            .map_err(|m| ApiError::new(codes::VALIDATION_FAILED, m))?;
-    }
+    // Bean validation of the DTO runs before anything else on the TSB.
+    let f: FilteredTasksRequest = from_value(parse_checked(shared, body, &FILTERED_TASKS)?)?;
     let approver = authenticate_approver(&shared.cfg, &f)?;
     // Expire / execute what is due first, so no stale task is offered.
-    let jobs = refresh_all(shared);
+    let jobs = refresh_all(shared, transitions_on_read(shared));
     run_jobs(shared, jobs);
     let level = detail_level(f.detail_level.as_deref());
     let st = shared.store.lock();
@@ -206,7 +266,12 @@ fn open_task(shared: &Shared, task_id: &str) -> Result<TaskRecord, ApiError> {
             .ok_or_else(|| task_not_found(task_id))?
             .request_id
             .clone();
-        refresh(&mut st, &rid, shared.clock.now_ms())
+        refresh(
+            &mut st,
+            &rid,
+            shared.clock.now_ms(),
+            transitions_on_read(shared),
+        )
     };
     if let Some(job) = job {
         run_job(shared, job);
@@ -238,7 +303,7 @@ fn decide(shared: &Shared, task: &TaskRecord, approve: bool) -> Result<(), ApiEr
             rec.rejections.insert(task.approver.clone());
         }
         st.touch();
-        refresh(&mut st, &task.request_id, now)
+        refresh(&mut st, &task.request_id, now, transitions_on_read(shared))
     };
     persist(shared);
     if let Some(job) = job {
@@ -248,7 +313,7 @@ fn decide(shared: &Shared, task: &TaskRecord, approve: bool) -> Result<(), ApiEr
 }
 
 pub(super) fn approve(shared: &Shared, body: &[u8]) -> ApiResult {
-    let a: ApprovalSubmission = parse(body)?;
+    let a: ApprovalSubmission = from_value(parse_checked(shared, body, &SEND_APPROVAL)?)?;
     let task = open_task(shared, &a.id)?;
     if a.approval_to_be_signed != task.approval_to_be_signed {
         return Err(ApiError::new(
@@ -288,7 +353,7 @@ pub(super) fn approve(shared: &Shared, body: &[u8]) -> ApiResult {
 /// `DELETE /v1/task` with a timestamp-authenticated body whose `id` is the task: the approver
 /// rejects; the task is deleted and the approver listed in `rejectedBy`.
 pub(super) fn reject_task(shared: &Shared, body: &[u8]) -> ApiResult {
-    let f: FilteredTasksRequest = parse(body)?;
+    let f: FilteredTasksRequest = from_value(parse_checked(shared, body, &DELETE_TASK)?)?;
     let approver = authenticate_approver(&shared.cfg, &f)?;
     let id = f
         .id

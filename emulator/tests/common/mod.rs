@@ -94,7 +94,7 @@ impl Env {
     pub fn rsa_key(&self, label: &str, policy: Value) -> Value {
         self.create_key(json!({
             "label": label, "algorithm": "RSA", "keySize": 2048,
-            "attributes": {"sign": true, "decrypt": true}, "policy": policy
+            "attributes": {"sign": true, "decrypt": true, "unwrap": false}, "policy": policy
         }))
     }
 
@@ -102,7 +102,7 @@ impl Env {
     pub fn ec_key(&self, label: &str, policy: Value) -> Value {
         self.create_key(json!({
             "label": label, "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-            "attributes": {"sign": true}, "policy": policy
+            "attributes": {"sign": true, "decrypt": false, "unwrap": false}, "policy": policy
         }))
     }
 
@@ -234,6 +234,25 @@ impl Approver {
             "approvalDigestAlgorithm": "SHA-256", "approverPublicKey": self.spki()
         })
     }
+}
+
+/// A fresh RSA-2048 key and a self-signed certificate for it, valid for a day.
+pub fn self_signed(cn: &str) -> (PKey<Private>, openssl::x509::X509) {
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    (key, b.build())
 }
 
 /// A `public_key` approval entry.

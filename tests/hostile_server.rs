@@ -310,7 +310,7 @@ isolated!(
             .unwrap();
             let body = serde_json::json!({
                 "label": "forever", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-                "attributes": {"sign": true}, "policy": policy
+                "attributes": {"sign": true, "decrypt": false, "unwrap": false}, "policy": policy
             });
             let resp = reqwest::blocking::Client::new()
                 .post(format!("{}/v1/key", emu.base_url()))
@@ -957,7 +957,7 @@ isolated!(
         let resp = reqwest::blocking::Client::new()
             .post(format!("{url}/v1/key"))
             .json(&serde_json::json!({"label": "k", "algorithm": "EC",
-                "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true}}))
+                "curveOid": "1.2.840.10045.3.1.7", "attributes": {"sign": true, "decrypt": false, "unwrap": false}}))
             .send()
             .unwrap();
         assert_eq!(resp.status().as_u16(), 201);

@@ -253,7 +253,7 @@ fn hostile_server_faults() {
         .post(env.url("/v1/key"))
         .json(
             &json!({"label": "lost-answer", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7",
-                       "attributes": {"sign": true}}),
+                       "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
         )
         .send()
         .unwrap_err();

@@ -29,9 +29,26 @@ PACKAGES=(
   valgrind                   # leak checks of the C examples
   softhsm2                   # benchmark baseline
   libp11-kit-dev             # pkcs11.h (/usr/include/p11-kit-1/p11-kit/pkcs11.h) for the C examples
+  # The signing tools of tests/tools (README, "Tools"):
+  openssh-client             # ssh-keygen -D / -Y sign / -Y verify, ssh-agent, ssh-add -s
+  git                        # git commit -S with gpg.format=ssh, git verify-commit
+  p11-kit                    # p11-kit list-modules: the module file finds the module
+  gnutls-bin                 # p11tool, certtool (GnuTLS through p11-kit)
+  libnss3-tools              # modutil, certutil (NSS)
+  sbsigntool                 # sbsign --engine pkcs11, sbverify (UEFI Secure Boot)
+  util-linux                 # setpriv: p11-kit reads no per-user module files for root
+  pkcs11-provider            # OpenSSL 3 provider for PKCS#11 (Debian 12: from bookworm-backports)
+  dpkg-dev                   # dpkg-architecture, dpkg-shlibdeps (scripts/package.sh)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }
+
+# Whether apt knows a version of package $1 to install.
+has_candidate() {
+  local c
+  c=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+  [ -n "$c" ] && [ "$c" != "(none)" ]
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -52,8 +69,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   "${SUDO[@]}" apt-get update -q
-  if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-    echo "error: apt-get install failed for: ${missing[*]}" >&2
+  # pkcs11-provider is not in Debian 12 (bookworm); bookworm-backports has it (1.0). Add
+  # backports only when the package is missing and no configured source offers it, so machines
+  # whose release has it (Debian 13, Ubuntu 24.04) are left alone, and take only that package
+  # from there (pkg/release): backports are never installed unless asked for (pin priority 100).
+  install=("${missing[@]}")
+  if [[ " ${missing[*]} " == *" pkcs11-provider "* ]] && ! has_candidate pkcs11-provider; then
+    codename=$(. /etc/os-release && [ "${ID:-}" = debian ] && echo "${VERSION_CODENAME:-}" || true)
+    if [ -n "$codename" ]; then
+      list=/etc/apt/sources.list.d/$codename-backports.sources
+      echo "adding $codename-backports ($list) for pkcs11-provider"
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$codename" | "${SUDO[@]}" tee "$list" >/dev/null
+      "${SUDO[@]}" apt-get update -q
+      install=("${install[@]/#pkcs11-provider/pkcs11-provider/$codename-backports}")
+    fi
+  fi
+  if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${install[@]}"; then
+    echo "error: apt-get install failed for: ${install[*]}" >&2
     exit 1
   fi
   # apt-get can succeed without installing a package it resolved differently; check each one.

@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   opensc                     # pkcs11-tool
   libengine-pkcs11-openssl   # libp11 engine for OpenSSL 3 (openssl CLI, osslsigncode)
-  osslsigncode               # Authenticode signing through PKCS#11
+  osslsigncode               # Authenticode signing through PKCS#11 (Debian 12: from bookworm-backports)
   openssl                    # verifies every signature the tools produce
   default-jdk-headless       # jarsigner, keytool, jar (SunPKCS11)
   gcc                        # C examples
@@ -41,19 +41,30 @@ PACKAGES=(
   dpkg-dev                   # dpkg-architecture, dpkg-shlibdeps (scripts/package.sh)
 )
 
+# The oldest version that works, for packages whose Debian 12 (bookworm) version does not; with
+# nothing recent enough in the configured sources, the package comes from bookworm-backports.
+#   osslsigncode     bookworm's 2.5 cannot load libp11's engine ("Failed to set 'dynamic'
+#                    engine"); bookworm-backports has 2.9
+#   pkcs11-provider  not in bookworm at all; bookworm-backports has 1.0
+declare -A MIN_VERSION=([osslsigncode]=2.6 [pkcs11-provider]=0.1)
+
 section() { printf '\n==== %s ====\n' "$*"; }
 
-# Whether apt knows a version of package $1 to install.
-has_candidate() {
-  local c
-  c=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
-  [ -n "$c" ] && [ "$c" != "(none)" ]
+# The version apt would install of package $1 ("" if none).
+candidate() {
+  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
+}
+
+# Whether version $2 of package $1 is recent enough.
+recent_enough() {
+  [ -n "$2" ] && { [ -z "${MIN_VERSION[$1]:-}" ] || dpkg --compare-versions "$2" ge "${MIN_VERSION[$1]}"; }
 }
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  if [ "$status" != "installed" ]; then
+  version=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+  if [ "$status" != "installed" ] || ! recent_enough "$p" "$version"; then
     missing+=("$p")
   fi
 done
@@ -69,22 +80,30 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   "${SUDO[@]}" apt-get update -q
-  # pkcs11-provider is not in Debian 12 (bookworm); bookworm-backports has it (1.0). Add
-  # backports only when the package is missing and no configured source offers it, so machines
-  # whose release has it (Debian 13, Ubuntu 24.04) are left alone, and take only that package
-  # from there (pkg/release): backports are never installed unless asked for (pin priority 100).
-  install=("${missing[@]}")
-  if [[ " ${missing[*]} " == *" pkcs11-provider "* ]] && ! has_candidate pkcs11-provider; then
+  # Backports only for a package that needs them, and only that package from there
+  # (pkg/release): backports are never installed unless asked for (pin priority 100), so adding
+  # the source changes nothing else. Releases that have recent enough versions (Debian 13,
+  # Ubuntu 24.04) are left alone.
+  install=()
+  for p in "${missing[@]}"; do
+    if recent_enough "$p" "$(candidate "$p")"; then
+      install+=("$p")
+      continue
+    fi
     codename=$(. /etc/os-release && [ "${ID:-}" = debian ] && echo "${VERSION_CODENAME:-}" || true)
-    if [ -n "$codename" ]; then
-      list=/etc/apt/sources.list.d/$codename-backports.sources
-      echo "adding $codename-backports ($list) for pkcs11-provider"
+    if [ -z "$codename" ]; then
+      echo "error: no recent enough version of $p (at least ${MIN_VERSION[$p]}) in the apt sources" >&2
+      exit 1
+    fi
+    list=/etc/apt/sources.list.d/$codename-backports.sources
+    if [ ! -f "$list" ]; then
+      echo "adding $codename-backports ($list) for $p"
       printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         "$codename" | "${SUDO[@]}" tee "$list" >/dev/null
       "${SUDO[@]}" apt-get update -q
-      install=("${install[@]/#pkcs11-provider/pkcs11-provider/$codename-backports}")
     fi
-  fi
+    install+=("$p/$codename-backports")
+  done
   if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${install[@]}"; then
     echo "error: apt-get install failed for: ${install[*]}" >&2
     exit 1
@@ -92,8 +111,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # apt-get can succeed without installing a package it resolved differently; check each one.
   for p in "${missing[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    if [ "$status" != "installed" ]; then
-      echo "error: Debian package $p could not be installed" >&2
+    version=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+    if [ "$status" != "installed" ] || ! recent_enough "$p" "$version"; then
+      echo "error: Debian package $p could not be installed (have: ${version:-none})" >&2
       exit 1
     fi
   done
@@ -105,6 +125,10 @@ if ! command -v cargo >/dev/null; then
   echo "error: cargo not found; install Rust (>= 1.80) with rustup: https://rustup.rs" >&2
   exit 1
 fi
+
+# Every tool is installed above, so a tool test that finds one missing fails instead of skipping
+# (tests/tools/provider.rs may skip only outside this script).
+export TSB_TOOLS_REQUIRE_ALL=1
 
 section "cargo test --workspace --locked"
 log=$(mktemp)

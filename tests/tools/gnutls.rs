@@ -36,7 +36,7 @@ fn p11kit_module_file_makes_the_token_visible_to_gnutls_tools() {
     let p11 = w.p11kit();
     println!("p11-kit module file: {}", p11.module_file.display());
 
-    let modules = run(&mut p11.cmd(&w, &tool("p11-kit", "p11-kit")).arg("list-modules"));
+    let modules = run(p11.cmd(&w, &tool("p11-kit", "p11-kit")).arg("list-modules"));
     // The module's block: its header line and the indented lines below it.
     let at = modules
         .find("tsb-pkcs11: ")
@@ -50,10 +50,10 @@ fn p11kit_module_file_makes_the_token_visible_to_gnutls_tools() {
     let ours = ours.join("\n");
     assert!(ours.contains("token: interop"), "{modules}");
 
-    let tokens = run(&mut p11.cmd(&w, &p11tool()).args(["--list-tokens"]));
+    let tokens = run(p11.cmd(&w, &p11tool()).args(["--list-tokens"]));
     assert!(tokens.contains("Label: interop"), "{tokens}");
 
-    let objects = run(&mut p11
+    let objects = run(p11
         .cmd(&w, &p11tool())
         .args(["--list-all", &format!("pkcs11:{TOKEN}")]));
     // GnuTLS writes the id's percent-escapes in upper case.
@@ -83,7 +83,7 @@ fn p11kit_module_file_makes_the_token_visible_to_gnutls_tools() {
     // The module file's enable-in: the same GnuTLS tool under another name does not load it.
     let other = w.path("gnutls-other-program");
     std::fs::copy(p11tool(), &other).unwrap();
-    let tokens = run(&mut p11.cmd(&w, &other).args(["--list-tokens"]));
+    let tokens = run(p11.cmd(&w, &other).args(["--list-tokens"]));
     assert!(
         !tokens.contains("Label: interop"),
         "a program not named in enable-in loaded the module:\n{tokens}"
@@ -104,7 +104,7 @@ fn certtool_pem(w: &World, p11: &P11Kit, args: &[&str], out_name: &str) -> PathB
     let start = pem
         .find("-----BEGIN")
         .unwrap_or_else(|| panic!("certtool printed no PEM:\n{pem}"));
-    common::write(&w.dir, out_name, pem[start..].as_bytes())
+    common::write(&w.dir, out_name, &pem.as_bytes()[start..])
 }
 
 /// The TSB's public key of `label`, for the OpenSSL library.

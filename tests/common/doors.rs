@@ -201,3 +201,45 @@ pub fn provider_path() -> Option<PathBuf> {
         .find(|l| l.ends_with("/ossl-modules/pkcs11.so") && Path::new(l).exists())
         .map(PathBuf::from)
 }
+
+/// Independent checks of what a tool made with a key of the module: the OpenSSL CLI and library,
+/// with the public key the TSB reports for the key (never what the module printed).
+impl World {
+    /// The TSB's public key of `label`.
+    pub fn tsb_pkey(&self, label: &str) -> openssl::pkey::PKey<openssl::pkey::Public> {
+        let pem = std::fs::read(self.emulator_pubkey_pem(label)).unwrap();
+        openssl::pkey::PKey::public_key_from_pem(&pem).unwrap()
+    }
+
+    /// The PEM certificate request at `path`: `openssl req -verify` accepts it, and it holds and is
+    /// signed by the TSB's key of `label`.
+    pub fn assert_csr_of(&self, path: &Path, label: &str) {
+        let out = super::openssl(&["req", "-verify", "-noout", "-in", path.to_str().unwrap()]);
+        assert!(out.contains("verify OK"), "{}: {out}", path.display());
+        let csr = openssl::x509::X509Req::from_pem(&std::fs::read(path).unwrap()).unwrap();
+        let tsb = self.tsb_pkey(label);
+        assert!(
+            csr.public_key().unwrap().public_eq(&tsb),
+            "{}: not the TSB's key of {label}",
+            path.display()
+        );
+        assert!(
+            csr.verify(&tsb).unwrap(),
+            "{}: not signed by the TSB's key of {label}",
+            path.display()
+        );
+    }
+
+    /// The PEM self-signed certificate at `path`: `openssl verify` accepts it as its own anchor,
+    /// and it is signed by the TSB's key of `label`.
+    pub fn assert_self_signed_by(&self, path: &Path, label: &str) {
+        let p = path.to_str().unwrap();
+        let out = super::openssl(&["verify", "-CAfile", p, p]);
+        assert!(out.contains(": OK"), "{out}");
+        let x509 = openssl::x509::X509::from_pem(&std::fs::read(path).unwrap()).unwrap();
+        assert!(
+            x509.verify(&self.tsb_pkey(label)).unwrap(),
+            "{p}: not signed by the TSB's key of {label}"
+        );
+    }
+}

@@ -71,21 +71,7 @@ fn keytool_lists_the_token_and_makes_a_csr() {
         c.args(["-certreq", "-alias", label, "-sigalg", sigalg, "-file"])
             .arg(&req);
         run(&mut c);
-        let out = common::openssl(&["req", "-verify", "-noout", "-in", req.to_str().unwrap()]);
-        assert!(out.contains("verify OK"), "{out}");
-        let csr = openssl::x509::X509Req::from_pem(&std::fs::read(&req).unwrap()).unwrap();
-        let tsb = openssl::pkey::PKey::public_key_from_pem(
-            &std::fs::read(w.emulator_pubkey_pem(label)).unwrap(),
-        )
-        .unwrap();
-        assert!(
-            csr.public_key().unwrap().public_eq(&tsb),
-            "{label}: not the TSB's key"
-        );
-        assert!(
-            csr.verify(&tsb).unwrap(),
-            "{label}: not signed by the TSB's key"
-        );
+        w.assert_csr_of(&req, label);
         // keytool takes the subject from the key's certificate.
         let subject = common::openssl(&["req", "-in", req.to_str().unwrap(), "-noout", "-subject"]);
         assert!(subject.contains(&format!("CN = {label}")), "{subject}");

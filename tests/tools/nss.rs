@@ -91,21 +91,7 @@ fn nss_modutil_adds_module_certutil_lists_and_requests() {
         .arg("-o")
         .arg(&req);
         run(&mut c);
-        let out = common::openssl(&["req", "-verify", "-noout", "-in", req.to_str().unwrap()]);
-        assert!(out.contains("verify OK"), "{out}");
-        let csr = openssl::x509::X509Req::from_pem(&std::fs::read(&req).unwrap()).unwrap();
-        let tsb = openssl::pkey::PKey::public_key_from_pem(
-            &std::fs::read(w.emulator_pubkey_pem(label)).unwrap(),
-        )
-        .unwrap();
-        assert!(
-            csr.public_key().unwrap().public_eq(&tsb),
-            "{label}: not the TSB's key"
-        );
-        assert!(
-            csr.verify(&tsb).unwrap(),
-            "{label}: not signed by the TSB's key"
-        );
+        w.assert_csr_of(&req, label);
     }
     assert_eq!(w.sign_counts(), (2, 0));
 }

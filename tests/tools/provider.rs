@@ -48,6 +48,25 @@ fn openssl_provider(w: &World, provider: &Path, args: &[&str]) -> String {
     run(&mut c)
 }
 
+/// `openssl req -new` (with `-x509`: a self-signed certificate) with the key `label` through the
+/// provider; returns the PEM file.
+fn provider_req(w: &World, provider: &Path, label: &str, x509: bool, out: &str) -> PathBuf {
+    let path = w.path(out);
+    let mut args = vec!["req", "-new", "-sha256", "-subj"];
+    args.push(if x509 {
+        "/CN=provider self-signed"
+    } else {
+        "/CN=provider"
+    });
+    if x509 {
+        args.extend(["-x509", "-days", "7"]);
+    }
+    let key = uri(label);
+    args.extend(["-key", &key, "-out", path.to_str().unwrap()]);
+    openssl_provider(w, provider, &args);
+    path
+}
+
 fn uri(label: &str) -> String {
     format!("pkcs11:object={label};type=private")
 }
@@ -124,60 +143,11 @@ fn openssl_provider_signs_and_makes_csr_and_certificate() {
     }
 
     // A CSR with the RSA key, a self-signed certificate with the EC key.
-    let csr = w.path("prov.csr");
-    openssl_provider(
-        &w,
-        &provider,
-        &[
-            "req",
-            "-new",
-            "-sha256",
-            "-subj",
-            "/CN=provider",
-            "-key",
-            &uri("prov-rsa"),
-            "-out",
-            csr.to_str().unwrap(),
-        ],
-    );
-    let out = common::openssl(&["req", "-verify", "-noout", "-in", csr.to_str().unwrap()]);
-    assert!(out.contains("verify OK"), "{out}");
-    let req = openssl::x509::X509Req::from_pem(&std::fs::read(&csr).unwrap()).unwrap();
-    let tsb_rsa = openssl::pkey::PKey::public_key_from_pem(
-        &std::fs::read(w.emulator_pubkey_pem("prov-rsa")).unwrap(),
-    )
-    .unwrap();
-    assert!(req.public_key().unwrap().public_eq(&tsb_rsa));
-    assert!(req.verify(&tsb_rsa).unwrap());
+    let csr = provider_req(&w, &provider, "prov-rsa", false, "prov.csr");
+    w.assert_csr_of(&csr, "prov-rsa");
 
-    let crt = w.path("prov.crt");
-    openssl_provider(
-        &w,
-        &provider,
-        &[
-            "req",
-            "-new",
-            "-x509",
-            "-days",
-            "7",
-            "-sha256",
-            "-subj",
-            "/CN=provider self-signed",
-            "-key",
-            &uri("prov-ec"),
-            "-out",
-            crt.to_str().unwrap(),
-        ],
-    );
-    let c = crt.to_str().unwrap();
-    let out = common::openssl(&["verify", "-CAfile", c, c]);
-    assert!(out.contains(": OK"), "{out}");
-    let x509 = openssl::x509::X509::from_pem(&std::fs::read(&crt).unwrap()).unwrap();
-    let tsb_ec = openssl::pkey::PKey::public_key_from_pem(
-        &std::fs::read(w.emulator_pubkey_pem("prov-ec")).unwrap(),
-    )
-    .unwrap();
-    assert!(x509.verify(&tsb_ec).unwrap());
+    let crt = provider_req(&w, &provider, "prov-ec", true, "prov.crt");
+    w.assert_self_signed_by(&crt, "prov-ec");
     // Four signatures, one request each.
     assert_eq!(w.sign_counts(), (4, 0));
 }
@@ -189,31 +159,11 @@ fn openssl_provider_csr_from_approval_gated_key() {
     };
     let w = World::new("provider-ska", true);
     w.keygen("EC:prime256v1", "prov-ska", "0b03");
-    let csr = w.path("ska.csr");
     let watcher = w.watch(1);
-    openssl_provider(
-        &w,
-        &provider,
-        &[
-            "req",
-            "-new",
-            "-sha256",
-            "-subj",
-            "/CN=approved",
-            "-key",
-            &uri("prov-ska"),
-            "-out",
-            csr.to_str().unwrap(),
-        ],
-    );
+    let csr = provider_req(&w, &provider, "prov-ska", false, "ska.csr");
     let out = watcher.finish(Duration::from_secs(10));
     assert!(out.status.success(), "tsb-approve: {}", text(&out));
-    let req = openssl::x509::X509Req::from_pem(&std::fs::read(&csr).unwrap()).unwrap();
-    let tsb = openssl::pkey::PKey::public_key_from_pem(
-        &std::fs::read(w.emulator_pubkey_pem("prov-ska")).unwrap(),
-    )
-    .unwrap();
-    assert!(req.verify(&tsb).unwrap(), "not signed by the TSB's key");
+    w.assert_csr_of(&csr, "prov-ska");
     // One approval for one signature: the provider's length query created no request.
     assert_eq!(w.sign_counts(), (0, 1));
 }

@@ -73,7 +73,9 @@ impl World {
     /// Set up p11-kit for this world. With the installed package, the tools use its module file
     /// as it is. Otherwise a per-user module file made from `packaging/tsb-pkcs11.module` with an
     /// absolute `module:` path; since p11-kit 0.24 reads no per-user files for root, the tools
-    /// then run as `nobody` with a world-readable copy of the module.
+    /// then run as `nobody` with a world-readable copy of the module. (If the package is installed
+    /// as well, p11-kit merges the two files of the same name: a setting missing from the
+    /// repository's file would come from the package's.)
     pub fn p11kit(&self) -> P11Kit {
         let home = self.path("home");
         std::fs::create_dir_all(&home).unwrap();

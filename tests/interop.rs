@@ -9,7 +9,9 @@
 
 mod common;
 
+use common::doors::{package_version, report_version};
 use common::interop::World;
+use common::pe::{minimal_pe, PeKind};
 use common::tools::{approve_bin, engine_path, run, text, tool, Bg};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ fn verify_dgst(pubkey: &Path, data: &Path, sig: &Path) {
 
 #[test]
 fn pkcs11_tool_lists_slots_mechanisms_and_objects() {
+    // pkcs11-tool has no version option: OpenSC's package version.
+    package_version("opensc");
     let w = World::new("p11-list", false);
     let slots = w.pkcs11_tool(&["-L"]);
     assert!(slots.contains("interop"), "token label missing:\n{slots}");
@@ -307,6 +311,11 @@ fn engine_uri(label: &str) -> String {
 
 /// CSR, signature and self-signed certificate through the engine, each checked without it.
 fn openssl_engine_roundtrip(w: &World, label: &str) {
+    report_version(
+        "openssl",
+        Command::new(tool("openssl", "openssl")).arg("version"),
+    );
+    package_version("libengine-pkcs11-openssl");
     let uri = engine_uri(label);
     let pubkey = w.pubkey_pem(label);
     let key_args = ["-engine", "pkcs11", "-keyform", "engine", "-key", &uri];
@@ -399,70 +408,18 @@ fn openssl_engine_csr_from_ska_key_after_approval() {
 // osslsigncode
 // ---------------------------------------------------------------------------------------------
 
-/// A minimal but structurally valid PE32 executable: DOS header, PE header, one `.text` section
-/// holding a `ret`. Enough for Authenticode (osslsigncode hashes headers and sections and appends
-/// the signature through the security data directory); it is never run.
-fn minimal_pe() -> Vec<u8> {
-    const FILE_ALIGN: usize = 0x200;
-    let mut f = vec![0u8; 2 * FILE_ALIGN];
-    let put16 =
-        |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 =
-        |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    // DOS header: "MZ", e_lfanew -> PE header at 0x40.
-    f[0..2].copy_from_slice(b"MZ");
-    put32(&mut f, 0x3c, 0x40);
-    let pe = 0x40;
-    f[pe..pe + 4].copy_from_slice(b"PE\0\0");
-    // COFF header.
-    let coff = pe + 4;
-    put16(&mut f, coff, 0x014c); // i386
-    put16(&mut f, coff + 2, 1); // sections
-    put16(&mut f, coff + 16, 224); // size of the PE32 optional header
-    put16(&mut f, coff + 18, 0x0102); // executable image, 32-bit
-                                      // Optional header (PE32).
-    let opt = coff + 20;
-    put16(&mut f, opt, 0x010b);
-    put32(&mut f, opt + 4, FILE_ALIGN as u32); // size of code
-    put32(&mut f, opt + 16, 0x1000); // entry point
-    put32(&mut f, opt + 20, 0x1000); // base of code
-    put32(&mut f, opt + 24, 0x1000); // base of data
-    put32(&mut f, opt + 28, 0x0040_0000); // image base
-    put32(&mut f, opt + 32, 0x1000); // section alignment
-    put32(&mut f, opt + 36, FILE_ALIGN as u32); // file alignment
-    put16(&mut f, opt + 40, 4); // OS version 4.0
-    put16(&mut f, opt + 48, 4); // subsystem version 4.0
-    put32(&mut f, opt + 56, 0x2000); // size of image
-    put32(&mut f, opt + 60, FILE_ALIGN as u32); // size of headers
-    put16(&mut f, opt + 68, 3); // console subsystem
-    put32(&mut f, opt + 72, 0x10_0000); // stack reserve
-    put32(&mut f, opt + 76, 0x1000); // stack commit
-    put32(&mut f, opt + 80, 0x10_0000); // heap reserve
-    put32(&mut f, opt + 84, 0x1000); // heap commit
-    put32(&mut f, opt + 92, 16); // number of data directories (all empty)
-                                 // Section table.
-    let sec = opt + 224;
-    f[sec..sec + 8].copy_from_slice(b".text\0\0\0");
-    put32(&mut f, sec + 8, 1); // virtual size
-    put32(&mut f, sec + 12, 0x1000); // virtual address
-    put32(&mut f, sec + 16, FILE_ALIGN as u32); // raw size
-    put32(&mut f, sec + 20, FILE_ALIGN as u32); // raw pointer
-    put32(&mut f, sec + 36, 0x6000_0020); // code, execute, read
-    f[FILE_ALIGN] = 0xc3; // ret
-    f
-}
-
 #[test]
 fn osslsigncode_signs_pe_with_ska_key() {
     let w = World::new("osslsigncode", true);
     let osslsigncode = tool("osslsigncode", "osslsigncode");
+    report_version("osslsigncode", Command::new(&osslsigncode).arg("--version"));
     w.keygen("rsa:2048", "code-signing", "c5");
     // The key's certificate, made and stored by the TSB (after approval: the key is SKA).
     let pem = w.self_sign("code-signing", "SHA256_WITH_RSA", true);
     let cert = common::write(&w.dir, "code-signing.pem", pem.as_bytes());
     let (sync_before, async_before) = w.sign_counts();
 
-    let exe = common::write(&w.dir, "hello.exe", &minimal_pe());
+    let exe = common::write(&w.dir, "hello.exe", &minimal_pe(PeKind::Win32Console));
     let signed = w.path("hello-signed.exe");
     let watcher = w.watch(1);
     let mut c = w.cmd(&osslsigncode);
@@ -501,6 +458,11 @@ fn osslsigncode_signs_pe_with_ska_key() {
 
 /// Build `app.jar` and the SunPKCS11 config for the module; returns (jar, config).
 fn jar_and_provider_config(w: &World) -> (PathBuf, PathBuf) {
+    // jarsigner has no version option: the JDK's.
+    report_version(
+        "java",
+        Command::new(tool("java", "default-jdk-headless")).arg("-version"),
+    );
     let jar = tool("jar", "default-jdk-headless");
     let content = w.path("content");
     std::fs::create_dir_all(&content).unwrap();
@@ -509,13 +471,7 @@ fn jar_and_provider_config(w: &World) -> (PathBuf, PathBuf) {
     let mut c = w.cmd(&jar);
     c.arg("cf").arg(&unsigned).arg("-C").arg(&content).arg(".");
     run(&mut c);
-    let cfg = w.path("sunpkcs11.cfg");
-    std::fs::write(
-        &cfg,
-        format!("name = TSB\nlibrary = {}\nslot = 0\n", w.module.display()),
-    )
-    .unwrap();
-    (unsigned, cfg)
+    (unsigned, w.sunpkcs11_config())
 }
 
 /// `jarsigner` with the token as its keystore; the alias is the key's CKA_LABEL.

@@ -9,7 +9,9 @@
 
 pub mod cexamples;
 pub mod direct;
+pub mod doors;
 pub mod interop;
+pub mod pe;
 pub mod tools;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
@@ -20,8 +22,18 @@ use std::process::Command;
 use tsb_approve::{Approver, ApproverKey, KeyKind};
 use tsb_emulator::{Emulator, EmulatorConfig};
 
-/// The module as built by cargo for this test run.
+/// The module under test: `TSB_PKCS11_MODULE` when set (CI points it at the installed
+/// package's module), else the one cargo built for this test run.
 pub fn module_path() -> PathBuf {
+    if let Some(m) = std::env::var_os("TSB_PKCS11_MODULE") {
+        let m = PathBuf::from(m);
+        assert!(
+            m.is_file(),
+            "TSB_PKCS11_MODULE={} is not a file",
+            m.display()
+        );
+        return m;
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("deps dir");
     for cand in [

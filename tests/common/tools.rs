@@ -49,8 +49,14 @@ pub fn engine_path() -> PathBuf {
     );
 }
 
-/// `tsb-approve`, built by `cargo test --workspace` next to the test binaries.
+/// `tsb-approve`: `TSB_APPROVE_BIN` when set (CI points it at the installed package's), else
+/// the one `cargo test --workspace` builds next to the test binaries.
 pub fn approve_bin() -> PathBuf {
+    if let Some(b) = std::env::var_os("TSB_APPROVE_BIN") {
+        let b = PathBuf::from(b);
+        assert!(b.is_file(), "TSB_APPROVE_BIN={} is not a file", b.display());
+        return b;
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let target = exe
         .parent()

@@ -7,6 +7,10 @@ use crate::keys::Password;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// `payloadType` of a payload that means nothing in particular to the approvers (the first value of
+/// S3 `enums/tsb/PayloadType.java`: `UNSPECIFIED`, `ISO_20022`, `PDF`, `BTC`, `ETH`, `HEX`).
+pub const PAYLOAD_TYPE_UNSPECIFIED: &str = "UNSPECIFIED";
+
 /// Inner object of `POST /v1/synchronousSign` and `POST /v1/sign`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -77,9 +77,9 @@ impl KeyCache {
                     // shown; a key of a type it offers whose data cannot be read is a bad key:
                     // skipped, with a warning.
                     let offered = a.algorithm.as_deref().is_some_and(|alg| {
-                        ["RSA", "EC", "ED"]
+                        tsb_models::KeyAlgorithm::ALL
                             .iter()
-                            .any(|o| o.eq_ignore_ascii_case(alg))
+                            .any(|o| o.name().eq_ignore_ascii_case(alg))
                     });
                     let level = if offered { Level::Warn } else { Level::Debug };
                     crate::log!(level, "key {} is skipped: {e}", short(tsb_label));

@@ -6,21 +6,11 @@ use super::client::{Client, Idempotency};
 use crate::error::{Error, Result};
 use base64::Engine;
 use reqwest::Method;
+use tsb_models::paths;
 use tsb_models::*;
 
 /// Percent-encode one path segment (key labels may contain anything but `/`).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+pub use tsb_models::paths::segment as encode_segment;
 
 /// Base64 (standard, padded) as the TSB uses everywhere.
 pub fn b64(data: &[u8]) -> String {
@@ -41,7 +31,7 @@ pub fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
 
 /// `GET /v1/key`: all key labels.
 pub fn list_keys(c: &Client) -> Result<Vec<String>> {
-    c.call(Method::GET, "/v1/key", None::<&()>, Idempotency::Retry)
+    c.call(Method::GET, paths::KEY, None::<&()>, Idempotency::Retry)
 }
 
 /// `POST /v1/key/attributes`; `Ok(None)` when the key does not exist.
@@ -52,7 +42,7 @@ pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> 
     };
     match c.call::<SignedKeyAttributes>(
         Method::POST,
-        "/v1/key/attributes",
+        paths::KEY_ATTRIBUTES,
         Some(&body),
         Idempotency::Retry,
     ) {
@@ -68,7 +58,7 @@ pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> 
 
 /// `POST /v1/key`.
 pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
-    let k: SignedKeyAttributes = c.call(Method::POST, "/v1/key", Some(req), Idempotency::Once)?;
+    let k: SignedKeyAttributes = c.call(Method::POST, paths::KEY, Some(req), Idempotency::Once)?;
     Ok(k.json)
 }
 
@@ -83,7 +73,7 @@ pub fn delete_key(c: &Client, label: &str) -> Result<()> {
     };
     c.call_raw(
         Method::POST,
-        "/v1/key/deleteKey",
+        paths::KEY_DELETE,
         Some(&body),
         Idempotency::Once,
     )
@@ -92,7 +82,7 @@ pub fn delete_key(c: &Client, label: &str) -> Result<()> {
 
 /// `GET /v1/certificate/{label}`: DER of the key's certificate, `Ok(None)` when it has none.
 pub fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
-    let path = format!("/v1/certificate/{}", encode_segment(label));
+    let path = paths::certificate(label);
     match c.call::<CertificateBody>(Method::GET, &path, None::<&()>, Idempotency::Retry) {
         Ok(b) => pem_or_b64_to_der(&b.certificate).map(Some),
         Err(Error::Tsb { status: 404, .. }) => Ok(None),
@@ -112,7 +102,7 @@ pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
     };
     c.call_raw(
         Method::POST,
-        "/v1/certificate/import/plain",
+        paths::CERTIFICATE_IMPORT_PLAIN,
         Some(&body),
         Idempotency::Once,
     )
@@ -121,7 +111,7 @@ pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
 
 /// `DELETE /v1/certificate/{label}`.
 pub fn delete_certificate(c: &Client, label: &str) -> Result<()> {
-    let path = format!("/v1/certificate/{}", encode_segment(label));
+    let path = paths::certificate(label);
     c.call_raw(Method::DELETE, &path, None::<&()>, Idempotency::Once)
         .map(|_| ())
 }
@@ -140,7 +130,7 @@ pub fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
 pub fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
     let r: RandomResponse = c.call(
         Method::GET,
-        &format!("/v1/generateRandom/{n}"),
+        &paths::generate_random(n),
         None::<&()>,
         Idempotency::Retry,
     )?;
@@ -157,7 +147,7 @@ pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Re
     // still not repeated behind the caller's back: Once.
     let r: SignResponse = c.call(
         Method::POST,
-        "/v1/synchronousSign",
+        paths::SYNCHRONOUS_SIGN,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -167,7 +157,7 @@ pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Re
 fn sign_request(label: &str, algorithm: &str, payload: &[u8], meta: Option<String>) -> SignRequest {
     SignRequest {
         payload: b64(payload),
-        payload_type: Some("UNSPECIFIED".into()),
+        payload_type: Some(PAYLOAD_TYPE_UNSPECIFIED.into()),
         sign_key_name: label.to_string(),
         key_password: None,
         signature_algorithm: algorithm.to_string(),
@@ -202,7 +192,7 @@ pub fn sign_async(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> R
         sign_request: sign_request(label, algorithm, payload, Some(meta)),
         request_signature: None,
     };
-    let r: SignRequestId = c.call(Method::POST, "/v1/sign", Some(&body), Idempotency::Once)?;
+    let r: SignRequestId = c.call(Method::POST, paths::SIGN, Some(&body), Idempotency::Once)?;
     Ok(r.sign_request_id)
 }
 
@@ -233,7 +223,7 @@ pub fn decrypt_sync(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Re
     };
     let r: DecryptResponse = c.call(
         Method::POST,
-        "/v1/synchronousDecrypt",
+        paths::SYNCHRONOUS_DECRYPT,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -248,7 +238,7 @@ pub fn decrypt_async(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> R
         request_signature: None,
     };
     let r: DecryptRequestId =
-        c.call(Method::POST, "/v1/decrypt", Some(&body), Idempotency::Once)?;
+        c.call(Method::POST, paths::DECRYPT, Some(&body), Idempotency::Once)?;
     Ok(r.decrypt_request_id)
 }
 
@@ -256,7 +246,7 @@ pub fn decrypt_async(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> R
 pub fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
     c.call(
         Method::GET,
-        &format!("/v1/request/{}", encode_segment(id)),
+        &paths::request(id),
         None::<&()>,
         Idempotency::Retry,
     )
@@ -266,7 +256,7 @@ pub fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
 pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
     match c.call_raw(
         Method::DELETE,
-        &format!("/v1/request/{}", encode_segment(id)),
+        &paths::request(id),
         None::<&()>,
         Idempotency::Retry,
     ) {
@@ -280,7 +270,7 @@ pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
 pub fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
     let r: CsrResponse = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/request",
+        paths::CERTIFICATE_SYNCHRONOUS_REQUEST,
         Some(req),
         Idempotency::Once,
     )?;
@@ -295,7 +285,7 @@ pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/request",
+        paths::CERTIFICATE_REQUEST,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -306,7 +296,7 @@ pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
 pub fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/selfsign",
+        paths::CERTIFICATE_SYNCHRONOUS_SELFSIGN,
         Some(req),
         Idempotency::Once,
     )?;
@@ -321,7 +311,7 @@ pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/selfsign",
+        paths::CERTIFICATE_SELFSIGN,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -332,7 +322,7 @@ pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
 pub fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/sign",
+        paths::CERTIFICATE_SYNCHRONOUS_SIGN,
         Some(req),
         Idempotency::Once,
     )?;
@@ -347,7 +337,7 @@ pub fn sign_certificate_async(c: &Client, req: &SignCertificateRequest) -> Resul
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/sign",
+        paths::CERTIFICATE_SIGN,
         Some(&body),
         Idempotency::Once,
     )?;

@@ -325,7 +325,10 @@ impl Client {
             if let Some(k) = tsb_models::role_for_path(path)
                 .and_then(|role| self.settings.api_keys.get(role.name()))
             {
-                rb = rb.header("X-API-KEY", secret_header("", k, "the API key")?);
+                rb = rb.header(
+                    tsb_models::API_KEY_HEADER,
+                    secret_header("", k, "the API key")?,
+                );
             }
             if let Some(b) = &body_bytes {
                 rb = rb

@@ -7,24 +7,14 @@
 
 use reqwest::Method;
 use std::time::Duration;
+use tsb_models::paths;
 
-/// Whether `method path` asks the TSB to create a request for approvers (tsb-api.md §4-§6: the
-/// asynchronous sign, decrypt, certificate, block and unblock endpoints answer a request id).
+/// Whether `method path` asks the TSB to create a request for approvers (one of
+/// [`paths::CREATES_REQUEST`]: the asynchronous endpoints, which answer a request id).
 /// Such a call is sent once, with [`create_timeout`], and a lost answer to it is remembered (see
 /// `token::ops`), because repeating it would ask the approvers twice.
 pub fn creates_request(method: &Method, path: &str) -> bool {
-    *method == Method::POST
-        && matches!(
-            path,
-            "/v1/sign"
-                | "/v1/decrypt"
-                | "/v1/block"
-                | "/v1/unblock"
-                | "/v1/modify"
-                | "/v1/certificate/request"
-                | "/v1/certificate/sign"
-                | "/v1/certificate/selfsign"
-        )
+    *method == Method::POST && paths::CREATES_REQUEST.contains(&path)
 }
 
 /// The timeout of a creating call: three times the slot's request timeout, single attempt. A
@@ -46,9 +36,9 @@ pub const DOCUMENT: u64 = 4 * 1024 * 1024;
 /// `max_list_bytes`, for the key listing.
 pub fn body_limit(method: &Method, path: &str, max_list: u64) -> u64 {
     let p = path.split('?').next().unwrap_or(path);
-    if *method == Method::GET && p == "/v1/key" {
+    if *method == Method::GET && p == paths::KEY {
         max_list
-    } else if p.starts_with("/v1/certificate") || p.starts_with("/v1/key") {
+    } else if p.starts_with(paths::CERTIFICATE) || p.starts_with(paths::KEY) {
         DOCUMENT
     } else {
         SMALL

@@ -120,7 +120,8 @@ impl Error {
 }
 
 /// Map a TSB error to the closest PKCS#11 return value. The TSB codes are the `BusinessReason`
-/// catalogue of `tsb-api.md` §7.
+/// catalogue (securosys-com/vault-code-executable-examples
+/// `src/main/java/com/securosys/tee/exceptions/tsb/BusinessReason.java`, in [`tsb_models::codes`]).
 fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
     use tsb_models::codes as c;
     match code {
@@ -148,10 +149,70 @@ fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
     }
 }
 
+/// A CK_RV's name for messages.
+pub(crate) fn rv_name(rv: CK_RV) -> String {
+    let known: &[(CK_RV, &str)] = &[
+        (CKR_OK, "CKR_OK"),
+        (CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"),
+        (CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"),
+        (CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"),
+        (CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"),
+        (CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"),
+        (CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"),
+        (
+            CKR_CRYPTOKI_ALREADY_INITIALIZED,
+            "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        ),
+        (CKR_DATA_INVALID, "CKR_DATA_INVALID"),
+        (CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"),
+        (CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"),
+        (CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED"),
+        (CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"),
+        (CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"),
+        (CKR_FUNCTION_REJECTED, "CKR_FUNCTION_REJECTED"),
+        (CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"),
+        (
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            "CKR_KEY_FUNCTION_NOT_PERMITTED",
+        ),
+        (CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"),
+        (CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE"),
+        (CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"),
+        (CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"),
+        (CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"),
+        (CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"),
+        (CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"),
+        (
+            CKR_OPERATION_NOT_INITIALIZED,
+            "CKR_OPERATION_NOT_INITIALIZED",
+        ),
+        (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
+        (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
+        (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),
+        (CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"),
+        (CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"),
+        (CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"),
+        (CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"),
+        (
+            vendor::CKR_TSB_APPROVAL_EXPIRED as CK_RV,
+            "CKR_TSB_APPROVAL_EXPIRED",
+        ),
+        (
+            vendor::CKR_TSB_APPROVAL_TIMEOUT as CK_RV,
+            "CKR_TSB_APPROVAL_TIMEOUT",
+        ),
+    ];
+    known
+        .iter()
+        .find(|(v, _)| *v == rv)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("CKR 0x{rv:x}"))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Ck(rv, msg) => write!(f, "{} ({})", msg, crate::rv_name(*rv)),
+            Error::Ck(rv, msg) => write!(f, "{} ({})", msg, rv_name(*rv)),
             Error::Tsb {
                 status,
                 code,

@@ -205,6 +205,36 @@ pub fn parse_certificate(der: &[u8]) -> Option<CertFields> {
     })
 }
 
+/// The DER inside PEM armour (any label, or bare base64), tolerating missing padding.
+pub fn pem_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    b64.decode(&body)
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(body.trim_end_matches('='))
+        })
+        .ok()
+}
+
+/// `der` in PEM armour with `label` (e.g. "CERTIFICATE REQUEST"), 64 characters a line.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +271,18 @@ mod tests {
         let enc = tlv(0x04, &v);
         assert_eq!(&enc[..4], &[0x04, 0x82, 0x01, 0x2c]);
         assert_eq!(unwrap_octet_string(&enc).unwrap(), &v[..]);
+    }
+
+    #[test]
+    fn pem_round_trip() {
+        let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+        let pem = pem_encode("CERTIFICATE REQUEST", &der);
+        assert_eq!(
+            pem,
+            "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQE=\n-----END CERTIFICATE REQUEST-----\n"
+        );
+        assert_eq!(pem_decode(&pem), Some(der.clone()));
+        assert_eq!(pem_decode("MAMCAQE"), Some(der));
+        assert_eq!(pem_decode("-----BEGIN X-----\n!!\n-----END X-----"), None);
     }
 }

@@ -58,6 +58,12 @@ pub enum Error {
     },
     /// The configuration is unusable.
     Config(String),
+    /// The caller's cancel ended the call before any request for the approvers existed.
+    Cancelled(String),
+    /// A credential (a bearer token given as the PIN) that cannot be sent.
+    Credential(String),
+    /// A fault of the module itself (a body that cannot be serialized).
+    Internal(String),
     /// The TSB answered a result that fails verification (a signature that does not verify with
     /// the key's public key, a plaintext longer than its padding allows). It is never returned.
     BadResult(String),
@@ -83,7 +89,9 @@ impl Error {
                 ApprovalEnd::TimedOut => vendor::CKR_TSB_APPROVAL_TIMEOUT,
                 ApprovalEnd::CancelledByCaller => CKR_FUNCTION_CANCELED,
             },
-            Error::Config(_) => CKR_GENERAL_ERROR,
+            Error::Config(_) | Error::Internal(_) => CKR_GENERAL_ERROR,
+            Error::Cancelled(_) => CKR_FUNCTION_CANCELED,
+            Error::Credential(_) => CKR_PIN_INVALID,
             Error::BadResult(_) => CKR_DEVICE_ERROR,
         }
     }
@@ -106,7 +114,11 @@ impl Error {
                 ApprovalEnd::CancelledByCaller => vendor::TSB_DEVERR_CANCELLED,
             }),
             Error::BadResult(_) => Some(vendor::TSB_DEVERR_BAD_RESULT),
-            Error::Ck(..) | Error::Config(_) => None,
+            Error::Ck(..)
+            | Error::Config(_)
+            | Error::Cancelled(_)
+            | Error::Credential(_)
+            | Error::Internal(_) => None,
         }
     }
 
@@ -251,7 +263,8 @@ impl fmt::Display for Error {
                 };
                 write!(f, "request {request_id} {what}")
             }
-            Error::Config(m) => write!(f, "{m}"),
+            Error::Config(m) | Error::Cancelled(m) | Error::Credential(m) => write!(f, "{m}"),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::BadResult(m) => write!(f, "the TSB returned a bad result: {m}"),
         }
     }

@@ -157,14 +157,8 @@ impl Hasher {
     }
 }
 
-/// Key families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Family {
-    Rsa,
-    Ec,
-    Ed,
-}
+/// Key families: the TSB's key algorithms (RSA, EC, ED).
+pub use tsb_models::KeyAlgorithm as Family;
 
 /// What a signature mechanism does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

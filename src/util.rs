@@ -66,6 +66,14 @@ pub fn pad(s: &str, out: &mut [u8]) {
     }
 }
 
+/// A label for a log line: at most 64 characters, with its length when cut.
+pub fn short(label: &str) -> String {
+    match label.char_indices().nth(64) {
+        Some((i, _)) => format!("{}... ({} bytes)", &label[..i], label.len()),
+        None => label.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +102,12 @@ mod tests {
         assert_eq!(&b, b"abcd ");
         pad("ab", &mut b);
         assert_eq!(&b, b"ab   ");
+    }
+
+    #[test]
+    fn short_labels_for_logs() {
+        assert_eq!(short("abc"), "abc");
+        let long = "é".repeat(100);
+        assert_eq!(short(&long), format!("{}... (200 bytes)", "é".repeat(64)));
     }
 }

@@ -107,7 +107,7 @@ mod tests {
             .as_bytes()
             .to_vec();
         let k = key(PublicKey::Ec {
-            curve: crate::token::object::Curve::P256,
+            curve: crate::tsb::key::Curve::P256,
             point,
         });
         let scheme = SignScheme::Ecdsa { hash: None };

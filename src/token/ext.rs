@@ -4,11 +4,11 @@
 //! without a request, and a finished result that did not fit is kept in the session for the retry.
 
 use super::object::{CertInfo, KeyInfo, ObjClass};
-use super::ops::{fingerprint, Output, RemoteCall};
+use super::ops::Output;
 use super::{Module, ObjRef, Session};
 use crate::error::{Error, Result};
 use crate::mechanism::Family;
-use crate::tsb::api;
+use crate::tsb::{body_of, requests::fingerprint};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use tsb_models::{
@@ -84,7 +84,8 @@ pub fn split_list(s: &str) -> Vec<String> {
 }
 
 fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
-    api::pem_or_b64_to_der(pem)
+    crate::der::pem_decode(pem)
+        .ok_or_else(|| Error::BadResult("the TSB returned a PEM that is not base64".into()))
 }
 
 impl Module {
@@ -152,6 +153,12 @@ impl Module {
                 format!("key {} cannot sign (CKA_SIGN false)", key.label),
             ));
         }
+        if key.blocked {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is blocked on the TSB", key.tsb_label),
+            ));
+        }
         let alg = algorithm
             .clone()
             .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
@@ -181,9 +188,7 @@ impl Module {
             meta_data: None,
             meta_data_signature: None,
         };
-        let body =
-            serde_json::to_vec(&req).map_err(|e| Error::ck(CKR_GENERAL_ERROR, e.to_string()))?;
-        let fp = fingerprint(session.slot, &key.tsb_label, "csr", &alg, &body);
+        let fp = fingerprint(session.slot, &key.tsb_label, "csr", &alg, &body_of(&req)?);
         let out_fp = format!("{fp}:{}", spec.der);
         if let Some(o) = self.kept_output(session, &out_fp, cap) {
             return Ok(o);
@@ -191,23 +196,7 @@ impl Module {
         let cap = cap.unwrap_or(0);
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        let client = &slot.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data(
-            "CertificateSigningRequest",
-            &[("commonName", spec.subject.common_name.clone())],
-        ));
-        let r = self.run_remote(
-            session,
-            &key,
-            RemoteCall {
-                kind: "CSR",
-                algorithm: &alg,
-                payload: &body,
-                sync: &|| api::csr_sync(client, &req),
-                create: &|| api::csr_async(client, &async_req),
-            },
-        );
+        let r = session.as_caller(|caller| slot.tsb.csr(&key, &req, caller));
         self.note_result(session, &r);
         self.deliver_pem(session, r?, spec.der, out_fp, cap)
     }
@@ -238,41 +227,14 @@ impl Module {
             meta_data: None,
             meta_data_signature: None,
         };
-        let body =
-            serde_json::to_vec(&req).map_err(|e| Error::ck(CKR_GENERAL_ERROR, e.to_string()))?;
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        let client = &slot.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data("SelfSignCertificate", &[("commonName", cn)]));
-        let r = self.run_remote(
-            session,
-            &key,
-            RemoteCall {
-                kind: "self-signed certificate",
-                algorithm: &alg,
-                payload: &body,
-                sync: &|| api::selfsign_sync(client, &req),
-                create: &|| api::selfsign_async(client, &async_req),
-            },
-        );
+        let r = session.as_caller(|caller| slot.tsb.self_sign(&key, &req, caller));
         self.note_result(session, &r);
-        let result = r?;
-        // The synchronous endpoint returns the PEM; the asynchronous one returns "true" and the
-        // certificate is read from the key.
-        let der = if result.contains("BEGIN CERTIFICATE") {
-            pem_to_der(&result)?
-        } else {
-            api::get_certificate(client, &key.tsb_label)?.ok_or_else(|| {
-                Error::Transport(format!(
-                    "self-signed certificate of {} not found after success",
-                    key.tsb_label
-                ))
-            })?
-        };
-        let cert = CertInfo::from_der(der)
+        let cert = CertInfo::from_der(r?)
             .ok_or_else(|| Error::Transport("TSB returned an unreadable certificate".into()))?;
-        slot.cache.set_cert(&key.tsb_label, Some(Arc::new(cert)));
+        slot.tsb
+            .remember_certificate(&key.tsb_label, Arc::new(cert));
         Ok(self.handle_for(ObjRef {
             slot: slot.id,
             label: key.tsb_label.clone(),
@@ -304,9 +266,13 @@ impl Module {
             meta_data: None,
             meta_data_signature: None,
         };
-        let body =
-            serde_json::to_vec(&req).map_err(|e| Error::ck(CKR_GENERAL_ERROR, e.to_string()))?;
-        let fp = fingerprint(session.slot, &key.tsb_label, "certificate", &alg, &body);
+        let fp = fingerprint(
+            session.slot,
+            &key.tsb_label,
+            "certificate",
+            &alg,
+            &body_of(&req)?,
+        );
         let out_fp = format!("{fp}:{}", spec.der);
         if let Some(o) = self.kept_output(session, &out_fp, cap) {
             return Ok(o);
@@ -314,20 +280,7 @@ impl Module {
         let cap = cap.unwrap_or(0);
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        let client = &slot.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data("Certificate", &[]));
-        let r = self.run_remote(
-            session,
-            &key,
-            RemoteCall {
-                kind: "certificate",
-                algorithm: &alg,
-                payload: &body,
-                sync: &|| api::sign_certificate_sync(client, &req),
-                create: &|| api::sign_certificate_async(client, &async_req),
-            },
-        );
+        let r = session.as_caller(|caller| slot.tsb.issue_certificate(&key, &req, caller));
         self.note_result(session, &r);
         self.deliver_pem(session, r?, spec.der, out_fp, cap)
     }
@@ -336,14 +289,14 @@ impl Module {
     pub fn request_status(&self, session: &Session, id: &str) -> Result<RequestStatus> {
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        api::request_status(&slot.client, id)
+        slot.tsb.request_status(id)
     }
 
     /// TSB_CancelRequest.
     pub fn cancel_request(&self, session: &Session, id: &str) -> Result<()> {
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        api::cancel_request(&slot.client, id)
+        slot.tsb.cancel_request(id)
     }
 }
 
@@ -359,13 +312,7 @@ pub fn csr_to_pem(csr: &[u8]) -> Result<String> {
         .map(|(t, rest)| t.tag == 0x30 && rest.is_empty())
         .unwrap_or(false)
     {
-        let b64 = api::b64(csr);
-        let mut pem = String::from("-----BEGIN CERTIFICATE REQUEST-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(chunk));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE REQUEST-----\n");
+        let pem = crate::der::pem_encode("CERTIFICATE REQUEST", csr);
         return Ok(pem);
     }
     Err(Error::ck(

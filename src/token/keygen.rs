@@ -2,10 +2,10 @@
 //! --keypairgen`, OpenSSL and Java send; the SKA policy comes from CKA_TSB_POLICY or the slot's
 //! default policy, so tools that cannot set vendor attributes still create approval-gated keys.
 
-use super::object::{id_to_tsb, Curve, ED25519_OID};
 use super::Attr;
 use crate::der;
 use crate::error::{Error, Result};
+use crate::tsb::key::{id_to_tsb, Curve, ED25519_OID};
 use crate::vendor;
 use cryptoki_sys::*;
 use tsb_models::{CreateKeyRequest, KeyAlgorithm, KeyFlags, KeyStatus, Policy};

@@ -36,7 +36,7 @@ pub fn validate(tsb_label: &str) -> Result<()> {
             CKR_ATTRIBUTE_VALUE_INVALID,
             format!(
                 "CKA_LABEL {:?} is not accepted: {why}",
-                super::store::short(tsb_label)
+                crate::util::short(tsb_label)
             ),
         )
     };

@@ -1,9 +1,9 @@
 //! Public-key operations done locally with the public key the TSB returned: C_Verify and
 //! C_Encrypt never need the HSM, so they cost no round trip and no approval.
 
-use super::object::{Curve, PublicKey};
 use crate::error::{Error, Result};
 use crate::mechanism::{Hash, SignScheme};
+use crate::tsb::key::{Curve, PublicKey};
 use cryptoki_sys::*;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss, RsaPublicKey};
 

@@ -10,19 +10,19 @@ pub mod lifecycle;
 pub mod local;
 pub mod object;
 pub mod ops;
-pub mod store;
 
 use crate::config::{Config, Secret, SlotConfig};
 use crate::error::{Error, Result};
 use crate::log::Level;
-use crate::tsb::{api, wait::CancelToken, Client, ClientSettings};
+use crate::tsb::cancel::CancelToken;
+use crate::tsb::requests::{Caller, Requests};
+use crate::tsb::Tsb;
 use cryptoki_sys::*;
 use object::{AttrValue, CertInfo, KeyInfo, ObjClass, ObjectView};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use store::KeyCache;
 
 /// One template attribute, copied out of C memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +39,8 @@ pub struct Slot {
     pub id: usize,
     /// Its config.
     pub config: SlotConfig,
-    /// REST client (built lazily on first use).
-    pub client: Client,
-    /// Key and certificate cache.
-    pub cache: KeyCache,
+    /// The TSB behind this slot: every call to it goes through here.
+    pub(crate) tsb: Tsb,
     /// Whether the user is logged in (PKCS#11 login state is per token, shared by sessions).
     pub logged_in: Mutex<bool>,
     /// CA certificates from the config, shown as certificate objects.
@@ -103,22 +101,33 @@ pub struct Session {
     pub cancel: Arc<CancelToken>,
 }
 
+impl Session {
+    /// Run `f` with this session as the caller of a TSB operation: its cancel token ends a wait,
+    /// and the id of a request created or resumed becomes its last request id at once.
+    pub(crate) fn as_caller<T>(&self, f: impl FnOnce(&Caller) -> T) -> T {
+        let note = |id: &str| self.state.lock().last_request_id = Some(id.to_string());
+        f(&Caller {
+            cancel: &self.cancel,
+            on_request: &note,
+        })
+    }
+}
+
 /// The initialized module.
 pub struct Module {
     /// Slots, id = index.
     pub slots: Vec<Slot>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     handles: Mutex<HandleTable>,
-    /// Approval requests that are still pending after our timeout, by operation fingerprint.
-    pub pending: ops::PendingRequests,
 }
 
 impl Module {
     /// Build from a config. Local work only (files named by the config are read); no network I/O.
     pub fn new(config: Config) -> Result<Module> {
         let mut slots = Vec::new();
-        let mut journal = None;
-        let forget_unknown = config.forget_unknown;
+        // One journal for the module: the first slot that names one.
+        let journal = config.slots.iter().find_map(|s| s.journal.clone());
+        let requests = Arc::new(Requests::new(journal, config.forget_unknown));
         for (id, sc) in config.slots.into_iter().enumerate() {
             let mut ca_certs = Vec::new();
             for path in &sc.ca_certificates {
@@ -126,7 +135,9 @@ impl Module {
                     Error::Config(format!("ca_certificates: {}: {e}", path.display()))
                 })?;
                 let der = if text.starts_with(b"-----") {
-                    api::pem_or_b64_to_der(&String::from_utf8_lossy(&text))?
+                    crate::der::pem_decode(&String::from_utf8_lossy(&text)).ok_or_else(|| {
+                        Error::Config(format!("ca_certificates: {} is not PEM", path.display()))
+                    })?
                 } else {
                     text
                 };
@@ -142,13 +153,9 @@ impl Module {
                     .unwrap_or_else(|| "ca".into());
                 ca_certs.push((label, Arc::new(cert)));
             }
-            if journal.is_none() {
-                journal = sc.journal.clone();
-            }
             slots.push(Slot {
                 id,
-                client: Client::new(ClientSettings::from(&sc)),
-                cache: KeyCache::new(sc.cache_ttl, sc.label_prefix.clone()),
+                tsb: Tsb::new(id, &sc, requests.clone()),
                 logged_in: Mutex::new(false),
                 ca_certs,
                 config: sc,
@@ -158,7 +165,6 @@ impl Module {
             slots,
             sessions: Mutex::new(HashMap::new()),
             handles: Mutex::new(HandleTable::default()),
-            pending: ops::PendingRequests::new(journal, forget_unknown),
         })
     }
 
@@ -239,7 +245,7 @@ impl Module {
             s.cancel.cancel();
         }
         for sl in &self.slots {
-            sl.client.set_login_token(None);
+            sl.tsb.set_login_token(None);
         }
     }
 
@@ -249,7 +255,7 @@ impl Module {
         if !any {
             if let Some(sl) = self.slots.get(slot) {
                 *sl.logged_in.lock() = false;
-                sl.client.set_login_token(None);
+                sl.tsb.set_login_token(None);
             }
         }
     }
@@ -315,7 +321,7 @@ impl Module {
             })?;
             let token = std::str::from_utf8(pin)
                 .map_err(|_| Error::ck(CKR_PIN_INCORRECT, "the PIN must be UTF-8"))?;
-            slot.client.set_login_token(Some(Secret::new(token.trim())));
+            slot.tsb.set_login_token(Some(Secret::new(token.trim())));
         }
         *logged = true;
         Ok(())
@@ -330,7 +336,7 @@ impl Module {
             return Err(Error::ck(CKR_USER_NOT_LOGGED_IN, "not logged in"));
         }
         *logged = false;
-        slot.client.set_login_token(None);
+        slot.tsb.set_login_token(None);
         Ok(())
     }
 
@@ -381,17 +387,17 @@ impl Module {
             }
             class => {
                 slot.check_access()?;
-                let key = match slot.cache.cached_key(&r.label) {
+                let key = match slot.tsb.cached_key(&r.label) {
                     Some(k) => k,
-                    None => slot.cache.key(&slot.client, &r.label)?.ok_or_else(gone)?,
+                    None => slot.tsb.key(&r.label)?.ok_or_else(gone)?,
                 };
                 match class {
                     ObjClass::Private => ObjectView::Private(key),
                     ObjClass::Public => ObjectView::Public(key),
                     _ => {
-                        let cert = match slot.cache.cached_cert(&r.label) {
+                        let cert = match slot.tsb.cached_cert(&r.label) {
                             Some(c) => c,
-                            None => slot.cache.cert(&slot.client, &r.label)?.ok_or_else(gone)?,
+                            None => slot.tsb.cert(&r.label)?.ok_or_else(gone)?,
                         };
                         ObjectView::Certificate(key, cert)
                     }
@@ -482,13 +488,13 @@ impl Module {
             // A find by label asks for that one key, without listing.
             Some(l) => {
                 let l = format!("{}{}", slot.config.label_prefix, l);
-                match slot.cache.key(&slot.client, &l)? {
+                match slot.tsb.key(&l)? {
                     Some(k) => vec![(l, k)],
                     None => vec![],
                 }
             }
-            // One bad key is skipped, not fatal (store::KeyCache::all_keys).
-            None => slot.cache.all_keys(&slot.client)?,
+            // One bad key is skipped, not fatal (tsb::cache::KeyCache::all_keys).
+            None => slot.tsb.all_keys()?,
         };
         for (l, key) in &keys {
             if want_keys {
@@ -506,7 +512,7 @@ impl Module {
                 }
             }
             if want_certs {
-                if let Some(cert) = slot.cache.cert_or_skip(&slot.client, l)? {
+                if let Some(cert) = slot.tsb.cert_or_skip(l)? {
                     let view = ObjectView::Certificate(key.clone(), cert);
                     if matches(&view) {
                         out.push(self.handle_for(ObjRef {
@@ -556,8 +562,8 @@ impl Module {
             &slot.config.label_prefix,
             slot.config.default_policy.as_ref(),
         )?;
-        let attrs = match api::create_key(&slot.client, &req.body) {
-            Ok(a) => a,
+        let key = match slot.tsb.create_key(&req.body, &slot.config.label_prefix) {
+            Ok(k) => k,
             Err(
                 e @ Error::Tsb {
                     code: Some(tsb_models::codes::KEY_ALREADY_EXISTING),
@@ -569,7 +575,6 @@ impl Module {
             }
             Err(e) => return Err(e),
         };
-        let key = Arc::new(KeyInfo::from_tsb(&attrs, &slot.config.label_prefix)?);
         crate::log!(
             Level::Info,
             "generated key {} ({}){}",
@@ -582,7 +587,6 @@ impl Module {
             }
         );
         let label = key.tsb_label.clone();
-        slot.cache.insert_key(key);
         let pubh = self.handle_for(ObjRef {
             slot: slot.id,
             label: label.clone(),
@@ -614,13 +618,11 @@ impl Module {
                         "the key is not destroyable",
                     ));
                 }
-                api::delete_key(&slot.client, &r.label)?;
-                slot.cache.remove_key(&r.label);
+                slot.tsb.delete_key(&r.label)?;
                 crate::log!(Level::Info, "deleted key {}", r.label);
             }
             ObjectView::Certificate(..) => {
-                api::delete_certificate(&slot.client, &r.label)?;
-                slot.cache.set_cert(&r.label, None);
+                slot.tsb.delete_certificate(&r.label)?;
                 crate::log!(Level::Info, "deleted the certificate of key {}", r.label);
             }
             ObjectView::CaCertificate(..) => {
@@ -688,10 +690,10 @@ impl Module {
                 slot.config.label_prefix,
                 String::from_utf8_lossy(&l)
             );
-            slot.cache.key(&slot.client, &label)?
+            slot.tsb.key(&label)?
         } else if let Some(id) = get(CKA_ID) {
-            slot.cache
-                .all_keys(&slot.client)?
+            slot.tsb
+                .all_keys()?
                 .into_iter()
                 .map(|(_, k)| k)
                 .find(|k| k.id == id)
@@ -716,8 +718,8 @@ impl Module {
                 ),
             ));
         }
-        api::import_certificate(&slot.client, &key.tsb_label, &der)?;
-        slot.cache.set_cert(&key.tsb_label, Some(Arc::new(cert)));
+        slot.tsb
+            .import_certificate(&key.tsb_label, Arc::new(cert))?;
         Ok(self.handle_for(ObjRef {
             slot: slot.id,
             label: key.tsb_label.clone(),
@@ -729,19 +731,6 @@ impl Module {
     pub fn generate_random(&self, session: &Session, n: usize) -> Result<Vec<u8>> {
         let slot = &self.slots[session.slot];
         slot.check_access()?;
-        let mut out = Vec::with_capacity(n);
-        // The TSB caps one call; ask in chunks.
-        while out.len() < n {
-            let chunk = (n - out.len()).min(4096);
-            let r = api::generate_random(&slot.client, chunk)?;
-            if r.len() != chunk {
-                return Err(Error::Transport(format!(
-                    "asked the TSB for {chunk} random bytes, got {}",
-                    r.len()
-                )));
-            }
-            out.extend(r);
-        }
-        Ok(out)
+        slot.tsb.random(n)
     }
 }

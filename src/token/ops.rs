@@ -9,17 +9,11 @@
 use super::lifecycle::{Mode, OpKind};
 use super::object::{KeyInfo, ObjClass};
 use super::{Module, Session, Slot};
-use crate::error::{ApprovalEnd, Error, Result};
+use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::mechanism::{self, Family, Hash, Hasher, MechParams, SignScheme};
-use crate::tsb::journal::{Claim, Entry as JournalEntry, Journal, State as JournalState};
-use crate::tsb::{api, wait};
 use cryptoki_sys::*;
-use parking_lot::Mutex;
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Input collected by Update calls: hashed as it comes, or buffered for raw mechanisms.
 #[derive(Clone)]
@@ -190,307 +184,7 @@ fn finish_output(result: Vec<u8>, cap: usize) -> (Output, Option<Vec<u8>>) {
     }
 }
 
-// ---- remembered requests ----------------------------------------------------------------------
-
-/// How long a rejection answers the same operation asked again. Tools retry a failed C_Sign
-/// at once (pkcs11-tool 0.23 retries it as C_SignUpdate/C_SignFinal): without this, the
-/// approvers who just said no would be asked again by the same command.
-pub const REJECTION_MEMORY: Duration = Duration::from_secs(30);
-
-/// What is known about approval requests by operation fingerprint, in the journal
-/// ([`crate::tsb::journal`]: memory, and the shared file when configured): requests that outlived
-/// our approval timeout, creating calls in flight, and lost answers. Also the operations rejected
-/// moments ago (see [`REJECTION_MEMORY`]).
-pub struct PendingRequests {
-    journal: Journal,
-    rejected: Mutex<HashMap<String, (String, std::time::Instant)>>,
-}
-
-impl PendingRequests {
-    /// Use the journal file `journal` (read when needed; created on the first change), or memory.
-    /// `forget_unknown` (TSB_PKCS11_FORGET_UNKNOWN at C_Initialize): drop every outcome-unknown
-    /// marker first.
-    pub fn new(journal: Option<PathBuf>, forget_unknown: bool) -> PendingRequests {
-        let journal = Journal::new(journal);
-        if forget_unknown {
-            let n = journal.forget_unknown();
-            crate::log!(
-                Level::Warn,
-                "TSB_PKCS11_FORGET_UNKNOWN: forgot {n} outcome-unknown marker(s); those operations \
-                 will ask the approvers again"
-            );
-        }
-        PendingRequests {
-            journal,
-            rejected: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The id of a request for this operation that the approvers rejected within
-    /// [`REJECTION_MEMORY`].
-    fn recently_rejected(&self, fp: &str) -> Option<String> {
-        let mut r = self.rejected.lock();
-        r.retain(|_, (_, at)| at.elapsed() < REJECTION_MEMORY);
-        r.get(fp).map(|(id, _)| id.clone())
-    }
-
-    fn note_rejected(&self, fp: &str, id: &str) {
-        self.rejected
-            .lock()
-            .insert(fp.to_string(), (id.to_string(), std::time::Instant::now()));
-    }
-
-    fn remove(&self, fp: &str) {
-        self.journal.remove(fp);
-    }
-}
-
-/// Whether a failed creating call may have created the request anyway: its answer was lost (or
-/// unusable), or a gateway in front of the TSB answered 502/504 without a TSB error body.
-fn maybe_created(e: &Error) -> bool {
-    matches!(e, Error::OutcomeUnknown(_))
-        || matches!(
-            e,
-            Error::Tsb {
-                status: 502 | 504,
-                code: None,
-                ..
-            }
-        )
-}
-
-/// The error (and log line) for an operation whose request may exist unknown to us: what
-/// happened and what to do.
-fn outcome_unknown(
-    marker: &JournalEntry,
-    journal: Option<&std::path::Path>,
-    cause: Option<&Error>,
-) -> Error {
-    let what = marker.what.as_deref().unwrap_or("the operation");
-    let since = marker
-        .since
-        .map(crate::util::rfc3339)
-        .unwrap_or_else(|| "an earlier run".into());
-    let cause = cause.map(|c| format!(" ({c})")).unwrap_or_default();
-    let until = match marker.until {
-        Some(u) => format!(
-            "this same operation is refused until {} (when such a request has expired on the TSB)",
-            crate::util::rfc3339(u)
-        ),
-        None => "the key's policy never expires, so this same operation is refused until the \
-                 marker is cleared"
-            .into(),
-    };
-    let clear = match journal {
-        Some(p) => format!(
-            "to ask again sooner, rerun with TSB_PKCS11_FORGET_UNKNOWN=1 or delete the line with \
-             fingerprint {} from {}",
-            marker.fingerprint,
-            p.display()
-        ),
-        None => {
-            "to ask again sooner, restart the application (or set TSB_PKCS11_FORGET_UNKNOWN=1): \
-                 without a \"journal\" only this process remembers it"
-                .into()
-        }
-    };
-    Error::OutcomeUnknown(format!(
-        "{what}: the TSB may have created a request for the approvers at {since} but its answer \
-         was lost{cause}; not asking them again. Look for it in the approvers' task list; {until}; \
-         {clear}"
-    ))
-}
-
-/// The fingerprint of an operation: same slot, key, kind, algorithm and input = same operation.
-pub fn fingerprint(
-    slot: usize,
-    tsb_label: &str,
-    kind: &str,
-    algorithm: &str,
-    payload: &[u8],
-) -> String {
-    let mut h = Hash::Sha256.hasher();
-    for part in [
-        slot.to_string().as_bytes(),
-        tsb_label.as_bytes(),
-        kind.as_bytes(),
-        algorithm.as_bytes(),
-    ] {
-        h.update(&(part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.update(payload);
-    h.finish().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What to run on the TSB, with both of its forms.
-pub struct RemoteCall<'a> {
-    /// "sign", "decrypt", "csr", ... (part of the fingerprint and the messages).
-    pub kind: &'a str,
-    /// TSB algorithm name (part of the fingerprint).
-    pub algorithm: &'a str,
-    /// Input bytes (part of the fingerprint).
-    pub payload: &'a [u8],
-    /// Synchronous endpoint: returns the result directly.
-    pub sync: &'a dyn Fn() -> Result<String>,
-    /// Asynchronous endpoint: returns the request id.
-    pub create: &'a dyn Fn() -> Result<String>,
-}
-
 impl Module {
-    /// Run an operation on the TSB for `key`: the synchronous endpoint for keys without approvals;
-    /// otherwise the asynchronous one plus the wait, resuming a remembered request if this exact
-    /// operation timed out before. Returns the TSB `result` string.
-    pub fn run_remote(&self, session: &Session, key: &KeyInfo, call: RemoteCall) -> Result<String> {
-        let slot = &self.slots[session.slot];
-        if key.blocked {
-            return Err(Error::ck(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} is blocked on the TSB", key.tsb_label),
-            ));
-        }
-        if !key.approval_required {
-            return (call.sync)();
-        }
-        let fp = fingerprint(
-            slot.id,
-            &key.tsb_label,
-            call.kind,
-            call.algorithm,
-            call.payload,
-        );
-        let params = wait_params(slot, key, call.kind);
-        if let Some(id) = self.pending.recently_rejected(&fp) {
-            crate::log!(
-                Level::Warn,
-                "the same {} with key {} was rejected moments ago (request {id}); not asking the approvers again",
-                call.kind,
-                key.tsb_label
-            );
-            session.state.lock().last_request_id = Some(id.clone());
-            return Err(Error::Approval {
-                end: ApprovalEnd::Rejected,
-                request_id: id,
-            });
-        }
-        // The creating call gets three times the request timeout; a marker of a sender older
-        // than that (plus slack) is stale.
-        let create_timeout = crate::tsb::limits::create_timeout(slot.config.request_timeout);
-        let sending_for = create_timeout.as_secs().saturating_add(5);
-        let mark = loop {
-            let now = crate::tsb::journal::unix_now();
-            let mark = JournalEntry {
-                fingerprint: fp.clone(),
-                state: JournalState::Sending,
-                request_id: None,
-                pid: Some(std::process::id()),
-                since: Some(now),
-                // Any request created by this call has expired on the TSB once the policy's
-                // timeout has passed after the call's end (a minute of slack for clocks).
-                until: key.policy_timeout.map(|t| {
-                    now.saturating_add(create_timeout.as_secs())
-                        .saturating_add(t.as_secs())
-                        .saturating_add(60)
-                }),
-                what: Some(format!("{} with key {}", call.kind, key.tsb_label)),
-            };
-            match self.pending.journal.claim(&mark, now, sending_for) {
-                Claim::Send(ran_out) => {
-                    if let Some(old) = ran_out {
-                        crate::log!(
-                            Level::Info,
-                            "{}: the outcome-unknown marker of {} has run out; asking the approvers",
-                            mark.what.as_deref().unwrap_or_default(),
-                            old.since.map(crate::util::rfc3339).unwrap_or_default()
-                        );
-                    }
-                    break mark;
-                }
-                Claim::Resume(id) => {
-                    crate::log!(
-                        Level::Info,
-                        "resuming the wait on request {id} ({} with key {}) instead of asking the approvers again",
-                        call.kind,
-                        key.tsb_label
-                    );
-                    session.state.lock().last_request_id = Some(id.clone());
-                    match wait::wait_for(&slot.client, &id, &params, &session.cancel) {
-                        // The remembered request vanished (e.g. the TSB was reset): ask anew.
-                        Err(Error::Approval {
-                            end: ApprovalEnd::Cancelled,
-                            ..
-                        }) => self.pending.remove(&fp),
-                        r => return self.settle(&fp, r),
-                    }
-                }
-                Claim::Busy(_) => {
-                    // Another thread or process is sending this very operation: its request id
-                    // (or its failure) is in the journal within moments.
-                    if session.cancel.sleep(Duration::from_millis(50)) {
-                        return Err(Error::ck(
-                            CKR_FUNCTION_CANCELED,
-                            "cancelled while another caller was sending the same operation",
-                        ));
-                    }
-                }
-                Claim::Refuse(marker) => {
-                    let err = outcome_unknown(&marker, self.pending.journal.path(), None);
-                    crate::log!(Level::Error, "{err}");
-                    return Err(err);
-                }
-            }
-        };
-        let id = match (call.create)() {
-            Ok(id) => id,
-            Err(e) if maybe_created(&e) => {
-                self.pending.journal.lost(&mark);
-                let err = outcome_unknown(&mark, self.pending.journal.path(), Some(&e));
-                crate::log!(Level::Error, "{err}");
-                return Err(err);
-            }
-            Err(e) => {
-                self.pending.journal.not_created(&fp);
-                return Err(e);
-            }
-        };
-        crate::log!(
-            Level::Info,
-            "created request {id} ({} with key {}); waiting for approval",
-            call.kind,
-            key.tsb_label
-        );
-        session.state.lock().last_request_id = Some(id.clone());
-        // Remember at once (journal), so a killed process resumes too.
-        self.pending.journal.created(&fp, &id);
-        // Just created: no approver can have approved it yet, so the first poll waits one interval.
-        let params = wait::WaitParams {
-            first_poll_delay: params.poll_interval,
-            ..params
-        };
-        let r = wait::wait_for(&slot.client, &id, &params, &session.cancel);
-        self.settle(&fp, r)
-    }
-
-    /// After a wait: forget the request unless it is still pending after our timeout, and
-    /// remember a rejection for [`REJECTION_MEMORY`].
-    fn settle(&self, fp: &str, r: Result<String>) -> Result<String> {
-        match &r {
-            Err(Error::Approval {
-                end: ApprovalEnd::TimedOut,
-                ..
-            }) => {}
-            Err(Error::Approval {
-                end: ApprovalEnd::Rejected,
-                request_id,
-            }) => {
-                self.pending.remove(fp);
-                self.pending.note_rejected(fp, request_id);
-            }
-            _ => self.pending.remove(fp),
-        }
-        r
-    }
-
     /// Record the outcome of an operation in the session (ulDeviceError).
     pub fn note_result<T>(&self, session: &Session, r: &Result<T>) {
         let mut st = session.state.lock();
@@ -739,29 +433,12 @@ impl Module {
         let slot: &Slot = &self.slots[session.slot];
         slot.check_access()?;
         crate::panic_hook::panic_point("remote-op");
-        let client = &slot.client;
-        match kind {
+        session.as_caller(|caller| match kind {
             RemoteKind::Sign(scheme) => {
                 let (alg, payload) =
                     mechanism::tsb_sign_request(scheme, input, key.public.modulus_len())?;
-                let label = key.tsb_label.as_str();
-                let result = self.run_remote(
-                    session,
-                    key,
-                    RemoteCall {
-                        kind: "signature",
-                        algorithm: &alg,
-                        payload: &payload,
-                        sync: &|| {
-                            api::sign_sync(client, label, &alg, &payload).map(|s| api::b64(&s))
-                        },
-                        create: &|| api::sign_async(client, label, &alg, &payload),
-                    },
-                )?;
-                let sig = api::unb64(&result, "signature")
-                    .and_then(|s| {
-                        mechanism::signature_to_pkcs11(scheme, s, key.public.signature_len())
-                    })
+                let sig = slot.tsb.sign(key, &alg, &payload, caller)?;
+                let sig = mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
                     .map_err(|e| Error::BadResult(e.to_string()));
                 let checked = sig.and_then(|sig| {
                     if slot.config.verify_signatures {
@@ -780,26 +457,13 @@ impl Module {
                     ));
                 }
                 let alg = mechanism::cipher_algorithm(oaep);
-                let label = key.tsb_label.as_str();
-                let result = self.run_remote(
-                    session,
-                    key,
-                    RemoteCall {
-                        kind: "decryption",
-                        algorithm: &alg,
-                        payload: input,
-                        sync: &|| {
-                            api::decrypt_sync(client, label, &alg, input).map(|s| api::b64(&s))
-                        },
-                        create: &|| api::decrypt_async(client, label, &alg, input),
-                    },
-                )?;
-                let plain = api::unb64(&result, "plaintext")
-                    .map_err(|e| Error::BadResult(e.to_string()))
+                let plain = slot
+                    .tsb
+                    .decrypt(key, &alg, input, caller)
                     .and_then(|p| super::check::plaintext(key, oaep, &p).map(|_| p));
                 self.log_refusal(session, key, "decryption", plain)
             }
-        }
+        })
     }
 
     /// One log line when a result from the TSB failed verification (issue 10): which key and
@@ -1200,54 +864,9 @@ fn not_init() -> Error {
     Error::ck(CKR_OPERATION_NOT_INITIALIZED, "operation not initialized")
 }
 
-/// Wait parameters for a key and slot.
-pub fn wait_params(slot: &Slot, key: &KeyInfo, what: &str) -> wait::WaitParams {
-    wait::WaitParams {
-        approval_timeout: slot.config.approval_timeout,
-        poll_interval: slot.config.poll_interval,
-        poll_max_interval: slot.config.poll_max_interval,
-        fast_phase: Duration::from_secs(30),
-        first_poll_delay: Duration::ZERO,
-        policy_timeout: key.policy_timeout,
-        approvals_needed: key.approvals_needed,
-        key_label: key.tsb_label.clone(),
-        what: what.to_string(),
-        progress: slot.config.progress,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprint_separates_fields() {
-        let a = fingerprint(0, "ab", "c", "d", b"x");
-        let b = fingerprint(0, "a", "bc", "d", b"x");
-        assert_ne!(a, b);
-        assert_eq!(a, fingerprint(0, "ab", "c", "d", b"x"));
-        assert_ne!(a, fingerprint(1, "ab", "c", "d", b"x"));
-    }
-
-    #[test]
-    fn journal_round_trip() {
-        let dir = std::env::temp_dir().join(format!("tsb-journal-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let p = dir.join("j.jsonl");
-        let _ = std::fs::remove_file(&p);
-        let j = PendingRequests::new(Some(p.clone()), false);
-        j.journal.created("fp1", "req-1");
-        let j2 = PendingRequests::new(Some(p.clone()), false);
-        assert_eq!(
-            j2.journal.get("fp1").and_then(|e| e.request_id).as_deref(),
-            Some("req-1")
-        );
-        j2.remove("fp1");
-        assert_eq!(
-            PendingRequests::new(Some(p), false).journal.get("fp1"),
-            None
-        );
-    }
 
     #[test]
     fn output_keeps_result_when_too_small() {

@@ -132,11 +132,6 @@ impl Client {
         }
     }
 
-    /// Base URL.
-    pub fn url(&self) -> &str {
-        &self.settings.url
-    }
-
     /// Set or clear the bearer token given through C_Login. Clearing it (C_Logout, the last
     /// session closed, C_Finalize) wipes it and also drops the connection pool: the connections'
     /// write buffers hold the last requests' headers, token included.
@@ -294,7 +289,7 @@ impl Client {
         let body_bytes = match body {
             Some(b) => Some(
                 serde_json::to_vec(b)
-                    .map_err(|e| Error::ck(cryptoki_sys::CKR_GENERAL_ERROR, e.to_string()))?,
+                    .map_err(|e| Error::Internal(format!("{method} {path}: {e}")))?,
             ),
             None => None,
         };
@@ -440,10 +435,9 @@ fn secret_header(
     v.extend_from_slice(secret.expose().as_bytes());
     let mut h = reqwest::header::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(v))
         .map_err(|_| {
-            Error::ck(
-                cryptoki_sys::CKR_PIN_INVALID,
-                format!("{what} has characters that an HTTP header cannot carry"),
-            )
+            Error::Credential(format!(
+                "{what} has characters that an HTTP header cannot carry"
+            ))
         })?;
     h.set_sensitive(true);
     Ok(h)

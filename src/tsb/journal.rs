@@ -122,6 +122,7 @@ impl Journal {
 
     /// The entry for this fingerprint: from the file as it is now (another process may have
     /// written it), else from memory.
+    #[cfg(test)]
     pub fn get(&self, fingerprint: &str) -> Option<Entry> {
         if let Some(p) = &self.path {
             match read(p) {

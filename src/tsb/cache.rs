@@ -7,10 +7,11 @@
 //! Only what concerns every key fails it: the listing itself, refused credentials, or every key of
 //! the listing failing (the TSB is broken, not one key).
 
-use super::object::{CertInfo, KeyInfo};
+use super::key::{CertInfo, KeyInfo};
+use super::{api, Client};
 use crate::error::{Error, Result};
 use crate::log::Level;
-use crate::tsb::{api, Client};
+use crate::util::short;
 use cryptoki_sys::CKR_USER_NOT_LOGGED_IN;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -325,24 +326,9 @@ fn skippable(e: &Error) -> bool {
     e.rv() != CKR_USER_NOT_LOGGED_IN
 }
 
-/// A label for a log line: at most 64 characters, with its length when cut.
-pub fn short(label: &str) -> String {
-    match label.char_indices().nth(64) {
-        Some((i, _)) => format!("{}... ({} bytes)", &label[..i], label.len()),
-        None => label.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_labels_for_logs() {
-        assert_eq!(short("abc"), "abc");
-        let long = "é".repeat(100);
-        assert_eq!(short(&long), format!("{}... (200 bytes)", "é".repeat(64)));
-    }
 
     #[test]
     fn refused_credentials_are_not_one_bad_key() {

@@ -97,8 +97,6 @@ pub struct SlotConfig {
     pub label: String,
     /// TSB base URL without trailing slash, e.g. `https://rest-api.cloudshsm.com`.
     pub url: String,
-    /// Plain HTTP allowed (loopback emulator only).
-    pub allow_http: bool,
     /// Bearer token (JWT), if configured.
     pub token: Option<Secret>,
     /// API keys by role.
@@ -139,7 +137,7 @@ pub struct SlotConfig {
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
-pub const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -345,6 +343,7 @@ fn read_secret_file(path: &Path) -> std::result::Result<Secret, String> {
 /// Whether `url`, parsed as the HTTP client parses it, names a loopback host: a literal address
 /// in 127.0.0.0/8 or `::1`, or `localhost` (which the client pins to those addresses instead of
 /// asking DNS). The only place plain HTTP is allowed.
+#[cfg(test)]
 pub fn is_loopback_url(url: &str) -> bool {
     reqwest::Url::parse(url)
         .ok()
@@ -628,7 +627,6 @@ fn validate_slot(
             }
         }),
         url,
-        allow_http: raw.allow_http,
         token,
         api_keys,
         client_identity,

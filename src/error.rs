@@ -121,14 +121,6 @@ impl Error {
             | Error::Internal(_) => None,
         }
     }
-
-    /// The TSB request id this error is about, if any.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            Error::Approval { request_id, .. } => Some(request_id),
-            _ => None,
-        }
-    }
 }
 
 /// Map a TSB error to the closest PKCS#11 return value. The TSB codes are the `BusinessReason`

@@ -10,7 +10,7 @@ use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
 use cryptoki_sys::*;
 use std::ffi::CString;
 use std::os::raw::c_char;
-use tsb_pkcs11::ffi::vendor_fns::{TSB_CERT_PARAMS, TSB_CSR_PARAMS, TSB_REQUEST_INFO};
+use tsb_pkcs11::ffi::vendor::{TSB_CERT_PARAMS, TSB_CSR_PARAMS, TSB_REQUEST_INFO};
 
 type CreateCsr = unsafe extern "C" fn(
     CK_SESSION_HANDLE,

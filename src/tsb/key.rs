@@ -134,8 +134,6 @@ pub struct KeyInfo {
     pub derive: bool,
     /// Extractable.
     pub extractable: bool,
-    /// Modifiable.
-    pub modifiable: bool,
     /// Destroyable.
     pub destroyable: bool,
     /// The SKA policy.
@@ -201,7 +199,6 @@ impl KeyInfo {
             unwrap: f.unwrap.unwrap_or(false),
             derive: f.derive.unwrap_or(false),
             extractable: f.extractable.unwrap_or(false),
-            modifiable: f.modifiable.unwrap_or(true),
             destroyable: f.destroyable.unwrap_or(true),
             blocked: policy
                 .as_ref()

@@ -27,10 +27,10 @@ pub fn create_timeout(request_timeout: Duration) -> Duration {
 /// Signatures, decryptions, random bytes, request ids and request status: a signature of the
 /// largest RSA key is 1 KiB in base64, a request status with its result (a PEM certificate at
 /// most) and approver lists a few KiB.
-pub const SMALL: u64 = 256 * 1024;
+pub(crate) const SMALL: u64 = 256 * 1024;
 
 /// Certificates, CSRs and key attributes (whose policy may list many approver certificates).
-pub const DOCUMENT: u64 = 4 * 1024 * 1024;
+pub(crate) const DOCUMENT: u64 = 4 * 1024 * 1024;
 
 /// The most of the answer to `method path` that is read. `max_list` is the slot's
 /// `max_list_bytes`, for the key listing.

@@ -8,9 +8,9 @@
 //! The signature check can be turned off per slot (`verify_signatures: false`); the plaintext
 //! length check is a comparison and always on.
 
-use super::object::KeyInfo;
 use crate::error::{Error, Result};
 use crate::mechanism::{Hash, SignScheme};
+use crate::tsb::key::KeyInfo;
 
 /// The signature `sig` (already in PKCS#11 form) over `input` (the data as the TSB signed it:
 /// the digest for the hashing mechanisms) must verify with `key`'s public key.
@@ -55,7 +55,7 @@ pub fn plaintext(key: &KeyInfo, oaep: Option<Hash>, plain: &[u8]) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::object::PublicKey;
+    use crate::tsb::key::PublicKey;
     use cryptoki_sys::CKR_DEVICE_ERROR;
 
     fn key(public: PublicKey) -> KeyInfo {
@@ -70,7 +70,6 @@ mod tests {
             unwrap: false,
             derive: false,
             extractable: false,
-            modifiable: false,
             destroyable: true,
             policy: None,
             blocked: false,

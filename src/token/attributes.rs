@@ -1,16 +1,16 @@
-//! PKCS#11 objects derived from TSB keys: what each attribute of a private key, public key or
-//! certificate object is, computed from the TSB's key attributes and certificate.
+//! What each attribute of a private key, public key or certificate object is, computed from the
+//! TSB's key (`tsb::key`) and its certificate.
 
 use crate::der;
 use crate::mechanism::Family;
 use crate::vendor;
 use cryptoki_sys::*;
 
-use crate::tsb::key::ED25519_OID;
-pub use crate::tsb::key::{CertInfo, KeyInfo, PublicKey};
+use crate::tsb::key::{CertInfo, KeyInfo, PublicKey, ED25519_OID};
+use std::sync::Arc;
 
 /// CKA_KEY_TYPE of a public key.
-pub fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
+pub(crate) fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
     match p {
         PublicKey::Rsa { .. } => CKK_RSA,
         PublicKey::Ec { .. } => CKK_EC,
@@ -19,7 +19,7 @@ pub fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
 }
 
 /// CKA_KEY_GEN_MECHANISM of a public key.
-pub fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
+pub(crate) fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
     match p {
         PublicKey::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
         PublicKey::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
@@ -28,7 +28,7 @@ pub fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
 }
 
 /// CKA_EC_PARAMS (DER OID).
-pub fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
+pub(crate) fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
     match p {
         PublicKey::Ec { curve, .. } => der::oid(curve.oid()),
         PublicKey::Ed25519 { .. } => der::oid(ED25519_OID),
@@ -37,7 +37,7 @@ pub fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
 }
 
 /// CKA_EC_POINT (DER OCTET STRING of the point).
-pub fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
+pub(crate) fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
     match p {
         PublicKey::Ec { point, .. } | PublicKey::Ed25519 { point } => {
             Some(der::octet_string(point))
@@ -48,7 +48,7 @@ pub fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
 
 /// Which object of a key (or a configured CA certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObjClass {
+pub(crate) enum ObjClass {
     /// CKO_PRIVATE_KEY.
     Private,
     /// CKO_PUBLIC_KEY.
@@ -59,33 +59,22 @@ pub enum ObjClass {
     CaCertificate(usize),
 }
 
-impl ObjClass {
-    /// CKA_CLASS value.
-    pub fn ck_class(self) -> CK_OBJECT_CLASS {
-        match self {
-            ObjClass::Private => CKO_PRIVATE_KEY,
-            ObjClass::Public => CKO_PUBLIC_KEY,
-            ObjClass::Certificate | ObjClass::CaCertificate(_) => CKO_CERTIFICATE,
-        }
-    }
-}
-
 /// A resolved object for attribute reads.
 #[derive(Debug, Clone)]
-pub enum ObjectView {
+pub(crate) enum ObjectView {
     /// Private key.
-    Private(std::sync::Arc<KeyInfo>),
+    Private(Arc<KeyInfo>),
     /// Public key.
-    Public(std::sync::Arc<KeyInfo>),
+    Public(Arc<KeyInfo>),
     /// A key's certificate.
-    Certificate(std::sync::Arc<KeyInfo>, std::sync::Arc<CertInfo>),
+    Certificate(Arc<KeyInfo>, Arc<CertInfo>),
     /// A CA certificate from the config (label, cert).
-    CaCertificate(String, std::sync::Arc<CertInfo>),
+    CaCertificate(String, Arc<CertInfo>),
 }
 
 /// Result of reading one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttrValue {
+pub(crate) enum AttrValue {
     /// The value bytes.
     Value(Vec<u8>),
     /// Exists but may not be revealed (CKR_ATTRIBUTE_SENSITIVE).
@@ -95,18 +84,18 @@ pub enum AttrValue {
 }
 
 /// CK_BBOOL encoding.
-pub fn bool_val(b: bool) -> AttrValue {
+pub(crate) fn bool_val(b: bool) -> AttrValue {
     AttrValue::Value(vec![if b { CK_TRUE } else { CK_FALSE }])
 }
 
 /// CK_ULONG encoding (native endianness, as C reads it).
-pub fn ulong_val(v: CK_ULONG) -> AttrValue {
+pub(crate) fn ulong_val(v: CK_ULONG) -> AttrValue {
     AttrValue::Value(v.to_ne_bytes().to_vec())
 }
 
 impl ObjectView {
     /// The object's class.
-    pub fn class(&self) -> CK_OBJECT_CLASS {
+    pub(crate) fn class(&self) -> CK_OBJECT_CLASS {
         match self {
             ObjectView::Private(_) => CKO_PRIVATE_KEY,
             ObjectView::Public(_) => CKO_PUBLIC_KEY,
@@ -116,7 +105,7 @@ impl ObjectView {
 
     /// Read one attribute. `private_objects`: whether private keys are CKA_PRIVATE (slots that
     /// need a login).
-    pub fn attribute(&self, ty: CK_ATTRIBUTE_TYPE, private_objects: bool) -> AttrValue {
+    pub(crate) fn attribute(&self, ty: CK_ATTRIBUTE_TYPE, private_objects: bool) -> AttrValue {
         use AttrValue::*;
         // Common storage attributes.
         match ty {

@@ -96,6 +96,13 @@ pub fn log(level: Level, msg: &str) {
         level.name(),
         msg
     );
+    #[cfg(test)]
+    if CAPTURED
+        .with(|c| c.borrow_mut().as_mut().map(|v| v.push(line.clone())))
+        .is_some()
+    {
+        return;
+    }
     if let Some(sink) = SINK.get() {
         let mut g = sink.lock();
         if let Some(f) = g.as_mut() {
@@ -104,6 +111,22 @@ pub fn log(level: Level, msg: &str) {
         }
     }
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` and return the lines it logged on this thread (at the enabled levels, warnings and
+/// errors by default) instead of writing them: tests that run side by side in one process each
+/// see their own lines.
+#[cfg(test)]
+pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let before = CAPTURED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let lines = CAPTURED.with(|c| std::mem::replace(&mut *c.borrow_mut(), before));
+    (r, lines.unwrap_or_default())
 }
 
 /// `log!(Level::Info, "x {}", y)`: formats only when the level is enabled.

@@ -27,6 +27,9 @@ mod slot;
 mod template;
 mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use attributes::AttrValue;
 pub(crate) use certificates::{split_list, CertSpec};
 pub(crate) use csr::CsrSpec;

@@ -205,6 +205,52 @@ pub fn parse_certificate(der: &[u8]) -> Option<CertFields> {
     })
 }
 
+/// A signed structure (a certificate, a CSR): `SEQUENCE { signed, AlgorithmIdentifier,
+/// BIT STRING }`.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    /// The DER of what was signed (tbsCertificate, certificationRequestInfo), whole TLV.
+    pub signed: Tlv<'a>,
+    /// The contents of the signature algorithm's OBJECT IDENTIFIER.
+    pub algorithm: &'a [u8],
+    /// The signature bits (the BIT STRING without its unused-bits byte).
+    pub signature: &'a [u8],
+}
+
+/// Split a signed structure into its parts; `None` unless it is exactly one such SEQUENCE.
+pub fn read_signed(der: &[u8]) -> Option<Signed<'_>> {
+    let (outer, rest) = read_tlv(der)?;
+    if outer.tag != 0x30 || !rest.is_empty() {
+        return None;
+    }
+    let (signed, r) = read_tlv(outer.value)?;
+    let (alg, r) = read_tlv(r)?;
+    let (bits, r) = read_tlv(r)?;
+    if signed.tag != 0x30 || alg.tag != 0x30 || bits.tag != 0x03 || !r.is_empty() {
+        return None;
+    }
+    let (oid, _) = read_tlv(alg.value)?;
+    let (&unused, signature) = bits.value.split_first()?;
+    if oid.tag != 0x06 || unused != 0 {
+        return None;
+    }
+    Some(Signed {
+        signed,
+        algorithm: oid.value,
+        signature,
+    })
+}
+
+/// The DER SubjectPublicKeyInfo of a PKCS#10 certification request (RFC 2986:
+/// `certificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo, [0] attributes }`).
+pub fn csr_public_key(der: &[u8]) -> Option<Vec<u8>> {
+    let info = read_signed(der)?.signed;
+    let (version, r) = read_tlv(info.value)?;
+    let (subject, r) = read_tlv(r)?;
+    let (spki, _) = read_tlv(r)?;
+    (version.tag == 0x02 && subject.tag == 0x30 && spki.tag == 0x30).then(|| spki.raw.to_vec())
+}
+
 /// The DER inside PEM armour (any label, or bare base64), tolerating missing padding.
 pub fn pem_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;

@@ -8,6 +8,7 @@
 use super::attributes::ObjClass;
 use super::objects::ObjRef;
 use super::operation::Output;
+use super::results;
 use super::session::Session;
 use super::Module;
 use crate::error::{Error, Result};
@@ -62,27 +63,35 @@ pub(crate) fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Accept a CSR as PEM (either header) or DER; the TSB wants PEM.
-pub(crate) fn csr_to_pem(csr: &[u8]) -> Result<String> {
-    if let Ok(text) = std::str::from_utf8(csr) {
-        let t = text.trim_matches(char::from(0)).trim();
-        if t.starts_with("-----BEGIN") {
-            return Ok(t.to_string() + "\n");
-        }
-    }
-    if crate::der::read_tlv(csr)
-        .map(|(t, rest)| t.tag == 0x30 && rest.is_empty())
-        .unwrap_or(false)
-    {
-        return Ok(crate::der::pem_encode("CERTIFICATE REQUEST", csr));
-    }
-    Err(Error::ck(
-        CKR_ARGUMENTS_BAD,
-        "the CSR is neither PEM nor DER",
-    ))
+/// Accept a CSR as PEM (either header) or DER: the PEM the TSB wants, and the CSR's public key
+/// (DER SubjectPublicKeyInfo), which the issued certificate must carry.
+pub(crate) fn read_csr(csr: &[u8]) -> Result<(String, Vec<u8>)> {
+    let text = std::str::from_utf8(csr)
+        .ok()
+        .map(|t| t.trim_matches(char::from(0)).trim())
+        .filter(|t| t.starts_with("-----BEGIN"));
+    let der = match text {
+        Some(t) => crate::der::pem_decode(t),
+        None => Some(csr.to_vec()),
+    };
+    let spki = der
+        .as_deref()
+        .and_then(crate::der::csr_public_key)
+        .ok_or_else(|| {
+            Error::ck(
+                CKR_ARGUMENTS_BAD,
+                "the CSR is not a PKCS#10 certification request (PEM or DER)",
+            )
+        })?;
+    let pem = match text {
+        Some(t) => t.to_string() + "\n",
+        None => crate::der::pem_encode("CERTIFICATE REQUEST", csr),
+    };
+    Ok((pem, spki))
 }
 
-fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
+/// The DER of a PEM from the TSB.
+pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     crate::der::pem_decode(pem)
         .ok_or_else(|| Error::BadResult("the TSB returned a PEM that is not base64".into()))
 }
@@ -110,21 +119,18 @@ impl Module {
         }
     }
 
-    /// The PEM a TSB call produced, as PEM or DER: returned when it fits `cap`, else kept in the
-    /// session (with the fingerprint `fp` of the call) for the retry.
-    pub(crate) fn deliver_pem(
+    /// A checked result (`der`, and the `pem` the TSB sent), as PEM or DER (`as_der`): returned
+    /// when it fits `cap`, else kept in the session (with the fingerprint `fp` of the call) for the
+    /// retry.
+    pub(crate) fn deliver(
         &self,
         session: &Session,
-        pem: String,
-        der: bool,
+        (pem, der): (String, Vec<u8>),
+        as_der: bool,
         fp: String,
         cap: usize,
     ) -> Result<Output> {
-        let bytes = if der {
-            pem_to_der(&pem)?
-        } else {
-            pem.into_bytes()
-        };
+        let bytes = if as_der { der } else { pem.into_bytes() };
         Ok(if bytes.len() > cap {
             let n = bytes.len();
             session.state.lock().kept_output = Some((fp, bytes));
@@ -190,8 +196,10 @@ impl Module {
         let slot = self.slot_of(session);
         slot.check_access()?;
         let der = session.as_caller(|caller| slot.tsb.self_sign(&key, &req, caller))?;
-        let cert = CertInfo::from_der(der)
-            .ok_or_else(|| Error::Transport("TSB returned an unreadable certificate".into()))?;
+        let checked = CertInfo::from_der(der)
+            .ok_or_else(|| Error::BadResult("an unreadable certificate".into()))
+            .and_then(|cert| results::certificate(&cert, &key.spki, &key).map(|_| cert));
+        let cert = self.log_refusal(session, &key, "self-signed certificate", checked)?;
         slot.tsb
             .remember_certificate(&key.tsb_label, Arc::new(cert));
         Ok(self.handle_for(ObjRef {
@@ -211,13 +219,14 @@ impl Module {
         cap: Option<usize>,
     ) -> Result<Output> {
         let (key, alg) = self.signing_key(session, ca_key, &spec.signature_algorithm)?;
+        let (csr_pem, subject) = read_csr(csr)?;
         let req = SignCertificateRequest {
             sign_key_name: key.tsb_label.clone(),
             key_password: None,
             signature_algorithm: alg,
             common_name: spec.common_name.clone().filter(|c| !c.is_empty()),
             certificate_authority: spec.certificate_authority,
-            certificate_signing_request: csr_to_pem(csr)?,
+            certificate_signing_request: csr_pem,
             key_usage: spec.key_usage.clone(),
             extended_key_usage: spec.extended_key_usage.clone(),
             validity: Some(validity(spec.validity_days)),
@@ -239,7 +248,13 @@ impl Module {
         let slot = self.slot_of(session);
         slot.check_access()?;
         let pem = session.as_caller(|caller| slot.tsb.issue_certificate(&key, &req, caller))?;
-        self.deliver_pem(session, pem, spec.der, out_fp, cap)
+        let checked = pem_to_der(&pem).and_then(|der| {
+            let cert = CertInfo::from_der(der.clone())
+                .ok_or_else(|| Error::BadResult("an unreadable certificate".into()))?;
+            results::certificate(&cert, &subject, &key).map(|_| (pem, der))
+        });
+        let out = self.log_refusal(session, &key, "certificate", checked)?;
+        self.deliver(session, out, spec.der, out_fp, cap)
     }
 }
 
@@ -253,9 +268,21 @@ mod tests {
             split_list(" digital_signature, CODE_SIGNING ,"),
             vec!["DIGITAL_SIGNATURE", "CODE_SIGNING"]
         );
-        let pem = csr_to_pem(&[0x30, 0x03, 0x02, 0x01, 0x01]).unwrap();
-        assert!(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQE=\n"));
-        assert!(csr_to_pem(b"junk").is_err());
-        assert_eq!(csr_to_pem(b"-----BEGIN NEW CERTIFICATE REQUEST-----\nAA\n-----END NEW CERTIFICATE REQUEST-----").unwrap().lines().count(), 3);
+        // SEQUENCE { SEQUENCE { INTEGER 0, SEQUENCE {}, SEQUENCE { NULL } }, SEQUENCE { OID 1.2 },
+        // BIT STRING 0 }: shaped like a CSR, its public key the SEQUENCE { NULL }.
+        let der = [
+            0x30, 0x14, 0x30, 0x09, 0x02, 0x01, 0x00, 0x30, 0x00, 0x30, 0x02, 0x05, 0x00, 0x30,
+            0x03, 0x06, 0x01, 0x2a, 0x03, 0x02, 0x00, 0x00,
+        ];
+        let (pem, spki) = read_csr(&der).unwrap();
+        assert!(pem.starts_with(
+            "-----BEGIN CERTIFICATE REQUEST-----\nMBQwCQIBADAAMAIFADADBgEqAwIAAA==\n"
+        ));
+        assert_eq!(spki, vec![0x30, 0x02, 0x05, 0x00]);
+        let (again, _) =
+            read_csr(pem.replace("CERTIFICATE", "NEW CERTIFICATE").as_bytes()).unwrap();
+        assert!(again.starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----"));
+        assert_eq!(read_csr(b"junk").unwrap_err().rv(), CKR_ARGUMENTS_BAD);
+        assert!(read_csr(&[0x30, 0x03, 0x02, 0x01, 0x01]).is_err());
     }
 }

@@ -2,8 +2,9 @@
 //! the TSB, made by the TSB (approval-gated like C_Sign); output handling as for certificates
 //! ([`super::certificates`]).
 
-use super::certificates::validity;
+use super::certificates::{pem_to_der, validity};
 use super::operation::Output;
+use super::results;
 use super::session::Session;
 use super::Module;
 use crate::error::{Error, Result};
@@ -82,7 +83,9 @@ impl Module {
         let slot = self.slot_of(session);
         slot.check_access()?;
         let pem = session.as_caller(|caller| slot.tsb.csr(&key, &req, caller))?;
-        self.deliver_pem(session, pem, spec.der, out_fp, cap)
+        let checked = pem_to_der(&pem).and_then(|der| results::csr(&key, &der).map(|_| (pem, der)));
+        let out = self.log_refusal(session, &key, "CSR", checked)?;
+        self.deliver(session, out, spec.der, out_fp, cap)
     }
 }
 

@@ -11,7 +11,6 @@ use super::operation::{finish_output, Accum, Mode, Operation, Output};
 use super::session::Session;
 use super::Module;
 use crate::error::{Error, Result};
-use crate::log::Level;
 use crate::tsb::key::KeyInfo;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -177,36 +176,5 @@ impl Module {
                 Err(e)
             }
         }
-    }
-
-    /// One log line when a result from the TSB failed verification (issue 10): which key and
-    /// operation, and the request when approvers were involved.
-    pub(crate) fn log_refusal<T>(
-        &self,
-        session: &Session,
-        key: &KeyInfo,
-        what: &str,
-        r: Result<T>,
-    ) -> Result<T> {
-        if let Err(e @ Error::BadResult(_)) = &r {
-            let request = if key.approval_required {
-                session
-                    .state
-                    .lock()
-                    .last_request_id
-                    .as_deref()
-                    .map(|id| format!(" (request {id})"))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
-            crate::log!(
-                Level::Error,
-                "{what} with key {}{request}: {e}; not returned (CKR_DEVICE_ERROR, ulDeviceError {})",
-                key.tsb_label,
-                crate::vendor::TSB_DEVERR_BAD_RESULT
-            );
-        }
-        r
     }
 }

@@ -5,6 +5,7 @@
 
 mod kept_outputs;
 mod lost_answers;
+mod results;
 mod waits;
 
 #[path = "../../../tests/common/direct.rs"]

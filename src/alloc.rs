@@ -19,7 +19,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// System allocator, zeroing on free.
-pub struct ZeroOnFree;
+pub(crate) struct ZeroOnFree;
 
 // SAFETY: every method forwards to `System` with the same arguments; `dealloc` writes only
 // within the block being freed, which the caller owns until it is freed.

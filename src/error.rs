@@ -6,11 +6,11 @@ use cryptoki_sys::*;
 use std::fmt;
 
 /// Result alias used everywhere below the C ABI.
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// How an approval-gated request ended when it did not produce a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalEnd {
+pub(crate) enum ApprovalEnd {
     /// The approvers rejected it (quorum no longer reachable).
     Rejected,
     /// The policy's own timeout passed on the TSB.
@@ -28,7 +28,7 @@ pub enum ApprovalEnd {
 
 /// Everything that can go wrong below the C ABI.
 #[derive(Debug, Clone)]
-pub enum Error {
+pub(crate) enum Error {
     /// A PKCS#11 error decided locally (bad argument, wrong state, ...), with context for the log.
     Ck(CK_RV, String),
     /// The TSB answered with an error status.
@@ -71,12 +71,12 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a local PKCS#11 error.
-    pub fn ck(rv: CK_RV, msg: impl Into<String>) -> Error {
+    pub(crate) fn ck(rv: CK_RV, msg: impl Into<String>) -> Error {
         Error::Ck(rv, msg.into())
     }
 
     /// The `CK_RV` the C caller sees.
-    pub fn rv(&self) -> CK_RV {
+    pub(crate) fn rv(&self) -> CK_RV {
         match self {
             Error::Ck(rv, _) => *rv,
             Error::Tsb { status, code, .. } => tsb_code_to_rv(*status, *code),
@@ -98,7 +98,7 @@ impl Error {
 
     /// The value for `CK_SESSION_INFO.ulDeviceError`: the TSB errorCode of a remote failure, or one
     /// of the `TSB_DEVERR_*` values for the ends of an approval wait and transport failures.
-    pub fn device_error(&self) -> Option<CK_ULONG> {
+    pub(crate) fn device_error(&self) -> Option<CK_ULONG> {
         match self {
             Error::Tsb { code, status, .. } => {
                 Some(code.map(|c| c as CK_ULONG).unwrap_or(*status as CK_ULONG))

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Log levels, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum Level {
+pub(crate) enum Level {
     Error = 1,
     Warn = 2,
     Info = 3,
@@ -22,7 +21,7 @@ pub enum Level {
 
 impl Level {
     /// Parse a level name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Level> {
+    pub(crate) fn parse(s: &str) -> Option<Level> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "error" => Level::Error,
             "warn" | "warning" => Level::Warn,
@@ -48,7 +47,7 @@ static SINK: OnceCell<Mutex<Option<std::fs::File>>> = OnceCell::new();
 
 /// (Re)configure from the environment and an optional file from the config. Called by C_Initialize;
 /// never fails (a log file that cannot be opened falls back to stderr with one warning).
-pub fn init(config_level: Option<&str>, config_file: Option<&str>) {
+pub(crate) fn init(config_level: Option<&str>, config_file: Option<&str>) {
     let env_level = std::env::var("TSB_PKCS11_LOG").ok();
     let level = match env_level.as_deref().or(config_level) {
         Some(s) if matches!(s.trim().to_ascii_lowercase().as_str(), "off" | "none") => 0,
@@ -81,12 +80,12 @@ pub fn init(config_level: Option<&str>, config_file: Option<&str>) {
 }
 
 /// Whether messages of `level` are written.
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     (level as u8) <= LEVEL.load(Ordering::Relaxed)
 }
 
 /// Write one line.
-pub fn log(level: Level, msg: &str) {
+pub(crate) fn log(level: Level, msg: &str) {
     if !enabled(level) {
         return;
     }

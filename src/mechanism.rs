@@ -15,11 +15,11 @@ use cryptoki_sys::*;
 use tsb_models::algorithms::{self, Cipher, Input, Scheme};
 
 /// Key families: the TSB's key algorithms (RSA, EC, ED).
-pub use tsb_models::KeyAlgorithm as Family;
+pub(crate) use tsb_models::KeyAlgorithm as Family;
 
 /// What a signature mechanism does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignScheme {
+pub(crate) enum SignScheme {
     /// PKCS#1 v1.5. `hash` None = CKM_RSA_PKCS (input is a DigestInfo, or raw data).
     RsaPkcs1 {
         /// Hash applied locally first.
@@ -44,7 +44,7 @@ pub enum SignScheme {
 
 impl SignScheme {
     /// The key family this scheme needs.
-    pub fn family(self) -> Family {
+    pub(crate) fn family(self) -> Family {
         match self {
             SignScheme::RsaPkcs1 { .. } | SignScheme::RsaPss { .. } => Family::Rsa,
             SignScheme::Ecdsa { .. } => Family::Ec,
@@ -52,7 +52,7 @@ impl SignScheme {
         }
     }
     /// The hash the module applies to the input before signing, if any.
-    pub fn local_hash(self) -> Option<Hash> {
+    pub(crate) fn local_hash(self) -> Option<Hash> {
         match self {
             SignScheme::RsaPkcs1 { hash } | SignScheme::Ecdsa { hash } => hash,
             SignScheme::RsaPss {
@@ -66,29 +66,29 @@ impl SignScheme {
 
 /// PSS parameters as given by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PssParams {
+pub(crate) struct PssParams {
     /// CKM_SHA*.
-    pub hash_alg: CK_MECHANISM_TYPE,
+    pub(crate) hash_alg: CK_MECHANISM_TYPE,
     /// CKG_MGF1_SHA*.
-    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    pub(crate) mgf: CK_RSA_PKCS_MGF_TYPE,
     /// Salt length in bytes.
-    pub salt_len: CK_ULONG,
+    pub(crate) salt_len: CK_ULONG,
 }
 
 /// OAEP parameters as given by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OaepParams {
+pub(crate) struct OaepParams {
     /// CKM_SHA*.
-    pub hash_alg: CK_MECHANISM_TYPE,
+    pub(crate) hash_alg: CK_MECHANISM_TYPE,
     /// CKG_MGF1_SHA*.
-    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    pub(crate) mgf: CK_RSA_PKCS_MGF_TYPE,
     /// Label (must be empty: the TSB takes none).
-    pub source_data: Vec<u8>,
+    pub(crate) source_data: Vec<u8>,
 }
 
 /// Mechanism parameters, already copied out of C memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MechParams {
+pub(crate) enum MechParams {
     /// No parameter.
     None,
     /// CK_RSA_PKCS_PSS_PARAMS.
@@ -104,7 +104,7 @@ fn param_invalid(msg: &str) -> Error {
 }
 
 /// Resolve a signature mechanism with its parameters.
-pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
+pub(crate) fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
     let pss_hash = |hash: Hash, params: &MechParams, prehashed: bool| -> Result<SignScheme> {
         match params {
             MechParams::Pss(p) => {
@@ -204,7 +204,11 @@ fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
 
 /// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
 /// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
-pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
+pub(crate) fn tsb_sign_request(
+    scheme: SignScheme,
+    input: &[u8],
+    k: usize,
+) -> Result<(String, Vec<u8>)> {
     match scheme {
         SignScheme::RsaPkcs1 { hash: Some(h) } => {
             Ok((prehashed_name(Scheme::RsaPkcs1, h)?, input.to_vec()))
@@ -250,7 +254,7 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
 }
 
 /// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash.
-pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
+pub(crate) fn cipher_algorithm(oaep: Option<Hash>) -> String {
     let cipher = match oaep {
         None => Cipher::RsaPkcs1,
         Some(h) => Cipher::RsaOaep(h.tsb()),
@@ -262,7 +266,10 @@ pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
 }
 
 /// What a decryption mechanism maps to.
-pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(String, Option<Hash>)> {
+pub(crate) fn tsb_cipher(
+    mech: CK_MECHANISM_TYPE,
+    params: &MechParams,
+) -> Result<(String, Option<Hash>)> {
     match (mech, params) {
         (CKM_RSA_PKCS, MechParams::None) => Ok((cipher_algorithm(None), None)),
         (CKM_RSA_PKCS, _) => Err(param_invalid("CKM_RSA_PKCS takes no parameter")),
@@ -291,7 +298,11 @@ pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(Strin
 
 /// Turn the TSB's signature into the PKCS#11 format: ECDSA DER -> r||s; EdDSA raw (also accepted
 /// wrapped in an OCTET STRING); RSA left-padded to the modulus length.
-pub fn signature_to_pkcs11(scheme: SignScheme, sig: Vec<u8>, out_len: usize) -> Result<Vec<u8>> {
+pub(crate) fn signature_to_pkcs11(
+    scheme: SignScheme,
+    sig: Vec<u8>,
+    out_len: usize,
+) -> Result<Vec<u8>> {
     match scheme.family() {
         Family::Ec => der::ecdsa_der_to_raw(&sig, out_len / 2)
             .or_else(|| (sig.len() == out_len).then(|| sig.clone()))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// Read the environment through a function so tests can supply their own.
-pub type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub(super) fn real_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

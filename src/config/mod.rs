@@ -6,7 +6,7 @@
 //! environment variable or a file that holds them, so the config can be world-readable and committed.
 //! Every error names the file, the line and the field.
 //!
-//! [`file`] reads the JSON (its errors name the file, the line and the field), [`env`] the
+//! [`file`](mod@file) reads the JSON (its errors name the file, the line and the field), [`env`](mod@env) the
 //! environment, [`url`] checks the TSB URL, [`secrets`] holds the secrets. This module reads no
 //! other part of the crate but the error type: every layer reads it.
 
@@ -29,48 +29,48 @@ use tsb_models::Policy;
 
 /// One validated slot.
 #[derive(Debug, Clone)]
-pub struct SlotConfig {
+pub(crate) struct SlotConfig {
     /// Token label (max 32 chars shown).
-    pub label: String,
+    pub(crate) label: String,
     /// TSB base URL without trailing slash, e.g. `https://rest-api.cloudshsm.com`.
-    pub url: String,
+    pub(crate) url: String,
     /// Bearer token (JWT), if configured.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// API keys by role.
-    pub api_keys: BTreeMap<String, Secret>,
+    pub(crate) api_keys: BTreeMap<String, Secret>,
     /// mTLS client certificate and key (PEM files).
-    pub client_identity: Option<(PathBuf, PathBuf)>,
+    pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
     /// Extra trusted CA (PEM file).
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// The PIN given to C_Login is the bearer token.
-    pub pin_is_token: bool,
+    pub(crate) pin_is_token: bool,
     /// TCP/TLS connect timeout.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// Timeout of one HTTP request.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// How long an approval-gated operation waits before giving up (the request stays pending).
-    pub approval_timeout: Duration,
+    pub(crate) approval_timeout: Duration,
     /// First poll interval while waiting for approval.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// Poll interval cap.
-    pub poll_max_interval: Duration,
+    pub(crate) poll_max_interval: Duration,
     /// Policy given to keys generated without the CKA_TSB_POLICY attribute.
-    pub default_policy: Option<Policy>,
+    pub(crate) default_policy: Option<Policy>,
     /// Only keys whose label starts with this are shown; it is added to generated keys' labels.
-    pub label_prefix: String,
+    pub(crate) label_prefix: String,
     /// Key list / attribute cache lifetime.
-    pub cache_ttl: Duration,
+    pub(crate) cache_ttl: Duration,
     /// Show the approval wait on stderr.
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Journal of pending approval requests, so a rerun resumes them.
-    pub journal: Option<PathBuf>,
+    pub(crate) journal: Option<PathBuf>,
     /// Extra CA certificates shown as certificate objects (for chains).
-    pub ca_certificates: Vec<PathBuf>,
+    pub(crate) ca_certificates: Vec<PathBuf>,
     /// Verify every signature from the TSB with the key's public key (and the length of every
     /// plaintext) before returning it. Default on.
-    pub verify_signatures: bool,
+    pub(crate) verify_signatures: bool,
     /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
-    pub max_list_bytes: u64,
+    pub(crate) max_list_bytes: u64,
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
@@ -78,27 +78,27 @@ pub(crate) const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Slots, slot id = index.
-    pub slots: Vec<SlotConfig>,
+    pub(crate) slots: Vec<SlotConfig>,
     /// Log level from the file (the environment wins).
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
     /// Log file from the file (the environment wins).
-    pub log_file: Option<String>,
+    pub(crate) log_file: Option<String>,
     /// Where the config came from, for messages.
-    pub source: String,
+    pub(crate) source: String,
     /// `TSB_PKCS11_FORGET_UNKNOWN` was set: forget the outcome-unknown markers at C_Initialize.
-    pub forget_unknown: bool,
+    pub(crate) forget_unknown: bool,
 }
 
 impl Config {
     /// Load from the standard locations and the process environment.
-    pub fn load() -> Result<Config> {
+    pub(crate) fn load() -> Result<Config> {
         Self::load_with(&env::real_env)
     }
 
     /// Load with a given environment (for tests).
-    pub fn load_with(env: EnvFn) -> Result<Config> {
+    pub(crate) fn load_with(env: EnvFn) -> Result<Config> {
         let path = if let Some(p) = env("TSB_PKCS11_CONFIG") {
             // An explicitly named file must exist.
             let p = PathBuf::from(p);
@@ -157,7 +157,7 @@ impl Config {
     }
 
     /// Parse and validate file contents.
-    pub fn parse(text: &str, path: &Path, env: EnvFn) -> Result<Config> {
+    pub(crate) fn parse(text: &str, path: &Path, env: EnvFn) -> Result<Config> {
         let file = path.display().to_string();
         let raw: RawConfig = serde_json::from_str(text).map_err(|e| {
             Error::Config(format!(

@@ -11,15 +11,15 @@ use zeroize::Zeroizing;
 /// A secret value (bearer token, API key): zeroed in memory when dropped (every clone too), never
 /// shown by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
+pub(crate) struct Secret(Zeroizing<String>);
 
 impl Secret {
     /// Wrap a value (copies `s` into zeroizing storage).
-    pub fn new(s: &str) -> Secret {
+    pub(crate) fn new(s: &str) -> Secret {
         Secret(Zeroizing::new(s.to_string()))
     }
     /// The value, for building a request header.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -33,13 +33,13 @@ impl std::fmt::Debug for Secret {
 /// Where a secret comes from.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct SecretSource {
+pub(crate) struct SecretSource {
     /// Name of an environment variable holding the secret.
     #[serde(default)]
-    pub env: Option<String>,
+    pub(crate) env: Option<String>,
     /// Path of a file holding the secret (surrounding whitespace is trimmed).
     #[serde(default)]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
 }
 
 pub(super) fn read_secret(

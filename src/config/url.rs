@@ -5,7 +5,7 @@
 /// in 127.0.0.0/8 or `::1`, or `localhost` (which the client pins to those addresses instead of
 /// asking DNS). The only place plain HTTP is allowed.
 #[cfg(test)]
-pub fn is_loopback_url(url: &str) -> bool {
+pub(crate) fn is_loopback_url(url: &str) -> bool {
     reqwest::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(is_loopback_host))
@@ -13,7 +13,7 @@ pub fn is_loopback_url(url: &str) -> bool {
 }
 
 /// `host` as `Url::host_str` gives it (IPv6 in brackets, IPv4 normalized, names lowercased).
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     if host == "localhost" {
         return true;
     }
@@ -76,7 +76,7 @@ pub(super) fn check_url(text: &str, allow_http: bool) -> std::result::Result<Str
 
 /// The slot description shown by C_GetSlotInfo: "TSB " and the URL without any userinfo (which
 /// the config refuses anyway; this keeps it out of sight even if a URL got here some other way).
-pub fn url_description(url: &str) -> String {
+pub(crate) fn url_description(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) if matches!(u.scheme(), "https" | "http") => {
             let _ = u.set_username("");

@@ -1,6 +1,6 @@
 //! Cryptographic functions: C_Sign*, C_Verify*, C_Encrypt*, C_Decrypt*, C_Digest*. Each *_Init
 //! starts an operation through the session's registry; C_X, C_XUpdate and C_XFinal run through
-//! [`operation_call`], so any error but CKR_BUFFER_TOO_SMALL (argument errors and panics included)
+//! `operation_call`, so any error but CKR_BUFFER_TOO_SMALL (argument errors and panics included)
 //! ends the operation.
 
 use super::args::{out_cap, read_mechanism, slice, write_output};

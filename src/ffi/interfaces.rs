@@ -302,7 +302,7 @@ pub(crate) fn function_list_240() -> *mut CK_FUNCTION_LIST {
 
 /// Interface name of the standard tables.
 const PKCS11_NAME: &[u8] = b"PKCS 11\0";
-/// Interface name of the vendor table (PKCS#11 3.0 recommends "Vendor <name>").
+/// Interface name of the vendor table (PKCS#11 3.0 recommends "Vendor `<name>`").
 const VENDOR_NAME: &[u8] = b"Vendor tsb-pkcs11\0";
 
 struct Interfaces([CK_INTERFACE; 4]);

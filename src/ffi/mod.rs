@@ -1,8 +1,8 @@
 //! The C ABI and nothing else: the function lists and interfaces, and one thin shim per C_ (and
-//! TSB_) function. A shim checks and converts the C arguments ([`args`]), calls the layer below
+//! TSB_) function. A shim checks and converts the C arguments (`args`), calls the layer below
 //! (`token`), writes the results back, maps `Error` to `CK_RV`, and never lets a panic cross the
-//! boundary: every entry point runs inside [`guard`]. Calls on a session go through
-//! [`session_call`] or [`operation_call`], so every one records the session's `ulDeviceError` in
+//! boundary: every entry point runs inside `guard`. Calls on a session go through
+//! `session_call` or `operation_call`, so every one records the session's `ulDeviceError` in
 //! the one place that does (`token::Module::with_session`).
 
 // The safety contract of every entry point is the PKCS#11 specification itself: the caller passes

@@ -8,8 +8,7 @@ use tsb_models::algorithms::Digest;
 
 /// Hash functions used by the mechanisms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Hash {
+pub(crate) enum Hash {
     Sha1,
     Sha224,
     Sha256,
@@ -20,7 +19,7 @@ pub enum Hash {
 impl Hash {
     /// Digest length in bytes.
     #[allow(clippy::len_without_is_empty)] // a digest length, never empty
-    pub fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha224 => 28,
@@ -30,7 +29,7 @@ impl Hash {
         }
     }
     /// The same hash in the TSB's algorithm names.
-    pub fn tsb(self) -> Digest {
+    pub(crate) fn tsb(self) -> Digest {
         match self {
             Hash::Sha1 => Digest::Sha1,
             Hash::Sha224 => Digest::Sha224,
@@ -40,7 +39,7 @@ impl Hash {
         }
     }
     /// From CKM_SHA_1 .. CKM_SHA512.
-    pub fn from_digest_mech(m: CK_MECHANISM_TYPE) -> Option<Hash> {
+    pub(crate) fn from_digest_mech(m: CK_MECHANISM_TYPE) -> Option<Hash> {
         Some(match m {
             CKM_SHA_1 => Hash::Sha1,
             CKM_SHA224 => Hash::Sha224,
@@ -51,7 +50,7 @@ impl Hash {
         })
     }
     /// From CKG_MGF1_SHA*.
-    pub fn from_mgf(m: CK_RSA_PKCS_MGF_TYPE) -> Option<Hash> {
+    pub(crate) fn from_mgf(m: CK_RSA_PKCS_MGF_TYPE) -> Option<Hash> {
         Some(match m {
             CKG_MGF1_SHA1 => Hash::Sha1,
             CKG_MGF1_SHA224 => Hash::Sha224,
@@ -62,7 +61,7 @@ impl Hash {
         })
     }
     /// The DER prefix of a DigestInfo for this hash (RFC 8017 §9.2 note 1).
-    pub fn digest_info_prefix(self) -> &'static [u8] {
+    pub(crate) fn digest_info_prefix(self) -> &'static [u8] {
         match self {
             Hash::Sha1 => &[
                 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
@@ -87,7 +86,7 @@ impl Hash {
         }
     }
     /// If `data` is a DigestInfo of a known hash, that hash and the digest.
-    pub fn parse_digest_info(data: &[u8]) -> Option<(Hash, &[u8])> {
+    pub(crate) fn parse_digest_info(data: &[u8]) -> Option<(Hash, &[u8])> {
         [
             Hash::Sha1,
             Hash::Sha224,
@@ -102,7 +101,7 @@ impl Hash {
         })
     }
     /// A fresh incremental hasher.
-    pub fn hasher(self) -> Hasher {
+    pub(crate) fn hasher(self) -> Hasher {
         match self {
             Hash::Sha1 => Hasher::Sha1(Sha1::new()),
             Hash::Sha224 => Hasher::Sha224(Sha224::new()),
@@ -112,7 +111,7 @@ impl Hash {
         }
     }
     /// One-shot digest.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
         let mut h = self.hasher();
         h.update(data);
         h.finish()
@@ -121,8 +120,7 @@ impl Hash {
 
 /// An incremental hash (for multi-part digest, sign and verify).
 #[derive(Clone)]
-#[allow(missing_docs)]
-pub enum Hasher {
+pub(crate) enum Hasher {
     Sha1(Sha1),
     Sha224(Sha224),
     Sha256(Sha256),
@@ -131,8 +129,7 @@ pub enum Hasher {
 }
 
 impl Hasher {
-    /// Feed data.
-    pub fn update(&mut self, d: &[u8]) {
+    pub(crate) fn update(&mut self, d: &[u8]) {
         match self {
             Hasher::Sha1(h) => h.update(d),
             Hasher::Sha224(h) => h.update(d),
@@ -141,8 +138,7 @@ impl Hasher {
             Hasher::Sha512(h) => h.update(d),
         }
     }
-    /// The digest.
-    pub fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         match self {
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha224(h) => h.finalize().to_vec(),

@@ -5,22 +5,22 @@ use cryptoki_sys::*;
 
 /// One row of the mechanism table.
 #[derive(Debug, Clone, Copy)]
-pub struct MechRow {
+pub(crate) struct MechRow {
     /// CKM_*.
-    pub mech: CK_MECHANISM_TYPE,
+    pub(crate) mech: CK_MECHANISM_TYPE,
     /// Minimum key size (bits).
-    pub min: CK_ULONG,
+    pub(crate) min: CK_ULONG,
     /// Maximum key size (bits).
-    pub max: CK_ULONG,
+    pub(crate) max: CK_ULONG,
     /// CKF_* flags.
-    pub flags: CK_FLAGS,
+    pub(crate) flags: CK_FLAGS,
 }
 
 const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 
 /// Every mechanism the token does, with key sizes and flags.
-pub const MECHANISMS: &[MechRow] = &[
+pub(crate) const MECHANISMS: &[MechRow] = &[
     MechRow {
         mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
         min: 2048,
@@ -192,6 +192,6 @@ pub const MECHANISMS: &[MechRow] = &[
 ];
 
 /// Look a mechanism up.
-pub fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
+pub(crate) fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
     MECHANISMS.iter().find(|r| r.mech == mech)
 }

@@ -3,7 +3,7 @@
 //! Approval-gated exactly like C_Sign (same wait, progress, resume and return codes), and never
 //! sent twice: a length query is answered with an upper bound without a request, and a finished
 //! result that did not fit is kept in the session for the retry. Also the output handling that
-//! CSRs share ([`Module::kept_output`], [`Module::deliver_pem`]).
+//! CSRs share ([`Module::kept_output`], [`Module::deliver`]).
 
 use super::attributes::ObjClass;
 use super::objects::ObjRef;

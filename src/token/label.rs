@@ -30,7 +30,7 @@ pub(crate) const MAX_LABEL_LEN: usize = 128;
 const FORBIDDEN: &[char] = &['/', '\\', '%', '?', '#', '"'];
 
 /// Check the full TSB label (prefix + CKA_LABEL) of a key about to be created.
-pub fn validate(tsb_label: &str) -> Result<()> {
+pub(crate) fn validate(tsb_label: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::ck(
             CKR_ATTRIBUTE_VALUE_INVALID,

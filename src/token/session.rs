@@ -18,9 +18,8 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// An open session.
 pub(crate) struct Session {
-    /// Slot id.
     pub(crate) slot: usize,
-    /// Read/write session.
+    /// A read/write session.
     pub(crate) rw: bool,
     /// Operations and results; never locked across an HTTP call.
     pub(crate) state: Mutex<SessionState>,

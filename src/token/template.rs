@@ -9,10 +9,8 @@ use cryptoki_sys::*;
 /// One template attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Attr {
-    /// CKA_*.
-    pub ty: CK_ATTRIBUTE_TYPE,
-    /// Value bytes.
-    pub value: Vec<u8>,
+    pub(crate) ty: CK_ATTRIBUTE_TYPE,
+    pub(crate) value: Vec<u8>,
 }
 
 impl Attr {

@@ -10,15 +10,15 @@ use tsb_models::paths;
 use tsb_models::*;
 
 /// Percent-encode one path segment (key labels may contain anything but `/`).
-pub use tsb_models::paths::segment as encode_segment;
+pub(crate) use tsb_models::paths::segment as encode_segment;
 
 /// Base64 (standard, padded) as the TSB uses everywhere.
-pub fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Decode TSB base64, tolerating missing padding and embedded newlines.
-pub fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
     let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
@@ -30,12 +30,12 @@ pub fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
 }
 
 /// `GET /v1/key`: all key labels.
-pub fn list_keys(c: &Client) -> Result<Vec<String>> {
+pub(crate) fn list_keys(c: &Client) -> Result<Vec<String>> {
     c.call(Method::GET, paths::KEY, None::<&()>, Idempotency::Retry)
 }
 
 /// `POST /v1/key/attributes`; `Ok(None)` when the key does not exist.
-pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> {
+pub(crate) fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> {
     let body = KeyLabelRequest {
         label: label.to_string(),
         password: None,
@@ -57,7 +57,7 @@ pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> 
 }
 
 /// `POST /v1/key`.
-pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
+pub(crate) fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
     let k: SignedKeyAttributes = c.call(Method::POST, paths::KEY, Some(req), Idempotency::Once)?;
     Ok(k.json)
 }
@@ -66,7 +66,7 @@ pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
 /// (securosys-com/tsb-client-go `key.go`, `RemoveKey`): a label in the URL path breaks on labels
 /// with `/` (derivation paths on the TSB), `%` or great length, and every key the TSB lists must
 /// be deletable.
-pub fn delete_key(c: &Client, label: &str) -> Result<()> {
+pub(crate) fn delete_key(c: &Client, label: &str) -> Result<()> {
     let body = KeyLabelRequest {
         label: label.to_string(),
         password: None,
@@ -81,7 +81,7 @@ pub fn delete_key(c: &Client, label: &str) -> Result<()> {
 }
 
 /// `GET /v1/certificate/{label}`: DER of the key's certificate, `Ok(None)` when it has none.
-pub fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
+pub(crate) fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
     let path = paths::certificate(label);
     match c.call::<CertificateBody>(Method::GET, &path, None::<&()>, Idempotency::Retry) {
         Ok(b) => pem_or_b64_to_der(&b.certificate).map(Some),
@@ -95,7 +95,7 @@ pub fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
 }
 
 /// `POST /v1/certificate/import/plain` with base64 DER.
-pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
+pub(crate) fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
     let body = CertificateBody {
         label: label.to_string(),
         certificate: b64(der),
@@ -110,14 +110,14 @@ pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
 }
 
 /// `DELETE /v1/certificate/{label}`.
-pub fn delete_certificate(c: &Client, label: &str) -> Result<()> {
+pub(crate) fn delete_certificate(c: &Client, label: &str) -> Result<()> {
     let path = paths::certificate(label);
     c.call_raw(Method::DELETE, &path, None::<&()>, Idempotency::Once)
         .map(|_| ())
 }
 
 /// PEM (any armour) or bare base64 to DER.
-pub fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
+pub(crate) fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
     let body: String = s
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -127,7 +127,7 @@ pub fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
 }
 
 /// `GET /v1/generateRandom/{n}`.
-pub fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
+pub(crate) fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
     let r: RandomResponse = c.call(
         Method::GET,
         &paths::generate_random(n),
@@ -138,7 +138,12 @@ pub fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
 }
 
 /// `POST /v1/synchronousSign`: signature bytes.
-pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn sign_sync(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
     let body = SignEnvelope {
         sign_request: sign_request(label, algorithm, payload, None),
         request_signature: None,
@@ -168,7 +173,7 @@ fn sign_request(label: &str, algorithm: &str, payload: &[u8], meta: Option<Strin
 }
 
 /// The `metaData` shown to approvers: base64 of a small JSON map, as Securosys' Go client does.
-pub fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
+pub(crate) fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
     let mut m = serde_json::Map::new();
     m.insert(
         "time".into(),
@@ -186,7 +191,12 @@ pub fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
 }
 
 /// `POST /v1/sign`: the request id. Never retried.
-pub fn sign_async(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Result<String> {
+pub(crate) fn sign_async(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    payload: &[u8],
+) -> Result<String> {
     let meta = meta_data("Sign", &[("signatureAlgorithm", algorithm.to_string())]);
     let body = SignEnvelope {
         sign_request: sign_request(label, algorithm, payload, Some(meta)),
@@ -216,7 +226,12 @@ fn decrypt_request(
 }
 
 /// `POST /v1/synchronousDecrypt`: plaintext.
-pub fn decrypt_sync(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn decrypt_sync(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    data: &[u8],
+) -> Result<Vec<u8>> {
     let body = DecryptEnvelope {
         decrypt_request: decrypt_request(label, algorithm, data, None),
         request_signature: None,
@@ -231,7 +246,12 @@ pub fn decrypt_sync(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Re
 }
 
 /// `POST /v1/decrypt`: the request id. Never retried.
-pub fn decrypt_async(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Result<String> {
+pub(crate) fn decrypt_async(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    data: &[u8],
+) -> Result<String> {
     let meta = meta_data("Decrypt", &[("cipherAlgorithm", algorithm.to_string())]);
     let body = DecryptEnvelope {
         decrypt_request: decrypt_request(label, algorithm, data, Some(meta)),
@@ -243,7 +263,7 @@ pub fn decrypt_async(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> R
 }
 
 /// `GET /v1/request/{id}`.
-pub fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
+pub(crate) fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
     c.call(
         Method::GET,
         &paths::request(id),
@@ -253,7 +273,7 @@ pub fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
 }
 
 /// `DELETE /v1/request/{id}`; an unknown request counts as already gone.
-pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
+pub(crate) fn cancel_request(c: &Client, id: &str) -> Result<()> {
     match c.call_raw(
         Method::DELETE,
         &paths::request(id),
@@ -267,7 +287,7 @@ pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
 }
 
 /// `POST /v1/certificate/synchronous/request`: PEM CSR.
-pub fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
+pub(crate) fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
     let r: CsrResponse = c.call(
         Method::POST,
         paths::CERTIFICATE_SYNCHRONOUS_REQUEST,
@@ -278,7 +298,7 @@ pub fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/request`: the request id. Never retried.
-pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
+pub(crate) fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
     let body = CsrEnvelope {
         csr_sign_request: req.clone(),
         request_signature: None,
@@ -293,7 +313,7 @@ pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/synchronous/selfsign`: PEM certificate.
-pub fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
+pub(crate) fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
         paths::CERTIFICATE_SYNCHRONOUS_SELFSIGN,
@@ -304,7 +324,7 @@ pub fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/selfsign`: the request id.
-pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
+pub(crate) fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
     let body = SelfSignEnvelope {
         self_sign_certificate_request: req.clone(),
         request_signature: None,
@@ -319,7 +339,7 @@ pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/synchronous/sign`: PEM certificate.
-pub fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result<String> {
+pub(crate) fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
         paths::CERTIFICATE_SYNCHRONOUS_SIGN,
@@ -330,7 +350,7 @@ pub fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result
 }
 
 /// `POST /v1/certificate/sign`: the request id.
-pub fn sign_certificate_async(c: &Client, req: &SignCertificateRequest) -> Result<String> {
+pub(crate) fn sign_certificate_async(c: &Client, req: &SignCertificateRequest) -> Result<String> {
     let body = SignCertificateEnvelope {
         sign_certificate_request: req.clone(),
         request_signature: None,

@@ -32,7 +32,7 @@ struct CertEntry {
 }
 
 /// The cache of one slot.
-pub struct KeyCache {
+pub(crate) struct KeyCache {
     ttl: Duration,
     prefix: String,
     keys: Mutex<HashMap<String, KeyEntry>>,
@@ -42,7 +42,7 @@ pub struct KeyCache {
 
 impl KeyCache {
     /// Empty cache.
-    pub fn new(ttl: Duration, prefix: String) -> KeyCache {
+    pub(crate) fn new(ttl: Duration, prefix: String) -> KeyCache {
         KeyCache {
             ttl,
             prefix,
@@ -58,7 +58,7 @@ impl KeyCache {
 
     /// The key with this TSB label: from the cache when fetched within the TTL, else from the TSB.
     /// `Ok(None)`: no such key, or one this module cannot represent (symmetric, PQC).
-    pub fn key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
+    pub(crate) fn key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
         if let Some(e) = self.keys.lock().get(tsb_label).cloned() {
             if self.fresh(e.at) {
                 return Ok(e.key);
@@ -68,7 +68,11 @@ impl KeyCache {
     }
 
     /// Fetch from the TSB and cache, ignoring what is cached.
-    pub fn fetch_key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
+    pub(crate) fn fetch_key(
+        &self,
+        client: &Client,
+        tsb_label: &str,
+    ) -> Result<Option<Arc<KeyInfo>>> {
         let attrs = api::key_attributes(client, tsb_label)?;
         let key = match attrs {
             Some(a) => match KeyInfo::from_tsb(&a, &self.prefix) {
@@ -101,12 +105,12 @@ impl KeyCache {
 
     /// Whatever is cached for this label, however old (for reading attributes of an object whose
     /// handle the caller already holds).
-    pub fn cached_key(&self, tsb_label: &str) -> Option<Arc<KeyInfo>> {
+    pub(crate) fn cached_key(&self, tsb_label: &str) -> Option<Arc<KeyInfo>> {
         self.keys.lock().get(tsb_label).and_then(|e| e.key.clone())
     }
 
     /// Record a key just created or read.
-    pub fn insert_key(&self, key: Arc<KeyInfo>) {
+    pub(crate) fn insert_key(&self, key: Arc<KeyInfo>) {
         let label = key.tsb_label.clone();
         self.keys.lock().insert(
             label.clone(),
@@ -131,7 +135,7 @@ impl KeyCache {
     }
 
     /// Forget a deleted key.
-    pub fn remove_key(&self, tsb_label: &str) {
+    pub(crate) fn remove_key(&self, tsb_label: &str) {
         self.keys.lock().insert(
             tsb_label.to_string(),
             KeyEntry {
@@ -146,7 +150,7 @@ impl KeyCache {
     }
 
     /// The key's certificate (cached per TTL, absence too).
-    pub fn cert(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
+    pub(crate) fn cert(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
         if let Some(e) = self.certs.lock().get(tsb_label).cloned() {
             if self.fresh(e.at) {
                 return Ok(e.cert);
@@ -178,7 +182,7 @@ impl KeyCache {
     }
 
     /// Cached certificate however old.
-    pub fn cached_cert(&self, tsb_label: &str) -> Option<Arc<CertInfo>> {
+    pub(crate) fn cached_cert(&self, tsb_label: &str) -> Option<Arc<CertInfo>> {
         self.certs
             .lock()
             .get(tsb_label)
@@ -186,7 +190,7 @@ impl KeyCache {
     }
 
     /// Record a certificate imported or removed.
-    pub fn set_cert(&self, tsb_label: &str, cert: Option<Arc<CertInfo>>) {
+    pub(crate) fn set_cert(&self, tsb_label: &str, cert: Option<Arc<CertInfo>>) {
         self.certs.lock().insert(
             tsb_label.to_string(),
             CertEntry {
@@ -197,7 +201,7 @@ impl KeyCache {
     }
 
     /// TSB labels of this slot's keys (with the prefix), cached per TTL.
-    pub fn labels(&self, client: &Client) -> Result<Arc<Vec<String>>> {
+    pub(crate) fn labels(&self, client: &Client) -> Result<Arc<Vec<String>>> {
         if let Some((l, at)) = self.listing.lock().clone() {
             if self.fresh(at) {
                 return Ok(l);
@@ -218,7 +222,7 @@ impl KeyCache {
     /// row). Returns what each fetch gave (the key, no key, or the error), so that the caller uses
     /// exactly that answer; it stops early only when the credentials are refused (every further
     /// request would be refused too).
-    pub fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
+    pub(crate) fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
         let missing: Vec<&String> = {
             let keys = self.keys.lock();
             labels
@@ -261,7 +265,7 @@ impl KeyCache {
     /// Every key of the listing that the module can show, as (listing label, key). A key that
     /// cannot be fetched or read is skipped with one log line; see the module docs for what
     /// fails the whole listing.
-    pub fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+    pub(crate) fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
         let labels = self.labels(client)?;
         let mut fetched = self.prefetch(client, &labels);
         let mut out = Vec::with_capacity(labels.len());
@@ -298,7 +302,11 @@ impl KeyCache {
 
     /// The key's certificate for a listing: a certificate that cannot be fetched or read is
     /// skipped (None) with one log line, unless the credentials were refused.
-    pub fn cert_or_skip(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
+    pub(crate) fn cert_or_skip(
+        &self,
+        client: &Client,
+        tsb_label: &str,
+    ) -> Result<Option<Arc<CertInfo>>> {
         match self.cert(client, tsb_label) {
             Err(e) if skippable(&e) => {
                 crate::log!(
@@ -315,7 +323,7 @@ impl KeyCache {
 
 /// What fetching one key's attributes gave: the key, no key (none by that label, or one the
 /// module does not show), or the error.
-pub type Fetched = Result<Option<Arc<KeyInfo>>>;
+pub(crate) type Fetched = Result<Option<Arc<KeyInfo>>>;
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
 const MAX_LABEL_IN_PATH: usize = 2048;

@@ -9,23 +9,19 @@ use rsa::traits::PublicKeyParts;
 use std::time::Duration;
 use tsb_models::{KeyAlgorithm, KeyAttributes, Policy};
 
-pub use tsb_models::{Curve, ED25519_OID};
+pub(crate) use tsb_models::{Curve, ED25519_OID};
 
 /// Public key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKey {
+pub(crate) enum PublicKey {
     /// RSA modulus and exponent (big-endian, no leading zeros).
     Rsa {
-        /// n.
         modulus: Vec<u8>,
-        /// e.
         exponent: Vec<u8>,
-        /// Modulus bits.
         bits: u32,
     },
     /// EC point (uncompressed SEC1).
     Ec {
-        /// Curve.
         curve: Curve,
         /// 04 || X || Y.
         point: Vec<u8>,
@@ -39,7 +35,7 @@ pub enum PublicKey {
 
 impl PublicKey {
     /// Parse a DER SubjectPublicKeyInfo.
-    pub fn from_spki(spki: &[u8]) -> Result<PublicKey> {
+    pub(crate) fn from_spki(spki: &[u8]) -> Result<PublicKey> {
         let bad = |m: &str| Error::Transport(format!("TSB returned an unusable public key: {m}"));
         let (seq, _) = der::read_tlv(spki).ok_or_else(|| bad("not DER"))?;
         let (alg, rest) = der::read_tlv(seq.value).ok_or_else(|| bad("no algorithm"))?;
@@ -85,7 +81,7 @@ impl PublicKey {
     }
 
     /// The key's algorithm (its family).
-    pub fn family(&self) -> KeyAlgorithm {
+    pub(crate) fn family(&self) -> KeyAlgorithm {
         match self {
             PublicKey::Rsa { .. } => KeyAlgorithm::Rsa,
             PublicKey::Ec { .. } => KeyAlgorithm::Ec,
@@ -94,7 +90,7 @@ impl PublicKey {
     }
 
     /// Size of a signature in PKCS#11 format (RSA: modulus bytes; ECDSA: r||s; Ed25519: 64).
-    pub fn signature_len(&self) -> usize {
+    pub(crate) fn signature_len(&self) -> usize {
         match self {
             PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
             PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
@@ -103,7 +99,7 @@ impl PublicKey {
     }
 
     /// RSA modulus length in bytes (0 for others).
-    pub fn modulus_len(&self) -> usize {
+    pub(crate) fn modulus_len(&self) -> usize {
         match self {
             PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
             _ => 0,
@@ -113,49 +109,43 @@ impl PublicKey {
 
 /// Everything the module knows about one TSB key.
 #[derive(Debug, Clone)]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     /// The label on the TSB (with the slot's prefix).
-    pub tsb_label: String,
+    pub(crate) tsb_label: String,
     /// CKA_LABEL (prefix removed).
-    pub label: String,
-    /// CKA_ID.
-    pub id: Vec<u8>,
-    /// DER SubjectPublicKeyInfo.
-    pub spki: Vec<u8>,
-    /// Parsed public key.
-    pub public: PublicKey,
-    /// TSB flags.
-    pub sign: bool,
-    /// TSB decrypt flag.
-    pub decrypt: bool,
-    /// TSB unwrap flag.
-    pub unwrap: bool,
-    /// TSB derive flag.
-    pub derive: bool,
-    /// Extractable.
-    pub extractable: bool,
-    /// Destroyable.
-    pub destroyable: bool,
+    pub(crate) label: String,
+    /// CKA_ID: the TSB's `id` (see [`id_from_tsb`]).
+    pub(crate) id: Vec<u8>,
+    /// DER SubjectPublicKeyInfo, as the TSB returned it.
+    pub(crate) spki: Vec<u8>,
+    pub(crate) public: PublicKey,
+    // The TSB's key attributes.
+    pub(crate) sign: bool,
+    pub(crate) decrypt: bool,
+    pub(crate) unwrap: bool,
+    pub(crate) derive: bool,
+    pub(crate) extractable: bool,
+    pub(crate) destroyable: bool,
     /// The SKA policy.
-    pub policy: Option<Policy>,
-    /// Blocked on the TSB.
-    pub blocked: bool,
+    pub(crate) policy: Option<Policy>,
+    /// `policy.keyStatus.blocked`: the key refuses every use.
+    pub(crate) blocked: bool,
     /// Using the key waits for approvals.
-    pub approval_required: bool,
+    pub(crate) approval_required: bool,
     /// Longest token timeout of ruleUse (None: some token never expires, or no policy).
-    pub policy_timeout: Option<Duration>,
+    pub(crate) policy_timeout: Option<Duration>,
     /// Fewest approvals that satisfy ruleUse.
-    pub approvals_needed: Option<u32>,
+    pub(crate) approvals_needed: Option<u32>,
 }
 
 /// CKA_ID <-> TSB `id`: the TSB stores a string, so bytes are written as lowercase hex and read
 /// back from hex when the string is hex, else taken as the string's bytes.
-pub fn id_to_tsb(id: &[u8]) -> String {
+pub(crate) fn id_to_tsb(id: &[u8]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// See [`id_to_tsb`].
-pub fn id_from_tsb(s: &str) -> Vec<u8> {
+pub(crate) fn id_from_tsb(s: &str) -> Vec<u8> {
     if !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         (0..s.len())
             .step_by(2)
@@ -169,7 +159,7 @@ pub fn id_from_tsb(s: &str) -> Vec<u8> {
 impl KeyInfo {
     /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
     /// error, which callers treat as "not shown".
-    pub fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
+    pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
         let pk = a
             .public_key
             .as_deref()
@@ -216,7 +206,7 @@ impl KeyInfo {
 /// Whether ruleUse needs approvals (some token has a group), the longest token timeout, and the
 /// smallest number of approvals that satisfies a token. Mirrors the decision rule of Securosys'
 /// own clients: any non-empty group means the asynchronous endpoints.
-pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, Option<u32>) {
+pub(crate) fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, Option<u32>) {
     let Some(rule) = policy.and_then(|p| p.rule_use.as_ref()) else {
         return (false, None, None);
     };
@@ -248,16 +238,14 @@ pub fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, O
 
 /// A certificate object's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
-    /// DER.
-    pub der: Vec<u8>,
-    /// Parsed fields.
-    pub fields: der::CertFields,
+pub(crate) struct CertInfo {
+    pub(crate) der: Vec<u8>,
+    pub(crate) fields: der::CertFields,
 }
 
 impl CertInfo {
     /// Parse a DER certificate.
-    pub fn from_der(d: Vec<u8>) -> Option<CertInfo> {
+    pub(crate) fn from_der(d: Vec<u8>) -> Option<CertInfo> {
         let fields = der::parse_certificate(&d)?;
         Some(CertInfo { der: d, fields })
     }

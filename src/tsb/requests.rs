@@ -155,15 +155,15 @@ pub(crate) fn fingerprint(
 /// What to run on the TSB, with both of its forms.
 pub(crate) struct RemoteCall<'a, T> {
     /// "signature", "decryption", "CSR", ... (part of the fingerprint and the messages).
-    pub kind: &'a str,
+    pub(crate) kind: &'a str,
     /// TSB algorithm name (part of the fingerprint).
-    pub algorithm: &'a str,
+    pub(crate) algorithm: &'a str,
     /// Input bytes (part of the fingerprint).
-    pub payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
     /// Synchronous endpoint: returns the result directly.
-    pub sync: &'a dyn Fn() -> Result<T>,
+    pub(crate) sync: &'a dyn Fn() -> Result<T>,
     /// Asynchronous endpoint: returns the request id.
-    pub create: &'a dyn Fn() -> Result<String>,
+    pub(crate) create: &'a dyn Fn() -> Result<String>,
 }
 
 /// How a [`RemoteCall`] ran.
@@ -179,9 +179,9 @@ pub(crate) enum Ran<T> {
 /// is reported (at once, before the wait).
 pub(crate) struct Caller<'a> {
     /// Cancelled from another thread to stop the wait.
-    pub cancel: &'a Arc<CancelToken>,
+    pub(crate) cancel: &'a Arc<CancelToken>,
     /// Told the request id as soon as it is known.
-    pub on_request: &'a dyn Fn(&str),
+    pub(crate) on_request: &'a dyn Fn(&str),
 }
 
 impl Tsb {

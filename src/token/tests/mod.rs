@@ -26,10 +26,10 @@ use tsb_emulator::{Emulator, EmulatorConfig, Fault, FaultAction};
 
 /// An emulator, a module configured for it, and an approver.
 pub(super) struct World {
-    pub emu: Emulator,
-    pub m: Module,
-    pub approver: Approver,
-    pub dir: PathBuf,
+    pub(crate) emu: Emulator,
+    pub(crate) m: Module,
+    pub(crate) approver: Approver,
+    pub(crate) dir: PathBuf,
     slot: serde_json::Value,
 }
 
@@ -48,7 +48,7 @@ pub(super) fn temp_dir(tag: &str) -> PathBuf {
 
 impl World {
     /// A world whose slot config is the defaults merged with `slot` (a JSON object).
-    pub fn new(slot: serde_json::Value) -> World {
+    pub(crate) fn new(slot: serde_json::Value) -> World {
         let emu = Emulator::start(EmulatorConfig {
             test_controls: true,
             ..Default::default()
@@ -81,22 +81,22 @@ impl World {
 
     /// Another module with the same configuration: the same command run again (a new process
     /// would see the same journal file). `forget_unknown`: as TSB_PKCS11_FORGET_UNKNOWN=1.
-    pub fn rerun(&self, forget_unknown: bool) -> Module {
+    pub(crate) fn rerun(&self, forget_unknown: bool) -> Module {
         module(&self.dir, &self.slot, forget_unknown)
     }
 
     /// A read/write session.
-    pub fn session(&self) -> CK_SESSION_HANDLE {
+    pub(crate) fn session(&self) -> CK_SESSION_HANDLE {
         open_session(&self.m)
     }
 
     /// A policy with one token, one group, quorum 1 of this world's approver.
-    pub fn policy(&self, timeout: u64) -> serde_json::Value {
+    pub(crate) fn policy(&self, timeout: u64) -> serde_json::Value {
         direct::policy_for(&[self.approver.key().public_key_b64()], 1, timeout)
     }
 
     /// A key made on the emulator (see `direct::create_key`); its private-key handle in `s`.
-    pub fn key(
+    pub(crate) fn key(
         &self,
         s: CK_SESSION_HANDLE,
         label: &str,
@@ -108,7 +108,7 @@ impl World {
     }
 
     /// Approve the next `n` requests as they appear (background thread).
-    pub fn auto_approve(
+    pub(crate) fn auto_approve(
         &self,
         n: usize,
     ) -> std::thread::JoinHandle<
@@ -118,12 +118,12 @@ impl World {
             .spawn_auto_approve(Default::default(), Some(n), Some(Duration::from_secs(60)))
     }
 
-    pub fn count(&self, method: &str, path: &str) -> u64 {
+    pub(crate) fn count(&self, method: &str, path: &str) -> u64 {
         self.emu.request_count(method, path)
     }
 
     /// The number of status polls so far.
-    pub fn polls(&self) -> u64 {
+    pub(crate) fn polls(&self) -> u64 {
         self.emu
             .request_counts()
             .iter()
@@ -133,7 +133,7 @@ impl World {
     }
 
     /// The next `count` requests to `path` (and `method`) get `action`.
-    pub fn fault(&self, path: &str, method: &str, count: u32, action: FaultAction) {
+    pub(crate) fn fault(&self, path: &str, method: &str, count: u32, action: FaultAction) {
         self.emu.inject_fault(Fault {
             path: path.into(),
             method: Some(method.into()),
@@ -143,7 +143,7 @@ impl World {
     }
 
     /// The id of the first request in `status` on the emulator, once there is one.
-    pub fn wait_for_request(&self, status: &str) -> String {
+    pub(crate) fn wait_for_request(&self, status: &str) -> String {
         let c = reqwest::blocking::Client::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -170,7 +170,7 @@ impl World {
     }
 
     /// C_SignInit and C_Sign with a buffer of `cap` bytes (None: a length query).
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         s: CK_SESSION_HANDLE,
         key: CK_OBJECT_HANDLE,
@@ -182,7 +182,7 @@ impl World {
     }
 
     /// ulDeviceError of a session.
-    pub fn device_error(&self, s: CK_SESSION_HANDLE) -> CK_ULONG {
+    pub(crate) fn device_error(&self, s: CK_SESSION_HANDLE) -> CK_ULONG {
         self.m.session_info(s).expect("session info").device_error
     }
 }

@@ -2,22 +2,33 @@
 //! with their key on the TSB, and certificates issued for a CSR with a CA key held in the TSB.
 //! Approval-gated exactly like C_Sign (same wait, progress, resume and return codes), and never
 //! sent twice: a length query is answered with an upper bound without a request, and a finished
-//! result that did not fit is kept in the session for the retry. Also the output handling that
-//! CSRs share ([`Module::kept_output`], [`Module::deliver`]).
+//! result that did not fit is kept in the session for the retry. Also the path that CSRs share
+//! ([`Module::produce`]).
 
 use super::attributes::ObjClass;
 use super::objects::ObjRef;
 use super::operation::Output;
 use super::results;
 use super::session::Session;
-use super::Module;
+use super::{Module, Slot};
 use crate::error::{Error, Result};
 use crate::mechanism::Family;
+use crate::tsb::body_of;
 use crate::tsb::key::{CertInfo, KeyInfo};
-use crate::tsb::{body_of, requests::fingerprint};
+use crate::tsb::requests::{fingerprint, Caller};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use tsb_models::{SelfSignRequest, SignCertificateRequest};
+
+/// A CSR or certificate to make on the TSB: what it is (for the fingerprint and the messages),
+/// with which key and algorithm, the request body, and the output format asked for.
+pub(crate) struct Document<'a> {
+    pub(crate) what: &'a str,
+    pub(crate) key: &'a KeyInfo,
+    pub(crate) algorithm: &'a str,
+    pub(crate) body: Vec<u8>,
+    pub(crate) as_der: bool,
+}
 
 /// Certificate parameters (self-sign and issue).
 #[derive(Debug, Clone, Default)]
@@ -119,18 +130,37 @@ impl Module {
         }
     }
 
-    /// A checked result (`der`, and the `pem` the TSB sent), as PEM or DER (`as_der`): returned
-    /// when it fits `cap`, else kept in the session (with the fingerprint `fp` of the call) for the
-    /// retry.
-    pub(crate) fn deliver(
+    /// What TSB_CreateCSR and TSB_IssueCertificate share: a kept result, or the estimate for
+    /// a length query, without sending anything; otherwise `make` runs on the TSB and `check`
+    /// verifies its result (the DER of the PEM it answers) before the result is delivered, or
+    /// kept for the retry when it does not fit `cap`.
+    pub(crate) fn produce(
         &self,
         session: &Session,
-        (pem, der): (String, Vec<u8>),
-        as_der: bool,
-        fp: String,
-        cap: usize,
+        doc: Document,
+        cap: Option<usize>,
+        make: impl FnOnce(&Slot, &Caller) -> Result<String>,
+        check: impl FnOnce(&[u8]) -> Result<()>,
     ) -> Result<Output> {
-        let bytes = if as_der { der } else { pem.into_bytes() };
+        let key = doc.key;
+        let fp = fingerprint(
+            session.slot,
+            &key.tsb_label,
+            doc.what,
+            doc.algorithm,
+            &doc.body,
+        );
+        let fp = format!("{fp}:{}", doc.as_der);
+        if let Some(o) = self.kept_output(session, &fp, cap) {
+            return Ok(o);
+        }
+        let cap = cap.unwrap_or(0);
+        let slot = self.slot_of(session);
+        slot.check_access()?;
+        let pem = session.as_caller(|caller| make(slot, caller))?;
+        let checked = pem_to_der(&pem).and_then(|der| check(&der).map(|_| (pem, der)));
+        let (pem, der) = self.log_refusal(session, key, doc.what, checked)?;
+        let bytes = if doc.as_der { der } else { pem.into_bytes() };
         Ok(if bytes.len() > cap {
             let n = bytes.len();
             session.state.lock().kept_output = Some((fp, bytes));
@@ -233,28 +263,24 @@ impl Module {
             meta_data: None,
             meta_data_signature: None,
         };
-        let fp = fingerprint(
-            session.slot,
-            &key.tsb_label,
-            "certificate",
-            &req.signature_algorithm,
-            &body_of(&req)?,
-        );
-        let out_fp = format!("{fp}:{}", spec.der);
-        if let Some(o) = self.kept_output(session, &out_fp, cap) {
-            return Ok(o);
-        }
-        let cap = cap.unwrap_or(0);
-        let slot = self.slot_of(session);
-        slot.check_access()?;
-        let pem = session.as_caller(|caller| slot.tsb.issue_certificate(&key, &req, caller))?;
-        let checked = pem_to_der(&pem).and_then(|der| {
-            let cert = CertInfo::from_der(der.clone())
-                .ok_or_else(|| Error::BadResult("an unreadable certificate".into()))?;
-            results::certificate(&cert, &subject, &key).map(|_| (pem, der))
-        });
-        let out = self.log_refusal(session, &key, "certificate", checked)?;
-        self.deliver(session, out, spec.der, out_fp, cap)
+        let doc = Document {
+            what: "certificate",
+            key: &key,
+            algorithm: &req.signature_algorithm,
+            body: body_of(&req)?,
+            as_der: spec.der,
+        };
+        self.produce(
+            session,
+            doc,
+            cap,
+            |slot, caller| slot.tsb.issue_certificate(&key, &req, caller),
+            |der| {
+                let cert = CertInfo::from_der(der.to_vec())
+                    .ok_or_else(|| Error::BadResult("an unreadable certificate".into()))?;
+                results::certificate(&cert, &subject, &key)
+            },
+        )
     }
 }
 

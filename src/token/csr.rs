@@ -2,13 +2,13 @@
 //! the TSB, made by the TSB (approval-gated like C_Sign); output handling as for certificates
 //! ([`super::certificates`]).
 
-use super::certificates::{pem_to_der, validity};
+use super::certificates::{validity, Document};
 use super::operation::Output;
 use super::results;
 use super::session::Session;
 use super::Module;
 use crate::error::{Error, Result};
-use crate::tsb::{body_of, requests::fingerprint};
+use crate::tsb::body_of;
 use cryptoki_sys::*;
 use tsb_models::{CsrRequest, StandardCertificateAttributes};
 
@@ -68,24 +68,20 @@ impl Module {
             meta_data: None,
             meta_data_signature: None,
         };
-        let fp = fingerprint(
-            session.slot,
-            &key.tsb_label,
-            "csr",
-            &req.signature_algorithm,
-            &body_of(&req)?,
-        );
-        let out_fp = format!("{fp}:{}", spec.der);
-        if let Some(o) = self.kept_output(session, &out_fp, cap) {
-            return Ok(o);
-        }
-        let cap = cap.unwrap_or(0);
-        let slot = self.slot_of(session);
-        slot.check_access()?;
-        let pem = session.as_caller(|caller| slot.tsb.csr(&key, &req, caller))?;
-        let checked = pem_to_der(&pem).and_then(|der| results::csr(&key, &der).map(|_| (pem, der)));
-        let out = self.log_refusal(session, &key, "CSR", checked)?;
-        self.deliver(session, out, spec.der, out_fp, cap)
+        let doc = Document {
+            what: "CSR",
+            key: &key,
+            algorithm: &req.signature_algorithm,
+            body: body_of(&req)?,
+            as_der: spec.der,
+        };
+        self.produce(
+            session,
+            doc,
+            cap,
+            |slot, caller| slot.tsb.csr(&key, &req, caller),
+            |der| results::csr(&key, der),
+        )
     }
 }
 

@@ -152,23 +152,14 @@ impl Tsb {
         caller: &Caller,
     ) -> Result<Vec<u8>> {
         let (client, label) = (&self.client, key.tsb_label.as_str());
-        let ran = self.run(
-            key,
-            RemoteCall {
-                kind: "signature",
-                algorithm,
-                payload,
-                sync: &|| api::sign_sync(client, label, algorithm, payload),
-                create: &|| api::sign_async(client, label, algorithm, payload),
-            },
-            caller,
-        )?;
-        match ran {
-            Ran::Now(sig) => Ok(sig),
-            Ran::Approved(result) => {
-                api::unb64(&result, "signature").map_err(|e| Error::BadResult(e.to_string()))
-            }
-        }
+        let call = RemoteCall {
+            kind: "signature",
+            algorithm,
+            payload,
+            sync: &|| api::sign_sync(client, label, algorithm, payload),
+            create: &|| api::sign_async(client, label, algorithm, payload),
+        };
+        self.run_binary(key, call, caller)
     }
 
     /// The plaintext of `data` with `algorithm` (a TSB `cipherAlgorithm`).
@@ -180,51 +171,34 @@ impl Tsb {
         caller: &Caller,
     ) -> Result<Vec<u8>> {
         let (client, label) = (&self.client, key.tsb_label.as_str());
-        let ran = self.run(
-            key,
-            RemoteCall {
-                kind: "decryption",
-                algorithm,
-                payload: data,
-                sync: &|| api::decrypt_sync(client, label, algorithm, data),
-                create: &|| api::decrypt_async(client, label, algorithm, data),
-            },
-            caller,
-        )?;
-        match ran {
-            Ran::Now(plain) => Ok(plain),
-            Ran::Approved(result) => {
-                api::unb64(&result, "plaintext").map_err(|e| Error::BadResult(e.to_string()))
-            }
-        }
+        let call = RemoteCall {
+            kind: "decryption",
+            algorithm,
+            payload: data,
+            sync: &|| api::decrypt_sync(client, label, algorithm, data),
+            create: &|| api::decrypt_async(client, label, algorithm, data),
+        };
+        self.run_binary(key, call, caller)
     }
 
     /// A CSR for the request's key (PEM).
     pub(crate) fn csr(&self, key: &KeyInfo, req: &CsrRequest, caller: &Caller) -> Result<String> {
-        let body = body_of(req)?;
         let client = &self.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data(
-            "CertificateSigningRequest",
-            &[(
-                "commonName",
-                req.standard_certificate_attributes.common_name.clone(),
-            )],
-        ));
-        let ran = self.run(
-            key,
-            RemoteCall {
-                kind: "CSR",
-                algorithm: &req.signature_algorithm,
-                payload: &body,
-                sync: &|| api::csr_sync(client, req),
-                create: &|| api::csr_async(client, &async_req),
-            },
-            caller,
-        )?;
-        Ok(match ran {
-            Ran::Now(pem) | Ran::Approved(pem) => pem,
-        })
+        let cn = &req.standard_certificate_attributes.common_name;
+        let meta = api::meta_data("CertificateSigningRequest", &[("commonName", cn.clone())]);
+        let async_req = CsrRequest {
+            meta_data: Some(meta),
+            ..req.clone()
+        };
+        let body = body_of(req)?;
+        let call = RemoteCall {
+            kind: "CSR",
+            algorithm: &req.signature_algorithm,
+            payload: &body,
+            sync: &|| api::csr_sync(client, req),
+            create: &|| api::csr_async(client, &async_req),
+        };
+        self.run_text(key, call, caller)
     }
 
     /// A self-signed certificate for the request's key, which the TSB stores with the key (DER).
@@ -234,27 +208,24 @@ impl Tsb {
         req: &SelfSignRequest,
         caller: &Caller,
     ) -> Result<Vec<u8>> {
-        let body = body_of(req)?;
         let client = &self.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data(
+        let meta = api::meta_data(
             "SelfSignCertificate",
             &[("commonName", req.common_name.clone())],
-        ));
-        let ran = self.run(
-            key,
-            RemoteCall {
-                kind: "self-signed certificate",
-                algorithm: &req.signature_algorithm,
-                payload: &body,
-                sync: &|| api::selfsign_sync(client, req),
-                create: &|| api::selfsign_async(client, &async_req),
-            },
-            caller,
-        )?;
-        let result = match ran {
-            Ran::Now(pem) | Ran::Approved(pem) => pem,
+        );
+        let async_req = SelfSignRequest {
+            meta_data: Some(meta),
+            ..req.clone()
         };
+        let body = body_of(req)?;
+        let call = RemoteCall {
+            kind: "self-signed certificate",
+            algorithm: &req.signature_algorithm,
+            payload: &body,
+            sync: &|| api::selfsign_sync(client, req),
+            create: &|| api::selfsign_async(client, &async_req),
+        };
+        let result = self.run_text(key, call, caller)?;
         // The synchronous endpoint returns the PEM; the asynchronous one returns "true" and the
         // certificate is read from the key.
         if result.contains("BEGIN CERTIFICATE") {
@@ -276,23 +247,43 @@ impl Tsb {
         req: &SignCertificateRequest,
         caller: &Caller,
     ) -> Result<String> {
-        let body = body_of(req)?;
         let client = &self.client;
-        let mut async_req = req.clone();
-        async_req.meta_data = Some(api::meta_data("Certificate", &[]));
-        let ran = self.run(
-            key,
-            RemoteCall {
-                kind: "certificate",
-                algorithm: &req.signature_algorithm,
-                payload: &body,
-                sync: &|| api::sign_certificate_sync(client, req),
-                create: &|| api::sign_certificate_async(client, &async_req),
-            },
-            caller,
-        )?;
-        Ok(match ran {
-            Ran::Now(pem) | Ran::Approved(pem) => pem,
+        let async_req = SignCertificateRequest {
+            meta_data: Some(api::meta_data("Certificate", &[])),
+            ..req.clone()
+        };
+        let body = body_of(req)?;
+        let call = RemoteCall {
+            kind: "certificate",
+            algorithm: &req.signature_algorithm,
+            payload: &body,
+            sync: &|| api::sign_certificate_sync(client, req),
+            create: &|| api::sign_certificate_async(client, &async_req),
+        };
+        self.run_text(key, call, caller)
+    }
+
+    /// [`Self::run`] for a result of bytes: the synchronous endpoint answers them, an approved
+    /// request's `result` is their base64 (which must decode, or the result is bad).
+    fn run_binary(
+        &self,
+        key: &KeyInfo,
+        call: RemoteCall<Vec<u8>>,
+        caller: &Caller,
+    ) -> Result<Vec<u8>> {
+        let kind = call.kind;
+        match self.run(key, call, caller)? {
+            Ran::Now(bytes) => Ok(bytes),
+            Ran::Approved(result) => {
+                api::unb64(&result, kind).map_err(|e| Error::BadResult(e.to_string()))
+            }
+        }
+    }
+
+    /// [`Self::run`] for a result of text (a PEM), the same from both endpoints.
+    fn run_text(&self, key: &KeyInfo, call: RemoteCall<String>, caller: &Caller) -> Result<String> {
+        Ok(match self.run(key, call, caller)? {
+            Ran::Now(text) | Ran::Approved(text) => text,
         })
     }
 

@@ -71,6 +71,11 @@ fn cert_spec(cn: &str) -> CertSpec {
     }
 }
 
+/// The next POST to `path` is answered 200 with `body`, without the TSB doing anything.
+fn answer_once(w: &World, path: &str, body: serde_json::Value) {
+    direct::respond(&w.emu, "POST", path, 1, 200, body.to_string());
+}
+
 /// A refused result: CKR_DEVICE_ERROR, TSB_DEVERR_BAD_RESULT, exactly one log line naming the
 /// key and what was refused.
 fn assert_refused<T: std::fmt::Debug>(
@@ -97,14 +102,7 @@ fn a_csr_with_another_public_key_is_refused() {
     let other = csr_of(&stranger(), "csr-key");
     let body = serde_json::json!({"label": "csr-key",
         "certificateSigningRequest": String::from_utf8(other.to_pem().unwrap()).unwrap()});
-    direct::respond(
-        &w.emu,
-        "POST",
-        "/v1/certificate/synchronous/request",
-        1,
-        200,
-        body.to_string(),
-    );
+    answer_once(&w, "/v1/certificate/synchronous/request", body);
     let spec = csr_spec("csr-key");
     let r = crate::log::capture(|| {
         w.m.with_session(s, |sess| w.m.create_csr(sess, k, &spec, Some(16384)))
@@ -126,14 +124,7 @@ fn a_csr_whose_self_signature_does_not_verify_is_refused() {
     let der = X509Req::from_pem(&good).unwrap().to_der().unwrap();
     let body = serde_json::json!({"label": "csr-key",
         "certificateSigningRequest": tampered(&der, "CERTIFICATE REQUEST")});
-    direct::respond(
-        &w.emu,
-        "POST",
-        "/v1/certificate/synchronous/request",
-        1,
-        200,
-        body.to_string(),
-    );
+    answer_once(&w, "/v1/certificate/synchronous/request", body);
     let r = crate::log::capture(|| csr(&w));
     assert_refused(&w, s, r, "CSR");
 }
@@ -171,14 +162,7 @@ fn a_self_signed_certificate_of_another_key_is_refused_and_not_shown() {
     let other = cert_of(&stranger(), "self");
     let body = serde_json::json!({"label": "self",
         "certificate": String::from_utf8(other.to_pem().unwrap()).unwrap()});
-    direct::respond(
-        &w.emu,
-        "POST",
-        "/v1/certificate/synchronous/selfsign",
-        1,
-        200,
-        body.to_string(),
-    );
+    answer_once(&w, "/v1/certificate/synchronous/selfsign", body);
     let spec = cert_spec("self");
     let r = crate::log::capture(|| w.m.with_session(s, |sess| w.m.self_sign(sess, k, &spec)));
     assert_refused(&w, s, r, "self-signed certificate");
@@ -222,14 +206,7 @@ fn issued_certificates_must_carry_the_csr_key_and_verify_with_the_ca_key() {
         ),
     ] {
         let body = serde_json::json!({"label": "ca", "certificate": bad});
-        direct::respond(
-            &w.emu,
-            "POST",
-            "/v1/certificate/synchronous/sign",
-            1,
-            200,
-            body.to_string(),
-        );
+        answer_once(&w, "/v1/certificate/synchronous/sign", body);
         let r = crate::log::capture(|| issue(&w));
         eprintln!("issued certificate with {why}");
         assert_refused(&w, s, r, "certificate");

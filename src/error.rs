@@ -96,6 +96,11 @@ impl Error {
         }
     }
 
+    /// Whether the TSB refused the credentials (which every further request would meet too).
+    pub(crate) fn credentials_refused(&self) -> bool {
+        self.rv() == CKR_USER_NOT_LOGGED_IN
+    }
+
     /// The value for `CK_SESSION_INFO.ulDeviceError`: the TSB errorCode of a remote failure, or one
     /// of the `TSB_DEVERR_*` values for the ends of an approval wait and transport failures.
     pub(crate) fn device_error(&self) -> Option<CK_ULONG> {

@@ -12,7 +12,6 @@ use super::{api, Client};
 use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::util::short;
-use cryptoki_sys::CKR_USER_NOT_LOGGED_IN;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -331,7 +330,7 @@ const MAX_LABEL_IN_PATH: usize = 2048;
 /// Whether an error concerns one key only (skip the key) rather than every request (refused
 /// credentials: fail).
 fn skippable(e: &Error) -> bool {
-    e.rv() != CKR_USER_NOT_LOGGED_IN
+    !e.credentials_refused()
 }
 
 #[cfg(test)]

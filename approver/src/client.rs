@@ -81,8 +81,8 @@ impl Approver {
     /// `/` or `/v1` is dropped, the client appends `/v1/...`).
     pub fn new(base_url: &str, key: ApproverKey) -> Approver {
         let mut base = base_url.trim().trim_end_matches('/').to_owned();
-        if base.ends_with("/v1") {
-            base.truncate(base.len() - 3);
+        if base.ends_with(paths::PREFIX) {
+            base.truncate(base.len() - paths::PREFIX.len());
         }
         Approver {
             base,

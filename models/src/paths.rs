@@ -6,6 +6,9 @@
 //! Paths that carry a value (a key label, a request id) are built with the functions below, which
 //! percent-encode the value as one path segment.
 
+/// The version prefix of every path: a base URL written with it is the same TSB.
+pub const PREFIX: &str = "/v1";
+
 /// `GET`: every key label; `POST`: create a key. S1 `key.go` (`GetKeys`, `CreateOrUpdateKey`).
 pub const KEY: &str = "/v1/key";
 /// `POST`: a key's attributes, the label in the body. S1 `key.go` (`GetKey`).

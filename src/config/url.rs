@@ -70,7 +70,7 @@ pub(super) fn check_url(text: &str, allow_http: bool) -> std::result::Result<Str
     }
     let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
     let path = u.path().trim_end_matches('/');
-    let path = path.strip_suffix("/v1").unwrap_or(path);
+    let path = path.strip_suffix(tsb_models::paths::PREFIX).unwrap_or(path);
     Ok(format!("{scheme}://{host}{port}{path}"))
 }
 

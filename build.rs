@@ -15,7 +15,7 @@ const PREAMBLE: &str = "/*
 
 fn main() {
     println!("cargo:rerun-if-changed=src/vendor.rs");
-    println!("cargo:rerun-if-changed=src/ffi/vendor_fns.rs");
+    println!("cargo:rerun-if-changed=src/ffi/vendor.rs");
     println!("cargo:rerun-if-changed=build.rs");
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));

@@ -11,36 +11,6 @@
 #define TSB_PKCS11_H
 
 /*
- Default of `max_list_bytes`: room for about 200 000 labels.
- */
-#define DEFAULT_MAX_LIST_BYTES ((16 * 1024) * 1024)
-
-/*
- Upper bound returned by a length query for a CSR or certificate (the real size is only known
- once the TSB made it, and making it may need approvals). PEM of an RSA-4096 certificate with
- long names stays well below this.
- */
-#define TSB_OUTPUT_ESTIMATE (16 * 1024)
-
-/*
- Longest label (with the slot's prefix) the module creates. No source gives the TSB's limit;
- 128 bytes leaves room for descriptive names and stays short in URL paths and logs.
- */
-#define MAX_LABEL_LEN 128
-
-/*
- Signatures, decryptions, random bytes, request ids and request status: a signature of the
- largest RSA key is 1 KiB in base64, a request status with its result (a PEM certificate at
- most) and approver lists a few KiB.
- */
-#define SMALL (256 * 1024)
-
-/*
- Certificates, CSRs and key attributes (whose policy may list many approver certificates).
- */
-#define DOCUMENT ((4 * 1024) * 1024)
-
-/*
  Private-key (and public-key) attribute: the key's SKA policy as UTF-8 JSON (the TSB `policy`
  object). Readable on every key (empty for keys without a policy); settable in the private-key
  template of C_GenerateKeyPair to create an approval-gated key.
@@ -111,6 +81,58 @@
  same operation is refused (not asked again) until the marker ends, see README "Security".
  */
 #define TSB_DEVERR_OUTCOME_UNKNOWN 10008
+
+/*
+ Upper bound returned by a length query of TSB_CreateCSR or TSB_IssueCertificate (the real size
+ is only known once the TSB made it, and making it may need approvals). PEM of an RSA-4096
+ certificate with long names stays well below this.
+ */
+#define TSB_OUTPUT_ESTIMATE (16 * 1024)
+
+/*
+ TSB_CreateCSR / TSB_IssueCertificate outputFormat: PEM text (the default).
+ */
+#define TSB_OUTPUT_PEM 0
+
+/*
+ TSB_CreateCSR / TSB_IssueCertificate outputFormat: DER.
+ */
+#define TSB_OUTPUT_DER 1
+
+/*
+ TSB_REQUEST_INFO.status: waiting for approvals.
+ */
+#define TSB_REQUEST_PENDING 1
+
+/*
+ TSB_REQUEST_INFO.status: quorum reached, waiting for execution (timelock).
+ */
+#define TSB_REQUEST_APPROVED 2
+
+/*
+ TSB_REQUEST_INFO.status: done; the result is available.
+ */
+#define TSB_REQUEST_EXECUTED 3
+
+/*
+ TSB_REQUEST_INFO.status: approved but the HSM failed.
+ */
+#define TSB_REQUEST_FAILED 4
+
+/*
+ TSB_REQUEST_INFO.status: the policy's timeout passed.
+ */
+#define TSB_REQUEST_EXPIRED 5
+
+/*
+ TSB_REQUEST_INFO.status: the approvers rejected it.
+ */
+#define TSB_REQUEST_REJECTED 6
+
+/*
+ TSB_REQUEST_INFO.status: deleted.
+ */
+#define TSB_REQUEST_CANCELLED 7
 
 /*
  Parameters of TSB_CreateCSR. Strings are NUL-terminated UTF-8; NULL means "not set".
@@ -300,51 +322,6 @@ typedef struct TSB_FUNCTION_LIST {
    */
   CK_RV (*TSB_GetLastRequestId)(CK_SESSION_HANDLE, char*, CK_ULONG*);
 } TSB_FUNCTION_LIST;
-
-/*
- Write the output as PEM text (the default).
- */
-#define TSB_OUTPUT_PEM 0
-
-/*
- Write the output as DER.
- */
-#define TSB_OUTPUT_DER 1
-
-/*
- Request is waiting for approvals.
- */
-#define TSB_REQUEST_PENDING 1
-
-/*
- Quorum reached, waiting for execution (timelock).
- */
-#define TSB_REQUEST_APPROVED 2
-
-/*
- Done; the result is available.
- */
-#define TSB_REQUEST_EXECUTED 3
-
-/*
- Approved but the HSM failed.
- */
-#define TSB_REQUEST_FAILED 4
-
-/*
- The policy's timeout passed.
- */
-#define TSB_REQUEST_EXPIRED 5
-
-/*
- The approvers rejected it.
- */
-#define TSB_REQUEST_REJECTED 6
-
-/*
- Deleted.
- */
-#define TSB_REQUEST_CANCELLED 7
 
 #ifdef __cplusplus
 extern "C" {

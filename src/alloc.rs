@@ -19,7 +19,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// System allocator, zeroing on free.
-pub struct ZeroOnFree;
+pub(crate) struct ZeroOnFree;
 
 // SAFETY: every method forwards to `System` with the same arguments; `dealloc` writes only
 // within the block being freed, which the caller owns until it is freed.
@@ -61,6 +61,7 @@ mod tests {
     #[test]
     fn wipe_zeroes_and_realloc_keeps_contents() {
         let mut b = vec![0xABu8; 4096];
+        // SAFETY: the vector's own buffer, writable for its length.
         unsafe { wipe(b.as_mut_ptr(), b.len()) };
         assert!(b.iter().all(|x| *x == 0));
         // Growing goes through alloc + copy + dealloc: the contents move intact.

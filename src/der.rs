@@ -3,17 +3,17 @@
 
 /// One parsed TLV: tag, the full encoding, and the contents.
 #[derive(Debug, Clone, Copy)]
-pub struct Tlv<'a> {
+pub(crate) struct Tlv<'a> {
     /// Tag byte (single-byte tags only, which is all these structures use).
-    pub tag: u8,
+    pub(crate) tag: u8,
     /// The whole TLV.
-    pub raw: &'a [u8],
+    pub(crate) raw: &'a [u8],
     /// The value.
-    pub value: &'a [u8],
+    pub(crate) value: &'a [u8],
 }
 
 /// Read one TLV from the front of `input`; returns it and the rest.
-pub fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+pub(crate) fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     let tag = *input.first()?;
     let first = *input.get(1)? as usize;
     let (len, hdr) = if first < 0x80 {
@@ -56,7 +56,7 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
 }
 
 /// Encode a TLV.
-pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     push_len(&mut out, value.len());
     out.extend_from_slice(value);
@@ -64,18 +64,18 @@ pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
 }
 
 /// DER OCTET STRING.
-pub fn octet_string(v: &[u8]) -> Vec<u8> {
+pub(crate) fn octet_string(v: &[u8]) -> Vec<u8> {
     tlv(0x04, v)
 }
 
 /// If `v` is a DER OCTET STRING, its contents.
-pub fn unwrap_octet_string(v: &[u8]) -> Option<&[u8]> {
+pub(crate) fn unwrap_octet_string(v: &[u8]) -> Option<&[u8]> {
     let (t, rest) = read_tlv(v)?;
     (t.tag == 0x04 && rest.is_empty()).then_some(t.value)
 }
 
 /// Encode a dotted OID as DER.
-pub fn oid(dotted: &str) -> Option<Vec<u8>> {
+pub(crate) fn oid(dotted: &str) -> Option<Vec<u8>> {
     let arcs: Vec<u64> = dotted
         .split('.')
         .map(|a| a.parse().ok())
@@ -102,7 +102,7 @@ pub fn oid(dotted: &str) -> Option<Vec<u8>> {
 }
 
 /// Decode DER OID contents (without tag/length) to dotted form.
-pub fn oid_to_string(contents: &[u8]) -> Option<String> {
+pub(crate) fn oid_to_string(contents: &[u8]) -> Option<String> {
     let mut arcs = Vec::new();
     let mut v: u64 = 0;
     for (i, b) in contents.iter().enumerate() {
@@ -129,7 +129,7 @@ pub fn oid_to_string(contents: &[u8]) -> Option<String> {
 }
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` to fixed-width `r || s` (PKCS#11's ECDSA format).
-pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Option<Vec<u8>> {
+pub(crate) fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Option<Vec<u8>> {
     let (seq, rest) = read_tlv(der)?;
     if seq.tag != 0x30 || !rest.is_empty() {
         return None;
@@ -156,19 +156,19 @@ pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Option<Vec<u8>> {
 
 /// Parse an X.509 certificate far enough for the PKCS#11 certificate attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertFields {
+pub(crate) struct CertFields {
     /// DER of the serial number INTEGER (full TLV, as CKA_SERIAL_NUMBER wants).
-    pub serial: Vec<u8>,
+    pub(crate) serial: Vec<u8>,
     /// DER of the issuer Name.
-    pub issuer: Vec<u8>,
+    pub(crate) issuer: Vec<u8>,
     /// DER of the subject Name.
-    pub subject: Vec<u8>,
+    pub(crate) subject: Vec<u8>,
     /// DER SubjectPublicKeyInfo.
-    pub spki: Vec<u8>,
+    pub(crate) spki: Vec<u8>,
 }
 
 /// Read serial, issuer, subject and SPKI from a DER certificate.
-pub fn parse_certificate(der: &[u8]) -> Option<CertFields> {
+pub(crate) fn parse_certificate(der: &[u8]) -> Option<CertFields> {
     let (cert, rest) = read_tlv(der)?;
     if cert.tag != 0x30 || !rest.is_empty() {
         return None;
@@ -203,6 +203,82 @@ pub fn parse_certificate(der: &[u8]) -> Option<CertFields> {
         subject: subject.raw.to_vec(),
         spki: spki.raw.to_vec(),
     })
+}
+
+/// A signed structure (a certificate, a CSR): `SEQUENCE { signed, AlgorithmIdentifier,
+/// BIT STRING }`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signed<'a> {
+    /// The DER of what was signed (tbsCertificate, certificationRequestInfo), whole TLV.
+    pub(crate) signed: Tlv<'a>,
+    /// The contents of the signature algorithm's OBJECT IDENTIFIER.
+    pub(crate) algorithm: &'a [u8],
+    /// The signature bits (the BIT STRING without its unused-bits byte).
+    pub(crate) signature: &'a [u8],
+}
+
+/// Split a signed structure into its parts; `None` unless it is exactly one such SEQUENCE.
+pub(crate) fn read_signed(der: &[u8]) -> Option<Signed<'_>> {
+    let (outer, rest) = read_tlv(der)?;
+    if outer.tag != 0x30 || !rest.is_empty() {
+        return None;
+    }
+    let (signed, r) = read_tlv(outer.value)?;
+    let (alg, r) = read_tlv(r)?;
+    let (bits, r) = read_tlv(r)?;
+    if signed.tag != 0x30 || alg.tag != 0x30 || bits.tag != 0x03 || !r.is_empty() {
+        return None;
+    }
+    let (oid, _) = read_tlv(alg.value)?;
+    let (&unused, signature) = bits.value.split_first()?;
+    if oid.tag != 0x06 || unused != 0 {
+        return None;
+    }
+    Some(Signed {
+        signed,
+        algorithm: oid.value,
+        signature,
+    })
+}
+
+/// The DER SubjectPublicKeyInfo of a PKCS#10 certification request (RFC 2986:
+/// `certificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo, [0] attributes }`).
+pub(crate) fn csr_public_key(der: &[u8]) -> Option<Vec<u8>> {
+    let info = read_signed(der)?.signed;
+    let (version, r) = read_tlv(info.value)?;
+    let (subject, r) = read_tlv(r)?;
+    let (spki, _) = read_tlv(r)?;
+    (version.tag == 0x02 && subject.tag == 0x30 && spki.tag == 0x30).then(|| spki.raw.to_vec())
+}
+
+/// The DER inside PEM armour (any label, or bare base64), tolerating missing padding.
+pub(crate) fn pem_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    b64.decode(&body)
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(body.trim_end_matches('='))
+        })
+        .ok()
+}
+
+/// `der` in PEM armour with `label` (e.g. "CERTIFICATE REQUEST"), 64 characters a line.
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
 }
 
 #[cfg(test)]
@@ -241,5 +317,18 @@ mod tests {
         let enc = tlv(0x04, &v);
         assert_eq!(&enc[..4], &[0x04, 0x82, 0x01, 0x2c]);
         assert_eq!(unwrap_octet_string(&enc).unwrap(), &v[..]);
+    }
+
+    #[test]
+    fn pem_round_trip() {
+        let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+        let pem = pem_encode("CERTIFICATE REQUEST", &der);
+        assert_eq!(
+            pem,
+            "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQE=\n-----END CERTIFICATE REQUEST-----\n"
+        );
+        assert_eq!(pem_decode(&pem), Some(der.clone()));
+        assert_eq!(pem_decode("MAMCAQE"), Some(der));
+        assert_eq!(pem_decode("-----BEGIN X-----\n!!\n-----END X-----"), None);
     }
 }

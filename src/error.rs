@@ -6,11 +6,11 @@ use cryptoki_sys::*;
 use std::fmt;
 
 /// Result alias used everywhere below the C ABI.
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// How an approval-gated request ended when it did not produce a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalEnd {
+pub(crate) enum ApprovalEnd {
     /// The approvers rejected it (quorum no longer reachable).
     Rejected,
     /// The policy's own timeout passed on the TSB.
@@ -28,7 +28,7 @@ pub enum ApprovalEnd {
 
 /// Everything that can go wrong below the C ABI.
 #[derive(Debug, Clone)]
-pub enum Error {
+pub(crate) enum Error {
     /// A PKCS#11 error decided locally (bad argument, wrong state, ...), with context for the log.
     Ck(CK_RV, String),
     /// The TSB answered with an error status.
@@ -58,6 +58,12 @@ pub enum Error {
     },
     /// The configuration is unusable.
     Config(String),
+    /// The caller's cancel ended the call before any request for the approvers existed.
+    Cancelled(String),
+    /// A credential (a bearer token given as the PIN) that cannot be sent.
+    Credential(String),
+    /// A fault of the module itself (a body that cannot be serialized).
+    Internal(String),
     /// The TSB answered a result that fails verification (a signature that does not verify with
     /// the key's public key, a plaintext longer than its padding allows). It is never returned.
     BadResult(String),
@@ -65,12 +71,12 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a local PKCS#11 error.
-    pub fn ck(rv: CK_RV, msg: impl Into<String>) -> Error {
+    pub(crate) fn ck(rv: CK_RV, msg: impl Into<String>) -> Error {
         Error::Ck(rv, msg.into())
     }
 
     /// The `CK_RV` the C caller sees.
-    pub fn rv(&self) -> CK_RV {
+    pub(crate) fn rv(&self) -> CK_RV {
         match self {
             Error::Ck(rv, _) => *rv,
             Error::Tsb { status, code, .. } => tsb_code_to_rv(*status, *code),
@@ -83,14 +89,21 @@ impl Error {
                 ApprovalEnd::TimedOut => vendor::CKR_TSB_APPROVAL_TIMEOUT,
                 ApprovalEnd::CancelledByCaller => CKR_FUNCTION_CANCELED,
             },
-            Error::Config(_) => CKR_GENERAL_ERROR,
+            Error::Config(_) | Error::Internal(_) => CKR_GENERAL_ERROR,
+            Error::Cancelled(_) => CKR_FUNCTION_CANCELED,
+            Error::Credential(_) => CKR_PIN_INVALID,
             Error::BadResult(_) => CKR_DEVICE_ERROR,
         }
     }
 
+    /// Whether the TSB refused the credentials (which every further request would meet too).
+    pub(crate) fn credentials_refused(&self) -> bool {
+        self.rv() == CKR_USER_NOT_LOGGED_IN
+    }
+
     /// The value for `CK_SESSION_INFO.ulDeviceError`: the TSB errorCode of a remote failure, or one
     /// of the `TSB_DEVERR_*` values for the ends of an approval wait and transport failures.
-    pub fn device_error(&self) -> Option<CK_ULONG> {
+    pub(crate) fn device_error(&self) -> Option<CK_ULONG> {
         match self {
             Error::Tsb { code, status, .. } => {
                 Some(code.map(|c| c as CK_ULONG).unwrap_or(*status as CK_ULONG))
@@ -106,21 +119,18 @@ impl Error {
                 ApprovalEnd::CancelledByCaller => vendor::TSB_DEVERR_CANCELLED,
             }),
             Error::BadResult(_) => Some(vendor::TSB_DEVERR_BAD_RESULT),
-            Error::Ck(..) | Error::Config(_) => None,
-        }
-    }
-
-    /// The TSB request id this error is about, if any.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            Error::Approval { request_id, .. } => Some(request_id),
-            _ => None,
+            Error::Ck(..)
+            | Error::Config(_)
+            | Error::Cancelled(_)
+            | Error::Credential(_)
+            | Error::Internal(_) => None,
         }
     }
 }
 
 /// Map a TSB error to the closest PKCS#11 return value. The TSB codes are the `BusinessReason`
-/// catalogue of `tsb-api.md` §7.
+/// catalogue (securosys-com/vault-code-executable-examples
+/// `src/main/java/com/securosys/tee/exceptions/tsb/BusinessReason.java`, in [`tsb_models::codes`]).
 fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
     use tsb_models::codes as c;
     match code {
@@ -148,10 +158,70 @@ fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
     }
 }
 
+/// A CK_RV's name for messages.
+pub(crate) fn rv_name(rv: CK_RV) -> String {
+    let known: &[(CK_RV, &str)] = &[
+        (CKR_OK, "CKR_OK"),
+        (CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"),
+        (CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"),
+        (CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"),
+        (CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"),
+        (CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"),
+        (CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"),
+        (
+            CKR_CRYPTOKI_ALREADY_INITIALIZED,
+            "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        ),
+        (CKR_DATA_INVALID, "CKR_DATA_INVALID"),
+        (CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"),
+        (CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"),
+        (CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED"),
+        (CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"),
+        (CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"),
+        (CKR_FUNCTION_REJECTED, "CKR_FUNCTION_REJECTED"),
+        (CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"),
+        (
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            "CKR_KEY_FUNCTION_NOT_PERMITTED",
+        ),
+        (CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"),
+        (CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE"),
+        (CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"),
+        (CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"),
+        (CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"),
+        (CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"),
+        (CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"),
+        (
+            CKR_OPERATION_NOT_INITIALIZED,
+            "CKR_OPERATION_NOT_INITIALIZED",
+        ),
+        (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
+        (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
+        (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),
+        (CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"),
+        (CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"),
+        (CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"),
+        (CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"),
+        (
+            vendor::CKR_TSB_APPROVAL_EXPIRED as CK_RV,
+            "CKR_TSB_APPROVAL_EXPIRED",
+        ),
+        (
+            vendor::CKR_TSB_APPROVAL_TIMEOUT as CK_RV,
+            "CKR_TSB_APPROVAL_TIMEOUT",
+        ),
+    ];
+    known
+        .iter()
+        .find(|(v, _)| *v == rv)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("CKR 0x{rv:x}"))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Ck(rv, msg) => write!(f, "{} ({})", msg, crate::rv_name(*rv)),
+            Error::Ck(rv, msg) => write!(f, "{} ({})", msg, rv_name(*rv)),
             Error::Tsb {
                 status,
                 code,
@@ -190,7 +260,8 @@ impl fmt::Display for Error {
                 };
                 write!(f, "request {request_id} {what}")
             }
-            Error::Config(m) => write!(f, "{m}"),
+            Error::Config(m) | Error::Cancelled(m) | Error::Credential(m) => write!(f, "{m}"),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::BadResult(m) => write!(f, "the TSB returned a bad result: {m}"),
         }
     }

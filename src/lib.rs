@@ -3,23 +3,26 @@
 //! for m-of-n approvals. An approval-gated C_Sign blocks (with a configurable wait) until the
 //! approvers decide.
 //!
-//! Layers, data flowing one way: [`ffi`] (the C ABI) -> [`token`] (PKCS#11 semantics) -> [`tsb`]
-//! (REST client). [`mechanism`] is the table of mechanisms, [`config`] the configuration and
-//! [`error`] the one error type with its one mapping to `CK_RV`.
+//! Layers, data flowing one way: [`ffi`] (the C ABI) -> `token` (PKCS#11 semantics) -> `tsb`
+//! (the TSB behind one facade per slot) -> `tsb_models` (the protocol). `mechanism` is the table
+//! of mechanisms, `config` the configuration (read by every layer, reading none), `error` the one
+//! error type with its one mapping to `CK_RV`, and [`vendor`] the constants of the vendor
+//! extension. Only the C ABI and the vendor constants are public: the Rust items below them are
+//! the module's own.
 
 #![warn(missing_docs)]
 
-pub mod alloc;
-pub mod config;
-pub mod der;
-pub mod error;
+mod alloc;
+mod config;
+mod der;
+mod error;
 pub mod ffi;
-pub mod log;
-pub mod mechanism;
-pub mod panic_hook;
-pub mod token;
-pub mod tsb;
-pub mod util;
+mod log;
+mod mechanism;
+mod panic_hook;
+mod token;
+mod tsb;
+mod util;
 pub mod vendor;
 
 use cryptoki_sys::*;
@@ -28,14 +31,14 @@ use parking_lot::RwLock;
 use std::sync::Arc;
 
 /// CK_INFO.manufacturerID.
-pub const MANUFACTURER: &str = "tsb-pkcs11";
+pub(crate) const MANUFACTURER: &str = "tsb-pkcs11";
 /// CK_INFO.libraryDescription.
-pub const LIBRARY_DESCRIPTION: &str = "Securosys TSB PKCS#11 module";
+pub(crate) const LIBRARY_DESCRIPTION: &str = "Securosys TSB PKCS#11 module";
 
 static MODULE: RwLock<Option<Arc<token::Module>>> = RwLock::new(None);
 
 /// The initialized module, or CKR_CRYPTOKI_NOT_INITIALIZED.
-pub fn module() -> Result<Arc<token::Module>> {
+pub(crate) fn module() -> Result<Arc<token::Module>> {
     MODULE.read().clone().ok_or_else(|| {
         Error::ck(
             CKR_CRYPTOKI_NOT_INITIALIZED,
@@ -46,7 +49,7 @@ pub fn module() -> Result<Arc<token::Module>> {
 
 /// C_Initialize after argument checks: read the configuration and set up the slots. Local work
 /// only; the TSB is first contacted when an object or operation needs it.
-pub fn initialize() -> Result<()> {
+pub(crate) fn initialize() -> Result<()> {
     let mut g = MODULE.write();
     if g.is_some() {
         return Err(Error::ck(
@@ -77,7 +80,7 @@ pub fn initialize() -> Result<()> {
 
 /// C_Finalize: forget the module. Waits in progress on other threads are cancelled; nothing is
 /// joined, so this is safe from an atexit handler after main returned.
-pub fn finalize() -> Result<()> {
+pub(crate) fn finalize() -> Result<()> {
     let m = MODULE
         .write()
         .take()
@@ -87,68 +90,8 @@ pub fn finalize() -> Result<()> {
 }
 
 /// The library version from Cargo.
-pub fn library_version() -> CK_VERSION {
+pub(crate) fn library_version() -> CK_VERSION {
     let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
     let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
     CK_VERSION { major, minor }
-}
-
-/// A CK_RV's name for messages.
-pub fn rv_name(rv: CK_RV) -> String {
-    let known: &[(CK_RV, &str)] = &[
-        (CKR_OK, "CKR_OK"),
-        (CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"),
-        (CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"),
-        (CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"),
-        (CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"),
-        (CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"),
-        (CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"),
-        (
-            CKR_CRYPTOKI_ALREADY_INITIALIZED,
-            "CKR_CRYPTOKI_ALREADY_INITIALIZED",
-        ),
-        (CKR_DATA_INVALID, "CKR_DATA_INVALID"),
-        (CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"),
-        (CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"),
-        (CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED"),
-        (CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"),
-        (CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"),
-        (CKR_FUNCTION_REJECTED, "CKR_FUNCTION_REJECTED"),
-        (CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"),
-        (
-            CKR_KEY_FUNCTION_NOT_PERMITTED,
-            "CKR_KEY_FUNCTION_NOT_PERMITTED",
-        ),
-        (CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"),
-        (CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE"),
-        (CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"),
-        (CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"),
-        (CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"),
-        (CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"),
-        (CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"),
-        (
-            CKR_OPERATION_NOT_INITIALIZED,
-            "CKR_OPERATION_NOT_INITIALIZED",
-        ),
-        (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
-        (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
-        (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),
-        (CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"),
-        (CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"),
-        (CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"),
-        (CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"),
-        (
-            vendor::CKR_TSB_APPROVAL_EXPIRED as CK_RV,
-            "CKR_TSB_APPROVAL_EXPIRED",
-        ),
-        (
-            vendor::CKR_TSB_APPROVAL_TIMEOUT as CK_RV,
-            "CKR_TSB_APPROVAL_TIMEOUT",
-        ),
-    ];
-    known
-        .iter()
-        .find(|(v, _)| *v == rv)
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| format!("CKR 0x{rv:x}"))
 }

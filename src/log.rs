@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Log levels, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum Level {
+pub(crate) enum Level {
     Error = 1,
     Warn = 2,
     Info = 3,
@@ -22,7 +21,7 @@ pub enum Level {
 
 impl Level {
     /// Parse a level name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Level> {
+    pub(crate) fn parse(s: &str) -> Option<Level> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "error" => Level::Error,
             "warn" | "warning" => Level::Warn,
@@ -48,7 +47,7 @@ static SINK: OnceCell<Mutex<Option<std::fs::File>>> = OnceCell::new();
 
 /// (Re)configure from the environment and an optional file from the config. Called by C_Initialize;
 /// never fails (a log file that cannot be opened falls back to stderr with one warning).
-pub fn init(config_level: Option<&str>, config_file: Option<&str>) {
+pub(crate) fn init(config_level: Option<&str>, config_file: Option<&str>) {
     let env_level = std::env::var("TSB_PKCS11_LOG").ok();
     let level = match env_level.as_deref().or(config_level) {
         Some(s) if matches!(s.trim().to_ascii_lowercase().as_str(), "off" | "none") => 0,
@@ -81,12 +80,12 @@ pub fn init(config_level: Option<&str>, config_file: Option<&str>) {
 }
 
 /// Whether messages of `level` are written.
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     (level as u8) <= LEVEL.load(Ordering::Relaxed)
 }
 
 /// Write one line.
-pub fn log(level: Level, msg: &str) {
+pub(crate) fn log(level: Level, msg: &str) {
     if !enabled(level) {
         return;
     }
@@ -96,6 +95,13 @@ pub fn log(level: Level, msg: &str) {
         level.name(),
         msg
     );
+    #[cfg(test)]
+    if CAPTURED
+        .with(|c| c.borrow_mut().as_mut().map(|v| v.push(line.clone())))
+        .is_some()
+    {
+        return;
+    }
     if let Some(sink) = SINK.get() {
         let mut g = sink.lock();
         if let Some(f) = g.as_mut() {
@@ -104,6 +110,22 @@ pub fn log(level: Level, msg: &str) {
         }
     }
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` and return the lines it logged on this thread (at the enabled levels, warnings and
+/// errors by default) instead of writing them: tests that run side by side in one process each
+/// see their own lines.
+#[cfg(test)]
+pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let before = CAPTURED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let lines = CAPTURED.with(|c| std::mem::replace(&mut *c.borrow_mut(), before));
+    (r, lines.unwrap_or_default())
 }
 
 /// `log!(Level::Info, "x {}", y)`: formats only when the level is enabled.

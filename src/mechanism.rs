@@ -3,172 +3,23 @@
 //! network), which keys it fits, and its output size. C_GetMechanismList/Info read the same table,
 //! so they list exactly what the module does.
 
+mod hash;
+mod table;
+
+pub(crate) use hash::{Hash, Hasher};
+pub(crate) use table::{info, MechRow, MECHANISMS};
+
 use crate::der;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
-use sha1::Sha1;
-use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
-use tsb_models::algorithms::{self, Cipher, Digest, Input, Scheme};
+use tsb_models::algorithms::{self, Cipher, Input, Scheme};
 
-/// Hash functions used by the mechanisms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Hash {
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    /// Digest length in bytes.
-    #[allow(clippy::len_without_is_empty)] // a digest length, never empty
-    pub fn len(self) -> usize {
-        match self {
-            Hash::Sha1 => 20,
-            Hash::Sha224 => 28,
-            Hash::Sha256 => 32,
-            Hash::Sha384 => 48,
-            Hash::Sha512 => 64,
-        }
-    }
-    /// The same hash in the TSB's algorithm names.
-    pub fn tsb(self) -> Digest {
-        match self {
-            Hash::Sha1 => Digest::Sha1,
-            Hash::Sha224 => Digest::Sha224,
-            Hash::Sha256 => Digest::Sha256,
-            Hash::Sha384 => Digest::Sha384,
-            Hash::Sha512 => Digest::Sha512,
-        }
-    }
-    /// From CKM_SHA_1 .. CKM_SHA512.
-    pub fn from_digest_mech(m: CK_MECHANISM_TYPE) -> Option<Hash> {
-        Some(match m {
-            CKM_SHA_1 => Hash::Sha1,
-            CKM_SHA224 => Hash::Sha224,
-            CKM_SHA256 => Hash::Sha256,
-            CKM_SHA384 => Hash::Sha384,
-            CKM_SHA512 => Hash::Sha512,
-            _ => return None,
-        })
-    }
-    /// From CKG_MGF1_SHA*.
-    pub fn from_mgf(m: CK_RSA_PKCS_MGF_TYPE) -> Option<Hash> {
-        Some(match m {
-            CKG_MGF1_SHA1 => Hash::Sha1,
-            CKG_MGF1_SHA224 => Hash::Sha224,
-            CKG_MGF1_SHA256 => Hash::Sha256,
-            CKG_MGF1_SHA384 => Hash::Sha384,
-            CKG_MGF1_SHA512 => Hash::Sha512,
-            _ => return None,
-        })
-    }
-    /// The DER prefix of a DigestInfo for this hash (RFC 8017 §9.2 note 1).
-    pub fn digest_info_prefix(self) -> &'static [u8] {
-        match self {
-            Hash::Sha1 => &[
-                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
-                0x14,
-            ],
-            Hash::Sha224 => &[
-                0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x04, 0x05, 0x00, 0x04, 0x1c,
-            ],
-            Hash::Sha256 => &[
-                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x01, 0x05, 0x00, 0x04, 0x20,
-            ],
-            Hash::Sha384 => &[
-                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x02, 0x05, 0x00, 0x04, 0x30,
-            ],
-            Hash::Sha512 => &[
-                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x03, 0x05, 0x00, 0x04, 0x40,
-            ],
-        }
-    }
-    /// If `data` is a DigestInfo of a known hash, that hash and the digest.
-    pub fn parse_digest_info(data: &[u8]) -> Option<(Hash, &[u8])> {
-        [
-            Hash::Sha1,
-            Hash::Sha224,
-            Hash::Sha256,
-            Hash::Sha384,
-            Hash::Sha512,
-        ]
-        .into_iter()
-        .find_map(|h| {
-            let p = h.digest_info_prefix();
-            (data.len() == p.len() + h.len() && data.starts_with(p)).then(|| (h, &data[p.len()..]))
-        })
-    }
-    /// A fresh incremental hasher.
-    pub fn hasher(self) -> Hasher {
-        match self {
-            Hash::Sha1 => Hasher::Sha1(Sha1::new()),
-            Hash::Sha224 => Hasher::Sha224(Sha224::new()),
-            Hash::Sha256 => Hasher::Sha256(Sha256::new()),
-            Hash::Sha384 => Hasher::Sha384(Sha384::new()),
-            Hash::Sha512 => Hasher::Sha512(Sha512::new()),
-        }
-    }
-    /// One-shot digest.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        let mut h = self.hasher();
-        h.update(data);
-        h.finish()
-    }
-}
-
-/// An incremental hash (for multi-part digest, sign and verify).
-#[derive(Clone)]
-#[allow(missing_docs)]
-pub enum Hasher {
-    Sha1(Sha1),
-    Sha224(Sha224),
-    Sha256(Sha256),
-    Sha384(Sha384),
-    Sha512(Sha512),
-}
-
-impl Hasher {
-    /// Feed data.
-    pub fn update(&mut self, d: &[u8]) {
-        match self {
-            Hasher::Sha1(h) => h.update(d),
-            Hasher::Sha224(h) => h.update(d),
-            Hasher::Sha256(h) => h.update(d),
-            Hasher::Sha384(h) => h.update(d),
-            Hasher::Sha512(h) => h.update(d),
-        }
-    }
-    /// The digest.
-    pub fn finish(self) -> Vec<u8> {
-        match self {
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-            Hasher::Sha224(h) => h.finalize().to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha384(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        }
-    }
-}
-
-/// Key families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Family {
-    Rsa,
-    Ec,
-    Ed,
-}
+/// Key families: the TSB's key algorithms (RSA, EC, ED).
+pub(crate) use tsb_models::KeyAlgorithm as Family;
 
 /// What a signature mechanism does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignScheme {
+pub(crate) enum SignScheme {
     /// PKCS#1 v1.5. `hash` None = CKM_RSA_PKCS (input is a DigestInfo, or raw data).
     RsaPkcs1 {
         /// Hash applied locally first.
@@ -193,7 +44,7 @@ pub enum SignScheme {
 
 impl SignScheme {
     /// The key family this scheme needs.
-    pub fn family(self) -> Family {
+    pub(crate) fn family(self) -> Family {
         match self {
             SignScheme::RsaPkcs1 { .. } | SignScheme::RsaPss { .. } => Family::Rsa,
             SignScheme::Ecdsa { .. } => Family::Ec,
@@ -201,7 +52,7 @@ impl SignScheme {
         }
     }
     /// The hash the module applies to the input before signing, if any.
-    pub fn local_hash(self) -> Option<Hash> {
+    pub(crate) fn local_hash(self) -> Option<Hash> {
         match self {
             SignScheme::RsaPkcs1 { hash } | SignScheme::Ecdsa { hash } => hash,
             SignScheme::RsaPss {
@@ -215,29 +66,29 @@ impl SignScheme {
 
 /// PSS parameters as given by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PssParams {
+pub(crate) struct PssParams {
     /// CKM_SHA*.
-    pub hash_alg: CK_MECHANISM_TYPE,
+    pub(crate) hash_alg: CK_MECHANISM_TYPE,
     /// CKG_MGF1_SHA*.
-    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    pub(crate) mgf: CK_RSA_PKCS_MGF_TYPE,
     /// Salt length in bytes.
-    pub salt_len: CK_ULONG,
+    pub(crate) salt_len: CK_ULONG,
 }
 
 /// OAEP parameters as given by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OaepParams {
+pub(crate) struct OaepParams {
     /// CKM_SHA*.
-    pub hash_alg: CK_MECHANISM_TYPE,
+    pub(crate) hash_alg: CK_MECHANISM_TYPE,
     /// CKG_MGF1_SHA*.
-    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    pub(crate) mgf: CK_RSA_PKCS_MGF_TYPE,
     /// Label (must be empty: the TSB takes none).
-    pub source_data: Vec<u8>,
+    pub(crate) source_data: Vec<u8>,
 }
 
 /// Mechanism parameters, already copied out of C memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MechParams {
+pub(crate) enum MechParams {
     /// No parameter.
     None,
     /// CK_RSA_PKCS_PSS_PARAMS.
@@ -253,7 +104,7 @@ fn param_invalid(msg: &str) -> Error {
 }
 
 /// Resolve a signature mechanism with its parameters.
-pub fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
+pub(crate) fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
     let pss_hash = |hash: Hash, params: &MechParams, prehashed: bool| -> Result<SignScheme> {
         match params {
             MechParams::Pss(p) => {
@@ -362,7 +213,11 @@ fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
 
 /// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
 /// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
-pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(String, Vec<u8>)> {
+pub(crate) fn tsb_sign_request(
+    scheme: SignScheme,
+    input: &[u8],
+    k: usize,
+) -> Result<(String, Vec<u8>)> {
     // The TSB refuses an empty payload: `@NotEmpty` in S3 `dto/tsb/request/SignRequestDto.java`
     // and `SynchronousSignRequestDto.java` (Ed25519 and raw CKM_RSA_PKCS could otherwise sign
     // nothing).
@@ -417,7 +272,7 @@ pub fn tsb_sign_request(scheme: SignScheme, input: &[u8], k: usize) -> Result<(S
 }
 
 /// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash.
-pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
+pub(crate) fn cipher_algorithm(oaep: Option<Hash>) -> String {
     let cipher = match oaep {
         None => Cipher::RsaPkcs1,
         Some(h) => Cipher::RsaOaep(h.tsb()),
@@ -429,7 +284,10 @@ pub fn cipher_algorithm(oaep: Option<Hash>) -> String {
 }
 
 /// What a decryption mechanism maps to.
-pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(String, Option<Hash>)> {
+pub(crate) fn tsb_cipher(
+    mech: CK_MECHANISM_TYPE,
+    params: &MechParams,
+) -> Result<(String, Option<Hash>)> {
     match (mech, params) {
         (CKM_RSA_PKCS, MechParams::None) => Ok((cipher_algorithm(None), None)),
         (CKM_RSA_PKCS, _) => Err(param_invalid("CKM_RSA_PKCS takes no parameter")),
@@ -458,7 +316,11 @@ pub fn tsb_cipher(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<(Strin
 
 /// Turn the TSB's signature into the PKCS#11 format: ECDSA DER -> r||s; EdDSA raw (also accepted
 /// wrapped in an OCTET STRING); RSA left-padded to the modulus length.
-pub fn signature_to_pkcs11(scheme: SignScheme, sig: Vec<u8>, out_len: usize) -> Result<Vec<u8>> {
+pub(crate) fn signature_to_pkcs11(
+    scheme: SignScheme,
+    sig: Vec<u8>,
+    out_len: usize,
+) -> Result<Vec<u8>> {
     match scheme.family() {
         Family::Ec => der::ecdsa_der_to_raw(&sig, out_len / 2)
             .or_else(|| (sig.len() == out_len).then(|| sig.clone()))
@@ -493,193 +355,6 @@ pub fn signature_to_pkcs11(scheme: SignScheme, sig: Vec<u8>, out_len: usize) -> 
             Ok(v)
         }
     }
-}
-
-/// One row of the mechanism table.
-#[derive(Debug, Clone, Copy)]
-pub struct MechRow {
-    /// CKM_*.
-    pub mech: CK_MECHANISM_TYPE,
-    /// Minimum key size (bits).
-    pub min: CK_ULONG,
-    /// Maximum key size (bits).
-    pub max: CK_ULONG,
-    /// CKF_* flags.
-    pub flags: CK_FLAGS,
-}
-
-const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
-const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
-
-/// Every mechanism the token does, with key sizes and flags.
-pub const MECHANISMS: &[MechRow] = &[
-    MechRow {
-        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
-        min: 2048,
-        max: 4096,
-        flags: CKF_GENERATE_KEY_PAIR,
-    },
-    MechRow {
-        mech: CKM_EC_KEY_PAIR_GEN,
-        min: 256,
-        max: 521,
-        flags: CKF_GENERATE_KEY_PAIR | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_EC_EDWARDS_KEY_PAIR_GEN,
-        min: 255,
-        max: 255,
-        flags: CKF_GENERATE_KEY_PAIR,
-    },
-    MechRow {
-        mech: CKM_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
-    },
-    MechRow {
-        mech: CKM_SHA1_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA224_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA256_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA384_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA512_RSA_PKCS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA224_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA256_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA384_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA512_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_RSA_PKCS_OAEP,
-        min: 2048,
-        max: 4096,
-        flags: CKF_ENCRYPT | CKF_DECRYPT,
-    },
-    MechRow {
-        mech: CKM_ECDSA,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_ECDSA_SHA1,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_ECDSA_SHA224,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_ECDSA_SHA256,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_ECDSA_SHA384,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_ECDSA_SHA512,
-        min: 256,
-        max: 521,
-        flags: SV | EC_FLAGS,
-    },
-    MechRow {
-        mech: CKM_EDDSA,
-        min: 255,
-        max: 255,
-        flags: SV,
-    },
-    MechRow {
-        mech: CKM_SHA_1,
-        min: 0,
-        max: 0,
-        flags: CKF_DIGEST,
-    },
-    MechRow {
-        mech: CKM_SHA224,
-        min: 0,
-        max: 0,
-        flags: CKF_DIGEST,
-    },
-    MechRow {
-        mech: CKM_SHA256,
-        min: 0,
-        max: 0,
-        flags: CKF_DIGEST,
-    },
-    MechRow {
-        mech: CKM_SHA384,
-        min: 0,
-        max: 0,
-        flags: CKF_DIGEST,
-    },
-    MechRow {
-        mech: CKM_SHA512,
-        min: 0,
-        max: 0,
-        flags: CKF_DIGEST,
-    },
-];
-
-/// Look a mechanism up.
-pub fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
-    MECHANISMS.iter().find(|r| r.mech == mech)
 }
 
 #[cfg(test)]

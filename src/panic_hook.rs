@@ -22,7 +22,7 @@ thread_local! {
 static INSTALL: Once = Once::new();
 
 /// Install the hook (once per process; cheap afterwards).
-pub fn install() {
+pub(crate) fn install() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -46,7 +46,7 @@ pub fn install() {
 }
 
 /// Run `f` as module code: a panic raised in it is reported through the module's logger only.
-pub fn scope<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn scope<T>(f: impl FnOnce() -> T) -> T {
     struct Leave;
     impl Drop for Leave {
         fn drop(&mut self) {
@@ -72,7 +72,7 @@ fn in_module() -> bool {
 /// panicked are fixed. Points: `remote-op` (a sign or decrypt on the TSB, after its input was
 /// taken), `digest` (inside C_Digest/C_DigestFinal, with the session locked).
 #[inline]
-pub fn panic_point(point: &str) {
+pub(crate) fn panic_point(point: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os("TSB_PKCS11_PANIC_AT").is_some_and(|v| v == point) {
         panic!("injected panic at {point} (TSB_PKCS11_PANIC_AT)");

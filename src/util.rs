@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Current UTC time as RFC 3339 with seconds, e.g. `2026-11-29T06:30:00Z`.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -12,7 +12,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil-from-days (Howard Hinnant's algorithm): exact for the proleptic Gregorian calendar.
@@ -36,14 +36,14 @@ pub fn rfc3339(secs: u64) -> String {
 
 /// `at + d`, or the latest instant this platform can represent near it when `d` is absurdly
 /// large (a timeout from the server or the config): `Instant + Duration` panics on overflow.
-pub fn instant_after(at: Instant, d: Duration) -> Instant {
+pub(crate) fn instant_after(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .or_else(|| at.checked_add(Duration::from_secs(u64::from(u32::MAX))))
         .unwrap_or(at)
 }
 
 /// The host program's name (for the approvers' metadata and the progress line).
-pub fn process_name() -> String {
+pub(crate) fn process_name() -> String {
     std::fs::read_to_string("/proc/self/comm")
         .map(|s| s.trim().to_string())
         .ok()
@@ -52,7 +52,7 @@ pub fn process_name() -> String {
 }
 
 /// Copy `s` into a fixed-size, blank-padded PKCS#11 text field.
-pub fn pad(s: &str, out: &mut [u8]) {
+pub(crate) fn pad(s: &str, out: &mut [u8]) {
     out.fill(b' ');
     let mut n = 0;
     for ch in s.chars() {
@@ -63,6 +63,14 @@ pub fn pad(s: &str, out: &mut [u8]) {
         }
         out[n..n + enc.len()].copy_from_slice(enc.as_bytes());
         n += enc.len();
+    }
+}
+
+/// A label for a log line: at most 64 characters, with its length when cut.
+pub(crate) fn short(label: &str) -> String {
+    match label.char_indices().nth(64) {
+        Some((i, _)) => format!("{}... ({} bytes)", &label[..i], label.len()),
+        None => label.to_string(),
     }
 }
 
@@ -94,5 +102,12 @@ mod tests {
         assert_eq!(&b, b"abcd ");
         pad("ab", &mut b);
         assert_eq!(&b, b"ab   ");
+    }
+
+    #[test]
+    fn short_labels_for_logs() {
+        assert_eq!(short("abc"), "abc");
+        let long = "é".repeat(100);
+        assert_eq!(short(&long), format!("{}... (200 bytes)", "é".repeat(64)));
     }
 }

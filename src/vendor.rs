@@ -40,3 +40,28 @@ pub const TSB_DEVERR_BAD_RESULT: c_ulong = 10007;
 /// may have done it. For an approval-gated operation a request for the approvers may exist; the
 /// same operation is refused (not asked again) until the marker ends, see README "Security".
 pub const TSB_DEVERR_OUTCOME_UNKNOWN: c_ulong = 10008;
+
+/// Upper bound returned by a length query of TSB_CreateCSR or TSB_IssueCertificate (the real size
+/// is only known once the TSB made it, and making it may need approvals). PEM of an RSA-4096
+/// certificate with long names stays well below this.
+pub const TSB_OUTPUT_ESTIMATE: usize = 16 * 1024;
+
+/// TSB_CreateCSR / TSB_IssueCertificate outputFormat: PEM text (the default).
+pub const TSB_OUTPUT_PEM: c_ulong = 0;
+/// TSB_CreateCSR / TSB_IssueCertificate outputFormat: DER.
+pub const TSB_OUTPUT_DER: c_ulong = 1;
+
+/// TSB_REQUEST_INFO.status: waiting for approvals.
+pub const TSB_REQUEST_PENDING: c_ulong = 1;
+/// TSB_REQUEST_INFO.status: quorum reached, waiting for execution (timelock).
+pub const TSB_REQUEST_APPROVED: c_ulong = 2;
+/// TSB_REQUEST_INFO.status: done; the result is available.
+pub const TSB_REQUEST_EXECUTED: c_ulong = 3;
+/// TSB_REQUEST_INFO.status: approved but the HSM failed.
+pub const TSB_REQUEST_FAILED: c_ulong = 4;
+/// TSB_REQUEST_INFO.status: the policy's timeout passed.
+pub const TSB_REQUEST_EXPIRED: c_ulong = 5;
+/// TSB_REQUEST_INFO.status: the approvers rejected it.
+pub const TSB_REQUEST_REJECTED: c_ulong = 6;
+/// TSB_REQUEST_INFO.status: deleted.
+pub const TSB_REQUEST_CANCELLED: c_ulong = 7;

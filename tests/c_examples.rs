@@ -9,7 +9,7 @@
 mod common;
 
 use common::cexamples::{approve_later, make, source_dir, Fixture};
-use common::tools::{run_until, tool};
+use common::tools::{run_until, tool, Run};
 use common::{module_path, openssl, temp_dir, write};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
@@ -405,12 +405,35 @@ isolated!(
     }
 );
 
+/// Example 1 (`csr_ska`, the seed's policy, `extra` arguments) run to its failure with `rv` (as
+/// it names it): exit 1, the reason on stderr, the request id it reported, its output file not
+/// written, and one request for the approvers. Returns the run and that id.
+fn csr_ska_fails(fx: &Fixture, extra: &[&str], rv: &str, timeout_s: u64) -> (Run, String) {
+    let policy = fx.seed_policy_file();
+    let out_file = fx.dir.join("failed.csr.pem");
+    let mut args = vec!["-p", policy.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(["-o", out_file.to_str().unwrap()]);
+    let r = run_until(fx.example("csr_ska", &args), Duration::from_secs(timeout_s));
+    assert_eq!(r.status.code(), Some(1), "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!("TSB_CreateCSR failed: {rv}")),
+        "{}",
+        r.all()
+    );
+    let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
+        .unwrap_or_else(|| panic!("no request id after {rv}:\n{}", r.all()))
+        .to_string();
+    assert!(!out_file.exists(), "a failed CSR must not be written");
+    assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
+    (r, id)
+}
+
 isolated!(
     /// A rejected CSR: example 1 ends with CKR_FUNCTION_REJECTED (exit 1), shows the request id,
     /// and writes nothing.
     fn rejected_csr_returns_function_rejected() {
         let fx = Fixture::new("cex-reject");
-        let policy = fx.seed_policy_file();
         let approver = fx.approver.clone();
         let rejecter = std::thread::spawn(move || {
             let end = Instant::now() + Duration::from_secs(60);
@@ -426,35 +449,13 @@ isolated!(
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        let out_file = fx.dir.join("rejected.csr.pem");
-        let r = run_until(
-            fx.example(
-                "csr_ska",
-                &[
-                    "-p",
-                    policy.to_str().unwrap(),
-                    "-o",
-                    out_file.to_str().unwrap(),
-                ],
-            ),
-            Duration::from_secs(90),
-        );
+        let (r, id) = csr_ska_fails(&fx, &[], "CKR_FUNCTION_REJECTED (0x00000200)", 90);
         rejecter.join().expect("rejecter");
-        assert_eq!(r.status.code(), Some(1), "{}", r.all());
-        assert!(
-            r.stderr
-                .contains("TSB_CreateCSR failed: CKR_FUNCTION_REJECTED (0x00000200)"),
-            "{}",
-            r.all()
-        );
-        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
-            .unwrap_or_else(|| panic!("no request id after the rejection:\n{}", r.all()));
         assert!(
             r.stdout.contains(&format!("request {id}: REJECTED")),
             "{}",
             r.all()
         );
-        assert!(!out_file.exists(), "a rejected CSR must not be written");
         assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
     }
 );
@@ -464,9 +465,7 @@ isolated!(
     /// example 1 with the vendor code CKR_TSB_APPROVAL_EXPIRED, named.
     fn expired_csr_returns_the_vendor_code_by_name() {
         let fx = Fixture::new("cex-expire");
-        let policy = fx.seed_policy_file();
-        let out_file = fx.dir.join("expired.csr.pem");
-        let r = std::thread::scope(|scope| {
+        let (r, id) = std::thread::scope(|scope| {
             scope.spawn(|| {
                 let end = Instant::now() + Duration::from_secs(60);
                 while fx
@@ -481,34 +480,13 @@ isolated!(
                 std::thread::sleep(Duration::from_millis(500));
                 fx.emu.advance_clock(Duration::from_secs(601));
             });
-            run_until(
-                fx.example(
-                    "csr_ska",
-                    &[
-                        "-p",
-                        policy.to_str().unwrap(),
-                        "-o",
-                        out_file.to_str().unwrap(),
-                    ],
-                ),
-                Duration::from_secs(60),
-            )
+            csr_ska_fails(&fx, &[], "CKR_TSB_APPROVAL_EXPIRED (0xd4530001)", 60)
         });
-        assert_eq!(r.status.code(), Some(1), "{}", r.all());
-        assert!(
-            r.stderr
-                .contains("TSB_CreateCSR failed: CKR_TSB_APPROVAL_EXPIRED (0xd4530001)"),
-            "{}",
-            r.all()
-        );
-        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
-            .unwrap_or_else(|| panic!("no request id:\n{}", r.all()));
         assert!(
             r.stdout.contains(&format!("request {id}: EXPIRED")),
             "{}",
             r.all()
         );
-        assert!(!out_file.exists());
     }
 );
 
@@ -517,31 +495,12 @@ isolated!(
     /// TSB_CancelRequest, and TSB_CreateCSR returns CKR_FUNCTION_CANCELED.
     fn cancelled_csr_returns_function_canceled() {
         let fx = Fixture::new("cex-cancel");
-        let policy = fx.seed_policy_file();
-        let out_file = fx.dir.join("cancelled.csr.pem");
-        let r = run_until(
-            fx.example(
-                "csr_ska",
-                &[
-                    "-p",
-                    policy.to_str().unwrap(),
-                    "-C",
-                    "500",
-                    "-o",
-                    out_file.to_str().unwrap(),
-                ],
-            ),
-            Duration::from_secs(60),
+        let (r, id) = csr_ska_fails(
+            &fx,
+            &["-C", "500"],
+            "CKR_FUNCTION_CANCELED (0x00000050)",
+            60,
         );
-        assert_eq!(r.status.code(), Some(1), "{}", r.all());
-        assert!(
-            r.stderr
-                .contains("TSB_CreateCSR failed: CKR_FUNCTION_CANCELED (0x00000050)"),
-            "{}",
-            r.all()
-        );
-        let id = id_after(&r.stdout, "TSB_GetLastRequestId:")
-            .unwrap_or_else(|| panic!("no request id:\n{}", r.all()));
         assert!(
             r.stdout
                 .contains(&format!("cancelling request {id} (TSB_CancelRequest)"))
@@ -549,7 +508,6 @@ isolated!(
             "{}",
             r.all()
         );
-        assert!(!out_file.exists());
         assert_eq!(fx.count("DELETE", &format!("/v1/request/{id}")), 1);
         assert_eq!(fx.count("POST", "/v1/certificate/request"), 1);
     }

@@ -1,6 +1,7 @@
-//! The vendor extension from Rust through its C ABI (the C examples exercise it from C): CSR length
-//! query and short buffer without a second request, certificate objects, import and delete, CA
-//! certificates from the configuration, request status and the last request id.
+//! The vendor extension from Rust through its C ABI (the C examples exercise it from C):
+//! certificate objects, import and delete, CA certificates from the configuration. The CSR length
+//! query and short buffer without a second request, the request status and the last request id
+//! are tested in-process (`src/token/tests/kept_outputs.rs`).
 
 mod common;
 
@@ -9,31 +10,14 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass};
 use cryptoki_sys::*;
 use std::ffi::CString;
-use std::os::raw::c_char;
-use tsb_pkcs11::ffi::vendor_fns::{TSB_CERT_PARAMS, TSB_CSR_PARAMS, TSB_REQUEST_INFO};
+use tsb_pkcs11::ffi::vendor::TSB_CERT_PARAMS;
 
-type CreateCsr = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_OBJECT_HANDLE,
-    *const TSB_CSR_PARAMS,
-    *mut CK_BYTE,
-    *mut CK_ULONG,
-) -> CK_RV;
 type SelfSign = unsafe extern "C" fn(
     CK_SESSION_HANDLE,
     CK_OBJECT_HANDLE,
     *const TSB_CERT_PARAMS,
     *mut CK_OBJECT_HANDLE,
 ) -> CK_RV;
-type LastId = unsafe extern "C" fn(CK_SESSION_HANDLE, *mut c_char, *mut CK_ULONG) -> CK_RV;
-type Status = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    *const c_char,
-    *mut TSB_REQUEST_INFO,
-    *mut CK_BYTE,
-    *mut CK_ULONG,
-) -> CK_RV;
-
 fn vendor<T: Copy>(name: &str) -> T {
     let p = common::module_symbol(name);
     assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<usize>());
@@ -41,31 +25,6 @@ fn vendor<T: Copy>(name: &str) -> T {
 }
 
 const CKA_TSB_POLICY: u64 = 0xD453_0001;
-
-fn csr_params(cn: &CString, ku: &CString, eku: &CString) -> TSB_CSR_PARAMS {
-    let null = std::ptr::null::<c_char>();
-    TSB_CSR_PARAMS {
-        signatureAlgorithm: null,
-        validityDays: 365,
-        commonName: cn.as_ptr(),
-        country: null,
-        stateOrProvinceName: null,
-        locality: null,
-        organizationName: null,
-        organizationUnitName: null,
-        email: null,
-        title: null,
-        surname: null,
-        givenName: null,
-        initials: null,
-        pseudonym: null,
-        generationQualifier: null,
-        organizationIdentifier: null,
-        keyUsage: ku.as_ptr(),
-        extendedKeyUsage: eku.as_ptr(),
-        outputFormat: 0,
-    }
-}
 
 fn gen_rsa(
     s: &cryptoki::session::Session,
@@ -94,111 +53,6 @@ fn gen_rsa(
     )
     .unwrap();
 }
-
-isolated!(
-    fn csr_length_query_and_short_buffer_on_an_ska_key() {
-        let env = Env::new(Opts::default());
-        let s = env.session();
-        gen_rsa(
-            &s,
-            "SUB.approver.securosys.com",
-            &[1],
-            Some(env.policy(600)),
-        );
-        let rs = raw::open_session(0);
-        let key = raw::find_one(rs, "SUB.approver.securosys.com", CKO_PRIVATE_KEY);
-        let (cn, ku, eku) = (
-            CString::new("Approver-Intermediate-SUB").unwrap(),
-            CString::new("DIGITAL_SIGNATURE").unwrap(),
-            CString::new("CODE_SIGNING").unwrap(),
-        );
-        let p = csr_params(&cn, &ku, &eku);
-        env.emu.reset_counts();
-        unsafe {
-            let mut len: CK_ULONG = 0;
-            assert_eq!(
-                vendor::<CreateCsr>("TSB_CreateCSR")(rs, key, &p, std::ptr::null_mut(), &mut len),
-                CKR_OK
-            );
-            assert!(len >= 2048, "an upper bound");
-            assert_eq!(
-                env.count("POST", "/v1/certificate/request"),
-                0,
-                "a length query sends nothing"
-            );
-            let bg = env.auto_approve(1);
-            let mut small = vec![0u8; 16];
-            let mut slen: CK_ULONG = 16;
-            assert_eq!(
-                vendor::<CreateCsr>("TSB_CreateCSR")(rs, key, &p, small.as_mut_ptr(), &mut slen),
-                CKR_BUFFER_TOO_SMALL
-            );
-            bg.join().unwrap().unwrap();
-            let mut buf = vec![0u8; slen as usize];
-            let mut blen = slen;
-            assert_eq!(
-                vendor::<CreateCsr>("TSB_CreateCSR")(rs, key, &p, buf.as_mut_ptr(), &mut blen),
-                CKR_OK
-            );
-            assert_eq!(
-                env.count("POST", "/v1/certificate/request"),
-                1,
-                "kept for the retry, not asked twice"
-            );
-            let pem = String::from_utf8(buf[..blen as usize].to_vec()).unwrap();
-            assert!(pem.starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----"));
-            let f = common::write(&env.dir, "csr.pem", pem.as_bytes());
-            let text = common::openssl(&[
-                "req",
-                "-in",
-                f.to_str().unwrap(),
-                "-noout",
-                "-text",
-                "-verify",
-            ]);
-            assert!(
-                text.contains("CN = Approver-Intermediate-SUB")
-                    || text.contains("CN=Approver-Intermediate-SUB"),
-                "{text}"
-            );
-            assert!(
-                text.contains("Code Signing") && text.contains("Digital Signature"),
-                "{text}"
-            );
-            // The session remembers the request id.
-            let mut id = vec![0 as c_char; 64];
-            let mut idlen: CK_ULONG = 64;
-            assert_eq!(
-                vendor::<LastId>("TSB_GetLastRequestId")(rs, id.as_mut_ptr(), &mut idlen),
-                CKR_OK
-            );
-            let id_str = std::ffi::CStr::from_ptr(id.as_ptr())
-                .to_str()
-                .unwrap()
-                .to_string();
-            assert_eq!(idlen as usize, id_str.len() + 1);
-            let mut info = TSB_REQUEST_INFO {
-                status: 0,
-                approvalsGiven: 0,
-                approvalsOutstanding: 0,
-                rejections: 0,
-            };
-            let mut rlen: CK_ULONG = 0;
-            assert_eq!(
-                vendor::<Status>("TSB_GetRequestStatus")(
-                    rs,
-                    id.as_ptr(),
-                    &mut info,
-                    std::ptr::null_mut(),
-                    &mut rlen
-                ),
-                CKR_OK
-            );
-            assert_eq!((info.status, info.approvalsGiven), (3, 1));
-            assert_eq!(rlen as usize, pem.len());
-        }
-    }
-);
 
 isolated!(
     fn certificates_as_objects_import_and_delete() {

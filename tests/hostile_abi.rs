@@ -11,97 +11,27 @@
 
 mod common;
 
+use common::cexamples::make;
+use common::tools::{run_until, tool};
 use common::{direct, module_path, temp_dir};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tsb_emulator::{Emulator, EmulatorConfig};
 
-fn require(tool: &str, package: &str) {
-    if let Err(e) = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        panic!(
-            "{tool} is needed by this test and could not be run ({e}): apt-get install {package}"
-        );
-    }
-}
-
 /// `make` the C programs into `out` (never into the source tree); the path of `hostile`.
 fn build(out: &Path) -> PathBuf {
-    require("cc", "gcc");
-    require("make", "make");
-    require("pkg-config", "pkg-config");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let o = Command::new("make")
-        .arg("-C")
-        .arg(root.join("c-examples"))
-        .arg(format!("O={}", out.display()))
-        .arg(format!("TSB_INCLUDE={}", root.join("include").display()))
-        .arg(out.join("hostile"))
-        .output()
-        .expect("run make");
+    let log = make(out, &out.join("hostile").display().to_string());
     assert!(
-        o.status.success(),
-        "make hostile failed:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("-Wall -Wextra -Werror"),
-        "hostile.c must be built with -Wall -Wextra -Werror"
+        log.contains("-Wall -Wextra -Werror"),
+        "hostile.c must be built with -Wall -Wextra -Werror:\n{log}"
     );
     out.join("hostile")
 }
 
-/// Exit success, stdout, stderr of a command run with a deadline (killed and failed after it).
-fn run(mut cmd: Command, timeout: Duration) -> (bool, String, String) {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let end = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not finish in {timeout:?}\n{}{}",
-                t_out.join().unwrap(),
-                t_err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.success(),
-        t_out.join().unwrap(),
-        t_err.join().unwrap(),
-    )
-}
-
 #[test]
 fn hostile_calls_get_their_ck_rv_and_valgrind_finds_no_error() {
-    require("valgrind", "valgrind");
+    tool("valgrind", "valgrind");
     let dir = temp_dir("hostile");
     let bin = build(&dir.join("build"));
     let emu = Emulator::start(EmulatorConfig::default()).expect("start emulator");
@@ -144,7 +74,8 @@ fn hostile_calls_get_their_ck_rv_and_valgrind_finds_no_error() {
     };
     for valgrind in [false, true] {
         let started = Instant::now();
-        let (ok, stdout, stderr) = run(cmd(valgrind), Duration::from_secs(600));
+        let r = run_until(cmd(valgrind), Duration::from_secs(600));
+        let (ok, stdout, stderr) = (r.status.success(), r.stdout, r.stderr);
         let what = if valgrind { "under valgrind" } else { "plain" };
         let all = format!("--- stdout\n{stdout}--- stderr\n{stderr}");
         let summary = stdout

@@ -15,7 +15,7 @@ use cryptoki_sys::*;
 use std::ffi::CString;
 use std::os::raw::c_char;
 use tsb_emulator::{EmulatorConfig, TsbVersion};
-use tsb_pkcs11::ffi::vendor_fns::{TSB_CERT_PARAMS, TSB_CSR_PARAMS};
+use tsb_pkcs11::ffi::vendor::{TSB_CERT_PARAMS, TSB_CSR_PARAMS};
 
 const CKA_TSB_POLICY: u64 = 0xD453_0001;
 

@@ -12,7 +12,7 @@ use crate::task::{PendingTask, TaskFilter};
 use crate::{sanitize, ApproveError, ErrorBody, FilteredTasksRequest, RequestStatus, Task};
 use serde::Serialize;
 use serde_json::Value;
-use tsb_models::{Paging, SortOrder, TaskList, TasksResponse};
+use tsb_models::{paths, Paging, SortOrder, TaskList, TasksResponse};
 
 /// Default HTTP timeout of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,8 +96,8 @@ impl Approver {
     /// `/` or `/v1` is dropped, the client appends `/v1/...`).
     pub fn new(base_url: &str, key: ApproverKey) -> Approver {
         let mut base = base_url.trim().trim_end_matches('/').to_owned();
-        if base.ends_with("/v1") {
-            base.truncate(base.len() - 3);
+        if base.ends_with(paths::PREFIX) {
+            base.truncate(base.len() - paths::PREFIX.len());
         }
         Approver {
             base,
@@ -209,7 +209,7 @@ impl Approver {
         };
         req = req.header(reqwest::header::ACCEPT, "application/json");
         if let Some(k) = &self.api_key {
-            req = req.header("X-API-KEY", k);
+            req = req.header(tsb_models::API_KEY_HEADER, k);
         }
         if let Some(b) = body {
             req = req.json(b);
@@ -371,7 +371,7 @@ impl Approver {
     /// `approvalToBeSigned`. Any 2xx answer, with any or no body, is success.
     pub fn approve(&self, task: &Task) -> Result<(), ApproveError> {
         let body = self.key.approval_for(task)?;
-        self.send("POST", self.url("/v1/approval"), Some(&body))
+        self.send("POST", self.url(paths::APPROVAL), Some(&body))
             .map(|_| ())
     }
 
@@ -383,14 +383,14 @@ impl Approver {
     pub fn reject(&self, task_id: &str) -> Result<(), ApproveError> {
         let mut body = self.key.timestamp_proof()?;
         body.id = Some(task_id.to_owned());
-        self.send("DELETE", self.url("/v1/task"), Some(&body))
+        self.send("DELETE", self.url(paths::TASK), Some(&body))
             .map(|_| ())
     }
 
     /// `GET /v1/request/{id}`. On a TSB with API keys this path belongs to the
     /// `keyOperationToken` role, so an approver's key may be refused (401).
     pub fn request_status(&self, request_id: &str) -> Result<RequestStatus, ApproveError> {
-        let mut url = reqwest::Url::parse(&self.url("/v1/request"))
+        let mut url = reqwest::Url::parse(&self.url(paths::REQUEST))
             .map_err(|e| ApproveError::Config(format!("invalid TSB URL '{}': {e}", self.base)))?;
         url.path_segments_mut()
             .map_err(|_| ApproveError::Config(format!("invalid TSB URL '{}'", self.base)))?

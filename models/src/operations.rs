@@ -9,7 +9,18 @@ use serde_json::Value;
 
 /// The `payloadType` enum (S3 `enums/tsb/PayloadType.java`; S1 `helpers/consts.go`
 /// `SUPPORTED_PAYLOAD_TYPE` lacks `HEX`). Default `UNSPECIFIED`.
-pub const PAYLOAD_TYPES: [&str; 6] = ["UNSPECIFIED", "ISO_20022", "PDF", "BTC", "ETH", "HEX"];
+pub const PAYLOAD_TYPES: [&str; 6] = [
+    PAYLOAD_TYPE_UNSPECIFIED,
+    "ISO_20022",
+    "PDF",
+    "BTC",
+    "ETH",
+    "HEX",
+];
+
+/// `payloadType` of a payload that means nothing in particular to the approvers (the first value
+/// of [`PAYLOAD_TYPES`]).
+pub const PAYLOAD_TYPE_UNSPECIFIED: &str = "UNSPECIFIED";
 
 /// Inner object of `POST /v1/synchronousSign` and `POST /v1/sign`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,11 @@
 //! `doRequest`). The documented patterns are Spring (Ant) path patterns: `/x/**` covers `/x` and
 //! everything below it, `/v1/filtered**ApprovalTask` one path segment.
 
+use crate::paths;
+
+/// The header that carries an API key (S1 `tsb_client.go` `doRequest`).
+pub const API_KEY_HEADER: &str = "X-API-KEY";
+
 /// An API-key role of the TSB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -52,14 +57,14 @@ impl Role {
 const EXACT: &[(&str, Role)] = &[
     ("/v1/importedKey", Role::KeyManagement),
     ("/v1/derivedKey", Role::KeyManagement),
-    ("/v1/modify", Role::KeyManagement),
-    ("/v1/synchronousModify", Role::KeyManagement),
+    (paths::MODIFY, Role::KeyManagement),
+    (paths::SYNCHRONOUS_MODIFY, Role::KeyManagement),
     ("/v1/synchronousUnwrap", Role::KeyOperation),
-    ("/v1/synchronousUnblock", Role::KeyOperation),
-    ("/v1/synchronousSign", Role::KeyOperation),
+    (paths::SYNCHRONOUS_UNBLOCK, Role::KeyOperation),
+    (paths::SYNCHRONOUS_SIGN, Role::KeyOperation),
     ("/v1/synchronousFileDecrypt", Role::KeyOperation),
-    ("/v1/synchronousDecrypt", Role::KeyOperation),
-    ("/v1/synchronousBlock", Role::KeyOperation),
+    (paths::SYNCHRONOUS_DECRYPT, Role::KeyOperation),
+    (paths::SYNCHRONOUS_BLOCK, Role::KeyOperation),
     ("/v1/synchronousHmac", Role::KeyOperation),
     ("/v1/fileEncrypt", Role::KeyOperation),
     ("/v1/wrap", Role::KeyOperation),
@@ -67,13 +72,13 @@ const EXACT: &[(&str, Role)] = &[
     ("/v1/encrypt", Role::KeyOperation),
     ("/v1/createRfcTimestamp", Role::KeyOperation),
     ("/v1/unwrap", Role::KeyOperation),
-    ("/v1/unblock", Role::KeyOperation),
-    ("/v1/sign", Role::KeyOperation),
-    ("/v1/decrypt", Role::KeyOperation),
-    ("/v1/block", Role::KeyOperation),
-    ("/v1/filteredRequests", Role::KeyOperation),
-    ("/v1/approval", Role::Approver),
-    ("/v1/task", Role::Approver),
+    (paths::UNBLOCK, Role::KeyOperation),
+    (paths::SIGN, Role::KeyOperation),
+    (paths::DECRYPT, Role::KeyOperation),
+    (paths::BLOCK, Role::KeyOperation),
+    (paths::FILTERED_REQUESTS, Role::KeyOperation),
+    (paths::APPROVAL, Role::Approver),
+    (paths::TASK, Role::Approver),
     ("/v1/approver/onboard", Role::Approver),
     ("/v1/versionInfo", Role::Service),
     ("/v1/licenseInfo", Role::Service),
@@ -85,12 +90,12 @@ const EXACT: &[(&str, Role)] = &[
 /// to `/v1/generateRandom`, S5 and S6 the key-management key to `/v1/certificate/**`); the TSB's
 /// own documentation (above) is followed.
 const SUBTREES: &[(&str, Role)] = &[
-    ("/v1/key", Role::KeyManagement),
+    (paths::KEY, Role::KeyManagement),
     ("/v1/dataObject", Role::KeyManagement),
     ("/v1/attestation", Role::KeyManagement),
-    ("/v1/certificate", Role::KeyOperation),
-    ("/v1/generateRandom", Role::KeyOperation),
-    ("/v1/request", Role::KeyOperation),
+    (paths::CERTIFICATE, Role::KeyOperation),
+    (paths::GENERATE_RANDOM, Role::KeyOperation),
+    (paths::REQUEST, Role::KeyOperation),
     ("/v1/hsm/log", Role::Service),
     ("/v1/approverManagement", Role::ApproverKeyManagement),
 ];

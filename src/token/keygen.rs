@@ -2,46 +2,29 @@
 //! --keypairgen`, OpenSSL and Java send; the SKA policy comes from CKA_TSB_POLICY or the slot's
 //! default policy, so tools that cannot set vendor attributes still create approval-gated keys.
 
-use super::object::{id_to_tsb, Curve, ED25519_OID};
-use super::Attr;
+use super::attributes::ObjClass;
+use super::objects::ObjRef;
+use super::session::Session;
+use super::template::{Attr, Template};
+use super::Module;
 use crate::der;
 use crate::error::{Error, Result};
+use crate::log::Level;
+use crate::tsb::key::{id_to_tsb, Curve, ED25519_OID};
 use crate::vendor;
 use cryptoki_sys::*;
 use tsb_models::{CreateKeyRequest, KeyAlgorithm, KeyFlags, KeyStatus, Policy};
 
 /// What C_GenerateKeyPair asked for.
 #[derive(Debug, Clone)]
-pub struct KeyGenRequest {
-    /// CKA_LABEL (without the slot prefix).
-    pub label: String,
+pub(crate) struct KeyGenRequest {
     /// The body for the TSB (label with prefix).
-    pub body: CreateKeyRequest,
-}
-
-fn ulong(a: &Attr) -> Result<CK_ULONG> {
-    let b: [u8; std::mem::size_of::<CK_ULONG>()] = a.value.as_slice().try_into().map_err(|_| {
-        Error::ck(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            format!("attribute 0x{:x} must be a CK_ULONG", a.ty),
-        )
-    })?;
-    Ok(CK_ULONG::from_ne_bytes(b))
-}
-
-fn boolean(a: &Attr) -> Result<bool> {
-    match a.value.as_slice() {
-        [b] => Ok(*b != 0),
-        _ => Err(Error::ck(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            format!("attribute 0x{:x} must be a CK_BBOOL", a.ty),
-        )),
-    }
+    pub(crate) body: CreateKeyRequest,
 }
 
 /// Parse CKA_EC_PARAMS: a DER OID, or a DER PrintableString with a curve name (PKCS#11 3.0 allows
 /// both; pkcs11-tool sends the OID, some tools the name). Returns the curve OID for the TSB.
-pub fn parse_ec_params(v: &[u8], edwards: bool) -> Result<String> {
+pub(crate) fn parse_ec_params(v: &[u8], edwards: bool) -> Result<String> {
     let bad = || {
         Error::ck(
             CKR_ATTRIBUTE_VALUE_INVALID,
@@ -113,10 +96,10 @@ const BENIGN: &[CK_ATTRIBUTE_TYPE] = &[
 ];
 
 /// Build the TSB request from the mechanism and the two templates.
-pub fn build(
+pub(crate) fn build(
     mech: CK_MECHANISM_TYPE,
-    public: &[Attr],
-    private: &[Attr],
+    public: &Template,
+    private: &Template,
     prefix: &str,
     default_policy: Option<&Policy>,
 ) -> Result<KeyGenRequest> {
@@ -144,8 +127,7 @@ pub fn build(
     let mut extractable = None;
 
     let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
-        let v = String::from_utf8(a.value.clone())
-            .map_err(|_| Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("{what} must be UTF-8")))?;
+        let v = a.as_utf8()?.to_string();
         match slot {
             Some(prev) if *prev != v => Err(Error::ck(
                 CKR_TEMPLATE_INCONSISTENT,
@@ -159,7 +141,7 @@ pub fn build(
     };
 
     for (is_private, template) in [(false, public), (true, private)] {
-        for a in template {
+        for a in template.iter() {
             match a.ty {
                 CKA_CLASS => {
                     let want = if is_private {
@@ -167,7 +149,7 @@ pub fn build(
                     } else {
                         CKO_PUBLIC_KEY
                     };
-                    if ulong(a)? != want {
+                    if a.as_ulong()? != want {
                         return Err(Error::ck(
                             CKR_TEMPLATE_INCONSISTENT,
                             "CKA_CLASS does not match the template",
@@ -175,7 +157,7 @@ pub fn build(
                     }
                 }
                 CKA_KEY_TYPE => {
-                    if ulong(a)? != key_type {
+                    if a.as_ulong()? != key_type {
                         return Err(Error::ck(
                             CKR_TEMPLATE_INCONSISTENT,
                             "CKA_KEY_TYPE does not match the mechanism",
@@ -193,15 +175,15 @@ pub fn build(
                     _ => id = Some(a.value.clone()),
                 },
                 CKA_TOKEN => {
-                    if !boolean(a)? {
+                    if !a.as_bool()? {
                         return Err(Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, "keys live in the HSM: session key pairs (CKA_TOKEN false) are not supported"));
                     }
                 }
                 CKA_PRIVATE | CKA_MODIFIABLE => {
-                    boolean(a)?;
+                    a.as_bool()?;
                 }
                 CKA_MODULUS_BITS if !is_private && key_type == CKK_RSA => {
-                    let bits = ulong(a)?;
+                    let bits = a.as_ulong()?;
                     if !matches!(bits, 2048 | 3072 | 4096) {
                         return Err(Error::ck(
                             CKR_KEY_SIZE_RANGE,
@@ -223,23 +205,18 @@ pub fn build(
                     curve_oid = Some(parse_ec_params(&a.value, key_type == CKK_EC_EDWARDS)?);
                 }
                 CKA_VERIFY | CKA_ENCRYPT | CKA_WRAP if !is_private => {
-                    boolean(a)?;
+                    a.as_bool()?;
                 }
-                CKA_SIGN if is_private => sign = Some(boolean(a)?),
-                CKA_DECRYPT if is_private => decrypt = Some(boolean(a)?),
-                CKA_UNWRAP if is_private => unwrap = Some(boolean(a)?),
-                CKA_DERIVE => derive = Some(boolean(a)? || derive.unwrap_or(false)),
-                CKA_EXTRACTABLE if is_private => extractable = Some(boolean(a)?),
+                CKA_SIGN if is_private => sign = Some(a.as_bool()?),
+                CKA_DECRYPT if is_private => decrypt = Some(a.as_bool()?),
+                CKA_UNWRAP if is_private => unwrap = Some(a.as_bool()?),
+                CKA_DERIVE => derive = Some(a.as_bool()? || derive.unwrap_or(false)),
+                CKA_EXTRACTABLE if is_private => extractable = Some(a.as_bool()?),
                 CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE if is_private => {
-                    boolean(a)?;
+                    a.as_bool()?;
                 }
                 t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE && is_private => {
-                    let text = std::str::from_utf8(&a.value).map_err(|_| {
-                        Error::ck(
-                            CKR_ATTRIBUTE_VALUE_INVALID,
-                            "CKA_TSB_POLICY must be UTF-8 JSON",
-                        )
-                    })?;
+                    let text = a.as_utf8()?;
                     if text.trim().is_empty() || text.trim() == "null" {
                         policy = Some(None);
                     } else {
@@ -339,7 +316,6 @@ pub fn build(
     flags.modifiable = Some(true);
     flags.destroyable = Some(true);
     Ok(KeyGenRequest {
-        label: label.clone(),
         body: CreateKeyRequest {
             label: format!("{prefix}{label}"),
             id: id.filter(|i| !i.is_empty()).map(|i| id_to_tsb(&i)),
@@ -354,15 +330,83 @@ pub fn build(
     })
 }
 
+impl Module {
+    /// C_GenerateKeyPair: (public handle, private handle).
+    pub(crate) fn generate_key_pair(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let slot = self.slot_of(session);
+        slot.check_access()?;
+        if !session.rw {
+            return Err(Error::ck(
+                CKR_SESSION_READ_ONLY,
+                "key generation needs a read/write session",
+            ));
+        }
+        let prefix = &slot.config.label_prefix;
+        let req = build(
+            mech,
+            public,
+            private,
+            prefix,
+            slot.config.default_policy.as_ref(),
+        )?;
+        let key = slot.tsb.create_key(&req.body, prefix).inspect_err(|e| {
+            if let Error::Tsb {
+                code: Some(tsb_models::codes::KEY_ALREADY_EXISTING),
+                ..
+            } = e
+            {
+                crate::log!(
+                    Level::Error,
+                    "C_GenerateKeyPair: a key labelled {:?} already exists on the TSB; choose \
+                     another CKA_LABEL",
+                    req.body.label
+                );
+            }
+        })?;
+        crate::log!(
+            Level::Info,
+            "generated key {} ({}){}",
+            key.tsb_label,
+            req.body.algorithm.as_deref().unwrap_or("?"),
+            if key.approval_required {
+                " with an SKA policy: every use waits for approvals"
+            } else {
+                ""
+            }
+        );
+        let handle = |class| {
+            self.handle_for(ObjRef {
+                slot: slot.id,
+                label: key.tsb_label.clone(),
+                class,
+            })
+        };
+        Ok((handle(ObjClass::Public), handle(ObjClass::Private)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn a(ty: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attr {
-        Attr {
-            ty,
-            value: value.to_vec(),
-        }
+        Attr::new(ty, value.to_vec())
+    }
+    fn b(
+        mech: CK_MECHANISM_TYPE,
+        public: &[Attr],
+        private: &[Attr],
+        prefix: &str,
+        policy: Option<&Policy>,
+    ) -> Result<KeyGenRequest> {
+        let t = |a: &[Attr]| Template::new(a.to_vec());
+        build(mech, &t(public), &t(private), prefix, policy)
     }
     fn ul(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attr {
         a(ty, &v.to_ne_bytes())
@@ -387,7 +431,7 @@ mod tests {
             a(CKA_SIGN, &[1]),
             a(CKA_ID, &[0xab]),
         ];
-        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &private, "p-", None).unwrap();
+        let r = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &private, "p-", None).unwrap();
         assert_eq!(r.body.label, "p-x");
         assert_eq!(r.body.key_size, Some(2048));
         assert_eq!(r.body.id.as_deref(), Some("ab"));
@@ -423,9 +467,9 @@ mod tests {
     #[test]
     fn template_errors() {
         let pub_ok = [ul(CKA_MODULUS_BITS, 2048)];
-        let e = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &[], "", None).unwrap_err();
+        let e = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &[], "", None).unwrap_err();
         assert_eq!(e.rv(), CKR_TEMPLATE_INCOMPLETE);
-        let e = build(
+        let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
             &[ul(CKA_MODULUS_BITS, 1024), a(CKA_LABEL, b"x")],
             &[],
@@ -434,7 +478,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.rv(), CKR_KEY_SIZE_RANGE);
-        let e = build(
+        let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
             &pub_ok,
             &[a(CKA_LABEL, b"x"), ul(CKA_CLASS, CKO_SECRET_KEY)],
@@ -443,7 +487,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
-        let e = build(
+        let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
             &pub_ok,
             &[a(CKA_LABEL, b"x"), a(0x8123_4567, b"")],
@@ -452,10 +496,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.rv(), CKR_ATTRIBUTE_TYPE_INVALID);
-        let e = build(CKM_AES_KEY_GEN, &pub_ok, &[a(CKA_LABEL, b"x")], "", None).unwrap_err();
+        let e = b(CKM_AES_KEY_GEN, &pub_ok, &[a(CKA_LABEL, b"x")], "", None).unwrap_err();
         assert_eq!(e.rv(), CKR_MECHANISM_INVALID);
         let bad_policy = a(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"{not json");
-        let e = build(
+        let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
             &pub_ok,
             &[a(CKA_LABEL, b"x"), bad_policy],
@@ -470,11 +514,11 @@ mod tests {
     fn default_policy_applies_and_vendor_attribute_wins() {
         let p: Policy = serde_json::from_str(r#"{"ruleUse":{"tokens":[{"name":"t","timelock":0,"timeout":600,"groups":[{"name":"g","quorum":1,"approvals":[{"type":"public_key","name":"a","value":"AAAA"}]}]}]}}"#).unwrap();
         let public = [ul(CKA_MODULUS_BITS, 2048), a(CKA_LABEL, b"x")];
-        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[], "", Some(&p)).unwrap();
+        let r = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[], "", Some(&p)).unwrap();
         let got = r.body.policy.unwrap();
         assert!(!got.key_status.unwrap().blocked);
         let none = a(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"null");
-        let r = build(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[none], "", Some(&p)).unwrap();
+        let r = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &public, &[none], "", Some(&p)).unwrap();
         assert!(r.body.policy.is_none());
         let mut bad = p.clone();
         bad.rule_use.as_mut().unwrap().tokens[0].timeout = 61;

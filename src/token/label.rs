@@ -24,19 +24,19 @@ use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
 
 /// Longest label (with the slot's prefix) the module creates. No source gives the TSB's limit;
 /// 128 bytes leaves room for descriptive names and stays short in URL paths and logs.
-pub const MAX_LABEL_LEN: usize = 128;
+pub(crate) const MAX_LABEL_LEN: usize = 128;
 
 /// Characters never allowed in a created label (see the module docs for why).
 const FORBIDDEN: &[char] = &['/', '\\', '%', '?', '#', '"'];
 
 /// Check the full TSB label (prefix + CKA_LABEL) of a key about to be created.
-pub fn validate(tsb_label: &str) -> Result<()> {
+pub(crate) fn validate(tsb_label: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::ck(
             CKR_ATTRIBUTE_VALUE_INVALID,
             format!(
                 "CKA_LABEL {:?} is not accepted: {why}",
-                super::store::short(tsb_label)
+                crate::util::short(tsb_label)
             ),
         )
     };

@@ -1,9 +1,9 @@
 //! Public-key operations done locally with the public key the TSB returned: C_Verify and
 //! C_Encrypt never need the HSM, so they cost no round trip and no approval.
 
-use super::object::{Curve, PublicKey};
 use crate::error::{Error, Result};
 use crate::mechanism::{Hash, SignScheme};
+use crate::tsb::key::{Curve, PublicKey};
 use cryptoki_sys::*;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss, RsaPublicKey};
 
@@ -43,7 +43,7 @@ fn pss_for(h: Hash) -> Pss {
 
 /// Verify `sig` (PKCS#11 format) over `input` (already hashed when the scheme hashes locally).
 /// `Ok(false)` = a well-formed signature that does not verify (CKR_SIGNATURE_INVALID).
-pub fn verify(p: &PublicKey, scheme: SignScheme, input: &[u8], sig: &[u8]) -> Result<bool> {
+pub(crate) fn verify(p: &PublicKey, scheme: SignScheme, input: &[u8], sig: &[u8]) -> Result<bool> {
     if sig.len() != p.signature_len() {
         return Err(Error::ck(
             CKR_SIGNATURE_LEN_RANGE,
@@ -143,11 +143,11 @@ fn verify_ecdsa(curve: Curve, point: &[u8], digest: &[u8], sig: &[u8]) -> bool {
 }
 
 mod ecdsa_hazmat {
-    pub use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    pub(crate) use p256::ecdsa::signature::hazmat::PrehashVerifier;
 }
 
 /// Encrypt with the public key: CKM_RSA_PKCS, or OAEP with `oaep` = Some(hash).
-pub fn encrypt(p: &PublicKey, oaep: Option<Hash>, data: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn encrypt(p: &PublicKey, oaep: Option<Hash>, data: &[u8]) -> Result<Vec<u8>> {
     let k = rsa_key(p)?;
     let klen = p.modulus_len();
     let max = match oaep {

@@ -6,29 +6,19 @@ use super::client::{Client, Idempotency};
 use crate::error::{Error, Result};
 use base64::Engine;
 use reqwest::Method;
+use tsb_models::paths;
 use tsb_models::*;
 
 /// Percent-encode one path segment (key labels may contain anything but `/`).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+pub(crate) use tsb_models::paths::segment as encode_segment;
 
 /// Base64 (standard, padded) as the TSB uses everywhere.
-pub fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Decode TSB base64, tolerating missing padding and embedded newlines.
-pub fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
     let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
@@ -40,19 +30,19 @@ pub fn unb64(s: &str, what: &str) -> Result<Vec<u8>> {
 }
 
 /// `GET /v1/key`: all key labels.
-pub fn list_keys(c: &Client) -> Result<Vec<String>> {
-    c.call(Method::GET, "/v1/key", None::<&()>, Idempotency::Retry)
+pub(crate) fn list_keys(c: &Client) -> Result<Vec<String>> {
+    c.call(Method::GET, paths::KEY, None::<&()>, Idempotency::Retry)
 }
 
 /// `POST /v1/key/attributes`; `Ok(None)` when the key does not exist.
-pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> {
+pub(crate) fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> {
     let body = KeyLabelRequest {
         label: label.to_string(),
         password: None,
     };
     match c.call::<SignedKeyAttributes>(
         Method::POST,
-        "/v1/key/attributes",
+        paths::KEY_ATTRIBUTES,
         Some(&body),
         Idempotency::Retry,
     ) {
@@ -67,8 +57,8 @@ pub fn key_attributes(c: &Client, label: &str) -> Result<Option<KeyAttributes>> 
 }
 
 /// `POST /v1/key`.
-pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
-    let k: SignedKeyAttributes = c.call(Method::POST, "/v1/key", Some(req), Idempotency::Once)?;
+pub(crate) fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
+    let k: SignedKeyAttributes = c.call(Method::POST, paths::KEY, Some(req), Idempotency::Once)?;
     Ok(k.json)
 }
 
@@ -76,14 +66,14 @@ pub fn create_key(c: &Client, req: &CreateKeyRequest) -> Result<KeyAttributes> {
 /// (securosys-com/tsb-client-go `key.go`, `RemoveKey`): a label in the URL path breaks on labels
 /// with `/` (derivation paths on the TSB), `%` or great length, and every key the TSB lists must
 /// be deletable.
-pub fn delete_key(c: &Client, label: &str) -> Result<()> {
+pub(crate) fn delete_key(c: &Client, label: &str) -> Result<()> {
     let body = KeyLabelRequest {
         label: label.to_string(),
         password: None,
     };
     c.call_raw(
         Method::POST,
-        "/v1/key/deleteKey",
+        paths::KEY_DELETE,
         Some(&body),
         Idempotency::Once,
     )
@@ -91,8 +81,8 @@ pub fn delete_key(c: &Client, label: &str) -> Result<()> {
 }
 
 /// `GET /v1/certificate/{label}`: DER of the key's certificate, `Ok(None)` when it has none.
-pub fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
-    let path = format!("/v1/certificate/{}", encode_segment(label));
+pub(crate) fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
+    let path = paths::certificate(label);
     match c.call::<CertificateBody>(Method::GET, &path, None::<&()>, Idempotency::Retry) {
         Ok(b) => pem_or_b64_to_der(&b.certificate).map(Some),
         Err(Error::Tsb { status: 404, .. }) => Ok(None),
@@ -105,14 +95,14 @@ pub fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
 }
 
 /// `POST /v1/certificate/import/plain` with base64 DER.
-pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
+pub(crate) fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
     let body = CertificateBody {
         label: label.to_string(),
         certificate: b64(der),
     };
     c.call_raw(
         Method::POST,
-        "/v1/certificate/import/plain",
+        paths::CERTIFICATE_IMPORT_PLAIN,
         Some(&body),
         Idempotency::Once,
     )
@@ -120,14 +110,14 @@ pub fn import_certificate(c: &Client, label: &str, der: &[u8]) -> Result<()> {
 }
 
 /// `DELETE /v1/certificate/{label}`.
-pub fn delete_certificate(c: &Client, label: &str) -> Result<()> {
-    let path = format!("/v1/certificate/{}", encode_segment(label));
+pub(crate) fn delete_certificate(c: &Client, label: &str) -> Result<()> {
+    let path = paths::certificate(label);
     c.call_raw(Method::DELETE, &path, None::<&()>, Idempotency::Once)
         .map(|_| ())
 }
 
 /// PEM (any armour) or bare base64 to DER.
-pub fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
+pub(crate) fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
     let body: String = s
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -137,10 +127,10 @@ pub fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
 }
 
 /// `GET /v1/generateRandom/{n}`.
-pub fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
+pub(crate) fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
     let r: RandomResponse = c.call(
         Method::GET,
-        &format!("/v1/generateRandom/{n}"),
+        &paths::generate_random(n),
         None::<&()>,
         Idempotency::Retry,
     )?;
@@ -148,7 +138,12 @@ pub fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
 }
 
 /// `POST /v1/synchronousSign`: signature bytes.
-pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn sign_sync(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
     let body = SignEnvelope {
         sign_request: sign_request(label, algorithm, payload, None),
         request_signature: None,
@@ -157,7 +152,7 @@ pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Re
     // still not repeated behind the caller's back: Once.
     let r: SignResponse = c.call(
         Method::POST,
-        "/v1/synchronousSign",
+        paths::SYNCHRONOUS_SIGN,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -167,7 +162,7 @@ pub fn sign_sync(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Re
 fn sign_request(label: &str, algorithm: &str, payload: &[u8], meta: Option<String>) -> SignRequest {
     SignRequest {
         payload: b64(payload),
-        payload_type: Some("UNSPECIFIED".into()),
+        payload_type: Some(PAYLOAD_TYPE_UNSPECIFIED.into()),
         sign_key_name: label.to_string(),
         key_password: None,
         signature_algorithm: algorithm.to_string(),
@@ -178,7 +173,7 @@ fn sign_request(label: &str, algorithm: &str, payload: &[u8], meta: Option<Strin
 }
 
 /// The `metaData` shown to approvers: base64 of a small JSON map, as Securosys' Go client does.
-pub fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
+pub(crate) fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
     let mut m = serde_json::Map::new();
     m.insert(
         "time".into(),
@@ -196,13 +191,18 @@ pub fn meta_data(kind: &str, extra: &[(&str, String)]) -> String {
 }
 
 /// `POST /v1/sign`: the request id. Never retried.
-pub fn sign_async(c: &Client, label: &str, algorithm: &str, payload: &[u8]) -> Result<String> {
+pub(crate) fn sign_async(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    payload: &[u8],
+) -> Result<String> {
     let meta = meta_data("Sign", &[("signatureAlgorithm", algorithm.to_string())]);
     let body = SignEnvelope {
         sign_request: sign_request(label, algorithm, payload, Some(meta)),
         request_signature: None,
     };
-    let r: SignRequestId = c.call(Method::POST, "/v1/sign", Some(&body), Idempotency::Once)?;
+    let r: SignRequestId = c.call(Method::POST, paths::SIGN, Some(&body), Idempotency::Once)?;
     Ok(r.sign_request_id)
 }
 
@@ -226,14 +226,19 @@ fn decrypt_request(
 }
 
 /// `POST /v1/synchronousDecrypt`: plaintext.
-pub fn decrypt_sync(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn decrypt_sync(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    data: &[u8],
+) -> Result<Vec<u8>> {
     let body = DecryptEnvelope {
         decrypt_request: decrypt_request(label, algorithm, data, None),
         request_signature: None,
     };
     let r: DecryptResponse = c.call(
         Method::POST,
-        "/v1/synchronousDecrypt",
+        paths::SYNCHRONOUS_DECRYPT,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -241,32 +246,37 @@ pub fn decrypt_sync(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Re
 }
 
 /// `POST /v1/decrypt`: the request id. Never retried.
-pub fn decrypt_async(c: &Client, label: &str, algorithm: &str, data: &[u8]) -> Result<String> {
+pub(crate) fn decrypt_async(
+    c: &Client,
+    label: &str,
+    algorithm: &str,
+    data: &[u8],
+) -> Result<String> {
     let meta = meta_data("Decrypt", &[("cipherAlgorithm", algorithm.to_string())]);
     let body = DecryptEnvelope {
         decrypt_request: decrypt_request(label, algorithm, data, Some(meta)),
         request_signature: None,
     };
     let r: DecryptRequestId =
-        c.call(Method::POST, "/v1/decrypt", Some(&body), Idempotency::Once)?;
+        c.call(Method::POST, paths::DECRYPT, Some(&body), Idempotency::Once)?;
     Ok(r.decrypt_request_id)
 }
 
 /// `GET /v1/request/{id}`.
-pub fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
+pub(crate) fn request_status(c: &Client, id: &str) -> Result<RequestStatus> {
     c.call(
         Method::GET,
-        &format!("/v1/request/{}", encode_segment(id)),
+        &paths::request(id),
         None::<&()>,
         Idempotency::Retry,
     )
 }
 
 /// `DELETE /v1/request/{id}`; an unknown request counts as already gone.
-pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
+pub(crate) fn cancel_request(c: &Client, id: &str) -> Result<()> {
     match c.call_raw(
         Method::DELETE,
-        &format!("/v1/request/{}", encode_segment(id)),
+        &paths::request(id),
         None::<&()>,
         Idempotency::Retry,
     ) {
@@ -277,10 +287,10 @@ pub fn cancel_request(c: &Client, id: &str) -> Result<()> {
 }
 
 /// `POST /v1/certificate/synchronous/request`: PEM CSR.
-pub fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
+pub(crate) fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
     let r: CsrResponse = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/request",
+        paths::CERTIFICATE_SYNCHRONOUS_REQUEST,
         Some(req),
         Idempotency::Once,
     )?;
@@ -288,14 +298,14 @@ pub fn csr_sync(c: &Client, req: &CsrRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/request`: the request id. Never retried.
-pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
+pub(crate) fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
     let body = CsrEnvelope {
         csr_sign_request: req.clone(),
         request_signature: None,
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/request",
+        paths::CERTIFICATE_REQUEST,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -303,10 +313,10 @@ pub fn csr_async(c: &Client, req: &CsrRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/synchronous/selfsign`: PEM certificate.
-pub fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
+pub(crate) fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/selfsign",
+        paths::CERTIFICATE_SYNCHRONOUS_SELFSIGN,
         Some(req),
         Idempotency::Once,
     )?;
@@ -314,14 +324,14 @@ pub fn selfsign_sync(c: &Client, req: &SelfSignRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/selfsign`: the request id.
-pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
+pub(crate) fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
     let body = SelfSignEnvelope {
         self_sign_certificate_request: req.clone(),
         request_signature: None,
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/selfsign",
+        paths::CERTIFICATE_SELFSIGN,
         Some(&body),
         Idempotency::Once,
     )?;
@@ -329,10 +339,10 @@ pub fn selfsign_async(c: &Client, req: &SelfSignRequest) -> Result<String> {
 }
 
 /// `POST /v1/certificate/synchronous/sign`: PEM certificate.
-pub fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result<String> {
+pub(crate) fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result<String> {
     let r: CertificateBody = c.call(
         Method::POST,
-        "/v1/certificate/synchronous/sign",
+        paths::CERTIFICATE_SYNCHRONOUS_SIGN,
         Some(req),
         Idempotency::Once,
     )?;
@@ -340,14 +350,14 @@ pub fn sign_certificate_sync(c: &Client, req: &SignCertificateRequest) -> Result
 }
 
 /// `POST /v1/certificate/sign`: the request id.
-pub fn sign_certificate_async(c: &Client, req: &SignCertificateRequest) -> Result<String> {
+pub(crate) fn sign_certificate_async(c: &Client, req: &SignCertificateRequest) -> Result<String> {
     let body = SignCertificateEnvelope {
         sign_certificate_request: req.clone(),
         request_signature: None,
     };
     let r: SignRequestId = c.call(
         Method::POST,
-        "/v1/certificate/sign",
+        paths::CERTIFICATE_SIGN,
         Some(&body),
         Idempotency::Once,
     )?;

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 /// A cancellation flag that wakes a waiting thread at once.
 #[derive(Default)]
-pub struct CancelToken {
+pub(crate) struct CancelToken {
     cancelled: Mutex<bool>,
     cv: Condvar,
 }
 
 /// Why [`CancelToken::wait_until`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// The condition became true.
     Done,
     /// Cancel was asked.
@@ -25,27 +25,27 @@ pub enum Wake {
 
 impl CancelToken {
     /// Ask the waiting operation to stop.
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         *self.cancelled.lock() = true;
         self.cv.notify_all();
     }
     /// Clear before a new operation.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.cancelled.lock() = false;
     }
     /// Whether cancel was asked.
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         *self.cancelled.lock()
     }
     /// Sleep up to `d`; returns true when cancelled (immediately if already cancelled).
-    pub fn sleep(&self, d: Duration) -> bool {
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
         let deadline = crate::util::instant_after(Instant::now(), d);
         self.wait_until(deadline, || false) == Wake::Cancelled
     }
     /// Wait until `done()` is true, cancel is asked, or `deadline` passes, whichever is first.
     /// `done` is checked under the token's lock, so a [`CancelToken::notify`] made after `done`
     /// became true is never missed.
-    pub fn wait_until(&self, deadline: Instant, done: impl Fn() -> bool) -> Wake {
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn() -> bool) -> Wake {
         let mut g = self.cancelled.lock();
         loop {
             if *g {
@@ -66,7 +66,7 @@ impl CancelToken {
         }
     }
     /// Wake the waiters so they check their condition again.
-    pub fn notify(&self) {
+    pub(crate) fn notify(&self) {
         let _g = self.cancelled.lock();
         self.cv.notify_all();
     }

@@ -17,23 +17,20 @@ use zeroize::Zeroizing;
 
 /// Everything needed to build the HTTP client of a slot (copied out of the config).
 #[derive(Debug, Clone)]
-pub struct ClientSettings {
+pub(crate) struct ClientSettings {
     /// Base URL without trailing slash.
-    pub url: String,
-    /// Bearer token.
-    pub token: Option<Secret>,
-    /// API keys by role.
-    pub api_keys: std::collections::BTreeMap<String, Secret>,
+    pub(crate) url: String,
+    pub(crate) token: Option<Secret>,
+    /// API keys by role name.
+    pub(crate) api_keys: std::collections::BTreeMap<String, Secret>,
     /// mTLS identity (PEM cert, PEM key).
-    pub client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    /// Extra CA.
-    pub ca_file: Option<std::path::PathBuf>,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Request timeout.
-    pub request_timeout: Duration,
+    pub(crate) client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// A CA to trust besides the system's.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Largest key-list answer read, in bytes.
-    pub max_list_bytes: u64,
+    pub(crate) max_list_bytes: u64,
 }
 
 impl From<&SlotConfig> for ClientSettings {
@@ -57,7 +54,7 @@ const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_p
 /// Whether a call may be repeated after a transport failure or a 5xx answer. Calls that create a
 /// request for approvers (or a key) are never retried: repeating them would ask twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Idempotency {
+pub(crate) enum Idempotency {
     /// Safe to retry.
     Retry,
     /// Send once.
@@ -84,7 +81,7 @@ impl Drop for Built {
 /// in C_Initialize), and rebuilt in a forked child (reqwest's blocking client runs a thread that
 /// does not survive fork).
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     settings: Arc<ClientSettings>,
     built: Arc<Mutex<Option<Arc<Built>>>>,
     /// Bearer token given at C_Login when the slot says the PIN is the token.
@@ -110,7 +107,7 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for these settings; nothing is built or connected yet.
-    pub fn new(settings: ClientSettings) -> Client {
+    pub(crate) fn new(settings: ClientSettings) -> Client {
         Client {
             settings: Arc::new(settings),
             built: Arc::new(Mutex::new(None)),
@@ -125,22 +122,17 @@ impl Client {
     /// where a caller waits for a person: the approval wait, so that C_SessionCancel,
     /// C_CloseSession, C_Finalize and the approval timeout take effect at once even while the
     /// TSB does not answer.
-    pub fn interruptible(&self, cancel: Arc<CancelToken>, deadline: Instant) -> Client {
+    pub(crate) fn interruptible(&self, cancel: Arc<CancelToken>, deadline: Instant) -> Client {
         Client {
             interrupt: Some(Interrupt { cancel, deadline }),
             ..self.clone()
         }
     }
 
-    /// Base URL.
-    pub fn url(&self) -> &str {
-        &self.settings.url
-    }
-
     /// Set or clear the bearer token given through C_Login. Clearing it (C_Logout, the last
     /// session closed, C_Finalize) wipes it and also drops the connection pool: the connections'
     /// write buffers hold the last requests' headers, token included.
-    pub fn set_login_token(&self, token: Option<Secret>) {
+    pub(crate) fn set_login_token(&self, token: Option<Secret>) {
         let clearing = token.is_none();
         let old = std::mem::replace(&mut *self.login_token.lock(), token);
         if clearing && old.is_some() {
@@ -253,7 +245,7 @@ impl Client {
     }
 
     /// Send one call and decode the JSON answer. `body` None sends no body.
-    pub fn call<T: DeserializeOwned>(
+    pub(crate) fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -282,7 +274,7 @@ impl Client {
     /// Send one call and return the body text of a 2xx answer. Idempotent calls are tried up
     /// to three times (transport failures, 502-504); a failure is logged once, after the last
     /// attempt.
-    pub fn call_raw(
+    pub(crate) fn call_raw(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -294,7 +286,7 @@ impl Client {
         let body_bytes = match body {
             Some(b) => Some(
                 serde_json::to_vec(b)
-                    .map_err(|e| Error::ck(cryptoki_sys::CKR_GENERAL_ERROR, e.to_string()))?,
+                    .map_err(|e| Error::Internal(format!("{method} {path}: {e}")))?,
             ),
             None => None,
         };
@@ -325,7 +317,10 @@ impl Client {
             if let Some(k) = tsb_models::role_for_path(path)
                 .and_then(|role| self.settings.api_keys.get(role.name()))
             {
-                rb = rb.header("X-API-KEY", secret_header("", k, "the API key")?);
+                rb = rb.header(
+                    tsb_models::API_KEY_HEADER,
+                    secret_header("", k, "the API key")?,
+                );
             }
             if let Some(b) = &body_bytes {
                 rb = rb
@@ -411,7 +406,7 @@ impl Client {
                 String::new()
             };
             // A creating call's lost answer is explained by its caller, which knows what it
-            // means for the approvers (token::ops): one line, not two.
+            // means for the approvers (tsb::requests): one line, not two.
             let level = if creates && matches!(err, Error::OutcomeUnknown(_)) {
                 Level::Info
             } else {
@@ -437,10 +432,9 @@ fn secret_header(
     v.extend_from_slice(secret.expose().as_bytes());
     let mut h = reqwest::header::HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(v))
         .map_err(|_| {
-            Error::ck(
-                cryptoki_sys::CKR_PIN_INVALID,
-                format!("{what} has characters that an HTTP header cannot carry"),
-            )
+            Error::Credential(format!(
+                "{what} has characters that an HTTP header cannot carry"
+            ))
         })?;
     h.set_sensitive(true);
     Ok(h)
@@ -636,7 +630,7 @@ fn request_id_note(text: &str) -> String {
 }
 
 /// Build the error for a non-2xx answer from its TSB error body (or its absence).
-pub fn tsb_error(status: u16, text: &str, call: &str) -> Error {
+pub(crate) fn tsb_error(status: u16, text: &str, call: &str) -> Error {
     let body: tsb_models::ErrorBody = serde_json::from_str(text).unwrap_or_default();
     Error::Tsb {
         status,

@@ -27,34 +27,34 @@ use std::time::{Duration, Instant};
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The operation's fingerprint (slot, key, kind, algorithm, input).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// What is known about the operation's request.
     #[serde(default)]
-    pub state: State,
+    pub(crate) state: State,
     /// The TSB request made for it (state `pending`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// The process that is sending (or sent) the creating call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
+    pub(crate) pid: Option<u32>,
     /// When the creating call was started, seconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<u64>,
+    pub(crate) since: Option<u64>,
     /// When a request that may have been created has certainly expired on the TSB (seconds since
     /// the epoch); none when the key's policy never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<u64>,
+    pub(crate) until: Option<u64>,
     /// The key's TSB label and the operation, for the person reading the journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub what: Option<String>,
+    pub(crate) what: Option<String>,
 }
 
 /// What the journal knows about an operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(crate) enum State {
     /// The request exists (`requestId`) and was still pending when last seen: the same operation
     /// asked again resumes waiting on it. Lines of older versions have no state and mean this.
     #[default]
@@ -69,7 +69,7 @@ pub enum State {
 
 impl Entry {
     /// A pending request.
-    pub fn pending(fingerprint: &str, request_id: &str) -> Entry {
+    pub(crate) fn pending(fingerprint: &str, request_id: &str) -> Entry {
         Entry {
             fingerprint: fingerprint.to_string(),
             state: State::Pending,
@@ -83,7 +83,7 @@ impl Entry {
 }
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -91,7 +91,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Whether process `pid` exists (it may be a reuse of the id; callers also bound the age).
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
@@ -104,7 +104,7 @@ pub fn process_alive(pid: u32) -> bool {
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// The journal of one module instance.
-pub struct Journal {
+pub(crate) struct Journal {
     path: Option<PathBuf>,
     /// This process's entries: the whole truth without a file, and the fallback when the file
     /// cannot be read or written.
@@ -113,7 +113,7 @@ pub struct Journal {
 
 impl Journal {
     /// A journal kept in `path` (created on the first change), or in memory only.
-    pub fn new(path: Option<PathBuf>) -> Journal {
+    pub(crate) fn new(path: Option<PathBuf>) -> Journal {
         Journal {
             path,
             mem: Mutex::new(BTreeMap::new()),
@@ -122,7 +122,8 @@ impl Journal {
 
     /// The entry for this fingerprint: from the file as it is now (another process may have
     /// written it), else from memory.
-    pub fn get(&self, fingerprint: &str) -> Option<Entry> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, fingerprint: &str) -> Option<Entry> {
         if let Some(p) = &self.path {
             match read(p) {
                 Ok(m) => return m.get(fingerprint).cloned(),
@@ -133,14 +134,14 @@ impl Journal {
     }
 
     /// Record `entry` (replacing any entry for its fingerprint).
-    pub fn put(&self, entry: Entry) {
+    pub(crate) fn put(&self, entry: Entry) {
         self.update(|m| {
             m.insert(entry.fingerprint.clone(), entry.clone());
         });
     }
 
     /// Forget the entry for this fingerprint.
-    pub fn remove(&self, fingerprint: &str) {
+    pub(crate) fn remove(&self, fingerprint: &str) {
         self.update(|m| {
             m.remove(fingerprint);
         });
@@ -150,7 +151,7 @@ impl Journal {
     /// and thread using it (so a check and a change made together cannot race), and return what
     /// `change` returned. Without a file, or when the file cannot be written, the change is made
     /// in memory.
-    pub fn update<R>(&self, mut change: impl FnMut(&mut BTreeMap<String, Entry>) -> R) -> R {
+    pub(crate) fn update<R>(&self, mut change: impl FnMut(&mut BTreeMap<String, Entry>) -> R) -> R {
         let mut mem = self.mem.lock();
         if let Some(p) = &self.path {
             let mut out = None;
@@ -173,14 +174,14 @@ impl Journal {
     }
 
     /// The journal file, if any.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 }
 
 /// What to do about an operation before sending the call that creates its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// Send it: nothing is known, or an outcome-unknown marker ran out (given, for the log).
     /// The journal now says `sending` for this process.
     Send(Option<Entry>),
@@ -197,24 +198,24 @@ impl Journal {
     /// `mark` (state `sending`) in the same atomic update, so two senders cannot both claim it.
     /// `now` in seconds since the epoch; a `sending` marker older than `sending_for` seconds, or
     /// of a process that is gone, is stale and counts as unknown.
-    pub fn claim(&self, mark: &Entry, now: u64, sending_for: u64) -> Claim {
+    pub(crate) fn claim(&self, mark: &Entry, now: u64, sending_for: u64) -> Claim {
         self.update(|m| decide(m, mark, now, sending_for))
     }
 
     /// The creating call answered with a request id.
-    pub fn created(&self, fingerprint: &str, request_id: &str) {
+    pub(crate) fn created(&self, fingerprint: &str, request_id: &str) {
         self.put(Entry::pending(fingerprint, request_id));
     }
 
     /// The creating call's answer was lost: `mark` becomes an outcome-unknown marker.
-    pub fn lost(&self, mark: &Entry) {
+    pub(crate) fn lost(&self, mark: &Entry) {
         let mut u = mark.clone();
         u.state = State::Unknown;
         self.put(u);
     }
 
     /// The creating call certainly created nothing: drop this process's `sending` marker.
-    pub fn not_created(&self, fingerprint: &str) {
+    pub(crate) fn not_created(&self, fingerprint: &str) {
         let me = std::process::id();
         self.update(|m| {
             if m.get(fingerprint)
@@ -227,7 +228,7 @@ impl Journal {
 
     /// Forget every outcome-unknown and sending marker (the user checked the approvers' list);
     /// returns how many.
-    pub fn forget_unknown(&self) -> usize {
+    pub(crate) fn forget_unknown(&self) -> usize {
         self.update(|m| {
             let before = m.len();
             m.retain(|_, e| e.state == State::Pending);

@@ -7,48 +7,38 @@
 
 use reqwest::Method;
 use std::time::Duration;
+use tsb_models::paths;
 
-/// Whether `method path` asks the TSB to create a request for approvers (tsb-api.md §4-§6: the
-/// asynchronous sign, decrypt, certificate, block and unblock endpoints answer a request id).
+/// Whether `method path` asks the TSB to create a request for approvers (one of
+/// [`paths::CREATES_REQUEST`]: the asynchronous endpoints, which answer a request id).
 /// Such a call is sent once, with [`create_timeout`], and a lost answer to it is remembered (see
-/// `token::ops`), because repeating it would ask the approvers twice.
-pub fn creates_request(method: &Method, path: &str) -> bool {
-    *method == Method::POST
-        && matches!(
-            path,
-            "/v1/sign"
-                | "/v1/decrypt"
-                | "/v1/block"
-                | "/v1/unblock"
-                | "/v1/modify"
-                | "/v1/certificate/request"
-                | "/v1/certificate/sign"
-                | "/v1/certificate/selfsign"
-        )
+/// [`super::requests`]), because repeating it would ask the approvers twice.
+pub(crate) fn creates_request(method: &Method, path: &str) -> bool {
+    *method == Method::POST && paths::CREATES_REQUEST.contains(&path)
 }
 
 /// The timeout of a creating call: three times the slot's request timeout, single attempt. A
 /// creating call that times out has an unknown outcome, which costs the user a manual check, so
 /// it is given more time than a read, which is simply retried.
-pub fn create_timeout(request_timeout: Duration) -> Duration {
+pub(crate) fn create_timeout(request_timeout: Duration) -> Duration {
     request_timeout.saturating_mul(3)
 }
 
 /// Signatures, decryptions, random bytes, request ids and request status: a signature of the
 /// largest RSA key is 1 KiB in base64, a request status with its result (a PEM certificate at
 /// most) and approver lists a few KiB.
-pub const SMALL: u64 = 256 * 1024;
+pub(crate) const SMALL: u64 = 256 * 1024;
 
 /// Certificates, CSRs and key attributes (whose policy may list many approver certificates).
-pub const DOCUMENT: u64 = 4 * 1024 * 1024;
+pub(crate) const DOCUMENT: u64 = 4 * 1024 * 1024;
 
 /// The most of the answer to `method path` that is read. `max_list` is the slot's
 /// `max_list_bytes`, for the key listing.
-pub fn body_limit(method: &Method, path: &str, max_list: u64) -> u64 {
+pub(crate) fn body_limit(method: &Method, path: &str, max_list: u64) -> u64 {
     let p = path.split('?').next().unwrap_or(path);
-    if *method == Method::GET && p == "/v1/key" {
+    if *method == Method::GET && p == paths::KEY {
         max_list
-    } else if p.starts_with("/v1/certificate") || p.starts_with("/v1/key") {
+    } else if p.starts_with(paths::CERTIFICATE) || p.starts_with(paths::KEY) {
         DOCUMENT
     } else {
         SMALL

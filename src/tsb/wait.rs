@@ -12,39 +12,39 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tsb_models::{RequestState, RequestStatus};
 
-pub use super::cancel::CancelToken;
+pub(crate) use super::cancel::CancelToken;
 
 /// How to wait.
 #[derive(Debug, Clone)]
-pub struct WaitParams {
+pub(crate) struct WaitParams {
     /// Our own limit.
-    pub approval_timeout: Duration,
+    pub(crate) approval_timeout: Duration,
     /// First poll interval, kept for `fast_phase`.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// Interval cap after the fast phase.
-    pub poll_max_interval: Duration,
+    pub(crate) poll_max_interval: Duration,
     /// How long to poll at the first interval before backing off.
-    pub fast_phase: Duration,
+    pub(crate) fast_phase: Duration,
     /// Wait this long before the first poll. A request we have just created cannot have been
     /// approved yet, so polling it at once only costs a request (and pushed the poll rate of a
     /// typical sub-second approval above one per interval); a resumed request is polled at once.
-    pub first_poll_delay: Duration,
+    pub(crate) first_poll_delay: Duration,
     /// The longest token timeout of the key's policy (None: never expires); the wait does not
     /// outlast it by more than a few polls, since the TSB will report EXPIRED then.
-    pub policy_timeout: Option<Duration>,
+    pub(crate) policy_timeout: Option<Duration>,
     /// Approvals needed (smallest token), for the progress line.
-    pub approvals_needed: Option<u32>,
+    pub(crate) approvals_needed: Option<u32>,
     /// Key label for messages.
-    pub key_label: String,
+    pub(crate) key_label: String,
     /// What is being done, for messages ("signature", "CSR", ...).
-    pub what: String,
+    pub(crate) what: String,
     /// Print progress on stderr.
-    pub progress: bool,
+    pub(crate) progress: bool,
 }
 
 /// Poll interval after `elapsed` of waiting: constant during the fast phase (so an approval given
 /// while someone watches is noticed within one interval), then growing by half per poll to the cap.
-pub fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> Duration {
+pub(crate) fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> Duration {
     if elapsed < p.fast_phase {
         p.poll_interval
     } else {
@@ -54,7 +54,7 @@ pub fn next_interval(p: &WaitParams, elapsed: Duration, previous: Duration) -> D
 }
 
 /// Wait until the request is decided. Returns the `result` of an EXECUTED request.
-pub fn wait_for(
+pub(crate) fn wait_for(
     c: &Client,
     request_id: &str,
     p: &WaitParams,

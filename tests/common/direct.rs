@@ -1,5 +1,6 @@
 //! Talking to the emulator directly over HTTP, behind the module's back: keys the module did not
-//! create (odd labels, other algorithms) and canned answers from fault injection.
+//! create (odd labels, other algorithms), SKA policies for them, and canned answers from fault
+//! injection. Shared by the `.so` tests and the module's in-process tests (`src/token/tests`).
 
 use tsb_emulator::{Emulator, Fault, FaultAction};
 
@@ -70,4 +71,18 @@ pub fn self_sign(emu: &Emulator, label: &str, algorithm: &str) {
         .send()
         .expect("POST selfsign");
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
+}
+
+/// A policy: one token with one group of these approvers.
+pub fn policy_for(approvers: &[String], quorum: u32, timeout: u64) -> serde_json::Value {
+    let approvals: Vec<_> = approvers
+        .iter()
+        .enumerate()
+        .map(|(i, v)| serde_json::json!({"type": "public_key", "name": format!("approver{i}"), "value": v}))
+        .collect();
+    serde_json::json!({
+        "ruleUse": {"tokens": [{"name": "t", "timelock": 0, "timeout": timeout,
+            "groups": [{"name": "g", "quorum": quorum, "approvals": approvals}]}]},
+        "keyStatus": {"blocked": false}
+    })
 }

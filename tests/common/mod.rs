@@ -208,19 +208,7 @@ impl Env {
     }
 }
 
-/// A policy: one token with one group of these approvers.
-pub fn policy_for(approvers: &[String], quorum: u32, timeout: u64) -> serde_json::Value {
-    let approvals: Vec<_> = approvers
-        .iter()
-        .enumerate()
-        .map(|(i, v)| serde_json::json!({"type": "public_key", "name": format!("approver{i}"), "value": v}))
-        .collect();
-    serde_json::json!({
-        "ruleUse": {"tokens": [{"name": "t", "timelock": 0, "timeout": timeout,
-            "groups": [{"name": "g", "quorum": quorum, "approvals": approvals}]}]},
-        "keyStatus": {"blocked": false}
-    })
-}
+pub use direct::policy_for;
 
 /// The CK_RV of a cryptoki error.
 pub fn rv(e: cryptoki::error::Error) -> cryptoki::error::RvError {

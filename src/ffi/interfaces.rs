@@ -2,17 +2,21 @@
 //! interfaces and the vendor interface (C_GetInterfaceList / C_GetInterface). Every slot of every
 //! table points at a function; those the module does not offer return CKR_FUNCTION_NOT_SUPPORTED.
 
-use super::entry::*;
-use super::vendor_fns::TSB_FUNCTIONS;
-use super::*;
-use crate::cryptoki_fn;
+use super::args::{bad, put, write_list};
+use super::crypto::*;
+use super::general::*;
+use super::objects::*;
+use super::sessions::*;
+use super::slots::*;
+use super::vendor::TSB_FUNCTIONS;
+use crate::error::Error;
+use cryptoki_sys::*;
 use std::os::raw::c_void;
 
 /// The 12 entries PKCS#11 3.2 appends to the 3.0 table (pkcs11f.h order).
 #[repr(C)]
-#[allow(missing_docs)]
-pub struct Ck32Extension {
-    pub C_EncapsulateKey: unsafe extern "C" fn(
+pub(crate) struct Ck32Extension {
+    pub(crate) C_EncapsulateKey: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_MECHANISM,
         CK_OBJECT_HANDLE,
@@ -22,7 +26,7 @@ pub struct Ck32Extension {
         *mut CK_ULONG,
         *mut CK_OBJECT_HANDLE,
     ) -> CK_RV,
-    pub C_DecapsulateKey: unsafe extern "C" fn(
+    pub(crate) C_DecapsulateKey: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_MECHANISM,
         CK_OBJECT_HANDLE,
@@ -32,31 +36,32 @@ pub struct Ck32Extension {
         CK_ULONG,
         *mut CK_OBJECT_HANDLE,
     ) -> CK_RV,
-    pub C_VerifySignatureInit: unsafe extern "C" fn(
+    pub(crate) C_VerifySignatureInit: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_MECHANISM,
         CK_OBJECT_HANDLE,
         *mut CK_BYTE,
         CK_ULONG,
     ) -> CK_RV,
-    pub C_VerifySignature: unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG) -> CK_RV,
-    pub C_VerifySignatureUpdate:
+    pub(crate) C_VerifySignature:
         unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG) -> CK_RV,
-    pub C_VerifySignatureFinal: unsafe extern "C" fn(CK_SESSION_HANDLE) -> CK_RV,
-    pub C_GetSessionValidationFlags:
+    pub(crate) C_VerifySignatureUpdate:
+        unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG) -> CK_RV,
+    pub(crate) C_VerifySignatureFinal: unsafe extern "C" fn(CK_SESSION_HANDLE) -> CK_RV,
+    pub(crate) C_GetSessionValidationFlags:
         unsafe extern "C" fn(CK_SESSION_HANDLE, CK_ULONG, *mut CK_FLAGS) -> CK_RV,
-    pub C_AsyncComplete:
+    pub(crate) C_AsyncComplete:
         unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, *mut c_void) -> CK_RV,
-    pub C_AsyncGetID:
+    pub(crate) C_AsyncGetID:
         unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, *mut CK_ULONG) -> CK_RV,
-    pub C_AsyncJoin: unsafe extern "C" fn(
+    pub(crate) C_AsyncJoin: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_UTF8CHAR,
         CK_ULONG,
         *mut CK_BYTE,
         CK_ULONG,
     ) -> CK_RV,
-    pub C_WrapKeyAuthenticated: unsafe extern "C" fn(
+    pub(crate) C_WrapKeyAuthenticated: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_MECHANISM,
         CK_OBJECT_HANDLE,
@@ -66,7 +71,7 @@ pub struct Ck32Extension {
         *mut CK_BYTE,
         *mut CK_ULONG,
     ) -> CK_RV,
-    pub C_UnwrapKeyAuthenticated: unsafe extern "C" fn(
+    pub(crate) C_UnwrapKeyAuthenticated: unsafe extern "C" fn(
         CK_SESSION_HANDLE,
         *mut CK_MECHANISM,
         CK_OBJECT_HANDLE,
@@ -82,11 +87,11 @@ pub struct Ck32Extension {
 
 /// CK_FUNCTION_LIST_3_2: the 3.0 table followed by the 3.2 entries (same layout as pkcs11.h's).
 #[repr(C)]
-pub struct CkFunctionList32 {
+pub(crate) struct CkFunctionList32 {
     /// Version 3.2 and the 3.0 entries.
-    pub base: CK_FUNCTION_LIST_3_0,
+    base: CK_FUNCTION_LIST_3_0,
     /// The 3.2 entries.
-    pub ext: Ck32Extension,
+    ext: Ck32Extension,
 }
 
 macro_rules! list_240 {
@@ -291,14 +296,14 @@ static LIST_32: CkFunctionList32 = CkFunctionList32 {
 
 /// The 2.40 table, for C_GetFunctionList. The tables are immutable statics; the C signature wants
 /// a mutable pointer, which callers never write through.
-pub fn function_list_240() -> *mut CK_FUNCTION_LIST {
+pub(crate) fn function_list_240() -> *mut CK_FUNCTION_LIST {
     &LIST_240 as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST
 }
 
 /// Interface name of the standard tables.
-pub const PKCS11_NAME: &[u8] = b"PKCS 11\0";
-/// Interface name of the vendor table (PKCS#11 3.0 recommends "Vendor <name>").
-pub const VENDOR_NAME: &[u8] = b"Vendor tsb-pkcs11\0";
+const PKCS11_NAME: &[u8] = b"PKCS 11\0";
+/// Interface name of the vendor table (PKCS#11 3.0 recommends "Vendor `<name>`").
+const VENDOR_NAME: &[u8] = b"Vendor tsb-pkcs11\0";
 
 struct Interfaces([CK_INTERFACE; 4]);
 // SAFETY: the interface records only point at immutable statics.
@@ -328,8 +333,8 @@ static INTERFACES: Interfaces = Interfaces([
 ]);
 
 fn version_of(i: &CK_INTERFACE) -> CK_VERSION {
-    // Every function list starts with its CK_VERSION.
-    // SAFETY: pFunctionList points at one of the statics above.
+    // SAFETY: pFunctionList points at one of the statics above, and every function list starts
+    // with its CK_VERSION.
     unsafe { *(i.pFunctionList as *const CK_VERSION) }
 }
 
@@ -344,21 +349,9 @@ fn name_of(i: &CK_INTERFACE) -> &'static [u8] {
 cryptoki_fn! {
     /// C_GetInterfaceList: the 3.2, 3.0 and 2.40 "PKCS 11" interfaces and the vendor interface.
     fn C_GetInterfaceList(pInterfacesList: *mut CK_INTERFACE, pulCount: *mut CK_ULONG) {
-        if pulCount.is_null() {
-            return Err(bad("NULL pulCount"));
-        }
-        let n = INTERFACES.0.len();
-        if pInterfacesList.is_null() {
-            return put(pulCount, n as CK_ULONG);
-        }
-        if (*pulCount as usize) < n {
-            *pulCount = n as CK_ULONG;
-            return Err(Error::ck(CKR_BUFFER_TOO_SMALL, "interface list buffer too small"));
-        }
-        for (i, iface) in INTERFACES.0.iter().enumerate() {
-            *pInterfacesList.add(i) = *iface;
-        }
-        put(pulCount, n as CK_ULONG)
+        // SAFETY: pulCount is writable and pInterfacesList, when not NULL, has *pulCount entries
+        // (C_GetInterfaceList's contract).
+        unsafe { write_list(&INTERFACES.0, pInterfacesList, pulCount) }
     }
 }
 
@@ -371,25 +364,30 @@ cryptoki_fn! {
         let wanted: &[u8] = if pInterfaceName.is_null() {
             PKCS11_NAME
         } else {
-            std::ffi::CStr::from_ptr(pInterfaceName as *const std::os::raw::c_char).to_bytes_with_nul()
+            // SAFETY: a non-NULL pInterfaceName is a NUL-terminated string (C_GetInterface's
+            // contract).
+            unsafe { std::ffi::CStr::from_ptr(pInterfaceName as *const std::os::raw::c_char) }.to_bytes_with_nul()
         };
-        let version = if pVersion.is_null() { None } else { Some(*pVersion) };
-        for iface in INTERFACES.0.iter() {
-            if name_of(iface) != wanted {
-                continue;
-            }
-            if let Some(v) = version {
-                let have = version_of(iface);
-                if have.major != v.major || have.minor != v.minor {
-                    continue;
+        // SAFETY: a non-NULL pVersion points at a readable CK_VERSION.
+        let version = if pVersion.is_null() { None } else { Some(unsafe { pVersion.read() }) };
+        let found = INTERFACES.0.iter().find(|iface| {
+            let version_ok = match version {
+                None => true,
+                Some(v) => {
+                    let have = version_of(iface);
+                    have.major == v.major && have.minor == v.minor
                 }
+            };
+            name_of(iface) == wanted && version_ok && iface.flags & flags == flags
+        });
+        match found {
+            // SAFETY: ppInterface is writable (checked not NULL above).
+            Some(iface) => unsafe { put(ppInterface, iface as *const CK_INTERFACE as *mut CK_INTERFACE) },
+            None => {
+                // SAFETY: as above.
+                unsafe { put(ppInterface, std::ptr::null_mut()) }?;
+                Err(Error::ck(CKR_FUNCTION_FAILED, "no such interface"))
             }
-            if iface.flags & flags != flags {
-                continue;
-            }
-            return put(ppInterface, iface as *const CK_INTERFACE as *mut CK_INTERFACE);
         }
-        *ppInterface = std::ptr::null_mut();
-        Err(Error::ck(CKR_FUNCTION_FAILED, "no such interface"))
     }
 }

@@ -1,32 +1,12 @@
 //! The vendor functions (`TSB_*`) and their function list, reachable by name (dlsym) and through
 //! C_GetInterface("Vendor tsb-pkcs11"). Declared for C in `include/tsb_pkcs11.h` (cbindgen).
 
-use super::*;
-use crate::module;
-use crate::token::ext::{split_list, CertSpec, CsrSpec};
-use std::ffi::CStr;
+use super::args::{bad, opt_str, out_cap, put, slice, write_output};
+use super::{guard, session_call};
+use crate::token::{split_list, CertSpec, CsrSpec, Output};
+use crate::vendor::{TSB_OUTPUT_DER, TSB_OUTPUT_PEM};
+use cryptoki_sys::*;
 use std::os::raw::c_char;
-use tsb_models::{RequestState, StandardCertificateAttributes};
-
-/// Write the output as PEM text (the default).
-pub const TSB_OUTPUT_PEM: CK_ULONG = 0;
-/// Write the output as DER.
-pub const TSB_OUTPUT_DER: CK_ULONG = 1;
-
-/// Request is waiting for approvals.
-pub const TSB_REQUEST_PENDING: CK_ULONG = 1;
-/// Quorum reached, waiting for execution (timelock).
-pub const TSB_REQUEST_APPROVED: CK_ULONG = 2;
-/// Done; the result is available.
-pub const TSB_REQUEST_EXECUTED: CK_ULONG = 3;
-/// Approved but the HSM failed.
-pub const TSB_REQUEST_FAILED: CK_ULONG = 4;
-/// The policy's timeout passed.
-pub const TSB_REQUEST_EXPIRED: CK_ULONG = 5;
-/// The approvers rejected it.
-pub const TSB_REQUEST_REJECTED: CK_ULONG = 6;
-/// Deleted.
-pub const TSB_REQUEST_CANCELLED: CK_ULONG = 7;
 
 /// Parameters of TSB_CreateCSR. Strings are NUL-terminated UTF-8; NULL means "not set".
 #[repr(C)]
@@ -159,23 +139,18 @@ pub static TSB_FUNCTIONS: TSB_FUNCTION_LIST = TSB_FUNCTION_LIST {
     TSB_GetLastRequestId,
 };
 
-unsafe fn opt_str(p: *const c_char, what: &str) -> Result<Option<String>> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    let s = CStr::from_ptr(p)
-        .to_str()
-        .map_err(|_| Error::ck(CKR_ARGUMENTS_BAD, format!("{what} is not UTF-8")))?;
-    Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
-}
-
-unsafe fn usage_list(p: *const c_char, what: &str) -> Result<Vec<String>> {
-    Ok(opt_str(p, what)?
+/// Comma-separated usage names.
+///
+/// # Safety
+/// As [`opt_str`].
+unsafe fn usage_list(p: *const c_char, what: &str) -> crate::error::Result<Vec<String>> {
+    // SAFETY: as this function requires.
+    Ok(unsafe { opt_str(p, what) }?
         .map(|s| split_list(&s))
         .unwrap_or_default())
 }
 
-fn output_is_der(format: CK_ULONG) -> Result<bool> {
+fn output_is_der(format: CK_ULONG) -> crate::error::Result<bool> {
     match format {
         TSB_OUTPUT_PEM => Ok(false),
         TSB_OUTPUT_DER => Ok(true),
@@ -183,20 +158,73 @@ fn output_is_der(format: CK_ULONG) -> Result<bool> {
     }
 }
 
-unsafe fn cert_spec(p: *const TSB_CERT_PARAMS) -> Result<CertSpec> {
+fn days(validity: CK_ULONG) -> crate::error::Result<u32> {
+    u32::try_from(validity).map_err(|_| bad("validityDays too large"))
+}
+
+/// # Safety
+/// `p`, when not NULL, points at a readable TSB_CERT_PARAMS whose strings are NULL or
+/// NUL-terminated.
+unsafe fn cert_spec(p: *const TSB_CERT_PARAMS) -> crate::error::Result<CertSpec> {
     if p.is_null() {
         return Err(bad("NULL parameters"));
     }
-    let p = &*p;
-    Ok(CertSpec {
-        signature_algorithm: opt_str(p.signatureAlgorithm, "signatureAlgorithm")?,
-        validity_days: u32::try_from(p.validityDays).map_err(|_| bad("validityDays too large"))?,
-        common_name: opt_str(p.commonName, "commonName")?,
-        certificate_authority: p.certificateAuthority != 0,
-        key_usage: usage_list(p.keyUsage, "keyUsage")?,
-        extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
-        der: output_is_der(p.outputFormat)?,
-    })
+    // SAFETY: not NULL, readable, with strings as this function requires.
+    unsafe {
+        let p = &*p;
+        Ok(CertSpec {
+            signature_algorithm: opt_str(p.signatureAlgorithm, "signatureAlgorithm")?,
+            validity_days: days(p.validityDays)?,
+            common_name: opt_str(p.commonName, "commonName")?,
+            certificate_authority: p.certificateAuthority != 0,
+            key_usage: usage_list(p.keyUsage, "keyUsage")?,
+            extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
+            der: output_is_der(p.outputFormat)?,
+        })
+    }
+}
+
+/// # Safety
+/// `p`, when not NULL, points at a readable TSB_CSR_PARAMS whose strings are NULL or
+/// NUL-terminated.
+unsafe fn csr_spec(p: *const TSB_CSR_PARAMS) -> crate::error::Result<CsrSpec> {
+    if p.is_null() {
+        return Err(bad("NULL parameters"));
+    }
+    // SAFETY: not NULL, readable, with strings as this function requires.
+    unsafe {
+        let p = &*p;
+        // The C fields carry the names of the TSB's `standardCertificateAttributes`.
+        let mut subject = Vec::new();
+        for (name, field) in [
+            ("commonName", p.commonName),
+            ("country", p.country),
+            ("stateOrProvinceName", p.stateOrProvinceName),
+            ("locality", p.locality),
+            ("organizationName", p.organizationName),
+            ("organizationUnitName", p.organizationUnitName),
+            ("email", p.email),
+            ("title", p.title),
+            ("surname", p.surname),
+            ("givenName", p.givenName),
+            ("initials", p.initials),
+            ("pseudonym", p.pseudonym),
+            ("generationQualifier", p.generationQualifier),
+            ("organizationIdentifier", p.organizationIdentifier),
+        ] {
+            if let Some(v) = opt_str(field, name)? {
+                subject.push((name, v));
+            }
+        }
+        Ok(CsrSpec {
+            signature_algorithm: opt_str(p.signatureAlgorithm, "signatureAlgorithm")?,
+            validity_days: days(p.validityDays)?,
+            subject,
+            key_usage: usage_list(p.keyUsage, "keyUsage")?,
+            extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
+            der: output_is_der(p.outputFormat)?,
+        })
+    }
 }
 
 /// Create a CSR for a private key. Waits for approvals on an approval-gated key exactly like
@@ -212,41 +240,14 @@ pub unsafe extern "C" fn TSB_CreateCSR(
     pulCsrLen: *mut CK_ULONG,
 ) -> CK_RV {
     guard("TSB_CreateCSR", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        if pParams.is_null() {
-            return Err(bad("NULL parameters"));
-        }
-        let p = &*pParams;
-        let req = |f: *const c_char, n: &str| opt_str(f, n);
-        let spec = CsrSpec {
-            signature_algorithm: req(p.signatureAlgorithm, "signatureAlgorithm")?,
-            validity_days: u32::try_from(p.validityDays)
-                .map_err(|_| bad("validityDays too large"))?,
-            subject: StandardCertificateAttributes {
-                common_name: req(p.commonName, "commonName")?
-                    .ok_or_else(|| bad("commonName is required"))?,
-                country: req(p.country, "country")?,
-                state_or_province_name: req(p.stateOrProvinceName, "stateOrProvinceName")?,
-                locality: req(p.locality, "locality")?,
-                organization_name: req(p.organizationName, "organizationName")?,
-                organization_unit_name: req(p.organizationUnitName, "organizationUnitName")?,
-                email: req(p.email, "email")?,
-                title: req(p.title, "title")?,
-                surname: req(p.surname, "surname")?,
-                given_name: req(p.givenName, "givenName")?,
-                initials: req(p.initials, "initials")?,
-                pseudonym: req(p.pseudonym, "pseudonym")?,
-                generation_qualifier: req(p.generationQualifier, "generationQualifier")?,
-                organization_identifier: req(p.organizationIdentifier, "organizationIdentifier")?,
-            },
-            key_usage: usage_list(p.keyUsage, "keyUsage")?,
-            extended_key_usage: usage_list(p.extendedKeyUsage, "extendedKeyUsage")?,
-            der: output_is_der(p.outputFormat)?,
-        };
-        let cap = out_cap(pCsr, pulCsrLen)?;
-        let o = m.create_csr(&s, hPrivateKey, &spec, cap)?;
-        write_output(o, pCsr, pulCsrLen)
+        session_call(hSession, |m, s| {
+            // SAFETY: pParams is readable with NUL-terminated strings, and pulCsrLen readable
+            // (TSB_CreateCSR's contract, include/tsb_pkcs11.h).
+            let (spec, cap) = unsafe { (csr_spec(pParams)?, out_cap(pCsr, pulCsrLen)?) };
+            let o = m.create_csr(s, hPrivateKey, &spec, cap)?;
+            // SAFETY: pulCsrLen is writable and pCsr holds the capacity read above.
+            unsafe { write_output(o, pCsr, pulCsrLen) }
+        })
     })
 }
 
@@ -260,14 +261,16 @@ pub unsafe extern "C" fn TSB_SelfSignCertificate(
     phCertificate: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("TSB_SelfSignCertificate", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        if phCertificate.is_null() {
-            return Err(bad("NULL phCertificate"));
-        }
-        let spec = cert_spec(pParams)?;
-        let h = m.self_sign(&s, hPrivateKey, &spec)?;
-        put(phCertificate, h)
+        session_call(hSession, |m, s| {
+            if phCertificate.is_null() {
+                return Err(bad("NULL phCertificate"));
+            }
+            // SAFETY: pParams is readable with NUL-terminated strings (the function's contract).
+            let spec = unsafe { cert_spec(pParams) }?;
+            let h = m.self_sign(s, hPrivateKey, &spec)?;
+            // SAFETY: phCertificate is writable (checked not NULL above).
+            unsafe { put(phCertificate, h) }
+        })
     })
 }
 
@@ -284,16 +287,23 @@ pub unsafe extern "C" fn TSB_IssueCertificate(
     pulCertificateLen: *mut CK_ULONG,
 ) -> CK_RV {
     guard("TSB_IssueCertificate", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        let csr = slice(pCsr, ulCsrLen)?;
-        if csr.is_empty() {
-            return Err(bad("empty CSR"));
-        }
-        let spec = cert_spec(pParams)?;
-        let cap = out_cap(pCertificate, pulCertificateLen)?;
-        let o = m.issue_certificate(&s, hCaKey, csr, &spec, cap)?;
-        write_output(o, pCertificate, pulCertificateLen)
+        session_call(hSession, |m, s| {
+            // SAFETY: pCsr holds ulCsrLen bytes, pParams is readable with NUL-terminated strings
+            // and pulCertificateLen readable (TSB_IssueCertificate's contract).
+            let (csr, spec, cap) = unsafe {
+                (
+                    slice(pCsr, ulCsrLen)?,
+                    cert_spec(pParams)?,
+                    out_cap(pCertificate, pulCertificateLen)?,
+                )
+            };
+            if csr.is_empty() {
+                return Err(bad("empty CSR"));
+            }
+            let o = m.issue_certificate(s, hCaKey, csr, &spec, cap)?;
+            // SAFETY: pulCertificateLen is writable and pCertificate holds the capacity.
+            unsafe { write_output(o, pCertificate, pulCertificateLen) }
+        })
     })
 }
 
@@ -308,38 +318,33 @@ pub unsafe extern "C" fn TSB_GetRequestStatus(
     pulResultLen: *mut CK_ULONG,
 ) -> CK_RV {
     guard("TSB_GetRequestStatus", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        let id = opt_str(pRequestId, "request id")?.ok_or_else(|| bad("NULL request id"))?;
-        if pInfo.is_null() {
-            return Err(bad("NULL pInfo"));
-        }
-        let st = m.request_status(&s, &id)?;
-        let status = match st.status {
-            RequestState::Pending => TSB_REQUEST_PENDING,
-            RequestState::Approved => TSB_REQUEST_APPROVED,
-            RequestState::Executed => TSB_REQUEST_EXECUTED,
-            RequestState::Failed => TSB_REQUEST_FAILED,
-            RequestState::Expired => TSB_REQUEST_EXPIRED,
-            RequestState::Rejected => TSB_REQUEST_REJECTED,
-            RequestState::Cancelled => TSB_REQUEST_CANCELLED,
-        };
-        put(
-            pInfo,
-            TSB_REQUEST_INFO {
-                status,
-                approvalsGiven: st.approved_by.len() as CK_ULONG,
-                approvalsOutstanding: st.not_yet_approved_by.len() as CK_ULONG,
-                rejections: st.rejected_by.len() as CK_ULONG,
-            },
-        )?;
-        if !pulResultLen.is_null() {
-            let result = st.result.unwrap_or_default().into_bytes();
-            let cap = out_cap(pResult, pulResultLen)?;
-            let o = crate::token::ops::Output::serve(result, cap);
-            write_output(o, pResult, pulResultLen)?;
-        }
-        Ok(())
+        session_call(hSession, |m, s| {
+            // SAFETY: pRequestId is NUL-terminated (TSB_GetRequestStatus's contract).
+            let id = unsafe { opt_str(pRequestId, "request id") }?
+                .ok_or_else(|| bad("NULL request id"))?;
+            if pInfo.is_null() {
+                return Err(bad("NULL pInfo"));
+            }
+            let st = m.request_status(s, &id)?;
+            let info = TSB_REQUEST_INFO {
+                status: st.status,
+                approvalsGiven: st.approvals_given as CK_ULONG,
+                approvalsOutstanding: st.approvals_outstanding as CK_ULONG,
+                rejections: st.rejections as CK_ULONG,
+            };
+            // SAFETY: pInfo is writable (checked not NULL above).
+            unsafe { put(pInfo, info) }?;
+            if !pulResultLen.is_null() {
+                let result = st.result.unwrap_or_default().into_bytes();
+                // SAFETY: pulResultLen is readable and writable and pResult, when not NULL,
+                // holds *pulResultLen bytes (the function's contract).
+                unsafe {
+                    let cap = out_cap(pResult, pulResultLen)?;
+                    write_output(Output::serve(result, cap), pResult, pulResultLen)?;
+                }
+            }
+            Ok(())
+        })
     })
 }
 
@@ -350,10 +355,12 @@ pub unsafe extern "C" fn TSB_CancelRequest(
     pRequestId: *const c_char,
 ) -> CK_RV {
     guard("TSB_CancelRequest", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        let id = opt_str(pRequestId, "request id")?.ok_or_else(|| bad("NULL request id"))?;
-        m.cancel_request(&s, &id)
+        session_call(hSession, |m, s| {
+            // SAFETY: pRequestId is NUL-terminated (TSB_CancelRequest's contract).
+            let id = unsafe { opt_str(pRequestId, "request id") }?
+                .ok_or_else(|| bad("NULL request id"))?;
+            m.cancel_request(s, &id)
+        })
     })
 }
 
@@ -366,18 +373,15 @@ pub unsafe extern "C" fn TSB_GetLastRequestId(
     pulLen: *mut CK_ULONG,
 ) -> CK_RV {
     guard("TSB_GetLastRequestId", || {
-        let m = module()?;
-        let s = m.session(hSession)?;
-        let id = s.state.lock().last_request_id.clone().ok_or_else(|| {
-            Error::ck(
-                CKR_FUNCTION_FAILED,
-                "no approval request in this session yet",
-            )
-        })?;
-        let mut bytes = id.into_bytes();
-        bytes.push(0);
-        let cap = out_cap(pId as *mut u8, pulLen)?;
-        let o = crate::token::ops::Output::serve(bytes, cap);
-        write_output(o, pId as *mut u8, pulLen)
+        session_call(hSession, |m, s| {
+            let mut bytes = m.last_request_id(s)?.into_bytes();
+            bytes.push(0);
+            // SAFETY: pulLen is readable and writable and pId, when not NULL, holds *pulLen
+            // bytes (TSB_GetLastRequestId's contract).
+            unsafe {
+                let cap = out_cap(pId as *mut u8, pulLen)?;
+                write_output(Output::serve(bytes, cap), pId as *mut u8, pulLen)
+            }
+        })
     })
 }

@@ -5,172 +5,100 @@
 //! Secrets (bearer token, API keys) are never read from the JSON itself: the file names an
 //! environment variable or a file that holds them, so the config can be world-readable and committed.
 //! Every error names the file, the line and the field.
+//!
+//! [`file`](mod@file) reads the JSON (its errors name the file, the line and the field), [`env`](mod@env) the
+//! environment, [`url`] checks the TSB URL, [`secrets`] holds the secrets. This module reads no
+//! other part of the crate but the error type: every layer reads it.
+
+mod env;
+mod file;
+mod secrets;
+mod url;
+
+pub(crate) use env::EnvFn;
+pub(crate) use secrets::Secret;
+pub(crate) use url::{is_loopback_host, url_description};
 
 use crate::error::{Error, Result};
-use serde::Deserialize;
+use file::{strip_position, Ctx, RawConfig, RawSlot};
+use secrets::read_secret;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tsb_models::Policy;
-use zeroize::Zeroizing;
-
-/// A secret value (bearer token, API key): zeroed in memory when dropped (every clone too), never
-/// shown by `Debug`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    /// Wrap a value (copies `s` into zeroizing storage).
-    pub fn new(s: &str) -> Secret {
-        Secret(Zeroizing::new(s.to_string()))
-    }
-    /// The value, for building a request header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Where a secret comes from.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SecretSource {
-    /// Name of an environment variable holding the secret.
-    #[serde(default)]
-    pub env: Option<String>,
-    /// Path of a file holding the secret (surrounding whitespace is trimmed).
-    #[serde(default)]
-    pub file: Option<PathBuf>,
-}
-
-/// The raw JSON shape of one slot (field names are the config keys documented in README.md).
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawSlot {
-    label: Option<String>,
-    url: Option<String>,
-    #[serde(default)]
-    allow_http: bool,
-    token: Option<SecretSource>,
-    #[serde(default)]
-    api_keys: BTreeMap<String, SecretSource>,
-    client_cert: Option<PathBuf>,
-    client_key: Option<PathBuf>,
-    ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pin_is_token: bool,
-    connect_timeout_ms: Option<u64>,
-    request_timeout_ms: Option<u64>,
-    approval_timeout_s: Option<u64>,
-    poll_interval_ms: Option<u64>,
-    poll_max_interval_ms: Option<u64>,
-    default_policy: Option<Policy>,
-    default_policy_file: Option<PathBuf>,
-    label_prefix: Option<String>,
-    cache_ttl_s: Option<u64>,
-    progress: Option<bool>,
-    journal: Option<PathBuf>,
-    #[serde(default)]
-    ca_certificates: Vec<PathBuf>,
-    verify_signatures: Option<bool>,
-    max_list_bytes: Option<u64>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    slots: Vec<RawSlot>,
-    log_level: Option<String>,
-    log_file: Option<String>,
-}
 
 /// One validated slot.
 #[derive(Debug, Clone)]
-pub struct SlotConfig {
+pub(crate) struct SlotConfig {
     /// Token label (max 32 chars shown).
-    pub label: String,
+    pub(crate) label: String,
     /// TSB base URL without trailing slash, e.g. `https://rest-api.cloudshsm.com`.
-    pub url: String,
-    /// Plain HTTP allowed (loopback emulator only).
-    pub allow_http: bool,
+    pub(crate) url: String,
     /// Bearer token (JWT), if configured.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// API keys by role.
-    pub api_keys: BTreeMap<String, Secret>,
+    pub(crate) api_keys: BTreeMap<String, Secret>,
     /// mTLS client certificate and key (PEM files).
-    pub client_identity: Option<(PathBuf, PathBuf)>,
+    pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
     /// Extra trusted CA (PEM file).
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// The PIN given to C_Login is the bearer token.
-    pub pin_is_token: bool,
+    pub(crate) pin_is_token: bool,
     /// TCP/TLS connect timeout.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// Timeout of one HTTP request.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// How long an approval-gated operation waits before giving up (the request stays pending).
-    pub approval_timeout: Duration,
+    pub(crate) approval_timeout: Duration,
     /// First poll interval while waiting for approval.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// Poll interval cap.
-    pub poll_max_interval: Duration,
+    pub(crate) poll_max_interval: Duration,
     /// Policy given to keys generated without the CKA_TSB_POLICY attribute.
-    pub default_policy: Option<Policy>,
+    pub(crate) default_policy: Option<Policy>,
     /// Only keys whose label starts with this are shown; it is added to generated keys' labels.
-    pub label_prefix: String,
+    pub(crate) label_prefix: String,
     /// Key list / attribute cache lifetime.
-    pub cache_ttl: Duration,
+    pub(crate) cache_ttl: Duration,
     /// Show the approval wait on stderr.
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Journal of pending approval requests, so a rerun resumes them.
-    pub journal: Option<PathBuf>,
+    pub(crate) journal: Option<PathBuf>,
     /// Extra CA certificates shown as certificate objects (for chains).
-    pub ca_certificates: Vec<PathBuf>,
+    pub(crate) ca_certificates: Vec<PathBuf>,
     /// Verify every signature from the TSB with the key's public key (and the length of every
     /// plaintext) before returning it. Default on.
-    pub verify_signatures: bool,
+    pub(crate) verify_signatures: bool,
     /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
-    pub max_list_bytes: u64,
+    pub(crate) max_list_bytes: u64,
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
-pub const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Slots, slot id = index.
-    pub slots: Vec<SlotConfig>,
+    pub(crate) slots: Vec<SlotConfig>,
     /// Log level from the file (the environment wins).
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
     /// Log file from the file (the environment wins).
-    pub log_file: Option<String>,
+    pub(crate) log_file: Option<String>,
     /// Where the config came from, for messages.
-    pub source: String,
+    pub(crate) source: String,
     /// `TSB_PKCS11_FORGET_UNKNOWN` was set: forget the outcome-unknown markers at C_Initialize.
-    pub forget_unknown: bool,
-}
-
-/// Read the environment through a function so tests can supply their own.
-pub type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-fn real_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    pub(crate) forget_unknown: bool,
 }
 
 impl Config {
     /// Load from the standard locations and the process environment.
-    pub fn load() -> Result<Config> {
-        Self::load_with(&real_env)
+    pub(crate) fn load() -> Result<Config> {
+        Self::load_with(&env::real_env)
     }
 
     /// Load with a given environment (for tests).
-    pub fn load_with(env: EnvFn) -> Result<Config> {
+    pub(crate) fn load_with(env: EnvFn) -> Result<Config> {
         let path = if let Some(p) = env("TSB_PKCS11_CONFIG") {
             // An explicitly named file must exist.
             let p = PathBuf::from(p);
@@ -224,12 +152,12 @@ impl Config {
             log_level: None,
             log_file: None,
             source: "environment".into(),
-            forget_unknown: forget_unknown(env),
+            forget_unknown: env::forget_unknown(env),
         })
     }
 
     /// Parse and validate file contents.
-    pub fn parse(text: &str, path: &Path, env: EnvFn) -> Result<Config> {
+    pub(crate) fn parse(text: &str, path: &Path, env: EnvFn) -> Result<Config> {
         let file = path.display().to_string();
         let raw: RawConfig = serde_json::from_str(text).map_err(|e| {
             Error::Config(format!(
@@ -251,179 +179,8 @@ impl Config {
             log_level: raw.log_level,
             log_file: raw.log_file,
             source: file,
-            forget_unknown: forget_unknown(env),
+            forget_unknown: env::forget_unknown(env),
         })
-    }
-}
-
-fn forget_unknown(env: EnvFn) -> bool {
-    env("TSB_PKCS11_FORGET_UNKNOWN").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
-struct Ctx<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    /// The line of the `n`-th slot's `"field"` key in the file (best effort: the first occurrence
-    /// of the key after the start of that slot), so errors found after parsing still name a line.
-    fn line_of(&self, field: &str, slot: Option<usize>) -> Option<usize> {
-        if self.text.is_empty() {
-            return None;
-        }
-        let key = format!("\"{field}\"");
-        let mut from = 0;
-        if let Some(n) = slot {
-            // Each slot starts with some key; count occurrences of `"url"` as slot anchors.
-            let mut starts = self.text.match_indices("\"url\"").map(|(i, _)| i);
-            from = starts
-                .nth(n)
-                .map(|i| self.text[..i].rfind('{').unwrap_or(0))
-                .unwrap_or(0);
-        }
-        let pos = self.text[from..].find(&key).map(|p| p + from)?;
-        Some(self.text[..pos].matches('\n').count() + 1)
-    }
-
-    fn err(&self, field: &str, slot: Option<usize>, msg: &str) -> Error {
-        let path = match slot {
-            Some(n) => format!("slots[{n}].{field}"),
-            None => field.to_string(),
-        };
-        match self.line_of(field.split('.').next().unwrap_or(field), slot) {
-            Some(line) => Error::Config(format!(
-                "config error in {} line {line}: {path}: {msg}",
-                self.file
-            )),
-            None => Error::Config(format!("config error in {}: {path}: {msg}", self.file)),
-        }
-    }
-}
-
-fn read_secret(
-    src: &SecretSource,
-    field: &str,
-    slot: usize,
-    ctx: &Ctx,
-    env: EnvFn,
-) -> Result<Secret> {
-    match (&src.env, &src.file) {
-        (Some(var), None) => env(var)
-            .map(|v| Secret::new(Zeroizing::new(v).trim()))
-            .ok_or_else(|| {
-                ctx.err(
-                    field,
-                    Some(slot),
-                    &format!("environment variable {var} is not set"),
-                )
-            }),
-        (None, Some(path)) => read_secret_file(path).map_err(|m| ctx.err(field, Some(slot), &m)),
-        _ => Err(ctx.err(field, Some(slot), "give exactly one of \"env\" or \"file\"")),
-    }
-}
-
-fn read_secret_file(path: &Path) -> std::result::Result<Secret, String> {
-    let v = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-    );
-    let v = v.trim();
-    if v.is_empty() {
-        return Err(format!("{} is empty", path.display()));
-    }
-    Ok(Secret::new(v))
-}
-
-/// Whether `url`, parsed as the HTTP client parses it, names a loopback host: a literal address
-/// in 127.0.0.0/8 or `::1`, or `localhost` (which the client pins to those addresses instead of
-/// asking DNS). The only place plain HTTP is allowed.
-pub fn is_loopback_url(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(is_loopback_host))
-        .unwrap_or(false)
-}
-
-/// `host` as `Url::host_str` gives it (IPv6 in brackets, IPv4 normalized, names lowercased).
-pub fn is_loopback_host(host: &str) -> bool {
-    if host == "localhost" {
-        return true;
-    }
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse::<std::net::IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
-}
-
-/// Parse and check a TSB base URL with the parser the HTTP client uses, so that what is checked
-/// is what gets connected to. Returns the normalized URL (no trailing `/` or `/v1`, no default
-/// port) or the reason it is refused. Never repeats userinfo in a message.
-fn check_url(text: &str, allow_http: bool) -> std::result::Result<String, String> {
-    let text = text.trim();
-    // WHATWG parsing reads `\` as `/` in http(s) URLs while other parsers do not; a URL whose
-    // host depends on the parser is refused outright.
-    if text.contains('\\') {
-        return Err("contains a backslash; write the URL without it".into());
-    }
-    let https_only = "must be https:// (or http:// to a loopback emulator)";
-    let u = reqwest::Url::parse(text).map_err(|e| format!("not a URL ({e}); {https_only}"))?;
-    let scheme = u.scheme();
-    if scheme != "https" && scheme != "http" {
-        return Err(format!("scheme {scheme}: {https_only}"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(
-            "must not contain user:password@ (credentials go in \"token\" or \"api_keys\")".into(),
-        );
-    }
-    if u.query().is_some() {
-        return Err("must not have a query (?...)".into());
-    }
-    if u.fragment().is_some() {
-        return Err("must not have a fragment (#...)".into());
-    }
-    let host = match u.host_str() {
-        Some(h) if !h.is_empty() => h,
-        _ => return Err(format!("not a URL (no host); {https_only}")),
-    };
-    if scheme == "http" {
-        if !allow_http {
-            return Err("plain http:// is refused; use https://, or set \"allow_http\": true (TSB_PKCS11_ALLOW_HTTP=1) for a local emulator on a loopback address".into());
-        }
-        if !is_loopback_host(host) {
-            return Err(
-                "plain http:// is only allowed to a loopback address (127.0.0.0/8, ::1, localhost)"
-                    .into(),
-            );
-        }
-    }
-    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let path = u.path().trim_end_matches('/');
-    let path = path.strip_suffix("/v1").unwrap_or(path);
-    Ok(format!("{scheme}://{host}{port}{path}"))
-}
-
-/// The slot description shown by C_GetSlotInfo: "TSB " and the URL without any userinfo (which
-/// the config refuses anyway; this keeps it out of sight even if a URL got here some other way).
-pub fn url_description(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if matches!(u.scheme(), "https" | "http") => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            format!("TSB {}", u.as_str().trim_end_matches('/'))
-        }
-        _ => "TSB".into(),
     }
 }
 
@@ -435,50 +192,11 @@ fn validate_slot(
     first: bool,
 ) -> Result<SlotConfig> {
     // Environment overrides for the first slot (or the whole slot in env-only mode).
-    let mut token_override = None;
-    if first {
-        if let Some(u) = env("TSB_PKCS11_URL") {
-            raw.url = Some(u);
-        }
-        if let Some(t) = env("TSB_PKCS11_TOKEN") {
-            token_override = Some(Secret::new(Zeroizing::new(t).trim()));
-        } else if let Some(f) = env("TSB_PKCS11_TOKEN_FILE") {
-            token_override = Some(
-                read_secret_file(Path::new(&f))
-                    .map_err(|m| Error::Config(format!("TSB_PKCS11_TOKEN_FILE: {m}")))?,
-            );
-        }
-        if let Some(v) = env("TSB_PKCS11_APPROVAL_TIMEOUT") {
-            let s = v.trim().parse::<u64>().map_err(|_| {
-                Error::Config(format!(
-                    "TSB_PKCS11_APPROVAL_TIMEOUT: expected whole seconds, got {v:?}"
-                ))
-            })?;
-            raw.approval_timeout_s = Some(s);
-        }
-        if let Some(v) = env("TSB_PKCS11_ALLOW_HTTP") {
-            raw.allow_http = matches!(v.trim(), "1" | "true" | "yes");
-        }
-        if let Some(v) = env("TSB_PKCS11_PROGRESS") {
-            raw.progress = Some(!matches!(v.trim(), "0" | "false" | "no" | "off"));
-        }
-        if let Some(v) = env("TSB_PKCS11_DEFAULT_POLICY_FILE") {
-            raw.default_policy_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env("TSB_PKCS11_CACHE_TTL") {
-            raw.cache_ttl_s = Some(v.trim().parse().map_err(|_| {
-                Error::Config(format!(
-                    "TSB_PKCS11_CACHE_TTL: expected whole seconds, got {v:?}"
-                ))
-            })?);
-        }
-        if let Some(v) = env("TSB_PKCS11_JOURNAL") {
-            raw.journal = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env("TSB_PKCS11_CA_FILE") {
-            raw.ca_file = Some(PathBuf::from(v));
-        }
-    }
+    let token_override = if first {
+        env::override_first_slot(&mut raw, env)?
+    } else {
+        None
+    };
     let url_from_env = first && env("TSB_PKCS11_URL").is_some();
     let url = raw.url.clone().ok_or_else(|| {
         ctx.err(
@@ -487,7 +205,7 @@ fn validate_slot(
             "required (the TSB base URL, e.g. https://rest-api.cloudshsm.com)",
         )
     })?;
-    let url = check_url(&url, raw.allow_http).map_err(|m| {
+    let url = url::check_url(&url, raw.allow_http).map_err(|m| {
         if url_from_env {
             Error::Config(format!("TSB_PKCS11_URL: {m}"))
         } else {
@@ -628,7 +346,6 @@ fn validate_slot(
             }
         }),
         url,
-        allow_http: raw.allow_http,
         token,
         api_keys,
         client_identity,
@@ -652,6 +369,7 @@ fn validate_slot(
 
 #[cfg(test)]
 mod tests {
+    use super::url::is_loopback_url;
     use super::*;
     use std::collections::HashMap;
 

@@ -7,11 +7,11 @@
 //! Only what concerns every key fails it: the listing itself, refused credentials, or every key of
 //! the listing failing (the TSB is broken, not one key).
 
-use super::object::{CertInfo, KeyInfo};
+use super::key::{CertInfo, KeyInfo};
+use super::{api, Client};
 use crate::error::{Error, Result};
 use crate::log::Level;
-use crate::tsb::{api, Client};
-use cryptoki_sys::CKR_USER_NOT_LOGGED_IN;
+use crate::util::short;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -31,7 +31,7 @@ struct CertEntry {
 }
 
 /// The cache of one slot.
-pub struct KeyCache {
+pub(crate) struct KeyCache {
     ttl: Duration,
     prefix: String,
     keys: Mutex<HashMap<String, KeyEntry>>,
@@ -41,7 +41,7 @@ pub struct KeyCache {
 
 impl KeyCache {
     /// Empty cache.
-    pub fn new(ttl: Duration, prefix: String) -> KeyCache {
+    pub(crate) fn new(ttl: Duration, prefix: String) -> KeyCache {
         KeyCache {
             ttl,
             prefix,
@@ -57,7 +57,7 @@ impl KeyCache {
 
     /// The key with this TSB label: from the cache when fetched within the TTL, else from the TSB.
     /// `Ok(None)`: no such key, or one this module cannot represent (symmetric, PQC).
-    pub fn key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
+    pub(crate) fn key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
         if let Some(e) = self.keys.lock().get(tsb_label).cloned() {
             if self.fresh(e.at) {
                 return Ok(e.key);
@@ -67,7 +67,11 @@ impl KeyCache {
     }
 
     /// Fetch from the TSB and cache, ignoring what is cached.
-    pub fn fetch_key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
+    pub(crate) fn fetch_key(
+        &self,
+        client: &Client,
+        tsb_label: &str,
+    ) -> Result<Option<Arc<KeyInfo>>> {
         let attrs = api::key_attributes(client, tsb_label)?;
         let key = match attrs {
             Some(a) => match KeyInfo::from_tsb(&a, &self.prefix) {
@@ -77,9 +81,9 @@ impl KeyCache {
                     // shown; a key of a type it offers whose data cannot be read is a bad key:
                     // skipped, with a warning.
                     let offered = a.algorithm.as_deref().is_some_and(|alg| {
-                        ["RSA", "EC", "ED"]
+                        tsb_models::KeyAlgorithm::ALL
                             .iter()
-                            .any(|o| o.eq_ignore_ascii_case(alg))
+                            .any(|o| o.name().eq_ignore_ascii_case(alg))
                     });
                     let level = if offered { Level::Warn } else { Level::Debug };
                     crate::log!(level, "key {} is skipped: {e}", short(tsb_label));
@@ -100,12 +104,12 @@ impl KeyCache {
 
     /// Whatever is cached for this label, however old (for reading attributes of an object whose
     /// handle the caller already holds).
-    pub fn cached_key(&self, tsb_label: &str) -> Option<Arc<KeyInfo>> {
+    pub(crate) fn cached_key(&self, tsb_label: &str) -> Option<Arc<KeyInfo>> {
         self.keys.lock().get(tsb_label).and_then(|e| e.key.clone())
     }
 
     /// Record a key just created or read.
-    pub fn insert_key(&self, key: Arc<KeyInfo>) {
+    pub(crate) fn insert_key(&self, key: Arc<KeyInfo>) {
         let label = key.tsb_label.clone();
         self.keys.lock().insert(
             label.clone(),
@@ -130,7 +134,7 @@ impl KeyCache {
     }
 
     /// Forget a deleted key.
-    pub fn remove_key(&self, tsb_label: &str) {
+    pub(crate) fn remove_key(&self, tsb_label: &str) {
         self.keys.lock().insert(
             tsb_label.to_string(),
             KeyEntry {
@@ -145,7 +149,7 @@ impl KeyCache {
     }
 
     /// The key's certificate (cached per TTL, absence too).
-    pub fn cert(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
+    pub(crate) fn cert(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
         if let Some(e) = self.certs.lock().get(tsb_label).cloned() {
             if self.fresh(e.at) {
                 return Ok(e.cert);
@@ -177,7 +181,7 @@ impl KeyCache {
     }
 
     /// Cached certificate however old.
-    pub fn cached_cert(&self, tsb_label: &str) -> Option<Arc<CertInfo>> {
+    pub(crate) fn cached_cert(&self, tsb_label: &str) -> Option<Arc<CertInfo>> {
         self.certs
             .lock()
             .get(tsb_label)
@@ -185,7 +189,7 @@ impl KeyCache {
     }
 
     /// Record a certificate imported or removed.
-    pub fn set_cert(&self, tsb_label: &str, cert: Option<Arc<CertInfo>>) {
+    pub(crate) fn set_cert(&self, tsb_label: &str, cert: Option<Arc<CertInfo>>) {
         self.certs.lock().insert(
             tsb_label.to_string(),
             CertEntry {
@@ -196,7 +200,7 @@ impl KeyCache {
     }
 
     /// TSB labels of this slot's keys (with the prefix), cached per TTL.
-    pub fn labels(&self, client: &Client) -> Result<Arc<Vec<String>>> {
+    pub(crate) fn labels(&self, client: &Client) -> Result<Arc<Vec<String>>> {
         if let Some((l, at)) = self.listing.lock().clone() {
             if self.fresh(at) {
                 return Ok(l);
@@ -217,7 +221,7 @@ impl KeyCache {
     /// row). Returns what each fetch gave (the key, no key, or the error), so that the caller uses
     /// exactly that answer; it stops early only when the credentials are refused (every further
     /// request would be refused too).
-    pub fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
+    pub(crate) fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
         let missing: Vec<&String> = {
             let keys = self.keys.lock();
             labels
@@ -260,7 +264,7 @@ impl KeyCache {
     /// Every key of the listing that the module can show, as (listing label, key). A key that
     /// cannot be fetched or read is skipped with one log line; see the module docs for what
     /// fails the whole listing.
-    pub fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+    pub(crate) fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
         let labels = self.labels(client)?;
         let mut fetched = self.prefetch(client, &labels);
         let mut out = Vec::with_capacity(labels.len());
@@ -297,7 +301,11 @@ impl KeyCache {
 
     /// The key's certificate for a listing: a certificate that cannot be fetched or read is
     /// skipped (None) with one log line, unless the credentials were refused.
-    pub fn cert_or_skip(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<CertInfo>>> {
+    pub(crate) fn cert_or_skip(
+        &self,
+        client: &Client,
+        tsb_label: &str,
+    ) -> Result<Option<Arc<CertInfo>>> {
         match self.cert(client, tsb_label) {
             Err(e) if skippable(&e) => {
                 crate::log!(
@@ -314,7 +322,7 @@ impl KeyCache {
 
 /// What fetching one key's attributes gave: the key, no key (none by that label, or one the
 /// module does not show), or the error.
-pub type Fetched = Result<Option<Arc<KeyInfo>>>;
+pub(crate) type Fetched = Result<Option<Arc<KeyInfo>>>;
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
 const MAX_LABEL_IN_PATH: usize = 2048;
@@ -322,27 +330,12 @@ const MAX_LABEL_IN_PATH: usize = 2048;
 /// Whether an error concerns one key only (skip the key) rather than every request (refused
 /// credentials: fail).
 fn skippable(e: &Error) -> bool {
-    e.rv() != CKR_USER_NOT_LOGGED_IN
-}
-
-/// A label for a log line: at most 64 characters, with its length when cut.
-pub fn short(label: &str) -> String {
-    match label.char_indices().nth(64) {
-        Some((i, _)) => format!("{}... ({} bytes)", &label[..i], label.len()),
-        None => label.to_string(),
-    }
+    !e.credentials_refused()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_labels_for_logs() {
-        assert_eq!(short("abc"), "abc");
-        let long = "é".repeat(100);
-        assert_eq!(short(&long), format!("{}... (200 bytes)", "é".repeat(64)));
-    }
 
     #[test]
     fn refused_credentials_are_not_one_bad_key() {

@@ -1,0 +1,99 @@
+//! The config file: its raw JSON shape (the field names are the config keys documented in
+//! README.md) and errors that name the file, the line and the field.
+
+use super::secrets::SecretSource;
+use crate::error::Error;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tsb_models::Policy;
+
+/// The raw JSON shape of one slot (field names are the config keys documented in README.md).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlot {
+    pub(super) label: Option<String>,
+    pub(super) url: Option<String>,
+    #[serde(default)]
+    pub(super) allow_http: bool,
+    pub(super) token: Option<SecretSource>,
+    #[serde(default)]
+    pub(super) api_keys: BTreeMap<String, SecretSource>,
+    pub(super) client_cert: Option<PathBuf>,
+    pub(super) client_key: Option<PathBuf>,
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) pin_is_token: bool,
+    pub(super) connect_timeout_ms: Option<u64>,
+    pub(super) request_timeout_ms: Option<u64>,
+    pub(super) approval_timeout_s: Option<u64>,
+    pub(super) poll_interval_ms: Option<u64>,
+    pub(super) poll_max_interval_ms: Option<u64>,
+    pub(super) default_policy: Option<Policy>,
+    pub(super) default_policy_file: Option<PathBuf>,
+    pub(super) label_prefix: Option<String>,
+    pub(super) cache_ttl_s: Option<u64>,
+    pub(super) progress: Option<bool>,
+    pub(super) journal: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) ca_certificates: Vec<PathBuf>,
+    pub(super) verify_signatures: Option<bool>,
+    pub(super) max_list_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) slots: Vec<RawSlot>,
+    pub(super) log_level: Option<String>,
+    pub(super) log_file: Option<String>,
+}
+
+pub(super) fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The line of the `n`-th slot's `"field"` key in the file (best effort: the first occurrence
+    /// of the key after the start of that slot), so errors found after parsing still name a line.
+    fn line_of(&self, field: &str, slot: Option<usize>) -> Option<usize> {
+        if self.text.is_empty() {
+            return None;
+        }
+        let key = format!("\"{field}\"");
+        let mut from = 0;
+        if let Some(n) = slot {
+            // Each slot starts with some key; count occurrences of `"url"` as slot anchors.
+            let mut starts = self.text.match_indices("\"url\"").map(|(i, _)| i);
+            from = starts
+                .nth(n)
+                .map(|i| self.text[..i].rfind('{').unwrap_or(0))
+                .unwrap_or(0);
+        }
+        let pos = self.text[from..].find(&key).map(|p| p + from)?;
+        Some(self.text[..pos].matches('\n').count() + 1)
+    }
+
+    pub(super) fn err(&self, field: &str, slot: Option<usize>, msg: &str) -> Error {
+        let path = match slot {
+            Some(n) => format!("slots[{n}].{field}"),
+            None => field.to_string(),
+        };
+        match self.line_of(field.split('.').next().unwrap_or(field), slot) {
+            Some(line) => Error::Config(format!(
+                "config error in {} line {line}: {path}: {msg}",
+                self.file
+            )),
+            None => Error::Config(format!("config error in {}: {path}: {msg}", self.file)),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! C arguments in and out: input buffers, out-pointers, output buffers with the standard's
+//! length-query / CKR_BUFFER_TOO_SMALL semantics, lists, templates and mechanisms. Every function
+//! here checks for NULL and absurd lengths before it reads or writes; what it cannot check (that a
+//! non-NULL pointer is valid for the length the caller gave) is the caller's contract under
+//! PKCS#11, stated as each function's safety requirement.
+
+use crate::error::{Error, Result};
+use crate::mechanism::{MechParams, OaepParams, PssParams};
+use crate::token::{Attr, Output, Template};
+use cryptoki_sys::*;
+
+/// Largest single buffer the module will read from a caller (guards against garbage lengths).
+const MAX_LEN: CK_ULONG = 256 * 1024 * 1024;
+/// Largest attribute value the module will read from a template. Real values (labels, ids,
+/// certificates, policies) are a few KiB; a larger length is garbage and an invalid value.
+const MAX_ATTRIBUTE_LEN: CK_ULONG = 1024 * 1024;
+/// Longest template the module reads.
+const MAX_TEMPLATE: CK_ULONG = 4096;
+
+/// CKR_ARGUMENTS_BAD with a message for the log.
+pub(crate) fn bad(msg: &str) -> Error {
+    Error::ck(CKR_ARGUMENTS_BAD, msg)
+}
+
+/// A caller's input buffer.
+///
+/// # Safety
+/// `p`, when not NULL, points at `len` readable bytes that stay valid for the call.
+pub(crate) unsafe fn slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(bad("NULL data pointer with a non-zero length"));
+    }
+    if len > MAX_LEN {
+        return Err(Error::ck(CKR_DATA_LEN_RANGE, "input too large"));
+    }
+    // SAFETY: not NULL, and readable for `len` bytes by the caller's contract; `len` is below
+    // MAX_LEN, so it fits usize and isize.
+    Ok(unsafe { std::slice::from_raw_parts(p, len as usize) })
+}
+
+/// Write through an out-pointer after checking it.
+///
+/// # Safety
+/// `p`, when not NULL, points at a writable `T`.
+pub(crate) unsafe fn put<T>(p: *mut T, v: T) -> Result<()> {
+    if p.is_null() {
+        return Err(bad("NULL output pointer"));
+    }
+    // SAFETY: not NULL, a writable and aligned `T` (a C object of that type) by the caller's
+    // contract; `write` does not read or drop the old value.
+    unsafe { p.write(v) };
+    Ok(())
+}
+
+/// The capacity of an output buffer: None for a length query (NULL buffer).
+///
+/// # Safety
+/// `plen`, when not NULL, points at a readable CK_ULONG.
+pub(crate) unsafe fn out_cap(p: *mut u8, plen: *mut CK_ULONG) -> Result<Option<usize>> {
+    if plen.is_null() {
+        return Err(bad("NULL length pointer"));
+    }
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: not NULL, readable by the caller's contract.
+    let cap = unsafe { plen.read() };
+    Ok(Some(usize::try_from(cap).unwrap_or(usize::MAX)))
+}
+
+/// Write an operation's output with the standard's buffer semantics: the length for a length
+/// query, the data when it fits, CKR_BUFFER_TOO_SMALL with the length needed when not.
+///
+/// # Safety
+/// `plen` points at a writable CK_ULONG; `p`, when not NULL, at `*plen` writable bytes (the
+/// capacity read by [`out_cap`], which produced the `Output` together with the layer below).
+pub(crate) unsafe fn write_output(o: Output, p: *mut u8, plen: *mut CK_ULONG) -> Result<()> {
+    match o {
+        // SAFETY (all three arms): `plen` and `p` as this function requires.
+        Output::Len(n) => unsafe { put(plen, n as CK_ULONG) },
+        Output::Data(v) => {
+            if !v.is_empty() {
+                if p.is_null() {
+                    return Err(bad("NULL output buffer"));
+                }
+                // SAFETY: `p` holds at least the capacity the caller gave, and an `Output::Data`
+                // is never longer than that capacity; the buffers cannot overlap (`v` is ours).
+                unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len()) };
+            }
+            // SAFETY: as above.
+            unsafe { put(plen, v.len() as CK_ULONG) }
+        }
+        Output::TooSmall(n) => {
+            // SAFETY: as above.
+            unsafe { put(plen, n as CK_ULONG) }?;
+            Err(Error::ck(
+                CKR_BUFFER_TOO_SMALL,
+                format!("output needs {n} bytes"),
+            ))
+        }
+    }
+}
+
+/// Write a list (slots, mechanisms, interfaces) with the standard's semantics: `p` NULL asks for
+/// the count; a buffer of fewer than the count entries gets CKR_BUFFER_TOO_SMALL and the count.
+///
+/// # Safety
+/// `count` points at a writable CK_ULONG; `p`, when not NULL, at `*count` writable `T`s.
+pub(crate) unsafe fn write_list<T: Copy>(
+    items: &[T],
+    p: *mut T,
+    count: *mut CK_ULONG,
+) -> Result<()> {
+    if count.is_null() {
+        return Err(bad("NULL count pointer"));
+    }
+    let n = items.len() as CK_ULONG;
+    if !p.is_null() {
+        // SAFETY: `count` is not NULL and readable by the caller's contract.
+        if unsafe { count.read() } < n {
+            // SAFETY: as above, and writable.
+            unsafe { count.write(n) };
+            return Err(Error::ck(
+                CKR_BUFFER_TOO_SMALL,
+                format!("the list has {n} entries"),
+            ));
+        }
+        // SAFETY: `p` has room for `*count >= n` entries by the caller's contract.
+        unsafe { copy_to(items, p) };
+    }
+    // SAFETY: `count` as above.
+    unsafe { put(count, n) }
+}
+
+/// Copy `items` to the caller's array.
+///
+/// # Safety
+/// `p` points at room for `items.len()` writable `T`s (not overlapping `items`).
+pub(crate) unsafe fn copy_to<T: Copy>(items: &[T], p: *mut T) {
+    if !items.is_empty() {
+        // SAFETY: by this function's requirement.
+        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
+    }
+}
+
+/// Copy a template out of C memory (its values too, checked for absurd lengths).
+///
+/// # Safety
+/// `p`, when not NULL, points at `n` readable CK_ATTRIBUTEs whose `pValue`s, when not NULL, are
+/// readable for their `ulValueLen`.
+pub(crate) unsafe fn read_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Template> {
+    check_template(p, n)?;
+    let attrs: &[CK_ATTRIBUTE] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: not NULL and `n` (at most MAX_TEMPLATE) readable entries by this function's
+        // requirement (checked above).
+        unsafe { std::slice::from_raw_parts(p, n as usize) }
+    };
+    attrs
+        .iter()
+        .map(|a| {
+            if a.ulValueLen == CK_UNAVAILABLE_INFORMATION {
+                return Err(Error::ck(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    format!("attribute 0x{:x} has no value", a.type_),
+                ));
+            }
+            // An absurd length is a bad value of that attribute (PKCS#11 has no "data length"
+            // error for templates), checked before anything is read.
+            if a.ulValueLen > MAX_ATTRIBUTE_LEN {
+                return Err(Error::ck(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    format!(
+                        "attribute 0x{:x} has an absurd length ({})",
+                        a.type_, a.ulValueLen
+                    ),
+                ));
+            }
+            // SAFETY: the value is readable for its length by this function's requirement.
+            let v = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }?;
+            Ok(Attr::new(a.type_, v.to_vec()))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Template::new)
+}
+
+/// A template pointer and count the module may read: NULL only with 0, and not absurdly long.
+fn check_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<()> {
+    if n > 0 && p.is_null() {
+        return Err(bad("NULL template with a non-zero count"));
+    }
+    if n > MAX_TEMPLATE {
+        return Err(bad("template too long"));
+    }
+    Ok(())
+}
+
+/// The caller's template array itself, which C_GetAttributeValue writes into.
+///
+/// # Safety
+/// `p`, when not NULL, points at `n` CK_ATTRIBUTEs, readable and writable for the call.
+pub(crate) unsafe fn template_mut<'a>(
+    p: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+) -> Result<&'a mut [CK_ATTRIBUTE]> {
+    check_template(p, n)?;
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: not NULL and `n` (at most MAX_TEMPLATE) writable entries by this function's
+    // requirement (checked above).
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, n as usize) })
+}
+
+/// Copy a mechanism and its parameters out of C memory.
+///
+/// # Safety
+/// `p`, when not NULL, points at a readable CK_MECHANISM whose `pParameter`, when not NULL, is
+/// readable for `ulParameterLen` bytes.
+pub(crate) unsafe fn read_mechanism(
+    p: *const CK_MECHANISM,
+) -> Result<(CK_MECHANISM_TYPE, MechParams)> {
+    if p.is_null() {
+        return Err(bad("NULL mechanism"));
+    }
+    // SAFETY: not NULL, readable by this function's requirement.
+    let m = unsafe { p.read_unaligned() };
+    let plen = m.ulParameterLen as usize;
+    if m.pParameter.is_null() {
+        if plen != 0 {
+            return Err(Error::ck(
+                CKR_MECHANISM_PARAM_INVALID,
+                "NULL parameter with a non-zero length",
+            ));
+        }
+        return Ok((m.mechanism, MechParams::None));
+    }
+    if plen == 0 {
+        return Ok((m.mechanism, MechParams::None));
+    }
+    let invalid = |what: &str| {
+        Error::ck(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("{what} has the wrong size"),
+        )
+    };
+    let params = match m.mechanism {
+        CKM_RSA_PKCS_PSS
+        | CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_SHA512_RSA_PKCS_PSS => {
+            if plen != std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
+                return Err(invalid("CK_RSA_PKCS_PSS_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let pp = unsafe { (m.pParameter as *const CK_RSA_PKCS_PSS_PARAMS).read_unaligned() };
+            MechParams::Pss(PssParams {
+                hash_alg: pp.hashAlg,
+                mgf: pp.mgf,
+                salt_len: pp.sLen,
+            })
+        }
+        CKM_RSA_PKCS_OAEP => {
+            if plen != std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() {
+                return Err(invalid("CK_RSA_PKCS_OAEP_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let op = unsafe { (m.pParameter as *const CK_RSA_PKCS_OAEP_PARAMS).read_unaligned() };
+            let source = if op.source == 0 || op.ulSourceDataLen == 0 {
+                Vec::new()
+            } else if op.source != CKZ_DATA_SPECIFIED {
+                return Err(Error::ck(
+                    CKR_MECHANISM_PARAM_INVALID,
+                    "OAEP source must be CKZ_DATA_SPECIFIED",
+                ));
+            } else {
+                // SAFETY: the caller's OAEP parameters name their source data and its length.
+                unsafe { slice(op.pSourceData as *const u8, op.ulSourceDataLen) }?.to_vec()
+            };
+            MechParams::Oaep(OaepParams {
+                hash_alg: op.hashAlg,
+                mgf: op.mgf,
+                source_data: source,
+            })
+        }
+        CKM_EDDSA => {
+            if plen != std::mem::size_of::<CK_EDDSA_PARAMS>() {
+                return Err(invalid("CK_EDDSA_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let ep = unsafe { (m.pParameter as *const CK_EDDSA_PARAMS).read_unaligned() };
+            if ep.phFlag == 0 && ep.ulContextDataLen == 0 {
+                MechParams::None
+            } else {
+                MechParams::Other(plen)
+            }
+        }
+        _ => MechParams::Other(plen),
+    };
+    Ok((m.mechanism, params))
+}
+
+/// A NUL-terminated UTF-8 string argument; NULL or empty is `None`.
+///
+/// # Safety
+/// `p`, when not NULL, points at a NUL-terminated string readable for the call.
+pub(crate) unsafe fn opt_str(p: *const std::os::raw::c_char, what: &str) -> Result<Option<String>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: not NULL, NUL-terminated by this function's requirement.
+    let s = unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Error::ck(CKR_ARGUMENTS_BAD, format!("{what} is not UTF-8")))?;
+    Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
+}
+
+/// Copy a Rust string into a blank-padded fixed-size C field.
+pub(crate) fn pad_field(s: &str, out: &mut [CK_UTF8CHAR]) {
+    crate::util::pad(s, out)
+}

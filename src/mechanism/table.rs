@@ -1,0 +1,191 @@
+//! The table of mechanisms C_GetMechanismList and C_GetMechanismInfo report: exactly what the
+//! module does, with key sizes and flags.
+
+use cryptoki_sys::*;
+
+/// One row of the mechanism table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MechRow {
+    /// CKM_*.
+    pub(crate) mech: CK_MECHANISM_TYPE,
+    /// Minimum key size (bits).
+    pub(crate) min: CK_ULONG,
+    /// Maximum key size (bits).
+    pub(crate) max: CK_ULONG,
+    /// CKF_* flags.
+    pub(crate) flags: CK_FLAGS,
+}
+
+const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+
+/// Every mechanism the token does, with key sizes and flags.
+pub(crate) const MECHANISMS: &[MechRow] = &[
+    MechRow {
+        mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
+        min: 2048,
+        max: 4096,
+        flags: CKF_GENERATE_KEY_PAIR,
+    },
+    MechRow {
+        mech: CKM_EC_KEY_PAIR_GEN,
+        min: 256,
+        max: 521,
+        flags: CKF_GENERATE_KEY_PAIR | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        min: 255,
+        max: 255,
+        flags: CKF_GENERATE_KEY_PAIR,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_SHA1_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA224_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA256_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA384_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA512_RSA_PKCS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA224_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA256_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA384_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA512_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_RSA_PKCS_OAEP,
+        min: 2048,
+        max: 4096,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_ECDSA,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA1,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA224,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA256,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA384,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_ECDSA_SHA512,
+        min: 256,
+        max: 521,
+        flags: SV | EC_FLAGS,
+    },
+    MechRow {
+        mech: CKM_EDDSA,
+        min: 255,
+        max: 255,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA_1,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA224,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA256,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA384,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+    MechRow {
+        mech: CKM_SHA512,
+        min: 0,
+        max: 0,
+        flags: CKF_DIGEST,
+    },
+];
+
+/// Look a mechanism up.
+pub(crate) fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
+    MECHANISMS.iter().find(|r| r.mech == mech)
+}

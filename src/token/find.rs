@@ -1,0 +1,133 @@
+//! C_FindObjectsInit / C_FindObjects / C_FindObjectsFinal: the whole search is evaluated at Init
+//! (a find by label asks the TSB for that one key, other finds use the cached listing), and the
+//! handles are handed out in portions.
+
+use super::attributes::{AttrValue, ObjClass, ObjectView};
+use super::objects::ObjRef;
+use super::session::Session;
+use super::template::Template;
+use super::Module;
+use crate::error::Result;
+use crate::tsb::key::KeyInfo;
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// An active find: the handles found, and how many were handed out.
+pub(crate) struct FindOp {
+    results: Vec<CK_OBJECT_HANDLE>,
+    pos: usize,
+}
+
+impl FindOp {
+    pub(crate) fn new(results: Vec<CK_OBJECT_HANDLE>) -> FindOp {
+        FindOp { results, pos: 0 }
+    }
+}
+
+impl Module {
+    /// C_FindObjectsInit: CKR_OPERATION_ACTIVE when a find is active, else the search, now.
+    pub(crate) fn find_init(&self, session: &Session, template: &Template) -> Result<()> {
+        self.start(session, || Ok(FindOp::new(self.find(session, template)?)))
+    }
+
+    /// C_FindObjects: the next handles, at most `max`.
+    pub(crate) fn find_next(&self, session: &Session, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let mut st = session.state.lock();
+        let f = st.ops.get::<FindOp>()?;
+        let n = (f.results.len() - f.pos).min(max);
+        let out = f.results[f.pos..f.pos + n].to_vec();
+        f.pos += n;
+        Ok(out)
+    }
+
+    /// C_FindObjectsFinal.
+    pub(crate) fn find_final(&self, session: &Session) -> Result<()> {
+        session
+            .state
+            .lock()
+            .ops
+            .take::<FindOp>()
+            .map(|_| ())
+            .ok_or_else(super::operation::not_initialized)
+    }
+
+    /// The handles of every object of the session's slot that matches `template`. Values are
+    /// compared as bytes, so a value of the wrong size (a CKA_CLASS of 3 bytes) matches nothing.
+    pub(crate) fn find(
+        &self,
+        session: &Session,
+        template: &Template,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let slot = self.slot_of(session);
+        if slot.login_required() && !slot.logged_in() {
+            // Every object is private on such a slot; without a login none is visible.
+            return Ok(Vec::new());
+        }
+        let class = match template.get(CKA_CLASS).map(|a| a.as_ulong()) {
+            Some(Err(_)) => return Ok(Vec::new()),
+            Some(Ok(c)) => Some(c),
+            None => None,
+        };
+        let want = |c: CK_OBJECT_CLASS| class.map(|x| x == c).unwrap_or(true);
+        let want_keys = want(CKO_PRIVATE_KEY) || want(CKO_PUBLIC_KEY);
+        let want_certs = want(CKO_CERTIFICATE);
+        if !want_keys && !want_certs {
+            return Ok(Vec::new());
+        }
+        let private_objects = slot.login_required();
+        let matches = |view: &ObjectView| {
+            template
+                .iter()
+                .all(|a| view.attribute(a.ty, private_objects) == AttrValue::Value(a.value.clone()))
+        };
+        let keys: Vec<(String, Arc<KeyInfo>)> = match template.get(CKA_LABEL).map(|a| a.as_utf8()) {
+            // A label that is not UTF-8 names no TSB key.
+            Some(Err(_)) => return Ok(Vec::new()),
+            // A find by label asks for that one key, without listing.
+            Some(Ok(l)) => {
+                let l = format!("{}{l}", slot.config.label_prefix);
+                match slot.tsb.key(&l)? {
+                    Some(k) => vec![(l, k)],
+                    None => vec![],
+                }
+            }
+            // One bad key is skipped, not fatal (tsb::cache::KeyCache::all_keys).
+            None => slot.tsb.all_keys()?,
+        };
+        let mut out = Vec::new();
+        let mut found = |label: &str, class: ObjClass| {
+            out.push(self.handle_for(ObjRef {
+                slot: slot.id,
+                label: label.to_string(),
+                class,
+            }))
+        };
+        for (l, key) in &keys {
+            if want_keys {
+                for (class, view) in [
+                    (ObjClass::Private, ObjectView::Private(key.clone())),
+                    (ObjClass::Public, ObjectView::Public(key.clone())),
+                ] {
+                    if matches(&view) {
+                        found(l, class);
+                    }
+                }
+            }
+            if want_certs {
+                if let Some(cert) = slot.tsb.cert_or_skip(l)? {
+                    if matches(&ObjectView::Certificate(key.clone(), cert)) {
+                        found(l, ObjClass::Certificate);
+                    }
+                }
+            }
+        }
+        if want_certs {
+            for (i, (l, c)) in slot.ca_certs.iter().enumerate() {
+                if matches(&ObjectView::CaCertificate(l.clone(), c.clone())) {
+                    found(l, ObjClass::CaCertificate(i));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

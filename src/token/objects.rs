@@ -1,0 +1,280 @@
+//! Objects: stable handles for the TSB's keys and certificates (and the configured CA
+//! certificates), looking an object up behind its handle, reading its attributes, and creating,
+//! changing and destroying objects.
+
+use super::attributes::{AttrValue, ObjClass, ObjectView};
+use super::session::Session;
+use super::template::Template;
+use super::Module;
+use crate::error::{Error, Result};
+use crate::log::Level;
+use crate::tsb::key::{CertInfo, KeyInfo};
+use cryptoki_sys::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// An object handle's referent: stable for the module's lifetime, across cache refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ObjRef {
+    pub(crate) slot: usize,
+    /// TSB label (with prefix), or the CA certificate's label.
+    pub(crate) label: String,
+    pub(crate) class: ObjClass,
+}
+
+/// Handles in both directions.
+#[derive(Default)]
+pub(crate) struct HandleTable {
+    by_ref: HashMap<ObjRef, CK_OBJECT_HANDLE>,
+    by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
+}
+
+/// Object handles come from a process-wide counter, not from the [`Module`]: after C_Finalize and
+/// C_Initialize a handle an application kept from before must be invalid, never a new object that
+/// happens to get the same number.
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
+
+impl Module {
+    /// The stable handle of an object.
+    pub(crate) fn handle_for(&self, r: ObjRef) -> CK_OBJECT_HANDLE {
+        let mut t = self.handles.lock();
+        if let Some(h) = t.by_ref.get(&r) {
+            return *h;
+        }
+        let h = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
+        t.by_ref.insert(r.clone(), h);
+        t.by_handle.insert(h, r);
+        h
+    }
+
+    fn resolve_handle(&self, h: CK_OBJECT_HANDLE) -> Result<ObjRef> {
+        self.handles
+            .lock()
+            .by_handle
+            .get(&h)
+            .cloned()
+            .ok_or_else(|| Error::ck(CKR_OBJECT_HANDLE_INVALID, format!("no object {h}")))
+    }
+
+    /// The current state of the object behind a handle. Uses cached data however old (the caller
+    /// found it recently); fetches only when the cache has nothing.
+    pub(crate) fn object(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+    ) -> Result<(ObjRef, ObjectView)> {
+        let r = self.resolve_handle(h)?;
+        if r.slot != session.slot {
+            return Err(Error::ck(
+                CKR_OBJECT_HANDLE_INVALID,
+                format!("object {h} belongs to another slot"),
+            ));
+        }
+        let slot = &self.slots[r.slot];
+        let gone = || {
+            Error::ck(
+                CKR_OBJECT_HANDLE_INVALID,
+                format!("object {h} no longer exists"),
+            )
+        };
+        let view = match r.class {
+            ObjClass::CaCertificate(i) => {
+                let (label, c) = slot.ca_certs.get(i).ok_or_else(gone)?;
+                ObjectView::CaCertificate(label.clone(), c.clone())
+            }
+            class => {
+                slot.check_access()?;
+                let key = match slot.tsb.cached_key(&r.label) {
+                    Some(k) => k,
+                    None => slot.tsb.key(&r.label)?.ok_or_else(gone)?,
+                };
+                match class {
+                    ObjClass::Private => ObjectView::Private(key),
+                    ObjClass::Public => ObjectView::Public(key),
+                    _ => {
+                        let cert = match slot.tsb.cached_cert(&r.label) {
+                            Some(c) => c,
+                            None => slot.tsb.cert(&r.label)?.ok_or_else(gone)?,
+                        };
+                        ObjectView::Certificate(key, cert)
+                    }
+                }
+            }
+        };
+        Ok((r, view))
+    }
+
+    /// A key object of the session's slot, for an operation.
+    pub(crate) fn key_object(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        want: ObjClass,
+    ) -> Result<Arc<KeyInfo>> {
+        let (r, view) = self.object(session, h).map_err(|e| match e {
+            Error::Ck(CKR_OBJECT_HANDLE_INVALID, m) => Error::Ck(CKR_KEY_HANDLE_INVALID, m),
+            other => other,
+        })?;
+        match view {
+            ObjectView::Private(k) if want == ObjClass::Private => Ok(k),
+            ObjectView::Public(k) if want == ObjClass::Public => Ok(k),
+            // Verify/encrypt with the private key's handle is allowed by many tools: the public
+            // half is known.
+            ObjectView::Private(k) if want == ObjClass::Public => Ok(k),
+            _ => Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                format!("object {h} ({:?}) cannot be used here", r.class),
+            )),
+        }
+    }
+
+    /// C_GetAttributeValue for one object: the value of each requested type.
+    pub(crate) fn attributes(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrValue>> {
+        let (_, view) = self.object(session, h)?;
+        let private_objects = self.slot_of(session).login_required();
+        Ok(types
+            .iter()
+            .map(|t| view.attribute(*t, private_objects))
+            .collect())
+    }
+
+    /// C_SetAttributeValue: objects mirror the TSB, whose attributes this module does not modify
+    /// (every object says CKA_MODIFIABLE false). The object must exist.
+    pub(crate) fn set_attributes(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        _template: &Template,
+    ) -> Result<()> {
+        self.object(session, h)?;
+        Err(Error::ck(
+            CKR_ACTION_PROHIBITED,
+            "objects are not modifiable through this module",
+        ))
+    }
+
+    /// C_DestroyObject: deletes the key (both key objects) or the certificate on the TSB.
+    pub(crate) fn destroy_object(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<()> {
+        let (r, view) = self.object(session, h)?;
+        if !session.rw {
+            return Err(Error::ck(
+                CKR_SESSION_READ_ONLY,
+                "destroying a token object needs a read/write session",
+            ));
+        }
+        let slot = &self.slots[r.slot];
+        match view {
+            ObjectView::Private(k) | ObjectView::Public(k) => {
+                if !k.destroyable {
+                    return Err(Error::ck(
+                        CKR_ACTION_PROHIBITED,
+                        "the key is not destroyable",
+                    ));
+                }
+                slot.tsb.delete_key(&r.label)?;
+                crate::log!(Level::Info, "deleted key {}", r.label);
+            }
+            ObjectView::Certificate(..) => {
+                slot.tsb.delete_certificate(&r.label)?;
+                crate::log!(Level::Info, "deleted the certificate of key {}", r.label);
+            }
+            ObjectView::CaCertificate(..) => {
+                return Err(Error::ck(
+                    CKR_ACTION_PROHIBITED,
+                    "CA certificates from the configuration cannot be destroyed",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// C_CreateObject: only X.509 certificates, imported onto the key with the same CKA_ID or
+    /// CKA_LABEL (the TSB stores a certificate with its key).
+    pub(crate) fn create_object(
+        &self,
+        session: &Session,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let slot = self.slot_of(session);
+        slot.check_access()?;
+        if !session.rw {
+            return Err(Error::ck(
+                CKR_SESSION_READ_ONLY,
+                "creating a token object needs a read/write session",
+            ));
+        }
+        match template.ulong(CKA_CLASS)? {
+            Some(CKO_CERTIFICATE) => {}
+            Some(_) => {
+                return Err(Error::ck(
+                    CKR_TEMPLATE_INCONSISTENT,
+                    "only certificates can be created; keys are generated in the HSM",
+                ))
+            }
+            None => return Err(Error::ck(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required")),
+        }
+        if let Some(ct) = template.ulong(CKA_CERTIFICATE_TYPE)? {
+            if ct != CKC_X_509 {
+                return Err(Error::ck(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    "only X.509 certificates are supported",
+                ));
+            }
+        }
+        let der = template.bytes(CKA_VALUE).ok_or_else(|| {
+            Error::ck(
+                CKR_TEMPLATE_INCOMPLETE,
+                "CKA_VALUE (the DER certificate) is required",
+            )
+        })?;
+        let cert = CertInfo::from_der(der.to_vec()).ok_or_else(|| {
+            Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                "CKA_VALUE is not a DER X.509 certificate",
+            )
+        })?;
+        // Find the key: by label first, else by id among the listed keys.
+        let key = if let Some(l) = template.utf8(CKA_LABEL)? {
+            slot.tsb.key(&format!("{}{l}", slot.config.label_prefix))?
+        } else if let Some(id) = template.bytes(CKA_ID) {
+            slot.tsb
+                .all_keys()?
+                .into_iter()
+                .map(|(_, k)| k)
+                .find(|k| k.id == id)
+        } else {
+            return Err(Error::ck(
+                CKR_TEMPLATE_INCOMPLETE,
+                "CKA_LABEL or CKA_ID naming the certificate's key is required",
+            ));
+        };
+        let key = key.ok_or_else(|| {
+            Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                "no key with this CKA_LABEL/CKA_ID: the TSB stores certificates with their key",
+            )
+        })?;
+        if cert.fields.spki != key.spki {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                format!(
+                    "the certificate's public key is not the public key of {}",
+                    key.tsb_label
+                ),
+            ));
+        }
+        slot.tsb
+            .import_certificate(&key.tsb_label, Arc::new(cert))?;
+        Ok(self.handle_for(ObjRef {
+            slot: slot.id,
+            label: key.tsb_label.clone(),
+            class: ObjClass::Certificate,
+        }))
+    }
+}

@@ -1,0 +1,74 @@
+//! C_Sign*: the signature is made on the TSB (waiting for approvers when the key's policy says
+//! so), the input hashed locally first for the hashing mechanisms, and the result verified with
+//! the key's public key before it is returned (see [`super::results`]).
+
+use super::operation::{Accum, KeyUse, Output};
+use super::remote::{RemoteMech, RemoteOp};
+use super::session::Session;
+use super::Module;
+use crate::error::{Error, Result};
+use crate::mechanism::{self, MechParams, SignScheme};
+use crate::tsb::key::KeyInfo;
+use cryptoki_sys::*;
+
+/// An active signature.
+pub(crate) type SignOp = RemoteOp<SignScheme>;
+
+impl RemoteMech for SignScheme {
+    const SINGLE: &'static str = "C_Sign";
+    const MULTI: &'static str = "C_SignUpdate/C_SignFinal";
+
+    fn output_len(&self, key: &KeyInfo) -> usize {
+        key.public.signature_len()
+    }
+
+    fn run(&self, m: &Module, session: &Session, key: &KeyInfo, input: &[u8]) -> Result<Vec<u8>> {
+        let scheme = *self;
+        let slot = m.slot_of(session);
+        slot.check_access()?;
+        crate::panic_hook::panic_point("remote-op");
+        let (alg, payload) = mechanism::tsb_sign_request(scheme, input, key.public.modulus_len())?;
+        let sig = session.as_caller(|caller| slot.tsb.sign(key, &alg, &payload, caller))?;
+        let checked = mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
+            .map_err(|e| Error::BadResult(e.to_string()))
+            .and_then(|sig| {
+                if slot.config.verify_signatures {
+                    super::results::signature(key, scheme, input, &sig)?;
+                }
+                Ok(sig)
+            });
+        m.log_refusal(session, key, "signature", checked)
+    }
+}
+
+impl Module {
+    /// C_SignInit.
+    pub(crate) fn sign_init(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.start(session, || {
+            let scheme = mechanism::sign_scheme(mech, params)?;
+            let key = self.operation_key(session, key, scheme.family(), KeyUse::Sign)?;
+            Ok(SignOp::new(key, scheme, Accum::new(scheme.local_hash())))
+        })
+    }
+
+    /// C_SignUpdate.
+    pub(crate) fn sign_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        self.remote_update::<SignScheme>(session, data)
+    }
+
+    /// C_Sign (`data` Some) or C_SignFinal. `cap` None = length query.
+    pub(crate) fn sign(
+        &self,
+        session: &Session,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        self.remote_finish::<SignScheme>(session, data, cap)
+    }
+}

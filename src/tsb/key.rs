@@ -1,0 +1,289 @@
+//! A TSB key as the module reads it: its public key (parsed from the SubjectPublicKeyInfo the TSB
+//! returns), its flags, its SKA policy and what that policy means for using the key, and the
+//! certificate stored with it. No PKCS#11 types: `token` maps these onto objects and attributes.
+
+use crate::der;
+use crate::error::{Error, Result};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use std::time::Duration;
+use tsb_models::{KeyAlgorithm, KeyAttributes, Policy};
+
+pub(crate) use tsb_models::{Curve, ED25519_OID};
+
+/// Public key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PublicKey {
+    /// RSA modulus and exponent (big-endian, no leading zeros).
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: Vec<u8>,
+        bits: u32,
+    },
+    /// EC point (uncompressed SEC1).
+    Ec {
+        curve: Curve,
+        /// 04 || X || Y.
+        point: Vec<u8>,
+    },
+    /// Ed25519 public key.
+    Ed25519 {
+        /// 32 bytes.
+        point: Vec<u8>,
+    },
+}
+
+impl PublicKey {
+    /// Parse a DER SubjectPublicKeyInfo.
+    pub(crate) fn from_spki(spki: &[u8]) -> Result<PublicKey> {
+        let bad = |m: &str| Error::Transport(format!("TSB returned an unusable public key: {m}"));
+        let (seq, _) = der::read_tlv(spki).ok_or_else(|| bad("not DER"))?;
+        let (alg, rest) = der::read_tlv(seq.value).ok_or_else(|| bad("no algorithm"))?;
+        let (bits, _) = der::read_tlv(rest).ok_or_else(|| bad("no key bits"))?;
+        let (alg_oid, params) = der::read_tlv(alg.value).ok_or_else(|| bad("no algorithm OID"))?;
+        let alg_oid = der::oid_to_string(alg_oid.value).ok_or_else(|| bad("bad OID"))?;
+        let key_bits = bits.value.get(1..).ok_or_else(|| bad("empty BIT STRING"))?;
+        match KeyAlgorithm::from_oid(&alg_oid) {
+            Some(KeyAlgorithm::Rsa) => {
+                let k = rsa::RsaPublicKey::from_public_key_der(spki)
+                    .map_err(|e| bad(&e.to_string()))?;
+                Ok(PublicKey::Rsa {
+                    modulus: k.n().to_bytes_be(),
+                    exponent: k.e().to_bytes_be(),
+                    bits: k.n().bits() as u32,
+                })
+            }
+            Some(KeyAlgorithm::Ec) => {
+                let (curve_oid, _) =
+                    der::read_tlv(params).ok_or_else(|| bad("EC key without curve"))?;
+                let name =
+                    der::oid_to_string(curve_oid.value).ok_or_else(|| bad("bad curve OID"))?;
+                let curve = Curve::from_oid(&name)
+                    .ok_or_else(|| bad(&format!("unsupported curve {name}")))?;
+                if key_bits.len() != 1 + 2 * curve.field_len() || key_bits[0] != 4 {
+                    return Err(bad("EC point is not uncompressed for its curve"));
+                }
+                Ok(PublicKey::Ec {
+                    curve,
+                    point: key_bits.to_vec(),
+                })
+            }
+            Some(KeyAlgorithm::Ed) => {
+                if key_bits.len() != 32 {
+                    return Err(bad("Ed25519 key is not 32 bytes"));
+                }
+                Ok(PublicKey::Ed25519 {
+                    point: key_bits.to_vec(),
+                })
+            }
+            None => Err(bad(&format!("unsupported algorithm {alg_oid}"))),
+        }
+    }
+
+    /// The key's algorithm (its family).
+    pub(crate) fn family(&self) -> KeyAlgorithm {
+        match self {
+            PublicKey::Rsa { .. } => KeyAlgorithm::Rsa,
+            PublicKey::Ec { .. } => KeyAlgorithm::Ec,
+            PublicKey::Ed25519 { .. } => KeyAlgorithm::Ed,
+        }
+    }
+
+    /// Size of a signature in PKCS#11 format (RSA: modulus bytes; ECDSA: r||s; Ed25519: 64).
+    pub(crate) fn signature_len(&self) -> usize {
+        match self {
+            PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
+            PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
+            PublicKey::Ed25519 { .. } => 64,
+        }
+    }
+
+    /// RSA modulus length in bytes (0 for others).
+    pub(crate) fn modulus_len(&self) -> usize {
+        match self {
+            PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
+            _ => 0,
+        }
+    }
+}
+
+/// Everything the module knows about one TSB key.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyInfo {
+    /// The label on the TSB (with the slot's prefix).
+    pub(crate) tsb_label: String,
+    /// CKA_LABEL (prefix removed).
+    pub(crate) label: String,
+    /// CKA_ID: the TSB's `id` (see [`id_from_tsb`]).
+    pub(crate) id: Vec<u8>,
+    /// DER SubjectPublicKeyInfo, as the TSB returned it.
+    pub(crate) spki: Vec<u8>,
+    pub(crate) public: PublicKey,
+    // The TSB's key attributes.
+    pub(crate) sign: bool,
+    pub(crate) decrypt: bool,
+    pub(crate) unwrap: bool,
+    pub(crate) derive: bool,
+    pub(crate) extractable: bool,
+    pub(crate) destroyable: bool,
+    /// The SKA policy.
+    pub(crate) policy: Option<Policy>,
+    /// `policy.keyStatus.blocked`: the key refuses every use.
+    pub(crate) blocked: bool,
+    /// Using the key waits for approvals.
+    pub(crate) approval_required: bool,
+    /// Longest token timeout of ruleUse (None: some token never expires, or no policy).
+    pub(crate) policy_timeout: Option<Duration>,
+    /// Fewest approvals that satisfy ruleUse.
+    pub(crate) approvals_needed: Option<u32>,
+}
+
+/// CKA_ID <-> TSB `id`: the TSB stores a string, so bytes are written as lowercase hex and read
+/// back from hex when the string is hex, else taken as the string's bytes.
+pub(crate) fn id_to_tsb(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// See [`id_to_tsb`].
+pub(crate) fn id_from_tsb(s: &str) -> Vec<u8> {
+    if !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..s.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+            .collect()
+    } else {
+        s.as_bytes().to_vec()
+    }
+}
+
+impl KeyInfo {
+    /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
+    /// error, which callers treat as "not shown".
+    pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
+        let pk = a
+            .public_key
+            .as_deref()
+            .ok_or_else(|| Error::Transport(format!("key {} has no public key", a.label)))?;
+        let spki = super::api::unb64(pk, "publicKey")?;
+        let public = PublicKey::from_spki(&spki)?;
+        let id = match a.id.as_deref() {
+            Some(s) if !s.is_empty() => id_from_tsb(s),
+            // No id on the TSB: a stable one from the public key, as many tools derive it.
+            _ => {
+                use sha1::Digest;
+                sha1::Sha1::digest(&spki).to_vec()
+            }
+        };
+        let f = &a.attributes;
+        let policy = a.policy.clone();
+        let (approval_required, policy_timeout, approvals_needed) =
+            policy_use_summary(policy.as_ref());
+        Ok(KeyInfo {
+            tsb_label: a.label.clone(),
+            label: a.label.strip_prefix(prefix).unwrap_or(&a.label).to_string(),
+            id,
+            spki,
+            public,
+            sign: f.sign.unwrap_or(false),
+            decrypt: f.decrypt.unwrap_or(false),
+            unwrap: f.unwrap.unwrap_or(false),
+            derive: f.derive.unwrap_or(false),
+            extractable: f.extractable.unwrap_or(false),
+            destroyable: f.destroyable.unwrap_or(true),
+            blocked: policy
+                .as_ref()
+                .and_then(|p| p.key_status.as_ref())
+                .map(|s| s.blocked)
+                .unwrap_or(false),
+            policy,
+            approval_required,
+            policy_timeout,
+            approvals_needed,
+        })
+    }
+}
+
+/// Whether ruleUse needs approvals (some token has a group), the longest token timeout, and the
+/// smallest number of approvals that satisfies a token. Mirrors the decision rule of Securosys'
+/// own clients: any non-empty group means the asynchronous endpoints.
+pub(crate) fn policy_use_summary(policy: Option<&Policy>) -> (bool, Option<Duration>, Option<u32>) {
+    let Some(rule) = policy.and_then(|p| p.rule_use.as_ref()) else {
+        return (false, None, None);
+    };
+    if !rule.needs_approvals() {
+        return (false, None, None);
+    }
+    let timeout = if rule.tokens.iter().any(|t| t.timeout == 0) {
+        None
+    } else {
+        rule.tokens
+            .iter()
+            .map(|t| t.timeout)
+            .max()
+            .map(Duration::from_secs)
+    };
+    let needed = rule
+        .tokens
+        .iter()
+        .map(|t| {
+            t.groups
+                .as_ref()
+                // Quorums come from the server: saturate instead of overflowing.
+                .map(|gs| gs.iter().fold(0u32, |n, g| n.saturating_add(g.quorum)))
+                .unwrap_or(0)
+        })
+        .min();
+    (true, timeout, needed)
+}
+
+/// A certificate object's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertInfo {
+    pub(crate) der: Vec<u8>,
+    pub(crate) fields: der::CertFields,
+}
+
+impl CertInfo {
+    /// Parse a DER certificate.
+    pub(crate) fn from_der(d: Vec<u8>) -> Option<CertInfo> {
+        let fields = der::parse_certificate(&d)?;
+        Some(CertInfo { der: d, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_mapping() {
+        assert_eq!(id_to_tsb(&[0xab, 0x01]), "ab01");
+        assert_eq!(id_from_tsb("ab01"), vec![0xab, 0x01]);
+        assert_eq!(id_from_tsb("key-1"), b"key-1".to_vec());
+    }
+
+    #[test]
+    fn curve_names() {
+        assert_eq!(Curve::from_name("prime256v1"), Some(Curve::P256));
+        assert_eq!(Curve::from_name("secp384r1"), Some(Curve::P384));
+        assert_eq!(Curve::from_name("P-521"), Some(Curve::P521));
+        assert_eq!(Curve::from_name("secp256k1"), Some(Curve::Secp256k1));
+        assert_eq!(Curve::from_name("brainpool"), None);
+    }
+
+    #[test]
+    fn policy_summary() {
+        let p: Policy = serde_json::from_str(
+            r#"{"ruleUse":{"tokens":[{"name":"a","timelock":0,"timeout":600,"groups":[{"name":"g","quorum":2,"approvals":[]},{"name":"h","quorum":1,"approvals":[]}]},{"name":"b","timelock":0,"timeout":1200,"groups":[{"name":"g","quorum":1,"approvals":[]}]}]},"keyStatus":{"blocked":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            policy_use_summary(Some(&p)),
+            (true, Some(Duration::from_secs(1200)), Some(1))
+        );
+        let empty: Policy =
+            serde_json::from_str(r#"{"ruleUse":null,"keyStatus":{"blocked":false}}"#).unwrap();
+        assert_eq!(policy_use_summary(Some(&empty)), (false, None, None));
+        assert_eq!(policy_use_summary(None), (false, None, None));
+    }
+}

@@ -8,7 +8,7 @@ use tsb_models::tlv::{self, ApprovalToBeSigned};
 use tsb_models::RequestType;
 
 /// The operations that a task can be about, as returned by [`Task::operation_and_key`].
-pub const OPERATIONS: [&str; 8] = RequestType::OPERATIONS;
+pub const OPERATIONS: [&str; 9] = RequestType::OPERATIONS;
 
 /// Canonical spelling of an operation name given in any case (`sign` -> `Sign`), or `None` if it
 /// is not one of [`OPERATIONS`].

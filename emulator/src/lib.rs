@@ -20,11 +20,14 @@
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod pqc;
+pub mod secret;
 pub mod ska;
 pub mod x509;
 
 mod api;
 mod http;
+mod material;
 mod store;
 
 use parking_lot::Mutex;

@@ -142,9 +142,13 @@ impl RequestType {
         }
     }
 
-    /// Whether a source documents [`RequestType::eka_operation`] (uses and modify: yes).
+    /// Whether a source documents [`RequestType::eka_operation`] (uses and modify: yes; block,
+    /// unblock and unwrap, whose code the emulator takes to be a use, no).
     pub fn eka_operation_documented(self) -> bool {
-        !matches!(self, RequestType::Block | RequestType::Unblock)
+        !matches!(
+            self,
+            RequestType::Block | RequestType::Unblock | RequestType::Unwrap
+        )
     }
 }
 

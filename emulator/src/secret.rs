@@ -178,7 +178,7 @@ impl SecretKey {
             return symm::decrypt_aead(cipher, &self.bytes, iv_opt, aad, ct, tag)
                 .map_err(|_| CryptoError::DecryptFailed("GCM tag does not verify".into()));
         }
-        if !c.padding && c.mode != AesMode::Ctr && ciphertext.len() % 16 != 0 {
+        if !c.padding && c.mode != AesMode::Ctr && !ciphertext.len().is_multiple_of(16) {
             return Err(CryptoError::DecryptFailed(format!(
                 "{} ciphertext of {} bytes is not a multiple of 16",
                 c.name,
@@ -227,7 +227,7 @@ impl SecretKey {
 
     /// AES Key Wrap (RFC 3394) of `key`, whose length must be a multiple of 8 and at least 16.
     pub fn wrap(&self, key: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if key.len() < 16 || key.len() % 8 != 0 {
+        if key.len() < 16 || !key.len().is_multiple_of(8) {
             return Err(CryptoError::InvalidPayload(format!(
                 "AES key wrap without padding needs a multiple of 8 bytes (at least 16), not {}",
                 key.len()
@@ -241,7 +241,7 @@ impl SecretKey {
 
     /// Inverse of [`SecretKey::wrap`]; an integrity failure is `DecryptFailed`.
     pub fn unwrap(&self, wrapped: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+        if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
             return Err(CryptoError::DecryptFailed(format!(
                 "a wrapped key of {} bytes is not RFC 3394 output",
                 wrapped.len()
@@ -280,7 +280,7 @@ impl SecretKey {
         let fail = || {
             CryptoError::DecryptFailed("AES key unwrap with padding: integrity check failed".into())
         };
-        if wrapped.len() < 16 || wrapped.len() % 8 != 0 {
+        if wrapped.len() < 16 || !wrapped.len().is_multiple_of(8) {
             return Err(fail());
         }
         let padded_len = wrapped.len() - 8;
@@ -332,7 +332,7 @@ fn kwp_iv(len: u32) -> [u8; 8] {
 }
 
 fn check_block_multiple(c: &AesCipher, len: usize) -> Result<(), CryptoError> {
-    if !c.padding && matches!(c.mode, AesMode::Cbc | AesMode::Ecb) && len % 16 != 0 {
+    if !c.padding && matches!(c.mode, AesMode::Cbc | AesMode::Ecb) && !len.is_multiple_of(16) {
         return Err(CryptoError::InvalidPayload(format!(
             "{} needs a multiple of 16 bytes, not {len}",
             c.name

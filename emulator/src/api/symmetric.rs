@@ -161,7 +161,7 @@ pub(super) fn decrypt(m: &Material, r: &DecryptRequest) -> Result<Vec<u8>, ApiEr
     }
 }
 
-fn hmac_key<'a>(m: &'a Material) -> Result<&'a crate::secret::SecretKey, ApiError> {
+fn hmac_key(m: &Material) -> Result<&crate::secret::SecretKey, ApiError> {
     match m {
         Material::Secret(k) if k.algorithm == SecretKeyAlgorithm::HmacSha256 => Ok(k),
         other => Err(CryptoError::AlgorithmNotSupportedByKey(format!(

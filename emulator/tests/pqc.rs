@@ -264,3 +264,43 @@ fn pre_hash_ml_dsa_verifies_with_rustcrypto() {
         r["signature"].as_str().unwrap()
     ));
 }
+
+/// Secret and post-quantum keys survive a restart with a state file: the same AES bytes, the
+/// same ML-DSA public key, and the key still signs.
+#[test]
+fn new_key_kinds_persist_across_restart() {
+    let dir = std::env::temp_dir().join(format!("tsb-emu-pqc-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.json");
+    let _ = std::fs::remove_file(&file);
+    let cfg = || EmulatorConfig {
+        state_file: Some(file.clone()),
+        ..EmulatorConfig::default()
+    };
+    let (aes, spki) = {
+        let env = start_with(cfg());
+        env.create_key(json!({"label": "aes", "algorithm": "AES", "keySize": 128,
+            "attributes": {"sign": false, "decrypt": true, "unwrap": false}}));
+        let v = pqc_key(&env, "ml", "ML-DSA-44", Value::Null);
+        (
+            env.emu.secret_key_bytes("aes").unwrap(),
+            v["json"]["publicKey"].clone(),
+        )
+    };
+    let env = start_with(cfg());
+    assert_eq!(env.emu.secret_key_bytes("aes"), Some(aes));
+    let (s, a) = env.post("/v1/key/attributes", &json!({"label": "ml"}));
+    assert_eq!((s, &a["json"]["publicKey"]), (200, &spki), "{a}");
+    let pk = raw_public_key(spki.as_str().unwrap(), PqcParameterSet::MlDsa44);
+    let (s, r) = sign_sync(&env, "ml", "ML_DSA", b"after restart");
+    assert_eq!(s, 200, "{r}");
+    let sig = B64.decode(r["signature"].as_str().unwrap()).unwrap();
+    assert!(rustcrypto_verifies(
+        PqcParameterSet::MlDsa44,
+        &pk,
+        b"after restart",
+        b"",
+        &sig
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}

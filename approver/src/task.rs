@@ -8,7 +8,7 @@ use tsb_models::tlv::{self, ApprovalToBeSigned};
 use tsb_models::RequestType;
 
 /// The operations that a task can be about, as returned by [`Task::operation_and_key`].
-pub const OPERATIONS: [&str; 8] = RequestType::OPERATIONS;
+pub const OPERATIONS: [&str; 9] = RequestType::OPERATIONS;
 
 /// Canonical spelling of an operation name given in any case (`sign` -> `Sign`), or `None` if it
 /// is not one of [`OPERATIONS`].
@@ -71,11 +71,15 @@ impl TaskFilter {
 
 /// Whether an operation name fits the EkaOperation code signed in `approvalToBeSigned`. Only the
 /// documented codes are relied on (1 a use of the key, 4 a modification): an operation with a
-/// documented code needs exactly that code; any other operation (block, unblock, whose codes are
-/// only inferred) needs a code that is neither.
+/// documented code needs exactly that code; an unwrap, which uses the unwrap key under its use
+/// rule (no source gives its code), needs the use code too, so a filter for unwraps never
+/// approves a modification or a block; any other operation (block, unblock, whose codes are only
+/// inferred) needs a code that is neither.
 fn operation_fits_code(operation: &str, code: u32) -> bool {
     match RequestType::from_operation(operation) {
-        Some(t) if t.eka_operation_documented() => code == t.eka_operation(),
+        Some(t) if t.eka_operation_documented() || t == RequestType::Unwrap => {
+            code == t.eka_operation()
+        }
         _ => !matches!(code, tlv::operation::USE | tlv::operation::MODIFY),
     }
 }
@@ -243,6 +247,11 @@ mod tests {
         );
         assert_eq!(parse_approval_tlv(b""), (None, None));
         assert!(operation_fits_code("UnBlock", 3) && !operation_fits_code("Block", 1));
+        // An unwrap is a use of the unwrap key: only the use code fits it.
+        assert!(operation_fits_code("UnWrap", tlv::operation::USE));
+        assert!(!operation_fits_code("unwrap", tlv::operation::MODIFY));
+        assert!(!operation_fits_code("UnWrap", tlv::operation::BLOCK));
+        assert_eq!(canonical_operation("unwrap"), Some("UnWrap"));
     }
 
     #[test]

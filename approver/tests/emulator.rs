@@ -808,3 +808,75 @@ fn every_tsb_profile() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// An unwrap request on an SKA RSA unwrap key (`POST /v1/unwrap`): the approver sees it as an
+/// `UnWrap` of that key (listed by `filteredAllApprovalTask`, or by
+/// `filteredUnwrapKeyApprovalTask` on a TSB before 2.0.1), a filter for unwraps approves it, and
+/// the key it carries is created.
+#[test]
+fn unwrap_task_is_listed_filtered_and_approved() {
+    use tsb_emulator::TsbVersion;
+    for version in [TsbVersion::NEWEST, TsbVersion::V1_18_0] {
+        let emu = Emulator::start(EmulatorConfig {
+            tsb_version: version,
+            ..EmulatorConfig::default()
+        })
+        .unwrap();
+        let url = emu.base_url();
+        let key = ApproverKey::generate(KeyKind::EcP256);
+        let rule = json!({"tokens": [{"name": "T", "timelock": 0, "timeout": 0, "groups": [
+            {"name": "G", "quorum": 1, "approvals": [key.policy_approval("a")]}]}]});
+        let created: Value = http()
+            .post(format!("{url}/v1/key"))
+            .json(
+                &json!({"label": "unwrapper", "algorithm": "RSA", "keySize": 2048,
+                "attributes": {"sign": false, "decrypt": false, "unwrap": true},
+                "policy": {"ruleUse": rule, "keyStatus": {"blocked": false}}}),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let pk = openssl::rsa::Rsa::public_key_from_der(
+            &B64.decode(created["json"]["publicKey"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let mut wrapped = vec![0u8; pk.size() as usize];
+        pk.public_encrypt(&[9u8; 16], &mut wrapped, openssl::rsa::Padding::PKCS1)
+            .unwrap();
+        let v: Value = http()
+            .post(format!("{url}/v1/unwrap"))
+            .json(
+                &json!({"unwrapKeyRequest": {"wrappedKey": B64.encode(wrapped), "label": "new",
+                "attributes": {"sign": false, "decrypt": true, "unwrap": false},
+                "unwrapKeyName": "unwrapper", "wrapMethod": "RSA_WRAP_PAD"}}),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let rid = v["unwrapRequestId"]
+            .as_str()
+            .expect("unwrapRequestId")
+            .to_owned();
+        let approver = Approver::new(&url, key);
+        let filter = TaskFilter {
+            operation: Some("unwrap".into()),
+            key_label: Some("unwrapper".into()),
+            ..TaskFilter::default()
+        };
+        let pending = approver.pending(&filter).unwrap();
+        assert_eq!(pending.len(), 1, "{version}: {pending:?}");
+        assert_eq!(pending[0].operation, Some("UnWrap"));
+        assert_eq!(pending[0].signed_key_label.as_deref(), Some("unwrapper"));
+        let sign_only = TaskFilter {
+            operation: Some("Sign".into()),
+            ..TaskFilter::default()
+        };
+        assert!(approver.pending(&sign_only).unwrap().is_empty());
+        approver.approve(&pending[0].task).unwrap();
+        wait_status(&url, &rid, RequestState::Executed);
+        assert_eq!(emu.secret_key_bytes("new"), Some(vec![9u8; 16]));
+    }
+}

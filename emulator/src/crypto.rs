@@ -548,6 +548,72 @@ impl KeyMaterial {
     }
 }
 
+impl KeyMaterial {
+    /// Encrypt with the public key and a TSB RSA `cipherAlgorithm` (`POST /v1/encrypt`, S1
+    /// `encrypt_test.go` encrypts with every RSA name): the inverse of [`KeyMaterial::decrypt`].
+    /// `RSA_NO_PADDING` encrypts the payload as a big-endian integer below the modulus (shorter
+    /// payloads are left-padded with zeros, as decryption returns them).
+    pub fn encrypt(
+        &self,
+        cipher_algorithm: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let c = algorithms::cipher_algorithm(cipher_algorithm).map(|c| c.cipher);
+        if !matches!(
+            c,
+            Some(Cipher::RsaPkcs1 | Cipher::RsaOaep(_) | Cipher::RsaNoPadding)
+        ) || self.pkey.id() != Id::RSA
+        {
+            return Err(CryptoError::AlgorithmNotSupportedByKey(format!(
+                "{cipher_algorithm} does not fit a {:?} key",
+                self.pkey.id()
+            )));
+        }
+        let k = self.pkey.size();
+        let mut ctx = PkeyCtx::new(&self.pkey).map_err(internal)?;
+        ctx.encrypt_init().map_err(internal)?;
+        let too_long = |max: usize| {
+            CryptoError::InvalidPayload(format!(
+                "{} bytes exceed {max}, the most {cipher_algorithm} encrypts with this key",
+                plaintext.len()
+            ))
+        };
+        let input = match c {
+            Some(Cipher::RsaPkcs1) => {
+                if plaintext.len() + 11 > k {
+                    return Err(too_long(k.saturating_sub(11)));
+                }
+                ctx.set_rsa_padding(Padding::PKCS1).map_err(internal)?;
+                plaintext.to_vec()
+            }
+            Some(Cipher::RsaOaep(h)) => {
+                let max = k.saturating_sub(2 * h.len() + 2);
+                if plaintext.len() > max {
+                    return Err(too_long(max));
+                }
+                ctx.set_rsa_padding(Padding::PKCS1_OAEP).map_err(internal)?;
+                ctx.set_rsa_oaep_md(md(h)).map_err(internal)?;
+                ctx.set_rsa_mgf1_md(md(h)).map_err(internal)?;
+                plaintext.to_vec()
+            }
+            _ => {
+                if plaintext.len() > k {
+                    return Err(too_long(k));
+                }
+                ctx.set_rsa_padding(Padding::NONE).map_err(internal)?;
+                let mut block = vec![0u8; k - plaintext.len()];
+                block.extend_from_slice(plaintext);
+                block
+            }
+        };
+        let mut out = Vec::new();
+        // Raw RSA refuses an integer not below the modulus.
+        ctx.encrypt_to_vec(&input, &mut out)
+            .map_err(|e| CryptoError::InvalidPayload(e.to_string()))?;
+        Ok(out)
+    }
+}
+
 /// Strip EME-PKCS1-v1_5 padding: `00 02 PS(>= 8 non-zero bytes) 00 M`.
 fn unpad_pkcs1_type2(block: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let bad = || CryptoError::DecryptFailed("PKCS#1 v1.5 padding check failed".into());

@@ -20,11 +20,14 @@
 #![warn(missing_docs)]
 
 pub mod crypto;
+pub mod pqc;
+pub mod secret;
 pub mod ska;
 pub mod x509;
 
 mod api;
 mod http;
+mod material;
 mod store;
 
 use parking_lot::Mutex;
@@ -374,6 +377,17 @@ impl Emulator {
     /// TSB whose configuration dropped it (for clients' rollover to the next key).
     pub fn revoke_api_key(&self, key: &str) {
         self.shared.revoked_api_keys.lock().insert(key.to_string());
+    }
+
+    /// The bytes of a secret (AES, HMAC) key, for tests that check the emulator's results with an
+    /// independent implementation; `None` for an unknown label or another kind of key. The TSB
+    /// has no such call (a real key never leaves the HSM unwrapped); the `--state` file holds the
+    /// same bytes.
+    pub fn secret_key_bytes(&self, label: &str) -> Option<Vec<u8>> {
+        match &self.shared.store.lock().resolve(label)?.material {
+            material::Material::Secret(k) => Some(k.bytes.clone()),
+            _ => None,
+        }
     }
 
     /// Run the request scheduler now and wait for it (as if `scheduler_interval` had elapsed).

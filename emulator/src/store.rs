@@ -1,7 +1,7 @@
 //! The emulator's state: keys (with a lowercase index for case-insensitive look-up), SKA requests
 //! and approval tasks, and its JSON persistence (`--state FILE`).
 
-use crate::crypto::KeyMaterial;
+use crate::material::Material;
 use crate::ska::EngineRule;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -29,10 +29,13 @@ pub(crate) struct KeyEntry {
     pub(crate) label: String,
     pub(crate) id: Option<String>,
     pub(crate) password: Option<String>,
-    pub(crate) material: KeyMaterial,
-    /// Base64 PKCS#8 DER, computed once at creation so persisting needs no crypto under the lock.
-    pub(crate) pkcs8: String,
-    pub(crate) public_key: String,
+    pub(crate) material: Material,
+    /// The private material for the state file (`Material::persisted`: the algorithm, `None`
+    /// for PKCS#8, and base64), computed once at creation so persisting needs no crypto under
+    /// the lock.
+    pub(crate) persisted: (Option<String>, String),
+    /// Base64 DER SubjectPublicKeyInfo; `None` for secret keys.
+    pub(crate) public_key: Option<String>,
     pub(crate) attributes: KeyFlags,
     pub(crate) policy: Option<Policy>,
     pub(crate) rules: KeyRules,
@@ -52,6 +55,7 @@ pub(crate) enum RequestKind {
     SignCertificate,
     Block,
     Unblock,
+    Unwrap,
 }
 
 impl RequestKind {
@@ -65,6 +69,7 @@ impl RequestKind {
             RequestKind::SignCertificate => RequestType::Certificate,
             RequestKind::Block => RequestType::Block,
             RequestKind::Unblock => RequestType::Unblock,
+            RequestKind::Unwrap => RequestType::Unwrap,
         }
     }
 }
@@ -201,7 +206,8 @@ impl Store {
                 label: k.label.clone(),
                 id: k.id.clone(),
                 password: k.password.clone(),
-                pkcs8: k.pkcs8.clone(),
+                algorithm: k.persisted.0.clone(),
+                pkcs8: k.persisted.1.clone(),
                 attributes: k.attributes.clone(),
                 policy: k.policy.clone(),
                 rules: k.rules.clone(),
@@ -245,18 +251,15 @@ impl Store {
             ..Store::default()
         };
         for k in state.keys {
-            let der = B64
-                .decode(k.pkcs8.as_bytes())
+            let material = Material::from_persisted(k.algorithm.as_deref(), &k.pkcs8)
                 .map_err(|e| bad(format!("key {}: {e}", k.label)))?;
-            let material = KeyMaterial::from_pkcs8_der(&der)
-                .map_err(|e| bad(format!("key {}: {e}", k.label)))?;
-            let public_key = B64.encode(material.public_key_spki_der());
+            let public_key = material.public_key_spki_der().map(|d| B64.encode(d));
             store.insert_key(KeyEntry {
                 label: k.label,
                 id: k.id,
                 password: k.password,
                 material,
-                pkcs8: k.pkcs8,
+                persisted: (k.algorithm, k.pkcs8),
                 public_key,
                 attributes: k.attributes,
                 policy: k.policy,
@@ -298,6 +301,10 @@ struct PersistedKey {
     label: String,
     id: Option<String>,
     password: Option<String>,
+    /// `None`: `pkcs8` is a PKCS#8 private key; else the key type of the raw material in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    algorithm: Option<String>,
+    /// Base64 private key material.
     pkcs8: String,
     attributes: KeyFlags,
     policy: Option<Policy>,
@@ -329,16 +336,16 @@ struct PersistedState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::KeySpec;
+    use crate::crypto::{KeyMaterial, KeySpec};
 
     fn entry(label: &str, material: &KeyMaterial) -> KeyEntry {
         KeyEntry {
             label: label.into(),
             id: None,
             password: None,
-            material: material.clone(),
-            pkcs8: String::new(),
-            public_key: String::new(),
+            material: Material::Asym(material.clone()),
+            persisted: (None, String::new()),
+            public_key: None,
             attributes: KeyFlags::default(),
             policy: None,
             rules: KeyRules::default(),

@@ -281,14 +281,13 @@ pub fn signature_algorithm_for(
         .find(|a| a.scheme == scheme && a.input == input)
 }
 
-/// Whether the TSB knows this `signatureAlgorithm` name: the table, and the name families of the
-/// PQC hash variants (`SHA2_256_WITH_ML_DSA`, `SHAKE_128_WITH_SLH_DSA`, ... in S3) and of XMSS
-/// (`XMSS-SHA256_10_256`, `XMSS-SHAKE256_10_256` in S1 `README.md`), which are matched by
-/// pattern (more leniently than the sources list them).
+/// Whether the TSB knows this `signatureAlgorithm` name: the table, the PQC hash variants of
+/// [`pqc_signature`] (`SHA2_256_WITH_ML_DSA`, `SHAKE_128_WITH_SLH_DSA`, ... in S3) and the XMSS
+/// names (`XMSS-SHA256_10_256`, `XMSS-SHAKE256_10_256` in S1 `README.md`), the latter matched by
+/// prefix (more leniently than the sources list them).
 pub fn is_known_signature_algorithm(name: &str) -> bool {
     signature_algorithm(name).is_some()
-        || name.ends_with("_WITH_ML_DSA")
-        || name.ends_with("_WITH_SLH_DSA")
+        || pqc_signature(name).is_some()
         || name.starts_with("XMSS-")
 }
 
@@ -364,6 +363,66 @@ pub fn signature_algorithm_since(name: &str) -> TsbVersion {
 /// [`signature_algorithm_since`]).
 pub fn is_known_signature_algorithm_in(name: &str, v: TsbVersion) -> bool {
     is_known_signature_algorithm(name) && signature_algorithm_since(name) <= v
+}
+
+/// The pre-hash of a HashML-DSA / HashSLH-DSA `signatureAlgorithm` (FIPS 204 §5.4, FIPS 205
+/// §10.2): `SHA2_256_WITH_ML_DSA` is SHA-256, `SHAKE_128_WITH_SLH_DSA` SHAKE128 with 256 bits of
+/// output, `SHAKE_256_WITH_*` SHAKE256 with 512 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PqcPreHash {
+    /// A SHA-2 or SHA-3 digest.
+    Digest(Digest),
+    /// SHAKE128, 32 bytes.
+    Shake128,
+    /// SHAKE256, 64 bytes.
+    Shake256,
+}
+
+/// A post-quantum `signatureAlgorithm`: `ML_DSA` / `SLH_DSA` sign the message itself (pure),
+/// the `<hash>_WITH_ML_DSA` / `_WITH_SLH_DSA` ones a pre-hash of it (S3
+/// `enums/tsb/SignatureAlgorithm.java` @08bfdf25; S4 `backend/signature_algorithms_test.go` pairs
+/// `ML_DSA` and `SHA2_256_WITH_ML_DSA` with ML-DSA keys, `SLH_DSA` and `SHA3_512_WITH_SLH_DSA` with
+/// SLH-DSA keys; S1 `sign_test.go` @8b8418a6 signs ML-DSA keys with `ML_DSA` and SLH-DSA keys with
+/// `SLH_DSA`). `ML_DSA_M` (presumably an external-mu variant) is known but not interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PqcSignature {
+    /// The key family the algorithm needs.
+    pub family: crate::key_types::PqcFamily,
+    /// The pre-hash, `None` for pure signing.
+    pub pre_hash: Option<PqcPreHash>,
+}
+
+/// The post-quantum signature algorithm of this name.
+pub fn pqc_signature(name: &str) -> Option<PqcSignature> {
+    use crate::key_types::PqcFamily;
+    let (pre, family) = if let Some(p) = name.strip_suffix("_WITH_ML_DSA") {
+        (Some(p), PqcFamily::MlDsa)
+    } else if let Some(p) = name.strip_suffix("_WITH_SLH_DSA") {
+        (Some(p), PqcFamily::SlhDsa)
+    } else if name == name::ML_DSA {
+        (None, PqcFamily::MlDsa)
+    } else if name == name::SLH_DSA {
+        (None, PqcFamily::SlhDsa)
+    } else {
+        return None;
+    };
+    let pre_hash = match pre {
+        None => None,
+        Some(p) => Some(match p {
+            "SHA2_224" => PqcPreHash::Digest(Sha224),
+            "SHA2_256" => PqcPreHash::Digest(Sha256),
+            "SHA2_384" => PqcPreHash::Digest(Sha384),
+            "SHA2_512" => PqcPreHash::Digest(Sha512),
+            "SHA3_224" => PqcPreHash::Digest(Sha3_224),
+            "SHA3_256" => PqcPreHash::Digest(Sha3_256),
+            "SHA3_384" => PqcPreHash::Digest(Sha3_384),
+            "SHA3_512" => PqcPreHash::Digest(Sha3_512),
+            "SHAKE_128" => PqcPreHash::Shake128,
+            "SHAKE_256" => PqcPreHash::Shake256,
+            _ => return None,
+        }),
+    };
+    Some(PqcSignature { family, pre_hash })
 }
 
 /// What a `cipherAlgorithm` does.
@@ -518,6 +577,28 @@ mod tests {
         );
         assert_eq!(signature_algorithm_for(Scheme::Other, Input::Other), None);
         assert!(is_known_signature_algorithm("SHA3_256_WITH_ML_DSA"));
+        assert!(!is_known_signature_algorithm("MD5_WITH_ML_DSA"));
+        use crate::key_types::PqcFamily;
+        assert_eq!(
+            pqc_signature("ML_DSA"),
+            Some(PqcSignature {
+                family: PqcFamily::MlDsa,
+                pre_hash: None
+            })
+        );
+        assert_eq!(
+            pqc_signature("SHAKE_256_WITH_SLH_DSA"),
+            Some(PqcSignature {
+                family: PqcFamily::SlhDsa,
+                pre_hash: Some(PqcPreHash::Shake256)
+            })
+        );
+        assert_eq!(
+            pqc_signature("SHA2_384_WITH_ML_DSA").and_then(|s| s.pre_hash),
+            Some(PqcPreHash::Digest(Sha384))
+        );
+        assert_eq!(pqc_signature("ML_DSA_M"), None);
+        assert_eq!(pqc_signature("DILITHIUM"), None);
         assert!(is_known_signature_algorithm("XMSS-SHA256_10_256"));
         assert!(!is_known_signature_algorithm("SHA256_WITH_FOO"));
         assert!(!is_known_signature_algorithm("HMAC_SHA256"));

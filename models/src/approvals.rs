@@ -157,6 +157,7 @@ impl Task {
             RequestType::Block => self.signed_block_key_request.as_ref(),
             RequestType::Unblock => self.signed_unblock_key_request.as_ref(),
             RequestType::Modify => self.signed_modify_key_request.as_ref(),
+            RequestType::Unwrap => self.signed_unwrap_key_request.as_ref(),
         }
     }
 
@@ -171,6 +172,7 @@ impl Task {
             RequestType::Block => &mut self.signed_block_key_request,
             RequestType::Unblock => &mut self.signed_unblock_key_request,
             RequestType::Modify => &mut self.signed_modify_key_request,
+            RequestType::Unwrap => &mut self.signed_unwrap_key_request,
         };
         *slot = Some(request);
     }
@@ -263,7 +265,7 @@ impl TaskList {
             TaskList::BlockKey => t == RequestType::Block,
             TaskList::UnblockKey => t == RequestType::Unblock,
             TaskList::ModifyKey => t == RequestType::Modify,
-            TaskList::UnwrapKey => false,
+            TaskList::UnwrapKey => t == RequestType::Unwrap,
             TaskList::All => true,
         }
     }

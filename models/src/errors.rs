@@ -47,6 +47,7 @@ pub mod codes {
     pub const INVALID_ACCESS_TOKEN: i64 = 617;
     pub const KEY_PASSWORD_MISMATCH: i64 = 620;
     pub const INVALID_JSON: i64 = 621;
+    pub const INVALID_TAG_LENGTH: i64 = 624;
     pub const CSR_INVALID_FORMAT: i64 = 628;
     pub const UNSUPPORTED_CIPHER: i64 = 629;
     pub const INVALID_API_KEY: i64 = 631;
@@ -82,6 +83,7 @@ pub mod codes {
             OPERATION_FORBIDDEN_FOR_KEY => "res.error.operation.forbidden.for.key",
             INVALID_ACCESS_TOKEN => "res.error.invalid.access.token",
             KEY_PASSWORD_MISMATCH => "res.error.key.password.mismatch",
+            INVALID_TAG_LENGTH => "res.error.key.invalid.tagLength",
             INVALID_JSON => "res.error.invalid.json",
             CSR_INVALID_FORMAT => "res.error.csr.invalid.format",
             UNSUPPORTED_CIPHER => "res.error.unsupported.cipher",

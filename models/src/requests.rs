@@ -34,11 +34,14 @@ pub enum RequestType {
     Unblock,
     /// `POST /v1/modify`.
     Modify,
+    /// `POST /v1/unwrap` (S3 `UnwrapKeyRequestDto.java`, `UnwrapKeyRequestResponseDto.java`; S1
+    /// `wrap.go` `AsyncUnWrap`, whose metadata names the operation `UnWrap`).
+    Unwrap,
 }
 
 impl RequestType {
     /// Every kind, in the order tools list them.
-    pub const ALL: [RequestType; 8] = [
+    pub const ALL: [RequestType; 9] = [
         RequestType::Sign,
         RequestType::Decrypt,
         RequestType::CertificateSigningRequest,
@@ -47,13 +50,14 @@ impl RequestType {
         RequestType::Block,
         RequestType::Unblock,
         RequestType::Modify,
+        RequestType::Unwrap,
     ];
 
     /// The operation names of [`RequestType::ALL`].
-    pub const OPERATIONS: [&'static str; 8] = {
-        let mut out = [""; 8];
+    pub const OPERATIONS: [&'static str; 9] = {
+        let mut out = [""; 9];
         let mut i = 0;
-        while i < 8 {
+        while i < 9 {
             out[i] = RequestType::ALL[i].operation();
             i += 1;
         }
@@ -71,6 +75,7 @@ impl RequestType {
             RequestType::Block => "Block",
             RequestType::Unblock => "UnBlock",
             RequestType::Modify => "Modify",
+            RequestType::Unwrap => "UnWrap",
         }
     }
 
@@ -92,6 +97,7 @@ impl RequestType {
             RequestType::Block => "blockRequest",
             RequestType::Unblock => "unblockRequest",
             RequestType::Modify => "modifyRequest",
+            RequestType::Unwrap => "unwrapKeyRequest",
         }
     }
 
@@ -106,6 +112,7 @@ impl RequestType {
             RequestType::Block => "blockKeyName",
             RequestType::Unblock => "unblockKeyName",
             RequestType::Modify => "modifyKeyName",
+            RequestType::Unwrap => "unwrapKeyName",
         }
     }
 
@@ -120,6 +127,7 @@ impl RequestType {
             RequestType::Block => "blockKeyRequestId",
             RequestType::Unblock => "unblockKeyRequestId",
             RequestType::Modify => "modifyKeyRequestId",
+            RequestType::Unwrap => "unwrapRequestId",
         }
     }
 
@@ -134,9 +142,13 @@ impl RequestType {
         }
     }
 
-    /// Whether a source documents [`RequestType::eka_operation`] (uses and modify: yes).
+    /// Whether a source documents [`RequestType::eka_operation`] (uses and modify: yes; block,
+    /// unblock and unwrap, whose code the emulator takes to be a use, no).
     pub fn eka_operation_documented(self) -> bool {
-        !matches!(self, RequestType::Block | RequestType::Unblock)
+        !matches!(
+            self,
+            RequestType::Block | RequestType::Unblock | RequestType::Unwrap
+        )
     }
 }
 

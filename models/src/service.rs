@@ -121,6 +121,19 @@ impl TsbVersion {
         self >= TsbVersion::V2_0_1
     }
 
+    /// `HMACSHA256` keys and `POST /v1/synchronousHmac` exist (2.0.1: "HMAC Support: Added
+    /// support for `HMACSHA256`, use the new synchronous HMAC endpoint").
+    pub fn has_hmac(self) -> bool {
+        self >= TsbVersion::V2_0_1
+    }
+
+    /// The final FIPS 204/205 keys (`ML-DSA-44`, `SLH-DSA-SHA2-128s`, ...) and signature names
+    /// (`ML_DSA`, `SLH_DSA`, ...) exist (2.2.0: "FIPS203, 204, 205 PQC Algorithm Support"; S2
+    /// `pqc-release-overview.md`: "Rest-API Version v2.2+").
+    pub fn has_fips_pqc(self) -> bool {
+        self >= TsbVersion::V2_2_0
+    }
+
     /// `X-API-KEY` authentication exists (2.0.0).
     pub fn has_api_keys(self) -> bool {
         self >= TsbVersion::V2_0_0
@@ -218,5 +231,7 @@ mod tests {
         assert!(TsbVersion::V2_2_0.has_rsa_padding_pkcs());
         assert!(!TsbVersion::V2_2_0.has_newer_certificate_dtos());
         assert!(!TsbVersion::V1_18_0.has_api_keys());
+        assert!(!TsbVersion::V2_0_0.has_hmac() && TsbVersion::V2_0_1.has_hmac());
+        assert!(!TsbVersion::V2_1_1.has_fips_pqc() && TsbVersion::V2_2_0.has_fips_pqc());
     }
 }

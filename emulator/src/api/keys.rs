@@ -5,7 +5,8 @@ use super::validate::{Dto, Field, Ty};
 use super::{
     b64, empty_ok, from_value, json_response, parse_checked, persist, rfc3339, ApiError, ApiResult,
 };
-use crate::crypto::{self, KeyMaterial, KeySpec};
+use crate::crypto::{self, KeySpec};
+use crate::material::{Generate, Material};
 use crate::ska::{EngineGroup, EngineRule, EngineToken};
 use crate::store::{KeyEntry, KeyRules, Store};
 use crate::Shared;
@@ -32,7 +33,7 @@ fn approval_type_known(name: &str, v: TsbVersion) -> bool {
 
 /// `AttributesDto`: `decrypt`, `sign`, `unwrap` are `@NotNull Boolean`. `slip10` since 2.1.0
 /// (release notes: SLIP-0010; S2's Python sample sends it), missing from S3's copy.
-static ATTRIBUTES: Dto = Dto {
+pub(super) static ATTRIBUTES: Dto = Dto {
     name: "AttributesDto",
     fields: &[
         Field::new("encrypt", Ty::Bool),
@@ -97,7 +98,7 @@ static KEY_STATUS: Dto = Dto {
 };
 
 /// `PolicyDto`: the four rules (`@Valid`) and `@NotNull keyStatus`.
-static POLICY: Dto = Dto {
+pub(super) static POLICY: Dto = Dto {
     name: "PolicyDto",
     fields: &[
         Field::new("ruleUse", Ty::Dto(&RULE, true)),
@@ -139,16 +140,19 @@ fn flag(v: Option<bool>, default: bool) -> Option<bool> {
 }
 
 /// The attributes a new key reports: requested flags with the DTO defaults; SKA keys are never
-/// extractable; non-extractable keys are always sensitive.
-fn effective_flags(req: &KeyFlags, ska: bool) -> KeyFlags {
+/// extractable; non-extractable keys are always sensitive. `encrypt`, `verify` and `wrap` are
+/// `Boolean`s without a default in S3 `AttributesDto.java`; for secret keys an absent one is
+/// `true`: S2 `tsb/Tutorials/Encryption/EncryptDecrypt.md` creates an AES key without `encrypt`
+/// and encrypts with it, `tsb/Tutorials/Mac/hmac.md` an HMAC key without `verify` and verifies.
+pub(super) fn effective_flags(req: &KeyFlags, ska: bool, secret: bool) -> KeyFlags {
     let extractable = !ska && req.extractable.unwrap_or(false);
     let sensitive = !(extractable && req.sensitive == Some(false));
     KeyFlags {
-        encrypt: flag(req.encrypt, false),
+        encrypt: flag(req.encrypt, secret),
         decrypt: flag(req.decrypt, false),
-        verify: flag(req.verify, false),
+        verify: flag(req.verify, secret),
         sign: flag(req.sign, false),
-        wrap: flag(req.wrap, false),
+        wrap: flag(req.wrap, secret),
         unwrap: flag(req.unwrap, false),
         derive: flag(req.derive, false),
         bip32: flag(req.bip32, false),
@@ -164,7 +168,11 @@ fn effective_flags(req: &KeyFlags, ska: bool) -> KeyFlags {
     }
 }
 
-fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
+/// What to generate for a `CreateKeyDto`, or the TSB's refusal. An algorithm name the profile's
+/// TSB does not have (`HMACSHA256` before 2.0.1, ML-DSA/SLH-DSA before 2.2.0) is refused like
+/// any unsupported one, with 607: `algorithm` is a `String` in the DTO, so it is no validation
+/// error; what the real server answers for it is not documented.
+fn key_plan(ck: &CreateKeyRequest, v: TsbVersion) -> Result<Generate, ApiError> {
     let alg = ck
         .algorithm
         .as_deref()
@@ -175,8 +183,57 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
                 "algorithm or algorithmOid is required",
             )
         })?;
-    match KeyAlgorithm::from_name_or_oid(alg) {
-        Some(KeyAlgorithm::Rsa) => match ck.key_size {
+    let unsupported = || {
+        ApiError::new(
+            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
+            format!("algorithm {alg} is not supported by the emulator (RSA, EC, ED, AES, HMACSHA256, ML-DSA, SLH-DSA) or by TSB {v}"),
+        )
+    };
+    let kt = KeyType::from_name_or_oid(alg).ok_or_else(unsupported)?;
+    if kt.since() > v {
+        return Err(unsupported());
+    }
+    if ck.policy.is_some() && !kt.may_have_policy() {
+        return Err(ApiError::new(
+            codes::VALIDATION_FAILED,
+            format!(
+                "a {} key cannot have a policy: only asymmetric keys can (PolicyDto)",
+                kt.name()
+            ),
+        ));
+    }
+    match kt {
+        KeyType::Asymmetric(a) => asym_spec(a, ck).map(Generate::Asym),
+        KeyType::Secret(a) => {
+            let bits = match (ck.key_size, a) {
+                (Some(n), _) => n,
+                (None, SecretKeyAlgorithm::HmacSha256) => a.sizes()[0],
+                (None, SecretKeyAlgorithm::Aes) => {
+                    return Err(ApiError::new(
+                        codes::KEYSIZE,
+                        "keySize is required for AES keys",
+                    ))
+                }
+            };
+            if !a.sizes().contains(&bits) {
+                return Err(ApiError::new(
+                    codes::KEYSIZE,
+                    format!(
+                        "{} key size {bits} is not supported ({:?})",
+                        a.name(),
+                        a.sizes()
+                    ),
+                ));
+            }
+            Ok(Generate::Secret(a, bits))
+        }
+        KeyType::Pqc(set) => Ok(Generate::Pqc(set)),
+    }
+}
+
+fn asym_spec(a: KeyAlgorithm, ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
+    match a {
+        KeyAlgorithm::Rsa => match ck.key_size {
             Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
             Some(n) => Err(ApiError::new(
                 codes::KEYSIZE,
@@ -187,7 +244,7 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
                 "keySize is required for RSA keys",
             )),
         },
-        Some(KeyAlgorithm::Ec) => {
+        KeyAlgorithm::Ec => {
             let oid = ck.curve_oid.as_deref().ok_or_else(|| {
                 ApiError::new(codes::VALIDATION_FAILED, "curveOid is required for EC keys")
             })?;
@@ -195,17 +252,13 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
                 ApiError::new(codes::KEYSIZE, format!("curve {oid} is not supported"))
             })
         }
-        Some(KeyAlgorithm::Ed) => match ck.curve_oid.as_deref() {
+        KeyAlgorithm::Ed => match ck.curve_oid.as_deref() {
             None | Some(ED25519_OID) => Ok(KeySpec::Ed25519),
             Some(oid) => Err(ApiError::new(
                 codes::KEYSIZE,
                 format!("curve {oid} is not supported for ED keys"),
             )),
         },
-        None => Err(ApiError::new(
-            codes::ALGORITHM_NOT_SUPPORTED_BY_KEY,
-            format!("algorithm {alg} is not supported by the emulator (RSA, EC, ED)"),
-        )),
     }
 }
 
@@ -275,7 +328,7 @@ fn engine_rule(
     Ok(EngineRule { tokens })
 }
 
-fn key_rules(policy: Option<&Policy>, v: TsbVersion) -> Result<KeyRules, ApiError> {
+pub(super) fn key_rules(policy: Option<&Policy>, v: TsbVersion) -> Result<KeyRules, ApiError> {
     let Some(p) = policy else {
         return Ok(KeyRules::default());
     };
@@ -296,7 +349,7 @@ fn key_rules(policy: Option<&Policy>, v: TsbVersion) -> Result<KeyRules, ApiErro
 }
 
 /// Releases a label reservation when key creation ends, whichever way.
-struct Reservation<'a> {
+pub(super) struct Reservation<'a> {
     shared: &'a Shared,
     lower: String,
 }
@@ -319,32 +372,79 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
         }
     }
     let ck: CreateKeyRequest = from_value(value)?;
-    let spec = key_spec(&ck)?;
-    let a = &ck.attributes;
+    let plan = key_plan(&ck, shared.cfg.tsb_version)?;
+    check_one_use(&ck.attributes)?;
+    let rules = key_rules(ck.policy.as_ref(), shared.cfg.tsb_version)?;
+    let reservation = reserve_label(shared, &ck.label)?;
+    // Generation (seconds for RSA-4096) runs without the store lock.
+    let material = plan.run()?;
+    let attrs = store_new_key(
+        shared,
+        NewKey {
+            label: ck.label.clone(),
+            id: ck.id.clone(),
+            password: ck.password.as_ref().map(|p| p.0.clone()),
+            flags: ck.attributes.clone(),
+            policy: ck.policy.clone(),
+            rules,
+        },
+        material,
+    )?;
+    drop(reservation);
+    persist(shared);
+    json_response(201, &attrs)
+}
+
+/// "At least one operation (decrypt, sign, unwrap) must be allowed" (S3 `AttributesDto.java`).
+pub(super) fn check_one_use(a: &KeyFlags) -> Result<(), ApiError> {
     if ![a.decrypt, a.sign, a.unwrap].contains(&Some(true)) {
         return Err(ApiError::new(
             codes::KEY_ATTRIBUTES_INVALID,
             "at least one of decrypt, sign, unwrap must be true",
         ));
     }
-    let rules = key_rules(ck.policy.as_ref(), shared.cfg.tsb_version)?;
-    let lower = ck.label.to_lowercase();
-    {
-        let mut st = shared.store.lock();
-        if st.label_taken(&ck.label) {
-            return Err(ApiError::new(
-                codes::KEY_ALREADY_EXISTING,
-                format!("key {} already exists", ck.label),
-            ));
-        }
-        st.reserved.insert(lower.clone());
+    Ok(())
+}
+
+/// A label reserved for a key being created (released when dropped): 608 when it is taken.
+pub(super) fn reserve_label<'a>(
+    shared: &'a Shared,
+    label: &str,
+) -> Result<Reservation<'a>, ApiError> {
+    let lower = label.to_lowercase();
+    let mut st = shared.store.lock();
+    if st.label_taken(label) {
+        return Err(ApiError::new(
+            codes::KEY_ALREADY_EXISTING,
+            format!("key {label} already exists"),
+        ));
     }
-    let reservation = Reservation { shared, lower };
-    // Generation (seconds for RSA-4096) runs without the store lock.
-    let material = KeyMaterial::generate(spec)?;
-    let public_key = B64.encode(material.public_key_spki_der());
-    let ska = ck.policy.is_some();
-    let mut policy = ck.policy.clone();
+    st.reserved.insert(lower.clone());
+    Ok(Reservation { shared, lower })
+}
+
+/// A key about to be stored (created or unwrapped).
+pub(super) struct NewKey {
+    pub(super) label: String,
+    pub(super) id: Option<String>,
+    pub(super) password: Option<String>,
+    /// The requested attributes (defaults applied here).
+    pub(super) flags: KeyFlags,
+    pub(super) policy: Option<Policy>,
+    pub(super) rules: KeyRules,
+}
+
+/// Store a new key under its reserved label; its `SignedKeyAttributes`.
+pub(super) fn store_new_key(
+    shared: &Shared,
+    new: NewKey,
+    material: Material,
+) -> Result<SignedKeyAttributes, ApiError> {
+    let public_key = material.public_key_spki_der().map(|d| B64.encode(d));
+    let persisted = material.persisted()?;
+    let ska = new.policy.is_some();
+    let secret = matches!(material, Material::Secret(_));
+    let mut policy = new.policy;
     if let Some(p) = policy.as_mut() {
         p.key_status.get_or_insert_with(KeyStatus::default);
     }
@@ -353,24 +453,22 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
         .and_then(|p| p.key_status.as_ref())
         .is_some_and(|s| s.blocked);
     let entry = KeyEntry {
-        label: ck.label.clone(),
-        id: ck.id.clone(),
-        password: ck.password.as_ref().map(|p| p.0.clone()),
-        pkcs8: B64.encode(material.to_pkcs8_der()?),
+        label: new.label,
+        id: new.id,
+        password: new.password,
+        persisted,
         material,
         public_key,
-        attributes: effective_flags(&ck.attributes, ska),
+        attributes: effective_flags(&new.flags, ska, secret),
         policy,
-        rules,
+        rules: new.rules,
         blocked,
         create_time: rfc3339(shared.clock.now_ms()),
         certificate: None,
     };
     let attrs = signed_attributes(&entry);
     shared.store.lock().insert_key(entry);
-    drop(reservation);
-    persist(shared);
-    json_response(201, &attrs)
+    Ok(attrs)
 }
 
 /// A key's attributes. The key password is always checked: the path-only `GET
@@ -439,14 +537,14 @@ fn key_json(k: &KeyEntry) -> KeyAttributes {
     KeyAttributes {
         label: k.label.clone(),
         id: k.id.clone(),
-        algorithm: Some(k.material.algorithm_name().to_string()),
-        algorithm_oid: Some(k.material.algorithm_oid().to_string()),
+        algorithm: Some(k.material.key_type().name().to_string()),
+        algorithm_oid: Some(k.material.key_type().oid().to_string()),
         curve_oid: k.material.curve_oid().map(str::to_string),
         key_size: k.material.key_size(),
         key_usage_count: None,
         create_time: Some(k.create_time.clone()),
         attest_time: Some(k.create_time.clone()),
-        public_key: Some(k.public_key.clone()),
+        public_key: k.public_key.clone(),
         attributes: k.attributes.clone(),
         policy,
     }

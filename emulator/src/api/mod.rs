@@ -8,8 +8,10 @@ mod keys;
 mod operations;
 mod request_signature;
 mod requests;
+mod symmetric;
 mod tasks;
 mod validate;
+mod wrap;
 
 pub(crate) use requests::{run_scheduler_now, scheduler_loop};
 
@@ -305,6 +307,15 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
         }
         (["v1", "decrypt"], "POST") => async_op(shared, RequestKind::Decrypt, body),
         (["v1", "generateRandom", len], "GET") => random(len),
+        (["v1", "encrypt"], "POST") => symmetric::encrypt(shared, body),
+        // `/v1/synchronousHmac` came with TSB 2.0.1 (S2 release notes 2.0.1).
+        (["v1", "synchronousHmac"], _) if !v.has_hmac() => Err(not_found_path(&req.path)),
+        (["v1", "synchronousHmac"], "POST") => symmetric::hmac(shared, body),
+        (["v1", "wrap"], "POST") => wrap::wrap(shared, body),
+        (["v1", "synchronousUnwrap"], "POST") => {
+            sync_op(shared, sync_body(shared, RequestKind::Unwrap, body)?)
+        }
+        (["v1", "unwrap"], "POST") => async_op(shared, RequestKind::Unwrap, body),
         (["v1", "certificate", "synchronous", "request"], "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Csr, body)?)
         }
@@ -370,6 +381,9 @@ fn path_known(segs: &[&str], path: &str) -> bool {
         ] | [
             "v1",
             "block" | "unblock" | "filteredRequests" | "approval" | "task"
+        ] | [
+            "v1",
+            "encrypt" | "wrap" | "synchronousUnwrap" | "unwrap" | "synchronousHmac"
         ] | ["v1", "keystore", "statistics"]
             | ["v1", "key", _]
             | ["v1", "key", _, "attributes"]

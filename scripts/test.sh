@@ -122,7 +122,7 @@ else
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "error: cargo not found; install Rust (>= 1.80) with rustup: https://rustup.rs" >&2
+  echo "error: cargo not found; install Rust (>= 1.87) with rustup: https://rustup.rs" >&2
   exit 1
 fi
 

@@ -37,6 +37,27 @@ pub const SYNCHRONOUS_MODIFY: &str = "/v1/synchronousModify";
 /// `POST`: create a modify request. S1 `modify.go`.
 pub const MODIFY: &str = "/v1/modify";
 
+/// `POST`: verify a signature (or, with `verifyHmacRequest`, an HMAC). S1 `sign.go` (`Verify`);
+/// S2 `tsb/Tutorials/Mac/hmac.md`.
+pub const VERIFY: &str = "/v1/verify";
+/// `POST`: encrypt with a key (no approvals). S1 `encrypt.go`.
+pub const ENCRYPT: &str = "/v1/encrypt";
+/// `POST`: an HMAC at once (TSB 2.0.1 and later). S2 `tsb/Tutorials/Mac/hmac.md`.
+pub const SYNCHRONOUS_HMAC: &str = "/v1/synchronousHmac";
+/// `POST`: wrap a key with another. S1 `wrap.go`.
+pub const WRAP: &str = "/v1/wrap";
+/// `POST`: unwrap a key at once. S1 `wrap.go`.
+pub const SYNCHRONOUS_UNWRAP: &str = "/v1/synchronousUnwrap";
+/// `POST`: create an unwrap request; answers `unwrapRequestId`. S1 `wrap.go`.
+pub const UNWRAP: &str = "/v1/unwrap";
+
+/// `GET`: `{"Version": ...}`. S2 `tsb/Quickstart/cloud-quickstart.md`.
+pub const VERSION_INFO: &str = "/v1/versionInfo";
+/// `GET`: the licence's client flags. S2 `AuthorizationApp/Concepts/Prerequisites.md`.
+pub const LICENSE_INFO: &str = "/v1/licenseInfo";
+/// `GET`: key store statistics; S1 `health.go` (`CheckConnection`) uses it as the health check.
+pub const KEYSTORE_STATISTICS: &str = "/v1/keystore/statistics";
+
 /// `GET /v1/generateRandom/{n}`: n random bytes. S1 `random.go`.
 pub const GENERATE_RANDOM: &str = "/v1/generateRandom";
 /// `GET`/`DELETE /v1/request/{id}`: a request's status, or its removal. S1 `requests.go`.
@@ -77,6 +98,7 @@ pub const CREATES_REQUEST: &[&str] = &[
     BLOCK,
     UNBLOCK,
     MODIFY,
+    UNWRAP,
     CERTIFICATE_REQUEST,
     CERTIFICATE_SIGN,
     CERTIFICATE_SELFSIGN,
@@ -101,6 +123,24 @@ pub fn certificate(label: &str) -> String {
     format!("{CERTIFICATE}/{}", segment(label))
 }
 
+/// `/v1/key/{label}`: the path form of a key (`DELETE`), for keys whose label is not a derivation
+/// path. S3 `dto/tsb/**` describe key names in paths as percent-encoded.
+pub fn key(label: &str) -> String {
+    format!("{KEY}/{}", segment(label))
+}
+
+/// `/v1/key/{label}/attributes` (`GET`).
+pub fn key_attributes(label: &str) -> String {
+    format!("{KEY}/{}/attributes", segment(label))
+}
+
+/// The one path segment after `prefix` + `/` in `path` (still percent-encoded), or `None` when
+/// `path` is not `prefix/{value}` (for servers that route these paths).
+pub fn value_after<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let v = path.strip_prefix(prefix)?.strip_prefix('/')?;
+    (!v.is_empty() && !v.contains('/')).then_some(v)
+}
+
 /// `/v1/request/{id}`.
 pub fn request(id: &str) -> String {
     format!("{REQUEST}/{}", segment(id))
@@ -120,6 +160,11 @@ mod tests {
         assert_eq!(certificate("a/b c%"), "/v1/certificate/a%2Fb%20c%25");
         assert_eq!(request("r-1_x.y~z"), "/v1/request/r-1_x.y~z");
         assert_eq!(generate_random(32), "/v1/generateRandom/32");
+        assert_eq!(key_attributes("a/b"), "/v1/key/a%2Fb/attributes");
+        assert_eq!(value_after("/v1/request/r%201", REQUEST), Some("r%201"));
+        assert_eq!(value_after("/v1/request/", REQUEST), None);
+        assert_eq!(value_after("/v1/request/a/b", REQUEST), None);
+        assert_eq!(value_after("/v1/requests/a", REQUEST), None);
     }
 
     #[test]

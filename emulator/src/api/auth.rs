@@ -4,12 +4,12 @@ use super::ApiError;
 use crate::http::HttpRequest;
 use crate::Shared;
 use tsb_models::codes;
-use tsb_models::{is_approval_task_path, role_for_path};
+use tsb_models::{is_approval_task_path, paths, role_for_path, API_KEY_HEADER};
 
 pub(super) fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), ApiError> {
     let p = req.path.as_str();
     // The TSB ignores JWTs on the approver endpoints (approvers authenticate by signature).
-    let approver_path = is_approval_task_path(p) || p == "/v1/approval" || p == "/v1/task";
+    let approver_path = is_approval_task_path(p) || p == paths::APPROVAL || p == paths::TASK;
     if let (Some(expected), false) = (&shared.cfg.bearer_token, approver_path) {
         let given = req.header("authorization").ok_or_else(|| {
             ApiError::new(
@@ -39,7 +39,7 @@ pub(super) fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<(), Api
         if keys.peek().is_some() {
             // Any of the role's keys works (rollover, TSB 2.0.1); a key revoked at runtime
             // (`Emulator::revoke_api_key`) is refused like an unknown one.
-            let given = req.header("x-api-key").unwrap_or("");
+            let given = req.header(API_KEY_HEADER).unwrap_or("");
             let revoked = shared.revoked_api_keys.lock().contains(given);
             if revoked || !keys.any(|(_, k)| k == given) {
                 return Err(ApiError::new(

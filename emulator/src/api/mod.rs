@@ -34,7 +34,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tsb_models::codes::{self, http_status};
-use tsb_models::is_approval_task_path;
 use tsb_models::*;
 
 /// Refuse a configuration that the configured TSB version could not have (a feature added later),
@@ -248,156 +247,205 @@ fn route(shared: &Shared, req: &HttpRequest) -> ApiResult {
         }
         return controls(shared, req);
     }
-    if req.path == "/v1" || req.path.starts_with("/v1/") {
+    if req.path == paths::PREFIX
+        || req
+            .path
+            .strip_prefix(paths::PREFIX)
+            .is_some_and(|r| r.starts_with('/'))
+    {
         authenticate(shared, req)?;
     }
     handle(shared, req)
 }
 
 fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
-    let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let p = req.path.as_str();
     let m = req.method.as_str();
     let body = req.body.as_slice();
     let v = shared.cfg.tsb_version;
-    match (segs.as_slice(), m) {
-        (["v1", "versionInfo"], "GET") => json_response(
+    // Every path is spelled in `tsb_models::paths`, the one statement of the TSB's endpoints.
+    match (p, m) {
+        (paths::VERSION_INFO, "GET") => json_response(
             200,
             &VersionInfo {
                 version: shared.cfg.tsb_version.to_string(),
             },
         ),
-        (["v1", "licenseInfo"], "GET") => json_response(
+        (paths::LICENSE_INFO, "GET") => json_response(
             200,
             &LicenseInfo {
                 client_flags: vec!["KEY_AUTH".into(), "REST_API".into(), "TSB_ENGINE".into()],
             },
         ),
-        (["v1", "keystore", "statistics"], "GET") => {
+        (paths::KEYSTORE_STATISTICS, "GET") => {
             let n = shared.store.lock().keys.len();
             json_response(
                 200,
                 &json!({ "keyStoreStatistics": format!("{{\"numberOfKeys\":{n}}}") }),
             )
         }
-        (["v1", "key"], "GET") => {
+        (paths::KEY, "GET") => {
             let mut labels: Vec<String> = shared.store.lock().keys.keys().cloned().collect();
             labels.sort();
             json_response(200, &labels)
         }
-        (["v1", "key"], "POST") => create_key(shared, body),
-        (["v1", "key", "attributes"], "POST") => {
+        (paths::KEY, "POST") => create_key(shared, body),
+        (paths::KEY_ATTRIBUTES, "POST") => {
             let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
             key_attributes(shared, &r.label, r.password.as_ref())
         }
-        (["v1", "key", "deleteKey"], "POST") => {
+        (paths::KEY_DELETE, "POST") => {
             let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
             delete_key(shared, &r.label, r.password.as_ref())
         }
-        (["v1", "key", name, "attributes"], "GET") => {
-            key_attributes(shared, &pct_decode(name), None)
-        }
-        (["v1", "key", name], "DELETE") => delete_key(shared, &pct_decode(name), None),
-        (["v1", "synchronousSign"], "POST") => {
+        (paths::SYNCHRONOUS_SIGN, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Sign, body)?)
         }
-        (["v1", "sign"], "POST") => async_op(shared, RequestKind::Sign, body),
-        (["v1", "verify"], "POST") => verify(shared, body),
-        (["v1", "synchronousDecrypt"], "POST") => {
+        (paths::SIGN, "POST") => async_op(shared, RequestKind::Sign, body),
+        (paths::VERIFY, "POST") => verify(shared, body),
+        (paths::SYNCHRONOUS_DECRYPT, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Decrypt, body)?)
         }
-        (["v1", "decrypt"], "POST") => async_op(shared, RequestKind::Decrypt, body),
-        (["v1", "generateRandom", len], "GET") => random(len),
-        (["v1", "encrypt"], "POST") => symmetric::encrypt(shared, body),
+        (paths::DECRYPT, "POST") => async_op(shared, RequestKind::Decrypt, body),
+        (paths::ENCRYPT, "POST") => symmetric::encrypt(shared, body),
         // `/v1/synchronousHmac` came with TSB 2.0.1 (S2 release notes 2.0.1).
-        (["v1", "synchronousHmac"], _) if !v.has_hmac() => Err(not_found_path(&req.path)),
-        (["v1", "synchronousHmac"], "POST") => symmetric::hmac(shared, body),
-        (["v1", "wrap"], "POST") => wrap::wrap(shared, body),
-        (["v1", "synchronousUnwrap"], "POST") => {
+        (paths::SYNCHRONOUS_HMAC, _) if !v.has_hmac() => Err(not_found_path(p)),
+        (paths::SYNCHRONOUS_HMAC, "POST") => symmetric::hmac(shared, body),
+        (paths::WRAP, "POST") => wrap::wrap(shared, body),
+        (paths::SYNCHRONOUS_UNWRAP, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Unwrap, body)?)
         }
-        (["v1", "unwrap"], "POST") => async_op(shared, RequestKind::Unwrap, body),
-        (["v1", "certificate", "synchronous", "request"], "POST") => {
+        (paths::UNWRAP, "POST") => async_op(shared, RequestKind::Unwrap, body),
+        (paths::CERTIFICATE_SYNCHRONOUS_REQUEST, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Csr, body)?)
         }
-        (["v1", "certificate", "request"], "POST") => async_op(shared, RequestKind::Csr, body),
-        (["v1", "certificate", "synchronous", "selfsign"], "POST") => {
+        (paths::CERTIFICATE_REQUEST, "POST") => async_op(shared, RequestKind::Csr, body),
+        (paths::CERTIFICATE_SYNCHRONOUS_SELFSIGN, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::SelfSign, body)?)
         }
-        (["v1", "certificate", "selfsign"], "POST") => {
-            async_op(shared, RequestKind::SelfSign, body)
-        }
-        (["v1", "certificate", "synchronous", "sign"], "POST") => sync_op(
+        (paths::CERTIFICATE_SELFSIGN, "POST") => async_op(shared, RequestKind::SelfSign, body),
+        (paths::CERTIFICATE_SYNCHRONOUS_SIGN, "POST") => sync_op(
             shared,
             sync_body(shared, RequestKind::SignCertificate, body)?,
         ),
-        (["v1", "certificate", "sign"], "POST") => {
-            async_op(shared, RequestKind::SignCertificate, body)
-        }
-        (["v1", "certificate", "import", "plain"], "POST") => import_certificate(shared, body),
-        (["v1", "certificate", name], "GET") => get_certificate(shared, &pct_decode(name)),
-        (["v1", "certificate", name], "DELETE") => delete_certificate(shared, &pct_decode(name)),
-        (["v1", "synchronousBlock"], "POST") => {
+        (paths::CERTIFICATE_SIGN, "POST") => async_op(shared, RequestKind::SignCertificate, body),
+        (paths::CERTIFICATE_IMPORT_PLAIN, "POST") => import_certificate(shared, body),
+        (paths::SYNCHRONOUS_BLOCK, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Block, body)?)
         }
-        (["v1", "synchronousUnblock"], "POST") => {
+        (paths::SYNCHRONOUS_UNBLOCK, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Unblock, body)?)
         }
-        (["v1", "block"], "POST") => async_op(shared, RequestKind::Block, body),
-        (["v1", "unblock"], "POST") => async_op(shared, RequestKind::Unblock, body),
-        (["v1", "request", id], "GET") => request_status(shared, &pct_decode(id)),
-        (["v1", "request", id], "DELETE") => cancel_request(shared, &pct_decode(id)),
+        (paths::BLOCK, "POST") => async_op(shared, RequestKind::Block, body),
+        (paths::UNBLOCK, "POST") => async_op(shared, RequestKind::Unblock, body),
         // `/v1/filteredRequests` and `/v1/filteredAllApprovalTask` came with TSB 2.0.1 (S2
         // release notes 2.0.1); before, they are unknown paths.
-        (["v1", "filteredRequests"], _) if !v.has_filtered_requests() => {
-            Err(not_found_path(&req.path))
+        (paths::FILTERED_REQUESTS, _) if !v.has_filtered_requests() => Err(not_found_path(p)),
+        (_, _)
+            if TaskList::from_path(p) == Some(TaskList::All)
+                && !v.has_filtered_all_approval_task() =>
+        {
+            Err(not_found_path(p))
         }
-        (["v1", "filteredAllApprovalTask"], _) if !v.has_filtered_all_approval_task() => {
-            Err(not_found_path(&req.path))
+        (paths::FILTERED_REQUESTS, "POST") => filtered_requests(shared, body),
+        (_, "POST") if TaskList::from_path(p).is_some() => match TaskList::from_path(p) {
+            Some(list) => filtered_tasks(shared, body, list),
+            None => Err(not_found_path(p)),
+        },
+        (paths::APPROVAL, "POST") => approve(shared, body),
+        (paths::TASK, "DELETE") => reject_task(shared, body),
+        _ => handle_valued(shared, p, m),
+    }
+}
+
+/// The paths that carry a value in their last segments (a key label, a certificate's key, a
+/// request id, a length).
+fn handle_valued(shared: &Shared, p: &str, m: &str) -> ApiResult {
+    if let Some(name) = paths::value_after(p, paths::KEY) {
+        if m == "DELETE" {
+            return delete_key(shared, &pct_decode(name), None);
         }
-        (["v1", "filteredRequests"], "POST") => filtered_requests(shared, body),
-        (["v1", _], "POST") if is_approval_task_path(&req.path) => {
-            match TaskList::from_path(&req.path) {
-                Some(list) => filtered_tasks(shared, body, list),
-                None => Err(not_found_path(&req.path)),
-            }
+    }
+    if let Some(name) = p
+        .strip_suffix("/attributes")
+        .and_then(|k| paths::value_after(k, paths::KEY))
+    {
+        if m == "GET" {
+            return key_attributes(shared, &pct_decode(name), None);
         }
-        (["v1", "approval"], "POST") => approve(shared, body),
-        (["v1", "task"], "DELETE") => reject_task(shared, body),
-        _ if path_known(&segs, &req.path) => Err(method_not_allowed(m, &req.path)),
-        _ => Err(not_found_path(&req.path)),
+    }
+    if let Some(len) = paths::value_after(p, paths::GENERATE_RANDOM) {
+        if m == "GET" {
+            return random(len);
+        }
+    }
+    if let Some(name) = paths::value_after(p, paths::CERTIFICATE) {
+        match m {
+            "GET" => return get_certificate(shared, &pct_decode(name)),
+            "DELETE" => return delete_certificate(shared, &pct_decode(name)),
+            _ => {}
+        }
+    }
+    if let Some(id) = paths::value_after(p, paths::REQUEST) {
+        match m {
+            "GET" => return request_status(shared, &pct_decode(id)),
+            "DELETE" => return cancel_request(shared, &pct_decode(id)),
+            _ => {}
+        }
+    }
+    if path_known(p) {
+        Err(method_not_allowed(m, p))
+    } else {
+        Err(not_found_path(p))
     }
 }
 
 /// Whether some method is routed for this path (for 405 versus 404).
-fn path_known(segs: &[&str], path: &str) -> bool {
-    matches!(
-        segs,
-        [
-            "v1",
-            "versionInfo" | "licenseInfo" | "key" | "synchronousSign" | "sign" | "verify"
-        ] | [
-            "v1",
-            "synchronousDecrypt" | "decrypt" | "synchronousBlock" | "synchronousUnblock"
-        ] | [
-            "v1",
-            "block" | "unblock" | "filteredRequests" | "approval" | "task"
-        ] | [
-            "v1",
-            "encrypt" | "wrap" | "synchronousUnwrap" | "unwrap" | "synchronousHmac"
-        ] | ["v1", "keystore", "statistics"]
-            | ["v1", "key", _]
-            | ["v1", "key", _, "attributes"]
-            | ["v1", "generateRandom", _]
-            | ["v1", "certificate", _]
-            | [
-                "v1",
-                "certificate",
-                "synchronous",
-                "request" | "selfsign" | "sign"
-            ]
-            | ["v1", "certificate", "import", "plain"]
-            | ["v1", "request", _]
-    ) || TaskList::from_path(path).is_some()
+fn path_known(p: &str) -> bool {
+    const FIXED: &[&str] = &[
+        paths::VERSION_INFO,
+        paths::LICENSE_INFO,
+        paths::KEYSTORE_STATISTICS,
+        paths::KEY,
+        paths::KEY_ATTRIBUTES,
+        paths::KEY_DELETE,
+        paths::SYNCHRONOUS_SIGN,
+        paths::SIGN,
+        paths::VERIFY,
+        paths::SYNCHRONOUS_DECRYPT,
+        paths::DECRYPT,
+        paths::ENCRYPT,
+        paths::SYNCHRONOUS_HMAC,
+        paths::WRAP,
+        paths::SYNCHRONOUS_UNWRAP,
+        paths::UNWRAP,
+        paths::CERTIFICATE_SYNCHRONOUS_REQUEST,
+        paths::CERTIFICATE_REQUEST,
+        paths::CERTIFICATE_SYNCHRONOUS_SELFSIGN,
+        paths::CERTIFICATE_SELFSIGN,
+        paths::CERTIFICATE_SYNCHRONOUS_SIGN,
+        paths::CERTIFICATE_SIGN,
+        paths::CERTIFICATE_IMPORT_PLAIN,
+        paths::SYNCHRONOUS_BLOCK,
+        paths::SYNCHRONOUS_UNBLOCK,
+        paths::BLOCK,
+        paths::UNBLOCK,
+        paths::FILTERED_REQUESTS,
+        paths::APPROVAL,
+        paths::TASK,
+    ];
+    FIXED.contains(&p)
+        || TaskList::from_path(p).is_some()
+        || [
+            paths::KEY,
+            paths::GENERATE_RANDOM,
+            paths::CERTIFICATE,
+            paths::REQUEST,
+        ]
+        .iter()
+        .any(|prefix| paths::value_after(p, prefix).is_some())
+        || p.strip_suffix("/attributes")
+            .is_some_and(|k| paths::value_after(k, paths::KEY).is_some())
 }
 
 // ---------------------------------------------------------------------------------------------

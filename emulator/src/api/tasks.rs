@@ -11,8 +11,8 @@ use crate::{EmulatorConfig, Shared};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::Value;
-use tsb_models::codes;
 use tsb_models::*;
+use tsb_models::{codes, PAYLOAD_TYPE_UNSPECIFIED};
 
 // ---------------------------------------------------------------------------------------------
 // DTOs (S3 `dto/tsb/request/AuthenticatableRequestDto.java`, `FilteredTasksRequestDto.java`,
@@ -195,7 +195,8 @@ fn task_view(t: &TaskRecord, rec: &RequestRecord, level: u8) -> Task {
             RequestKind::Decrypt => text("encryptedPayload"),
             _ => Some(B64.encode(serde_json::to_vec(&inner).unwrap_or_default())),
         };
-        task.payload_type = Some(text("payloadType").unwrap_or_else(|| "UNSPECIFIED".into()));
+        task.payload_type =
+            Some(text("payloadType").unwrap_or_else(|| PAYLOAD_TYPE_UNSPECIFIED.into()));
     }
     if level >= 3 {
         task.request_base64 =

@@ -345,6 +345,7 @@ mod tests {
             reason: String::new(),
             message: String::new(),
             call: "POST /v1/key/attributes".into(),
+            hint: None,
         };
         assert!(!skippable(&refused));
         assert!(skippable(&Error::Transport("unreadable answer".into())));

@@ -486,15 +486,18 @@ impl Client {
                     }
                 }
             }
+            // A certificate the TSB presents will not change in a second: no new round.
             let again = !once
                 && round < rounds
                 && matches!(
                     last_err,
-                    Some(Error::Unreachable { .. })
-                        | Some(Error::Tsb {
-                            status: 502..=504,
-                            ..
-                        })
+                    Some(Error::Unreachable {
+                        why: Unreachable::Connect | Unreachable::Tls | Unreachable::NoAnswer,
+                        ..
+                    }) | Some(Error::Tsb {
+                        status: 502..=504,
+                        ..
+                    })
                 );
             if !again {
                 break;

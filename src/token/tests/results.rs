@@ -229,6 +229,14 @@ fn good_csrs_and_certificates_of_every_key_type_pass() {
         );
         let req = X509Req::from_pem(&pem).unwrap();
         assert!(req.verify(&req.public_key().unwrap()).unwrap(), "{kind}");
+        if kind == "ed" {
+            // The emulator's default, TSB 2.2.0, makes no Ed25519 certificates (no EDDSA in its
+            // KeytoolSignatureAlgorithm); its CSR came from the asynchronous endpoint.
+            let r =
+                w.m.with_session(s, |sess| w.m.self_sign(sess, k, &cert_spec(kind)));
+            assert_eq!(rv(r), CKR_MECHANISM_INVALID);
+            continue;
+        }
         w.m.with_session(s, |sess| w.m.self_sign(sess, k, &cert_spec(kind)))
             .unwrap_or_else(|e| panic!("self-signed certificate of {kind}: {e}"));
         // The key issues a certificate for a CSR of another key.

@@ -519,6 +519,46 @@ isolated!(
         let _ = &env;
         let (rv, w) = written(list_objects);
         assert_eq!(rv, CKR_USER_NOT_LOGGED_IN);
-        w.nothing();
+        assert!(w.stderr.is_empty(), "{}", w.stderr);
+    }
+);
+
+isolated!(
+    fn level_off_silences_the_progress_of_a_wait_too() {
+        let env = Env::new(Opts {
+            env: vec![("TSB_PKCS11_LOG".into(), "off".into())],
+            slot_json: Some(serde_json::json!({ "progress": true })),
+            ..Default::default()
+        });
+        let s = env.session();
+        gen_p256(&s, "gated", Some(env.policy(600)));
+        let key = s
+            .find_objects(&[
+                Attribute::Label("gated".into()),
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+            ])
+            .unwrap()[0];
+        // Approved only after the wait has polled (and would have shown its progress).
+        let (r, w) = std::thread::scope(|sc| {
+            sc.spawn(|| {
+                let polls = || {
+                    env.emu
+                        .request_counts()
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("GET /v1/request/"))
+                        .map(|(_, n)| *n)
+                        .sum::<u64>()
+                };
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while polls() < 3 {
+                    assert!(std::time::Instant::now() < deadline);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                env.auto_approve(1).join().unwrap().unwrap();
+            });
+            written(|| s.sign(&Mechanism::EcdsaSha256, key, b"quiet"))
+        });
+        r.expect("approved");
+        assert!(w.stderr.is_empty(), "{}", w.stderr);
     }
 );

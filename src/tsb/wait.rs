@@ -252,7 +252,8 @@ impl Progress {
         // SAFETY: isatty only inspects the descriptor.
         let tty = unsafe { libc::isatty(2) } == 1;
         Progress {
-            enabled: p.progress,
+            // Log level `off` is for programs that must stay silent: no progress either.
+            enabled: p.progress && crate::log::enabled(Level::Error),
             tty,
             request_id: request_id.to_string(),
             key: p.key_label.clone(),

@@ -61,8 +61,11 @@ pub(crate) fn list_keys(c: &Client) -> Result<Vec<String>> {
 /// path forms, as long as it needs no password (only the POST forms carry one, S2 release notes
 /// 1.14.0). Operations that exist only with a body (sign, decrypt, certificates) send the label
 /// as it is: no source says how a TSB reads it there (unconfirmed).
+/// (A label too long for a URL path, see `cache::MAX_LABEL_IN_PATH`, stays in the body.)
 fn label_in_path(c: &Client, label: &str) -> bool {
-    label.contains('/') && !c.has_key_password(label)
+    label.contains('/')
+        && !c.has_key_password(label)
+        && encode_segment(label).len() <= super::cache::MAX_LABEL_IN_PATH
 }
 
 /// `POST /v1/key/attributes` (or `GET /v1/key/{label}/attributes`, see [`label_in_path`]);

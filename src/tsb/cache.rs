@@ -325,7 +325,7 @@ impl KeyCache {
 pub(crate) type Fetched = Result<Option<Arc<KeyInfo>>>;
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
-const MAX_LABEL_IN_PATH: usize = 2048;
+pub(crate) const MAX_LABEL_IN_PATH: usize = 2048;
 
 /// Whether an error concerns one key only (skip the key) rather than every request (refused
 /// credentials: fail).

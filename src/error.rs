@@ -501,4 +501,101 @@ mod tests {
         assert_eq!(a.device_error(), Some(vendor::TSB_DEVERR_REJECTED));
         assert!(a.to_string().contains("r1"));
     }
+
+    fn tsb(status: u16, code: i64, call: &str, message: &str) -> Error {
+        Error::Tsb {
+            status,
+            code: Some(code),
+            reason: tsb_models::codes::reason(code).into(),
+            message: message.into(),
+            call: call.into(),
+            hint: None,
+        }
+    }
+
+    /// 600 and 501 say only that the body was refused: the call and the message decide
+    /// (audit divergence #12); 415 and 403 refuse the request signature.
+    #[test]
+    fn refused_bodies_and_signatures_map_per_error_code() {
+        let enum_msg =
+            "signRequest.signatureAlgorithm: \"X\" is not a value of the enum SignatureAlgorithm";
+        assert_eq!(
+            tsb(400, 600, "POST /v1/synchronousSign", enum_msg).rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert_eq!(
+            tsb(400, 501, "POST /v1/sign", "invalid value").rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert_eq!(
+            tsb(400, 600, "POST /v1/key", "keySize: must be at least 1").rv(),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            tsb(
+                400,
+                600,
+                "POST /v1/certificate/synchronous/sign",
+                "commonName: must not be empty"
+            )
+            .rv(),
+            CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            tsb(
+                400,
+                600,
+                "POST /v1/synchronousDecrypt",
+                "encryptedPayload: not base64"
+            )
+            .rv(),
+            CKR_DEVICE_ERROR
+        );
+        for code in [415, 403] {
+            let e = tsb(400, code, "POST /v1/sign", "");
+            assert_eq!(e.rv(), CKR_USER_NOT_LOGGED_IN, "{code}");
+            assert!(e.credentials_refused());
+            assert!(
+                e.remedy().unwrap().contains("request_signing_key"),
+                "{code}"
+            );
+        }
+        let e = tsb(400, 620, "POST /v1/sign", "");
+        assert_eq!(e.rv(), CKR_PIN_INCORRECT);
+        assert!(e.remedy().unwrap().contains("key_passwords"));
+    }
+
+    /// Which failures are the person's (one line at the default level) and which the program's.
+    #[test]
+    fn failures_for_the_user() {
+        assert!(!Error::ck(CKR_BUFFER_TOO_SMALL, "small").is_for_the_user());
+        assert!(!Error::ck(CKR_OPERATION_NOT_INITIALIZED, "no").is_for_the_user());
+        assert!(!Error::Cancelled("cancel".into()).is_for_the_user());
+        let own_cancel = Error::Approval {
+            end: ApprovalEnd::CancelledByCaller,
+            request_id: "r".into(),
+        };
+        assert!(!own_cancel.is_for_the_user());
+        assert!(Error::user(CKR_ATTRIBUTE_VALUE_INVALID, "label").is_for_the_user());
+        assert!(Error::Config("x".into()).is_for_the_user());
+        assert!(tsb(500, 701, "POST /v1/sign", "").is_for_the_user());
+        let down = Error::Unreachable {
+            why: Unreachable::Connect,
+            detail: "refused".into(),
+        };
+        assert!(down.is_for_the_user());
+        assert!(down.remedy().unwrap().contains("`url`"));
+        for end in [
+            ApprovalEnd::Rejected,
+            ApprovalEnd::Expired,
+            ApprovalEnd::TimedOut,
+            ApprovalEnd::Failed,
+        ] {
+            let e = Error::Approval {
+                end,
+                request_id: "r".into(),
+            };
+            assert!(e.is_for_the_user() && e.remedy().is_some(), "{end:?}");
+        }
+    }
 }

@@ -231,6 +231,15 @@ fn sha256(data: &[u8]) -> Vec<u8> {
 fn flow(v: TsbVersion) {
     let env = env_at(v);
     let s = env.session();
+    // C_Initialize, the slot and token functions and C_OpenSession ask nothing, not even the
+    // version.
+    let _ = env.pkcs11.get_slot_info(env.slot).unwrap();
+    let _ = env.pkcs11.get_token_info(env.slot).unwrap();
+    assert!(
+        env.emu.request_counts().is_empty(),
+        "{v}: {:?}",
+        env.emu.request_counts()
+    );
     let data: &'static [u8] = b"release-1.0.tar.gz";
 
     // Plain keys: a digest to the synchronous endpoint (pre-hashed RSA since 1.17.1).

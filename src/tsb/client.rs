@@ -644,56 +644,28 @@ impl Client {
         }
     }
 
-    /// A failed call's error with what the client knows about the credentials it sent.
-    fn with_hint(&self, err: Error, key: Option<KeyUsed>) -> Error {
+    /// A failed call's error with what the client knows about the credentials it sent (the
+    /// remedy otherwise comes from the error code, `Error::remedy`).
+    fn with_hint(&self, mut err: Error, key: Option<KeyUsed>) -> Error {
         use tsb_models::codes as c;
-        match err {
-            Error::Tsb {
-                status,
-                code,
-                reason,
-                message,
-                call,
-                hint: None,
-            } => {
-                let hint = match (code, key) {
-                    (Some(c::INVALID_API_KEY), Some(k)) if k.count > 1 => Some(format!(
-                        "the TSB refused all {} API keys of role {} (errorCode 631): update \
-                         `api_keys.{}` in the slot's config",
-                        k.count, k.role, k.role
-                    )),
-                    (Some(c::INVALID_API_KEY), Some(k)) => Some(format!(
-                        "the TSB refused the API key of role {}: update `api_keys.{}` in the \
-                         slot's config",
-                        k.role, k.role
-                    )),
-                    (Some(c::INVALID_API_KEY), None) => {
-                        let role = call
-                            .split_once(' ')
-                            .and_then(|(_, p)| tsb_models::role_for_path(p))
-                            .map(|r| r.name())
-                            .unwrap_or("?");
-                        Some(format!(
-                            "the TSB wants an API key of role {role}: set `api_keys.{role}` in \
-                             the slot's config"
-                        ))
-                    }
-                    (Some(c::INVALID_ACCESS_TOKEN), _) if self.state.login_token.lock().is_some() => {
-                        Some("the TSB refused the bearer token given as the PIN: log in with a valid token".into())
-                    }
-                    _ => None,
-                };
-                Error::Tsb {
-                    status,
-                    code,
-                    reason,
-                    message,
-                    call,
-                    hint,
+        if let Error::Tsb { code, hint, .. } = &mut err {
+            *hint = match (*code, key) {
+                (Some(c::INVALID_API_KEY), Some(k)) if k.count > 1 => Some(format!(
+                    "the TSB refused all {} API keys of role {} (errorCode 631): update \
+                     `api_keys.{}` in the slot's config",
+                    k.count, k.role, k.role
+                )),
+                (Some(c::INVALID_ACCESS_TOKEN), _) if self.state.login_token.lock().is_some() => {
+                    Some(
+                        "the TSB refused the bearer token given as the PIN: log in with a valid \
+                         token"
+                            .into(),
+                    )
                 }
-            }
-            other => other,
+                _ => None,
+            };
         }
+        err
     }
 
     /// URL `u` answered: it becomes the current one. When other URLs failed before it in this

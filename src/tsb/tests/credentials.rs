@@ -125,7 +125,8 @@ fn a_missing_api_key_names_its_role() {
     assert!(e.credentials_refused(), "{e:?}");
     let remedy = e.remedy().unwrap_or_default();
     assert!(
-        remedy.contains("set `api_keys.keyOperationToken`"),
+        remedy.contains("role keyOperationToken")
+            && remedy.contains("`api_keys.keyOperationToken`"),
         "{remedy}"
     );
 }

@@ -169,6 +169,20 @@ pub(super) fn as_caller<T>(f: impl FnOnce(&Caller) -> Result<T>) -> (Result<T>, 
     (r, ids.into_inner())
 }
 
+/// A CSR request for the key `label` (subject CN `label`).
+pub(super) fn csr_request(label: &str, algorithm: &str) -> tsb_models::CsrRequest {
+    tsb_models::CsrRequest {
+        sign_key_name: label.into(),
+        signature_algorithm: algorithm.into(),
+        validity: Some(365),
+        standard_certificate_attributes: tsb_models::StandardCertificateAttributes {
+            common_name: label.into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// A signature of `data` with NONESHA256_WITH_RSA / NONE_WITH_ECDSA (a digest), as C_Sign sends
 /// it, by key kind.
 pub(super) fn sign(tsb: &Tsb, key: &KeyInfo) -> Result<Vec<u8>> {

@@ -42,15 +42,7 @@ fn every_call_on_a_key_with_a_password_carries_it() {
     sign(&bed.tsb, &plain).expect("signed with the password");
     let bg = bed.auto_approve(2);
     sign(&bed.tsb, &gated).expect("approved, with the password");
-    let req = tsb_models::CsrRequest {
-        sign_key_name: "pw-gated".into(),
-        signature_algorithm: "SHA256_WITH_ECDSA".into(),
-        standard_certificate_attributes: tsb_models::StandardCertificateAttributes {
-            common_name: "pw".into(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let req = csr_request("pw-gated", "SHA256_WITH_ECDSA");
     let (csr, _) = as_caller(|caller| bed.tsb.csr(&gated, &req, caller));
     csr.expect("CSR with the password");
     bg.join().unwrap().unwrap();

@@ -67,15 +67,7 @@ fn every_signed_request(key: PKey<Private>) {
     let bg = bed.auto_approve(2);
     sign(&bed.tsb, &gated).expect("asynchronous sign, signed");
     // A CSR through the asynchronous endpoint (approval-gated key).
-    let req = tsb_models::CsrRequest {
-        sign_key_name: "gated".into(),
-        signature_algorithm: "SHA256_WITH_ECDSA".into(),
-        standard_certificate_attributes: tsb_models::StandardCertificateAttributes {
-            common_name: "gated".into(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let req = csr_request("gated", "SHA256_WITH_ECDSA");
     let (csr, _) = as_caller(|caller| bed.tsb.csr(&gated, &req, caller));
     assert!(csr.expect("CSR, signed").contains("CERTIFICATE REQUEST"));
     bg.join().unwrap().unwrap();

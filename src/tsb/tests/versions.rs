@@ -93,19 +93,6 @@ fn the_pkcs1_cipher_name_follows_the_version() {
     assert_eq!(e.rv(), CKR_MECHANISM_INVALID);
 }
 
-fn csr_request(label: &str, algorithm: &str) -> tsb_models::CsrRequest {
-    tsb_models::CsrRequest {
-        sign_key_name: label.into(),
-        signature_algorithm: algorithm.into(),
-        validity: Some(365),
-        standard_certificate_attributes: tsb_models::StandardCertificateAttributes {
-            common_name: label.into(),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
 /// `EDDSA` is no certificate algorithm up to 2.2.0 (S3 `KeytoolSignatureAlgorithm`): an Ed25519
 /// CSR goes through the asynchronous endpoint, which takes every `SignatureAlgorithm` (and for a
 /// key without approvals executes at once); a self-signed certificate is refused before

@@ -141,6 +141,9 @@ pub(crate) fn delete_key(c: &Client, label: &str) -> Result<()> {
 }
 
 /// `GET /v1/certificate/{label}`: DER of the key's certificate, `Ok(None)` when it has none.
+/// The answer's `certificate` is read (S3 `dto/tsb/response/CertificateResponseDto.java`, S1
+/// `certs.go`); S6 reads `rawCertificate`, which only its newer DTO shapes add (audit divergence
+/// #15: the emulator's 2.3 profile answers both).
 pub(crate) fn get_certificate(c: &Client, label: &str) -> Result<Option<Vec<u8>>> {
     let path = paths::certificate(label);
     match c.call::<CertificateBody>(Method::GET, &path, None::<&()>, Idempotency::Retry) {
@@ -186,7 +189,9 @@ pub(crate) fn pem_or_b64_to_der(s: &str) -> Result<Vec<u8>> {
     unb64(&body, "certificate")
 }
 
-/// `GET /v1/generateRandom/{n}`.
+/// `GET /v1/generateRandom/{n}`, with the `keyOperationToken` API key: the TSB's own role table
+/// (S2 `tsb/Concepts/authentication/authentication.md`, in `tsb_models::role_for_path`), where S1
+/// `random.go` sends the `serviceToken` key (audit divergence #13, kept: the TSB's table wins).
 pub(crate) fn generate_random(c: &Client, n: usize) -> Result<Vec<u8>> {
     let r: RandomResponse = c.call(
         Method::GET,

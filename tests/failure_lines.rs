@@ -446,6 +446,28 @@ isolated!(
             cryptoki::error::RvError::AttributeValueInvalid
         );
         w.one_line(&["C_GenerateKeyPair", "release/key"]);
+        // A policy in the template whose approver key is no SPKI: refused before the TSB.
+        let policy = common::policy_for(&["bm90IGEga2V5".into()], 1, 600);
+        let (r, w) = written(|| {
+            s.generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &[Attribute::EcParams(common::ec_params("1.2.840.10045.3.1.7"))],
+                &[
+                    Attribute::Label("gated".into()),
+                    Attribute::Sign(true),
+                    Attribute::VendorDefined((
+                        cryptoki::object::AttributeType::VendorDefined(0xD453_0001),
+                        policy.to_string().into_bytes(),
+                    )),
+                ],
+            )
+        });
+        assert_eq!(
+            common::rv(r.unwrap_err()),
+            cryptoki::error::RvError::AttributeValueInvalid
+        );
+        w.one_line(&["C_GenerateKeyPair", "CKA_TSB_POLICY", "not valid base64 SPKI"]);
+        assert_eq!(env.count("POST", "/v1/key"), 0);
     }
 );
 

@@ -451,7 +451,9 @@ isolated!(
         let (r, w) = written(|| {
             s.generate_key_pair(
                 &Mechanism::EccKeyPairGen,
-                &[Attribute::EcParams(common::ec_params("1.2.840.10045.3.1.7"))],
+                &[Attribute::EcParams(common::ec_params(
+                    "1.2.840.10045.3.1.7",
+                ))],
                 &[
                     Attribute::Label("gated".into()),
                     Attribute::Sign(true),
@@ -466,7 +468,11 @@ isolated!(
             common::rv(r.unwrap_err()),
             cryptoki::error::RvError::AttributeValueInvalid
         );
-        w.one_line(&["C_GenerateKeyPair", "CKA_TSB_POLICY", "not valid base64 SPKI"]);
+        w.one_line(&[
+            "C_GenerateKeyPair",
+            "CKA_TSB_POLICY",
+            "not valid base64 SPKI",
+        ]);
         assert_eq!(env.count("POST", "/v1/key"), 0);
     }
 );

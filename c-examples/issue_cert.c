@@ -9,8 +9,9 @@
  *    with the SKA policy of -p if given) and given a self-signed CA certificate through
  *    TSB_SelfSignCertificate (certificateAuthority, KEY_CERT_SIGN + CRL_SIGN). The CA certificate
  *    is written to -A (PEM, default ca.cert.pem).
- * 2. TSB_IssueCertificate for the CSR (-i): DIGITAL_SIGNATURE, CODE_SIGNING, -d days (365), the
- *    CSR's subject; written to -o (PEM, default sub.cert.pem).
+ * 2. TSB_IssueCertificate for the CSR (-i): DIGITAL_SIGNATURE, CODE_SIGNING, the CSR's subject;
+ *    -d days of validity (default 0: the TSB's own; TSBs up to 2.2.0 take no validity for issued
+ *    certificates and the module refuses -d there); written to -o (PEM, default sub.cert.pem).
  * 3. C_CreateObject(CKO_CERTIFICATE, CKC_X_509) with the key's CKA_LABEL and CKA_ID imports it onto
  *    the sub key (-s, default SUB.approver.securosys.com); C_FindObjects by CKA_ID finds it again.
  *
@@ -131,8 +132,13 @@ static CK_RV issue(struct example_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HAND
     if (buf == NULL) {
         return report("malloc", CKR_HOST_MEMORY);
     }
-    printf("issuing the certificate (%s, %s, %lu days)%s\n", cp.keyUsage, cp.extendedKeyUsage,
-           (unsigned long)days, gated ? "; waiting for approval" : "");
+    if (days == 0) {
+        printf("issuing the certificate (%s, %s, the TSB's validity)%s\n", cp.keyUsage,
+               cp.extendedKeyUsage, gated ? "; waiting for approval" : "");
+    } else {
+        printf("issuing the certificate (%s, %s, %lu days)%s\n", cp.keyUsage, cp.extendedKeyUsage,
+               (unsigned long)days, gated ? "; waiting for approval" : "");
+    }
     if (gated) {
         w = watcher_start(m, s, 0);
     }
@@ -180,7 +186,7 @@ int main(int argc, char **argv)
     const char *module = NULL, *ca_label = "CA.approver.securosys.com";
     const char *sub_label = "SUB.approver.securosys.com", *policy_path = NULL, *csr_path = NULL;
     const char *cert_path = "sub.cert.pem", *ca_cert_path = "ca.cert.pem";
-    CK_ULONG days = 365;
+    CK_ULONG days = 0;
     int opt, status = 1, found;
     struct example_module m;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
@@ -208,7 +214,7 @@ int main(int argc, char **argv)
             return opt == 'h' ? 0 : 2;
         }
     }
-    if (optind != argc || csr_path == NULL || days == 0) {
+    if (optind != argc || csr_path == NULL) {
         usage();
         return 2;
     }

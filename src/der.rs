@@ -251,6 +251,34 @@ pub(crate) fn csr_public_key(der: &[u8]) -> Option<Vec<u8>> {
     (version.tag == 0x02 && subject.tag == 0x30 && spki.tag == 0x30).then(|| spki.raw.to_vec())
 }
 
+/// The subject's common name (2.5.4.3, the last one) of a PKCS#10 certification request, if it
+/// has one as a UTF8String, PrintableString or IA5String.
+pub(crate) fn csr_common_name(der: &[u8]) -> Option<String> {
+    let info = read_signed(der)?.signed;
+    let (_version, r) = read_tlv(info.value)?;
+    let (subject, _) = read_tlv(r)?;
+    let mut rdns = subject.value;
+    let mut cn = None;
+    while !rdns.is_empty() {
+        let (set, rest) = read_tlv(rdns)?;
+        rdns = rest;
+        let mut atvs = set.value;
+        while !atvs.is_empty() {
+            let (atv, rest) = read_tlv(atvs)?;
+            atvs = rest;
+            let (oid, r) = read_tlv(atv.value)?;
+            let (value, _) = read_tlv(r)?;
+            if oid.tag == 0x06
+                && oid.value == [0x55, 0x04, 0x03]
+                && matches!(value.tag, 0x0c | 0x13 | 0x16)
+            {
+                cn = std::str::from_utf8(value.value).ok().map(str::to_string);
+            }
+        }
+    }
+    cn
+}
+
 /// The DER inside PEM armour (any label, or bare base64), tolerating missing padding.
 pub(crate) fn pem_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;

@@ -26,11 +26,32 @@ pub(crate) enum ApprovalEnd {
     CancelledByCaller,
 }
 
+/// Why the TSB could not be reached: what the person at the terminal has to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreachable {
+    /// No connection (refused, DNS, unreachable network, connect timeout).
+    Connect,
+    /// The TSB's TLS certificate is not signed by a trusted CA.
+    UntrustedCertificate,
+    /// The TSB's TLS certificate is not valid for the host name of the URL.
+    WrongHostName,
+    /// Another TLS failure (protocol, client certificate refused, ...).
+    Tls,
+    /// Connected and sent, but no (complete) answer in time.
+    NoAnswer,
+}
+
 /// Everything that can go wrong below the C ABI.
 #[derive(Debug, Clone)]
 pub(crate) enum Error {
     /// A PKCS#11 error decided locally (bad argument, wrong state, ...), with context for the log.
+    /// These are the caller's (the program's) business: logged only at debug level.
     Ck(CK_RV, String),
+    /// A local refusal whose cause the person must fix (a template or label the TSB cannot take,
+    /// an input past a configured limit): reported at the default level.
+    User(CK_RV, String),
+    /// The TSB (at its version) cannot do what was asked: CKR_MECHANISM_INVALID, reported.
+    Unsupported(String),
     /// The TSB answered with an error status.
     Tsb {
         /// HTTP status.
@@ -43,8 +64,18 @@ pub(crate) enum Error {
         message: String,
         /// "METHOD /path" of the call.
         call: String,
+        /// What to do, when the client knows better than the code (e.g. which API key of which
+        /// role was refused).
+        hint: Option<String>,
     },
-    /// The TSB could not be reached or its answer could not be read.
+    /// No usable connection to the TSB: nothing (or nothing complete) came back.
+    Unreachable {
+        /// Why, for the remedy.
+        why: Unreachable,
+        /// What failed, with the transport's own words (and the attempts).
+        detail: String,
+    },
+    /// The TSB's answer could not be used (a redirect, too large, unreadable).
     Transport(String),
     /// The call reached the TSB (or may have) but no usable answer came back, so the TSB may have
     /// done it: for a creating call, a request for the approvers may exist.
@@ -75,12 +106,26 @@ impl Error {
         Error::Ck(rv, msg.into())
     }
 
+    /// Shorthand for a local refusal the person must fix (see [`Error::User`]).
+    pub(crate) fn user(rv: CK_RV, msg: impl Into<String>) -> Error {
+        Error::User(rv, msg.into())
+    }
+
     /// The `CK_RV` the C caller sees.
     pub(crate) fn rv(&self) -> CK_RV {
         match self {
-            Error::Ck(rv, _) => *rv,
-            Error::Tsb { status, code, .. } => tsb_code_to_rv(*status, *code),
-            Error::Transport(_) | Error::OutcomeUnknown(_) => CKR_DEVICE_ERROR,
+            Error::Ck(rv, _) | Error::User(rv, _) => *rv,
+            Error::Unsupported(_) => CKR_MECHANISM_INVALID,
+            Error::Tsb {
+                status,
+                code,
+                call,
+                message,
+                ..
+            } => tsb_code_to_rv(*status, *code, call, message),
+            Error::Unreachable { .. } | Error::Transport(_) | Error::OutcomeUnknown(_) => {
+                CKR_DEVICE_ERROR
+            }
             Error::Approval { end, .. } => match end {
                 ApprovalEnd::Rejected => CKR_FUNCTION_REJECTED,
                 ApprovalEnd::Expired => vendor::CKR_TSB_APPROVAL_EXPIRED,
@@ -108,7 +153,7 @@ impl Error {
             Error::Tsb { code, status, .. } => {
                 Some(code.map(|c| c as CK_ULONG).unwrap_or(*status as CK_ULONG))
             }
-            Error::Transport(_) => Some(vendor::TSB_DEVERR_TRANSPORT),
+            Error::Unreachable { .. } | Error::Transport(_) => Some(vendor::TSB_DEVERR_TRANSPORT),
             Error::OutcomeUnknown(_) => Some(vendor::TSB_DEVERR_OUTCOME_UNKNOWN),
             Error::Approval { end, .. } => Some(match end {
                 ApprovalEnd::Rejected => vendor::TSB_DEVERR_REJECTED,
@@ -120,6 +165,8 @@ impl Error {
             }),
             Error::BadResult(_) => Some(vendor::TSB_DEVERR_BAD_RESULT),
             Error::Ck(..)
+            | Error::User(..)
+            | Error::Unsupported(_)
             | Error::Config(_)
             | Error::Cancelled(_)
             | Error::Credential(_)
@@ -128,10 +175,27 @@ impl Error {
     }
 }
 
-/// Map a TSB error to the closest PKCS#11 return value. The TSB codes are the `BusinessReason`
-/// catalogue (securosys-com/vault-code-executable-examples
+/// Map a TSB error to the closest PKCS#11 return value, by its `errorCode`. The TSB codes are the
+/// `BusinessReason` catalogue (securosys-com/vault-code-executable-examples
 /// `src/main/java/com/securosys/tee/exceptions/tsb/BusinessReason.java`, in [`tsb_models::codes`]).
-fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
+///
+/// Two codes say only that the body was refused, not which part: 600
+/// `res.error.input.validation.failed` (bean validation, and, as the emulator answers it, a value
+/// Jackson cannot read) and 501 `res.error.invalid.value.for.enum`. For them the call and the
+/// TSB's message decide (this project's choice; no source documents the messages):
+/// - a refused algorithm name (the message names a `...Algorithm` field or enum) is
+///   CKR_MECHANISM_INVALID: the TSB (at its version) does not do that mechanism;
+/// - on `POST /v1/key` every field comes from the C_GenerateKeyPair templates:
+///   CKR_TEMPLATE_INCONSISTENT;
+/// - on the certificate endpoints the fields come from the vendor functions' parameters
+///   (subject, key usages): CKR_ARGUMENTS_BAD;
+/// - anything else is a body the module built and the TSB refuses: CKR_DEVICE_ERROR.
+///
+/// 415 `res.error.request.signer.not.allowed` and 403 `res.error.input.invalid.signature` answer
+/// the request signature (TSB 2.2.0 `allowedRequestCertificates`; the module sends no other
+/// signature): the credentials were refused, CKR_USER_NOT_LOGGED_IN like the token and API-key
+/// codes.
+fn tsb_code_to_rv(status: u16, code: Option<i64>, call: &str, message: &str) -> CK_RV {
     use tsb_models::codes as c;
     match code {
         Some(c::KEY_NOT_EXISTENT) => CKR_KEY_HANDLE_INVALID,
@@ -152,9 +216,147 @@ fn tsb_code_to_rv(status: u16, code: Option<i64>) -> CK_RV {
         Some(c::KEY_PASSWORD_MISMATCH) => CKR_PIN_INCORRECT,
         Some(c::INVALID_API_KEY)
         | Some(c::INVALID_ACCESS_TOKEN)
-        | Some(c::MISSING_ACCESS_TOKEN) => CKR_USER_NOT_LOGGED_IN,
+        | Some(c::MISSING_ACCESS_TOKEN)
+        | Some(c::REQUEST_SIGNER_NOT_ALLOWED)
+        | Some(c::INVALID_SIGNATURE) => CKR_USER_NOT_LOGGED_IN,
+        Some(c::VALIDATION_FAILED) | Some(c::INVALID_ENUM) => {
+            let path = call.split_once(' ').map(|(_, p)| p).unwrap_or(call);
+            if message.contains("Algorithm") || code == Some(c::INVALID_ENUM) {
+                CKR_MECHANISM_INVALID
+            } else if call == "POST /v1/key" {
+                CKR_TEMPLATE_INCONSISTENT
+            } else if path.starts_with(tsb_models::paths::CERTIFICATE) {
+                CKR_ARGUMENTS_BAD
+            } else {
+                CKR_DEVICE_ERROR
+            }
+        }
         _ if status == 401 || status == 403 => CKR_USER_NOT_LOGGED_IN,
         _ => CKR_DEVICE_ERROR,
+    }
+}
+
+impl Error {
+    /// Whether this failure is the person's to fix, and so worth one line at the default log
+    /// level (see [`crate::log::report`]): configuration, credentials, TLS trust, an
+    /// unreachable TSB, a TSB error, a refused template or input, an approval that did not end
+    /// in a result. Not: the caller's own protocol errors (wrong state, bad handle, buffer too
+    /// small, a probe for an attribute) and the caller's own cancel.
+    pub(crate) fn is_for_the_user(&self) -> bool {
+        match self {
+            Error::Ck(..) | Error::Cancelled(_) => false,
+            Error::Approval { end, .. } => *end != ApprovalEnd::CancelledByCaller,
+            Error::User(..)
+            | Error::Unsupported(_)
+            | Error::Tsb { .. }
+            | Error::Unreachable { .. }
+            | Error::Transport(_)
+            | Error::OutcomeUnknown(_)
+            | Error::Config(_)
+            | Error::Credential(_)
+            | Error::Internal(_)
+            | Error::BadResult(_) => true,
+        }
+    }
+
+    /// What to do about it, derived from the kind of error (None: the message says it all).
+    pub(crate) fn remedy(&self) -> Option<String> {
+        use tsb_models::codes as c;
+        let r = |s: &str| Some(s.to_string());
+        match self {
+            Error::Tsb { hint: Some(h), .. } => Some(h.clone()),
+            Error::Tsb {
+                status, code, call, ..
+            } => match *code {
+                Some(c::MISSING_ACCESS_TOKEN) => r(
+                    "the TSB wants a bearer token: set `token` in the slot's config, or \
+                     TSB_PKCS11_TOKEN / TSB_PKCS11_TOKEN_FILE",
+                ),
+                Some(c::INVALID_ACCESS_TOKEN) => r(
+                    "the TSB refused the bearer token (wrong or expired): renew `token` or \
+                     TSB_PKCS11_TOKEN",
+                ),
+                Some(c::INVALID_API_KEY) => {
+                    let role = call
+                        .split_once(' ')
+                        .and_then(|(_, p)| tsb_models::role_for_path(p))
+                        .map(|r| r.name())
+                        .unwrap_or("?");
+                    Some(format!(
+                        "the TSB refused the API key of role {role}: set or update \
+                         `api_keys.{role}` in the slot's config"
+                    ))
+                }
+                Some(c::REQUEST_SIGNER_NOT_ALLOWED) | Some(c::INVALID_SIGNATURE) => r(
+                    "the TSB requires requests signed by a whitelisted certificate \
+                     (allowedRequestCertificates): set `request_signing_key` and \
+                     `request_signing_cert` to a key whose certificate the TSB whitelists",
+                ),
+                Some(c::KEY_PASSWORD_MISMATCH) => r(
+                    "the key has a password: give it in `key_passwords` (by label) or \
+                     `key_password` of the slot's config",
+                ),
+                Some(c::KEY_ALREADY_EXISTING) | Some(c::INVALID_KEY_NAME)
+                    if call == "POST /v1/key" =>
+                {
+                    r("choose another CKA_LABEL")
+                }
+                Some(c::UNSUPPORTED_APPROVER_KEY) => {
+                    r("fix the approver keys of the policy (CKA_TSB_POLICY or default_policy)")
+                }
+                Some(c::VALIDATION_FAILED) | Some(c::INVALID_ENUM) => r(
+                    "the TSB refused a field of the request (see its message); if the TSB is \
+                     older than the module thinks, set `tsb_version` in the slot's config",
+                ),
+                None if *status == 401 || *status == 403 => r(
+                    "the TSB refused the credentials: check `token` (TSB_PKCS11_TOKEN) and \
+                     `api_keys` in the slot's config",
+                ),
+                _ => None,
+            },
+            Error::Unreachable { why, .. } => match why {
+                Unreachable::Connect => r(
+                    "check that the TSB is running and reachable at the slot's `url` (host, \
+                     port, proxy, firewall)",
+                ),
+                Unreachable::UntrustedCertificate => r(
+                    "the TSB's TLS certificate is not signed by a trusted CA: add the TSB's CA \
+                     with `ca_file` (or TSB_PKCS11_CA_FILE)",
+                ),
+                Unreachable::WrongHostName => r(
+                    "the TSB's TLS certificate is not valid for the host name of the slot's \
+                     `url`: use the name its certificate was issued for",
+                ),
+                Unreachable::Tls => r(
+                    "the TLS handshake with the TSB failed: check `url`, `ca_file`, \
+                     `client_cert` and `client_key`",
+                ),
+                Unreachable::NoAnswer => r(
+                    "the TSB did not answer in time: check its health, or raise \
+                     `request_timeout_ms`",
+                ),
+            },
+            Error::Approval { end, .. } => match end {
+                ApprovalEnd::Rejected => r(
+                    "ask the approvers why; the same operation is not sent to them again for 30 s",
+                ),
+                ApprovalEnd::Expired => r(
+                    "the approvers did not decide within the key's policy timeout: run it again \
+                     and have it approved in time",
+                ),
+                ApprovalEnd::TimedOut => r(
+                    "approve it (e.g. tsb-approve) and run the same command again to resume \
+                     waiting on it, or raise `approval_timeout_s` (TSB_PKCS11_APPROVAL_TIMEOUT)",
+                ),
+                ApprovalEnd::Failed => r("see the TSB's log for why the HSM failed"),
+                ApprovalEnd::Cancelled | ApprovalEnd::CancelledByCaller => None,
+            },
+            Error::BadResult(_) => r(
+                "something between the module and the TSB, or the TSB itself, is wrong; the \
+                 result was not used",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -221,13 +423,15 @@ pub(crate) fn rv_name(rv: CK_RV) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Ck(rv, msg) => write!(f, "{} ({})", msg, rv_name(*rv)),
+            Error::Ck(rv, msg) | Error::User(rv, msg) => write!(f, "{} ({})", msg, rv_name(*rv)),
+            Error::Unsupported(m) => write!(f, "{m} (CKR_MECHANISM_INVALID)"),
             Error::Tsb {
                 status,
                 code,
                 reason,
                 message,
                 call,
+                ..
             } => {
                 write!(f, "TSB {call} failed: HTTP {status}")?;
                 if let Some(c) = code {
@@ -241,7 +445,8 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            // Not only "unreachable": also redirects refused and answers too large or unreadable.
+            Error::Unreachable { detail, .. } => write!(f, "TSB unreachable: {detail}"),
+            // Redirects refused and answers too large or unreadable.
             Error::Transport(m) => write!(f, "TSB transport error: {m}"),
             Error::OutcomeUnknown(m) => write!(f, "{m}"),
             Error::Approval { end, request_id } => {
@@ -281,6 +486,7 @@ mod tests {
             reason: String::new(),
             message: String::new(),
             call: "POST /v1/key".into(),
+            hint: None,
         };
         assert_eq!(e(608).rv(), CKR_ATTRIBUTE_VALUE_INVALID);
         assert_eq!(e(650).rv(), CKR_KEY_HANDLE_INVALID);
@@ -294,5 +500,102 @@ mod tests {
         assert_eq!(a.rv(), CKR_FUNCTION_REJECTED);
         assert_eq!(a.device_error(), Some(vendor::TSB_DEVERR_REJECTED));
         assert!(a.to_string().contains("r1"));
+    }
+
+    fn tsb(status: u16, code: i64, call: &str, message: &str) -> Error {
+        Error::Tsb {
+            status,
+            code: Some(code),
+            reason: tsb_models::codes::reason(code).into(),
+            message: message.into(),
+            call: call.into(),
+            hint: None,
+        }
+    }
+
+    /// 600 and 501 say only that the body was refused: the call and the message decide
+    /// (audit divergence #12); 415 and 403 refuse the request signature.
+    #[test]
+    fn refused_bodies_and_signatures_map_per_error_code() {
+        let enum_msg =
+            "signRequest.signatureAlgorithm: \"X\" is not a value of the enum SignatureAlgorithm";
+        assert_eq!(
+            tsb(400, 600, "POST /v1/synchronousSign", enum_msg).rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert_eq!(
+            tsb(400, 501, "POST /v1/sign", "invalid value").rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert_eq!(
+            tsb(400, 600, "POST /v1/key", "keySize: must be at least 1").rv(),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            tsb(
+                400,
+                600,
+                "POST /v1/certificate/synchronous/sign",
+                "commonName: must not be empty"
+            )
+            .rv(),
+            CKR_ARGUMENTS_BAD
+        );
+        assert_eq!(
+            tsb(
+                400,
+                600,
+                "POST /v1/synchronousDecrypt",
+                "encryptedPayload: not base64"
+            )
+            .rv(),
+            CKR_DEVICE_ERROR
+        );
+        for code in [415, 403] {
+            let e = tsb(400, code, "POST /v1/sign", "");
+            assert_eq!(e.rv(), CKR_USER_NOT_LOGGED_IN, "{code}");
+            assert!(e.credentials_refused());
+            assert!(
+                e.remedy().unwrap().contains("request_signing_key"),
+                "{code}"
+            );
+        }
+        let e = tsb(400, 620, "POST /v1/sign", "");
+        assert_eq!(e.rv(), CKR_PIN_INCORRECT);
+        assert!(e.remedy().unwrap().contains("key_passwords"));
+    }
+
+    /// Which failures are the person's (one line at the default level) and which the program's.
+    #[test]
+    fn failures_for_the_user() {
+        assert!(!Error::ck(CKR_BUFFER_TOO_SMALL, "small").is_for_the_user());
+        assert!(!Error::ck(CKR_OPERATION_NOT_INITIALIZED, "no").is_for_the_user());
+        assert!(!Error::Cancelled("cancel".into()).is_for_the_user());
+        let own_cancel = Error::Approval {
+            end: ApprovalEnd::CancelledByCaller,
+            request_id: "r".into(),
+        };
+        assert!(!own_cancel.is_for_the_user());
+        assert!(Error::user(CKR_ATTRIBUTE_VALUE_INVALID, "label").is_for_the_user());
+        assert!(Error::Config("x".into()).is_for_the_user());
+        assert!(tsb(500, 701, "POST /v1/sign", "").is_for_the_user());
+        let down = Error::Unreachable {
+            why: Unreachable::Connect,
+            detail: "refused".into(),
+        };
+        assert!(down.is_for_the_user());
+        assert!(down.remedy().unwrap().contains("`url`"));
+        for end in [
+            ApprovalEnd::Rejected,
+            ApprovalEnd::Expired,
+            ApprovalEnd::TimedOut,
+            ApprovalEnd::Failed,
+        ] {
+            let e = Error::Approval {
+                end,
+                request_id: "r".into(),
+            };
+            assert!(e.is_for_the_user() && e.remedy().is_some(), "{end:?}");
+        }
     }
 }

@@ -58,14 +58,9 @@ pub(crate) fn initialize() -> Result<()> {
         ));
     }
     log::init(None, None);
-    let config = match config::Config::load() {
-        Ok(c) => c,
-        Err(e) => {
-            // One line naming the file, the line and the field.
-            crate::log!(log::Level::Error, "{e}");
-            return Err(Error::ck(CKR_GENERAL_ERROR, e.to_string()));
-        }
-    };
+    // A config error is one line naming the file, the line and the field, written by the C
+    // boundary (log::report) like every other failure.
+    let config = config::Config::load()?;
     log::init(config.log_level.as_deref(), config.log_file.as_deref());
     crate::log!(
         log::Level::Debug,
@@ -73,7 +68,7 @@ pub(crate) fn initialize() -> Result<()> {
         config.source,
         config.slots.len()
     );
-    let m = token::Module::new(config).inspect_err(|e| crate::log!(log::Level::Error, "{e}"))?;
+    let m = token::Module::new(config)?;
     *g = Some(Arc::new(m));
     Ok(())
 }

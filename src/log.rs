@@ -1,5 +1,6 @@
-//! Logging to stderr or a file, level from `TSB_PKCS11_LOG` (error, warn, info, debug, trace;
-//! default warn), file from `TSB_PKCS11_LOG_FILE` or the config's `log_file`.
+//! Logging to stderr or a file, level from `TSB_PKCS11_LOG` (off, error, warn, info, debug,
+//! trace; default warn), file from `TSB_PKCS11_LOG_FILE` or the config's `log_file`. Never
+//! stdout: programs print their machine-readable output there.
 //!
 //! No secret is ever passed to these functions: tokens, API keys, PINs and key passwords are held in
 //! types whose `Debug` redacts them, and REST calls log only method, path, status, time and request id.
@@ -84,11 +85,16 @@ pub(crate) fn enabled(level: Level) -> bool {
     (level as u8) <= LEVEL.load(Ordering::Relaxed)
 }
 
-/// Write one line.
+/// Write one line (a message with line breaks still makes one line: they become spaces).
 pub(crate) fn log(level: Level, msg: &str) {
     if !enabled(level) {
         return;
     }
+    let msg = if msg.contains(['\n', '\r']) {
+        std::borrow::Cow::Owned(msg.replace(['\n', '\r'], " "))
+    } else {
+        std::borrow::Cow::Borrowed(msg)
+    };
     let line = format!(
         "tsb-pkcs11[{}] {}: {}\n",
         std::process::id(),
@@ -110,6 +116,23 @@ pub(crate) fn log(level: Level, msg: &str) {
         }
     }
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// The one line of a failed call, written where the call returns to the application (the C
+/// boundary, `ffi::guard`) and nowhere else, so that every failure the person must fix is told
+/// exactly once: what failed (`function` and the error, with the TSB's `errorCode` and `reason`
+/// when there is one) and what to do ([`Error::remedy`]). The layers below return errors and do
+/// not log them (only what they recover from, at most once). Failures that are the calling
+/// program's own business (a wrong state, a small buffer, a probe) go to the debug level.
+pub(crate) fn report(function: &str, e: &crate::error::Error) {
+    if e.is_for_the_user() {
+        if enabled(Level::Error) {
+            let remedy = e.remedy().map(|r| format!("; {r}")).unwrap_or_default();
+            log(Level::Error, &format!("{function}: {e}{remedy}"));
+        }
+    } else {
+        crate::log!(Level::Debug, "{function}: {e}");
+    }
 }
 
 #[cfg(test)]

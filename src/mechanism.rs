@@ -9,10 +9,12 @@ mod table;
 pub(crate) use hash::{Hash, Hasher};
 pub(crate) use table::{info, MechRow, MECHANISMS};
 
+use crate::config::FullData;
 use crate::der;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use tsb_models::algorithms::{self, Cipher, Input, Scheme};
+use tsb_models::TsbVersion;
 
 /// Key families: the TSB's key algorithms (RSA, EC, ED).
 pub(crate) use tsb_models::KeyAlgorithm as Family;
@@ -111,8 +113,9 @@ pub(crate) fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Resul
                 let h = Hash::from_digest_mech(p.hash_alg)
                     .ok_or_else(|| param_invalid("unsupported PSS hashAlg"))?;
                 // Audit divergence #5: the TSB has no pre-hashed PSS name with SHA-1 (S1
-                // `helpers/consts.go`, S3 `enums/tsb/SignatureAlgorithm.java`: NONESHA224..512 only).
-                if h == Hash::Sha1 {
+                // `helpers/consts.go`, S3 `enums/tsb/SignatureAlgorithm.java`: NONESHA224..512
+                // only); CKM_SHA1_RSA_PKCS_PSS sends the data with SHA1_WITH_RSA_PSS instead.
+                if h == Hash::Sha1 && prehashed {
                     return Err(param_invalid(
                         "the TSB has no pre-hashed RSA-PSS signature with SHA-1",
                     ));
@@ -160,9 +163,9 @@ pub(crate) fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Resul
             hash: Some(Hash::Sha512),
         }),
         CKM_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, true),
-        // CKM_SHA1_RSA_PKCS_PSS is not offered: the module hashes locally and the TSB has no
-        // NONESHA1_WITH_RSA_PSS (audit divergence #5). Sending the data with SHA1_WITH_RSA_PSS
-        // instead needs the full-data signing path the later client work adds.
+        // The TSB has no NONESHA1_WITH_RSA_PSS (audit divergence #5): always the data, with
+        // SHA1_WITH_RSA_PSS (see `full_data`).
+        CKM_SHA1_RSA_PKCS_PSS => pss_hash(Hash::Sha1, params, false),
         CKM_SHA224_RSA_PKCS_PSS => pss_hash(Hash::Sha224, params, false),
         CKM_SHA256_RSA_PKCS_PSS => pss_hash(Hash::Sha256, params, false),
         CKM_SHA384_RSA_PKCS_PSS => pss_hash(Hash::Sha384, params, false),
@@ -211,12 +214,110 @@ fn prehashed_name(scheme: Scheme, hash: Hash) -> Result<String> {
         })
 }
 
-/// The TSB `signatureAlgorithm` and payload for an input that has already been hashed where the
-/// scheme hashes locally. `k` = RSA modulus length in bytes (for the length check).
+/// The scheme's primitive as the TSB names it.
+fn tsb_scheme(scheme: SignScheme) -> Scheme {
+    match scheme {
+        SignScheme::RsaPkcs1 { .. } => Scheme::RsaPkcs1,
+        SignScheme::RsaPss { .. } => Scheme::RsaPss,
+        SignScheme::Ecdsa { .. } => Scheme::Ecdsa,
+        SignScheme::EdDsa => Scheme::EdDsa,
+    }
+}
+
+/// Whether a hashing mechanism (CKM_SHA*_RSA_PKCS, CKM_SHA*_RSA_PKCS_PSS, CKM_ECDSA_SHA*) sends
+/// the data itself with a hashing `signatureAlgorithm` (`SHA256_WITH_RSA`) instead of a digest
+/// made here with a pre-hashed one (`NONESHA256_WITH_RSA`), for a key with or without
+/// approvals on a TSB of `version` (asked only when the answer depends on it; None: unknown).
+/// Also refuses, as CKR_MECHANISM_INVALID before anything is sent, the raw mechanisms a known
+/// version cannot do.
+///
+/// What the versions refuse (S2 `tsb/Download/release_notes.md`):
+/// - pre-hashed RSA names (`NONESHA*_WITH_RSA`, `NONE_WITH_RSA`) on approval-gated keys before
+///   2.1.1 ("Added compatibility with pre-hashed algorithms on RSA in conjunction with
+///   SKA-Keys");
+/// - the pre-hashed PSS names (`NONESHA224..512_WITH_RSA_PSS`, `NONE_WITH_RSA_PSS`) before 2.2.0
+///   ([`algorithms::signature_algorithm_since`], inferred from S3's enum copies);
+/// - `NONESHA1_WITH_RSA_PSS` in every version (it does not exist: audit divergence #5).
+///
+/// `NONE_WITH_ECDSA` on approval-gated keys is in no release note; the module sends it.
+/// [`FullData::Auto`] sends the data exactly where the version refuses the digest (and, with the
+/// version unknown, wherever some version refuses it); [`FullData::Always`] also on every
+/// approval-gated key, so approvers see the data; [`FullData::Never`] never (but CKM_SHA1_RSA_PKCS_PSS,
+/// which has no other way).
+pub(crate) fn full_data(
+    scheme: SignScheme,
+    approval_required: bool,
+    mode: FullData,
+    version: impl FnOnce() -> Option<TsbVersion>,
+) -> Result<bool> {
+    let Some(hash) = scheme.local_hash() else {
+        // Raw mechanisms: the caller's input is what is sent; refuse what the version cannot do.
+        let prehashed_name = match scheme {
+            SignScheme::RsaPkcs1 { hash: None } if approval_required => {
+                Some(algorithms::name::NONE_WITH_RSA)
+            }
+            SignScheme::RsaPss {
+                prehashed: true, ..
+            } => Some("NONESHA256_WITH_RSA_PSS"),
+            _ => None,
+        };
+        if let Some(name) = prehashed_name {
+            if let Some(v) = version() {
+                let refused = if matches!(scheme, SignScheme::RsaPkcs1 { .. }) {
+                    !v.prehashed_rsa_on_ska_keys()
+                } else {
+                    !algorithms::is_known_signature_algorithm_in(name, v)
+                };
+                if refused {
+                    return Err(Error::Unsupported(format!(
+                        "TSB {v} does not sign a digest given by the caller with this key \
+                         (no {name} here{}); use a hashing mechanism (CKM_SHA256_RSA_PKCS, ...), \
+                         which sends the data",
+                        if approval_required {
+                            " on approval-gated keys"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
+        }
+        return Ok(false);
+    };
+    // CKM_ECDSA_SHA* send the digest with NONE_WITH_ECDSA, the others a NONESHA* name; a
+    // combination without a name (PSS with SHA-1) can only send the data.
+    let name = match scheme {
+        SignScheme::Ecdsa { .. } => algorithms::name::NONE_WITH_ECDSA.to_string(),
+        _ => match prehashed_name(tsb_scheme(scheme), hash) {
+            Ok(n) => n,
+            Err(_) => return Ok(true),
+        },
+    };
+    if mode == FullData::Never {
+        return Ok(false);
+    }
+    if mode == FullData::Always && approval_required {
+        return Ok(true);
+    }
+    Ok(match scheme {
+        SignScheme::RsaPkcs1 { .. } if approval_required => {
+            !version().is_some_and(TsbVersion::prehashed_rsa_on_ska_keys)
+        }
+        SignScheme::RsaPss { .. } => {
+            !version().is_some_and(|v| algorithms::is_known_signature_algorithm_in(&name, v))
+        }
+        _ => false,
+    })
+}
+
+/// The TSB `signatureAlgorithm` and payload of a signature: with `full_data` (see [`full_data`])
+/// the data with the hashing name, else the input as the scheme takes it (hashed here already
+/// where the scheme hashes locally). `k` = RSA modulus length in bytes (for the length check).
 pub(crate) fn tsb_sign_request(
     scheme: SignScheme,
     input: &[u8],
     k: usize,
+    full_data: bool,
 ) -> Result<(String, Vec<u8>)> {
     // The TSB refuses an empty payload: `@NotEmpty` in S3 `dto/tsb/request/SignRequestDto.java`
     // and `SynchronousSignRequestDto.java` (Ed25519 and raw CKM_RSA_PKCS could otherwise sign
@@ -226,6 +327,17 @@ pub(crate) fn tsb_sign_request(
             CKR_DATA_LEN_RANGE,
             "the TSB signs no empty payload",
         ));
+    }
+    if let (true, Some(h)) = (full_data, scheme.local_hash()) {
+        let name = algorithms::signature_algorithm_for(tsb_scheme(scheme), Input::Hash(h.tsb()))
+            .map(|a| a.name.to_string())
+            .ok_or_else(|| {
+                Error::ck(
+                    CKR_MECHANISM_INVALID,
+                    format!("the TSB has no {scheme:?} signature hashing with {h:?}"),
+                )
+            })?;
+        return Ok((name, input.to_vec()));
     }
     match scheme {
         SignScheme::RsaPkcs1 { hash: Some(h) } => {
@@ -271,7 +383,8 @@ pub(crate) fn tsb_sign_request(
     }
 }
 
-/// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash.
+/// The TSB `cipherAlgorithm` of RSA decryption: PKCS#1 v1.5, or OAEP with MGF1 of the same hash
+/// (the facade names PKCS#1 v1.5 per TSB version, see `tsb::Tsb::decrypt`).
 pub(crate) fn cipher_algorithm(oaep: Option<Hash>) -> String {
     let cipher = match oaep {
         None => Cipher::RsaPkcs1,
@@ -367,17 +480,17 @@ mod tests {
         let mut di = Hash::Sha256.digest_info_prefix().to_vec();
         di.extend(&d);
         let (alg, payload) =
-            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &di, 256).unwrap();
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &di, 256, false).unwrap();
         assert_eq!(alg, "NONESHA256_WITH_RSA");
         assert_eq!(payload, d);
         let (alg, payload) =
-            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, b"raw", 256).unwrap();
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, b"raw", 256, false).unwrap();
         assert_eq!(
             (alg.as_str(), payload.as_slice()),
             ("NONE_WITH_RSA", &b"raw"[..])
         );
         assert_eq!(
-            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &[0u8; 250], 256)
+            tsb_sign_request(SignScheme::RsaPkcs1 { hash: None }, &[0u8; 250], 256, false)
                 .unwrap_err()
                 .rv(),
             CKR_DATA_LEN_RANGE
@@ -442,20 +555,20 @@ mod tests {
             SignScheme::Ecdsa { hash: None },
         ] {
             assert_eq!(
-                tsb_sign_request(scheme, &[], 256).unwrap_err().rv(),
+                tsb_sign_request(scheme, &[], 256, false).unwrap_err().rv(),
                 CKR_DATA_LEN_RANGE,
                 "{scheme:?}"
             );
         }
-        assert!(tsb_sign_request(SignScheme::EdDsa, b"m", 256).is_ok());
+        assert!(tsb_sign_request(SignScheme::EdDsa, b"m", 256, false).is_ok());
     }
 
     /// Audit divergence #5: the TSB has no pre-hashed PSS signature with SHA-1 (S1
     /// `helpers/consts.go` `RSA_SIGNATURE_LIST` and S3 `enums/tsb/SignatureAlgorithm.java` name
-    /// `NONESHA224..512_WITH_RSA_PSS` only), so the module neither offers CKM_SHA1_RSA_PKCS_PSS
-    /// (which it signs by hashing locally) nor takes SHA-1 as the hash of CKM_RSA_PKCS_PSS.
+    /// `NONESHA224..512_WITH_RSA_PSS` only), so CKM_RSA_PKCS_PSS takes no SHA-1 digest, and
+    /// CKM_SHA1_RSA_PKCS_PSS (offered again) always sends the data with `SHA1_WITH_RSA_PSS`.
     #[test]
-    fn pss_with_sha1_is_not_offered() {
+    fn pss_with_sha1_sends_the_data() {
         let sha1 = MechParams::Pss(PssParams {
             hash_alg: CKM_SHA_1,
             mgf: CKG_MGF1_SHA1,
@@ -465,22 +578,93 @@ mod tests {
             sign_scheme(CKM_RSA_PKCS_PSS, &sha1).unwrap_err().rv(),
             CKR_MECHANISM_PARAM_INVALID
         );
+        let s = sign_scheme(CKM_SHA1_RSA_PKCS_PSS, &sha1).unwrap();
         assert_eq!(
-            sign_scheme(CKM_SHA1_RSA_PKCS_PSS, &sha1).unwrap_err().rv(),
-            CKR_MECHANISM_INVALID
+            s,
+            SignScheme::RsaPss {
+                hash: Hash::Sha1,
+                prehashed: false
+            }
         );
-        assert!(MECHANISMS.iter().all(|m| m.mech != CKM_SHA1_RSA_PKCS_PSS));
-        // The PSS hashes the TSB names stay.
+        assert!(MECHANISMS.iter().any(|m| m.mech == CKM_SHA1_RSA_PKCS_PSS));
+        for mode in [FullData::Auto, FullData::Always, FullData::Never] {
+            assert!(full_data(s, false, mode, || Some(TsbVersion::V2_2_0)).unwrap());
+        }
+        assert_eq!(
+            tsb_sign_request(s, b"data", 256, true).unwrap(),
+            ("SHA1_WITH_RSA_PSS".to_string(), b"data".to_vec())
+        );
+        // The PSS hashes the TSB names pre-hashed stay.
         for h in [Hash::Sha224, Hash::Sha256, Hash::Sha384, Hash::Sha512] {
             let s = SignScheme::RsaPss {
                 hash: h,
                 prehashed: true,
             };
             assert!(
-                tsb_sign_request(s, &vec![0u8; h.len()], 256).is_ok(),
+                tsb_sign_request(s, &vec![0u8; h.len()], 256, false).is_ok(),
                 "{h:?}"
             );
         }
+    }
+
+    /// What `sign_full_data` sends per TSB version (S2 release notes 2.1.1 and 2.2.0).
+    #[test]
+    fn full_data_per_version() {
+        let rsa = SignScheme::RsaPkcs1 {
+            hash: Some(Hash::Sha256),
+        };
+        let pss = SignScheme::RsaPss {
+            hash: Hash::Sha256,
+            prehashed: false,
+        };
+        let ecdsa = SignScheme::Ecdsa {
+            hash: Some(Hash::Sha256),
+        };
+        let v = |v: TsbVersion| move || Some(v);
+        let unknown = || None;
+        let auto = FullData::Auto;
+        // RSA PKCS#1 v1.5 on approval-gated keys: the data before 2.1.1 (or when unknown).
+        assert!(full_data(rsa, true, auto, v(TsbVersion::V2_1_0)).unwrap());
+        assert!(!full_data(rsa, true, auto, v(TsbVersion::V2_1_1)).unwrap());
+        assert!(full_data(rsa, true, auto, unknown).unwrap());
+        // ... and never on plain keys (the version is not even asked).
+        assert!(!full_data(rsa, false, auto, || panic!("not asked")).unwrap());
+        // PSS on any key: the data before 2.2.0.
+        assert!(full_data(pss, false, auto, v(TsbVersion::V2_1_1)).unwrap());
+        assert!(!full_data(pss, false, auto, v(TsbVersion::V2_2_0)).unwrap());
+        // ECDSA: a digest, unless asked for the data on approval-gated keys.
+        assert!(!full_data(ecdsa, true, auto, unknown).unwrap());
+        assert!(full_data(ecdsa, true, FullData::Always, unknown).unwrap());
+        assert!(!full_data(ecdsa, false, FullData::Always, unknown).unwrap());
+        assert!(!full_data(rsa, true, FullData::Never, unknown).unwrap());
+        assert_eq!(
+            tsb_sign_request(rsa, b"data", 256, true).unwrap().0,
+            "SHA256_WITH_RSA"
+        );
+        assert_eq!(
+            tsb_sign_request(ecdsa, b"data", 256, true).unwrap().0,
+            "SHA256_WITH_ECDSA"
+        );
+        // The raw mechanisms a known version cannot do are refused before anything is sent.
+        let raw_pss = SignScheme::RsaPss {
+            hash: Hash::Sha256,
+            prehashed: true,
+        };
+        assert_eq!(
+            full_data(raw_pss, false, auto, v(TsbVersion::V2_1_1))
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert!(!full_data(raw_pss, false, auto, unknown).unwrap());
+        let raw_rsa = SignScheme::RsaPkcs1 { hash: None };
+        assert_eq!(
+            full_data(raw_rsa, true, auto, v(TsbVersion::V2_0_0))
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_INVALID
+        );
+        assert!(!full_data(raw_rsa, false, auto, v(TsbVersion::V2_0_0)).unwrap());
     }
 
     #[test]

@@ -640,9 +640,11 @@ isolated!(
         let env = Env::new(Opts {
             slot_json: Some(serde_json::json!({
                 "token": {"file": token_file},
-                "api_keys": {"keyOperationToken": {"env": "TEST_OP_KEY"}, "keyManagementToken": {"env": "TEST_MGMT_KEY"}}
+                "api_keys": {"keyOperationToken": {"env": "TEST_OP_KEY"}, "keyManagementToken": {"env": "TEST_MGMT_KEY"}},
+                "key_password": {"env": "TEST_KEY_PW"}
             })),
             env: vec![
+                ("TEST_KEY_PW".into(), "key-pw-321".into()),
                 ("TEST_OP_KEY".into(), "op-api-key-456".into()),
                 ("TEST_MGMT_KEY".into(), "mgmt-api-key-789".into()),
                 ("TSB_PKCS11_LOG".into(), "trace".into()),
@@ -683,6 +685,7 @@ isolated!(
             "op-api-key-456",
             "mgmt-api-key-789",
             "pin-should-not-appear",
+            "key-pw-321",
         ] {
             assert!(!text.contains(secret), "{secret} leaked into the log");
         }

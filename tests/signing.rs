@@ -160,17 +160,17 @@ isolated!(
             .unwrap();
         assert_eq!(&out[..n], b"raw bytes");
         // PSS, hashed by the module and prehashed by the caller.
-        // PSS with SHA-1 has no pre-hashed TSB name (audit divergence #5): not offered.
+        // PSS with SHA-1 has no pre-hashed TSB name (audit divergence #5): CKM_SHA1_RSA_PKCS_PSS
+        // sends the data with SHA1_WITH_RSA_PSS; a caller's SHA-1 digest cannot be signed.
         let sha1 = PkcsPssParams {
             hash_alg: MechanismType::SHA1,
             mgf: PkcsMgfType::MGF1_SHA1,
             s_len: 20.into(),
         };
-        assert_eq!(
-            rv(s.sign(&Mechanism::Sha1RsaPkcsPss(sha1), privh, &data)
-                .unwrap_err()),
-            RvError::MechanismInvalid
-        );
+        let sig = s
+            .sign(&Mechanism::Sha1RsaPkcsPss(sha1), privh, &data)
+            .unwrap();
+        assert!(verify_md(&pk, MessageDigest::sha1(), &data, &sig, true));
         assert_eq!(
             rv(s.sign(&Mechanism::RsaPkcsPss(sha1), privh, &[0u8; 20])
                 .unwrap_err()),

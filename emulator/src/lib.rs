@@ -79,7 +79,8 @@ pub struct EmulatorConfig {
     /// value of `maxTimestampDiffApprovalClient` (same source).
     pub max_timestamp_age: Duration,
     /// The TSB version to behave as (see emulator/README.md for what each version changes).
-    /// Default: [`TsbVersion::NEWEST`]. `GET /v1/versionInfo` answers it.
+    /// Default: [`TsbVersion::LATEST_RELEASE`] (2.2.0, the newest real release; 2.3.0 is the
+    /// unconfirmed S6 DTO shapes). `GET /v1/versionInfo` answers it.
     pub tsb_version: TsbVersion,
     /// The TSB's `hsmRequestsTimerServiceInterval`: APPROVED requests execute, and requests past
     /// their timeout turn EXPIRED, only when the scheduler runs, every this often (real time).
@@ -106,7 +107,7 @@ impl Default for EmulatorConfig {
             log_requests: false,
             max_timestamp_future: Duration::ZERO,
             max_timestamp_age: Duration::from_secs(600),
-            tsb_version: TsbVersion::NEWEST,
+            tsb_version: TsbVersion::LATEST_RELEASE,
             scheduler_interval: Duration::ZERO,
             fetch_result_once: false,
             allowed_request_certificates: Vec::new(),

@@ -29,7 +29,8 @@ OPTIONS:
                          accept approver timestamps up to SECS old (default 600, the TSB's
                          maxTimestampDiffApprovalClient)
   --tsb-version VERSION  behave as this TSB version: 1.18, 2.0, 2.0.1, 2.1, 2.1.1, 2.2, 2.3
-                         (default 2.3, the newest; see emulator/README.md)
+                         (default 2.2, the newest release; 2.3 = the S6 DTO shapes,
+                         unconfirmed; see emulator/README.md)
   --scheduler-interval-ms MS
                          run the request scheduler every MS milliseconds: approved requests
                          execute and timed-out ones expire only then (the TSB's
@@ -207,7 +208,7 @@ mod tests {
         assert_eq!(cfg.max_timestamp_future, Duration::from_secs(30));
         assert_eq!(cfg.max_timestamp_age, Duration::from_secs(120));
         let default = parse_args(&[]).unwrap();
-        assert_eq!(default.tsb_version, TsbVersion::NEWEST);
+        assert_eq!(default.tsb_version, TsbVersion::LATEST_RELEASE);
         assert_eq!(default.scheduler_interval, Duration::ZERO);
         assert_eq!(default.max_timestamp_future, Duration::ZERO);
         assert_eq!(default.max_timestamp_age, Duration::from_secs(600));

@@ -400,7 +400,7 @@ fn async_decrypt_certificates_and_sign_cert() {
     let csr = env.status(&id)["result"].as_str().unwrap().to_string();
     let (s, v) = env.post("/v1/certificate/sign", &json!({"signCertificateRequest": {
         "signKeyName": "ca", "signatureAlgorithm": "SHA256_WITH_RSA", "certificateSigningRequest": csr,
-        "keyUsage": ["DIGITAL_SIGNATURE"], "validity": 10}}));
+        "keyUsage": ["DIGITAL_SIGNATURE"], "commonName": "leaf.example"}}));
     assert_eq!(s, 201, "{v}");
     let st = env.status(v["signRequestId"].as_str().unwrap());
     assert_eq!(st["status"], "EXECUTED", "{st}");

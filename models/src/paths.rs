@@ -9,6 +9,10 @@
 /// The version prefix of every path: a base URL written with it is the same TSB.
 pub const PREFIX: &str = "/v1";
 
+/// `GET`: the TSB's version, `{"Version": "2.1.0"}` (S2 `tsb/Quickstart/cloud-quickstart.md`);
+/// guarded by the `serviceToken` API key (S2 `tsb/Concepts/authentication/authentication.md`).
+pub const VERSION_INFO: &str = "/v1/versionInfo";
+
 /// `GET`: every key label; `POST`: create a key. S1 `key.go` (`GetKeys`, `CreateOrUpdateKey`).
 pub const KEY: &str = "/v1/key";
 /// `POST`: a key's attributes, the label in the body. S1 `key.go` (`GetKey`).
@@ -118,6 +122,17 @@ pub fn segment(s: &str) -> String {
     out
 }
 
+/// `/v1/key/{label}` (`DELETE`: a key without a password; S1 `key.go` uses the POST form).
+pub fn key(label: &str) -> String {
+    format!("{KEY}/{}", segment(label))
+}
+
+/// `/v1/key/{label}/attributes` (`GET`: the attributes of a key without a password; deprecated
+/// since TSB 1.14.0 for the POST form, S2 release notes).
+pub fn key_attributes(label: &str) -> String {
+    format!("{KEY}/{}/attributes", segment(label))
+}
+
 /// `/v1/certificate/{label}`.
 pub fn certificate(label: &str) -> String {
     format!("{CERTIFICATE}/{}", segment(label))
@@ -158,6 +173,8 @@ mod tests {
     #[test]
     fn values_are_one_segment() {
         assert_eq!(certificate("a/b c%"), "/v1/certificate/a%2Fb%20c%25");
+        assert_eq!(key("a/b"), "/v1/key/a%2Fb");
+        assert_eq!(key_attributes("a/b"), "/v1/key/a%2Fb/attributes");
         assert_eq!(request("r-1_x.y~z"), "/v1/request/r-1_x.y~z");
         assert_eq!(generate_random(32), "/v1/generateRandom/32");
         assert_eq!(key_attributes("a/b"), "/v1/key/a%2Fb/attributes");

@@ -49,20 +49,26 @@ impl TsbVersion {
     /// 2.2.0 (December 2024, the latest release in S2 `downloads.md`): `RSA_PADDING_PKCS`,
     /// request-signature whitelisting, final PQC names, Schnorr.
     pub const V2_2_0: TsbVersion = TsbVersion::new(2, 2, 0);
-    /// Not a released version: the newest DTO copies Securosys published (S6
-    /// `keycloak-securosys-simple-sign-provider`, 2025: issue-certificate with optional
-    /// `commonName` and a `validity`, `EDDSA` for certificates, `rawCertificate`) on top of 2.2.0.
-    /// No release notes say when (or whether) a TSB took these shapes; the number is an
-    /// assumption of this project, and S3 `dto/tsb/request/SignCertificateRequestDto.java` (2026
-    /// commit) still has the 2.2.0 shape.
+    /// **Not a released version** ("S6 DTO shapes, unconfirmed"): the newest DTO copies
+    /// Securosys published (S6 `keycloak-securosys-simple-sign-provider`, 2025: issue-certificate
+    /// with optional `commonName` and a `validity`, `EDDSA` for certificates, `rawCertificate`)
+    /// on top of 2.2.0. No release notes say when (or whether) a TSB took these shapes; the
+    /// number is an assumption of this project, and S3
+    /// `dto/tsb/request/SignCertificateRequestDto.java` (2026 commit) still has the 2.2.0 shape.
     pub const V2_3_0: TsbVersion = TsbVersion::new(2, 3, 0);
-    /// The newest behaviour this project knows.
+    /// The newest real release (S2 `tsb/Download/downloads.md`): the emulator's default.
+    pub const LATEST_RELEASE: TsbVersion = TsbVersion::V2_2_0;
+    /// The newest behaviour this project knows, the unconfirmed [`TsbVersion::V2_3_0`] included
+    /// (every name any version has: what the emulator's crypto understands).
     pub const NEWEST: TsbVersion = TsbVersion::V2_3_0;
-    /// The versions the emulator offers as profiles, oldest first.
-    pub const PROFILES: [TsbVersion; 5] = [
+    /// The versions the emulator offers as profiles, oldest first: every release with a
+    /// documented change, and the unconfirmed [`TsbVersion::V2_3_0`].
+    pub const PROFILES: [TsbVersion; 7] = [
         TsbVersion::V1_18_0,
         TsbVersion::V2_0_0,
+        TsbVersion::V2_0_1,
         TsbVersion::V2_1_0,
+        TsbVersion::V2_1_1,
         TsbVersion::V2_2_0,
         TsbVersion::V2_3_0,
     ];
@@ -182,8 +188,9 @@ impl TsbVersion {
 }
 
 impl Default for TsbVersion {
+    /// The newest real release.
     fn default() -> Self {
-        TsbVersion::NEWEST
+        TsbVersion::LATEST_RELEASE
     }
 }
 
@@ -215,7 +222,9 @@ mod tests {
             assert_eq!(TsbVersion::parse(&v.to_string()), Some(v));
         }
         assert!(TsbVersion::PROFILES.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(TsbVersion::default(), TsbVersion::NEWEST);
+        assert_eq!(TsbVersion::default(), TsbVersion::LATEST_RELEASE);
+        assert_eq!(TsbVersion::LATEST_RELEASE, TsbVersion::V2_2_0);
+        assert!(!TsbVersion::LATEST_RELEASE.has_newer_certificate_dtos());
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub(super) fn forget_unknown(env: EnvFn) -> bool {
 pub(super) fn override_first_slot(raw: &mut RawSlot, env: EnvFn) -> Result<Option<Secret>> {
     let mut token_override = None;
     if let Some(u) = env("TSB_PKCS11_URL") {
-        raw.url = Some(u);
+        raw.url = Some(super::file::OneOrMany::One(u));
+        raw.urls = None;
     }
     if let Some(t) = env("TSB_PKCS11_TOKEN") {
         token_override = Some(Secret::new(Zeroizing::new(t).trim()));

@@ -3,7 +3,7 @@
 
 use super::secrets::SecretSource;
 use crate::error::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tsb_models::Policy;
@@ -13,12 +13,16 @@ use tsb_models::Policy;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSlot {
     pub(super) label: Option<String>,
-    pub(super) url: Option<String>,
+    /// One URL, or a list (failover, in order).
+    pub(super) url: Option<OneOrMany<String>>,
+    /// The same as a list of `url`s; give one of the two.
+    pub(super) urls: Option<Vec<String>>,
     #[serde(default)]
     pub(super) allow_http: bool,
     pub(super) token: Option<SecretSource>,
+    /// Per role one key, or several (rollover: the next is tried on errorCode 631).
     #[serde(default)]
-    pub(super) api_keys: BTreeMap<String, SecretSource>,
+    pub(super) api_keys: BTreeMap<String, OneOrMany<SecretSource>>,
     pub(super) client_cert: Option<PathBuf>,
     pub(super) client_key: Option<PathBuf>,
     pub(super) ca_file: Option<PathBuf>,
@@ -39,6 +43,55 @@ pub(super) struct RawSlot {
     pub(super) ca_certificates: Vec<PathBuf>,
     pub(super) verify_signatures: Option<bool>,
     pub(super) max_list_bytes: Option<u64>,
+    pub(super) tsb_version: Option<String>,
+    pub(super) sign_full_data: Option<FullDataRaw>,
+    pub(super) sign_full_data_max_bytes: Option<u64>,
+    pub(super) key_password: Option<SecretSource>,
+    #[serde(default)]
+    pub(super) key_passwords: BTreeMap<String, SecretSource>,
+    pub(super) request_signing_key: Option<PathBuf>,
+    pub(super) request_signing_cert: Option<PathBuf>,
+    pub(super) expiry_grace_s: Option<u64>,
+}
+
+/// A value or a list of values (`"url": "https://a"` or `"url": ["https://a", "https://b"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany<T> {
+    // A list first: serde reads a struct from a sequence too, so `[]` must be a list.
+    Many(Vec<T>),
+    One(T),
+}
+
+impl<T> OneOrMany<T> {
+    pub(super) fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// `sign_full_data`: `"auto"`, `true` or `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FullDataRaw(pub(super) Option<bool>);
+
+impl<'de> Deserialize<'de> for FullDataRaw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Flag(bool),
+            Word(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Flag(b) => Ok(FullDataRaw(Some(b))),
+            Repr::Word(w) if w.eq_ignore_ascii_case("auto") => Ok(FullDataRaw(None)),
+            Repr::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected \"auto\", true or false, got {w:?}"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -72,8 +125,15 @@ impl Ctx<'_> {
         let key = format!("\"{field}\"");
         let mut from = 0;
         if let Some(n) = slot {
-            // Each slot starts with some key; count occurrences of `"url"` as slot anchors.
-            let mut starts = self.text.match_indices("\"url\"").map(|(i, _)| i);
+            // Each slot has a `"url"` or `"urls"` key; count them as slot anchors.
+            let mut starts = self
+                .text
+                .match_indices("\"url")
+                .filter(|(i, _)| {
+                    let rest = &self.text[i + 4..];
+                    rest.starts_with('"') || rest.starts_with("s\"")
+                })
+                .map(|(i, _)| i);
             from = starts
                 .nth(n)
                 .map(|i| self.text[..i].rfind('{').unwrap_or(0))

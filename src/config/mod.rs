@@ -12,11 +12,15 @@
 
 mod env;
 mod file;
+mod policy_keys;
 mod secrets;
+mod signer;
 mod url;
 
 pub(crate) use env::EnvFn;
+pub(crate) use policy_keys::check_approver_keys;
 pub(crate) use secrets::Secret;
+pub(crate) use signer::RequestSigner;
 pub(crate) use url::{is_loopback_host, url_description};
 
 use crate::error::{Error, Result};
@@ -24,20 +28,48 @@ use file::{strip_position, Ctx, RawConfig, RawSlot};
 use secrets::read_secret;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-use tsb_models::Policy;
+use tsb_models::{Policy, TsbVersion};
+
+/// `sign_full_data`: whether the hashing signature mechanisms send the data itself with a
+/// hashing `signatureAlgorithm` (`SHA256_WITH_RSA`) instead of a digest computed here
+/// (`NONESHA256_WITH_RSA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FullData {
+    /// The data where the TSB version refuses the pre-hashed name (and when the version is not
+    /// known, wherever some version refuses it); a digest elsewhere.
+    Auto,
+    /// The data on approval-gated keys (so approvers see it), and wherever `Auto` sends it.
+    Always,
+    /// A digest always (fails where the TSB refuses the pre-hashed name).
+    Never,
+}
+
+/// Default of `sign_full_data_max_bytes`: 512 KiB of data is about 700 KB of base64 in the
+/// request body (the emulator takes bodies up to 1 MiB; a real TSB's limit is not documented).
+pub(crate) const DEFAULT_FULL_DATA_MAX_BYTES: usize = 512 * 1024;
+
+/// Default of `expiry_grace_s`: one run of the TSB's request scheduler
+/// (`hsmRequestsTimerServiceInterval: 60000` in the configuration template of S2
+/// `tsb/Download/release_notes.md` 1.18.0): a request whose policy timeout has passed turns
+/// EXPIRED only when the scheduler next runs.
+pub(crate) const DEFAULT_EXPIRY_GRACE: Duration = Duration::from_secs(60);
 
 /// One validated slot.
 #[derive(Debug, Clone)]
 pub(crate) struct SlotConfig {
     /// Token label (max 32 chars shown).
     pub(crate) label: String,
-    /// TSB base URL without trailing slash, e.g. `https://rest-api.cloudshsm.com`.
+    /// TSB base URL without trailing slash, e.g. `https://rest-api.cloudshsm.com`: the first
+    /// of [`SlotConfig::urls`].
     pub(crate) url: String,
+    /// Every TSB base URL of the slot, in the order of failover (at least one).
+    pub(crate) urls: Vec<String>,
     /// Bearer token (JWT), if configured.
     pub(crate) token: Option<Secret>,
-    /// API keys by role.
-    pub(crate) api_keys: BTreeMap<String, Secret>,
+    /// API keys by role, each role's keys in the order of rollover (at least one each).
+    pub(crate) api_keys: BTreeMap<String, Vec<Secret>>,
     /// mTLS client certificate and key (PEM files).
     pub(crate) client_identity: Option<(PathBuf, PathBuf)>,
     /// Extra trusted CA (PEM file).
@@ -71,6 +103,20 @@ pub(crate) struct SlotConfig {
     pub(crate) verify_signatures: bool,
     /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
     pub(crate) max_list_bytes: u64,
+    /// The TSB's version when the config gives it (`tsb_version`); None: read from the TSB.
+    pub(crate) tsb_version: Option<TsbVersion>,
+    /// See [`FullData`].
+    pub(crate) sign_full_data: FullData,
+    /// The most data a full-data signature buffers (CKR_DATA_LEN_RANGE past it).
+    pub(crate) full_data_max_bytes: usize,
+    /// The password of every key of the slot that has no entry in `key_passwords`.
+    pub(crate) key_password: Option<Secret>,
+    /// Passwords by TSB key label.
+    pub(crate) key_passwords: BTreeMap<String, Secret>,
+    /// The key that signs every request (`requestSignature`), when configured.
+    pub(crate) request_signer: Option<Arc<RequestSigner>>,
+    /// How long past a key's policy timeout the wait keeps polling for the TSB's EXPIRED.
+    pub(crate) expiry_grace: Duration,
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
@@ -198,27 +244,46 @@ fn validate_slot(
         None
     };
     let url_from_env = first && env("TSB_PKCS11_URL").is_some();
-    let url = raw.url.clone().ok_or_else(|| {
-        ctx.err(
-            "url",
-            Some(n),
-            "required (the TSB base URL, e.g. https://rest-api.cloudshsm.com)",
-        )
-    })?;
-    let url = url::check_url(&url, raw.allow_http).map_err(|m| {
-        if url_from_env {
-            Error::Config(format!("TSB_PKCS11_URL: {m}"))
-        } else {
-            ctx.err("url", Some(n), &m)
+    let (url_field, given) = match (raw.url.clone(), raw.urls.clone()) {
+        (Some(_), Some(_)) => {
+            return Err(ctx.err("urls", Some(n), "give url or urls, not both"));
         }
-    })?;
+        (Some(u), None) => ("url", u.into_vec()),
+        (None, Some(u)) => ("urls", u),
+        (None, None) => ("url", Vec::new()),
+    };
+    if given.is_empty() {
+        return Err(ctx.err(
+            url_field,
+            Some(n),
+            "required (the TSB base URL, e.g. https://rest-api.cloudshsm.com, or a list of them)",
+        ));
+    }
+    let mut urls = Vec::new();
+    for (i, u) in given.iter().enumerate() {
+        // Every URL gets the same rules (https, or plain http to loopback only).
+        let u = url::check_url(u, raw.allow_http).map_err(|m| {
+            if url_from_env {
+                Error::Config(format!("TSB_PKCS11_URL: {m}"))
+            } else if given.len() > 1 {
+                ctx.err(&format!("{url_field}[{i}]"), Some(n), &m)
+            } else {
+                ctx.err(url_field, Some(n), &m)
+            }
+        })?;
+        if urls.contains(&u) {
+            return Err(ctx.err(url_field, Some(n), &format!("{u} is listed twice")));
+        }
+        urls.push(u);
+    }
+    let url = urls[0].clone();
     let token = match (token_override, &raw.token) {
         (Some(t), _) => Some(t),
         (None, Some(src)) => Some(read_secret(src, "token", n, ctx, env)?),
         (None, None) => None,
     };
     let mut api_keys = BTreeMap::new();
-    for (role, src) in &raw.api_keys {
+    for (role, srcs) in &raw.api_keys {
         if tsb_models::Role::from_name(role).is_none() {
             return Err(ctx.err(
                 "api_keys",
@@ -229,7 +294,19 @@ fn validate_slot(
                 ),
             ));
         }
-        api_keys.insert(role.clone(), read_secret(src, "api_keys", n, ctx, env)?);
+        let srcs = srcs.clone().into_vec();
+        if srcs.is_empty() {
+            return Err(ctx.err(
+                "api_keys",
+                Some(n),
+                &format!("{role}: give at least one key"),
+            ));
+        }
+        let mut keys = Vec::new();
+        for src in &srcs {
+            keys.push(read_secret(src, "api_keys", n, ctx, env)?);
+        }
+        api_keys.insert(role.clone(), keys);
     }
     let client_identity = match (&raw.client_cert, &raw.client_key) {
         (Some(c), Some(k)) => {
@@ -298,17 +375,20 @@ fn validate_slot(
         (None, None) => None,
     };
     if let Some(p) = &default_policy {
-        p.validate().map_err(|e| {
-            ctx.err(
-                if raw.default_policy.is_some() {
-                    "default_policy"
-                } else {
-                    "default_policy_file"
-                },
-                Some(n),
-                &e.to_string(),
-            )
-        })?;
+        p.validate()
+            .map_err(|e| e.to_string())
+            .and_then(|_| check_approver_keys(p))
+            .map_err(|e| {
+                ctx.err(
+                    if raw.default_policy.is_some() {
+                        "default_policy"
+                    } else {
+                        "default_policy_file"
+                    },
+                    Some(n),
+                    &e,
+                )
+            })?;
     }
     let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d));
     let poll_interval = ms(raw.poll_interval_ms, 200);
@@ -337,6 +417,57 @@ fn validate_slot(
             ));
         }
     }
+    let tsb_version = match &raw.tsb_version {
+        None => None,
+        Some(v) if v.trim().eq_ignore_ascii_case("auto") => None,
+        Some(v) => Some(TsbVersion::parse(v).ok_or_else(|| {
+            ctx.err(
+                "tsb_version",
+                Some(n),
+                &format!("{v:?} is not a version like \"2.1.1\" (or \"auto\": ask the TSB)"),
+            )
+        })?),
+    };
+    let sign_full_data = match raw.sign_full_data {
+        None | Some(file::FullDataRaw(None)) => FullData::Auto,
+        Some(file::FullDataRaw(Some(true))) => FullData::Always,
+        Some(file::FullDataRaw(Some(false))) => FullData::Never,
+    };
+    let full_data_max_bytes = match raw.sign_full_data_max_bytes {
+        None => DEFAULT_FULL_DATA_MAX_BYTES,
+        Some(b) if b == 0 || b > 64 * 1024 * 1024 => {
+            return Err(ctx.err(
+                "sign_full_data_max_bytes",
+                Some(n),
+                "must be between 1 and 67108864",
+            ))
+        }
+        Some(b) => b as usize,
+    };
+    let key_password = match &raw.key_password {
+        Some(src) => Some(read_secret(src, "key_password", n, ctx, env)?),
+        None => None,
+    };
+    let mut key_passwords = BTreeMap::new();
+    for (label, src) in &raw.key_passwords {
+        key_passwords.insert(
+            label.clone(),
+            read_secret(src, "key_passwords", n, ctx, env)?,
+        );
+    }
+    let request_signer = match (&raw.request_signing_key, &raw.request_signing_cert) {
+        (Some(k), c) => Some(Arc::new(
+            RequestSigner::load(k, c.as_deref()).map_err(|(f, m)| ctx.err(f, Some(n), &m))?,
+        )),
+        (None, Some(_)) => {
+            return Err(ctx.err(
+                "request_signing_cert",
+                Some(n),
+                "request_signing_key is required with request_signing_cert",
+            ))
+        }
+        (None, None) => None,
+    };
     Ok(SlotConfig {
         label: raw.label.unwrap_or_else(|| {
             if n == 0 {
@@ -346,6 +477,7 @@ fn validate_slot(
             }
         }),
         url,
+        urls,
         token,
         api_keys,
         client_identity,
@@ -364,6 +496,16 @@ fn validate_slot(
         ca_certificates: raw.ca_certificates,
         verify_signatures: raw.verify_signatures.unwrap_or(true),
         max_list_bytes,
+        tsb_version,
+        sign_full_data,
+        full_data_max_bytes,
+        key_password,
+        key_passwords,
+        request_signer,
+        expiry_grace: raw
+            .expiry_grace_s
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_EXPIRY_GRACE),
     })
 }
 
@@ -535,5 +677,120 @@ mod tests {
         assert_eq!(c.slots[0].approval_timeout, Duration::from_secs(9));
         assert_eq!(c.slots[1].approval_timeout, Duration::from_secs(600));
         assert_eq!(c.slots[1].label, "TSB 1");
+    }
+
+    #[test]
+    fn several_urls_each_checked() {
+        let text = r#"{"slots": [{"url": ["https://a.example", "https://b.example/v1"]}]}"#;
+        let c = Config::parse(text, Path::new("c.json"), &env_of(&[])).unwrap();
+        assert_eq!(
+            c.slots[0].urls,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert_eq!(c.slots[0].url, "https://a.example");
+        let text = r#"{"slots": [{"urls": ["https://a.example", "http://10.0.0.1"], "allow_http": true}]}"#;
+        let e = Config::parse(text, Path::new("c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("slots[0].urls[1]") && e.contains("loopback"),
+            "{e}"
+        );
+        let text = r#"{"slots": [{"url": "https://a.example", "urls": ["https://b.example"]}]}"#;
+        let e = Config::parse(text, Path::new("c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not both"), "{e}");
+        let text = r#"{"slots": [{"urls": []}]}"#;
+        assert!(Config::parse(text, Path::new("c.json"), &env_of(&[])).is_err());
+        let text = r#"{"slots": [{"url": ["https://a.example", "https://a.example/"]}]}"#;
+        let e = Config::parse(text, Path::new("c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listed twice"), "{e}");
+    }
+
+    #[test]
+    fn api_keys_one_or_several_per_role() {
+        let env = env_of(&[("K1", "one"), ("K2", "two")]);
+        let text = r#"{"slots": [{"url": "https://a.example", "api_keys": {
+            "keyOperationToken": [{"env": "K1"}, {"env": "K2"}],
+            "serviceToken": {"env": "K1"}}}]}"#;
+        let c = Config::parse(text, Path::new("c.json"), &env).unwrap();
+        let keys = &c.slots[0].api_keys;
+        assert_eq!(
+            keys["keyOperationToken"]
+                .iter()
+                .map(Secret::expose)
+                .collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        assert_eq!(keys["serviceToken"].len(), 1);
+        assert!(!format!("{c:?}").contains("two"));
+        let text =
+            r#"{"slots": [{"url": "https://a.example", "api_keys": {"keyOperationToken": []}}]}"#;
+        let e = Config::parse(text, Path::new("c.json"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api_keys") && e.contains("at least one"), "{e}");
+    }
+
+    #[test]
+    fn version_full_data_passwords_and_grace() {
+        let env = env_of(&[("PW", "secret"), ("PW2", "other")]);
+        let text = r#"{"slots": [{"url": "https://a.example", "tsb_version": "2.1.1",
+            "sign_full_data": true, "sign_full_data_max_bytes": 1000,
+            "key_password": {"env": "PW"}, "key_passwords": {"k": {"env": "PW2"}},
+            "expiry_grace_s": 120}]}"#;
+        let c = Config::parse(text, Path::new("c.json"), &env).unwrap();
+        let s = &c.slots[0];
+        assert_eq!(s.tsb_version, Some(TsbVersion::V2_1_1));
+        assert_eq!(s.sign_full_data, FullData::Always);
+        assert_eq!(s.full_data_max_bytes, 1000);
+        assert_eq!(s.key_password.as_ref().map(Secret::expose), Some("secret"));
+        assert_eq!(s.key_passwords["k"].expose(), "other");
+        assert_eq!(s.expiry_grace, Duration::from_secs(120));
+        assert!(!format!("{c:?}").contains("secret"));
+        let text = r#"{"slots": [{"url": "https://a.example"}]}"#;
+        let s = &Config::parse(text, Path::new("c.json"), &env)
+            .unwrap()
+            .slots[0];
+        assert_eq!(
+            (s.tsb_version, s.sign_full_data, s.expiry_grace),
+            (None, FullData::Auto, DEFAULT_EXPIRY_GRACE)
+        );
+        for (field, value, words) in [
+            ("tsb_version", "\"two\"", "not a version"),
+            ("sign_full_data", "\"sometimes\"", "auto"),
+            ("sign_full_data_max_bytes", "0", "between"),
+        ] {
+            let text = format!(
+                "{{\"slots\": [{{\"url\": \"https://a.example\",\n \"{field}\": {value}}}]}}"
+            );
+            let e = Config::parse(&text, Path::new("c.json"), &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field) || e.contains("line 2"), "{field}: {e}");
+            assert!(e.contains(words), "{field}: {e}");
+        }
+    }
+
+    /// Issue 17: a default policy whose approver key is not base64 SPKI is a config error
+    /// naming the field and the approver, not a CKR_DEVICE_ERROR at the first key generation.
+    #[test]
+    fn a_default_policy_with_a_bad_approver_key_is_refused() {
+        let text = r#"{"slots": [{"url": "https://a.example", "default_policy": {"ruleUse":
+            {"tokens": [{"name": "t", "timelock": 0, "timeout": 0, "groups": [{"name": "g",
+            "quorum": 1, "approvals": [{"type": "public_key", "name": "alice",
+            "value": "bm90IGEga2V5"}]}]}]}}}]}"#;
+        let e = Config::parse(text, Path::new("/etc/c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/etc/c.json line 1: slots[0].default_policy")
+                && e.contains("approver key is not valid base64 SPKI")
+                && e.contains("alice"),
+            "{e}"
+        );
     }
 }

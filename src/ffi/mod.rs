@@ -61,20 +61,10 @@ pub(crate) fn guard(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
     match catch_unwind(AssertUnwindSafe(|| crate::panic_hook::scope(f))) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => {
-            let rv = e.rv();
-            // Codes that applications provoke on purpose (probing attributes, sizing buffers)
-            // are not worth a line at the default level.
-            let routine = matches!(
-                rv,
-                CKR_BUFFER_TOO_SMALL
-                    | CKR_ATTRIBUTE_TYPE_INVALID
-                    | CKR_ATTRIBUTE_SENSITIVE
-                    | CKR_USER_ALREADY_LOGGED_IN
-                    | CKR_CRYPTOKI_ALREADY_INITIALIZED
-            );
-            let level = if routine { Level::Debug } else { Level::Info };
-            crate::log!(level, "{name}: {e}");
-            rv
+            // The one line of a failure the person must fix; the caller's own errors (probes,
+            // small buffers, wrong states) only at debug level (see log::report).
+            crate::log::report(name, &e);
+            e.rv()
         }
         Err(_) => {
             crate::log!(

@@ -81,6 +81,13 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 4096,
         flags: SV,
     },
+    // SHA-1 PSS exists only as SHA1_WITH_RSA_PSS: always the data (audit divergence #5).
+    MechRow {
+        mech: CKM_SHA1_RSA_PKCS_PSS,
+        min: 2048,
+        max: 4096,
+        flags: SV,
+    },
     MechRow {
         mech: CKM_SHA224_RSA_PKCS_PSS,
         min: 2048,

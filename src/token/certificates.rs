@@ -74,9 +74,9 @@ pub(crate) fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Accept a CSR as PEM (either header) or DER: the PEM the TSB wants, and the CSR's public key
-/// (DER SubjectPublicKeyInfo), which the issued certificate must carry.
-pub(crate) fn read_csr(csr: &[u8]) -> Result<(String, Vec<u8>)> {
+/// Accept a CSR as PEM (either header) or DER: the PEM the TSB wants, the CSR's public key
+/// (DER SubjectPublicKeyInfo), which the issued certificate must carry, and its subject's CN.
+pub(crate) fn read_csr(csr: &[u8]) -> Result<(String, Vec<u8>, Option<String>)> {
     let text = std::str::from_utf8(csr)
         .ok()
         .map(|t| t.trim_matches(char::from(0)).trim())
@@ -85,6 +85,7 @@ pub(crate) fn read_csr(csr: &[u8]) -> Result<(String, Vec<u8>)> {
         Some(t) => crate::der::pem_decode(t),
         None => Some(csr.to_vec()),
     };
+    let cn = der.as_deref().and_then(crate::der::csr_common_name);
     let spki = der
         .as_deref()
         .and_then(crate::der::csr_public_key)
@@ -98,7 +99,7 @@ pub(crate) fn read_csr(csr: &[u8]) -> Result<(String, Vec<u8>)> {
         Some(t) => t.to_string() + "\n",
         None => crate::der::pem_encode("CERTIFICATE REQUEST", csr),
     };
-    Ok((pem, spki))
+    Ok((pem, spki, cn))
 }
 
 /// The DER of a PEM from the TSB.
@@ -249,17 +250,46 @@ impl Module {
         cap: Option<usize>,
     ) -> Result<Output> {
         let (key, alg) = self.signing_key(session, ca_key, &spec.signature_algorithm)?;
-        let (csr_pem, subject) = read_csr(csr)?;
+        let (csr_pem, subject, csr_cn) = read_csr(csr)?;
+        // The issue-certificate DTO of every release up to 2.2.0 requires `commonName` and has
+        // no `validity` (S3 `dto/tsb/request/SignCertificateRequestDto.java`, unknown properties
+        // refused); only the newer DTO copies (S6, see `TsbVersion::has_newer_certificate_dtos`)
+        // make the CN optional and take a validity. An unknown version gets the old shape, which
+        // the newer DTO takes too.
+        let newer = self
+            .slot_of(session)
+            .tsb
+            .version()
+            .is_some_and(|v| v.has_newer_certificate_dtos());
+        let common_name = spec
+            .common_name
+            .clone()
+            .filter(|c| !c.is_empty())
+            .or(csr_cn);
+        if common_name.is_none() && !newer {
+            return Err(Error::user(
+                CKR_ARGUMENTS_BAD,
+                "the TSB needs a commonName for the certificate and the CSR's subject has none: \
+                 give commonName",
+            ));
+        }
+        if spec.validity_days != 0 && !newer {
+            return Err(Error::user(
+                CKR_ARGUMENTS_BAD,
+                "this TSB sets the validity of issued certificates itself (no validity up to \
+                 TSB 2.2.0): give validityDays 0 (or set tsb_version if the TSB is newer)",
+            ));
+        }
         let req = SignCertificateRequest {
             sign_key_name: key.tsb_label.clone(),
             key_password: None,
             signature_algorithm: alg,
-            common_name: spec.common_name.clone().filter(|c| !c.is_empty()),
+            common_name,
             certificate_authority: spec.certificate_authority,
             certificate_signing_request: csr_pem,
             key_usage: spec.key_usage.clone(),
             extended_key_usage: spec.extended_key_usage.clone(),
-            validity: Some(validity(spec.validity_days)),
+            validity: newer.then(|| validity(spec.validity_days)),
             meta_data: None,
             meta_data_signature: None,
         };
@@ -300,12 +330,13 @@ mod tests {
             0x30, 0x14, 0x30, 0x09, 0x02, 0x01, 0x00, 0x30, 0x00, 0x30, 0x02, 0x05, 0x00, 0x30,
             0x03, 0x06, 0x01, 0x2a, 0x03, 0x02, 0x00, 0x00,
         ];
-        let (pem, spki) = read_csr(&der).unwrap();
+        let (pem, spki, cn) = read_csr(&der).unwrap();
+        assert_eq!(cn, None);
         assert!(pem.starts_with(
             "-----BEGIN CERTIFICATE REQUEST-----\nMBQwCQIBADAAMAIFADADBgEqAwIAAA==\n"
         ));
         assert_eq!(spki, vec![0x30, 0x02, 0x05, 0x00]);
-        let (again, _) =
+        let (again, _, _) =
             read_csr(pem.replace("CERTIFICATE", "NEW CERTIFICATE").as_bytes()).unwrap();
         assert!(again.starts_with("-----BEGIN NEW CERTIFICATE REQUEST-----"));
         assert_eq!(read_csr(b"junk").unwrap_err().rv(), CKR_ARGUMENTS_BAD);

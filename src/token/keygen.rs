@@ -226,9 +226,15 @@ pub(crate) fn build(
                                 format!("CKA_TSB_POLICY is not a TSB policy: {e}"),
                             )
                         })?;
-                        p.validate().map_err(|e| {
-                            Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, format!("CKA_TSB_POLICY: {e}"))
-                        })?;
+                        p.validate()
+                            .map_err(|e| e.to_string())
+                            .and_then(|_| crate::config::check_approver_keys(&p))
+                            .map_err(|e| {
+                                Error::ck(
+                                    CKR_ATTRIBUTE_VALUE_INVALID,
+                                    format!("CKA_TSB_POLICY: {e}"),
+                                )
+                            })?;
                         policy = Some(Some(p));
                     }
                 }
@@ -354,21 +360,14 @@ impl Module {
             private,
             prefix,
             slot.config.default_policy.as_ref(),
-        )?;
-        let key = slot.tsb.create_key(&req.body, prefix).inspect_err(|e| {
-            if let Error::Tsb {
-                code: Some(tsb_models::codes::KEY_ALREADY_EXISTING),
-                ..
-            } = e
-            {
-                crate::log!(
-                    Level::Error,
-                    "C_GenerateKeyPair: a key labelled {:?} already exists on the TSB; choose \
-                     another CKA_LABEL",
-                    req.body.label
-                );
-            }
+        )
+        // A template refused here is the person's to fix (pkcs11-tool --keypairgen): one line.
+        .map_err(|e| match e {
+            Error::Ck(rv, m) => Error::User(rv, m),
+            other => other,
         })?;
+        // A key that exists already: the TSB's 608, whose remedy says to choose another label.
+        let key = slot.tsb.create_key(&req.body, prefix)?;
         crate::log!(
             Level::Info,
             "generated key {} ({}){}",

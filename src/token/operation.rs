@@ -414,6 +414,9 @@ pub(crate) enum Accum {
     Hash(Hasher),
     /// Raw mechanisms take the whole input.
     Buffer(Vec<u8>),
+    /// Hashing mechanisms that send the data itself (`mechanism::full_data`), at most this many
+    /// bytes (the slot's `sign_full_data_max_bytes`).
+    Data(Vec<u8>, usize),
 }
 
 impl Accum {
@@ -437,6 +440,20 @@ impl Accum {
                 }
                 b.extend_from_slice(d)
             }
+            Accum::Data(b, max) => {
+                if b.len().saturating_add(d.len()) > *max {
+                    return Err(Error::user(
+                        CKR_DATA_LEN_RANGE,
+                        format!(
+                            "the data to sign is longer than the {max} bytes a signature that \
+                             sends the data to the TSB may have (sign_full_data_max_bytes; the \
+                             data is sent because the TSB refuses a digest here, or \
+                             sign_full_data is true)"
+                        ),
+                    ));
+                }
+                b.extend_from_slice(d)
+            }
         }
         Ok(())
     }
@@ -444,7 +461,7 @@ impl Accum {
     pub(crate) fn finish(self) -> Vec<u8> {
         match self {
             Accum::Hash(h) => h.finish(),
-            Accum::Buffer(b) => b,
+            Accum::Buffer(b) | Accum::Data(b, _) => b,
         }
     }
 }

@@ -16,7 +16,6 @@ use super::session::Session;
 use super::Module;
 use crate::der;
 use crate::error::{Error, Result};
-use crate::log::Level;
 use crate::mechanism::{Hash, SignScheme};
 use crate::tsb::key::{CertInfo, KeyInfo, PublicKey};
 
@@ -131,8 +130,9 @@ pub(crate) fn certificate(cert: &CertInfo, subject: &[u8], issuer: &KeyInfo) -> 
 }
 
 impl Module {
-    /// One log line when a result from the TSB failed verification (issue 10): which key and
-    /// operation, and the request when approvers were involved.
+    /// A result that failed its check says which key (and, for an approval-gated key, which
+    /// request) it came from: its one line is written where the call returns (`log::report`).
+    /// The value is not returned and not kept.
     pub(crate) fn log_refusal<T>(
         &self,
         session: &Session,
@@ -140,26 +140,27 @@ impl Module {
         what: &str,
         r: Result<T>,
     ) -> Result<T> {
-        if let Err(e @ Error::BadResult(_)) = &r {
-            let request = if key.approval_required {
-                session
-                    .state
-                    .lock()
-                    .last_request_id
-                    .as_deref()
-                    .map(|id| format!(" (request {id})"))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
-            crate::log!(
-                Level::Error,
-                "{what} with key {}{request}: {e}; not returned (CKR_DEVICE_ERROR, ulDeviceError {})",
-                key.tsb_label,
-                crate::vendor::TSB_DEVERR_BAD_RESULT
-            );
-        }
-        r
+        r.map_err(|e| match e {
+            Error::BadResult(m) => {
+                let request = if key.approval_required {
+                    session
+                        .state
+                        .lock()
+                        .last_request_id
+                        .as_deref()
+                        .map(|id| format!(" (request {id})"))
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Error::BadResult(format!(
+                    "{what} with key {}{request}: {m}; not returned (ulDeviceError {})",
+                    key.tsb_label,
+                    crate::vendor::TSB_DEVERR_BAD_RESULT
+                ))
+            }
+            other => other,
+        })
     }
 }
 

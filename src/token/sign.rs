@@ -1,6 +1,7 @@
 //! C_Sign*: the signature is made on the TSB (waiting for approvers when the key's policy says
-//! so), the input hashed locally first for the hashing mechanisms, and the result verified with
-//! the key's public key before it is returned (see [`super::results`]).
+//! so), the input hashed locally first for the hashing mechanisms (or sent whole where the TSB
+//! wants the data: `mechanism::full_data`), and the result verified with the key's public key
+//! before it is returned (see [`super::results`]).
 
 use super::operation::{Accum, KeyUse, Output};
 use super::remote::{RemoteMech, RemoteOp};
@@ -11,10 +12,17 @@ use crate::mechanism::{self, MechParams, SignScheme};
 use crate::tsb::key::KeyInfo;
 use cryptoki_sys::*;
 
-/// An active signature.
-pub(crate) type SignOp = RemoteOp<SignScheme>;
+/// A signature mechanism, and whether it sends the data itself (see `mechanism::full_data`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signing {
+    scheme: SignScheme,
+    full_data: bool,
+}
 
-impl RemoteMech for SignScheme {
+/// An active signature.
+pub(crate) type SignOp = RemoteOp<Signing>;
+
+impl RemoteMech for Signing {
     const SINGLE: &'static str = "C_Sign";
     const MULTI: &'static str = "C_SignUpdate/C_SignFinal";
 
@@ -23,17 +31,23 @@ impl RemoteMech for SignScheme {
     }
 
     fn run(&self, m: &Module, session: &Session, key: &KeyInfo, input: &[u8]) -> Result<Vec<u8>> {
-        let scheme = *self;
+        let scheme = self.scheme;
         let slot = m.slot_of(session);
         slot.check_access()?;
         crate::panic_hook::panic_point("remote-op");
-        let (alg, payload) = mechanism::tsb_sign_request(scheme, input, key.public.modulus_len())?;
+        let (alg, payload) =
+            mechanism::tsb_sign_request(scheme, input, key.public.modulus_len(), self.full_data)?;
         let sig = session.as_caller(|caller| slot.tsb.sign(key, &alg, &payload, caller))?;
+        // The check takes what the scheme signs: the digest for the hashing mechanisms.
+        let digest = match (self.full_data, scheme.local_hash()) {
+            (true, Some(h)) => h.digest(input),
+            _ => input.to_vec(),
+        };
         let checked = mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
             .map_err(|e| Error::BadResult(e.to_string()))
             .and_then(|sig| {
                 if slot.config.verify_signatures {
-                    super::results::signature(key, scheme, input, &sig)?;
+                    super::results::signature(key, scheme, &digest, &sig)?;
                 }
                 Ok(sig)
             });
@@ -53,13 +67,25 @@ impl Module {
         self.start(session, || {
             let scheme = mechanism::sign_scheme(mech, params)?;
             let key = self.operation_key(session, key, scheme.family(), KeyUse::Sign)?;
-            Ok(SignOp::new(key, scheme, Accum::new(scheme.local_hash())))
+            let slot = self.slot_of(session);
+            let full_data = mechanism::full_data(
+                scheme,
+                key.approval_required,
+                slot.config.sign_full_data,
+                || slot.tsb.version(),
+            )?;
+            let accum = if full_data {
+                Accum::Data(Vec::new(), slot.config.full_data_max_bytes)
+            } else {
+                Accum::new(scheme.local_hash())
+            };
+            Ok(SignOp::new(key, Signing { scheme, full_data }, accum))
         })
     }
 
     /// C_SignUpdate.
     pub(crate) fn sign_update(&self, session: &Session, data: &[u8]) -> Result<()> {
-        self.remote_update::<SignScheme>(session, data)
+        self.remote_update::<Signing>(session, data)
     }
 
     /// C_Sign (`data` Some) or C_SignFinal. `cap` None = length query.
@@ -69,6 +95,6 @@ impl Module {
         data: Option<&[u8]>,
         cap: Option<usize>,
     ) -> Result<Output> {
-        self.remote_finish::<SignScheme>(session, data, cap)
+        self.remote_finish::<Signing>(session, data, cap)
     }
 }

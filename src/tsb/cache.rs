@@ -325,7 +325,7 @@ impl KeyCache {
 pub(crate) type Fetched = Result<Option<Arc<KeyInfo>>>;
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
-const MAX_LABEL_IN_PATH: usize = 2048;
+pub(crate) const MAX_LABEL_IN_PATH: usize = 2048;
 
 /// Whether an error concerns one key only (skip the key) rather than every request (refused
 /// credentials: fail).
@@ -345,6 +345,7 @@ mod tests {
             reason: String::new(),
             message: String::new(),
             call: "POST /v1/key/attributes".into(),
+            hint: None,
         };
         assert!(!skippable(&refused));
         assert!(skippable(&Error::Transport("unreadable answer".into())));

@@ -1,28 +1,36 @@
-//! HTTP transport to one TSB: reqwest blocking with rustls (the module is loaded into OpenSSL
-//! processes and must not bring OpenSSL symbols of its own), bearer token, `X-API-KEY` per role,
-//! mTLS, a custom CA, timeouts, retries with backoff for idempotent calls only, and logging of
-//! method, path, status, time and request id (never headers or bodies).
+//! HTTP transport to one TSB (at one or several URLs): reqwest blocking with rustls (the module
+//! is loaded into OpenSSL processes and must not bring OpenSSL symbols of its own), bearer token,
+//! `X-API-KEY` per role with rollover, mTLS, a custom CA, timeouts, retries with backoff for
+//! idempotent calls only, failover between the slot's URLs, and logging of method, path, status,
+//! time, URL and request id (never headers or bodies).
+//!
+//! Failures are returned, not logged: the one line a person sees about a failed call is written
+//! where the call returns to the application (`crate::log::report`). What is logged here at the
+//! default level is what the client recovered from, once: a failover to another URL, and the
+//! rollover to the next API key of a role.
 
 use super::cancel::{CancelToken, Wake};
 use super::limits;
-use crate::config::{Secret, SlotConfig};
-use crate::error::{Error, Result};
+use crate::config::{RequestSigner, Secret, SlotConfig};
+use crate::error::{Error, Result, Unreachable};
 use crate::log::Level;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-/// Everything needed to build the HTTP client of a slot (copied out of the config).
+/// Everything needed to build the HTTP clients of a slot (copied out of the config).
 #[derive(Debug, Clone)]
 pub(crate) struct ClientSettings {
-    /// Base URL without trailing slash.
-    pub(crate) url: String,
+    /// Base URLs without trailing slash, in the order of failover (at least one).
+    pub(crate) urls: Vec<String>,
     pub(crate) token: Option<Secret>,
-    /// API keys by role name.
-    pub(crate) api_keys: std::collections::BTreeMap<String, Secret>,
+    /// API keys by role name, in the order of rollover.
+    pub(crate) api_keys: BTreeMap<String, Vec<Secret>>,
     /// mTLS identity (PEM cert, PEM key).
     pub(crate) client_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// A CA to trust besides the system's.
@@ -31,12 +39,17 @@ pub(crate) struct ClientSettings {
     pub(crate) request_timeout: Duration,
     /// Largest key-list answer read, in bytes.
     pub(crate) max_list_bytes: u64,
+    /// Signs every request that has a `requestSignature` (TSB 2.2.0).
+    pub(crate) request_signer: Option<Arc<RequestSigner>>,
+    /// The slot's key passwords: by TSB label, and the default.
+    pub(crate) key_passwords: BTreeMap<String, Secret>,
+    pub(crate) key_password: Option<Secret>,
 }
 
 impl From<&SlotConfig> for ClientSettings {
     fn from(c: &SlotConfig) -> Self {
         ClientSettings {
-            url: c.url.clone(),
+            urls: c.urls.clone(),
             token: c.token.clone(),
             api_keys: c.api_keys.clone(),
             client_identity: c.client_identity.clone(),
@@ -44,6 +57,9 @@ impl From<&SlotConfig> for ClientSettings {
             connect_timeout: c.connect_timeout,
             request_timeout: c.request_timeout,
             max_list_bytes: c.max_list_bytes,
+            request_signer: c.request_signer.clone(),
+            key_passwords: c.key_passwords.clone(),
+            key_password: c.key_password.clone(),
         }
     }
 }
@@ -55,9 +71,11 @@ const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_p
 /// request for approvers (or a key) are never retried: repeating them would ask twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
-    /// Safe to retry.
+    /// Safe to retry, and to send to another of the slot's URLs after a connect failure or a
+    /// 5xx answer.
     Retry,
-    /// Send once.
+    /// Send once; another URL is tried only when the call provably did not reach the first one
+    /// (no connection, TLS handshake failed).
     Once,
 }
 
@@ -77,15 +95,31 @@ impl Drop for Built {
     }
 }
 
-/// A TSB client. Cheap to clone; the HTTP connection pool is shared, created on first use (never
-/// in C_Initialize), and rebuilt in a forked child (reqwest's blocking client runs a thread that
-/// does not survive fork).
+/// How many request ids remember the URL that created them (see [`State::origins`]).
+const REMEMBERED_ORIGINS: usize = 4096;
+
+/// What the clones of a [`Client`] share.
+struct State {
+    /// One HTTP client per URL, built on first use: each URL gets exactly the rules one URL had
+    /// (its own https-only, proxy and `localhost` pinning), and its own connection pool.
+    built: Vec<Mutex<Option<Arc<Built>>>>,
+    /// The URL calls go to first: the last one that answered.
+    current: AtomicUsize,
+    /// The API key in use per role (an index into the role's keys).
+    key_index: Mutex<BTreeMap<String, usize>>,
+    /// The URL that created each request (by id), so its status is read where it was made.
+    origins: Mutex<HashMap<String, usize>>,
+    /// Bearer token given at C_Login when the slot says the PIN is the token.
+    login_token: Mutex<Option<Secret>>,
+}
+
+/// A TSB client. Cheap to clone; the HTTP connection pools are shared, created on first use
+/// (never in C_Initialize), and rebuilt in a forked child (reqwest's blocking client runs a
+/// thread that does not survive fork).
 #[derive(Clone)]
 pub(crate) struct Client {
     settings: Arc<ClientSettings>,
-    built: Arc<Mutex<Option<Arc<Built>>>>,
-    /// Bearer token given at C_Login when the slot says the PIN is the token.
-    login_token: Arc<Mutex<Option<Secret>>>,
+    state: Arc<State>,
     /// When set, calls are abandoned on cancel or at the deadline (see [`Client::interruptible`]).
     interrupt: Option<Interrupt>,
 }
@@ -100,18 +134,32 @@ struct Interrupt {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.settings.url)
+            .field("urls", &self.settings.urls)
             .finish()
     }
+}
+
+/// The API key a request carried: role, index, and how many the role has.
+#[derive(Debug, Clone)]
+struct KeyUsed {
+    role: &'static str,
+    index: usize,
+    count: usize,
 }
 
 impl Client {
     /// A client for these settings; nothing is built or connected yet.
     pub(crate) fn new(settings: ClientSettings) -> Client {
+        let n = settings.urls.len().max(1);
         Client {
+            state: Arc::new(State {
+                built: (0..n).map(|_| Mutex::new(None)).collect(),
+                current: AtomicUsize::new(0),
+                key_index: Mutex::new(BTreeMap::new()),
+                origins: Mutex::new(HashMap::new()),
+                login_token: Mutex::new(None),
+            }),
             settings: Arc::new(settings),
-            built: Arc::new(Mutex::new(None)),
-            login_token: Arc::new(Mutex::new(None)),
             interrupt: None,
         }
     }
@@ -130,21 +178,79 @@ impl Client {
     }
 
     /// Set or clear the bearer token given through C_Login. Clearing it (C_Logout, the last
-    /// session closed, C_Finalize) wipes it and also drops the connection pool: the connections'
+    /// session closed, C_Finalize) wipes it and also drops the connection pools: the connections'
     /// write buffers hold the last requests' headers, token included.
     pub(crate) fn set_login_token(&self, token: Option<Secret>) {
         let clearing = token.is_none();
-        let old = std::mem::replace(&mut *self.login_token.lock(), token);
+        let old = std::mem::replace(&mut *self.state.login_token.lock(), token);
         if clearing && old.is_some() {
-            // Dropping the client closes its idle connections (calls in flight keep theirs).
-            let built = self.built.lock().take();
-            drop(built);
+            // Dropping a client closes its idle connections (calls in flight keep theirs).
+            for b in &self.state.built {
+                let built = b.lock().take();
+                drop(built);
+            }
         }
     }
 
-    fn http(&self) -> Result<reqwest::blocking::Client> {
+    /// Whether an API key is configured for `role`.
+    pub(crate) fn has_api_key(&self, role: tsb_models::Role) -> bool {
+        self.settings.api_keys.contains_key(role.name())
+    }
+
+    /// Whether any API key is configured (the TSB then wants one on every guarded path).
+    pub(crate) fn uses_api_keys(&self) -> bool {
+        !self.settings.api_keys.is_empty()
+    }
+
+    /// The password of the key with this TSB label, as the TSB's `char[]` fields take it.
+    pub(crate) fn key_password(&self, tsb_label: &str) -> Option<tsb_models::Password> {
+        self.settings
+            .key_passwords
+            .get(tsb_label)
+            .or(self.settings.key_password.as_ref())
+            .map(|s| tsb_models::Password(s.expose().to_string()))
+    }
+
+    /// Whether the key with this TSB label has a configured password.
+    pub(crate) fn has_key_password(&self, tsb_label: &str) -> bool {
+        self.settings.key_passwords.contains_key(tsb_label) || self.settings.key_password.is_some()
+    }
+
+    /// The `requestSignature` of an envelope whose inner request is `inner`, when the slot has
+    /// a request-signing key: the compact JSON of `inner` (exactly the text the envelope
+    /// carries: serde writes no whitespace) signed as securosys-com/tsb-client-go
+    /// `tsb_client.go` `GenerateRequestSignature` signs it (S1).
+    pub(crate) fn request_signature(
+        &self,
+        inner: &impl Serialize,
+    ) -> Result<Option<serde_json::Value>> {
+        let Some(signer) = &self.settings.request_signer else {
+            return Ok(None);
+        };
+        let text = serde_json::to_vec(inner).map_err(|e| Error::Internal(e.to_string()))?;
+        let s = signer.sign(&text);
+        serde_json::to_value(tsb_models::RequestSignature {
+            signature: s.signature,
+            digest_algorithm: s.digest_algorithm.to_string(),
+            public_key: s.public_key,
+        })
+        .map(Some)
+        .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// The `metaDataSignature` of `meta_json` (the JSON before base64), when the slot has a
+    /// request-signing key: S1 `tsb_client.go` `PrepareMetaData` signs the metadata with the
+    /// application key.
+    pub(crate) fn meta_data_signature(&self, meta_json: &[u8]) -> Option<String> {
+        self.settings
+            .request_signer
+            .as_ref()
+            .map(|s| s.sign(meta_json).signature)
+    }
+
+    fn http(&self, u: usize) -> Result<reqwest::blocking::Client> {
         let pid = std::process::id();
-        let mut guard = self.built.lock();
+        let mut guard = self.state.built[u].lock();
         if let Some(b) = guard.as_ref() {
             if b.pid == pid {
                 return Ok((*b.http).clone());
@@ -155,7 +261,7 @@ impl Client {
         }
         // Building is local work (TLS config, a runtime thread), not network I/O, so holding this
         // small lock here only makes concurrent first users wait for one build instead of racing.
-        let http = self.build()?;
+        let http = self.build(&self.settings.urls[u])?;
         *guard = Some(Arc::new(Built {
             http: std::mem::ManuallyDrop::new(http.clone()),
             pid,
@@ -163,12 +269,12 @@ impl Client {
         Ok(http)
     }
 
-    fn build(&self) -> Result<reqwest::blocking::Client> {
+    fn build(&self, base: &str) -> Result<reqwest::blocking::Client> {
         let s = &self.settings;
         // The config checked this URL already; check again what this client will connect to,
         // with the same parser, so no other path into ClientSettings can bypass the rule.
-        let url = reqwest::Url::parse(&s.url)
-            .map_err(|e| Error::Config(format!("url: not a URL: {e}")))?;
+        let url =
+            reqwest::Url::parse(base).map_err(|e| Error::Config(format!("url: not a URL: {e}")))?;
         let host = url.host_str().unwrap_or_default().to_string();
         let plain = url.scheme() == "http";
         if plain && !crate::config::is_loopback_host(&host) {
@@ -184,9 +290,9 @@ impl Client {
             .tcp_nodelay(true)
             .user_agent(concat!("tsb-pkcs11/", env!("CARGO_PKG_VERSION")))
             // Never follow a redirect: reqwest would replay the request, body and X-API-KEY
-            // included, to wherever the Location points. A 3xx is an error (see call_raw).
+            // included, to wherever the Location points. A 3xx is an error (see exchange).
             .redirect(reqwest::redirect::Policy::none())
-            .https_only(!s.url.to_ascii_lowercase().starts_with("http://"));
+            .https_only(!plain);
         if host == "localhost" {
             // `localhost` passed the loopback rule by name: make sure it is loopback, whatever
             // /etc/hosts or DNS say (port 0: the URL's port is used).
@@ -208,8 +314,7 @@ impl Client {
             // The variable's value may hold proxy credentials: name the variable, not the value.
             crate::log!(
                 Level::Debug,
-                "{}: reaching the TSB through the proxy from {var} (CONNECT tunnel, TLS to the TSB)",
-                s.url
+                "{base}: reaching the TSB through the proxy from {var} (CONNECT tunnel, TLS to the TSB)"
             );
         }
         if let Some(ca) = &s.ca_file {
@@ -226,12 +331,17 @@ impl Client {
             }
         }
         if let Some((cert, key)) = &s.client_identity {
-            let mut pem = std::fs::read(cert)
-                .map_err(|e| Error::Config(format!("client_cert {}: {e}", cert.display())))?;
+            let mut pem = Zeroizing::new(
+                std::fs::read(cert)
+                    .map_err(|e| Error::Config(format!("client_cert {}: {e}", cert.display())))?,
+            );
             pem.push(b'\n');
             pem.extend(
-                std::fs::read(key)
-                    .map_err(|e| Error::Config(format!("client_key {}: {e}", key.display())))?,
+                Zeroizing::new(
+                    std::fs::read(key)
+                        .map_err(|e| Error::Config(format!("client_key {}: {e}", key.display())))?,
+                )
+                .iter(),
             );
             let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
                 Error::Config(format!(
@@ -255,25 +365,35 @@ impl Client {
         let text = self.call_raw(method.clone(), path, body, idem)?;
         serde_json::from_str(&text).map_err(|e| {
             let msg = format!("{method} {path}: unreadable answer from the TSB: {e}");
+            crate::log!(Level::Debug, "{msg}");
             if idem == Idempotency::Once {
                 // A success status with garbage: the TSB did it, whatever it was.
-                let level = if limits::creates_request(&method, path) {
-                    Level::Info // the caller explains what this means for the approvers
-                } else {
-                    Level::Warn
-                };
-                crate::log!(level, "{msg}");
                 Error::OutcomeUnknown(msg)
             } else {
-                crate::log!(Level::Warn, "{msg}");
                 Error::Transport(msg)
             }
         })
     }
 
-    /// Send one call and return the body text of a 2xx answer. Idempotent calls are tried up
-    /// to three times (transport failures, 502-504); a failure is logged once, after the last
-    /// attempt.
+    /// The URL a call to `path` goes to first: the one that created the request for the
+    /// status and deletion of a request, else the last one that answered.
+    fn first_url(&self, path: &str) -> usize {
+        let current = self.state.current.load(Ordering::Relaxed);
+        path.strip_prefix(tsb_models::paths::REQUEST)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|id| self.state.origins.lock().get(id).copied())
+            .unwrap_or(current)
+    }
+
+    /// Send one call and return the body text of a 2xx answer.
+    ///
+    /// Idempotent calls are tried up to three rounds (after transport failures and 502-504,
+    /// with backoff); within a round, a connect failure or a 5xx moves them to the slot's next
+    /// URL. A call sent once moves to the next URL only when it provably did not reach the
+    /// server (no connection, TLS handshake failure). A 631 (the API key refused) is sent again
+    /// at once with the role's next key, creating calls included: the TSB refused it before
+    /// doing anything (S1 `tsb_client.go` `doRequest` rolls over and sends the same request
+    /// again for every call).
     pub(crate) fn call_raw(
         &self,
         method: reqwest::Method,
@@ -281,29 +401,167 @@ impl Client {
         body: Option<&(impl Serialize + ?Sized)>,
         idem: Idempotency,
     ) -> Result<String> {
-        let http = self.http()?;
-        let url = format!("{}{}", self.settings.url, path);
         let body_bytes = match body {
-            Some(b) => Some(
-                serde_json::to_vec(b)
-                    .map_err(|e| Error::Internal(format!("{method} {path}: {e}")))?,
-            ),
+            Some(b) => {
+                Some(Zeroizing::new(serde_json::to_vec(b).map_err(|e| {
+                    Error::Internal(format!("{method} {path}: {e}"))
+                })?))
+            }
             None => None,
         };
         let call = format!("{method} {path}");
-        let limit = limits::body_limit(&method, path, self.settings.max_list_bytes);
-        let creates = limits::creates_request(&method, path);
         let once = idem == Idempotency::Once;
-        let attempts = if idem == Idempotency::Retry { 3 } else { 1 };
+        let rounds = if once { 1 } else { 3 };
+        let n = self.settings.urls.len();
+        let start = self.first_url(path) % n.max(1);
         let mut delay = Duration::from_millis(100);
         let first_started = Instant::now();
+        let mut attempts = 0u32;
+        // The URLs that failed before one answered: named in the failover line.
+        let mut failed: Vec<(usize, String)> = Vec::new();
         let mut last_err = None;
-        for attempt in 1..=attempts {
-            let started = Instant::now();
+        'rounds: for round in 1..=rounds {
+            for step in 0..n {
+                let u = (start + step) % n;
+                attempts += 1;
+                let started = Instant::now();
+                let (outcome, key) = self.attempt(
+                    u,
+                    &method,
+                    path,
+                    &call,
+                    body_bytes.as_ref().map(|b| b.as_slice()),
+                    once,
+                )?;
+                let base = &self.settings.urls[u];
+                let ms = started.elapsed().as_millis();
+                match outcome {
+                    Exchange::Answer { status, text } if (200..300).contains(&status) => {
+                        crate::log!(
+                            Level::Debug,
+                            "{call} -> {status} in {ms} ms from {base}{}",
+                            request_id_note(&text)
+                        );
+                        self.answered(u, &failed, &call);
+                        if limits::creates_request(&method, path) {
+                            self.remember_origin(&text, u);
+                        }
+                        return Ok(text);
+                    }
+                    Exchange::Answer { status, text } => {
+                        let err = tsb_error(status, &text, &call);
+                        crate::log!(
+                            Level::Debug,
+                            "{call} -> {status} in {ms} ms from {base}: {err}"
+                        );
+                        let err = self.with_hint(err, key);
+                        last_err = Some(err);
+                        if once || status < 500 {
+                            break 'rounds;
+                        }
+                        failed.push((u, format!("HTTP {status}")));
+                    }
+                    Exchange::Refused(err) => {
+                        // A redirect or an oversized answer: the server will do it again.
+                        crate::log!(Level::Debug, "{err}");
+                        return Err(err);
+                    }
+                    Exchange::Failed { detail, sent, why } => {
+                        crate::log!(
+                            Level::Debug,
+                            "{call} to {base} failed after {ms} ms: {detail}"
+                        );
+                        if sent && once {
+                            // Not repeated, and not known to have failed: the TSB may have done it.
+                            last_err = Some(Error::OutcomeUnknown(format!(
+                                "{call}: sent to {base}, but no answer came back: {detail}"
+                            )));
+                            break 'rounds;
+                        }
+                        last_err = Some(Error::Unreachable {
+                            why,
+                            detail: format!("{call} to {base}: {detail}"),
+                        });
+                        failed.push((u, detail));
+                    }
+                }
+            }
+            // A certificate the TSB presents will not change in a second: no new round.
+            let again = !once
+                && round < rounds
+                && matches!(
+                    last_err,
+                    Some(Error::Unreachable {
+                        why: Unreachable::Connect | Unreachable::Tls | Unreachable::NoAnswer,
+                        ..
+                    }) | Some(Error::Tsb {
+                        status: 502..=504,
+                        ..
+                    })
+                );
+            if !again {
+                break;
+            }
+            match &self.interrupt {
+                None => std::thread::sleep(delay),
+                Some(i) => {
+                    let until = crate::util::instant_after(Instant::now(), delay).min(i.deadline);
+                    if i.cancel.wait_until(until, || false) == Wake::Cancelled
+                        || Instant::now() >= i.deadline
+                    {
+                        return Err(abandoned(&call, i));
+                    }
+                }
+            }
+            delay *= 3;
+        }
+        let mut err =
+            last_err.unwrap_or_else(|| Error::Transport(format!("{call}: no answer from any URL")));
+        if attempts > 1 {
+            // One error for the whole call, not one per attempt.
+            let note = format!(
+                " (after {attempts} attempts in {} ms{})",
+                first_started.elapsed().as_millis(),
+                if n > 1 {
+                    format!(", {n} URLs")
+                } else {
+                    String::new()
+                }
+            );
+            match &mut err {
+                Error::Unreachable { detail, .. } | Error::Transport(detail) => {
+                    detail.push_str(&note)
+                }
+                Error::Tsb { message, .. } => message.push_str(&note),
+                _ => {}
+            }
+        }
+        Err(err)
+    }
+
+    /// One exchange with URL `u`, sent again with the role's next API key while the TSB answers
+    /// errorCode 631 and the role has one. `Err` only when the call is abandoned or nothing can
+    /// be built.
+    fn attempt(
+        &self,
+        u: usize,
+        method: &reqwest::Method,
+        path: &str,
+        call: &str,
+        body: Option<&[u8]>,
+        once: bool,
+    ) -> Result<(Exchange, Option<KeyUsed>)> {
+        let http = self.http(u)?;
+        let url = format!("{}{}", self.settings.urls[u], path);
+        let limit = limits::body_limit(method, path, self.settings.max_list_bytes);
+        let creates = limits::creates_request(method, path);
+        let role = tsb_models::role_for_path(path);
+        loop {
             let mut rb = http
                 .request(method.clone(), &url)
                 .header("Accept", "application/json");
             if let Some(t) = self
+                .state
                 .login_token
                 .lock()
                 .clone()
@@ -314,108 +572,146 @@ impl Client {
                     secret_header("Bearer ", &t, "the bearer token")?,
                 );
             }
-            if let Some(k) = tsb_models::role_for_path(path)
-                .and_then(|role| self.settings.api_keys.get(role.name()))
-            {
+            let key = role.and_then(|r| {
+                let keys = self.settings.api_keys.get(r.name())?;
+                let index = *self.state.key_index.lock().get(r.name()).unwrap_or(&0);
+                let index = index.min(keys.len().saturating_sub(1));
+                Some((
+                    keys.get(index)?.clone(),
+                    KeyUsed {
+                        role: r.name(),
+                        index,
+                        count: keys.len(),
+                    },
+                ))
+            });
+            if let Some((k, _)) = &key {
                 rb = rb.header(
                     tsb_models::API_KEY_HEADER,
                     secret_header("", k, "the API key")?,
                 );
             }
-            if let Some(b) = &body_bytes {
+            let key = key.map(|(_, used)| used);
+            if let Some(b) = body {
                 rb = rb
                     .header("Content-Type", "application/json")
-                    .body(b.clone());
+                    .body(b.to_vec());
             }
             if creates {
                 rb = rb.timeout(limits::create_timeout(self.settings.request_timeout));
             }
-            let ms = || started.elapsed().as_millis();
             let outcome = match &self.interrupt {
-                None => exchange(rb, &call, &url, limit, once),
+                None => exchange(rb, call, &url, limit, once),
                 Some(i) => {
                     // Never wait past the deadline, even in reqwest.
                     let left = i.deadline.saturating_duration_since(Instant::now());
                     let rb = rb.timeout(left.min(self.settings.request_timeout));
-                    match exchange_interruptible(rb, &call, &url, limit, once, i) {
+                    match exchange_interruptible(rb, call, &url, limit, once, i) {
                         Some(o) => o,
-                        None => return Err(abandoned(&call, i)),
+                        None => return Err(abandoned(call, i)),
                     }
                 }
             };
-            match outcome {
-                Exchange::Answer { status, text } if (200..300).contains(&status) => {
-                    crate::log!(
-                        Level::Debug,
-                        "{call} -> {status} in {} ms{}",
-                        ms(),
-                        request_id_note(&text)
-                    );
-                    return Ok(text);
-                }
-                Exchange::Answer { status, text } => {
-                    let err = tsb_error(status, &text, &call);
-                    crate::log!(Level::Info, "{call} -> {status} in {} ms: {err}", ms());
-                    last_err = Some(err);
-                    if !matches!(status, 502..=504) {
-                        break;
-                    }
-                }
-                Exchange::Refused(err) => {
-                    // A redirect or an oversized answer: the server will do it again.
-                    crate::log!(Level::Warn, "{err}");
-                    return Err(err);
-                }
-                Exchange::Failed { detail, sent } => {
-                    crate::log!(Level::Debug, "{call} failed after {} ms: {detail}", ms());
-                    last_err = Some(if sent && once {
-                        // Not repeated, and not known to have failed: the TSB may have done it.
-                        Error::OutcomeUnknown(format!(
-                            "{call}: sent, but no answer came back: {detail}"
-                        ))
-                    } else {
-                        Error::Transport(format!("{call}: {detail}"))
-                    });
+            if let (Exchange::Answer { text, .. }, Some(used)) = (&outcome, &key) {
+                if used.index + 1 < used.count
+                    && error_code(text) == Some(tsb_models::codes::INVALID_API_KEY)
+                {
+                    self.roll_over(used);
+                    continue;
                 }
             }
-            if attempt < attempts {
-                match &self.interrupt {
-                    None => std::thread::sleep(delay),
-                    Some(i) => {
-                        let until =
-                            crate::util::instant_after(Instant::now(), delay).min(i.deadline);
-                        if i.cancel.wait_until(until, || false) == Wake::Cancelled
-                            || Instant::now() >= i.deadline
-                        {
-                            return Err(abandoned(&call, i));
-                        }
-                    }
-                }
-                delay *= 3;
-            }
+            return Ok((outcome, key));
         }
-        let err = last_err.unwrap_or_else(|| Error::Transport(format!("{call}: no answer")));
-        if matches!(err, Error::Transport(_) | Error::OutcomeUnknown(_)) {
-            // One line per failed call, not one per attempt.
-            let tries = if attempts > 1 {
-                format!(
-                    " after {attempts} attempts in {} ms",
-                    first_started.elapsed().as_millis()
-                )
-            } else {
-                String::new()
-            };
-            // A creating call's lost answer is explained by its caller, which knows what it
-            // means for the approvers (tsb::requests): one line, not two.
-            let level = if creates && matches!(err, Error::OutcomeUnknown(_)) {
-                Level::Info
-            } else {
-                Level::Warn
-            };
-            crate::log!(level, "{err}{tries}");
-        }
-        Err(err)
     }
+
+    /// The role's key `used` was refused (631): use the next one from now on (unless another
+    /// call moved on already). One line, at the moment of the rollover.
+    fn roll_over(&self, used: &KeyUsed) {
+        let mut idx = self.state.key_index.lock();
+        let current = idx.entry(used.role.to_string()).or_insert(0);
+        if *current == used.index {
+            *current = used.index + 1;
+            drop(idx);
+            crate::log!(
+                Level::Warn,
+                "the TSB refused API key {} of {} of role {} (errorCode 631, rolled over on the \
+                 TSB?); using key {} from now on",
+                used.index + 1,
+                used.count,
+                used.role,
+                used.index + 2
+            );
+        }
+    }
+
+    /// A failed call's error with what the client knows about the credentials it sent (the
+    /// remedy otherwise comes from the error code, `Error::remedy`).
+    fn with_hint(&self, mut err: Error, key: Option<KeyUsed>) -> Error {
+        use tsb_models::codes as c;
+        if let Error::Tsb { code, hint, .. } = &mut err {
+            *hint = match (*code, key) {
+                (Some(c::INVALID_API_KEY), Some(k)) if k.count > 1 => Some(format!(
+                    "the TSB refused all {} API keys of role {} (errorCode 631): update \
+                     `api_keys.{}` in the slot's config",
+                    k.count, k.role, k.role
+                )),
+                (Some(c::INVALID_ACCESS_TOKEN), _) if self.state.login_token.lock().is_some() => {
+                    Some(
+                        "the TSB refused the bearer token given as the PIN: log in with a valid \
+                         token"
+                            .into(),
+                    )
+                }
+                _ => None,
+            };
+        }
+        err
+    }
+
+    /// URL `u` answered: it becomes the current one. When other URLs failed before it in this
+    /// call, one line says so (a failover), naming what failed; a retry that the same URL
+    /// answered is no failover.
+    fn answered(&self, u: usize, failed: &[(usize, String)], call: &str) {
+        self.state.current.store(u, Ordering::Relaxed);
+        let why: Vec<String> = failed
+            .iter()
+            .filter(|(f, _)| *f != u)
+            .map(|(f, d)| format!("{}: {d}", self.settings.urls[*f]))
+            .collect();
+        if !why.is_empty() {
+            crate::log!(
+                Level::Warn,
+                "failover: {call} went to {} because {}",
+                self.settings.urls[u],
+                why.join("; ")
+            );
+        }
+    }
+
+    /// Remember which URL created the request in `answer` (a creating call's answer).
+    fn remember_origin(&self, answer: &str, u: usize) {
+        if self.settings.urls.len() < 2 {
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(answer) else {
+            return;
+        };
+        if let Some(id) = tsb_models::request_id_in(&v) {
+            let mut o = self.state.origins.lock();
+            if o.len() >= REMEMBERED_ORIGINS {
+                // Best effort: a forgotten origin only means the current URL is asked first.
+                o.clear();
+            }
+            o.insert(id.to_string(), u);
+        }
+    }
+}
+
+/// The `errorCode` of an error body, if it is one.
+fn error_code(text: &str) -> Option<i64> {
+    serde_json::from_str::<tsb_models::ErrorBody>(text)
+        .ok()
+        .and_then(|b| b.error_code)
 }
 
 /// A header value made of `prefix` and a secret, marked sensitive, whose storage is wiped when the
@@ -478,6 +774,7 @@ fn exchange_interruptible(
         return Some(Exchange::Failed {
             detail: format!("no thread for the call: {e}"),
             sent: false,
+            why: Unreachable::Connect,
         });
     }
     match i.cancel.wait_until(i.deadline, || slot.lock().is_some()) {
@@ -494,7 +791,11 @@ enum Exchange {
     Refused(Error),
     /// No (complete) answer: connect, TLS, timeout, a connection closed mid-answer. `sent`:
     /// the request may have reached the server (false only when no connection was made).
-    Failed { detail: String, sent: bool },
+    Failed {
+        detail: String,
+        sent: bool,
+        why: Unreachable,
+    },
 }
 
 /// Send `rb` and read the answer, at most `limit` bytes of body. `once`: the call is not
@@ -513,10 +814,12 @@ fn exchange(
         // connect error (refused, DNS, TLS handshake, connect timeout) proves that nothing was
         // sent; anything later may have reached the server.
         Err(e) => {
+            let detail = error_chain(&e);
             return Exchange::Failed {
-                detail: error_chain(&e),
+                why: unreachable_kind(&e, &detail),
+                detail,
                 sent: !e.is_connect(),
-            }
+            };
         }
     };
     let status = resp.status();
@@ -560,6 +863,7 @@ fn exchange(
                         error_chain(&e)
                     ),
                     sent: true,
+                    why: Unreachable::NoAnswer,
                 }
             }
         };
@@ -582,6 +886,7 @@ fn exchange(
         Err(_) => Exchange::Failed {
             detail: format!("{} with an answer that is not UTF-8", status.as_u16()),
             sent: true,
+            why: Unreachable::NoAnswer,
         },
     }
 }
@@ -602,6 +907,26 @@ fn redirect_error(call: &str, url: &str, resp: &reqwest::blocking::Response) -> 
          slot's url if the TSB has moved)",
         resp.status().as_u16()
     ))
+}
+
+/// What a failed send means for the person: rustls' certificate errors ("invalid peer
+/// certificate: UnknownIssuer", "certificate not valid for name ...") are told apart by their
+/// text, the only way reqwest exposes them.
+fn unreachable_kind(e: &reqwest::Error, chain: &str) -> Unreachable {
+    if chain.contains("not valid for name") || chain.contains("NotValidForName") {
+        Unreachable::WrongHostName
+    } else if chain.contains("UnknownIssuer") || chain.contains("invalid peer certificate") {
+        Unreachable::UntrustedCertificate
+    } else if e.is_connect() {
+        let lower = chain.to_ascii_lowercase();
+        if lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
+            Unreachable::Tls
+        } else {
+            Unreachable::Connect
+        }
+    } else {
+        Unreachable::NoAnswer
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -640,6 +965,7 @@ pub(crate) fn tsb_error(status: u16, text: &str, call: &str) -> Error {
             .message
             .unwrap_or_else(|| text.chars().take(200).collect()),
         call: call.to_string(),
+        hint: None,
     }
 }
 

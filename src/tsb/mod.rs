@@ -13,6 +13,7 @@ pub(crate) mod journal;
 pub(crate) mod key;
 pub(crate) mod limits;
 pub(crate) mod requests;
+pub(crate) mod version;
 pub(crate) mod wait;
 
 use crate::config::{Secret, SlotConfig};
@@ -23,8 +24,10 @@ use key::{CertInfo, KeyInfo};
 use requests::{Caller, Ran, RemoteCall, Requests};
 use std::sync::Arc;
 use std::time::Duration;
+use tsb_models::algorithms;
 use tsb_models::SignCertificateRequest;
-use tsb_models::{CreateKeyRequest, CsrRequest, RequestStatus, SelfSignRequest};
+use tsb_models::{CreateKeyRequest, CsrRequest, RequestStatus, SelfSignRequest, TsbVersion};
+use version::VersionCache;
 
 /// The slot's settings of the approval wait.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ struct WaitSettings {
     progress: bool,
     /// Timeout of one HTTP request (a creating call gets three times this).
     request_timeout: Duration,
+    /// How long past a policy timeout the wait keeps polling for the TSB's EXPIRED.
+    expiry_grace: Duration,
 }
 
 /// One slot's TSB: its REST client, its key and certificate cache, the approval wait with its
@@ -45,6 +50,7 @@ pub(crate) struct Tsb {
     cache: KeyCache,
     requests: Arc<Requests>,
     wait: WaitSettings,
+    version: VersionCache,
 }
 
 impl Tsb {
@@ -61,8 +67,16 @@ impl Tsb {
                 poll_max_interval: config.poll_max_interval,
                 progress: config.progress,
                 request_timeout: config.request_timeout,
+                expiry_grace: config.expiry_grace,
             },
+            version: VersionCache::new(config.tsb_version),
         }
+    }
+
+    /// The TSB's version: configured, or read from the TSB on first need (see [`version`]);
+    /// None when unknown (then every choice takes what works on every version).
+    pub(crate) fn version(&self) -> Option<TsbVersion> {
+        self.version.get(&self.client)
     }
 
     /// Set or clear the bearer token given through C_Login (see [`Client::set_login_token`]).
@@ -158,6 +172,7 @@ impl Tsb {
             payload,
             sync: &|| api::sign_sync(client, label, algorithm, payload),
             create: &|| api::sign_async(client, label, algorithm, payload),
+            force_async: false,
         };
         self.run_binary(key, call, caller)
     }
@@ -171,25 +186,53 @@ impl Tsb {
         caller: &Caller,
     ) -> Result<Vec<u8>> {
         let (client, label) = (&self.client, key.tsb_label.as_str());
+        // PKCS#1 v1.5: `RSA_PADDING_PKCS` where the TSB has it (2.2.0, "PKCS1.5 Cipher
+        // Algorithm", S2 release notes; S1 `helpers/consts.go`), `RSA` before, the only PKCS#1
+        // v1.5 name older TSBs know (S3 `enums/tsb/CipherAlgorithm.java`); what `RSA` means on a
+        // 2.2.0 TSB is not documented (audit divergence #7), so the explicit name is sent there.
+        let explicit = algorithms::cipher_algorithm_for(algorithms::Cipher::RsaPkcs1)
+            == Some(algorithm)
+            && self.version().is_some_and(TsbVersion::has_rsa_padding_pkcs);
+        let algorithm = if explicit {
+            "RSA_PADDING_PKCS"
+        } else {
+            algorithm
+        };
         let call = RemoteCall {
             kind: "decryption",
             algorithm,
             payload: data,
             sync: &|| api::decrypt_sync(client, label, algorithm, data),
             create: &|| api::decrypt_async(client, label, algorithm, data),
+            force_async: false,
         };
         self.run_binary(key, call, caller)
     }
 
     /// A CSR for the request's key (PEM).
+    ///
+    /// The synchronous CSR endpoint takes only the certificate algorithms
+    /// (`KeytoolSignatureAlgorithm`: no `EDDSA` up to TSB 2.2.0), the asynchronous one every
+    /// `SignatureAlgorithm` (S3 `dto/tsb/request/SynchronousCertificateRequestRequestDto.java`,
+    /// `CsrSignRequestDto.java`). So a key without approvals whose algorithm the synchronous
+    /// endpoint of this TSB version (or, when the version is unknown, of some version) refuses
+    /// gets its CSR through the asynchronous endpoint and the wait, which executes at once.
     pub(crate) fn csr(&self, key: &KeyInfo, req: &CsrRequest, caller: &Caller) -> Result<String> {
         let client = &self.client;
         let cn = &req.standard_certificate_attributes.common_name;
-        let meta = api::meta_data("CertificateSigningRequest", &[("commonName", cn.clone())]);
+        let meta = api::meta_data(
+            client,
+            "CertificateSigningRequest",
+            &[("commonName", cn.clone())],
+        );
         let async_req = CsrRequest {
-            meta_data: Some(meta),
+            meta_data: Some(meta.data),
+            meta_data_signature: meta.signature,
             ..req.clone()
         };
+        let v = self.version().unwrap_or(TsbVersion::V1_18_0);
+        let force_async =
+            algorithms::certificate_signature_algorithm_in(&req.signature_algorithm, v).is_none();
         let body = body_of(req)?;
         let call = RemoteCall {
             kind: "CSR",
@@ -197,8 +240,31 @@ impl Tsb {
             payload: &body,
             sync: &|| api::csr_sync(client, req),
             create: &|| api::csr_async(client, &async_req),
+            force_async,
         };
         self.run_text(key, call, caller)
+    }
+
+    /// Refuse a certificate algorithm the TSB's certificate endpoints do not take
+    /// (`KeytoolSignatureAlgorithm`, S3 `enums/tsb/KeytoolSignatureAlgorithm.java`: RSA and
+    /// ECDSA; `EDDSA` only in the newer DTOs of S6, see [`TsbVersion::has_newer_certificate_dtos`]).
+    /// An unknown version is asked anyway (its refusal is CKR_MECHANISM_INVALID too).
+    fn check_certificate_algorithm(&self, algorithm: &str, what: &str) -> Result<()> {
+        match self.version() {
+            Some(v) if algorithms::certificate_signature_algorithm_in(algorithm, v).is_none() => {
+                Err(Error::Unsupported(format!(
+                    "TSB {v} cannot make a {what} with {algorithm}: its certificate endpoints take \
+                     {}",
+                    algorithms::CERTIFICATE_SIGNATURE_ALGORITHMS
+                        .iter()
+                        .filter(|a| algorithms::certificate_signature_algorithm_in(a, v).is_some())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A self-signed certificate for the request's key, which the TSB stores with the key (DER).
@@ -208,13 +274,16 @@ impl Tsb {
         req: &SelfSignRequest,
         caller: &Caller,
     ) -> Result<Vec<u8>> {
+        self.check_certificate_algorithm(&req.signature_algorithm, "self-signed certificate")?;
         let client = &self.client;
         let meta = api::meta_data(
+            client,
             "SelfSignCertificate",
             &[("commonName", req.common_name.clone())],
         );
         let async_req = SelfSignRequest {
-            meta_data: Some(meta),
+            meta_data: Some(meta.data),
+            meta_data_signature: meta.signature,
             ..req.clone()
         };
         let body = body_of(req)?;
@@ -224,6 +293,7 @@ impl Tsb {
             payload: &body,
             sync: &|| api::selfsign_sync(client, req),
             create: &|| api::selfsign_async(client, &async_req),
+            force_async: false,
         };
         let result = self.run_text(key, call, caller)?;
         // The synchronous endpoint returns the PEM; the asynchronous one returns "true" and the
@@ -247,9 +317,12 @@ impl Tsb {
         req: &SignCertificateRequest,
         caller: &Caller,
     ) -> Result<String> {
+        self.check_certificate_algorithm(&req.signature_algorithm, "certificate")?;
         let client = &self.client;
+        let meta = api::meta_data(client, "Certificate", &[]);
         let async_req = SignCertificateRequest {
-            meta_data: Some(api::meta_data("Certificate", &[])),
+            meta_data: Some(meta.data),
+            meta_data_signature: meta.signature,
             ..req.clone()
         };
         let body = body_of(req)?;
@@ -259,6 +332,7 @@ impl Tsb {
             payload: &body,
             sync: &|| api::sign_certificate_sync(client, req),
             create: &|| api::sign_certificate_async(client, &async_req),
+            force_async: false,
         };
         self.run_text(key, call, caller)
     }
@@ -319,3 +393,6 @@ impl Tsb {
 pub(crate) fn body_of(req: &impl serde::Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec(req).map_err(|e| Error::Internal(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests;

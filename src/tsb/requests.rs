@@ -95,6 +95,25 @@ fn outcome_unknown(
     cause: Option<&Error>,
 ) -> Error {
     let what = marker.what.as_deref().unwrap_or("the operation");
+    if let (Some(id), None) = (&marker.request_id, cause) {
+        // Executed, its result lost (fetch-once results): see `wait::result_gone`.
+        let until = marker
+            .until
+            .map(|u| format!("until {}", crate::util::rfc3339(u)))
+            .unwrap_or_else(|| "until the marker is cleared".into());
+        return Error::OutcomeUnknown(format!(
+            "{what}: request {id} was approved and executed, but its result was lost (the TSB \
+             hands a result out once); not asking the approvers again {until} (rerun with \
+             TSB_PKCS11_FORGET_UNKNOWN=1{} to ask them again)",
+            journal
+                .map(|p| format!(
+                    " or delete the line with fingerprint {} from {}",
+                    marker.fingerprint,
+                    p.display()
+                ))
+                .unwrap_or_default()
+        ));
+    }
     let since = marker
         .since
         .map(crate::util::rfc3339)
@@ -164,7 +183,15 @@ pub(crate) struct RemoteCall<'a, T> {
     pub(crate) sync: &'a dyn Fn() -> Result<T>,
     /// Asynchronous endpoint: returns the request id.
     pub(crate) create: &'a dyn Fn() -> Result<String>,
+    /// Use the asynchronous endpoint even for a key without approvals (the synchronous one
+    /// refuses what is asked, e.g. an `EDDSA` CSR before the newer certificate DTOs).
+    pub(crate) force_async: bool,
 }
+
+/// How long the same operation is refused after its executed request's result was lost (see
+/// [`super::wait::result_gone`]): the approvers approved it once, and asking them again is the
+/// person's decision, not a retry's.
+pub(crate) const RESULT_LOST_REFUSAL: u64 = 3600;
 
 /// How a [`RemoteCall`] ran.
 pub(crate) enum Ran<T> {
@@ -194,7 +221,7 @@ impl Tsb {
         call: RemoteCall<T>,
         caller: &Caller,
     ) -> Result<Ran<T>> {
-        if !key.approval_required {
+        if !key.approval_required && !call.force_async {
             return (call.sync)().map(Ran::Now);
         }
         let fp = fingerprint(
@@ -207,7 +234,7 @@ impl Tsb {
         let params = self.wait_params(key, call.kind);
         if let Some(id) = self.requests.recently_rejected(&fp) {
             crate::log!(
-                Level::Warn,
+                Level::Info,
                 "the same {} with key {} was rejected moments ago (request {id}); not asking the approvers again",
                 call.kind,
                 key.tsb_label
@@ -265,7 +292,7 @@ impl Tsb {
                             end: ApprovalEnd::Cancelled,
                             ..
                         }) => self.requests.remove(&fp),
-                        r => return self.settle(&fp, r).map(Ran::Approved),
+                        r => return self.settle(&fp, &mark, &id, r).map(Ran::Approved),
                     }
                 }
                 Claim::Busy(_) => {
@@ -278,9 +305,8 @@ impl Tsb {
                     }
                 }
                 Claim::Refuse(marker) => {
-                    let err = outcome_unknown(&marker, self.requests.journal.path(), None);
-                    crate::log!(Level::Error, "{err}");
-                    return Err(err);
+                    // Reported once, where the call returns (log::report).
+                    return Err(outcome_unknown(&marker, self.requests.journal.path(), None));
                 }
             }
         };
@@ -288,9 +314,11 @@ impl Tsb {
             Ok(id) => id,
             Err(e) if maybe_created(&e) => {
                 self.requests.journal.lost(&mark);
-                let err = outcome_unknown(&mark, self.requests.journal.path(), Some(&e));
-                crate::log!(Level::Error, "{err}");
-                return Err(err);
+                return Err(outcome_unknown(
+                    &mark,
+                    self.requests.journal.path(),
+                    Some(&e),
+                ));
             }
             Err(e) => {
                 self.requests.journal.not_created(&fp);
@@ -312,13 +340,25 @@ impl Tsb {
             ..params
         };
         let r = wait::wait_for(&self.client, &id, &params, caller.cancel);
-        self.settle(&fp, r).map(Ran::Approved)
+        self.settle(&fp, &mark, &id, r).map(Ran::Approved)
     }
 
-    /// After a wait: forget the request unless it is still pending after our timeout, and
-    /// remember a rejection for [`REJECTION_MEMORY`].
-    fn settle(&self, fp: &str, r: Result<String>) -> Result<String> {
+    /// After a wait: forget the request unless it is still pending after our timeout, remember
+    /// a rejection for [`REJECTION_MEMORY`], and an executed request whose result was lost for
+    /// [`RESULT_LOST_REFUSAL`].
+    fn settle(&self, fp: &str, mark: &JournalEntry, id: &str, r: Result<String>) -> Result<String> {
         match &r {
+            Err(Error::OutcomeUnknown(_)) => {
+                let now = super::journal::unix_now();
+                self.requests.journal.put(JournalEntry {
+                    state: JournalState::Unknown,
+                    since: Some(now),
+                    until: Some(now.saturating_add(RESULT_LOST_REFUSAL)),
+                    pid: Some(std::process::id()),
+                    request_id: Some(id.to_string()),
+                    ..mark.clone()
+                });
+            }
             Err(Error::Approval {
                 end: ApprovalEnd::TimedOut,
                 ..
@@ -344,6 +384,7 @@ impl Tsb {
             fast_phase: Duration::from_secs(30),
             first_poll_delay: Duration::ZERO,
             policy_timeout: key.policy_timeout,
+            expiry_grace: self.wait.expiry_grace,
             approvals_needed: key.approvals_needed,
             key_label: key.tsb_label.clone(),
             what: what.to_string(),

@@ -30,8 +30,12 @@ pub(crate) struct WaitParams {
     /// typical sub-second approval above one per interval); a resumed request is polled at once.
     pub(crate) first_poll_delay: Duration,
     /// The longest token timeout of the key's policy (None: never expires); the wait does not
-    /// outlast it by more than a few polls, since the TSB will report EXPIRED then.
+    /// outlast it by more than `expiry_grace`, since the TSB will report EXPIRED by then.
     pub(crate) policy_timeout: Option<Duration>,
+    /// How long past `policy_timeout` the wait keeps polling: a TSB turns a request EXPIRED only
+    /// when its request scheduler runs (`hsmRequestsTimerServiceInterval`, 60 s by default), and
+    /// the TSB's EXPIRED is the answer to report, not a timeout of our own.
+    pub(crate) expiry_grace: Duration,
     /// Approvals needed (smallest token), for the progress line.
     pub(crate) approvals_needed: Option<u32>,
     /// Key label for messages.
@@ -63,9 +67,10 @@ pub(crate) fn wait_for(
     let started = Instant::now();
     let mut limit = p.approval_timeout;
     if let Some(t) = p.policy_timeout {
-        // A little slack past the policy timeout so the TSB's own EXPIRED is what we report.
-        // The timeout comes from the server: saturate (2^64-1 s overflowed here once).
-        limit = limit.min(t.saturating_add(Duration::from_secs(5)));
+        // Slack past the policy timeout so the TSB's own EXPIRED is what we report, however late
+        // its scheduler says it. The timeout comes from the server: saturate (2^64-1 s
+        // overflowed here once).
+        limit = limit.min(t.saturating_add(p.expiry_grace));
     }
     let deadline = crate::util::instant_after(started, limit);
     let mut progress = Progress::new(p, request_id);
@@ -95,11 +100,11 @@ pub(crate) fn wait_for(
                     RequestState::Executed => {
                         progress.finish(&format!("request {request_id} approved and executed"));
                         crate::log!(Level::Info, "request {request_id} EXECUTED");
-                        return st.result.ok_or_else(|| {
-                            Error::Transport(format!(
-                                "request {request_id} is EXECUTED but has no result"
-                            ))
-                        });
+                        // No result on an executed request: a TSB that hands each result out
+                        // once (2.1.0, S2 release notes: "a new parameter") already gave it, to
+                        // a status read whose answer was lost (or a poll of another process).
+                        // The approvers approved; asking them again is not the module's call.
+                        return st.result.ok_or_else(|| result_gone(request_id));
                     }
                     RequestState::Pending | RequestState::Approved => {
                         progress.update(&st, deadline)
@@ -116,7 +121,7 @@ pub(crate) fn wait_for(
                             request_id: request_id.to_string(),
                         };
                         progress.finish(&err.to_string());
-                        crate::log!(Level::Warn, "{err}");
+                        crate::log!(Level::Info, "{err}");
                         return Err(err);
                     }
                 }
@@ -136,7 +141,7 @@ pub(crate) fn wait_for(
                     request_id: request_id.to_string(),
                 };
                 progress.finish(&err.to_string());
-                crate::log!(Level::Warn, "{err} (the TSB no longer knows it)");
+                crate::log!(Level::Info, "{err} (the TSB no longer knows it)");
                 return Err(err);
             }
             Err(e) => {
@@ -155,10 +160,12 @@ pub(crate) fn wait_for(
                     not_existent = 0;
                 }
                 transport_failures += 1;
+                // Info, not warn: the wait goes on, and if it ends without an answer its one
+                // line (at the C boundary) says so.
                 let level = if cancel.is_cancelled() || Instant::now() >= deadline {
                     Level::Debug // abandoned: handled just below
                 } else if transport_failures == 1 {
-                    Level::Warn
+                    Level::Info
                 } else {
                     Level::Debug
                 };
@@ -178,7 +185,7 @@ pub(crate) fn wait_for(
                 request_id: request_id.to_string(),
             };
             progress.finish(&err.to_string());
-            crate::log!(Level::Warn, "{err}");
+            crate::log!(Level::Info, "{err}");
             return Err(err);
         }
         interval = next_interval(p, now - started, interval);
@@ -187,6 +194,16 @@ pub(crate) fn wait_for(
             return cancelled(c, request_id, &mut progress);
         }
     }
+}
+
+/// The error of an EXECUTED request without its result (see [`wait_for`]).
+pub(crate) fn result_gone(request_id: &str) -> Error {
+    Error::OutcomeUnknown(format!(
+        "request {request_id} was approved and EXECUTED, but the TSB no longer hands out its \
+         result: it gives each result out once (TSB 2.1.0) and the answer that carried it was \
+         lost; not asking the approvers again. The same operation is refused for an hour (rerun \
+         with TSB_PKCS11_FORGET_UNKNOWN=1 to ask them again sooner)"
+    ))
 }
 
 /// How long the deletion of a cancelled request may hold up the caller's return: C_SessionCancel,
@@ -235,7 +252,8 @@ impl Progress {
         // SAFETY: isatty only inspects the descriptor.
         let tty = unsafe { libc::isatty(2) } == 1;
         Progress {
-            enabled: p.progress,
+            // Log level `off` is for programs that must stay silent: no progress either.
+            enabled: p.progress && crate::log::enabled(Level::Error),
             tty,
             request_id: request_id.to_string(),
             key: p.key_label.clone(),
@@ -313,6 +331,7 @@ mod tests {
             fast_phase: Duration::from_secs(30),
             first_poll_delay: Duration::ZERO,
             policy_timeout: None,
+            expiry_grace: Duration::from_secs(60),
             approvals_needed: Some(1),
             key_label: "k".into(),
             what: "signature".into(),

@@ -226,7 +226,19 @@ pub(super) fn sign_init(m: &Module, s: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE)
             _ => CKM_ECDSA_SHA256,
         })
     })?;
-    m.with_session(s, |sess| m.sign_init(sess, mech, &MechParams::None, key))
+    at_boundary(
+        "C_SignInit",
+        m.with_session(s, |sess| m.sign_init(sess, mech, &MechParams::None, key)),
+    )
+}
+
+/// What the C boundary (`ffi::guard`) does with a call's result: a failure the person must fix
+/// gets its one line (`log::report`).
+pub(super) fn at_boundary<T>(function: &str, r: Result<T>) -> Result<T> {
+    if let Err(e) = &r {
+        crate::log::report(function, e);
+    }
+    r
 }
 
 /// C_Sign on an initialized operation (an `Output::TooSmall` keeps the operation, as
@@ -237,7 +249,10 @@ pub(super) fn sign_again(
     data: &[u8],
     cap: Option<usize>,
 ) -> Result<Output> {
-    m.with_operation(s, OpKind::Sign, |sess| m.sign(sess, Some(data), cap))
+    at_boundary(
+        "C_Sign",
+        m.with_operation(s, OpKind::Sign, |sess| m.sign(sess, Some(data), cap)),
+    )
 }
 
 /// The signature of a finished [`World::sign`].

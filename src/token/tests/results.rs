@@ -76,14 +76,16 @@ fn answer_once(w: &World, path: &str, body: serde_json::Value) {
     direct::respond(&w.emu, "POST", path, 1, 200, body.to_string());
 }
 
-/// A refused result: CKR_DEVICE_ERROR, TSB_DEVERR_BAD_RESULT, exactly one log line naming the
-/// key and what was refused.
+/// A refused result: CKR_DEVICE_ERROR, TSB_DEVERR_BAD_RESULT, nothing logged below the C
+/// boundary and exactly one line there naming the key and what was refused.
 fn assert_refused<T: std::fmt::Debug>(
     w: &World,
     s: CK_SESSION_HANDLE,
-    (r, lines): (Result<T>, Vec<String>),
+    (r, below): (Result<T>, Vec<String>),
     what: &str,
 ) {
+    assert!(below.is_empty(), "{what}: {below:?}");
+    let (r, lines) = crate::log::capture(|| at_boundary("TSB_X", r));
     assert_eq!(rv(r), CKR_DEVICE_ERROR, "{what}");
     assert_eq!(w.device_error(s), vendor::TSB_DEVERR_BAD_RESULT, "{what}");
     assert_eq!(lines.len(), 1, "{what}: {lines:?}");
@@ -227,6 +229,14 @@ fn good_csrs_and_certificates_of_every_key_type_pass() {
         );
         let req = X509Req::from_pem(&pem).unwrap();
         assert!(req.verify(&req.public_key().unwrap()).unwrap(), "{kind}");
+        if kind == "ed" {
+            // The emulator's default, TSB 2.2.0, makes no Ed25519 certificates (no EDDSA in its
+            // KeytoolSignatureAlgorithm); its CSR came from the asynchronous endpoint.
+            let r =
+                w.m.with_session(s, |sess| w.m.self_sign(sess, k, &cert_spec(kind)));
+            assert_eq!(rv(r), CKR_MECHANISM_INVALID);
+            continue;
+        }
         w.m.with_session(s, |sess| w.m.self_sign(sess, k, &cert_spec(kind)))
             .unwrap_or_else(|e| panic!("self-signed certificate of {kind}: {e}"));
         // The key issues a certificate for a CSR of another key.

@@ -55,8 +55,6 @@ pub const SYNCHRONOUS_UNWRAP: &str = "/v1/synchronousUnwrap";
 /// `POST`: create an unwrap request; answers `unwrapRequestId`. S1 `wrap.go`.
 pub const UNWRAP: &str = "/v1/unwrap";
 
-/// `GET`: `{"Version": ...}`. S2 `tsb/Quickstart/cloud-quickstart.md`.
-pub const VERSION_INFO: &str = "/v1/versionInfo";
 /// `GET`: the licence's client flags. S2 `AuthorizationApp/Concepts/Prerequisites.md`.
 pub const LICENSE_INFO: &str = "/v1/licenseInfo";
 /// `GET`: key store statistics; S1 `health.go` (`CheckConnection`) uses it as the health check.
@@ -136,17 +134,6 @@ pub fn key_attributes(label: &str) -> String {
 /// `/v1/certificate/{label}`.
 pub fn certificate(label: &str) -> String {
     format!("{CERTIFICATE}/{}", segment(label))
-}
-
-/// `/v1/key/{label}`: the path form of a key (`DELETE`), for keys whose label is not a derivation
-/// path. S3 `dto/tsb/**` describe key names in paths as percent-encoded.
-pub fn key(label: &str) -> String {
-    format!("{KEY}/{}", segment(label))
-}
-
-/// `/v1/key/{label}/attributes` (`GET`).
-pub fn key_attributes(label: &str) -> String {
-    format!("{KEY}/{}/attributes", segment(label))
 }
 
 /// The one path segment after `prefix` + `/` in `path` (still percent-encoded), or `None` when

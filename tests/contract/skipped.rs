@@ -142,4 +142,21 @@ mod tests {
             assert!(root().join(f.path).exists(), "{} does not exist", f.path);
         }
     }
+
+    /// README's "Contract mode" names every family left out.
+    #[test]
+    fn readme_lists_every_family_left_out() {
+        let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+        let section = readme
+            .split("### Contract mode")
+            .nth(1)
+            .expect("README has a \"Contract mode\" section");
+        for f in NOT_IN_CONTRACT_MODE {
+            assert!(
+                section.contains(&format!("`{}`", f.path)),
+                "README's Contract mode does not list `{}`",
+                f.path
+            );
+        }
+    }
 }

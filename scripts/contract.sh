@@ -159,13 +159,18 @@ start_emulator() {
   openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
     -CAcreateserial -days 1 -extfile "$work/server.ext" -out "$work/server.pem" 2>/dev/null
 
-  export TSB_CONTRACT_TOKEN TSB_CONTRACT_API_KEY_KEY_MANAGEMENT TSB_CONTRACT_API_KEY_KEY_OPERATION
-  export TSB_CONTRACT_API_KEY_APPROVER TSB_CONTRACT_API_KEY_SERVICE
+  export TSB_CONTRACT_TOKEN
   TSB_CONTRACT_TOKEN=$(random_hex 16)
-  TSB_CONTRACT_API_KEY_KEY_MANAGEMENT=$(random_hex 16)
-  TSB_CONTRACT_API_KEY_KEY_OPERATION=$(random_hex 16)
-  TSB_CONTRACT_API_KEY_APPROVER=$(random_hex 16)
-  TSB_CONTRACT_API_KEY_SERVICE=$(random_hex 16)
+  # API keys exist from TSB 2.0.0 (release notes); the emulator refuses them on older profiles.
+  local key_args=() role var
+  if ! [[ ${TSB_CONTRACT_TSB_VERSION:-} =~ ^1\. ]]; then
+    for role in keyManagementToken:KEY_MANAGEMENT keyOperationToken:KEY_OPERATION \
+                approverToken:APPROVER serviceToken:SERVICE; do
+      var=TSB_CONTRACT_API_KEY_${role#*:}
+      export "$var=$(random_hex 16)"
+      key_args+=(--api-key "${role%%:*}=${!var}")
+    done
+  fi
   "$approve" keygen --type ec --out "$work/approver.pem" >/dev/null 2>&1
   export TSB_CONTRACT_APPROVER_KEY=$work/approver.pem
   export TSB_CONTRACT_CA_FILE=$work/ca.pem
@@ -176,19 +181,16 @@ start_emulator() {
     # The test reads the version from GET /v1/versionInfo, as it does from a real TSB.
     unset TSB_CONTRACT_TSB_VERSION
   fi
+  : >"$work/emulator.out"
   # The token through the environment (not the command line); the API keys are throwaway.
   TSB_EMULATOR_BEARER_TOKEN=$TSB_CONTRACT_TOKEN "$emu" --listen 127.0.0.1:0 \
     --tls-cert "$work/server.pem" --tls-key "$work/server.key" \
-    --api-key "keyManagementToken=$TSB_CONTRACT_API_KEY_KEY_MANAGEMENT" \
-    --api-key "keyOperationToken=$TSB_CONTRACT_API_KEY_KEY_OPERATION" \
-    --api-key "approverToken=$TSB_CONTRACT_API_KEY_APPROVER" \
-    --api-key "serviceToken=$TSB_CONTRACT_API_KEY_SERVICE" \
-    "${version_args[@]}" --quiet >"$work/emulator.out" 2>"$work/emulator.log" &
+    "${key_args[@]}" "${version_args[@]}" --quiet >"$work/emulator.out" 2>"$work/emulator.log" &
   emu_pid=$!
   # Its first stdout line is "listening on https://127.0.0.1:PORT".
   local line="" i
   for i in $(seq 1 300); do
-    line=$(head -n 1 "$work/emulator.out")
+    line=$(head -n 1 "$work/emulator.out" 2>/dev/null || true)
     [ -n "$line" ] && break
     if ! kill -0 "$emu_pid" 2>/dev/null; then
       echo "error: tsb-emulator exited at start:" >&2
@@ -202,7 +204,7 @@ start_emulator() {
     *) echo "error: tsb-emulator did not start (first line: '$line')" >&2; cat "$work/emulator.log" >&2; exit 1 ;;
   esac
   export TSB_CONTRACT_URL=${line#listening on }
-  echo "contract.sh: tsb-emulator ($emu) at $TSB_CONTRACT_URL, no test controls, HTTPS with its own CA, bearer token and API keys"
+  echo "contract.sh: tsb-emulator ($emu) at $TSB_CONTRACT_URL, no test controls, HTTPS with its own CA, a bearer token${key_args:+ and API keys}"
 }
 
 # ---------------------------------------------------------------------------------------------

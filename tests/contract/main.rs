@@ -61,26 +61,26 @@ fn contract() {
     report.line(&format!("contract: TSB version {version} ({how})"));
     report.line(&format!("contract: run prefix {}", t.prefix));
     report.line(&format!("contract: approver key {}", t.approver_source));
-    report.line(&format!(
-        "contract: module {}",
-        common::module_path().display()
-    ));
     for f in skipped::NOT_IN_CONTRACT_MODE {
         report.skip(f.path, &format!("needs the emulator: {}", f.reason));
     }
 
     probes::run(&t, &rest, version, &mut report);
-    {
-        let mut world = cases::World::new(&t, &rest, version);
-        cases::run(&mut world, &mut report);
+    let mut world = None;
+    report.case("module: load, C_Initialize, C_OpenSession", || {
+        world = Some(cases::World::new(&t, &rest, version));
+        Ok(Verdict::Pass(common::module_path().display().to_string()))
+    });
+    if let Some(mut w) = world {
+        cases::run(&mut w, &mut report);
         // C_CloseSession and C_Finalize (cryptoki's Drop) before the sweep.
+        drop(w);
     }
     // Whatever failed above: nothing of this run stays on the TSB.
     report.case("cleanup: sweep of the run prefix", || {
         sweep(&rest, &t.prefix)
     });
 
-    let _ = std::fs::remove_dir_all(&t.dir);
     let summary = report.summary(start.elapsed().as_secs_f64());
     report.line(&summary);
     assert!(report.failed.is_empty(), "{summary}");

@@ -305,8 +305,9 @@ impl Target {
             "url": s.url,
             "label_prefix": self.prefix,
             "progress": false,
+            // A real TSB's scheduler may take its interval (60 s by default) to execute an
+            // approved request.
             "approval_timeout_s": 120,
-            "poll_interval_ms": 100,
         });
         if s.url.starts_with("http://") {
             slot["allow_http"] = true.into();
@@ -368,6 +369,14 @@ impl Target {
             },
             creds.join(", ")
         )
+    }
+}
+
+impl Drop for Target {
+    /// The scratch files go with the run (the config names no secret, but the in-process
+    /// emulator's secret files are there).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

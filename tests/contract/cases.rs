@@ -16,17 +16,17 @@ use cryptoki_sys::*;
 use openssl::pkey::{PKey, Public};
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::os::raw::c_char;
 use std::time::{Duration, Instant};
 use tsb_approve::TaskFilter;
 use tsb_models::TsbVersion;
-use tsb_pkcs11::ffi::vendor::{TSB_CERT_PARAMS, TSB_CSR_PARAMS};
+use tsb_pkcs11::ffi::vendor::TSB_CERT_PARAMS;
 use tsb_pkcs11::vendor::{
     CKA_TSB_APPROVAL_REQUIRED, CKA_TSB_POLICY, CKR_TSB_APPROVAL_EXPIRED, CKR_TSB_APPROVAL_TIMEOUT,
     TSB_DEVERR_REJECTED, TSB_OUTPUT_PEM,
 };
 
-use crate::common::{ec_params, module_symbol, policy_for, raw};
+use crate::common::vendor::{self, CreateCsr, SelfSign};
+use crate::common::{ec_params, policy_for, raw};
 
 /// The message every signature of this run is over (plus a suffix per use).
 const DATA: &[u8] = b"tsb-pkcs11 contract mode: a release artefact";
@@ -862,52 +862,17 @@ fn rejected(w: &World) -> Outcome {
 // ---------------------------------------------------------------------------------------------
 // The vendor extension
 
-type CreateCsr = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_OBJECT_HANDLE,
-    *const TSB_CSR_PARAMS,
-    *mut CK_BYTE,
-    *mut CK_ULONG,
-) -> CK_RV;
-type SelfSign = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_OBJECT_HANDLE,
-    *const TSB_CERT_PARAMS,
-    *mut CK_OBJECT_HANDLE,
-) -> CK_RV;
-
 /// The subject CN of everything this run certifies.
 const CN: &str = "tsb-pkcs11 contract mode";
 
 fn csr(w: &World) -> Outcome {
-    let f: CreateCsr = unsafe { std::mem::transmute(module_symbol("TSB_CreateCSR")) };
+    let f: CreateCsr = vendor::function("TSB_CreateCSR");
     let (cn, ku, eku) = (
         CString::new(CN).unwrap(),
         CString::new("DIGITAL_SIGNATURE").unwrap(),
         CString::new("CODE_SIGNING").unwrap(),
     );
-    let null = std::ptr::null::<c_char>();
-    let p = TSB_CSR_PARAMS {
-        signatureAlgorithm: null,
-        validityDays: 365,
-        commonName: cn.as_ptr(),
-        country: null,
-        stateOrProvinceName: null,
-        locality: null,
-        organizationName: null,
-        organizationUnitName: null,
-        email: null,
-        title: null,
-        surname: null,
-        givenName: null,
-        initials: null,
-        pseudonym: null,
-        generationQualifier: null,
-        organizationIdentifier: null,
-        keyUsage: ku.as_ptr(),
-        extendedKeyUsage: eku.as_ptr(),
-        outputFormat: TSB_OUTPUT_PEM as CK_ULONG,
-    };
+    let p = vendor::csr_params(&cn, Some(&ku), Some(&eku), 365, TSB_OUTPUT_PEM);
     let mut done = Vec::new();
     for kind in [Kind::Rsa, Kind::P256] {
         let k = w.key(kind)?;
@@ -983,7 +948,7 @@ fn tsb_has_certificate(w: &World, k: &Key) -> bool {
 }
 
 fn certificate(w: &World) -> Outcome {
-    let f: SelfSign = unsafe { std::mem::transmute(module_symbol("TSB_SelfSignCertificate")) };
+    let f: SelfSign = vendor::function("TSB_SelfSignCertificate");
     let k = w.key(Kind::P256)?;
     let (cn, eku) = (
         CString::new(CN).unwrap(),

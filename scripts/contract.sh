@@ -188,8 +188,8 @@ start_emulator() {
     "${key_args[@]}" "${version_args[@]}" --quiet >"$work/emulator.out" 2>"$work/emulator.log" &
   emu_pid=$!
   # Its first stdout line is "listening on https://127.0.0.1:PORT".
-  local line="" i
-  for i in $(seq 1 300); do
+  local line=""
+  for _ in $(seq 1 300); do
     line=$(head -n 1 "$work/emulator.out" 2>/dev/null || true)
     [ -n "$line" ] && break
     if ! kill -0 "$emu_pid" 2>/dev/null; then

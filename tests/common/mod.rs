@@ -13,6 +13,7 @@ pub mod doors;
 pub mod interop;
 pub mod pe;
 pub mod tools;
+pub mod vendor;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::Session;

@@ -312,6 +312,11 @@ impl Target {
         if s.url.starts_with("http://") {
             slot["allow_http"] = true.into();
         }
+        // A version the user states is the module's too (it picks version-dependent bodies and
+        // `sign_full_data` by it); without one the module asks the TSB or plays safe.
+        if let Some(v) = &s.tsb_version {
+            slot["tsb_version"] = v.to_string().into();
+        }
         if let Some(t) = &s.token {
             slot["token"] = t.config_json();
         }

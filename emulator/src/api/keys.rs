@@ -177,10 +177,11 @@ fn key_spec(ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
         })?;
     match KeyAlgorithm::from_name_or_oid(alg) {
         Some(KeyAlgorithm::Rsa) => match ck.key_size {
-            Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
+            // The sizes the TSB generates: one table for the module and the emulator.
+            Some(n) if rsa_key_size_supported(n.into()) => Ok(KeySpec::Rsa(n)),
             Some(n) => Err(ApiError::new(
                 codes::KEYSIZE,
-                format!("RSA key size {n} is not supported (2048, 3072, 4096)"),
+                format!("RSA key size {n} is not supported ({RSA_KEY_SIZES:?})"),
             )),
             None => Err(ApiError::new(
                 codes::KEYSIZE,

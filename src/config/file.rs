@@ -39,6 +39,13 @@ pub(super) struct RawSlot {
     pub(super) ca_certificates: Vec<PathBuf>,
     pub(super) verify_signatures: Option<bool>,
     pub(super) max_list_bytes: Option<u64>,
+    // Token management (config/token.rs).
+    pub(super) user_pin: Option<String>,
+    pub(super) so_pin: Option<String>,
+    #[serde(default)]
+    pub(super) allow_init_token: bool,
+    pub(super) state_file: Option<PathBuf>,
+    pub(super) session_key_max_age_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -13,10 +13,12 @@
 mod env;
 mod file;
 mod secrets;
+mod token;
 mod url;
 
 pub(crate) use env::EnvFn;
 pub(crate) use secrets::Secret;
+pub(crate) use token::TokenSettings;
 pub(crate) use url::{is_loopback_host, url_description};
 
 use crate::error::{Error, Result};
@@ -71,6 +73,8 @@ pub(crate) struct SlotConfig {
     pub(crate) verify_signatures: bool,
     /// Largest key-list answer (`GET /v1/key`) read from the TSB, in bytes.
     pub(crate) max_list_bytes: u64,
+    /// PINs, C_InitToken, session-key age (config/token.rs).
+    pub(crate) token_settings: TokenSettings,
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
@@ -337,7 +341,9 @@ fn validate_slot(
             ));
         }
     }
+    let token_settings = token::validate(&raw, n, ctx)?;
     Ok(SlotConfig {
+        token_settings,
         label: raw.label.unwrap_or_else(|| {
             if n == 0 {
                 "TSB".into()

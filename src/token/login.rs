@@ -83,6 +83,19 @@ impl Pins {
     }
 }
 
+/// CKR_USER_ALREADY_LOGGED_IN when `who` is logged in already, CKR_USER_ANOTHER_ALREADY_LOGGED_IN
+/// when the other user type is.
+fn nobody_logged_in(slot: &Slot, who: CK_USER_TYPE) -> Result<()> {
+    match *slot.login.lock() {
+        None => Ok(()),
+        Some(u) if u == who => Err(Error::ck(CKR_USER_ALREADY_LOGGED_IN, "already logged in")),
+        Some(_) => Err(Error::ck(
+            CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+            "the other user type is logged in",
+        )),
+    }
+}
+
 fn incorrect(what: &str) -> Error {
     Error::ck(CKR_PIN_INCORRECT, format!("the {what} PIN is not correct"))
 }
@@ -124,18 +137,7 @@ impl Module {
     }
 
     fn login_user(&self, slot: &Slot, pin: Option<&[u8]>) -> Result<()> {
-        match *slot.login.lock() {
-            Some(CKU_USER) => {
-                return Err(Error::ck(CKR_USER_ALREADY_LOGGED_IN, "already logged in"))
-            }
-            Some(_) => {
-                return Err(Error::ck(
-                    CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-                    "the security officer is logged in",
-                ))
-            }
-            None => {}
-        }
+        nobody_logged_in(slot, CKU_USER)?;
         if slot.config.pin_is_token {
             let pin = pin.filter(|p| !p.is_empty()).ok_or_else(|| {
                 Error::ck(CKR_PIN_INCORRECT, "the PIN must be the TSB bearer token")
@@ -185,16 +187,7 @@ impl Module {
     }
 
     fn login_so(&self, slot: &Slot, pin: Option<&[u8]>) -> Result<()> {
-        match *slot.login.lock() {
-            Some(CKU_SO) => return Err(Error::ck(CKR_USER_ALREADY_LOGGED_IN, "already logged in")),
-            Some(_) => {
-                return Err(Error::ck(
-                    CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-                    "the user is logged in",
-                ))
-            }
-            None => {}
-        }
+        nobody_logged_in(slot, CKU_SO)?;
         let (all, rw) = self.session_counts(slot.id);
         if all > rw {
             return Err(Error::ck(

@@ -84,6 +84,27 @@ pub(crate) fn finalize() -> Result<()> {
     Ok(())
 }
 
+/// The process exits, or the module is unloaded, without C_Finalize: this process's session keys
+/// are deleted (bounded in time: `token::session::SHUTDOWN_BOUND`), so no normal exit leaves a key
+/// behind in the HSM. A destructor of the shared object (`.fini_array`), not `atexit`: it runs at
+/// `exit` after the application's own `atexit` handlers (which may still call C_Finalize, leaving
+/// nothing to do here) and at `dlclose`, while the module's code is still mapped. The lock is
+/// only tried for a moment: a thread stopped inside the module must not hang the exit.
+extern "C" fn at_unload() {
+    let _ = std::panic::catch_unwind(|| {
+        let taken = MODULE
+            .try_write_for(std::time::Duration::from_millis(500))
+            .and_then(|mut g| g.take());
+        if let Some(m) = taken {
+            m.shutdown();
+        }
+    });
+}
+
+#[used]
+#[link_section = ".fini_array"]
+static AT_UNLOAD: extern "C" fn() = at_unload;
+
 /// The library version from Cargo.
 pub(crate) fn library_version() -> CK_VERSION {
     let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);

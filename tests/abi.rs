@@ -235,7 +235,9 @@ isolated!(
                     null_mut(),
                     null_mut()
                 ),
-                CKR_FUNCTION_NOT_SUPPORTED
+                // Not initialized comes first, even for a function the module does not offer
+                // (tests/error_order.rs walks every entry point).
+                CKR_CRYPTOKI_NOT_INITIALIZED
             );
             let mut v30 = CK_VERSION { major: 3, minor: 0 };
             assert_eq!(
@@ -246,7 +248,7 @@ isolated!(
             assert!(l30.C_SessionCancel.is_some() && l30.C_MessageSignInit.is_some());
             assert_eq!(
                 l30.C_MessageSignInit.unwrap()(0, null_mut(), 0),
-                CKR_FUNCTION_NOT_SUPPORTED
+                CKR_CRYPTOKI_NOT_INITIALIZED
             );
             let mut v9 = CK_VERSION { major: 9, minor: 9 };
             assert_eq!(get(null_mut(), &mut v9, &mut iface, 0), CKR_FUNCTION_FAILED);
@@ -464,14 +466,24 @@ isolated!(
             assert_eq!((mi.ulMinKeySize, mi.ulMaxKeySize), (256, 521));
             assert_ne!(mi.flags & CKF_SIGN, 0);
             // Login types.
+            // No SO PIN is configured: the security officer cannot log in.
             assert_eq!(
                 f.C_Login.unwrap()(s, CKU_SO, null_mut(), 0),
+                CKR_PIN_INCORRECT
+            );
+            assert_eq!(
+                f.C_Login.unwrap()(s, 77, null_mut(), 0),
                 CKR_USER_TYPE_INVALID
             );
             assert_eq!(f.C_Logout.unwrap()(s), CKR_USER_NOT_LOGGED_IN);
-            // Not offered.
+            // Not offered on a slot without allow_init_token (after the argument checks).
             assert_eq!(
                 f.C_InitToken.unwrap()(0, null_mut(), 0, null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            let mut label = [b' '; 32];
+            assert_eq!(
+                f.C_InitToken.unwrap()(0, null_mut(), 0, label.as_mut_ptr()),
                 CKR_FUNCTION_NOT_SUPPORTED
             );
             assert_eq!(f.C_GetFunctionStatus.unwrap()(s), CKR_FUNCTION_NOT_PARALLEL);

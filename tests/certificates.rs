@@ -304,9 +304,11 @@ isolated!(
             .unwrap_err()),
             RvError::TemplateIncomplete
         );
-        // Not a certificate at all.
+        // Not a certificate at all, as a token object (a session data object is kept by the
+        // module; the TSB stores no data objects).
         assert_eq!(
             rv(s.create_object(&[
+                Attribute::Token(true),
                 Attribute::Class(ObjectClass::DATA),
                 Attribute::Label("err-key".into()),
                 Attribute::Value(b"x".to_vec()),

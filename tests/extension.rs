@@ -33,6 +33,7 @@ fn gen_rsa(
     policy: Option<serde_json::Value>,
 ) {
     let mut private = vec![
+        Attribute::Token(true),
         Attribute::Label(label.into()),
         Attribute::Sign(true),
         Attribute::Id(id.to_vec()),
@@ -46,6 +47,7 @@ fn gen_rsa(
     s.generate_key_pair(
         &Mechanism::RsaPkcsKeyPairGen,
         &[
+            Attribute::Token(true),
             Attribute::ModulusBits(2048.into()),
             Attribute::Label(label.into()),
         ],
@@ -148,6 +150,7 @@ isolated!(
             .is_empty());
         let h = s
             .create_object(&[
+                Attribute::Token(true),
                 Attribute::Class(ObjectClass::CERTIFICATE),
                 Attribute::CertificateType(CertificateType::X_509),
                 Attribute::Id(vec![0x42]),
@@ -164,6 +167,7 @@ isolated!(
         // A certificate of another key is refused.
         let e = s
             .create_object(&[
+                Attribute::Token(true),
                 Attribute::Class(ObjectClass::CERTIFICATE),
                 Attribute::Label(b"leaf".to_vec()),
                 Attribute::Value(

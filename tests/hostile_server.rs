@@ -24,7 +24,11 @@ const CKA_TSB_POLICY: u64 = 0xD453_0001;
 
 /// Generate a P-256 key pair; `policy` JSON makes it approval-gated. Returns the private key.
 fn gen_p256(s: &Session, label: &str, policy: Option<&serde_json::Value>) -> ObjectHandle {
-    let mut private = vec![Attribute::Label(label.into()), Attribute::Sign(true)];
+    let mut private = vec![
+        Attribute::Token(true),
+        Attribute::Label(label.into()),
+        Attribute::Sign(true),
+    ];
     if let Some(p) = policy {
         private.push(Attribute::VendorDefined((
             AttributeType::VendorDefined(CKA_TSB_POLICY),
@@ -32,6 +36,7 @@ fn gen_p256(s: &Session, label: &str, policy: Option<&serde_json::Value>) -> Obj
         )));
     }
     let public = vec![
+        Attribute::Token(true),
         Attribute::EcParams(ec_params("1.2.840.10045.3.1.7")),
         Attribute::Label(label.into()),
     ];

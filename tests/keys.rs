@@ -90,7 +90,8 @@ isolated!(
                 cryptoki::mechanism::MechanismType::RSA_PKCS_KEY_PAIR_GEN,
             )
             .unwrap();
-        assert_eq!((mi.min_key_size(), mi.max_key_size()), (2048, 4096));
+        // The RSA sizes the TSB generates (tsb_models::RSA_KEY_SIZES).
+        assert_eq!((mi.min_key_size(), mi.max_key_size()), (1024, 8192));
         assert!(mi.generate_key_pair());
         let s = env.session();
         let info = s.get_session_info().unwrap();
@@ -193,7 +194,11 @@ isolated!(
                 Attribute::Label(name.into()),
                 Attribute::Token(true),
             ];
-            let private = vec![Attribute::Label(name.into()), Attribute::Sign(true)];
+            let private = vec![
+                Attribute::Token(true),
+                Attribute::Label(name.into()),
+                Attribute::Sign(true),
+            ];
             let (pubh, privh) = s
                 .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
                 .unwrap();
@@ -219,18 +224,23 @@ isolated!(
         named.extend_from_slice(b"prime256v1");
         s.generate_key_pair(
             &Mechanism::EccKeyPairGen,
-            &[Attribute::EcParams(named), Attribute::Label("named".into())],
-            &[Attribute::Sign(true)],
+            &[
+                Attribute::Token(true),
+                Attribute::EcParams(named),
+                Attribute::Label("named".into()),
+            ],
+            &[Attribute::Token(true), Attribute::Sign(true)],
         )
         .unwrap();
         let (pubh, _) = s
             .generate_key_pair(
                 &Mechanism::EccEdwardsKeyPairGen,
                 &[
+                    Attribute::Token(true),
                     Attribute::EcParams(ec_params("1.3.101.112")),
                     Attribute::Label("ed".into()),
                 ],
-                &[Attribute::Sign(true)],
+                &[Attribute::Token(true), Attribute::Sign(true)],
             )
             .unwrap();
         let kt = s.get_attributes(pubh, &[AttributeType::KeyType]).unwrap();
@@ -502,16 +512,16 @@ isolated!(
         let e = s
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
-                &[Attribute::ModulusBits(2048.into())],
+                &[Attribute::Label("x".into())],
                 &[Attribute::Sign(true)],
             )
             .unwrap_err();
-        assert_eq!(rv(e), RvError::TemplateIncomplete);
+        assert_eq!(rv(e), RvError::TemplateIncomplete, "no CKA_MODULUS_BITS");
         let e = s
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
                 &[
-                    Attribute::ModulusBits(1024.into()),
+                    Attribute::ModulusBits(1536.into()),
                     Attribute::Label("x".into()),
                 ],
                 &[],
@@ -572,10 +582,11 @@ isolated!(
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
                 &[
+                    Attribute::Token(true),
                     Attribute::ModulusBits(2048.into()),
                     Attribute::Label("dup".into()),
                 ],
-                &[],
+                &[Attribute::Token(true)],
             )
             .unwrap_err();
         assert_eq!(rv(e), RvError::AttributeValueInvalid);
@@ -591,10 +602,11 @@ isolated!(
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
                 &[
+                    Attribute::Token(true),
                     Attribute::ModulusBits(2048.into()),
                     Attribute::Label("ro".into()),
                 ],
-                &[],
+                &[Attribute::Token(true)],
             )
             .unwrap_err();
         assert_eq!(rv(e), RvError::SessionReadOnly);

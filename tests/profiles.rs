@@ -54,6 +54,7 @@ fn env_at(v: TsbVersion) -> Env {
 /// Generate a key pair (RSA-2048, P-256 or Ed25519); `policy` makes it an SKA key.
 fn gen(s: &Session, kind: &str, label: &str, policy: Option<&serde_json::Value>) -> ObjectHandle {
     let mut private = vec![
+        Attribute::Token(true),
         Attribute::Label(label.into()),
         Attribute::Sign(true),
         Attribute::Decrypt(kind == "rsa"),
@@ -79,6 +80,7 @@ fn gen(s: &Session, kind: &str, label: &str, policy: Option<&serde_json::Value>)
         ),
     };
     public.push(Attribute::Label(label.into()));
+    public.push(Attribute::Token(true));
     s.generate_key_pair(&mech, &public, &private)
         .expect("C_GenerateKeyPair")
         .1

@@ -30,6 +30,7 @@ fn gen(
     decrypt: bool,
 ) -> (ObjectHandle, ObjectHandle) {
     let mut private = vec![
+        Attribute::Token(true),
         Attribute::Label(label.into()),
         Attribute::Sign(true),
         Attribute::Decrypt(decrypt),
@@ -78,6 +79,7 @@ fn gen(
         ),
         _ => unreachable!(),
     };
+    let public = [public, vec![Attribute::Token(true)]].concat();
     s.generate_key_pair(&mech, &public, &private)
         .expect("keygen")
 }
@@ -370,6 +372,7 @@ isolated!(
         let s = env.session();
         // A key that may not sign.
         let public = [
+            Attribute::Token(true),
             Attribute::ModulusBits(2048.into()),
             Attribute::Label("nosign".into()),
         ];
@@ -377,7 +380,11 @@ isolated!(
             .generate_key_pair(
                 &Mechanism::RsaPkcsKeyPairGen,
                 &public,
-                &[Attribute::Sign(false), Attribute::Decrypt(true)],
+                &[
+                    Attribute::Token(true),
+                    Attribute::Sign(false),
+                    Attribute::Decrypt(true),
+                ],
             )
             .unwrap();
         let (_, signer) = gen(&s, "rsa", "signer", None, false);

@@ -334,14 +334,15 @@ impl KeyMaterial {
     /// Generate a fresh key.
     pub fn generate(spec: KeySpec) -> Result<KeyMaterial, CryptoError> {
         let pkey = match spec {
-            KeySpec::Rsa(bits @ (2048 | 3072 | 4096)) => {
+            KeySpec::Rsa(bits) if tsb_models::rsa_key_size_supported(bits.into()) => {
                 let e = BigNum::from_u32(65537).map_err(internal)?;
                 let rsa = Rsa::generate_with_e(bits, &e).map_err(internal)?;
                 PKey::from_rsa(rsa).map_err(internal)?
             }
             KeySpec::Rsa(bits) => {
                 return Err(CryptoError::UnsupportedKey(format!(
-                    "RSA key size {bits} (2048, 3072, 4096 supported)"
+                    "RSA key size {bits} ({:?} supported)",
+                    tsb_models::RSA_KEY_SIZES
                 )))
             }
             KeySpec::Ec(curve) => {

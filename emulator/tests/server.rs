@@ -412,7 +412,7 @@ fn key_creation_rules() {
             json!({"label": " ", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": true, "decrypt": false, "unwrap": false}}),
             610,
         ),
-        (rsa("a", 1024), 603),
+        (rsa("a", 1536), 603),
         (
             json!({"label": "a", "algorithm": "RSA", "keySize": 2048, "attributes": {"sign": false, "decrypt": false, "unwrap": false, "encrypt": true}}),
             606,

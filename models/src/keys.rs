@@ -58,6 +58,20 @@ impl KeyAlgorithm {
     }
 }
 
+/// The RSA modulus sizes (`keySize`, bits) the TSB generates, and so the only ones the module
+/// asks for and the emulator makes. No single source lists them all: Securosys' Vault plugin
+/// (S4 `hcvault-plugin-secrets-engine` `backend/path_hsm_key_rsa.go`) accepts 1024, 2048, 3072
+/// and 4096 ("Available key sizes [1024,2048,3072,4096]"), the documentation (S2
+/// `dev-securosys-docs` `tsb/Concepts/key/Algorithms.md`) says "2048, 4096 or 8192 bits"; the
+/// table is their union. 1024 is here because the TSB takes it and test suites use it, not as
+/// advice.
+pub const RSA_KEY_SIZES: [u32; 5] = [1024, 2048, 3072, 4096, 8192];
+
+/// Whether the TSB generates RSA keys of `bits` bits ([`RSA_KEY_SIZES`]).
+pub fn rsa_key_size_supported(bits: u64) -> bool {
+    RSA_KEY_SIZES.iter().any(|s| u64::from(*s) == bits)
+}
+
 /// A key or approval password. The TSB DTOs declare it as `char[]`, which Jackson writes as an
 /// array of one-character strings (`["a","b"]`) and also reads from a plain string; both are
 /// accepted here, and it is always written as the array form the official clients use.

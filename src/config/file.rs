@@ -52,6 +52,13 @@ pub(super) struct RawSlot {
     pub(super) request_signing_key: Option<PathBuf>,
     pub(super) request_signing_cert: Option<PathBuf>,
     pub(super) expiry_grace_s: Option<u64>,
+    // Token management (config/token.rs).
+    pub(super) user_pin: Option<String>,
+    pub(super) so_pin: Option<String>,
+    #[serde(default)]
+    pub(super) allow_init_token: bool,
+    pub(super) state_file: Option<PathBuf>,
+    pub(super) session_key_max_age_s: Option<u64>,
 }
 
 /// A value or a list of values (`"url": "https://a"` or `"url": ["https://a", "https://b"]`).

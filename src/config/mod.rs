@@ -15,12 +15,14 @@ mod file;
 mod policy_keys;
 mod secrets;
 mod signer;
+mod token;
 mod url;
 
 pub(crate) use env::EnvFn;
 pub(crate) use policy_keys::check_approver_keys;
 pub(crate) use secrets::Secret;
 pub(crate) use signer::RequestSigner;
+pub(crate) use token::TokenSettings;
 pub(crate) use url::{is_loopback_host, url_description};
 
 use crate::error::{Error, Result};
@@ -117,6 +119,8 @@ pub(crate) struct SlotConfig {
     pub(crate) request_signer: Option<Arc<RequestSigner>>,
     /// How long past a key's policy timeout the wait keeps polling for the TSB's EXPIRED.
     pub(crate) expiry_grace: Duration,
+    /// PINs, C_InitToken, session-key age (config/token.rs).
+    pub(crate) token_settings: TokenSettings,
 }
 
 /// Default of `max_list_bytes`: room for about 200 000 labels.
@@ -468,7 +472,9 @@ fn validate_slot(
         }
         (None, None) => None,
     };
+    let token_settings = token::validate(&raw, n, ctx)?;
     Ok(SlotConfig {
+        token_settings,
         label: raw.label.unwrap_or_else(|| {
             if n == 0 {
                 "TSB".into()

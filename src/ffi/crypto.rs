@@ -120,15 +120,22 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_EncryptUpdate(hSession: CK_SESSION_HANDLE, pPart: *mut CK_BYTE, ulPartLen: CK_ULONG, pEncryptedPart: *mut CK_BYTE, pulEncryptedPartLen: *mut CK_ULONG) {
-        let _ = (pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
-        operation_call(hSession, OpKind::Encrypt, |m, s| m.encrypt_update(s))
+        operation_call(hSession, OpKind::Encrypt, |m, s| {
+            // SAFETY: pPart holds ulPartLen bytes; pulEncryptedPartLen is readable
+            // (C_EncryptUpdate's contract). Checked before the answer, which is always the same.
+            unsafe { (slice(pPart, ulPartLen)?, out_cap(pEncryptedPart, pulEncryptedPartLen)?) };
+            m.encrypt_update(s)
+        })
     }
 }
 
 cryptoki_fn! {
     fn C_EncryptFinal(hSession: CK_SESSION_HANDLE, pLastEncryptedPart: *mut CK_BYTE, pulLastEncryptedPartLen: *mut CK_ULONG) {
-        let _ = (pLastEncryptedPart, pulLastEncryptedPartLen);
-        operation_call(hSession, OpKind::Encrypt, |m, s| m.encrypt_update(s))
+        operation_call(hSession, OpKind::Encrypt, |m, s| {
+            // SAFETY: pulLastEncryptedPartLen is readable (C_EncryptFinal's contract).
+            unsafe { out_cap(pLastEncryptedPart, pulLastEncryptedPartLen) }?;
+            m.encrypt_update(s)
+        })
     }
 }
 
@@ -147,15 +154,22 @@ cryptoki_fn! {
 
 cryptoki_fn! {
     fn C_DecryptUpdate(hSession: CK_SESSION_HANDLE, pEncryptedPart: *mut CK_BYTE, ulEncryptedPartLen: CK_ULONG, pPart: *mut CK_BYTE, pulPartLen: *mut CK_ULONG) {
-        let _ = (pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
-        operation_call(hSession, OpKind::Decrypt, |m, s| m.decrypt_update(s))
+        operation_call(hSession, OpKind::Decrypt, |m, s| {
+            // SAFETY: pEncryptedPart holds ulEncryptedPartLen bytes; pulPartLen is readable
+            // (C_DecryptUpdate's contract).
+            unsafe { (slice(pEncryptedPart, ulEncryptedPartLen)?, out_cap(pPart, pulPartLen)?) };
+            m.decrypt_update(s)
+        })
     }
 }
 
 cryptoki_fn! {
     fn C_DecryptFinal(hSession: CK_SESSION_HANDLE, pLastPart: *mut CK_BYTE, pulLastPartLen: *mut CK_ULONG) {
-        let _ = (pLastPart, pulLastPartLen);
-        operation_call(hSession, OpKind::Decrypt, |m, s| m.decrypt_update(s))
+        operation_call(hSession, OpKind::Decrypt, |m, s| {
+            // SAFETY: pulLastPartLen is readable (C_DecryptFinal's contract).
+            unsafe { out_cap(pLastPart, pulLastPartLen) }?;
+            m.decrypt_update(s)
+        })
     }
 }
 

@@ -77,72 +77,82 @@ pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION
     })
 }
 
-#[no_mangle]
-/// C_GetFunctionStatus: legacy parallel function, always CKR_FUNCTION_NOT_PARALLEL.
-pub unsafe extern "C" fn C_GetFunctionStatus(_h: CK_SESSION_HANDLE) -> CK_RV {
-    CKR_FUNCTION_NOT_PARALLEL
+cryptoki_fn! {
+    /// C_GetFunctionStatus: legacy parallel function, CKR_FUNCTION_NOT_PARALLEL (after the
+    /// initialisation and session checks).
+    fn C_GetFunctionStatus(hSession: CK_SESSION_HANDLE) {
+        crate::module()?.session(hSession)?;
+        Err(Error::ck(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions"))
+    }
 }
 
-#[no_mangle]
-/// C_CancelFunction: legacy parallel function, always CKR_FUNCTION_NOT_PARALLEL.
-pub unsafe extern "C" fn C_CancelFunction(_h: CK_SESSION_HANDLE) -> CK_RV {
-    CKR_FUNCTION_NOT_PARALLEL
+cryptoki_fn! {
+    /// C_CancelFunction: legacy parallel function, CKR_FUNCTION_NOT_PARALLEL (after the
+    /// initialisation and session checks).
+    fn C_CancelFunction(hSession: CK_SESSION_HANDLE) {
+        crate::module()?.session(hSession)?;
+        Err(Error::ck(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions"))
+    }
+}
+
+cryptoki_fn! {
+    /// C_WaitForSlotEvent: slots never change (every slot always has its token), so there is no
+    /// event to wait for; not offered.
+    fn C_WaitForSlotEvent(flags: CK_FLAGS, pSlot: *mut CK_SLOT_ID, pReserved: *mut c_void) {
+        let _ = (flags, pSlot, pReserved);
+        crate::module()?;
+        Err(Error::ck(CKR_FUNCTION_NOT_SUPPORTED, "slots have no events"))
+    }
 }
 
 // ---- not offered ----------------------------------------------------------------------------------
 
 not_supported! {
-    C_InitToken(CK_SLOT_ID, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR);
-    C_InitPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG);
-    C_SetPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
-    C_GetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
-    C_SetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
-    C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_GetObjectSize(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, *mut CK_ULONG);
-    C_DigestKey(CK_SESSION_HANDLE, CK_OBJECT_HANDLE);
-    C_SignRecoverInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_SignRecover(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_VerifyRecoverInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_VerifyRecover(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_DigestEncryptUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_DecryptDigestUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_SignEncryptUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_DecryptVerifyUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_GenerateKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
-    C_UnwrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_DeriveKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut c_void);
-    C_MessageEncryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_EncryptMessage(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_EncryptMessageBegin(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    C_EncryptMessageNext(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
-    C_MessageEncryptFinal(CK_SESSION_HANDLE);
-    C_MessageDecryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_DecryptMessage(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_DecryptMessageBegin(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    C_DecryptMessageNext(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
-    C_MessageDecryptFinal(CK_SESSION_HANDLE);
-    C_MessageSignInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_SignMessage(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_SignMessageBegin(CK_SESSION_HANDLE, *mut c_void, CK_ULONG);
-    C_SignMessageNext(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_MessageSignFinal(CK_SESSION_HANDLE);
-    C_MessageVerifyInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    C_VerifyMessage(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    C_VerifyMessageBegin(CK_SESSION_HANDLE, *mut c_void, CK_ULONG);
-    C_VerifyMessageNext(CK_SESSION_HANDLE, *mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    C_MessageVerifyFinal(CK_SESSION_HANDLE);
-    C_EncapsulateKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_DecapsulateKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_VerifySignatureInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG);
-    C_VerifySignature(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
-    C_VerifySignatureUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
-    C_VerifySignatureFinal(CK_SESSION_HANDLE);
-    C_GetSessionValidationFlags(CK_SESSION_HANDLE, CK_ULONG, *mut CK_FLAGS);
-    C_AsyncComplete(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, *mut c_void);
-    C_AsyncGetID(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, *mut CK_ULONG);
-    C_AsyncJoin(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    C_WrapKeyAuthenticated(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    C_UnwrapKeyAuthenticated(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_GetOperationState(*mut CK_BYTE, *mut CK_ULONG);
+    session C_SetOperationState(*mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
+    session C_DigestKey(CK_OBJECT_HANDLE);
+    session C_SignRecoverInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_SignRecover(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_VerifyRecoverInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_VerifyRecover(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_DigestEncryptUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_DecryptDigestUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_SignEncryptUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_DecryptVerifyUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_GenerateKey(*mut CK_MECHANISM, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_WrapKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
+    session C_UnwrapKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_DeriveKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_MessageEncryptInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_EncryptMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_EncryptMessageBegin(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    session C_EncryptMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
+    session C_MessageEncryptFinal();
+    session C_MessageDecryptInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_DecryptMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_DecryptMessageBegin(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    session C_DecryptMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
+    session C_MessageDecryptFinal();
+    session C_MessageSignInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_SignMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_SignMessageBegin(*mut c_void, CK_ULONG);
+    session C_SignMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_MessageSignFinal();
+    session C_MessageVerifyInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    session C_VerifyMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    session C_VerifyMessageBegin(*mut c_void, CK_ULONG);
+    session C_VerifyMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    session C_MessageVerifyFinal();
+    session C_EncapsulateKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_DecapsulateKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
+    session C_VerifySignatureInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG);
+    session C_VerifySignature(*mut CK_BYTE, CK_ULONG);
+    session C_VerifySignatureUpdate(*mut CK_BYTE, CK_ULONG);
+    session C_VerifySignatureFinal();
+    session C_GetSessionValidationFlags(CK_ULONG, *mut CK_FLAGS);
+    session C_AsyncComplete(*mut CK_UTF8CHAR, *mut c_void);
+    session C_AsyncGetID(*mut CK_UTF8CHAR, *mut CK_ULONG);
+    session C_AsyncJoin(*mut CK_UTF8CHAR, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    session C_WrapKeyAuthenticated(*mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    session C_UnwrapKeyAuthenticated(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
 }

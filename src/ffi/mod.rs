@@ -25,15 +25,23 @@ macro_rules! cryptoki_fn {
 }
 
 /// An entry point the module does not offer: CKR_FUNCTION_NOT_SUPPORTED (never a NULL slot in a
-/// function list, which would crash callers that do not check).
+/// function list, which would crash callers that do not check), after the checks the standard
+/// puts first: CKR_CRYPTOKI_NOT_INITIALIZED, then, for a function on a session, an unknown
+/// session (CKR_SESSION_HANDLE_INVALID). `session` marks functions whose first argument is a
+/// session handle.
 macro_rules! not_supported {
-    ($($name:ident($($t:ty),*);)*) => {
+    ($(session $name:ident($($t:ty),*);)*) => {
         $(
             #[doc = concat!("PKCS#11 `", stringify!($name), "`: not offered (CKR_FUNCTION_NOT_SUPPORTED).")]
             #[no_mangle]
-            #[allow(unused_variables)]
-            pub unsafe extern "C" fn $name($(_: $t),*) -> CK_RV {
-                CKR_FUNCTION_NOT_SUPPORTED
+            pub unsafe extern "C" fn $name(hSession: CK_SESSION_HANDLE $(, _: $t)*) -> CK_RV {
+                $crate::ffi::guard(stringify!($name), || {
+                    $crate::module()?.session(hSession)?;
+                    Err($crate::error::Error::ck(
+                        CKR_FUNCTION_NOT_SUPPORTED,
+                        "not offered by this module",
+                    ))
+                })
             }
         )*
     };

@@ -25,6 +25,34 @@ cryptoki_fn! {
 }
 
 cryptoki_fn! {
+    fn C_CopyObject(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE, pTemplate: *mut CK_ATTRIBUTE, ulCount: CK_ULONG, phNewObject: *mut CK_OBJECT_HANDLE) {
+        session_call(hSession, |m, s| {
+            if phNewObject.is_null() {
+                return Err(bad("NULL phNewObject"));
+            }
+            // SAFETY: pTemplate holds ulCount readable attributes (C_CopyObject's contract).
+            let t = unsafe { read_template(pTemplate, ulCount) }?;
+            let h = m.copy_object(s, hObject, &t)?;
+            // SAFETY: phNewObject points at a writable handle (checked not NULL above).
+            unsafe { put(phNewObject, h) }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_GetObjectSize(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE, pulSize: *mut CK_ULONG) {
+        session_call(hSession, |m, s| {
+            if pulSize.is_null() {
+                return Err(bad("NULL pulSize"));
+            }
+            let size = m.object_size(s, hObject)?;
+            // SAFETY: pulSize points at a writable CK_ULONG (checked not NULL above).
+            unsafe { put(pulSize, size) }
+        })
+    }
+}
+
+cryptoki_fn! {
     fn C_DestroyObject(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE) {
         session_call(hSession, |m, s| m.destroy_object(s, hObject))
     }

@@ -1,7 +1,7 @@
 //! Slot and token management: C_GetSlotList, C_GetSlotInfo, C_GetTokenInfo, C_GetMechanismList,
-//! C_GetMechanismInfo. Local data only (no network I/O).
+//! C_GetMechanismInfo (local data only: no network I/O), and C_InitToken.
 
-use super::args::{pad_field, put, write_list};
+use super::args::{bad, pad_field, put, slice, write_list};
 use crate::MANUFACTURER;
 use cryptoki_sys::*;
 
@@ -21,7 +21,9 @@ cryptoki_fn! {
         let mut info = CK_SLOT_INFO {
             slotDescription: [b' '; 64],
             manufacturerID: [b' '; 32],
-            flags: CKF_TOKEN_PRESENT | CKF_HW_SLOT,
+            // Not CKF_HW_SLOT: the slot is a connection to a network service, not a reader
+            // with a device in it (the keys are in hardware; the token flags say nothing of it).
+            flags: CKF_TOKEN_PRESENT,
             hardwareVersion: CK_VERSION { major: 1, minor: 0 },
             firmwareVersion: CK_VERSION { major: 1, minor: 0 },
         };
@@ -61,6 +63,20 @@ cryptoki_fn! {
         pad_field(&t.serial, &mut info.serialNumber);
         // SAFETY: pInfo points at a writable CK_TOKEN_INFO (C_GetTokenInfo's contract).
         unsafe { put(pInfo, info) }
+    }
+}
+
+cryptoki_fn! {
+    fn C_InitToken(slotID: CK_SLOT_ID, pPin: *mut CK_UTF8CHAR, ulPinLen: CK_ULONG, pLabel: *mut CK_UTF8CHAR) {
+        let m = crate::module()?;
+        m.slot(slotID)?;
+        if pLabel.is_null() {
+            return Err(bad("NULL pLabel (32 blank-padded bytes)"));
+        }
+        // SAFETY: a non-NULL pPin holds ulPinLen bytes (C_InitToken's contract). The label is
+        // not read: the token keeps its configured label.
+        let pin = if pPin.is_null() && ulPinLen == 0 { None } else { Some(unsafe { slice(pPin, ulPinLen) }?) };
+        m.init_token(slotID, pin)
     }
 }
 

@@ -16,6 +16,11 @@ pub(crate) struct MechRow {
     pub(crate) flags: CK_FLAGS,
 }
 
+/// The smallest and largest RSA keys the TSB generates (`tsb_models::RSA_KEY_SIZES`).
+const RSA_MIN: CK_ULONG = tsb_models::RSA_KEY_SIZES[0] as CK_ULONG;
+const RSA_MAX: CK_ULONG =
+    tsb_models::RSA_KEY_SIZES[tsb_models::RSA_KEY_SIZES.len() - 1] as CK_ULONG;
+
 const EC_FLAGS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 
@@ -23,8 +28,8 @@ const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 pub(crate) const MECHANISMS: &[MechRow] = &[
     MechRow {
         mech: CKM_RSA_PKCS_KEY_PAIR_GEN,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: CKF_GENERATE_KEY_PAIR,
     },
     MechRow {
@@ -41,44 +46,44 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
     },
     MechRow {
         mech: CKM_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
     },
     MechRow {
         mech: CKM_SHA1_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA224_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA256_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA384_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA512_RSA_PKCS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     // SHA-1 PSS exists only as SHA1_WITH_RSA_PSS: always the data (audit divergence #5).
@@ -90,32 +95,32 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
     },
     MechRow {
         mech: CKM_SHA224_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA256_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA384_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_SHA512_RSA_PKCS_PSS,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: SV,
     },
     MechRow {
         mech: CKM_RSA_PKCS_OAEP,
-        min: 2048,
-        max: 4096,
+        min: RSA_MIN,
+        max: RSA_MAX,
         flags: CKF_ENCRYPT | CKF_DECRYPT,
     },
     MechRow {

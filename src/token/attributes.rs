@@ -57,6 +57,8 @@ pub(crate) enum ObjClass {
     Certificate,
     /// A CA certificate from the config (index into the slot's list).
     CaCertificate(usize),
+    /// A session object (its handle is its identity).
+    Session,
 }
 
 /// A resolved object for attribute reads.
@@ -70,6 +72,8 @@ pub(crate) enum ObjectView {
     Certificate(Arc<KeyInfo>, Arc<CertInfo>),
     /// A CA certificate from the config (label, cert).
     CaCertificate(String, Arc<CertInfo>),
+    /// A session object (its attributes are its own).
+    Session(Arc<super::session_objects::SessionObject>),
 }
 
 /// Result of reading one attribute.
@@ -100,6 +104,7 @@ impl ObjectView {
             ObjectView::Private(_) => CKO_PRIVATE_KEY,
             ObjectView::Public(_) => CKO_PUBLIC_KEY,
             ObjectView::Certificate(..) | ObjectView::CaCertificate(..) => CKO_CERTIFICATE,
+            ObjectView::Session(o) => o.class(),
         }
     }
 
@@ -107,6 +112,9 @@ impl ObjectView {
     /// need a login).
     pub(crate) fn attribute(&self, ty: CK_ATTRIBUTE_TYPE, private_objects: bool) -> AttrValue {
         use AttrValue::*;
+        if let ObjectView::Session(o) = self {
+            return o.attribute(ty);
+        }
         // Common storage attributes.
         match ty {
             CKA_CLASS => return ulong_val(self.class()),
@@ -120,12 +128,13 @@ impl ObjectView {
                 return bool_val(match self {
                     ObjectView::Private(k) | ObjectView::Public(k) => k.destroyable,
                     ObjectView::Certificate(..) => true,
-                    ObjectView::CaCertificate(..) => false,
+                    ObjectView::CaCertificate(..) | ObjectView::Session(_) => false,
                 })
             }
             _ => {}
         }
         match self {
+            ObjectView::Session(_) => Invalid,
             ObjectView::CaCertificate(label, c) => cert_attribute(ty, label, b"", c),
             ObjectView::Certificate(k, c) => cert_attribute(ty, &k.label, &k.id, c),
             ObjectView::Private(k) | ObjectView::Public(k) => {

@@ -5,11 +5,15 @@
 use super::attributes::{AttrValue, ObjClass, ObjectView};
 use super::objects::ObjRef;
 use super::session::Session;
+use super::session_keys;
+use super::slot::Slot;
 use super::template::Template;
 use super::Module;
 use crate::error::Result;
+use crate::log::Level;
 use crate::tsb::key::KeyInfo;
 use cryptoki_sys::*;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// An active find: the handles found, and how many were handed out.
@@ -51,7 +55,8 @@ impl Module {
             .ok_or_else(super::operation::not_initialized)
     }
 
-    /// The handles of every object of the session's slot that matches `template`. Values are
+    /// The handles of every object of the session's slot that matches `template`: its session
+    /// objects (those of every session of this application) and the token objects. Values are
     /// compared as bytes, so a value of the wrong size (a CKA_CLASS of 3 bytes) matches nothing.
     pub(crate) fn find(
         &self,
@@ -63,6 +68,42 @@ impl Module {
             // Every object is private on such a slot; without a login none is visible.
             return Ok(Vec::new());
         }
+        let private_objects = slot.login_required();
+        let matches = |view: &ObjectView| {
+            template
+                .iter()
+                .all(|a| view.attribute(a.ty, private_objects) == AttrValue::Value(a.value.clone()))
+        };
+        let token = match template.get(CKA_TOKEN).map(|a| a.as_bool()) {
+            Some(Err(_)) => return Ok(Vec::new()),
+            Some(Ok(t)) => Some(t),
+            None => None,
+        };
+        let mut out = Vec::new();
+        if token != Some(true) {
+            for (h, o) in self.session_objects_of(slot.id) {
+                if matches(&ObjectView::Session(o)) {
+                    out.push(h);
+                }
+            }
+        }
+        if token == Some(false) {
+            // Only session objects: the TSB is not asked.
+            return Ok(out);
+        }
+        out.extend(self.find_token_objects(session, template, &matches)?);
+        Ok(out)
+    }
+
+    /// The token objects of [`Self::find`].
+    fn find_token_objects(
+        &self,
+        session: &Session,
+        template: &Template,
+        matches: &dyn Fn(&ObjectView) -> bool,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let slot = self.slot_of(session);
+        let prefix = &slot.config.label_prefix;
         let class = match template.get(CKA_CLASS).map(|a| a.as_ulong()) {
             Some(Err(_)) => return Ok(Vec::new()),
             Some(Ok(c)) => Some(c),
@@ -74,25 +115,31 @@ impl Module {
         if !want_keys && !want_certs {
             return Ok(Vec::new());
         }
-        let private_objects = slot.login_required();
-        let matches = |view: &ObjectView| {
-            template
-                .iter()
-                .all(|a| view.attribute(a.ty, private_objects) == AttrValue::Value(a.value.clone()))
-        };
         let keys: Vec<(String, Arc<KeyInfo>)> = match template.get(CKA_LABEL).map(|a| a.as_utf8()) {
             // A label that is not UTF-8 names no TSB key.
             Some(Err(_)) => return Ok(Vec::new()),
-            // A find by label asks for that one key, without listing.
+            // A find by label asks for that one key, without listing; a session key's label
+            // names no token object.
             Some(Ok(l)) => {
-                let l = format!("{}{l}", slot.config.label_prefix);
-                match slot.tsb.key(&l)? {
-                    Some(k) => vec![(l, k)],
-                    None => vec![],
+                let l = format!("{prefix}{l}");
+                if session_keys::is_session_label(prefix, &l) {
+                    vec![]
+                } else {
+                    match slot.tsb.key(&l)? {
+                        Some(k) => vec![(l, k)],
+                        None => vec![],
+                    }
                 }
             }
-            // One bad key is skipped, not fatal (tsb::cache::KeyCache::all_keys).
-            None => slot.tsb.all_keys()?,
+            // One bad key is skipped, not fatal (tsb::cache::KeyCache::all_keys); session keys
+            // are not token objects (session_keys.rs).
+            None => {
+                // The listing (cached for the slot's TTL) is read once: leftovers first.
+                let labels = slot.tsb.labels(false)?;
+                self.reap_leftovers(slot, &labels);
+                slot.tsb
+                    .all_keys(&|l| !session_keys::is_session_label(prefix, l))?
+            }
         };
         let mut out = Vec::new();
         let mut found = |label: &str, class: ObjClass| {
@@ -129,5 +176,28 @@ impl Module {
             }
         }
         Ok(out)
+    }
+
+    /// The first listing of a slot deletes the session keys that crashed processes of this host
+    /// left behind (and, with `session_key_max_age_s`, old ones of other hosts): see
+    /// session_keys.rs. Once per slot and module; a failure is logged and the find goes on.
+    fn reap_leftovers(&self, slot: &Slot, labels: &[String]) {
+        if slot.reaped.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let prefix = &slot.config.label_prefix;
+        let now = session_keys::now();
+        let max_age = slot.config.token_settings.session_key_max_age;
+        for l in labels.iter() {
+            if let Some(why) = session_keys::reapable(prefix, l, max_age, now) {
+                match slot.tsb.delete_key(l) {
+                    Ok(()) => crate::log!(Level::Info, "deleted leftover session key {l}: {why}"),
+                    Err(e) => crate::log!(
+                        Level::Warn,
+                        "leftover session key {l} ({why}) could not be deleted: {e}"
+                    ),
+                }
+            }
+        }
     }
 }

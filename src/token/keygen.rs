@@ -20,6 +20,20 @@ use tsb_models::{CreateKeyRequest, KeyAlgorithm, KeyFlags, KeyStatus, Policy};
 pub(crate) struct KeyGenRequest {
     /// The body for the TSB (label with prefix).
     pub(crate) body: CreateKeyRequest,
+    /// The private key is a token object (CKA_TOKEN true); else the pair is a session key pair,
+    /// whose TSB label is a session key label (session_keys.rs).
+    pub(crate) token: bool,
+    /// The public key is a token object (it may be a session object of a token key pair).
+    pub(crate) public_token: bool,
+}
+
+/// A TSB label for a token key generated without CKA_LABEL (the standard does not require one;
+/// the TSB does): `p11-` and 16 random hex digits. CKA_LABEL then reads as this label.
+fn generated_label() -> String {
+    let mut b = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("p11-{hex}")
 }
 
 /// Parse CKA_EC_PARAMS: a DER OID, or a DER PrintableString with a curve name (PKCS#11 3.0 allows
@@ -125,6 +139,8 @@ pub(crate) fn build(
     let mut unwrap = None;
     let mut derive = None;
     let mut extractable = None;
+    let mut token = None;
+    let mut public_token = None;
 
     let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
         let v = a.as_utf8()?.to_string();
@@ -174,20 +190,23 @@ pub(crate) fn build(
                     }
                     _ => id = Some(a.value.clone()),
                 },
-                CKA_TOKEN => {
-                    if !a.as_bool()? {
-                        return Err(Error::ck(CKR_ATTRIBUTE_VALUE_INVALID, "keys live in the HSM: session key pairs (CKA_TOKEN false) are not supported"));
-                    }
-                }
+                CKA_TOKEN if is_private => token = Some(a.as_bool()?),
+                CKA_TOKEN => public_token = Some(a.as_bool()?),
                 CKA_PRIVATE | CKA_MODIFIABLE => {
                     a.as_bool()?;
                 }
                 CKA_MODULUS_BITS if !is_private && key_type == CKK_RSA => {
                     let bits = a.as_ulong()?;
-                    if !matches!(bits, 2048 | 3072 | 4096) {
+                    // Refused before any request: the sizes the TSB generates (models).
+                    // CK_ULONG is 32 bits on some platforms.
+                    #[allow(clippy::unnecessary_cast)]
+                    if !tsb_models::rsa_key_size_supported(bits as u64) {
                         return Err(Error::ck(
                             CKR_KEY_SIZE_RANGE,
-                            format!("RSA keys of {bits} bits are not supported (2048, 3072, 4096)"),
+                            format!(
+                                "RSA keys of {bits} bits are not supported ({:?})",
+                                tsb_models::RSA_KEY_SIZES
+                            ),
                         ));
                     }
                     key_size = Some(bits as u32);
@@ -251,20 +270,43 @@ pub(crate) fn build(
             }
         }
     }
-    let label = label.ok_or_else(|| {
-        Error::ck(
-            CKR_TEMPLATE_INCOMPLETE,
-            "CKA_LABEL is required: TSB keys are named by their label",
-        )
-    })?;
-    if label.is_empty() {
+    // CKA_TOKEN absent means a session object (the standard's default). A session private key
+    // with a token public key cannot be: the public key object mirrors the TSB key, which ends
+    // with the session.
+    let token = token.unwrap_or(false);
+    let public_token = public_token.unwrap_or(false);
+    if public_token && !token {
         return Err(Error::ck(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            "CKA_LABEL must not be empty",
+            CKR_TEMPLATE_INCONSISTENT,
+            "a token public key needs a token private key (CKA_TOKEN)",
         ));
     }
+    // The TSB names keys by label; the standard needs none. A session key pair gets a session
+    // key label (its CKA_LABEL stays the template's), a token key without CKA_LABEL (or with an
+    // empty one) a generated one, which CKA_LABEL then shows.
+    let tsb_label = if !token {
+        if let Some(l) = label.as_deref().filter(|l| !l.is_empty()) {
+            // The application's label is kept on the session objects; it must still be one a
+            // token key could have, so a later copy or find behaves the same.
+            super::label::validate(&format!("{prefix}{l}"))?;
+        }
+        super::session_keys::new_label(prefix)
+    } else {
+        let l = match label.as_deref().filter(|l| !l.is_empty()) {
+            Some(l) => l.to_string(),
+            None => generated_label(),
+        };
+        let full = format!("{prefix}{l}");
+        if super::session_keys::is_session_label(prefix, &full) {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                "CKA_LABEL must not start like a session key label",
+            ));
+        }
+        full
+    };
     // Labels the TSB (or a path it travels) may not take are refused before any request.
-    super::label::validate(&format!("{prefix}{label}"))?;
+    super::label::validate(&tsb_label)?;
     match key_type {
         CKK_RSA if key_size.is_none() => {
             return Err(Error::ck(
@@ -322,8 +364,10 @@ pub(crate) fn build(
     flags.modifiable = Some(true);
     flags.destroyable = Some(true);
     Ok(KeyGenRequest {
+        token,
+        public_token,
         body: CreateKeyRequest {
-            label: format!("{prefix}{label}"),
+            label: tsb_label,
             id: id.filter(|i| !i.is_empty()).map(|i| id_to_tsb(&i)),
             password: None,
             algorithm: Some(algorithm.to_string()),
@@ -347,12 +391,6 @@ impl Module {
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let slot = self.slot_of(session);
         slot.check_access()?;
-        if !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "key generation needs a read/write session",
-            ));
-        }
         let prefix = &slot.config.label_prefix;
         let req = build(
             mech,
@@ -366,6 +404,13 @@ impl Module {
             Error::Ck(rv, m) => Error::User(rv, m),
             other => other,
         })?;
+        // Session objects may be made in read-only sessions; token objects may not.
+        if req.token && !session.rw {
+            return Err(Error::ck(
+                CKR_SESSION_READ_ONLY,
+                "a token key pair needs a read/write session",
+            ));
+        }
         // A key that exists already: the TSB's 608, whose remedy says to choose another label.
         let key = slot.tsb.create_key(&req.body, prefix)?;
         crate::log!(
@@ -379,6 +424,10 @@ impl Module {
                 ""
             }
         );
+        if !req.token {
+            // Generated in the TSB, never in software; deleted with its session (session_keys.rs).
+            return Ok(self.session_key_objects(session, key, public, private));
+        }
         let handle = |class| {
             self.handle_for(ObjRef {
                 slot: slot.id,
@@ -386,12 +435,18 @@ impl Module {
                 class,
             })
         };
-        Ok((handle(ObjClass::Public), handle(ObjClass::Private)))
+        let public_handle = if req.public_token {
+            handle(ObjClass::Public)
+        } else {
+            self.session_public_key(session, key.clone(), public)
+        };
+        Ok((public_handle, handle(ObjClass::Private)))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::label;
     use super::*;
 
     fn a(ty: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attr {
@@ -464,19 +519,85 @@ mod tests {
     }
 
     #[test]
-    fn template_errors() {
-        let pub_ok = [ul(CKA_MODULUS_BITS, 2048)];
-        let e = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &[], "", None).unwrap_err();
-        assert_eq!(e.rv(), CKR_TEMPLATE_INCOMPLETE);
+    fn token_keys_without_a_label_get_a_unique_generated_one() {
+        let token = [a(CKA_TOKEN, &[1])];
+        let pub_ok = [ul(CKA_MODULUS_BITS, 2048), a(CKA_TOKEN, &[1])];
+        let r = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &token, "p-", None).unwrap();
+        assert!(r.token && r.public_token);
+        assert!(r.body.label.starts_with("p-p11-"), "{}", r.body.label);
+        assert_eq!(r.body.label.len(), "p-p11-".len() + 16);
+        // An empty CKA_LABEL (python-pkcs11's default) is no label either.
+        let empty = [a(CKA_TOKEN, &[1]), a(CKA_LABEL, b"")];
+        let again = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &empty, "p-", None).unwrap();
+        assert_ne!(again.body.label, r.body.label);
+        label::validate(&again.body.label).unwrap();
+    }
+
+    #[test]
+    fn cka_token_absent_or_false_is_a_session_key_pair() {
+        let pub_ok = [ul(CKA_MODULUS_BITS, 2048), a(CKA_LABEL, b"mine")];
+        for private in [vec![], vec![a(CKA_TOKEN, &[0])]] {
+            let r = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &pub_ok, &private, "p-", None).unwrap();
+            assert!(!r.token && !r.public_token);
+            assert!(
+                super::super::session_keys::is_mine("p-", &r.body.label),
+                "a session key label of this process: {}",
+                r.body.label
+            );
+        }
+        // A token public key of a session private key cannot be.
         let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
-            &[ul(CKA_MODULUS_BITS, 1024), a(CKA_LABEL, b"x")],
+            &[ul(CKA_MODULUS_BITS, 2048), a(CKA_TOKEN, &[1])],
             &[],
             "",
             None,
         )
         .unwrap_err();
-        assert_eq!(e.rv(), CKR_KEY_SIZE_RANGE);
+        assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
+        // A token key may not take a label that looks like a session key's.
+        let e = b(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            &[ul(CKA_MODULUS_BITS, 2048)],
+            &[a(CKA_TOKEN, &[1]), a(CKA_LABEL, b".p11s.x")],
+            "",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn rsa_sizes_are_the_tsbs() {
+        for bits in tsb_models::RSA_KEY_SIZES {
+            let r = b(
+                CKM_RSA_PKCS_KEY_PAIR_GEN,
+                &[ul(CKA_MODULUS_BITS, bits as CK_ULONG)],
+                &[],
+                "",
+                None,
+            )
+            .unwrap();
+            assert_eq!(r.body.key_size, Some(bits));
+        }
+        for bits in [512, 1536, 2047, 2049, 16384] {
+            let e = b(
+                CKM_RSA_PKCS_KEY_PAIR_GEN,
+                &[ul(CKA_MODULUS_BITS, bits)],
+                &[],
+                "",
+                None,
+            )
+            .unwrap_err();
+            assert_eq!(e.rv(), CKR_KEY_SIZE_RANGE, "{bits}");
+        }
+    }
+
+    #[test]
+    fn template_errors() {
+        let pub_ok = [ul(CKA_MODULUS_BITS, 2048)];
+        let e = b(CKM_RSA_PKCS_KEY_PAIR_GEN, &[], &[], "", None).unwrap_err();
+        assert_eq!(e.rv(), CKR_TEMPLATE_INCOMPLETE);
         let e = b(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
             &pub_ok,

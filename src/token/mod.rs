@@ -15,13 +15,17 @@ mod find;
 mod keygen;
 mod label;
 mod local;
+mod login;
 mod objects;
 mod operation;
+mod pin;
 mod random;
 mod remote;
 mod requests;
 mod results;
 mod session;
+mod session_keys;
+mod session_objects;
 mod sign;
 mod slot;
 mod template;
@@ -42,7 +46,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::tsb::requests::Requests;
 use crate::tsb::Tsb;
-use cryptoki_sys::CK_SESSION_HANDLE;
+use cryptoki_sys::{CK_OBJECT_HANDLE, CK_SESSION_HANDLE};
 use objects::HandleTable;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -55,6 +59,8 @@ pub(crate) struct Module {
     pub(crate) slots: Vec<Slot>,
     sessions: Mutex<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     handles: Mutex<HandleTable>,
+    /// Session objects (session_objects.rs), by handle.
+    session_objects: Mutex<HashMap<CK_OBJECT_HANDLE, Arc<session_objects::SessionObject>>>,
 }
 
 impl Module {
@@ -76,6 +82,7 @@ impl Module {
             slots,
             sessions: Mutex::new(HashMap::new()),
             handles: Mutex::new(HandleTable::default()),
+            session_objects: Mutex::new(HashMap::new()),
         })
     }
 }

@@ -28,6 +28,10 @@ pub(crate) struct ObjRef {
 pub(crate) struct HandleTable {
     by_ref: HashMap<ObjRef, CK_OBJECT_HANDLE>,
     by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
+    /// The other half of a token key pair deleted through one of its objects: the TSB deletes
+    /// both with the key, and destroying the second object afterwards succeeds once (the
+    /// standard's objects are separate; the TSB's key is one).
+    gone_with_pair: std::collections::HashSet<CK_OBJECT_HANDLE>,
 }
 
 /// Object handles come from a process-wide counter, not from the [`Module`]: after C_Finalize and
@@ -35,12 +39,19 @@ pub(crate) struct HandleTable {
 /// happens to get the same number.
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
+/// A new object handle, never used before in this process.
+pub(crate) fn new_handle() -> CK_OBJECT_HANDLE {
+    NEXT_OBJECT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Module {
     /// The stable handle of an object.
     pub(crate) fn handle_for(&self, r: ObjRef) -> CK_OBJECT_HANDLE {
         let mut t = self.handles.lock();
-        if let Some(h) = t.by_ref.get(&r) {
-            return *h;
+        if let Some(h) = t.by_ref.get(&r).copied() {
+            // Found (or made) again: no longer gone with its pair.
+            t.gone_with_pair.remove(&h);
+            return h;
         }
         let h = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
         t.by_ref.insert(r.clone(), h);
@@ -64,6 +75,23 @@ impl Module {
         session: &Session,
         h: CK_OBJECT_HANDLE,
     ) -> Result<(ObjRef, ObjectView)> {
+        if let Some(o) = self.session_object(h) {
+            let slot = &self.slots[session.slot];
+            // Private session objects need the user's login, as private token objects do.
+            if o.slot != session.slot || (o.private() && slot.login_required() && !slot.logged_in())
+            {
+                return Err(Error::ck(
+                    CKR_OBJECT_HANDLE_INVALID,
+                    format!("object {h} is not visible in this session"),
+                ));
+            }
+            let r = ObjRef {
+                slot: o.slot,
+                label: String::new(),
+                class: ObjClass::Session,
+            };
+            return Ok((r, ObjectView::Session(o)));
+        }
         let r = self.resolve_handle(h)?;
         if r.slot != session.slot {
             return Err(Error::ck(
@@ -117,6 +145,19 @@ impl Module {
             other => other,
         })?;
         match view {
+            ObjectView::Session(o) => {
+                use super::session_objects::Kind;
+                match (&o.kind, want) {
+                    (Kind::TsbKey { key, private: true }, _) => Ok(key.clone()),
+                    (Kind::TsbKey { key, .. } | Kind::PublicKey(key), ObjClass::Public) => {
+                        Ok(key.clone())
+                    }
+                    _ => Err(Error::ck(
+                        CKR_KEY_TYPE_INCONSISTENT,
+                        format!("object {h} cannot be used here"),
+                    )),
+                }
+            }
             ObjectView::Private(k) if want == ObjClass::Private => Ok(k),
             ObjectView::Public(k) if want == ObjClass::Public => Ok(k),
             // Verify/encrypt with the private key's handle is allowed by many tools: the public
@@ -144,24 +185,60 @@ impl Module {
             .collect())
     }
 
-    /// C_SetAttributeValue: objects mirror the TSB, whose attributes this module does not modify
-    /// (every object says CKA_MODIFIABLE false). The object must exist.
+    /// C_SetAttributeValue: session objects as the standard says (session_objects.rs); token
+    /// objects mirror the TSB, whose attributes this module does not modify (they say
+    /// CKA_MODIFIABLE false).
     pub(crate) fn set_attributes(
         &self,
         session: &Session,
         h: CK_OBJECT_HANDLE,
-        _template: &Template,
+        template: &Template,
     ) -> Result<()> {
-        self.object(session, h)?;
+        if let (_, ObjectView::Session(o)) = self.object(session, h)? {
+            return self.set_session_attributes(&o, template);
+        }
         Err(Error::ck(
             CKR_ACTION_PROHIBITED,
-            "objects are not modifiable through this module",
+            "token objects are not modifiable through this module",
         ))
+    }
+
+    /// C_CopyObject: session objects are copied (session_objects.rs); token objects mirror the
+    /// TSB, which copies no keys (they say CKA_COPYABLE false).
+    pub(crate) fn copy_object(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        if let (_, ObjectView::Session(o)) = self.object(session, h)? {
+            return self.copy_session_object(session, &o, template);
+        }
+        Err(Error::ck(
+            CKR_ACTION_PROHIBITED,
+            "token objects cannot be copied (CKA_COPYABLE false)",
+        ))
+    }
+
+    /// C_GetObjectSize: the bytes of a session object's attributes; CK_UNAVAILABLE_INFORMATION
+    /// for a token object, whose storage is the HSM's.
+    pub(crate) fn object_size(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
+        Ok(match self.object(session, h)? {
+            (_, ObjectView::Session(o)) => o.size() as CK_ULONG,
+            _ => CK_UNAVAILABLE_INFORMATION,
+        })
     }
 
     /// C_DestroyObject: deletes the key (both key objects) or the certificate on the TSB.
     pub(crate) fn destroy_object(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<()> {
+        if self.handles.lock().gone_with_pair.remove(&h) {
+            return Ok(());
+        }
         let (r, view) = self.object(session, h)?;
+        if let ObjectView::Session(_) = view {
+            // Session objects may be destroyed in read-only sessions (PKCS#11 3.0 §5.7).
+            return self.destroy_session_object(h);
+        }
         if !session.rw {
             return Err(Error::ck(
                 CKR_SESSION_READ_ONLY,
@@ -179,6 +256,18 @@ impl Module {
                 }
                 slot.tsb.delete_key(&r.label)?;
                 crate::log!(Level::Info, "deleted key {}", r.label);
+                let other = ObjRef {
+                    class: if r.class == ObjClass::Private {
+                        ObjClass::Public
+                    } else {
+                        ObjClass::Private
+                    },
+                    ..r.clone()
+                };
+                let mut t = self.handles.lock();
+                if let Some(o) = t.by_ref.get(&other).copied() {
+                    t.gone_with_pair.insert(o);
+                }
             }
             ObjectView::Certificate(..) => {
                 slot.tsb.delete_certificate(&r.label)?;
@@ -190,6 +279,7 @@ impl Module {
                     "CA certificates from the configuration cannot be destroyed",
                 ));
             }
+            ObjectView::Session(_) => unreachable!("handled above"),
         }
         Ok(())
     }
@@ -203,6 +293,11 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let slot = self.slot_of(session);
         slot.check_access()?;
+        // CKA_TOKEN absent means a session object (the standard's default).
+        let token = template.get(CKA_TOKEN).map(|a| a.as_bool()).transpose()?;
+        if token != Some(true) {
+            return self.create_session_object(session, template);
+        }
         if !session.rw {
             return Err(Error::ck(
                 CKR_SESSION_READ_ONLY,
@@ -244,7 +339,9 @@ impl Module {
             slot.tsb.key(&format!("{}{l}", slot.config.label_prefix))?
         } else if let Some(id) = template.bytes(CKA_ID) {
             slot.tsb
-                .all_keys()?
+                .all_keys(&|l| {
+                    !super::session_keys::is_session_label(&slot.config.label_prefix, l)
+                })?
                 .into_iter()
                 .map(|(_, k)| k)
                 .find(|k| k.id == id)

@@ -131,6 +131,15 @@ impl Operations {
         O::slot(self).as_mut().ok_or_else(not_initialized)
     }
 
+    /// Whether any operation that uses a key is active (CKU_CONTEXT_SPECIFIC logins are for
+    /// those).
+    pub(crate) fn any_active(&self) -> bool {
+        self.sign.is_some()
+            || self.verify.is_some()
+            || self.encrypt.is_some()
+            || self.decrypt.is_some()
+    }
+
     /// Whether an operation of type `O` is active.
     pub(crate) fn is_active<O: Operation>(&mut self) -> bool {
         O::slot(self).is_some()

@@ -16,8 +16,15 @@ use std::sync::Arc;
 /// session that happens to get the same number. 2^64 handles are never used up.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
+/// How long C_Finalize (or process exit) waits for this process's session keys to be deleted.
+/// A TSB that does not answer in that time must not hang the exit; keys it did not delete are
+/// deleted later as a dead process's leftovers (session_keys.rs).
+pub(crate) const SHUTDOWN_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An open session.
 pub(crate) struct Session {
+    /// Its handle.
+    pub(crate) handle: CK_SESSION_HANDLE,
     pub(crate) slot: usize,
     /// A read/write session.
     pub(crate) rw: bool,
@@ -80,15 +87,22 @@ impl Module {
         slot: CK_SLOT_ID,
         flags: CK_FLAGS,
     ) -> Result<CK_SESSION_HANDLE> {
-        self.slot(slot)?;
+        let sl = self.slot(slot)?;
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::ck(
                 CKR_SESSION_PARALLEL_NOT_SUPPORTED,
                 "CKF_SERIAL_SESSION must be set",
             ));
         }
+        if flags & CKF_RW_SESSION == 0 && *sl.login.lock() == Some(CKU_SO) {
+            return Err(Error::ck(
+                CKR_SESSION_READ_WRITE_SO_EXISTS,
+                "the security officer is logged in: only read/write sessions",
+            ));
+        }
         let handle = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let s = Arc::new(Session {
+            handle,
             slot: slot as usize,
             rw: flags & CKF_RW_SESSION != 0,
             state: Mutex::new(SessionState::default()),
@@ -140,6 +154,7 @@ impl Module {
             .remove(&h)
             .ok_or_else(|| Error::ck(CKR_SESSION_HANDLE_INVALID, format!("no session {h}")))?;
         s.cancel.cancel();
+        self.drop_session_objects(h);
         self.after_session_closed(s.slot);
         Ok(())
     }
@@ -158,17 +173,21 @@ impl Module {
         };
         for s in &closed {
             s.cancel.cancel();
+            self.drop_session_objects(s.handle);
         }
         self.after_session_closed(slot as usize);
         Ok(())
     }
 
-    /// Cancel every session's wait and forget the login tokens (C_Finalize).
+    /// Cancel every session's wait, delete this process's session keys (within
+    /// [`SHUTDOWN_BOUND`]) and forget the login tokens (C_Finalize, and process exit or unload
+    /// without it).
     pub(crate) fn shutdown(&self) {
         let all: Vec<Arc<Session>> = self.sessions.lock().drain().map(|(_, s)| s).collect();
         for s in all {
             s.cancel.cancel();
         }
+        self.delete_all_session_keys(SHUTDOWN_BOUND);
         for sl in &self.slots {
             sl.tsb.set_login_token(None);
         }
@@ -195,12 +214,13 @@ impl Module {
     /// C_GetSessionInfo.
     pub(crate) fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<SessionInfo> {
         let s = self.session(h)?;
-        let logged = self.slots[s.slot].logged_in();
-        let state = match (s.rw, logged) {
-            (false, false) => CKS_RO_PUBLIC_SESSION,
-            (true, false) => CKS_RW_PUBLIC_SESSION,
-            (false, true) => CKS_RO_USER_FUNCTIONS,
-            (true, true) => CKS_RW_USER_FUNCTIONS,
+        let login = *self.slots[s.slot].login.lock();
+        let state = match (s.rw, login) {
+            (_, Some(CKU_SO)) => CKS_RW_SO_FUNCTIONS,
+            (false, None) => CKS_RO_PUBLIC_SESSION,
+            (true, None) => CKS_RW_PUBLIC_SESSION,
+            (false, Some(_)) => CKS_RO_USER_FUNCTIONS,
+            (true, Some(_)) => CKS_RW_USER_FUNCTIONS,
         };
         let flags = CKF_SERIAL_SESSION | if s.rw { CKF_RW_SESSION } else { 0 };
         let device_error = s.state.lock().device_error;

@@ -2,8 +2,9 @@
 //! certificates from the configuration, and what C_GetSlotInfo and C_GetTokenInfo report (local
 //! data only: no network I/O).
 
+use super::login::Pins;
 use super::Module;
-use crate::config::{Secret, SlotConfig};
+use crate::config::SlotConfig;
 use crate::error::{Error, Result};
 use crate::mechanism::Hash;
 use crate::tsb::key::CertInfo;
@@ -17,10 +18,16 @@ pub(crate) struct Slot {
     /// Slot id (index in the config).
     pub(crate) id: usize,
     pub(crate) config: SlotConfig,
-    /// The TSB behind this slot: every call to it goes through here.
-    pub(crate) tsb: Tsb,
-    /// Whether the user is logged in (PKCS#11 login state is per token, shared by sessions).
-    logged_in: Mutex<bool>,
+    /// The TSB behind this slot: every call to it goes through here (shared with the thread
+    /// that deletes session keys at C_Finalize).
+    pub(crate) tsb: Arc<Tsb>,
+    /// Leftover session keys of dead processes were looked for (session_keys.rs).
+    pub(crate) reaped: std::sync::atomic::AtomicBool,
+    /// Who is logged in: CKU_USER, CKU_SO or nobody (PKCS#11 login state is per token, shared
+    /// by the application's sessions).
+    pub(crate) login: Mutex<Option<CK_USER_TYPE>>,
+    /// The PINs (login.rs).
+    pub(crate) pins: Mutex<Pins>,
     /// CA certificates from the config, shown as certificate objects.
     pub(crate) ca_certs: Vec<(String, Arc<CertInfo>)>,
 }
@@ -62,22 +69,27 @@ impl Slot {
                 .unwrap_or_else(|| "ca".into());
             ca_certs.push((label, Arc::new(cert)));
         }
+        let pins = Pins::load(&config)?;
         Ok(Slot {
             id,
             config,
-            tsb,
-            logged_in: Mutex::new(false),
+            tsb: Arc::new(tsb),
+            reaped: std::sync::atomic::AtomicBool::new(false),
+            login: Mutex::new(None),
+            pins: Mutex::new(pins),
             ca_certs,
         })
     }
 
-    /// Private objects (and every TSB call) need a login: only when the PIN is the bearer token.
+    /// Private objects (and every TSB call) need a login: when the PIN is the bearer token, and
+    /// when the slot has a user PIN (or may get one through C_InitToken and C_InitPIN).
     pub(crate) fn login_required(&self) -> bool {
-        self.config.pin_is_token
+        self.config.pin_is_token || self.pins.lock().has_pins(&self.config)
     }
 
+    /// Whether the user is logged in.
     pub(crate) fn logged_in(&self) -> bool {
-        *self.logged_in.lock()
+        *self.login.lock() == Some(CKU_USER)
     }
 
     /// CKR_USER_NOT_LOGGED_IN on a slot that needs a login, before it.
@@ -85,7 +97,7 @@ impl Slot {
         if self.login_required() && !self.logged_in() {
             return Err(Error::ck(
                 CKR_USER_NOT_LOGGED_IN,
-                "this slot needs C_Login: the PIN is the TSB bearer token",
+                "this slot needs C_Login (a user PIN, or the PIN is the TSB bearer token)",
             ));
         }
         Ok(())
@@ -94,7 +106,7 @@ impl Slot {
     /// The login ends (C_Logout, or the token's last session closed): the token given as the PIN
     /// is forgotten.
     pub(crate) fn end_login(&self) {
-        *self.logged_in.lock() = false;
+        *self.login.lock() = None;
         self.tsb.set_login_token(None);
     }
 
@@ -162,9 +174,15 @@ impl Module {
     pub(crate) fn token_info(&self, id: CK_SLOT_ID) -> Result<TokenInfo> {
         let slot = self.slot(id)?;
         let (sessions, rw_sessions) = self.session_counts(slot.id);
-        let mut flags = CKF_RNG | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
+        let mut flags = CKF_RNG | CKF_TOKEN_INITIALIZED;
         if slot.login_required() {
             flags |= CKF_LOGIN_REQUIRED;
+        }
+        if slot.config.pin_is_token
+            || slot.pins.lock().user_pin(&slot.config).is_some()
+            || !slot.login_required()
+        {
+            flags |= CKF_USER_PIN_INITIALIZED;
         }
         Ok(TokenInfo {
             label: slot.config.label.clone(),
@@ -173,57 +191,5 @@ impl Module {
             sessions,
             rw_sessions,
         })
-    }
-
-    /// C_Login. The PIN is ignored unless the slot says it is the bearer token.
-    pub(crate) fn login(
-        &self,
-        h: CK_SESSION_HANDLE,
-        user: CK_USER_TYPE,
-        pin: Option<&[u8]>,
-    ) -> Result<()> {
-        let s = self.session(h)?;
-        let slot = self.slot_of(&s);
-        match user {
-            CKU_USER => {}
-            CKU_CONTEXT_SPECIFIC => return Ok(()),
-            CKU_SO => {
-                return Err(Error::ck(
-                    CKR_USER_TYPE_INVALID,
-                    "there is no security officer on a TSB token",
-                ))
-            }
-            _ => {
-                return Err(Error::ck(
-                    CKR_USER_TYPE_INVALID,
-                    format!("user type {user}"),
-                ))
-            }
-        }
-        let mut logged = slot.logged_in.lock();
-        if *logged {
-            return Err(Error::ck(CKR_USER_ALREADY_LOGGED_IN, "already logged in"));
-        }
-        if slot.config.pin_is_token {
-            let pin = pin.filter(|p| !p.is_empty()).ok_or_else(|| {
-                Error::ck(CKR_PIN_INCORRECT, "the PIN must be the TSB bearer token")
-            })?;
-            let token = std::str::from_utf8(pin)
-                .map_err(|_| Error::ck(CKR_PIN_INCORRECT, "the PIN must be UTF-8"))?;
-            slot.tsb.set_login_token(Some(Secret::new(token.trim())));
-        }
-        *logged = true;
-        Ok(())
-    }
-
-    /// C_Logout.
-    pub(crate) fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let s = self.session(h)?;
-        let slot = self.slot_of(&s);
-        if !slot.logged_in() {
-            return Err(Error::ck(CKR_USER_NOT_LOGGED_IN, "not logged in"));
-        }
-        slot.end_login();
-        Ok(())
     }
 }

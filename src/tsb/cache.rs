@@ -199,6 +199,11 @@ impl KeyCache {
         );
     }
 
+    /// Forget the cached key list: the next [`Self::labels`] asks the TSB.
+    pub(crate) fn forget_listing(&self) {
+        *self.listing.lock() = None;
+    }
+
     /// TSB labels of this slot's keys (with the prefix), cached per TTL.
     pub(crate) fn labels(&self, client: &Client) -> Result<Arc<Vec<String>>> {
         if let Some((l, at)) = self.listing.lock().clone() {
@@ -264,8 +269,14 @@ impl KeyCache {
     /// Every key of the listing that the module can show, as (listing label, key). A key that
     /// cannot be fetched or read is skipped with one log line; see the module docs for what
     /// fails the whole listing.
-    pub(crate) fn all_keys(&self, client: &Client) -> Result<Vec<(String, Arc<KeyInfo>)>> {
-        let labels = self.labels(client)?;
+    /// `show` picks the labels to read (the others are neither fetched nor returned).
+    pub(crate) fn all_keys(
+        &self,
+        client: &Client,
+        show: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+        let all = self.labels(client)?;
+        let labels: Vec<String> = all.iter().filter(|l| show(l)).cloned().collect();
         let mut fetched = self.prefetch(client, &labels);
         let mut out = Vec::with_capacity(labels.len());
         let mut first_error = None;

@@ -97,10 +97,22 @@ impl Tsb {
         self.cache.cached_key(tsb_label)
     }
 
-    /// Every key of this slot that the module shows, as (TSB label, key); one bad key is skipped
-    /// (see [`cache`]).
-    pub(crate) fn all_keys(&self) -> Result<Vec<(String, Arc<KeyInfo>)>> {
-        self.cache.all_keys(&self.client)
+    /// Every key of this slot whose label `show` picks, as (TSB label, key); one bad key is
+    /// skipped (see [`cache`]).
+    pub(crate) fn all_keys(
+        &self,
+        show: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+        self.cache.all_keys(&self.client, show)
+    }
+
+    /// The labels of this slot's keys (with the prefix): from the cache while fresh, or asked of
+    /// the TSB now (`fresh`).
+    pub(crate) fn labels(&self, fresh: bool) -> Result<Arc<Vec<String>>> {
+        if fresh {
+            self.cache.forget_listing();
+        }
+        self.cache.labels(&self.client)
     }
 
     /// Create a key (`POST /v1/key`) and remember it.

@@ -234,10 +234,11 @@ fn key_plan(ck: &CreateKeyRequest, v: TsbVersion) -> Result<Generate, ApiError> 
 fn asym_spec(a: KeyAlgorithm, ck: &CreateKeyRequest) -> Result<KeySpec, ApiError> {
     match a {
         KeyAlgorithm::Rsa => match ck.key_size {
-            Some(n @ (2048 | 3072 | 4096)) => Ok(KeySpec::Rsa(n)),
+            // The sizes the TSB generates: one table for the module and the emulator.
+            Some(n) if rsa_key_size_supported(n.into()) => Ok(KeySpec::Rsa(n)),
             Some(n) => Err(ApiError::new(
                 codes::KEYSIZE,
-                format!("RSA key size {n} is not supported (2048, 3072, 4096)"),
+                format!("RSA key size {n} is not supported ({RSA_KEY_SIZES:?})"),
             )),
             None => Err(ApiError::new(
                 codes::KEYSIZE,

@@ -4,8 +4,10 @@
 //! `tests/` keep what is about the ABI.
 
 mod kept_outputs;
+mod logins;
 mod lost_answers;
 mod results;
+mod session_objects;
 mod waits;
 
 #[path = "../../../tests/common/direct.rs"]
@@ -49,9 +51,14 @@ pub(super) fn temp_dir(tag: &str) -> PathBuf {
 impl World {
     /// A world whose slot config is the defaults merged with `slot` (a JSON object).
     pub(crate) fn new(slot: serde_json::Value) -> World {
+        World::with_emulator(EmulatorConfig::default(), slot)
+    }
+
+    /// [`World::new`] with an emulator configured by `cfg` (test controls always on).
+    pub(crate) fn with_emulator(cfg: EmulatorConfig, slot: serde_json::Value) -> World {
         let emu = Emulator::start(EmulatorConfig {
             test_controls: true,
-            ..Default::default()
+            ..cfg
         })
         .expect("start emulator");
         let dir = temp_dir("world");
@@ -179,6 +186,18 @@ impl World {
     ) -> Result<Output> {
         sign_init(&self.m, s, key)?;
         sign_again(&self.m, s, data, cap)
+    }
+
+    /// Every key label on the emulator (`GET /v1/key`, behind the module's back).
+    pub(crate) fn tsb_labels(&self) -> Vec<String> {
+        let mut v: Vec<String> = reqwest::blocking::Client::new()
+            .get(format!("{}/v1/key", self.emu.base_url()))
+            .send()
+            .expect("list keys")
+            .json()
+            .expect("key list");
+        v.sort();
+        v
     }
 
     /// ulDeviceError of a session.

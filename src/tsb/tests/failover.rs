@@ -30,7 +30,7 @@ fn reads_and_unsent_requests_move_to_the_next_url() {
     );
     direct::create_key(&other, "k", "p256", None);
     // A read: the dead URL, then the live one; one warn line naming both.
-    let (keys, lines) = crate::log::capture(|| tsb.all_keys());
+    let (keys, lines) = crate::log::capture(|| tsb.all_keys(&|_| true));
     assert_eq!(keys.expect("listed").len(), 1);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
@@ -100,7 +100,7 @@ fn a_5xx_moves_reads_but_not_creating_calls() {
             error_code: None,
         },
     );
-    let keys = tsb.all_keys().expect("listed by the second URL");
+    let keys = tsb.all_keys(&|_| true).expect("listed by the second URL");
     assert_eq!(keys[0].0, "only-on-second");
     assert_eq!(first.count("GET", "/v1/key"), 1);
     assert_eq!(second.request_count("GET", "/v1/key"), 1);
@@ -150,7 +150,7 @@ fn a_request_is_polled_where_it_was_made() {
     };
     // A read fails on A: the slot moves to B, where the request is made.
     a.fault("/v1/key", "GET", 1, status_503.clone());
-    tsb.all_keys().expect("listed");
+    tsb.all_keys(&|_| true).expect("listed");
     direct::create_key(&b, "gated", "p256", Some(&policy_of(&b)));
     let gated = tsb.key("gated").expect("read").expect("exists");
     let digest = crate::mechanism::Hash::Sha256.digest(b"artifact");
@@ -163,7 +163,7 @@ fn a_request_is_polled_where_it_was_made() {
         count: 1,
         action: status_503,
     });
-    tsb.all_keys().expect("listed");
+    tsb.all_keys(&|_| true).expect("listed");
     let st = tsb.request_status(&id).expect("read at B");
     assert_eq!(st.id, id);
     assert_eq!(a.count("GET", &format!("/v1/request/{id}")), 0);

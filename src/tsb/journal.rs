@@ -282,7 +282,7 @@ fn decide(m: &mut BTreeMap<String, Entry>, mark: &Entry, now: u64, sending_for: 
 }
 
 /// Parse a journal file; a missing file is empty, a line that is not an entry is skipped.
-fn read(path: &Path) -> std::io::Result<BTreeMap<String, Entry>> {
+pub(crate) fn read(path: &Path) -> std::io::Result<BTreeMap<String, Entry>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -188,7 +188,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write) -> i32 {
         "tsb-pkcs11-doctor {}: the configuration of tsb-pkcs11 and the TSB it names",
         env!("CARGO_PKG_VERSION")
     ));
-    let Some(config) = config_step(&mut r) else {
+    let Some(config) = config_step(&mut r, opts.config.is_some()) else {
         return r.finish();
     };
     let mut journals: BTreeMap<PathBuf, usize> = BTreeMap::new();
@@ -198,13 +198,14 @@ pub fn run(args: &[OsString], out: &mut dyn Write) -> i32 {
     r.finish()
 }
 
-/// The configuration, loaded by the module's loader; None after a FAIL line.
-fn config_step(r: &mut Report) -> Option<Config> {
+/// The configuration, loaded by the module's loader; None after a FAIL line. `flag`: the file
+/// was named with `--config` (which set TSB_PKCS11_CONFIG).
+fn config_step(r: &mut Report, flag: bool) -> Option<Config> {
     // Names only: the values may be secrets (TSB_PKCS11_TOKEN).
     let set: Vec<String> = std::env::vars_os()
         .filter(|(_, v)| !v.is_empty())
         .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| k.starts_with("TSB_PKCS11_"))
+        .filter(|k| k.starts_with("TSB_PKCS11_") && !(flag && k == "TSB_PKCS11_CONFIG"))
         .collect();
     let config = match Config::load() {
         Ok(c) => c,
@@ -232,7 +233,9 @@ fn config_step(r: &mut Report) -> Option<Config> {
             r.never_show(secret.expose());
         }
     }
-    let how = if std::env::var_os("TSB_PKCS11_CONFIG").is_some_and(|v| !v.is_empty()) {
+    let how = if flag {
+        "named by --config"
+    } else if std::env::var_os("TSB_PKCS11_CONFIG").is_some_and(|v| !v.is_empty()) {
         "named by TSB_PKCS11_CONFIG"
     } else if config.source == "environment" {
         "no file: the slot comes from TSB_PKCS11_URL and the other TSB_PKCS11_* variables"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Debian package of the module and tsb-approve:
+# Builds the Debian package of the module, tsb-pkcs11-doctor and tsb-approve:
 #
 #   scripts/package.sh      ->  target/debian/tsb-pkcs11_<version>-1_<arch>.deb
 #
@@ -36,7 +36,7 @@ target=${CARGO_TARGET_DIR:-target}
 # Debian's PKCS#11 module directory is /usr/lib/<triplet>/pkcs11/, p11-kit's default module path.
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
-section "cargo build --release (module and tsb-approve)"
+section "cargo build --release (module, tsb-pkcs11-doctor and tsb-approve)"
 cargo build --release --locked -p tsb-pkcs11 -p tsb-approve
 
 # cargo-deb cannot compute a destination from dpkg-architecture, so the module is staged under
@@ -61,6 +61,7 @@ echo "$listing"
 for f in "./usr/lib/$multiarch/pkcs11/libtsb_pkcs11.so" \
          ./usr/share/p11-kit/modules/tsb-pkcs11.module \
          ./usr/bin/tsb-approve \
+         ./usr/bin/tsb-pkcs11-doctor \
          ./usr/share/doc/tsb-pkcs11/examples/config.json \
          ./usr/share/doc/tsb-pkcs11/README.md \
          ./usr/share/doc/tsb-pkcs11/copyright; do

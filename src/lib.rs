@@ -7,14 +7,16 @@
 //! (the TSB behind one facade per slot) -> `tsb_models` (the protocol). `mechanism` is the table
 //! of mechanisms, `config` the configuration (read by every layer, reading none), `error` the one
 //! error type with its one mapping to `CK_RV`, and [`vendor`] the constants of the vendor
-//! extension. Only the C ABI and the vendor constants are public: the Rust items below them are
-//! the module's own.
+//! extension. Only the C ABI, the vendor constants and [`doctor::run`] (the `tsb-pkcs11-doctor`
+//! program, which checks a configuration with the module's own loader and client) are public:
+//! the Rust items below them are the module's own.
 
 #![warn(missing_docs)]
 
 mod alloc;
 mod config;
 mod der;
+pub mod doctor;
 mod error;
 pub mod ffi;
 mod log;

@@ -80,6 +80,12 @@ pub(crate) fn init(config_level: Option<&str>, config_file: Option<&str>) {
     }
 }
 
+/// Set the level (None: off), whatever the environment and the config say: for a program that
+/// links the crate and keeps its own output to itself (`tsb-pkcs11-doctor`).
+pub(crate) fn set_level(level: Option<Level>) {
+    LEVEL.store(level.map_or(0, |l| l as u8), Ordering::Relaxed);
+}
+
 /// Whether messages of `level` are written.
 pub(crate) fn enabled(level: Level) -> bool {
     (level as u8) <= LEVEL.load(Ordering::Relaxed)

@@ -671,6 +671,40 @@ mod tests {
         assert!(e.contains("c.json line 1") && e.contains("bogus"), "{e}");
     }
 
+    /// A secret written into the JSON itself (where the file should name a variable or a file)
+    /// is refused with the field and the line, and without repeating it: the line goes to the
+    /// log and to tsb-pkcs11-doctor's report.
+    #[test]
+    fn an_inline_secret_is_refused_without_repeating_it() {
+        for (field, value) in [
+            ("token", "\"eyJinline-token-secret\""),
+            ("key_password", "\"inline-key-password\""),
+            ("key_passwords", "{\"k\": \"inline-label-password\"}"),
+            ("api_keys", "{\"serviceToken\": \"inline-api-key\"}"),
+        ] {
+            let text = format!(
+                "{{\"slots\": [{{\"url\": \"https://a.example\",\n \"{field}\": {value}}}]}}"
+            );
+            let e = Config::parse(&text, Path::new("/etc/c.json"), &env_of(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("/etc/c.json line 2"), "{field}: {e}");
+            assert!(!e.contains("inline"), "{field}: {e}");
+        }
+        let text = "{\"slots\": [{\"url\": \"https://a.example\",\n \"token\": \"eyJx\"}]}";
+        let e = Config::parse(text, Path::new("c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("{\"env\": ") && e.contains("{\"file\": "), "{e}");
+        // A named source's own mistakes keep their message.
+        let text =
+            r#"{"slots": [{"url": "https://a.example", "token": {"env": "T", "bogus": 1}}]}"#;
+        let e = Config::parse(text, Path::new("c.json"), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
     #[test]
     fn env_overrides_first_slot() {
         let text = r#"{"slots": [{"url": "https://a.example", "approval_timeout_s": 5}, {"url": "https://b.example"}]}"#;

@@ -30,16 +30,46 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Where a secret comes from.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// Where a secret comes from: `{"env": "VAR"}` or `{"file": "/path"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SecretSource {
     /// Name of an environment variable holding the secret.
-    #[serde(default)]
     pub(crate) env: Option<String>,
     /// Path of a file holding the secret (surrounding whitespace is trimmed).
-    #[serde(default)]
     pub(crate) file: Option<PathBuf>,
+}
+
+/// The JSON shape of a [`SecretSource`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    file: Option<PathBuf>,
+}
+
+/// Anything but an object is refused with a message that does not repeat what was written:
+/// serde's own message would (`invalid type: string "eyJ...", expected ...`), and a secret written
+/// into the JSON itself would then reach the log and tsb-pkcs11-doctor's report.
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // (The value is wiped when freed: the crate's allocator wipes every block, `crate::alloc`.)
+        let v = serde_json::Value::deserialize(d)?;
+        if !v.is_object() {
+            return Err(serde::de::Error::custom(
+                "a secret is never written in the config itself: give {\"env\": \"VARIABLE\"} \
+                 or {\"file\": \"/path\"} that holds it",
+            ));
+        }
+        // A named source's own mistakes (an unknown key, a number for `env`) keep serde's
+        // message: it repeats only what is there, never a secret.
+        let n = Named::deserialize(&v).map_err(serde::de::Error::custom)?;
+        Ok(SecretSource {
+            env: n.env,
+            file: n.file,
+        })
+    }
 }
 
 pub(super) fn read_secret(

@@ -65,7 +65,7 @@ impl From<&SlotConfig> for ClientSettings {
 }
 
 /// Environment variables through which reqwest finds a proxy for https URLs.
-const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+pub(crate) const PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 
 /// Whether a call may be repeated after a transport failure or a 5xx answer. Calls that create a
 /// request for approvers (or a key) are never retried: repeating them would ask twice.

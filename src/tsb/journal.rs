@@ -202,9 +202,16 @@ impl Journal {
         self.update(|m| decide(m, mark, now, sending_for))
     }
 
-    /// The creating call answered with a request id.
-    pub(crate) fn created(&self, fingerprint: &str, request_id: &str) {
-        self.put(Entry::pending(fingerprint, request_id));
+    /// The creating call of `mark` (this process's `sending` marker) answered with a request
+    /// id: the entry becomes pending, and keeps when the request was asked for, until when it
+    /// can exist and what it is, for the person reading the journal.
+    pub(crate) fn created(&self, mark: &Entry, request_id: &str) {
+        self.put(Entry {
+            since: mark.since,
+            until: mark.until,
+            what: mark.what.clone(),
+            ..Entry::pending(&mark.fingerprint, request_id)
+        });
     }
 
     /// The creating call's answer was lost: `mark` becomes an outcome-unknown marker.
@@ -275,7 +282,7 @@ fn decide(m: &mut BTreeMap<String, Entry>, mark: &Entry, now: u64, sending_for: 
 }
 
 /// Parse a journal file; a missing file is empty, a line that is not an entry is skipped.
-fn read(path: &Path) -> std::io::Result<BTreeMap<String, Entry>> {
+pub(crate) fn read(path: &Path) -> std::io::Result<BTreeMap<String, Entry>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -436,7 +443,7 @@ mod tests {
         // ... and asked again after it.
         let m2 = mark("a", 2000, Some(3000));
         assert!(matches!(j.claim(&m2, 2000, 60), Claim::Send(Some(_))));
-        j.created("a", "req-a");
+        j.created(&m2, "req-a");
         assert_eq!(j.claim(&m2, 2001, 60), Claim::Resume("req-a".into()));
         // A lost answer with a policy that never expires: refused until forgotten.
         let m3 = mark("b", 1000, None);
@@ -455,7 +462,27 @@ mod tests {
         assert_eq!(j.get("d"), None);
         assert_eq!(j.forget_unknown(), 2);
         assert_eq!(j.get("b"), None);
-        assert_eq!(j.get("a"), Some(Entry::pending("a", "req-a")));
+        assert_eq!(
+            j.get("a").and_then(|e| e.request_id),
+            Some("req-a".to_string())
+        );
+    }
+
+    /// A pending request keeps when it was asked for, until when it can exist and what it is,
+    /// so that a person reading the journal (or `tsb-pkcs11-doctor`) sees its age and operation.
+    #[test]
+    fn a_created_request_keeps_its_time_and_operation() {
+        let j = Journal::new(Some(temp("created")));
+        let m = mark("e", 1000, Some(2000));
+        assert_eq!(j.claim(&m, 1000, 60), Claim::Send(None));
+        j.created(&m, "req-e");
+        let e = j.get("e").unwrap();
+        assert_eq!(e.state, State::Pending);
+        assert_eq!(e.request_id.as_deref(), Some("req-e"));
+        assert_eq!((e.since, e.until), (Some(1000), Some(2000)));
+        assert_eq!(e.what.as_deref(), Some("signature with key k"));
+        assert_eq!(e.pid, None);
+        assert_eq!(j.claim(&m, 1001, 60), Claim::Resume("req-e".into()));
     }
 
     #[test]

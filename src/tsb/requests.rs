@@ -333,7 +333,7 @@ impl Tsb {
         );
         (caller.on_request)(&id);
         // Remember at once (journal), so a killed process resumes too.
-        self.requests.journal.created(&fp, &id);
+        self.requests.journal.created(&mark, &id);
         // Just created: no approver can have approved it yet, so the first poll waits one interval.
         let params = wait::WaitParams {
             first_poll_delay: params.poll_interval,
@@ -413,7 +413,8 @@ mod tests {
         let p = dir.join("j.jsonl");
         let _ = std::fs::remove_file(&p);
         let j = Requests::new(Some(p.clone()), false);
-        j.journal.created("fp1", "req-1");
+        j.journal
+            .created(&JournalEntry::pending("fp1", "req-0"), "req-1");
         let j2 = Requests::new(Some(p.clone()), false);
         assert_eq!(
             j2.journal.get("fp1").and_then(|e| e.request_id).as_deref(),

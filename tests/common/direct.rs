@@ -8,6 +8,26 @@ use tsb_emulator::{Emulator, Fault, FaultAction};
 /// `p256`, `p384`, `p521`, `k256`, `ed`. `policy`: an SKA policy (approval-gated key).
 /// Panics unless the emulator answers 201.
 pub fn create_key(emu: &Emulator, label: &str, kind: &str, policy: Option<&serde_json::Value>) {
+    create_key_with(
+        &reqwest::blocking::Client::new(),
+        emu,
+        label,
+        kind,
+        policy,
+        &[],
+    );
+}
+
+/// [`create_key`] through `http` (an HTTPS emulator's client trusts its CA) with these request
+/// headers (an emulator that wants a bearer token or a `keyManagementToken` API key).
+pub fn create_key_with(
+    http: &reqwest::blocking::Client,
+    emu: &Emulator,
+    label: &str,
+    kind: &str,
+    policy: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+) {
     let mut body = match kind {
         "rsa" => serde_json::json!({"algorithm": "RSA", "keySize": 2048,
             "attributes": {"sign": true, "decrypt": true, "unwrap": false, "destroyable": true}}),
@@ -29,11 +49,11 @@ pub fn create_key(emu: &Emulator, label: &str, kind: &str, policy: Option<&serde
     if let Some(p) = policy {
         body["policy"] = p.clone();
     }
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/v1/key", emu.base_url()))
-        .json(&body)
-        .send()
-        .expect("POST /v1/key");
+    let mut req = http.post(format!("{}/v1/key", emu.base_url())).json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().expect("POST /v1/key");
     assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
 }
 

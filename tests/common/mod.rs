@@ -12,6 +12,7 @@ pub mod direct;
 pub mod doors;
 pub mod interop;
 pub mod pe;
+pub mod tls;
 pub mod tools;
 pub mod vendor;
 

@@ -94,6 +94,11 @@ pub const NOT_IN_CONTRACT_MODE: &[Family] = &[
                  checks deletes keys, which contract mode does for its own prefix only",
     },
     Family {
+        path: "tests/doctor.rs",
+        reason: "fault injection (a wrong token, an untrusted certificate, a TSB that never \
+                 answers) on emulators the test starts; the doctor's own run needs no test",
+    },
+    Family {
         path: "tests/tools/",
         reason: "each tool test builds its own in-process emulator world and counts requests; \
                  the module calls they make run in contract mode",

@@ -310,6 +310,22 @@ pub(crate) fn full_data(
     })
 }
 
+/// Whether a slot offers `mech` (C_GetMechanismList, C_GetMechanismInfo) on a TSB of `version`,
+/// known without asking (None: everything is listed, and [`full_data`] refuses at C_SignInit what
+/// the version read then cannot do). Left out is a mechanism whose every use the version refuses:
+/// the raw CKM_RSA_PKCS_PSS sends the caller's digest with a `NONESHA*_WITH_RSA_PSS` name, which
+/// TSBs before 2.2.0 do not know ([`algorithms::signature_algorithm_since`]).
+pub(crate) fn offered_in(mech: CK_MECHANISM_TYPE, version: Option<TsbVersion>) -> bool {
+    let Some(v) = version else { return true };
+    match mech {
+        CKM_RSA_PKCS_PSS => algorithms::is_known_signature_algorithm_in(
+            algorithms::name::NONESHA256_WITH_RSA_PSS,
+            v,
+        ),
+        _ => true,
+    }
+}
+
 /// The TSB `signatureAlgorithm` and payload of a signature: with `full_data` (see [`full_data`])
 /// the data with the hashing name, else the input as the scheme takes it (hashed here already
 /// where the scheme hashes locally). `k` = RSA modulus length in bytes (for the length check).

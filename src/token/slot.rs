@@ -143,10 +143,11 @@ impl Module {
 
     /// C_GetMechanismList: the mechanism table, the same for every slot.
     pub(crate) fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.slot(id)?;
+        let version = self.slot(id)?.tsb.known_version();
         Ok(crate::mechanism::MECHANISMS
             .iter()
             .map(|r| r.mech)
+            .filter(|&m| crate::mechanism::offered_in(m, version))
             .collect())
     }
 
@@ -156,13 +157,15 @@ impl Module {
         id: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<&'static crate::mechanism::MechRow> {
-        self.slot(id)?;
-        crate::mechanism::info(mech).ok_or_else(|| {
-            Error::ck(
-                CKR_MECHANISM_INVALID,
-                format!("mechanism 0x{mech:x} is not supported"),
-            )
-        })
+        let version = self.slot(id)?.tsb.known_version();
+        crate::mechanism::info(mech)
+            .filter(|_| crate::mechanism::offered_in(mech, version))
+            .ok_or_else(|| {
+                Error::ck(
+                    CKR_MECHANISM_INVALID,
+                    format!("mechanism 0x{mech:x} is not supported"),
+                )
+            })
     }
 
     /// The slot of an open session.

@@ -79,6 +79,11 @@ impl Tsb {
         self.version.get(&self.client)
     }
 
+    /// The version known without asking the TSB (configured, or read earlier); None otherwise.
+    pub(crate) fn known_version(&self) -> Option<TsbVersion> {
+        self.version.known()
+    }
+
     /// Set or clear the bearer token given through C_Login (see [`Client::set_login_token`]).
     pub(crate) fn set_login_token(&self, token: Option<Secret>) {
         self.client.set_login_token(token)

@@ -66,7 +66,6 @@ fn raw_handle(h: ObjectHandle) -> CK_OBJECT_HANDLE {
 pub struct World<'a> {
     pub t: &'a Target,
     pub rest: &'a Rest,
-    #[allow(dead_code)] // kept for version-dependent expectations
     pub version: TsbVersion,
     pub pkcs11: Pkcs11,
     pub slot: Slot,
@@ -557,6 +556,14 @@ fn rv_text(rv: CK_RV) -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn sign(w: &World, mech: CK_MECHANISM_TYPE) -> Outcome {
+    if mech == CKM_RSA_PKCS_PSS
+        && !tsb_models::algorithms::is_known_signature_algorithm_in(
+            tsb_models::algorithms::name::NONESHA256_WITH_RSA_PSS,
+            w.version,
+        )
+    {
+        return refused_before_sending(w, mech);
+    }
     let mut done = Vec::new();
     let mut failures = Vec::new();
     for k in &w.keys {
@@ -605,6 +612,48 @@ fn sign(w: &World, mech: CK_MECHANISM_TYPE) -> Outcome {
         "{} signature(s) checked by OpenSSL and C_Verify: {}",
         done.len(),
         done.join("; ")
+    )))
+}
+
+/// A TSB before 2.2.0 knows no `NONESHA*_WITH_RSA_PSS`, so the raw CKM_RSA_PKCS_PSS (a digest
+/// from the caller) cannot be signed there: the module lists it while it has not read the version
+/// yet, and must refuse it with CKR_MECHANISM_INVALID at C_SignInit, before anything is sent.
+fn refused_before_sending(w: &World, mech: CK_MECHANISM_TYPE) -> Outcome {
+    let mut refused = Vec::new();
+    for k in w.keys.iter().filter(|k| k.kind == Kind::Rsa) {
+        for p in mechanisms::sign_plans(mech, k.kind, DATA).unwrap_or_default() {
+            match raw_sign(w.raw, k.raw_private(), p.mech, p.param, &p.input) {
+                Err(CKR_MECHANISM_INVALID) => refused.push(format!("{} over {}", k.label, p.what)),
+                Err(rv) => {
+                    return Err(format!(
+                        "{} over {}: C_Sign {}, want CKR_MECHANISM_INVALID (TSB {} has no \
+                         NONESHA*_WITH_RSA_PSS)",
+                        k.label,
+                        p.what,
+                        rv_text(rv),
+                        w.version
+                    ))
+                }
+                Ok(_) => {
+                    return Err(format!(
+                        "{} over {}: signed, yet TSB {} has no NONESHA*_WITH_RSA_PSS",
+                        k.label, p.what, w.version
+                    ))
+                }
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Err(format!(
+            "no generated RSA key to try {} on",
+            mechanism_name(mech)
+        ));
+    }
+    Ok(Verdict::Pass(format!(
+        "refused with CKR_MECHANISM_INVALID before sending (TSB {} has no \
+         NONESHA*_WITH_RSA_PSS): {}",
+        w.version,
+        refused.join("; ")
     )))
 }
 

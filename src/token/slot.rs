@@ -141,13 +141,11 @@ impl Module {
         Ok(self.slot(id)?.description())
     }
 
-    /// C_GetMechanismList: the mechanism table, the same for every slot.
+    /// C_GetMechanismList: the mechanism table, with the post-quantum mechanisms only where the
+    /// slot's configured TSB version has them (no network I/O: an unknown version lists them).
     pub(crate) fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.slot(id)?;
-        Ok(crate::mechanism::MECHANISMS
-            .iter()
-            .map(|r| r.mech)
-            .collect())
+        let v = self.slot(id)?.config.tsb_version;
+        Ok(crate::mechanism::offered(v).map(|r| r.mech).collect())
     }
 
     /// C_GetMechanismInfo.
@@ -156,8 +154,8 @@ impl Module {
         id: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<&'static crate::mechanism::MechRow> {
-        self.slot(id)?;
-        crate::mechanism::info(mech).ok_or_else(|| {
+        let v = self.slot(id)?.config.tsb_version;
+        crate::mechanism::info(mech, v).ok_or_else(|| {
             Error::ck(
                 CKR_MECHANISM_INVALID,
                 format!("mechanism 0x{mech:x} is not supported"),

@@ -6,6 +6,7 @@
 mod kept_outputs;
 mod logins;
 mod lost_answers;
+mod pqc;
 mod results;
 mod session_objects;
 mod waits;

@@ -5,6 +5,8 @@
 //! (`src/token/tests/pqc.rs`).
 
 mod common;
+#[path = "common/pqc_check.rs"]
+mod pqc_check;
 
 use common::raw::{fns, open_session};
 use common::*;
@@ -157,12 +159,13 @@ isolated!(
         assert_eq!(rv, CKR_OK);
         assert_eq!(env.count("POST", "/v1/sign"), 1);
         assert_eq!(env.count("POST", "/v1/synchronousSign"), 0);
-        let enc =
-            ml_dsa::EncodedVerifyingKey::<ml_dsa::MlDsa44>::try_from(value.as_slice()).unwrap();
-        let vk = ml_dsa::VerifyingKey::<ml_dsa::MlDsa44>::decode(&enc);
-        let sig_rc = ml_dsa::Signature::<ml_dsa::MlDsa44>::try_from(sig.as_slice()).unwrap();
-        assert!(vk.verify_with_context(b"payload", &ctx, &sig_rc));
-        assert!(!vk.verify_with_context(b"payload", b"", &sig_rc));
+        let set = tsb_models::PqcParameterSet::MlDsa44;
+        assert!(pqc_check::rustcrypto_verifies(
+            set, &value, b"payload", &ctx, &sig
+        ));
+        assert!(!pqc_check::rustcrypto_verifies(
+            set, &value, b"payload", b"", &sig
+        ));
         // C_Verify in the module with the same parameter.
         assert_eq!(init(true, s, pubh, &mut ctx), CKR_OK);
         let rv = unsafe {

@@ -11,6 +11,10 @@ use crate::token::{AttrValue, CsrSpec};
 use tsb_emulator::TsbVersion;
 use tsb_models::PqcParameterSet;
 
+#[path = "../../../tests/common/pqc_check.rs"]
+mod pqc_check;
+use pqc_check::rustcrypto_verifies;
+
 fn ul(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attr {
     Attr::new(ty, v.to_ne_bytes().to_vec())
 }
@@ -49,6 +53,19 @@ fn keygen(
             )
         }),
     )
+}
+
+/// A token ML-DSA-44 key pair labelled `label` (no other attributes).
+fn ml_dsa_44(w: &World, s: CK_SESSION_HANDLE, label: &str) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    keygen(
+        w,
+        s,
+        CKM_ML_DSA_KEY_PAIR_GEN,
+        Some(CKP_ML_DSA_44),
+        label,
+        &[],
+    )
+    .expect("key pair")
 }
 
 fn attr(w: &World, s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
@@ -107,48 +124,6 @@ fn verify(
     };
     w.m.with_session(s, |sess| w.m.verify_init(sess, mech, &params, key))?;
     w.m.with_operation(s, OpKind::Verify, |sess| w.m.verify(sess, Some(data), sig))
-}
-
-/// RustCrypto's verdict (the second implementation).
-fn rustcrypto_verifies(
-    set: PqcParameterSet,
-    pk: &[u8],
-    msg: &[u8],
-    ctx: &[u8],
-    sig: &[u8],
-) -> bool {
-    use PqcParameterSet::*;
-    macro_rules! ml {
-        ($p:ty) => {{
-            let Ok(enc) = ml_dsa::EncodedVerifyingKey::<$p>::try_from(pk) else {
-                return false;
-            };
-            let vk = ml_dsa::VerifyingKey::<$p>::decode(&enc);
-            match ml_dsa::Signature::<$p>::try_from(sig) {
-                Ok(s) => vk.verify_with_context(msg, ctx, &s),
-                Err(_) => false,
-            }
-        }};
-    }
-    macro_rules! slh {
-        ($p:ty) => {{
-            let Ok(vk) = slh_dsa::VerifyingKey::<$p>::try_from(pk) else {
-                return false;
-            };
-            match slh_dsa::Signature::<$p>::try_from(sig) {
-                Ok(s) => vk.try_verify_with_context(msg, ctx, &s).is_ok(),
-                Err(_) => false,
-            }
-        }};
-    }
-    match set {
-        MlDsa44 => ml!(ml_dsa::MlDsa44),
-        MlDsa65 => ml!(ml_dsa::MlDsa65),
-        MlDsa87 => ml!(ml_dsa::MlDsa87),
-        SlhDsaSha2_128f => slh!(slh_dsa::Sha2_128f),
-        SlhDsaShake128f => slh!(slh_dsa::Shake128f),
-        other => panic!("no RustCrypto check wired for {other:?}"),
-    }
 }
 
 /// Key pairs of every ML-DSA parameter set and an SLH-DSA one: the objects PKCS#11 3.2
@@ -382,15 +357,7 @@ fn approval_gated_signature_is_sent_once() {
 fn a_bad_signature_from_the_tsb_is_refused() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
-    let (_, private) = keygen(
-        &w,
-        s,
-        CKM_ML_DSA_KEY_PAIR_GEN,
-        Some(CKP_ML_DSA_44),
-        "bad-pq",
-        &[],
-    )
-    .unwrap();
+    let (_, private) = ml_dsa_44(&w, s, "bad-pq");
     let len = PqcParameterSet::MlDsa44.signature_len();
     use base64::Engine as _;
     for bad in [vec![0u8; len], vec![1u8; len - 1]] {
@@ -415,15 +382,7 @@ fn a_bad_signature_from_the_tsb_is_refused() {
 fn unkeepable_parameters_are_refused() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
-    let (_, private) = keygen(
-        &w,
-        s,
-        CKM_ML_DSA_KEY_PAIR_GEN,
-        Some(CKP_ML_DSA_44),
-        "params-pq",
-        &[],
-    )
-    .unwrap();
+    let (_, private) = ml_dsa_44(&w, s, "params-pq");
     for (hedge, len) in [
         (CKH_HEDGE_REQUIRED, 0),
         (CKH_DETERMINISTIC_REQUIRED, 3),
@@ -501,15 +460,7 @@ fn older_tsbs_have_no_post_quantum_keys() {
 fn no_csr_with_a_post_quantum_key() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
-    let (_, private) = keygen(
-        &w,
-        s,
-        CKM_ML_DSA_KEY_PAIR_GEN,
-        Some(CKP_ML_DSA_44),
-        "csr-pq",
-        &[],
-    )
-    .unwrap();
+    let (_, private) = ml_dsa_44(&w, s, "csr-pq");
     w.emu.reset_counts();
     let spec = CsrSpec {
         subject: vec![("commonName", "pq".into())],

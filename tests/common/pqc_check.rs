@@ -1,7 +1,7 @@
 //! The second ML-DSA / SLH-DSA implementation of the tests: RustCrypto's `ml-dsa` and `slh-dsa`
 //! (other authors than the `fips204` / `fips205` crates the emulator signs and the module
 //! verifies with). Included by path where needed (not from `common`: its generic code would be
-//! compiled into every test binary).
+//! compiled into every test binary), also by the emulator's `tests/pqc.rs`.
 
 use tsb_models::PqcParameterSet;
 
@@ -42,8 +42,10 @@ pub fn rustcrypto_verifies(
         MlDsa44 => ml!(ml_dsa::MlDsa44),
         MlDsa65 => ml!(ml_dsa::MlDsa65),
         MlDsa87 => ml!(ml_dsa::MlDsa87),
+        SlhDsaSha2_128s => slh!(slh_dsa::Sha2_128s),
         SlhDsaSha2_128f => slh!(slh_dsa::Sha2_128f),
         SlhDsaShake128f => slh!(slh_dsa::Shake128f),
+        SlhDsaSha2_192f => slh!(slh_dsa::Sha2_192f),
         other => panic!("no RustCrypto check wired for {other:?}"),
     }
 }

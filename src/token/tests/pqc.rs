@@ -398,6 +398,14 @@ fn unkeepable_parameters_are_refused() {
     }
 }
 
+/// The four post-quantum mechanisms.
+const PQC_MECHANISMS: [CK_MECHANISM_TYPE; 4] = [
+    CKM_ML_DSA_KEY_PAIR_GEN,
+    CKM_ML_DSA,
+    CKM_SLH_DSA_KEY_PAIR_GEN,
+    CKM_SLH_DSA,
+];
+
 /// A TSB older than 2.2.0 has no post-quantum keys: the mechanisms are not listed, and a key
 /// pair is refused before anything is sent.
 #[test]
@@ -411,12 +419,7 @@ fn older_tsbs_have_no_post_quantum_keys() {
     );
     let s = w.session();
     let list = w.m.mechanism_list(0).unwrap();
-    for mech in [
-        CKM_ML_DSA_KEY_PAIR_GEN,
-        CKM_ML_DSA,
-        CKM_SLH_DSA_KEY_PAIR_GEN,
-        CKM_SLH_DSA,
-    ] {
+    for mech in PQC_MECHANISMS {
         assert!(!list.contains(&mech), "0x{mech:x}");
         assert_eq!(rv(w.m.mechanism_info(0, mech)), CKR_MECHANISM_INVALID);
     }
@@ -441,12 +444,7 @@ fn older_tsbs_have_no_post_quantum_keys() {
     ] {
         let w = World::new(version);
         let list = w.m.mechanism_list(0).unwrap();
-        for mech in [
-            CKM_ML_DSA_KEY_PAIR_GEN,
-            CKM_ML_DSA,
-            CKM_SLH_DSA_KEY_PAIR_GEN,
-            CKM_SLH_DSA,
-        ] {
+        for mech in PQC_MECHANISMS {
             assert!(list.contains(&mech), "0x{mech:x}");
         }
         let info = w.m.mechanism_info(0, CKM_ML_DSA).unwrap();

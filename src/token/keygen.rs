@@ -348,6 +348,13 @@ pub(crate) fn build(
         ));
     }
     let unwrap = unwrap.unwrap_or(false);
+    // ML-DSA and SLH-DSA are signature algorithms: nothing to unwrap or derive with.
+    if pqc.is_some() && (unwrap || derive == Some(true)) {
+        return Err(Error::ck(
+            CKR_TEMPLATE_INCONSISTENT,
+            "ML-DSA and SLH-DSA keys only sign (no CKA_UNWRAP, no CKA_DERIVE)",
+        ));
+    }
     // Sign is the default use: tools that send neither flag want a signing key.
     let sign = sign.unwrap_or(!decrypt && !unwrap);
     if !sign && !decrypt && !unwrap {

@@ -233,6 +233,19 @@ fn key_pair_templates_are_checked_before_anything_is_sent() {
     )
     .unwrap_err();
     assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
+    // Signature keys only sign: no unwrapping, no derivation.
+    for flag in [CKA_UNWRAP, CKA_DERIVE] {
+        let e = keygen(
+            &w,
+            s,
+            CKM_SLH_DSA_KEY_PAIR_GEN,
+            Some(CKP_SLH_DSA_SHA2_128F),
+            "unwrapping",
+            &[a(CKA_SIGN, &[1]), a(flag, &[1])],
+        )
+        .unwrap_err();
+        assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT, "0x{flag:x}");
+    }
     assert_eq!(w.count("POST", "/v1/key"), 0);
 }
 

@@ -22,6 +22,7 @@ pub mod ffi;
 mod log;
 mod mechanism;
 mod panic_hook;
+mod pkcs11_v32;
 mod token;
 mod tsb;
 mod util;

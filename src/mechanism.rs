@@ -4,10 +4,11 @@
 //! so they list exactly what the module does.
 
 mod hash;
+pub(crate) mod pqc;
 mod table;
 
 pub(crate) use hash::{Hash, Hasher};
-pub(crate) use table::{info, MechRow, MECHANISMS};
+pub(crate) use table::{info, offered, MechRow};
 
 use crate::config::FullData;
 use crate::der;
@@ -16,10 +17,13 @@ use cryptoki_sys::*;
 use tsb_models::algorithms::{self, Cipher, Input, Scheme};
 use tsb_models::TsbVersion;
 
-/// Key families: the TSB's key algorithms (RSA, EC, ED).
-pub(crate) use tsb_models::KeyAlgorithm as Family;
+/// Key families: the TSB's key algorithms (RSA, EC, ED) and the post-quantum ones.
+pub(crate) use crate::tsb::key::KeyFamily as Family;
 
 /// What a signature mechanism does.
+// The PQC variant holds its context (up to 255 bytes) inline so the scheme stays `Copy` (the
+// remote operation's mechanism is): one per operation, so the size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SignScheme {
     /// PKCS#1 v1.5. `hash` None = CKM_RSA_PKCS (input is a DigestInfo, or raw data).
@@ -42,6 +46,13 @@ pub(crate) enum SignScheme {
     },
     /// Pure Ed25519.
     EdDsa,
+    /// Pure ML-DSA or SLH-DSA with a context (CKM_ML_DSA, CKM_SLH_DSA: see [`pqc`]).
+    Pqc {
+        /// Which one.
+        family: tsb_models::PqcFamily,
+        /// The context string, empty without one.
+        context: pqc::Context,
+    },
 }
 
 impl SignScheme {
@@ -51,6 +62,7 @@ impl SignScheme {
             SignScheme::RsaPkcs1 { .. } | SignScheme::RsaPss { .. } => Family::Rsa,
             SignScheme::Ecdsa { .. } => Family::Ec,
             SignScheme::EdDsa => Family::Ed,
+            SignScheme::Pqc { family, .. } => Family::Pqc(family),
         }
     }
     /// The hash the module applies to the input before signing, if any.
@@ -99,14 +111,33 @@ pub(crate) enum MechParams {
     Oaep(OaepParams),
     /// Parameter bytes of another kind (e.g. CK_EDDSA_PARAMS), length only checked.
     Other(usize),
+    /// CK_SIGN_ADDITIONAL_CONTEXT (PKCS#11 3.2), of CKM_ML_DSA and CKM_SLH_DSA.
+    SignContext {
+        /// `hedgeVariant` (CKH_*).
+        hedge: CK_ULONG,
+        /// The context bytes (length checked by `pqc::sign_scheme`).
+        context: Vec<u8>,
+    },
 }
 
 fn param_invalid(msg: &str) -> Error {
     Error::ck(CKR_MECHANISM_PARAM_INVALID, msg)
 }
 
+/// Resolve a verification mechanism with its parameters: as [`sign_scheme`], but the hedge
+/// variant of a CK_SIGN_ADDITIONAL_CONTEXT is ignored (PKCS#11 3.2 §6.67.5).
+pub(crate) fn verify_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
+    match pqc::sign_scheme(mech, params, false) {
+        Some(r) => r,
+        None => sign_scheme(mech, params),
+    }
+}
+
 /// Resolve a signature mechanism with its parameters.
 pub(crate) fn sign_scheme(mech: CK_MECHANISM_TYPE, params: &MechParams) -> Result<SignScheme> {
+    if let Some(r) = pqc::sign_scheme(mech, params, true) {
+        return r;
+    }
     let pss_hash = |hash: Hash, params: &MechParams, prehashed: bool| -> Result<SignScheme> {
         match params {
             MechParams::Pss(p) => {
@@ -221,6 +252,7 @@ fn tsb_scheme(scheme: SignScheme) -> Scheme {
         SignScheme::RsaPss { .. } => Scheme::RsaPss,
         SignScheme::Ecdsa { .. } => Scheme::Ecdsa,
         SignScheme::EdDsa => Scheme::EdDsa,
+        SignScheme::Pqc { .. } => Scheme::Other,
     }
 }
 
@@ -314,8 +346,12 @@ pub(crate) fn full_data(
 /// known without asking (None: everything is listed, and [`full_data`] refuses at C_SignInit what
 /// the version read then cannot do). Left out is a mechanism whose every use the version refuses:
 /// the raw CKM_RSA_PKCS_PSS sends the caller's digest with a `NONESHA*_WITH_RSA_PSS` name, which
-/// TSBs before 2.2.0 do not know ([`algorithms::signature_algorithm_since`]).
+/// TSBs before 2.2.0 do not know ([`algorithms::signature_algorithm_since`]); and the
+/// post-quantum mechanisms before 2.2.0 ([`pqc::listed`]).
 pub(crate) fn offered_in(mech: CK_MECHANISM_TYPE, version: Option<TsbVersion>) -> bool {
+    if !pqc::listed(mech, version) {
+        return false;
+    }
     let Some(v) = version else { return true };
     match mech {
         CKM_RSA_PKCS_PSS => algorithms::is_known_signature_algorithm_in(
@@ -396,6 +432,8 @@ pub(crate) fn tsb_sign_request(
             Ok((algorithms::name::NONE_WITH_ECDSA.into(), input.to_vec()))
         }
         SignScheme::EdDsa => Ok((algorithms::name::EDDSA.into(), input.to_vec())),
+        // The message itself (pure ML-DSA / SLH-DSA sign the message, not a digest).
+        SignScheme::Pqc { family, .. } => Ok((pqc::tsb_name(family).into(), input.to_vec())),
     }
 }
 
@@ -471,6 +509,17 @@ pub(crate) fn signature_to_pkcs11(
                             sig.len()
                         ))
                     })
+            }
+        }
+        // The raw FIPS 204 / FIPS 205 encoding (S2 `pqc.md`), of the parameter set's length.
+        Family::Pqc(_) => {
+            if sig.len() == out_len {
+                Ok(sig)
+            } else {
+                Err(Error::Transport(format!(
+                    "TSB returned a post-quantum signature of {} bytes, not {out_len}",
+                    sig.len()
+                )))
             }
         }
         Family::Rsa => {
@@ -602,7 +651,7 @@ mod tests {
                 prehashed: false
             }
         );
-        assert!(MECHANISMS.iter().any(|m| m.mech == CKM_SHA1_RSA_PKCS_PSS));
+        assert!(offered(None).any(|m| m.mech == CKM_SHA1_RSA_PKCS_PSS));
         for mode in [FullData::Auto, FullData::Always, FullData::Never] {
             assert!(full_data(s, false, mode, || Some(TsbVersion::V2_2_0)).unwrap());
         }

@@ -3,6 +3,11 @@
 //! with RustCrypto's `ml-dsa` / `slh-dsa`, not the `fips204` / `fips205` crates that made it.
 
 mod common;
+// Verify with RustCrypto (`ml-dsa`, `slh-dsa`), independently of the emulator's crates: the
+// check the module's tests use too.
+#[path = "../../tests/common/pqc_check.rs"]
+mod pqc_check;
+use pqc_check::rustcrypto_verifies;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -28,48 +33,6 @@ fn raw_public_key(spki_b64: &str, set: PqcParameterSet) -> Vec<u8> {
     let raw = spki.subject_public_key.raw_bytes().to_vec();
     assert_eq!(raw.len(), set.public_key_len(), "{}", set.name());
     raw
-}
-
-/// Verify with RustCrypto (`ml-dsa`, `slh-dsa`), independently of the emulator's crates.
-fn rustcrypto_verifies(
-    set: PqcParameterSet,
-    pk: &[u8],
-    msg: &[u8],
-    ctx: &[u8],
-    sig: &[u8],
-) -> bool {
-    use PqcParameterSet::*;
-    macro_rules! ml {
-        ($p:ty) => {{
-            let Ok(enc) = ml_dsa::EncodedVerifyingKey::<$p>::try_from(pk) else {
-                return false;
-            };
-            let vk = ml_dsa::VerifyingKey::<$p>::decode(&enc);
-            match ml_dsa::Signature::<$p>::try_from(sig) {
-                Ok(s) => vk.verify_with_context(msg, ctx, &s),
-                Err(_) => false,
-            }
-        }};
-    }
-    macro_rules! slh {
-        ($p:ty) => {{
-            let vk = slh_dsa::VerifyingKey::<$p>::try_from(pk).unwrap();
-            match slh_dsa::Signature::<$p>::try_from(sig) {
-                Ok(s) => vk.try_verify_with_context(msg, ctx, &s).is_ok(),
-                Err(_) => false,
-            }
-        }};
-    }
-    match set {
-        MlDsa44 => ml!(ml_dsa::MlDsa44),
-        MlDsa65 => ml!(ml_dsa::MlDsa65),
-        MlDsa87 => ml!(ml_dsa::MlDsa87),
-        SlhDsaSha2_128s => slh!(slh_dsa::Sha2_128s),
-        SlhDsaSha2_128f => slh!(slh_dsa::Sha2_128f),
-        SlhDsaShake128f => slh!(slh_dsa::Shake128f),
-        SlhDsaSha2_192f => slh!(slh_dsa::Sha2_192f),
-        other => panic!("no RustCrypto check wired for {other:?}"),
-    }
 }
 
 fn sign_sync(env: &Env, key: &str, alg: &str, msg: &[u8]) -> (u16, Value) {

@@ -41,6 +41,12 @@ pub struct SignRequest {
     pub meta_data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_data_signature: Option<String>,
+    /// Base64 context string of ML-DSA and SLH-DSA (at most 255 bytes, FIPS 204 §5.2 / FIPS 205
+    /// §10.2): "context bytes for ML-DSA & SLH-DSA" in S3 `dto/tsb/request/SignRequestDto.java`
+    /// @08bfdf25 (TSB 2.2.0). Only the asynchronous `/v1/sign` takes it: S3's
+    /// `SynchronousSignRequestDto.java` has no such field, so it is never sent there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// Body of the sign endpoints: `{"signRequest": {...}, "requestSignature": ...}`.

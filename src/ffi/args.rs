@@ -301,6 +301,40 @@ pub(crate) unsafe fn read_mechanism(
                 MechParams::Other(plen)
             }
         }
+        crate::pkcs11_v32::CKM_ML_DSA | crate::pkcs11_v32::CKM_SLH_DSA => {
+            use crate::pkcs11_v32::CK_SIGN_ADDITIONAL_CONTEXT;
+            if plen != std::mem::size_of::<CK_SIGN_ADDITIONAL_CONTEXT>() {
+                return Err(invalid("CK_SIGN_ADDITIONAL_CONTEXT"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let sc =
+                unsafe { (m.pParameter as *const CK_SIGN_ADDITIONAL_CONTEXT).read_unaligned() };
+            // Longer than FIPS 204/205 allow: refused (not read) by the mechanism layer; the
+            // length is kept so the message can say so.
+            if sc.ulContextLen as usize > crate::mechanism::pqc::MAX_CONTEXT {
+                return Err(Error::ck(
+                    CKR_MECHANISM_PARAM_INVALID,
+                    format!(
+                        "a context of {} bytes: FIPS 204/205 allow at most {}",
+                        sc.ulContextLen,
+                        crate::mechanism::pqc::MAX_CONTEXT
+                    ),
+                ));
+            }
+            // SAFETY: the caller's parameter names its context bytes and their length.
+            let context = unsafe { slice(sc.pContext as *const u8, sc.ulContextLen) }
+                .map_err(|_| {
+                    Error::ck(
+                        CKR_MECHANISM_PARAM_INVALID,
+                        "CK_SIGN_ADDITIONAL_CONTEXT: NULL pContext with a non-zero ulContextLen",
+                    )
+                })?
+                .to_vec();
+            MechParams::SignContext {
+                hedge: sc.hedgeVariant,
+                context,
+            }
+        }
         _ => MechParams::Other(plen),
     };
     Ok((m.mechanism, params))

@@ -2,6 +2,7 @@
 //! module does, with key sizes and flags.
 
 use cryptoki_sys::*;
+use tsb_models::TsbVersion;
 
 /// One row of the mechanism table.
 #[derive(Debug, Clone, Copy)]
@@ -197,7 +198,16 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
     },
 ];
 
-/// Look a mechanism up.
-pub(crate) fn info(mech: CK_MECHANISM_TYPE) -> Option<&'static MechRow> {
-    MECHANISMS.iter().find(|r| r.mech == mech)
+/// Every mechanism a slot whose TSB version is `v` (None: not known) offers: the table above and
+/// the post-quantum rows, without what `v` is known not to do ([`super::offered_in`]).
+pub(crate) fn offered(v: Option<TsbVersion>) -> impl Iterator<Item = &'static MechRow> {
+    MECHANISMS
+        .iter()
+        .chain(super::pqc::ROWS.iter())
+        .filter(move |r| super::offered_in(r.mech, v))
+}
+
+/// Look a mechanism up among those [`offered`] on TSB version `v`.
+pub(crate) fn info(mech: CK_MECHANISM_TYPE, v: Option<TsbVersion>) -> Option<&'static MechRow> {
+    offered(v).find(|r| r.mech == mech)
 }

@@ -15,6 +15,7 @@ pub(crate) fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
         PublicKey::Rsa { .. } => CKK_RSA,
         PublicKey::Ec { .. } => CKK_EC,
         PublicKey::Ed25519 { .. } => CKK_EC_EDWARDS,
+        PublicKey::Pqc { set, .. } => crate::pkcs11_v32::key_type(set.family()),
     }
 }
 
@@ -24,6 +25,7 @@ pub(crate) fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
         PublicKey::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
         PublicKey::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
         PublicKey::Ed25519 { .. } => CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        PublicKey::Pqc { set, .. } => crate::pkcs11_v32::key_pair_gen(set.family()),
     }
 }
 
@@ -32,7 +34,7 @@ pub(crate) fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
     match p {
         PublicKey::Ec { curve, .. } => der::oid(curve.oid()),
         PublicKey::Ed25519 { .. } => der::oid(ED25519_OID),
-        PublicKey::Rsa { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } => None,
     }
 }
 
@@ -42,7 +44,7 @@ pub(crate) fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
         PublicKey::Ec { point, .. } | PublicKey::Ed25519 { point } => {
             Some(der::octet_string(point))
         }
-        PublicKey::Rsa { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } => None,
     }
 }
 
@@ -140,6 +142,9 @@ impl ObjectView {
             ObjectView::Private(k) | ObjectView::Public(k) => {
                 let private = matches!(self, ObjectView::Private(_));
                 let p = &k.public;
+                if let Some(v) = super::pqc::attribute(p, ty, private) {
+                    return v;
+                }
                 match ty {
                     CKA_LABEL => Value(k.label.as_bytes().to_vec()),
                     CKA_ID => Value(k.id.clone()),

@@ -54,6 +54,8 @@ pub(crate) fn default_signature_algorithm(family: Family) -> &'static str {
         Family::Rsa => tsb_models::algorithms::name::SHA256_WITH_RSA,
         Family::Ec => tsb_models::algorithms::name::SHA256_WITH_ECDSA,
         Family::Ed => tsb_models::algorithms::name::EDDSA,
+        // Never sent: certificates with post-quantum keys are refused (`pqc::refuse_certificates`).
+        Family::Pqc(f) => crate::mechanism::pqc::tsb_name(f),
     }
 }
 
@@ -180,6 +182,7 @@ impl Module {
         algorithm: &Option<String>,
     ) -> Result<(Arc<KeyInfo>, String)> {
         let key = self.key_object(session, h, ObjClass::Private)?;
+        super::pqc::refuse_certificates(&key)?;
         if !key.sign {
             return Err(Error::ck(
                 CKR_KEY_FUNCTION_NOT_PERMITTED,

@@ -117,10 +117,13 @@ pub(crate) fn build(
     prefix: &str,
     default_policy: Option<&Policy>,
 ) -> Result<KeyGenRequest> {
-    let (algorithm, key_type) = match mech {
+    // ML-DSA / SLH-DSA: the `algorithm` is the parameter set's name, from CKA_PARAMETER_SET.
+    let pqc = crate::mechanism::pqc::key_pair_gen_family(mech);
+    let (mut algorithm, key_type) = match mech {
         CKM_RSA_PKCS_KEY_PAIR_GEN => (KeyAlgorithm::Rsa.name(), CKK_RSA),
         CKM_EC_KEY_PAIR_GEN => (KeyAlgorithm::Ec.name(), CKK_EC),
         CKM_EC_EDWARDS_KEY_PAIR_GEN => (KeyAlgorithm::Ed.name(), CKK_EC_EDWARDS),
+        _ if pqc.is_some() => ("", pqc.map(crate::pkcs11_v32::key_type).unwrap_or_default()),
         _ => {
             return Err(Error::ck(
                 CKR_MECHANISM_INVALID,
@@ -141,6 +144,8 @@ pub(crate) fn build(
     let mut extractable = None;
     let mut token = None;
     let mut public_token = None;
+    // CKA_PARAMETER_SET of the (public, private) templates.
+    let mut parameter_set: (Option<CK_ULONG>, Option<CK_ULONG>) = (None, None);
 
     let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
         let v = a.as_utf8()?.to_string();
@@ -220,7 +225,15 @@ pub(crate) fn build(
                         ));
                     }
                 }
-                CKA_EC_PARAMS if !is_private && key_type != CKK_RSA => {
+                t if t == crate::pkcs11_v32::CKA_PARAMETER_SET && pqc.is_some() => {
+                    let v = Some(a.as_ulong()?);
+                    if is_private {
+                        parameter_set.1 = v;
+                    } else {
+                        parameter_set.0 = v;
+                    }
+                }
+                CKA_EC_PARAMS if !is_private && matches!(key_type, CKK_EC | CKK_EC_EDWARDS) => {
                     curve_oid = Some(parse_ec_params(&a.value, key_type == CKK_EC_EDWARDS)?);
                 }
                 CKA_VERIFY | CKA_ENCRYPT | CKA_WRAP if !is_private => {
@@ -307,6 +320,9 @@ pub(crate) fn build(
     };
     // Labels the TSB (or a path it travels) may not take are refused before any request.
     super::label::validate(&tsb_label)?;
+    if let Some(family) = pqc {
+        algorithm = super::pqc::parameter_set(family, parameter_set.0, parameter_set.1)?.name();
+    }
     match key_type {
         CKK_RSA if key_size.is_none() => {
             return Err(Error::ck(
@@ -332,6 +348,13 @@ pub(crate) fn build(
         ));
     }
     let unwrap = unwrap.unwrap_or(false);
+    // ML-DSA and SLH-DSA are signature algorithms: nothing to unwrap or derive with.
+    if pqc.is_some() && (unwrap || derive == Some(true)) {
+        return Err(Error::ck(
+            CKR_TEMPLATE_INCONSISTENT,
+            "ML-DSA and SLH-DSA keys only sign (no CKA_UNWRAP, no CKA_DERIVE)",
+        ));
+    }
     // Sign is the default use: tools that send neither flag want a signing key.
     let sign = sign.unwrap_or(!decrypt && !unwrap);
     if !sign && !decrypt && !unwrap {
@@ -410,6 +433,15 @@ impl Module {
                 CKR_SESSION_READ_ONLY,
                 "a token key pair needs a read/write session",
             ));
+        }
+        // Post-quantum keys on a TSB known to be too old: refused here, with its line.
+        if let Some(set) = req
+            .body
+            .algorithm
+            .as_deref()
+            .and_then(tsb_models::PqcParameterSet::from_name_or_oid)
+        {
+            super::pqc::check_version(set, slot.tsb.version())?;
         }
         // A key that exists already: the TSB's 608, whose remedy says to choose another label.
         let key = slot.tsb.create_key(&req.body, prefix)?;

@@ -85,6 +85,21 @@ pub(crate) fn verify(p: &PublicKey, scheme: SignScheme, input: &[u8], sig: &[u8]
             };
             Ok(vk.verify_strict(input, &sig).is_ok())
         }
+        SignScheme::Pqc { context, .. } => {
+            let PublicKey::Pqc { set, key } = p else {
+                return Err(Error::ck(
+                    CKR_KEY_TYPE_INCONSISTENT,
+                    "not an ML-DSA or SLH-DSA key",
+                ));
+            };
+            Ok(super::pqc::verify(
+                *set,
+                key,
+                input,
+                context.as_slice(),
+                sig,
+            ))
+        }
     }
 }
 

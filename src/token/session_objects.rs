@@ -96,6 +96,9 @@ const KEY_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_PUBLIC_EXPONENT,
     CKA_EC_PARAMS,
     CKA_EC_POINT,
+    // ML-DSA / SLH-DSA (`pqc.rs`): the parameter set, and the raw public key on the public half.
+    crate::pkcs11_v32::CKA_PARAMETER_SET,
+    CKA_VALUE,
     CKA_SIGN,
     CKA_DECRYPT,
     CKA_UNWRAP,

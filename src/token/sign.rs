@@ -37,7 +37,13 @@ impl RemoteMech for Signing {
         crate::panic_hook::panic_point("remote-op");
         let (alg, payload) =
             mechanism::tsb_sign_request(scheme, input, key.public.modulus_len(), self.full_data)?;
-        let sig = session.as_caller(|caller| slot.tsb.sign(key, &alg, &payload, caller))?;
+        let sig = session.as_caller(|caller| match scheme {
+            // A context goes only where the TSB takes one (`tsb::pqc`): never dropped.
+            SignScheme::Pqc { context, .. } if !context.as_slice().is_empty() => slot
+                .tsb
+                .sign_with_context(key, &alg, &payload, context.as_slice(), caller),
+            _ => slot.tsb.sign(key, &alg, &payload, caller),
+        })?;
         // The check takes what the scheme signs: the digest for the hashing mechanisms.
         let digest = match (self.full_data, scheme.local_hash()) {
             (true, Some(h)) => h.digest(input),

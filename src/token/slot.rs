@@ -141,14 +141,11 @@ impl Module {
         Ok(self.slot(id)?.description())
     }
 
-    /// C_GetMechanismList: the mechanism table, the same for every slot.
+    /// C_GetMechanismList: the mechanism table, without what the slot's TSB version (configured,
+    /// or read earlier: no network I/O here) is known not to do ([`crate::mechanism::offered_in`]).
     pub(crate) fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        let version = self.slot(id)?.tsb.known_version();
-        Ok(crate::mechanism::MECHANISMS
-            .iter()
-            .map(|r| r.mech)
-            .filter(|&m| crate::mechanism::offered_in(m, version))
-            .collect())
+        let v = self.slot(id)?.tsb.known_version();
+        Ok(crate::mechanism::offered(v).map(|r| r.mech).collect())
     }
 
     /// C_GetMechanismInfo.
@@ -157,15 +154,13 @@ impl Module {
         id: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<&'static crate::mechanism::MechRow> {
-        let version = self.slot(id)?.tsb.known_version();
-        crate::mechanism::info(mech)
-            .filter(|_| crate::mechanism::offered_in(mech, version))
-            .ok_or_else(|| {
-                Error::ck(
-                    CKR_MECHANISM_INVALID,
-                    format!("mechanism 0x{mech:x} is not supported"),
-                )
-            })
+        let v = self.slot(id)?.tsb.known_version();
+        crate::mechanism::info(mech, v).ok_or_else(|| {
+            Error::ck(
+                CKR_MECHANISM_INVALID,
+                format!("mechanism 0x{mech:x} is not supported"),
+            )
+        })
     }
 
     /// The slot of an open session.

@@ -30,7 +30,7 @@ impl Module {
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
         self.start(session, || {
-            let scheme = mechanism::sign_scheme(mech, params)?;
+            let scheme = mechanism::verify_scheme(mech, params)?;
             let key = self.operation_key(session, key, scheme.family(), KeyUse::Verify)?;
             Ok(VerifyOp {
                 key,

@@ -81,9 +81,10 @@ impl KeyCache {
                     // shown; a key of a type it offers whose data cannot be read is a bad key:
                     // skipped, with a warning.
                     let offered = a.algorithm.as_deref().is_some_and(|alg| {
-                        tsb_models::KeyAlgorithm::ALL
-                            .iter()
-                            .any(|o| o.name().eq_ignore_ascii_case(alg))
+                        matches!(
+                            tsb_models::KeyType::from_name_or_oid(alg),
+                            Some(tsb_models::KeyType::Asymmetric(_) | tsb_models::KeyType::Pqc(_))
+                        )
                     });
                     let level = if offered { Level::Warn } else { Level::Debug };
                     crate::log!(level, "key {} is skipped: {e}", short(tsb_label));

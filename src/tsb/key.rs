@@ -7,9 +7,23 @@ use crate::error::{Error, Result};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use std::time::Duration;
-use tsb_models::{KeyAlgorithm, KeyAttributes, Policy};
+use tsb_models::{KeyAlgorithm, KeyAttributes, Policy, PqcFamily, PqcParameterSet};
 
 pub(crate) use tsb_models::{Curve, ED25519_OID};
+
+/// A key's family: what a mechanism must fit. The classical ones are the TSB's key algorithms;
+/// the post-quantum ones one each (a parameter set does not change the mechanism).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyFamily {
+    /// RSA.
+    Rsa,
+    /// EC (ECDSA).
+    Ec,
+    /// Ed25519.
+    Ed,
+    /// ML-DSA or SLH-DSA.
+    Pqc(PqcFamily),
+}
 
 /// Public key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +44,12 @@ pub(crate) enum PublicKey {
     Ed25519 {
         /// 32 bytes.
         point: Vec<u8>,
+    },
+    /// ML-DSA or SLH-DSA public key.
+    Pqc {
+        set: PqcParameterSet,
+        /// The raw FIPS 204 / FIPS 205 public key (the SPKI's BIT STRING).
+        key: Vec<u8>,
     },
 }
 
@@ -76,16 +96,37 @@ impl PublicKey {
                     point: key_bits.to_vec(),
                 })
             }
-            None => Err(bad(&format!("unsupported algorithm {alg_oid}"))),
+            // ML-DSA / SLH-DSA: the parameter set's OID with no parameters, the raw key as the
+            // BIT STRING (as S2 `pqc.md`'s printed keys decode; RFC 9881 §4, RFC 9909 §4).
+            None => match PqcParameterSet::from_name_or_oid(&alg_oid) {
+                Some(set) => {
+                    if !params.is_empty() {
+                        return Err(bad("post-quantum key with algorithm parameters"));
+                    }
+                    if bits.value.first() != Some(&0) || key_bits.len() != set.public_key_len() {
+                        return Err(bad(&format!(
+                            "{} public key is not {} bytes",
+                            set.name(),
+                            set.public_key_len()
+                        )));
+                    }
+                    Ok(PublicKey::Pqc {
+                        set,
+                        key: key_bits.to_vec(),
+                    })
+                }
+                None => Err(bad(&format!("unsupported algorithm {alg_oid}"))),
+            },
         }
     }
 
     /// The key's algorithm (its family).
-    pub(crate) fn family(&self) -> KeyAlgorithm {
+    pub(crate) fn family(&self) -> KeyFamily {
         match self {
-            PublicKey::Rsa { .. } => KeyAlgorithm::Rsa,
-            PublicKey::Ec { .. } => KeyAlgorithm::Ec,
-            PublicKey::Ed25519 { .. } => KeyAlgorithm::Ed,
+            PublicKey::Rsa { .. } => KeyFamily::Rsa,
+            PublicKey::Ec { .. } => KeyFamily::Ec,
+            PublicKey::Ed25519 { .. } => KeyFamily::Ed,
+            PublicKey::Pqc { set, .. } => KeyFamily::Pqc(set.family()),
         }
     }
 
@@ -95,6 +136,7 @@ impl PublicKey {
             PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
             PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
             PublicKey::Ed25519 { .. } => 64,
+            PublicKey::Pqc { set, .. } => set.signature_len(),
         }
     }
 
@@ -157,7 +199,7 @@ pub(crate) fn id_from_tsb(s: &str) -> Vec<u8> {
 }
 
 impl KeyInfo {
-    /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
+    /// Build from the TSB's attributes. Keys the module cannot represent (symmetric) are an
     /// error, which callers treat as "not shown".
     pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
         let pk = a

@@ -12,6 +12,7 @@ pub(crate) mod client;
 pub(crate) mod journal;
 pub(crate) mod key;
 pub(crate) mod limits;
+mod pqc;
 pub(crate) mod requests;
 pub(crate) mod version;
 pub(crate) mod wait;

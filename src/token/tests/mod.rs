@@ -7,6 +7,7 @@ mod kept_outputs;
 mod logins;
 mod lost_answers;
 mod mechanisms;
+mod pqc;
 mod results;
 mod session_objects;
 mod waits;

@@ -189,9 +189,10 @@ pub(super) fn sign(tsb: &Tsb, key: &KeyInfo) -> Result<Vec<u8>> {
     use crate::mechanism::Hash;
     let digest = Hash::Sha256.digest(b"artifact");
     let alg = match key.public.family() {
-        tsb_models::KeyAlgorithm::Rsa => "NONESHA256_WITH_RSA",
-        tsb_models::KeyAlgorithm::Ec => "NONE_WITH_ECDSA",
-        tsb_models::KeyAlgorithm::Ed => "EDDSA",
+        crate::tsb::key::KeyFamily::Rsa => "NONESHA256_WITH_RSA",
+        crate::tsb::key::KeyFamily::Ec => "NONE_WITH_ECDSA",
+        crate::tsb::key::KeyFamily::Ed => "EDDSA",
+        crate::tsb::key::KeyFamily::Pqc(f) => crate::mechanism::pqc::tsb_name(f),
     };
     as_caller(|c| tsb.sign(key, alg, &digest, c)).0
 }

@@ -48,7 +48,7 @@ command -v cargo >/dev/null || { echo "error: cargo not found (https://rustup.rs
 # Run the contract test binary (built by cargo if needed) with the environment as it is now.
 run_contract() {
   # Each failing case says where it failed; the final panic needs no backtrace.
-  RUST_BACKTRACE=0 cargo test --locked -q --test contract -- --exact contract --nocapture --test-threads=1
+  RUST_BACKTRACE=0 cargo test --workspace --locked -q --test contract -- --exact contract --nocapture --test-threads=1
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -140,10 +140,12 @@ start_emulator() {
     emu=$TSB_CONTRACT_EMULATOR
     [ -x "$emu" ] || { echo "error: TSB_CONTRACT_EMULATOR=$emu is not an executable" >&2; exit 2; }
   else
-    cargo build --locked -q -p tsb-emulator --bin tsb-emulator
     emu=target/debug/tsb-emulator
   fi
-  cargo build --locked -q -p tsb-approve --bin tsb-approve
+  # The binaries as the workspace's tests build them (the same features as scripts/test.sh, so
+  # after it this builds nothing; `-p` alone would resolve other features and rebuild).
+  cargo test --workspace --locked -q --no-run 2>/dev/null ||
+    cargo test --workspace --locked -q --no-run
   approve=target/debug/tsb-approve
 
   work=$(mktemp -d "${TMPDIR:-/tmp}/tsbp11-contract.XXXXXX")

@@ -3,11 +3,12 @@
 //! network), which keys it fits, and its output size. C_GetMechanismList/Info read the same table,
 //! so they list exactly what the module does.
 
+pub(crate) mod aes;
 mod hash;
 mod table;
 
 pub(crate) use hash::{Hash, Hasher};
-pub(crate) use table::{info, MechRow, MECHANISMS};
+pub(crate) use table::{info, since, MechRow, MECHANISMS};
 
 use crate::config::FullData;
 use crate::der;
@@ -99,6 +100,12 @@ pub(crate) enum MechParams {
     Oaep(OaepParams),
     /// Parameter bytes of another kind (e.g. CK_EDDSA_PARAMS), length only checked.
     Other(usize),
+    /// CK_GCM_PARAMS.
+    Gcm(aes::GcmParams),
+    /// An IV (AES-CBC).
+    Iv(aes::Iv),
+    /// CK_MAC_GENERAL_PARAMS: the MAC length.
+    MacLen(usize),
 }
 
 fn param_invalid(msg: &str) -> Error {

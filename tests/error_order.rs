@@ -181,7 +181,7 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             n()
         )),
-        e!(Session, No, C_GenerateKey, |h| (h, n(), n(), 1, n())),
+        e!(Session, Yes, C_GenerateKey, |h| (h, n(), n(), 1, n())),
         e!(Session, Yes, C_GenerateKeyPair, |h| (
             h,
             n(),

@@ -1,6 +1,6 @@
 //! Objects, keys and random data: C_CreateObject, C_DestroyObject, C_GetAttributeValue,
 //! C_SetAttributeValue, C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal, C_GenerateKeyPair,
-//! C_GenerateRandom, C_SeedRandom.
+//! C_GenerateKey, C_GenerateRandom, C_SeedRandom.
 
 use super::args::{bad, copy_to, put, read_mechanism, read_template, slice, template_mut};
 use super::session_call;
@@ -176,6 +176,26 @@ cryptoki_fn! {
                 put(phPublicKey, pubh)?;
                 put(phPrivateKey, privh)
             }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_GenerateKey(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, pTemplate: *mut CK_ATTRIBUTE, ulCount: CK_ULONG, phKey: *mut CK_OBJECT_HANDLE) {
+        session_call(hSession, |m, s| {
+            if phKey.is_null() {
+                return Err(bad("NULL phKey"));
+            }
+            // SAFETY: pMechanism is readable (C_GenerateKey's contract).
+            let (mech, params) = unsafe { read_mechanism(pMechanism) }?;
+            if params != MechParams::None {
+                return Err(Error::ck(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter"));
+            }
+            // SAFETY: pTemplate holds ulCount readable attributes (C_GenerateKey's contract).
+            let t = unsafe { read_template(pTemplate, ulCount) }?;
+            let h = m.generate_key(s, mech, &t)?;
+            // SAFETY: phKey points at a writable handle (checked not NULL above).
+            unsafe { put(phKey, h) }
         })
     }
 }

@@ -15,6 +15,7 @@ pub(crate) fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
         PublicKey::Rsa { .. } => CKK_RSA,
         PublicKey::Ec { .. } => CKK_EC,
         PublicKey::Ed25519 { .. } => CKK_EC_EDWARDS,
+        PublicKey::Secret(s) => super::secret_keys::key_type(s),
     }
 }
 
@@ -24,6 +25,7 @@ pub(crate) fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
         PublicKey::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
         PublicKey::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
         PublicKey::Ed25519 { .. } => CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        PublicKey::Secret(s) => super::secret_keys::gen_mechanism(s),
     }
 }
 
@@ -32,7 +34,7 @@ pub(crate) fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
     match p {
         PublicKey::Ec { curve, .. } => der::oid(curve.oid()),
         PublicKey::Ed25519 { .. } => der::oid(ED25519_OID),
-        PublicKey::Rsa { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Secret(_) => None,
     }
 }
 
@@ -42,14 +44,15 @@ pub(crate) fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
         PublicKey::Ec { point, .. } | PublicKey::Ed25519 { point } => {
             Some(der::octet_string(point))
         }
-        PublicKey::Rsa { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Secret(_) => None,
     }
 }
 
 /// Which object of a key (or a configured CA certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum ObjClass {
-    /// CKO_PRIVATE_KEY.
+    /// CKO_PRIVATE_KEY, or CKO_SECRET_KEY for a secret key (the object holding the key's
+    /// secret).
     Private,
     /// CKO_PUBLIC_KEY.
     Public,
@@ -101,6 +104,8 @@ impl ObjectView {
     /// The object's class.
     pub(crate) fn class(&self) -> CK_OBJECT_CLASS {
         match self {
+            // A secret key is the object that holds the TSB key's secret (secret_keys.rs).
+            ObjectView::Private(k) if k.is_secret() => CKO_SECRET_KEY,
             ObjectView::Private(_) => CKO_PRIVATE_KEY,
             ObjectView::Public(_) => CKO_PUBLIC_KEY,
             ObjectView::Certificate(..) | ObjectView::CaCertificate(..) => CKO_CERTIFICATE,
@@ -137,6 +142,15 @@ impl ObjectView {
             ObjectView::Session(_) => Invalid,
             ObjectView::CaCertificate(label, c) => cert_attribute(ty, label, b"", c),
             ObjectView::Certificate(k, c) => cert_attribute(ty, &k.label, &k.id, c),
+            ObjectView::Private(k) | ObjectView::Public(k) if k.is_secret() => {
+                match k.public.secret() {
+                    // A secret key has no public object; a view of it as one shows nothing.
+                    Some(s) if matches!(self, ObjectView::Private(_)) => {
+                        super::secret_keys::attribute(k, s, ty, private_objects)
+                    }
+                    _ => Invalid,
+                }
+            }
             ObjectView::Private(k) | ObjectView::Public(k) => {
                 let private = matches!(self, ObjectView::Private(_));
                 let p = &k.public;
@@ -170,7 +184,9 @@ impl ObjectView {
                     CKA_EC_POINT => ec_point(p).map(Value).unwrap_or(Invalid),
                     // Private-key-only attributes.
                     CKA_SIGN if private => bool_val(k.sign),
-                    CKA_DECRYPT if private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_DECRYPT if private => {
+                        bool_val(k.decrypt && p.family() == Some(Family::Rsa))
+                    }
                     CKA_UNWRAP if private => bool_val(k.unwrap),
                     CKA_SIGN_RECOVER if private => bool_val(false),
                     CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE if private => bool_val(true),
@@ -187,7 +203,9 @@ impl ObjectView {
                     }
                     // Public-key-only attributes.
                     CKA_VERIFY if !private => bool_val(k.sign),
-                    CKA_ENCRYPT if !private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_ENCRYPT if !private => {
+                        bool_val(k.decrypt && p.family() == Some(Family::Rsa))
+                    }
                     CKA_WRAP if !private => bool_val(k.unwrap),
                     CKA_VERIFY_RECOVER if !private => bool_val(false),
                     CKA_TRUSTED if !private => bool_val(false),

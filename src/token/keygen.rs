@@ -109,6 +109,37 @@ const BENIGN: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_PUBLIC_KEY_INFO,
 ];
 
+/// The TSB label of a new key (key pair or secret key) from its CKA_LABEL. The TSB names keys by
+/// label; the standard needs none. A session key gets a session key label (its CKA_LABEL stays
+/// the template's), a token key without CKA_LABEL (or with an empty one) a generated one, which
+/// CKA_LABEL then shows.
+pub(crate) fn tsb_label(label: Option<&str>, token: bool, prefix: &str) -> Result<String> {
+    let tsb_label = if !token {
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            // The application's label is kept on the session objects; it must still be one a
+            // token key could have, so a later copy or find behaves the same.
+            super::label::validate(&format!("{prefix}{l}"))?;
+        }
+        super::session_keys::new_label(prefix)
+    } else {
+        let l = match label.filter(|l| !l.is_empty()) {
+            Some(l) => l.to_string(),
+            None => generated_label(),
+        };
+        let full = format!("{prefix}{l}");
+        if super::session_keys::is_session_label(prefix, &full) {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                "CKA_LABEL must not start like a session key label",
+            ));
+        }
+        full
+    };
+    // Labels the TSB (or a path it travels) may not take are refused before any request.
+    super::label::validate(&tsb_label)?;
+    Ok(tsb_label)
+}
+
 /// Build the TSB request from the mechanism and the two templates.
 pub(crate) fn build(
     mech: CK_MECHANISM_TYPE,
@@ -281,32 +312,7 @@ pub(crate) fn build(
             "a token public key needs a token private key (CKA_TOKEN)",
         ));
     }
-    // The TSB names keys by label; the standard needs none. A session key pair gets a session
-    // key label (its CKA_LABEL stays the template's), a token key without CKA_LABEL (or with an
-    // empty one) a generated one, which CKA_LABEL then shows.
-    let tsb_label = if !token {
-        if let Some(l) = label.as_deref().filter(|l| !l.is_empty()) {
-            // The application's label is kept on the session objects; it must still be one a
-            // token key could have, so a later copy or find behaves the same.
-            super::label::validate(&format!("{prefix}{l}"))?;
-        }
-        super::session_keys::new_label(prefix)
-    } else {
-        let l = match label.as_deref().filter(|l| !l.is_empty()) {
-            Some(l) => l.to_string(),
-            None => generated_label(),
-        };
-        let full = format!("{prefix}{l}");
-        if super::session_keys::is_session_label(prefix, &full) {
-            return Err(Error::ck(
-                CKR_ATTRIBUTE_VALUE_INVALID,
-                "CKA_LABEL must not start like a session key label",
-            ));
-        }
-        full
-    };
-    // Labels the TSB (or a path it travels) may not take are refused before any request.
-    super::label::validate(&tsb_label)?;
+    let tsb_label = tsb_label(label.as_deref(), token, prefix)?;
     match key_type {
         CKK_RSA if key_size.is_none() => {
             return Err(Error::ck(

@@ -23,11 +23,13 @@ mod random;
 mod remote;
 mod requests;
 mod results;
+mod secret_keys;
 mod session;
 mod session_keys;
 mod session_objects;
 mod sign;
 mod slot;
+mod symmetric;
 mod template;
 mod verify;
 

@@ -44,6 +44,15 @@ pub(crate) struct TokenInfo {
 }
 
 impl Slot {
+    /// Whether the slot lists a mechanism: yes unless its TSB is known (without asking it) to be
+    /// older than the mechanism (`mechanism::since`).
+    pub(crate) fn offers(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        match (crate::mechanism::since(mech), self.tsb.known_version()) {
+            (Some(since), Some(v)) => v >= since,
+            _ => true,
+        }
+    }
+
     /// Set up slot `id`: local work only (the CA files named by the config are read).
     pub(crate) fn new(id: usize, config: SlotConfig, tsb: Tsb) -> Result<Slot> {
         let mut ca_certs = Vec::new();
@@ -141,12 +150,15 @@ impl Module {
         Ok(self.slot(id)?.description())
     }
 
-    /// C_GetMechanismList: the mechanism table, the same for every slot.
+    /// C_GetMechanismList: the mechanism table, less what the slot's TSB is known to be too old
+    /// for (configured, or read before; never asked here). With the version unknown every
+    /// mechanism is listed, and one the TSB turns out not to have is refused when used.
     pub(crate) fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.slot(id)?;
+        let slot = self.slot(id)?;
         Ok(crate::mechanism::MECHANISMS
             .iter()
             .map(|r| r.mech)
+            .filter(|m| slot.offers(*m))
             .collect())
     }
 
@@ -156,13 +168,15 @@ impl Module {
         id: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<&'static crate::mechanism::MechRow> {
-        self.slot(id)?;
-        crate::mechanism::info(mech).ok_or_else(|| {
-            Error::ck(
-                CKR_MECHANISM_INVALID,
-                format!("mechanism 0x{mech:x} is not supported"),
-            )
-        })
+        let slot = self.slot(id)?;
+        crate::mechanism::info(mech)
+            .filter(|r| slot.offers(r.mech))
+            .ok_or_else(|| {
+                Error::ck(
+                    CKR_MECHANISM_INVALID,
+                    format!("mechanism 0x{mech:x} is not supported"),
+                )
+            })
     }
 
     /// The slot of an open session.

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use std::time::Duration;
-use tsb_models::{KeyAlgorithm, KeyAttributes, Policy};
+use tsb_models::{KeyAlgorithm, KeyAttributes, KeyType, Policy, SecretKeyAlgorithm};
 
 pub(crate) use tsb_models::{Curve, ED25519_OID};
 
@@ -31,6 +31,25 @@ pub(crate) enum PublicKey {
         /// 32 bytes.
         point: Vec<u8>,
     },
+    /// A secret key (AES, HMAC): it has no public half; what the module knows of it (see
+    /// `token::secret_keys`). Its one object is CKO_SECRET_KEY.
+    Secret(SecretKey),
+}
+
+/// A secret key on the TSB as the module reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SecretKey {
+    /// AES or HMACSHA256.
+    pub(crate) algorithm: SecretKeyAlgorithm,
+    /// Its length in bits (`keySize`).
+    pub(crate) bits: u32,
+    /// The TSB's `encrypt`, `verify` and `wrap` attributes (the others are [`KeyInfo`]'s). An
+    /// absent flag is true: S2's tutorials create AES keys without `encrypt` and encrypt with
+    /// them, and HMAC keys without `verify` and verify with them (emulator/README.md, "Creating
+    /// keys").
+    pub(crate) encrypt: bool,
+    pub(crate) verify: bool,
+    pub(crate) wrap: bool,
 }
 
 impl PublicKey {
@@ -80,12 +99,22 @@ impl PublicKey {
         }
     }
 
-    /// The key's algorithm (its family).
-    pub(crate) fn family(&self) -> KeyAlgorithm {
-        match self {
+    /// The key's asymmetric algorithm (its family); None for a secret key.
+    pub(crate) fn family(&self) -> Option<KeyAlgorithm> {
+        Some(match self {
             PublicKey::Rsa { .. } => KeyAlgorithm::Rsa,
             PublicKey::Ec { .. } => KeyAlgorithm::Ec,
             PublicKey::Ed25519 { .. } => KeyAlgorithm::Ed,
+            // No asymmetric family: every caller compares with one, and a secret key fits none.
+            PublicKey::Secret(_) => return None,
+        })
+    }
+
+    /// The secret key, if this is one.
+    pub(crate) fn secret(&self) -> Option<&SecretKey> {
+        match self {
+            PublicKey::Secret(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -95,6 +124,11 @@ impl PublicKey {
             PublicKey::Rsa { bits, .. } => (*bits as usize).div_ceil(8),
             PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
             PublicKey::Ed25519 { .. } => 64,
+            // HMAC-SHA-256: the hash's length; AES keys do not sign.
+            PublicKey::Secret(k) => match k.algorithm {
+                SecretKeyAlgorithm::HmacSha256 => 32,
+                SecretKeyAlgorithm::Aes => 0,
+            },
         }
     }
 
@@ -160,6 +194,9 @@ impl KeyInfo {
     /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
     /// error, which callers treat as "not shown".
     pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
+        if let Some(secret) = secret_key(a)? {
+            return Ok(KeyInfo::secret(a, prefix, secret));
+        }
         let pk = a
             .public_key
             .as_deref()
@@ -200,6 +237,86 @@ impl KeyInfo {
             policy_timeout,
             approvals_needed,
         })
+    }
+}
+
+/// The secret key an AES or HMAC key's attributes describe; None for other keys.
+fn secret_key(a: &KeyAttributes) -> Result<Option<SecretKey>> {
+    let kind = a
+        .algorithm
+        .as_deref()
+        .or(a.algorithm_oid.as_deref())
+        .and_then(KeyType::from_name_or_oid);
+    let Some(KeyType::Secret(algorithm)) = kind else {
+        return Ok(None);
+    };
+    // `keySize` of secret keys is unconfirmed (emulator/README.md): an HMAC key without one is
+    // the only size this project knows; an AES key must say its size, which must be AES's.
+    let bits = match (a.key_size, algorithm) {
+        (Some(b), _) if algorithm.sizes().contains(&b) => b,
+        (None, SecretKeyAlgorithm::HmacSha256) => algorithm.sizes()[0],
+        (b, _) => {
+            return Err(Error::Transport(format!(
+                "key {} ({}) has an unusable keySize {b:?}",
+                a.label,
+                algorithm.name()
+            )))
+        }
+    };
+    let f = &a.attributes;
+    Ok(Some(SecretKey {
+        algorithm,
+        bits,
+        encrypt: f.encrypt.unwrap_or(true),
+        verify: f.verify.unwrap_or(true),
+        wrap: f.wrap.unwrap_or(true),
+    }))
+}
+
+impl KeyInfo {
+    /// A secret key's info: no public key (an empty `spki`); CKA_ID from the TSB's `id`, else
+    /// the SHA-1 of the label (stable, as the public key's hash is for key pairs).
+    fn secret(a: &KeyAttributes, prefix: &str, secret: SecretKey) -> KeyInfo {
+        let id = match a.id.as_deref() {
+            Some(s) if !s.is_empty() => id_from_tsb(s),
+            _ => {
+                use sha1::Digest;
+                sha1::Sha1::digest(a.label.as_bytes()).to_vec()
+            }
+        };
+        let f = &a.attributes;
+        // Secret keys carry no policy ("Only Asymmetric keys can have a policy", S3
+        // `dto/tsb/PolicyDto.java`); one that came anyway is shown, never obeyed blindly.
+        let policy = a.policy.clone();
+        let (approval_required, policy_timeout, approvals_needed) =
+            policy_use_summary(policy.as_ref());
+        KeyInfo {
+            tsb_label: a.label.clone(),
+            label: a.label.strip_prefix(prefix).unwrap_or(&a.label).to_string(),
+            id,
+            spki: Vec::new(),
+            public: PublicKey::Secret(secret),
+            sign: f.sign.unwrap_or(true),
+            decrypt: f.decrypt.unwrap_or(true),
+            unwrap: f.unwrap.unwrap_or(true),
+            derive: f.derive.unwrap_or(false),
+            extractable: f.extractable.unwrap_or(false),
+            destroyable: f.destroyable.unwrap_or(true),
+            blocked: policy
+                .as_ref()
+                .and_then(|p| p.key_status.as_ref())
+                .map(|s| s.blocked)
+                .unwrap_or(false),
+            policy,
+            approval_required,
+            policy_timeout,
+            approvals_needed,
+        }
+    }
+
+    /// Whether this is a secret (AES, HMAC) key.
+    pub(crate) fn is_secret(&self) -> bool {
+        self.public.secret().is_some()
     }
 }
 

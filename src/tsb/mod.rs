@@ -13,6 +13,7 @@ pub(crate) mod journal;
 pub(crate) mod key;
 pub(crate) mod limits;
 pub(crate) mod requests;
+pub(crate) mod symmetric;
 pub(crate) mod version;
 pub(crate) mod wait;
 
@@ -77,6 +78,11 @@ impl Tsb {
     /// None when unknown (then every choice takes what works on every version).
     pub(crate) fn version(&self) -> Option<TsbVersion> {
         self.version.get(&self.client)
+    }
+
+    /// The TSB's version if known without asking it (configured, or read before).
+    pub(crate) fn known_version(&self) -> Option<TsbVersion> {
+        self.version.known()
     }
 
     /// Set or clear the bearer token given through C_Login (see [`Client::set_login_token`]).

@@ -36,6 +36,12 @@ impl VersionCache {
         }
     }
 
+    /// The version as far as it is known without asking: configured, or read before.
+    pub(crate) fn known(&self) -> Option<TsbVersion> {
+        self.configured
+            .or_else(|| self.read.lock().and_then(|(v, _)| v))
+    }
+
     /// The TSB's version, asking the TSB the first time (no lock is held while asking).
     pub(crate) fn get(&self, client: &Client) -> Option<TsbVersion> {
         if self.configured.is_some() {

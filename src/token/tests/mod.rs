@@ -7,6 +7,7 @@ mod kept_outputs;
 mod logins;
 mod lost_answers;
 mod results;
+mod secret_keys;
 mod session_objects;
 mod waits;
 

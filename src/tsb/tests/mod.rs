@@ -189,9 +189,10 @@ pub(super) fn sign(tsb: &Tsb, key: &KeyInfo) -> Result<Vec<u8>> {
     use crate::mechanism::Hash;
     let digest = Hash::Sha256.digest(b"artifact");
     let alg = match key.public.family() {
-        tsb_models::KeyAlgorithm::Rsa => "NONESHA256_WITH_RSA",
-        tsb_models::KeyAlgorithm::Ec => "NONE_WITH_ECDSA",
-        tsb_models::KeyAlgorithm::Ed => "EDDSA",
+        Some(tsb_models::KeyAlgorithm::Rsa) => "NONESHA256_WITH_RSA",
+        Some(tsb_models::KeyAlgorithm::Ec) => "NONE_WITH_ECDSA",
+        Some(tsb_models::KeyAlgorithm::Ed) => "EDDSA",
+        None => panic!("a secret key does not sign here"),
     };
     as_caller(|c| tsb.sign(key, alg, &digest, c)).0
 }

@@ -1,0 +1,527 @@
+//! Secret keys (issue 16): C_GenerateKey for AES and HMAC keys in the TSB, their CKO_SECRET_KEY
+//! objects, AES-GCM/CBC/CBC-PAD encryption and decryption, HMAC-SHA-256 signatures, each result
+//! checked with OpenSSL against the key's bytes (which the emulator reveals to tests only:
+//! `Emulator::secret_key_bytes`; a real TSB never does).
+
+use super::*;
+use crate::mechanism::aes::{GcmParams, Iv, IvSink};
+use crate::token::AttrValue;
+use openssl::symm::{self, Cipher};
+use std::sync::{Arc, Mutex};
+
+fn ul(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attr {
+    Attr::new(ty, v.to_ne_bytes().to_vec())
+}
+fn a(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attr {
+    Attr::new(ty, v.to_vec())
+}
+
+fn genkey(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    mech: CK_MECHANISM_TYPE,
+    attrs: &[Attr],
+) -> Result<CK_OBJECT_HANDLE> {
+    w.m.with_session(s, |sess| {
+        w.m.generate_key(sess, mech, &Template::new(attrs.to_vec()))
+    })
+}
+
+/// A token AES key of `len` bytes labelled `label`.
+fn aes_key(w: &World, s: CK_SESSION_HANDLE, label: &str, len: CK_ULONG) -> CK_OBJECT_HANDLE {
+    genkey(
+        w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[
+            ul(CKA_VALUE_LEN, len),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, label.as_bytes()),
+        ],
+    )
+    .expect("AES keygen")
+}
+
+fn attr(w: &World, s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> AttrValue {
+    w.m.with_session(s, |sess| w.m.attributes(sess, h, &[ty]))
+        .expect("attributes")
+        .remove(0)
+}
+
+fn find(w: &World, s: CK_SESSION_HANDLE, attrs: &[Attr]) -> Vec<CK_OBJECT_HANDLE> {
+    w.m.with_session(s, |sess| w.m.find(sess, &Template::new(attrs.to_vec())))
+        .expect("find")
+}
+
+/// An IV buffer of zeros, and what the module writes into it.
+fn iv_buffer(len: usize) -> (Iv, Arc<Mutex<Vec<u8>>>) {
+    let cell = Arc::new(Mutex::new(vec![0u8; len]));
+    let c = cell.clone();
+    let iv = Iv {
+        bytes: vec![0; len],
+        sink: Some(IvSink::new(move |v| *c.lock().unwrap() = v.to_vec())),
+    };
+    (iv, cell)
+}
+
+fn gcm(iv: Iv, aad: &[u8], tag_bits: CK_ULONG) -> MechParams {
+    MechParams::Gcm(GcmParams {
+        iv,
+        aad: aad.to_vec(),
+        tag_bits,
+    })
+}
+
+fn encrypt(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    mech: CK_MECHANISM_TYPE,
+    p: &MechParams,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    w.m.with_session(s, |sess| w.m.encrypt_init(sess, mech, p, key))?;
+    w.m.with_operation(s, OpKind::Encrypt, |sess| {
+        w.m.encrypt(sess, data, Some(1 << 20))
+    })
+    .map(data_of)
+}
+
+fn decrypt(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    mech: CK_MECHANISM_TYPE,
+    p: &MechParams,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    w.m.with_session(s, |sess| w.m.decrypt_init(sess, mech, p, key))?;
+    w.m.with_operation(s, OpKind::Decrypt, |sess| {
+        w.m.decrypt(sess, data, Some(1 << 20))
+    })
+    .map(data_of)
+}
+
+fn data_of(o: Output) -> Vec<u8> {
+    data(o)
+}
+
+fn openssl_cipher(mech: CK_MECHANISM_TYPE, len: usize) -> Cipher {
+    match (mech, len) {
+        (CKM_AES_GCM, 16) => Cipher::aes_128_gcm(),
+        (CKM_AES_GCM, 24) => Cipher::aes_192_gcm(),
+        (CKM_AES_GCM, 32) => Cipher::aes_256_gcm(),
+        (_, 16) => Cipher::aes_128_cbc(),
+        (_, 24) => Cipher::aes_192_cbc(),
+        _ => Cipher::aes_256_cbc(),
+    }
+}
+
+#[test]
+fn aes_keys_are_generated_in_the_tsb_and_shown_as_secret_keys() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    for len in [16, 24, 32] {
+        let label = format!("aes{len}");
+        let h = aes_key(&w, s, &label, len);
+        // The TSB holds a key of that size (checked behind the module's back).
+        assert_eq!(
+            w.emu.secret_key_bytes(&label).map(|k| k.len()),
+            Some(len as usize)
+        );
+        let found = find(
+            &w,
+            s,
+            &[
+                ul(CKA_CLASS, CKO_SECRET_KEY),
+                a(CKA_LABEL, label.as_bytes()),
+            ],
+        );
+        assert_eq!(found, vec![h]);
+        let v = |ty| attr(&w, s, h, ty);
+        assert_eq!(
+            v(CKA_CLASS),
+            AttrValue::Value(CKO_SECRET_KEY.to_ne_bytes().to_vec())
+        );
+        assert_eq!(
+            v(CKA_KEY_TYPE),
+            AttrValue::Value(CKK_AES.to_ne_bytes().to_vec())
+        );
+        assert_eq!(
+            v(CKA_VALUE_LEN),
+            AttrValue::Value(len.to_ne_bytes().to_vec())
+        );
+        assert_eq!(v(CKA_VALUE), AttrValue::Sensitive);
+        assert_eq!(v(CKA_SENSITIVE), AttrValue::Value(vec![CK_TRUE]));
+        assert_eq!(v(CKA_EXTRACTABLE), AttrValue::Value(vec![CK_FALSE]));
+        assert_eq!(v(CKA_TOKEN), AttrValue::Value(vec![CK_TRUE]));
+        for (ty, want) in [
+            (CKA_ENCRYPT, CK_TRUE),
+            (CKA_DECRYPT, CK_TRUE),
+            (CKA_WRAP, CK_TRUE),
+            (CKA_UNWRAP, CK_TRUE),
+            (CKA_SIGN, CK_FALSE),
+            (CKA_VERIFY, CK_FALSE),
+        ] {
+            assert_eq!(v(ty), AttrValue::Value(vec![want]), "0x{ty:x}");
+        }
+        assert_eq!(v(CKA_MODULUS), AttrValue::Invalid);
+    }
+    // Listed once, as a secret key: no public key, private key or certificate of it.
+    let all = find(&w, s, &[]);
+    assert_eq!(all.len(), 3);
+    assert!(find(&w, s, &[ul(CKA_CLASS, CKO_PRIVATE_KEY)]).is_empty());
+    assert!(find(&w, s, &[ul(CKA_CLASS, CKO_PUBLIC_KEY)]).is_empty());
+    assert_eq!(find(&w, s, &[ul(CKA_CLASS, CKO_SECRET_KEY)]).len(), 3);
+    // A size the TSB does not make is refused before any request.
+    let before = w.count("POST", "/v1/key");
+    let e = genkey(&w, s, CKM_AES_KEY_GEN, &[ul(CKA_VALUE_LEN, 20)]).unwrap_err();
+    assert_eq!(e.rv(), CKR_KEY_SIZE_RANGE);
+    let e = genkey(&w, s, CKM_AES_KEY_GEN, &[]).unwrap_err();
+    assert_eq!(e.rv(), CKR_TEMPLATE_INCOMPLETE);
+    assert_eq!(w.count("POST", "/v1/key"), before);
+}
+
+#[test]
+fn a_session_secret_key_lives_in_the_tsb_until_its_session_closes() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = genkey(
+        &w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[ul(CKA_VALUE_LEN, 32), a(CKA_LABEL, b"temp")],
+    )
+    .expect("session AES key");
+    assert_eq!(attr(&w, s, h, CKA_TOKEN), AttrValue::Value(vec![CK_FALSE]));
+    assert_eq!(
+        attr(&w, s, h, CKA_LABEL),
+        AttrValue::Value(b"temp".to_vec())
+    );
+    assert_eq!(attr(&w, s, h, CKA_VALUE), AttrValue::Sensitive);
+    assert_eq!(
+        attr(&w, s, h, CKA_CLASS),
+        AttrValue::Value(CKO_SECRET_KEY.to_ne_bytes().to_vec())
+    );
+    let labels = w.tsb_labels();
+    assert_eq!(labels.len(), 1, "generated in the TSB: {labels:?}");
+    // It encrypts (a session key is a TSB key like any other).
+    let (iv, _) = iv_buffer(12);
+    encrypt(&w, s, CKM_AES_GCM, &gcm(iv, b"", 128), h, b"x").expect("encrypt");
+    w.m.close_session(s).expect("close");
+    assert!(w.tsb_labels().is_empty(), "deleted with its session");
+}
+
+#[test]
+fn hmac_keys_need_tsb_2_0_1_and_the_mechanism_list_says_so() {
+    let old = World::with_emulator(
+        tsb_emulator::EmulatorConfig {
+            tsb_version: tsb_models::TsbVersion::V1_18_0,
+            ..Default::default()
+        },
+        serde_json::json!({"tsb_version": "1.18.0"}),
+    );
+    let s = old.session();
+    let e = genkey(&old, s, CKM_GENERIC_SECRET_KEY_GEN, &[a(CKA_TOKEN, &[1])]).unwrap_err();
+    assert_eq!(e.rv(), CKR_MECHANISM_INVALID);
+    assert_eq!(
+        old.count("POST", "/v1/key"),
+        0,
+        "refused before any request"
+    );
+    let list = old.m.mechanism_list(0).unwrap();
+    assert!(list.contains(&CKM_AES_KEY_GEN) && list.contains(&CKM_AES_GCM));
+    assert!(!list.contains(&CKM_SHA256_HMAC) && !list.contains(&CKM_GENERIC_SECRET_KEY_GEN));
+    assert_eq!(
+        old.m.mechanism_info(0, CKM_SHA256_HMAC).unwrap_err().rv(),
+        CKR_MECHANISM_INVALID
+    );
+    let new = World::new(serde_json::json!({"tsb_version": "2.2.0"}));
+    let list = new.m.mechanism_list(0).unwrap();
+    assert!(list.contains(&CKM_SHA256_HMAC) && list.contains(&CKM_GENERIC_SECRET_KEY_GEN));
+}
+
+#[test]
+fn aes_gcm_round_trips_and_openssl_agrees() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let plain = b"the master key of a secrets manager".to_vec();
+    let aad = b"header".to_vec();
+    for (len, tag_bits) in [(16, 128), (24, 96), (32, 64)] {
+        let label = format!("gcm{len}");
+        let h = aes_key(&w, s, &label, len);
+        let key = w.emu.secret_key_bytes(&label).expect("key bytes");
+        let (iv, written) = iv_buffer(12);
+        let ct = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, &aad, tag_bits), h, &plain).expect("encrypt");
+        let tag_len = tag_bits as usize / 8;
+        assert_eq!(ct.len(), plain.len() + tag_len);
+        let iv = written.lock().unwrap().clone();
+        assert_ne!(iv, vec![0; 12], "the TSB's IV was written back");
+        // OpenSSL decrypts it with the IV the module wrote back.
+        let (body, tag) = ct.split_at(plain.len());
+        let c = openssl_cipher(CKM_AES_GCM, len as usize);
+        let mine = symm::decrypt_aead(c, &key, Some(&iv), &aad, body, tag).expect("OpenSSL");
+        assert_eq!(mine, plain);
+        // The module decrypts what OpenSSL encrypted under an IV of the caller's choice.
+        let my_iv = [7u8; 12];
+        let mut my_tag = vec![0; tag_len];
+        let my_ct = symm::encrypt_aead(c, &key, Some(&my_iv), &aad, &plain, &mut my_tag).unwrap();
+        let given = Iv {
+            bytes: my_iv.to_vec(),
+            sink: None,
+        };
+        let input = [my_ct.clone(), my_tag.clone()].concat();
+        let back = decrypt(
+            &w,
+            s,
+            CKM_AES_GCM,
+            &gcm(given.clone(), &aad, tag_bits),
+            h,
+            &input,
+        )
+        .expect("decrypt");
+        assert_eq!(back, plain);
+        // A wrong AAD fails the tag: no plaintext.
+        let e = decrypt(
+            &w,
+            s,
+            CKM_AES_GCM,
+            &gcm(given, b"other", tag_bits),
+            h,
+            &input,
+        );
+        assert!(e.is_err());
+    }
+}
+
+#[test]
+fn an_iv_of_the_callers_choice_is_refused_for_encryption() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = aes_key(&w, s, "k", 32);
+    let chosen = Iv {
+        bytes: vec![1; 12],
+        sink: Some(IvSink::new(|_| {})),
+    };
+    let e =
+        w.m.with_session(s, |sess| {
+            w.m.encrypt_init(sess, CKM_AES_GCM, &gcm(chosen, b"", 128), h)
+        })
+        .unwrap_err();
+    assert_eq!(e.rv(), CKR_MECHANISM_PARAM_INVALID);
+    let cbc = MechParams::Iv(Iv {
+        bytes: vec![9; 16],
+        sink: Some(IvSink::new(|_| {})),
+    });
+    let e =
+        w.m.with_session(s, |sess| w.m.encrypt_init(sess, CKM_AES_CBC_PAD, &cbc, h))
+            .unwrap_err();
+    assert_eq!(e.rv(), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(w.count("POST", "/v1/encrypt"), 0);
+}
+
+#[test]
+fn aes_cbc_and_cbc_pad_single_and_multi_part_match_openssl() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = aes_key(&w, s, "cbc", 32);
+    let key = w.emu.secret_key_bytes("cbc").expect("key bytes");
+    for (mech, plain) in [
+        (CKM_AES_CBC_PAD, b"seventeen bytes!!".to_vec()),
+        (CKM_AES_CBC_PAD, vec![0x42; 32]),
+        (CKM_AES_CBC, vec![0x17; 48]),
+    ] {
+        let padded = mech == CKM_AES_CBC_PAD;
+        // Multi-part encryption: the parts are collected, the Final call returns it all.
+        let sent = w.count("POST", "/v1/encrypt");
+        let (iv, written) = iv_buffer(16);
+        let p = MechParams::Iv(iv);
+        w.m.with_session(s, |sess| w.m.encrypt_init(sess, mech, &p, h))
+            .unwrap();
+        let (a_, b_) = plain.split_at(16);
+        for part in [a_, b_] {
+            let o =
+                w.m.with_operation(s, OpKind::Encrypt, |sess| {
+                    w.m.encrypt_update(sess, part, Some(64))
+                })
+                .unwrap();
+            assert_eq!(o, Output::Data(vec![]));
+        }
+        let want = if padded {
+            plain.len() / 16 * 16 + 16
+        } else {
+            plain.len()
+        };
+        let q =
+            w.m.with_operation(s, OpKind::Encrypt, |sess| w.m.encrypt_final(sess, None))
+                .unwrap();
+        assert_eq!(q, Output::Len(want), "length query from the input");
+        assert_eq!(
+            w.count("POST", "/v1/encrypt"),
+            sent,
+            "a length query sends nothing"
+        );
+        let ct = data(
+            w.m.with_operation(s, OpKind::Encrypt, |sess| {
+                w.m.encrypt_final(sess, Some(want))
+            })
+            .unwrap(),
+        );
+        assert_eq!(ct.len(), want);
+        let iv = written.lock().unwrap().clone();
+        let cipher = Cipher::aes_256_cbc();
+        let mut dec = symm::Crypter::new(cipher, symm::Mode::Decrypt, &key, Some(&iv)).unwrap();
+        dec.pad(padded);
+        let mut out = vec![0; ct.len() + 16];
+        let mut n = dec.update(&ct, &mut out).unwrap();
+        n += dec.finalize(&mut out[n..]).unwrap();
+        assert_eq!(
+            &out[..n],
+            &plain[..],
+            "OpenSSL decrypts it with the written-back IV"
+        );
+        // Single-part decryption of OpenSSL's ciphertext under the caller's IV.
+        let my_iv = [3u8; 16];
+        let mut enc = symm::Crypter::new(cipher, symm::Mode::Encrypt, &key, Some(&my_iv)).unwrap();
+        enc.pad(padded);
+        let mut mine = vec![0; plain.len() + 32];
+        let mut m = enc.update(&plain, &mut mine).unwrap();
+        m += enc.finalize(&mut mine[m..]).unwrap();
+        mine.truncate(m);
+        let given = MechParams::Iv(Iv {
+            bytes: my_iv.to_vec(),
+            sink: None,
+        });
+        assert_eq!(decrypt(&w, s, mech, &given, h, &mine).unwrap(), plain);
+    }
+    // CKM_AES_CBC takes whole blocks: refused before any request.
+    let before = w.count("POST", "/v1/encrypt");
+    let (iv, _) = iv_buffer(16);
+    let e = encrypt(&w, s, CKM_AES_CBC, &MechParams::Iv(iv), h, b"short").unwrap_err();
+    assert_eq!(e.rv(), CKR_DATA_LEN_RANGE);
+    assert_eq!(w.count("POST", "/v1/encrypt"), before);
+}
+
+#[test]
+fn a_too_small_buffer_keeps_the_ciphertext_and_sends_nothing_again() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = aes_key(&w, s, "k", 16);
+    let (iv, _) = iv_buffer(12);
+    let p = gcm(iv, b"", 128);
+    w.m.with_session(s, |sess| w.m.encrypt_init(sess, CKM_AES_GCM, &p, h))
+        .unwrap();
+    let call = |cap| {
+        w.m.with_operation(s, OpKind::Encrypt, |sess| w.m.encrypt(sess, b"abc", cap))
+    };
+    assert_eq!(call(None).unwrap(), Output::Len(19));
+    assert_eq!(call(Some(4)).unwrap(), Output::TooSmall(19));
+    assert_eq!(call(None).unwrap(), Output::Len(19));
+    let ct = data(call(Some(19)).unwrap());
+    assert_eq!(ct.len(), 19);
+    assert_eq!(
+        w.count("POST", "/v1/encrypt"),
+        1,
+        "one request for all those calls"
+    );
+    assert_eq!(rv(call(Some(19))), CKR_OPERATION_NOT_INITIALIZED);
+}
+
+#[test]
+fn hmac_sha256_matches_openssl_and_verifies() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = genkey(
+        &w,
+        s,
+        CKM_GENERIC_SECRET_KEY_GEN,
+        &[
+            ul(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"mac"),
+        ],
+    )
+    .expect("HMAC keygen");
+    assert_eq!(
+        attr(&w, s, h, CKA_KEY_TYPE),
+        AttrValue::Value(CKK_GENERIC_SECRET.to_ne_bytes().to_vec())
+    );
+    assert_eq!(attr(&w, s, h, CKA_SIGN), AttrValue::Value(vec![CK_TRUE]));
+    assert_eq!(
+        attr(&w, s, h, CKA_ENCRYPT),
+        AttrValue::Value(vec![CK_FALSE])
+    );
+    let key = w.emu.secret_key_bytes("mac").expect("key bytes");
+    assert_eq!(key.len(), 32);
+    let pkey = openssl::pkey::PKey::hmac(&key).unwrap();
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+    let expected = signer.sign_oneshot_to_vec(b"message").unwrap();
+    let sign = |mech, p: &MechParams| {
+        w.m.with_session(s, |sess| w.m.sign_init(sess, mech, p, h))
+            .unwrap();
+        data(
+            w.m.with_operation(s, OpKind::Sign, |sess| {
+                w.m.sign(sess, Some(b"message"), Some(64))
+            })
+            .unwrap(),
+        )
+    };
+    assert_eq!(sign(CKM_SHA256_HMAC, &MechParams::None), expected);
+    assert_eq!(
+        sign(CKM_SHA256_HMAC_GENERAL, &MechParams::MacLen(16)),
+        expected[..16].to_vec()
+    );
+    // Multi-part, and verification.
+    w.m.with_session(s, |sess| {
+        w.m.sign_init(sess, CKM_SHA256_HMAC, &MechParams::None, h)
+    })
+    .unwrap();
+    for part in [&b"mess"[..], b"age"] {
+        w.m.with_operation(s, OpKind::Sign, |sess| w.m.sign_update(sess, part))
+            .unwrap();
+    }
+    let mac = data(
+        w.m.with_operation(s, OpKind::Sign, |sess| w.m.sign(sess, None, Some(32)))
+            .unwrap(),
+    );
+    assert_eq!(mac, expected);
+    let verify = |p: &MechParams, mech, sig: &[u8]| {
+        w.m.with_session(s, |sess| w.m.verify_init(sess, mech, p, h))?;
+        w.m.with_operation(s, OpKind::Verify, |sess| {
+            w.m.verify(sess, Some(b"message"), sig)
+        })
+    };
+    verify(&MechParams::None, CKM_SHA256_HMAC, &expected).expect("verifies");
+    verify(
+        &MechParams::MacLen(16),
+        CKM_SHA256_HMAC_GENERAL,
+        &expected[..16],
+    )
+    .expect("truncated");
+    let mut bad = expected.clone();
+    bad[0] ^= 1;
+    assert_eq!(
+        rv(verify(&MechParams::None, CKM_SHA256_HMAC, &bad)),
+        CKR_SIGNATURE_INVALID
+    );
+    assert_eq!(
+        rv(verify(&MechParams::None, CKM_SHA256_HMAC, &expected[..31])),
+        CKR_SIGNATURE_LEN_RANGE
+    );
+    // An AES key does not make MACs, an HMAC key does not encrypt.
+    let aes = aes_key(&w, s, "aes", 16);
+    let e =
+        w.m.with_session(s, |sess| {
+            w.m.sign_init(sess, CKM_SHA256_HMAC, &MechParams::None, aes)
+        })
+        .unwrap_err();
+    assert_eq!(e.rv(), CKR_KEY_TYPE_INCONSISTENT);
+    let (iv, _) = iv_buffer(12);
+    let e =
+        w.m.with_session(s, |sess| {
+            w.m.encrypt_init(sess, CKM_AES_GCM, &gcm(iv, b"", 128), h)
+        })
+        .unwrap_err();
+    assert_eq!(e.rv(), CKR_KEY_TYPE_INCONSISTENT);
+}

@@ -174,16 +174,17 @@ pub(crate) fn build(
                 a.as_bool()?;
             }
             CKA_VALUE_LEN => value_len = Some(a.as_ulong()?),
-            CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE => {
-                if !a.as_bool()? {
-                    return Err(Error::ck(
-                        CKR_ATTRIBUTE_VALUE_INVALID,
-                        "the TSB's keys are always sensitive (CKA_SENSITIVE false cannot be)",
-                    ));
+            // The TSB's keys are always sensitive. `CKA_SENSITIVE false` is what pkcs11-tool
+            // --keygen sends unless told --sensitive: refusing it would refuse the tool, and a
+            // key more protected than asked harms no one; the object then reads true (as key
+            // pairs do, keygen.rs).
+            CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => {
+                if !a.as_bool()? && a.ty == CKA_SENSITIVE {
+                    crate::log!(
+                        Level::Info,
+                        "CKA_SENSITIVE false is not possible on the TSB: the key is sensitive"
+                    );
                 }
-            }
-            CKA_NEVER_EXTRACTABLE => {
-                a.as_bool()?;
             }
             CKA_EXTRACTABLE => extractable = a.as_bool()?,
             CKA_DERIVE => derive = a.as_bool()?,
@@ -410,13 +411,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
-        let e = build(
+        // pkcs11-tool --keygen's template: CKA_SENSITIVE false is taken (the key is sensitive).
+        build(
             CKM_AES_KEY_GEN,
             &t(vec![ul(CKA_VALUE_LEN, 16), bo(CKA_SENSITIVE, false)]),
             "",
         )
-        .unwrap_err();
-        assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+        .unwrap();
         let e = build(
             CKM_AES_KEY_GEN,
             &t(vec![ul(CKA_VALUE_LEN, 16), bo(CKA_SIGN, true)]),

@@ -44,11 +44,12 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 255,
         flags: CKF_GENERATE_KEY_PAIR,
     },
+    // Wrapping and unwrapping secret keys with RSA on the TSB (token/wrap.rs).
     MechRow {
         mech: CKM_RSA_PKCS,
         min: RSA_MIN,
         max: RSA_MAX,
-        flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
+        flags: SV | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
     },
     MechRow {
         mech: CKM_SHA1_RSA_PKCS,
@@ -121,7 +122,7 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         mech: CKM_RSA_PKCS_OAEP,
         min: RSA_MIN,
         max: RSA_MAX,
-        flags: CKF_ENCRYPT | CKF_DECRYPT,
+        flags: CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
     },
     MechRow {
         mech: CKM_ECDSA,
@@ -197,6 +198,19 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         min: 16,
         max: 32,
         flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    // Secret keys wrapped with AES on the TSB (token/wrap.rs): RFC 3394 and RFC 5649.
+    MechRow {
+        mech: CKM_AES_KEY_WRAP,
+        min: 16,
+        max: 32,
+        flags: CKF_WRAP | CKF_UNWRAP,
+    },
+    MechRow {
+        mech: CKM_AES_KEY_WRAP_KWP,
+        min: 16,
+        max: 32,
+        flags: CKF_WRAP | CKF_UNWRAP,
     },
     // HMAC-SHA-256 on the TSB (2.0.1), 32-byte keys.
     MechRow {

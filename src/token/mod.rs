@@ -32,6 +32,7 @@ mod slot;
 mod symmetric;
 mod template;
 mod verify;
+mod wrap;
 
 #[cfg(test)]
 mod tests;

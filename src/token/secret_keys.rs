@@ -134,6 +134,17 @@ pub(crate) fn build(
             ))
         }
     };
+    build_for(algorithm, template, prefix, true)
+}
+
+/// [`build`] for a key of `algorithm`; `generate`: C_GenerateKey (else C_UnwrapKey, where the
+/// wrapped key decides the length and CKA_VALUE_LEN is optional).
+pub(crate) fn build_for(
+    algorithm: SecretKeyAlgorithm,
+    template: &Template,
+    prefix: &str,
+    generate: bool,
+) -> Result<SecretKeyGen> {
     let inconsistent = |m: &str| Error::ck(CKR_TEMPLATE_INCONSISTENT, m.to_string());
     let mut label = None;
     let mut id = None;
@@ -219,6 +230,7 @@ pub(crate) fn build(
     // CKA_VALUE_LEN: required for AES (16, 24, 32); the TSB's HMAC keys are 32 bytes.
     #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
     let bits = match (algorithm, value_len) {
+        (SecretKeyAlgorithm::Aes, None) if !generate => 0,
         (SecretKeyAlgorithm::Aes, None) => {
             return Err(Error::ck(
                 CKR_TEMPLATE_INCOMPLETE,
@@ -283,7 +295,7 @@ pub(crate) fn build(
             algorithm_oid: None,
             curve_oid: None,
             // The HMAC key is created without `keySize`, as S2 `tsb/Tutorials/Mac/hmac.md` does.
-            key_size: aes.then_some(bits),
+            key_size: (aes && bits > 0).then_some(bits),
             attributes: flags,
             policy: None,
         },

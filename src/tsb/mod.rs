@@ -16,6 +16,7 @@ pub(crate) mod requests;
 pub(crate) mod symmetric;
 pub(crate) mod version;
 pub(crate) mod wait;
+pub(crate) mod wrap;
 
 use crate::config::{Secret, SlotConfig};
 use crate::error::{Error, Result};

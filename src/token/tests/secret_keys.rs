@@ -525,3 +525,243 @@ fn hmac_sha256_matches_openssl_and_verifies() {
         .unwrap_err();
     assert_eq!(e.rv(), CKR_KEY_TYPE_INCONSISTENT);
 }
+
+/// A key made on the emulator with these attributes (`POST /v1/key`, behind the module's back).
+fn tsb_key(w: &World, label: &str, mut body: serde_json::Value) {
+    body["label"] = label.into();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/key", w.emu.base_url()))
+        .json(&body)
+        .send()
+        .expect("POST /v1/key");
+    assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
+}
+
+fn by_label(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    class: CK_OBJECT_CLASS,
+    label: &str,
+) -> CK_OBJECT_HANDLE {
+    let found = find(
+        w,
+        s,
+        &[ul(CKA_CLASS, class), a(CKA_LABEL, label.as_bytes())],
+    );
+    assert_eq!(found.len(), 1, "{label}");
+    found[0]
+}
+
+fn wrap(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    mech: CK_MECHANISM_TYPE,
+    p: &MechParams,
+    wrapping: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    cap: Option<usize>,
+) -> Result<Output> {
+    w.m.with_session(s, |sess| w.m.wrap_key(sess, mech, p, wrapping, key, cap))
+}
+
+fn unwrap(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    mech: CK_MECHANISM_TYPE,
+    p: &MechParams,
+    unwrapping: CK_OBJECT_HANDLE,
+    wrapped: &[u8],
+    attrs: &[Attr],
+) -> Result<CK_OBJECT_HANDLE> {
+    w.m.with_session(s, |sess| {
+        w.m.unwrap_key(
+            sess,
+            mech,
+            p,
+            unwrapping,
+            wrapped,
+            &Template::new(attrs.to_vec()),
+        )
+    })
+}
+
+/// Encrypt with `h` on the TSB (AES-GCM) and decrypt with OpenSSL under `key`: proves that `h`
+/// holds exactly `key`.
+fn holds(w: &World, s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE, key: &[u8]) {
+    let (iv, written) = iv_buffer(12);
+    let ct = encrypt(w, s, CKM_AES_GCM, &gcm(iv, b"", 128), h, b"known?").expect("encrypt");
+    let iv = written.lock().unwrap().clone();
+    let (body, tag) = ct.split_at(ct.len() - 16);
+    let plain = symm::decrypt_aead(
+        openssl_cipher(CKM_AES_GCM, key.len()),
+        key,
+        Some(&iv),
+        b"",
+        body,
+        tag,
+    )
+    .expect("OpenSSL decrypts what the unwrapped key encrypted");
+    assert_eq!(plain, b"known?");
+}
+
+const KWP_IV: fn(u32) -> [u8; 8] = |n| {
+    let l = n.to_be_bytes();
+    [0xA6, 0x59, 0x59, 0xA6, l[0], l[1], l[2], l[3]]
+};
+
+#[test]
+fn aes_key_wrap_and_kwp_match_openssl_and_unwrap_known_keys() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let kek = aes_key(&w, s, "kek", 32);
+    let kek_bytes = w.emu.secret_key_bytes("kek").unwrap();
+    let kek_aes = |enc: bool| {
+        if enc {
+            openssl::aes::AesKey::new_encrypt(&kek_bytes).unwrap()
+        } else {
+            openssl::aes::AesKey::new_decrypt(&kek_bytes).unwrap()
+        }
+    };
+    // An extractable AES key, wrapped by the module and unwrapped by OpenSSL.
+    tsb_key(
+        &w,
+        "payload",
+        serde_json::json!({"algorithm": "AES", "keySize": 128,
+            "attributes": {"encrypt": true, "decrypt": true, "sign": false, "unwrap": false,
+                "extractable": true, "destroyable": true}}),
+    );
+    let payload = by_label(&w, s, CKO_SECRET_KEY, "payload");
+    let payload_bytes = w.emu.secret_key_bytes("payload").unwrap();
+    for (mech, iv) in [
+        (CKM_AES_KEY_WRAP, None),
+        (CKM_AES_KEY_WRAP_KWP, Some(KWP_IV(16))),
+    ] {
+        let before = w.count("POST", "/v1/wrap");
+        let len = wrap(&w, s, mech, &MechParams::None, kek, payload, None).unwrap();
+        assert_eq!(len, Output::Len(24));
+        assert_eq!(
+            wrap(&w, s, mech, &MechParams::None, kek, payload, Some(8)).unwrap(),
+            Output::TooSmall(24)
+        );
+        assert_eq!(
+            w.count("POST", "/v1/wrap"),
+            before,
+            "nothing sent for either"
+        );
+        let wrapped = data(wrap(&w, s, mech, &MechParams::None, kek, payload, Some(64)).unwrap());
+        let mut out = [0u8; 16];
+        openssl::aes::unwrap_key(&kek_aes(false), iv, &mut out, &wrapped).expect("OpenSSL unwraps");
+        assert_eq!(out.to_vec(), payload_bytes);
+        // OpenSSL wraps a known key; the module unwraps it into a session AES key that holds it.
+        let known = [0x5au8; 32];
+        let mut wrapped = [0u8; 40];
+        openssl::aes::wrap_key(&kek_aes(true), iv.map(|_| KWP_IV(32)), &mut wrapped, &known)
+            .unwrap();
+        let h = unwrap(
+            &w,
+            s,
+            mech,
+            &MechParams::None,
+            kek,
+            &wrapped,
+            &[
+                ul(CKA_CLASS, CKO_SECRET_KEY),
+                ul(CKA_KEY_TYPE, CKK_AES),
+                a(CKA_LABEL, b"known"),
+            ],
+        )
+        .expect("unwrap");
+        assert_eq!(attr(&w, s, h, CKA_TOKEN), AttrValue::Value(vec![CK_FALSE]));
+        assert_eq!(
+            attr(&w, s, h, CKA_VALUE_LEN),
+            AttrValue::Value(32usize.to_ne_bytes().to_vec())
+        );
+        holds(&w, s, h, &known);
+    }
+    // A key that is not extractable is not wrapped, and nothing is asked.
+    let before = w.count("POST", "/v1/wrap");
+    let e = wrap(
+        &w,
+        s,
+        CKM_AES_KEY_WRAP,
+        &MechParams::None,
+        kek,
+        kek,
+        Some(64),
+    )
+    .unwrap_err();
+    assert_eq!(e.rv(), CKR_KEY_UNEXTRACTABLE);
+    assert_eq!(w.count("POST", "/v1/wrap"), before);
+    // A wrong length is no wrapped AES key.
+    let e = unwrap(
+        &w,
+        s,
+        CKM_AES_KEY_WRAP,
+        &MechParams::None,
+        kek,
+        &[0; 23],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.rv(), CKR_WRAPPED_KEY_LEN_RANGE);
+}
+
+#[test]
+fn rsa_oaep_unwrap_waits_for_the_approvers_of_the_unwrapping_key() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let mut body = serde_json::json!({"algorithm": "RSA", "keySize": 2048,
+        "attributes": {"decrypt": true, "sign": false, "unwrap": true, "wrap": true,
+            "destroyable": true}});
+    body["policy"] = w.policy(600);
+    tsb_key(&w, "rsa-kek", body);
+    let private = by_label(&w, s, CKO_PRIVATE_KEY, "rsa-kek");
+    let spki = match attr(&w, s, private, CKA_PUBLIC_KEY_INFO) {
+        AttrValue::Value(v) => v,
+        other => panic!("{other:?}"),
+    };
+    let rsa = openssl::rsa::Rsa::public_key_from_der(&spki).unwrap();
+    // A known AES key, wrapped with RSA-OAEP (SHA-1) by OpenSSL.
+    let known = [0x3cu8; 32];
+    let mut wrapped = vec![0; 256];
+    let n = rsa
+        .public_encrypt(&known, &mut wrapped, openssl::rsa::Padding::PKCS1_OAEP)
+        .unwrap();
+    wrapped.truncate(n);
+    let oaep = MechParams::Oaep(crate::mechanism::OaepParams {
+        hash_alg: CKM_SHA_1,
+        mgf: CKG_MGF1_SHA1,
+        source_data: vec![],
+    });
+    let approver = w.auto_approve(1);
+    let h = unwrap(
+        &w,
+        s,
+        CKM_RSA_PKCS_OAEP,
+        &oaep,
+        private,
+        &wrapped,
+        &[
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"from-rsa"),
+            ul(CKA_VALUE_LEN, 32),
+        ],
+    )
+    .expect("unwrap after approval");
+    approver.join().unwrap().expect("approved");
+    assert_eq!(w.count("POST", "/v1/unwrap"), 1, "asked the approvers once");
+    assert_eq!(w.count("POST", "/v1/synchronousUnwrap"), 0);
+    assert_eq!(by_label(&w, s, CKO_SECRET_KEY, "from-rsa"), h);
+    holds(&w, s, h, &known);
+    // OAEP other than SHA-1 is not what the TSB wraps with.
+    let sha256 = MechParams::Oaep(crate::mechanism::OaepParams {
+        hash_alg: CKM_SHA256,
+        mgf: CKG_MGF1_SHA256,
+        source_data: vec![],
+    });
+    let e = unwrap(&w, s, CKM_RSA_PKCS_OAEP, &sha256, private, &wrapped, &[]).unwrap_err();
+    assert_eq!(e.rv(), CKR_MECHANISM_PARAM_INVALID);
+    // An AES key does not unwrap with RSA.
+    let e = unwrap(&w, s, CKM_RSA_PKCS_OAEP, &oaep, h, &wrapped, &[]).unwrap_err();
+    assert_eq!(e.rv(), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
+}

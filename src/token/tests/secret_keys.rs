@@ -765,3 +765,117 @@ fn rsa_oaep_unwrap_waits_for_the_approvers_of_the_unwrapping_key() {
     let e = unwrap(&w, s, CKM_RSA_PKCS_OAEP, &oaep, h, &wrapped, &[]).unwrap_err();
     assert_eq!(e.rv(), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
 }
+
+#[test]
+fn answers_of_the_wrong_length_are_never_returned() {
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = aes_key(&w, s, "k", 32);
+    // A GCM ciphertext one byte short: refused, and the IV buffer is not written.
+    direct::respond(
+        &w.emu,
+        "POST",
+        "/v1/encrypt",
+        1,
+        200,
+        serde_json::json!({"encryptedPayload": b64(&[1; 20]), "initializationVector": b64(&[2; 12]),
+            "messageAuthenticationCode": null, "encryptedPayloadWithoutMessageAuthenticationCode": null})
+        .to_string(),
+    );
+    let (iv, written) = iv_buffer(12);
+    let e = encrypt(&w, s, CKM_AES_GCM, &gcm(iv.clone(), b"", 128), h, b"12345").unwrap_err();
+    assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+    assert_eq!(*written.lock().unwrap(), vec![0; 12]);
+    // An IV of the wrong length.
+    direct::respond(
+        &w.emu,
+        "POST",
+        "/v1/encrypt",
+        1,
+        200,
+        serde_json::json!({"encryptedPayload": b64(&[1; 21]), "initializationVector": b64(&[2; 16])})
+            .to_string(),
+    );
+    let e = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, b"", 128), h, b"12345").unwrap_err();
+    assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+    assert_eq!(*written.lock().unwrap(), vec![0; 12]);
+    // A plaintext longer than the ciphertext allows.
+    direct::respond(
+        &w.emu,
+        "POST",
+        "/v1/synchronousDecrypt",
+        1,
+        200,
+        serde_json::json!({"payload": b64(&[0; 40])}).to_string(),
+    );
+    let given = MechParams::Iv(Iv {
+        bytes: vec![0; 16],
+        sink: None,
+    });
+    let e = decrypt(&w, s, CKM_AES_CBC_PAD, &given, h, &[0; 32]).unwrap_err();
+    assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+    // A MAC that is not 32 bytes.
+    let mac_key = genkey(&w, s, CKM_GENERIC_SECRET_KEY_GEN, &[]).expect("HMAC key");
+    direct::respond(
+        &w.emu,
+        "POST",
+        "/v1/synchronousHmac",
+        1,
+        200,
+        serde_json::json!({"keyedHash": b64(&[0; 31])}).to_string(),
+    );
+    w.m.with_session(s, |sess| {
+        w.m.sign_init(sess, CKM_SHA256_HMAC, &MechParams::None, mac_key)
+    })
+    .unwrap();
+    let e =
+        w.m.with_operation(s, OpKind::Sign, |sess| w.m.sign(sess, Some(b"x"), Some(32)))
+            .unwrap_err();
+    assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+}
+
+#[test]
+fn rsa_wraps_an_aes_key_that_unwraps_to_the_same_bytes() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    tsb_key(
+        &w,
+        "rsa",
+        serde_json::json!({"algorithm": "RSA", "keySize": 2048,
+            "attributes": {"decrypt": true, "sign": false, "unwrap": true, "wrap": true,
+                "destroyable": true}}),
+    );
+    tsb_key(
+        &w,
+        "payload",
+        serde_json::json!({"algorithm": "AES", "keySize": 256,
+            "attributes": {"encrypt": true, "decrypt": true, "sign": false, "unwrap": false,
+                "extractable": true, "destroyable": true}}),
+    );
+    let public = by_label(&w, s, CKO_PUBLIC_KEY, "rsa");
+    let private = by_label(&w, s, CKO_PRIVATE_KEY, "rsa");
+    let payload = by_label(&w, s, CKO_SECRET_KEY, "payload");
+    let known = w.emu.secret_key_bytes("payload").unwrap();
+    let oaep = MechParams::Oaep(crate::mechanism::OaepParams {
+        hash_alg: CKM_SHA_1,
+        mgf: CKG_MGF1_SHA1,
+        source_data: vec![],
+    });
+    for (mech, p) in [
+        (CKM_RSA_PKCS_OAEP, &oaep),
+        (CKM_RSA_PKCS, &MechParams::None),
+    ] {
+        assert_eq!(
+            wrap(&w, s, mech, p, public, payload, None).unwrap(),
+            Output::Len(256)
+        );
+        let wrapped = data(wrap(&w, s, mech, p, public, payload, Some(256)).unwrap());
+        assert_eq!(wrapped.len(), 256);
+        // No private RSA key here to check with OpenSSL (the TSB never reveals it): the TSB
+        // unwraps it, and the new key encrypts what OpenSSL decrypts with the original's bytes.
+        let h = unwrap(&w, s, mech, p, private, &wrapped, &[ul(CKA_VALUE_LEN, 32)]).unwrap();
+        holds(&w, s, h, &known);
+    }
+}

@@ -209,21 +209,28 @@ impl ObjectView {
                     CKA_WRAP if !private => bool_val(k.unwrap),
                     CKA_VERIFY_RECOVER if !private => bool_val(false),
                     CKA_TRUSTED if !private => bool_val(false),
-                    // Vendor attributes.
-                    t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => Value(
-                        k.policy
-                            .as_ref()
-                            .and_then(|p| serde_json::to_vec(p).ok())
-                            .unwrap_or_default(),
-                    ),
-                    t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
-                    t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
-                        bool_val(k.approval_required)
-                    }
-                    _ => Invalid,
+                    t => vendor_attribute(k, t),
                 }
             }
         }
+    }
+}
+
+/// The vendor attributes of a key object (private, public or secret), else
+/// CKR_ATTRIBUTE_TYPE_INVALID.
+pub(crate) fn vendor_attribute(k: &KeyInfo, ty: CK_ATTRIBUTE_TYPE) -> AttrValue {
+    match ty {
+        t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => AttrValue::Value(
+            k.policy
+                .as_ref()
+                .and_then(|p| serde_json::to_vec(p).ok())
+                .unwrap_or_default(),
+        ),
+        t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
+        t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
+            bool_val(k.approval_required)
+        }
+        _ => AttrValue::Invalid,
     }
 }
 

@@ -80,17 +80,7 @@ pub(crate) fn attribute(
         // The key's bytes never leave the TSB.
         CKA_VALUE => Sensitive,
         // CKA_CHECK_VALUE would need an encryption on the TSB for every read: not offered.
-        t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => Value(
-            k.policy
-                .as_ref()
-                .and_then(|p| serde_json::to_vec(p).ok())
-                .unwrap_or_default(),
-        ),
-        t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
-        t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
-            bool_val(k.approval_required)
-        }
-        _ => Invalid,
+        t => super::attributes::vendor_attribute(k, t),
     }
 }
 

@@ -194,24 +194,35 @@ impl KeyInfo {
     /// Build from the TSB's attributes. Keys the module cannot represent (symmetric, PQC) are an
     /// error, which callers treat as "not shown".
     pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
-        if let Some(secret) = secret_key(a)? {
-            return Ok(KeyInfo::secret(a, prefix, secret));
-        }
-        let pk = a
-            .public_key
-            .as_deref()
-            .ok_or_else(|| Error::Transport(format!("key {} has no public key", a.label)))?;
-        let spki = super::api::unb64(pk, "publicKey")?;
-        let public = PublicKey::from_spki(&spki)?;
+        // A secret key has no public key; an absent use flag of it is allowed (see
+        // [`SecretKey`]). Its CKA_ID, when the TSB has none, comes from the label.
+        let (spki, public, id_source, default_use) = match secret_key(a)? {
+            Some(s) => (
+                Vec::new(),
+                PublicKey::Secret(s),
+                a.label.as_bytes().to_vec(),
+                true,
+            ),
+            None => {
+                let pk = a.public_key.as_deref().ok_or_else(|| {
+                    Error::Transport(format!("key {} has no public key", a.label))
+                })?;
+                let spki = super::api::unb64(pk, "publicKey")?;
+                let public = PublicKey::from_spki(&spki)?;
+                (spki.clone(), public, spki, false)
+            }
+        };
         let id = match a.id.as_deref() {
             Some(s) if !s.is_empty() => id_from_tsb(s),
             // No id on the TSB: a stable one from the public key, as many tools derive it.
             _ => {
                 use sha1::Digest;
-                sha1::Sha1::digest(&spki).to_vec()
+                sha1::Sha1::digest(&id_source).to_vec()
             }
         };
         let f = &a.attributes;
+        // Secret keys carry no policy ("Only Asymmetric keys can have a policy", S3
+        // `dto/tsb/PolicyDto.java`); one that came anyway is obeyed like any other.
         let policy = a.policy.clone();
         let (approval_required, policy_timeout, approvals_needed) =
             policy_use_summary(policy.as_ref());
@@ -221,9 +232,9 @@ impl KeyInfo {
             id,
             spki,
             public,
-            sign: f.sign.unwrap_or(false),
-            decrypt: f.decrypt.unwrap_or(false),
-            unwrap: f.unwrap.unwrap_or(false),
+            sign: f.sign.unwrap_or(default_use),
+            decrypt: f.decrypt.unwrap_or(default_use),
+            unwrap: f.unwrap.unwrap_or(default_use),
             derive: f.derive.unwrap_or(false),
             extractable: f.extractable.unwrap_or(false),
             destroyable: f.destroyable.unwrap_or(true),
@@ -274,46 +285,6 @@ fn secret_key(a: &KeyAttributes) -> Result<Option<SecretKey>> {
 }
 
 impl KeyInfo {
-    /// A secret key's info: no public key (an empty `spki`); CKA_ID from the TSB's `id`, else
-    /// the SHA-1 of the label (stable, as the public key's hash is for key pairs).
-    fn secret(a: &KeyAttributes, prefix: &str, secret: SecretKey) -> KeyInfo {
-        let id = match a.id.as_deref() {
-            Some(s) if !s.is_empty() => id_from_tsb(s),
-            _ => {
-                use sha1::Digest;
-                sha1::Sha1::digest(a.label.as_bytes()).to_vec()
-            }
-        };
-        let f = &a.attributes;
-        // Secret keys carry no policy ("Only Asymmetric keys can have a policy", S3
-        // `dto/tsb/PolicyDto.java`); one that came anyway is shown, never obeyed blindly.
-        let policy = a.policy.clone();
-        let (approval_required, policy_timeout, approvals_needed) =
-            policy_use_summary(policy.as_ref());
-        KeyInfo {
-            tsb_label: a.label.clone(),
-            label: a.label.strip_prefix(prefix).unwrap_or(&a.label).to_string(),
-            id,
-            spki: Vec::new(),
-            public: PublicKey::Secret(secret),
-            sign: f.sign.unwrap_or(true),
-            decrypt: f.decrypt.unwrap_or(true),
-            unwrap: f.unwrap.unwrap_or(true),
-            derive: f.derive.unwrap_or(false),
-            extractable: f.extractable.unwrap_or(false),
-            destroyable: f.destroyable.unwrap_or(true),
-            blocked: policy
-                .as_ref()
-                .and_then(|p| p.key_status.as_ref())
-                .map(|s| s.blocked)
-                .unwrap_or(false),
-            policy,
-            approval_required,
-            policy_timeout,
-            approvals_needed,
-        }
-    }
-
     /// Whether this is a secret (AES, HMAC) key.
     pub(crate) fn is_secret(&self) -> bool {
         self.public.secret().is_some()

@@ -744,3 +744,56 @@ fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
         text(&out)
     );
 }
+
+#[test]
+fn pkcs11_tool_hmac_keygen_and_sign_match_openssl() {
+    let w = World::new("p11-hmac", false);
+    let out = w.pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "GENERIC:32",
+        "--label",
+        "mac-key",
+        "--id",
+        "0b",
+        "--usage-sign",
+    ]);
+    assert!(out.contains("Secret Key Object"), "{out}");
+    let key = w
+        .emu
+        .secret_key_bytes("mac-key")
+        .expect("HMAC key on the TSB");
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let data = common::write(&w.dir, "data.txt", b"authenticate me\n");
+    let mac = w.path("mac.bin");
+    w.pkcs11_tool(&[
+        "--sign",
+        "-m",
+        "SHA256-HMAC",
+        "--id",
+        "0b",
+        "-i",
+        data.to_str().unwrap(),
+        "-o",
+        mac.to_str().unwrap(),
+    ]);
+    let want = common::openssl(&[
+        "dgst",
+        "-sha256",
+        "-mac",
+        "HMAC",
+        "-macopt",
+        &format!("hexkey:{key_hex}"),
+        data.to_str().unwrap(),
+    ]);
+    let got: String = std::fs::read(&mac)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(got.len(), 64);
+    assert!(
+        want.trim_end().ends_with(&got),
+        "OpenSSL: {want}, module: {got}"
+    );
+}

@@ -257,17 +257,34 @@ pub(crate) fn build_for(
         verify: Some(use_of(CKA_VERIFY).unwrap_or(!aes)),
         ..KeyFlags::default()
     };
-    let wrong_use = if aes {
-        flags.sign == Some(true) || flags.verify == Some(true)
+    // Uses the kind of key cannot have here (an AES key's CKA_SIGN: the TSB has no CMAC; an
+    // HMAC key's CKA_ENCRYPT) are asked for by generic templates (python-pkcs11 gives every
+    // key all six): they are not given to the TSB, and the object reads them false.
+    let unusable = if aes {
+        [&mut flags.sign, &mut flags.verify]
     } else {
-        [flags.encrypt, flags.decrypt, flags.wrap, flags.unwrap].contains(&Some(true))
+        [&mut flags.encrypt, &mut flags.decrypt]
     };
-    if wrong_use {
-        return Err(inconsistent(if aes {
-            "an AES key cannot sign or verify here (no CMAC on the TSB)"
-        } else {
-            "an HMAC key can only sign and verify"
-        }));
+    let mut dropped = false;
+    for f in unusable {
+        dropped |= f.replace(false) == Some(true);
+    }
+    if !aes {
+        for f in [&mut flags.wrap, &mut flags.unwrap] {
+            dropped |= f.replace(false) == Some(true);
+        }
+    }
+    if dropped {
+        crate::log!(
+            Level::Info,
+            "{} keys do not {} here: those uses are not given to the key",
+            algorithm.name(),
+            if aes {
+                "sign or verify (no CMAC on the TSB)"
+            } else {
+                "encrypt, decrypt, wrap or unwrap"
+            }
+        );
     }
     flags.derive = Some(derive);
     flags.extractable = Some(extractable);
@@ -420,13 +437,14 @@ mod tests {
             "",
         )
         .unwrap();
-        let e = build(
+        // A use the key cannot have (python-pkcs11 asks every key for all six) is not given.
+        let r = build(
             CKM_AES_KEY_GEN,
             &t(vec![ul(CKA_VALUE_LEN, 16), bo(CKA_SIGN, true)]),
             "",
         )
-        .unwrap_err();
-        assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
+        .unwrap();
+        assert_eq!(r.body.attributes.sign, Some(false));
         let policy = Attr::new(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"{}".to_vec());
         let e = build(CKM_AES_KEY_GEN, &t(vec![ul(CKA_VALUE_LEN, 16), policy]), "").unwrap_err();
         assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID);

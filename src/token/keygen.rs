@@ -172,6 +172,7 @@ pub(crate) fn build(
     let mut extractable = None;
     let mut token = None;
     let mut public_token = None;
+    let mut wrap = false;
 
     let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
         let v = a.as_utf8()?.to_string();
@@ -254,7 +255,10 @@ pub(crate) fn build(
                 CKA_EC_PARAMS if !is_private && key_type != CKK_RSA => {
                     curve_oid = Some(parse_ec_params(&a.value, key_type == CKK_EC_EDWARDS)?);
                 }
-                CKA_VERIFY | CKA_ENCRYPT | CKA_WRAP if !is_private => {
+                // The TSB's `wrap` (absent: false for an RSA key, emulator/README.md) lets an
+                // RSA key wrap secret keys (token/wrap.rs).
+                CKA_WRAP if !is_private => wrap = a.as_bool()?,
+                CKA_VERIFY | CKA_ENCRYPT if !is_private => {
                     a.as_bool()?;
                 }
                 CKA_SIGN if is_private => sign = Some(a.as_bool()?),
@@ -364,6 +368,9 @@ pub(crate) fn build(
     flags.sign = Some(sign);
     flags.decrypt = Some(decrypt);
     flags.unwrap = Some(unwrap);
+    if wrap && key_type == CKK_RSA {
+        flags.wrap = Some(true);
+    }
     flags.derive = Some(derive.unwrap_or(false));
     flags.bip32 = Some(false);
     flags.extractable = Some(extractable);
@@ -481,6 +488,7 @@ mod tests {
             a(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
             a(CKA_LABEL, b"x"),
             a(CKA_VERIFY, &[1]),
+            a(CKA_WRAP, &[1]),
         ];
         let private = [
             ul(CKA_CLASS, CKO_PRIVATE_KEY),
@@ -496,6 +504,7 @@ mod tests {
         assert_eq!(r.body.key_size, Some(2048));
         assert_eq!(r.body.id.as_deref(), Some("ab"));
         assert_eq!(r.body.attributes.sign, Some(true));
+        assert_eq!(r.body.attributes.wrap, Some(true), "CKA_WRAP reaches the TSB");
         assert!(r.body.policy.is_none());
     }
 

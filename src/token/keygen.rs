@@ -504,7 +504,11 @@ mod tests {
         assert_eq!(r.body.key_size, Some(2048));
         assert_eq!(r.body.id.as_deref(), Some("ab"));
         assert_eq!(r.body.attributes.sign, Some(true));
-        assert_eq!(r.body.attributes.wrap, Some(true), "CKA_WRAP reaches the TSB");
+        assert_eq!(
+            r.body.attributes.wrap,
+            Some(true),
+            "CKA_WRAP reaches the TSB"
+        );
         assert!(r.body.policy.is_none());
     }
 

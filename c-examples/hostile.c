@@ -588,9 +588,13 @@ static void generation(CK_SESSION_HANDLE s, CK_SESSION_HANDLE ro)
     EXPECT(f->C_GenerateKeyPair(ro, &m, pub, 1, priv, 1, &hp, &hk), CKR_OK);
     EXPECT(f->C_GenerateKeyPair(BAD_SESSION, &m, pub, 1, priv, 1, &hp, &hk),
            CKR_SESSION_HANDLE_INVALID);
-    EXPECT(f->C_GenerateKey(s, &m, priv, 1, &hk), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f->C_WrapKey(s, &m, hk, hk, NULL, NULL), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f->C_UnwrapKey(s, &m, hk, NULL, HUGE_LEN, NULL, 0, NULL), CKR_FUNCTION_NOT_SUPPORTED);
+    /* Secret keys (issue 16): a key-pair mechanism, NULL pointers, a huge wrapped length. */
+    EXPECT(f->C_GenerateKey(s, &m, priv, 1, &hk), CKR_MECHANISM_INVALID);
+    EXPECT(f->C_GenerateKey(s, &m, priv, 1, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_GenerateKey(s, NULL, priv, 1, &hk), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_WrapKey(s, &m, hk, hk, NULL, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_UnwrapKey(s, &m, hk, NULL, HUGE_LEN, NULL, 0, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_UnwrapKey(s, &m, hk, NULL, HUGE_LEN, NULL, 0, &hk), CKR_ARGUMENTS_BAD);
     EXPECT(f->C_DeriveKey(s, NULL, 0, NULL, 0, NULL), CKR_FUNCTION_NOT_SUPPORTED);
     /* Random. */
     EXPECT(f->C_SeedRandom(s, NULL, 5), CKR_ARGUMENTS_BAD);

@@ -3,12 +3,13 @@
 //! network), which keys it fits, and its output size. C_GetMechanismList/Info read the same table,
 //! so they list exactly what the module does.
 
+pub(crate) mod aes;
 mod hash;
 pub(crate) mod pqc;
 mod table;
 
 pub(crate) use hash::{Hash, Hasher};
-pub(crate) use table::{info, offered, MechRow};
+pub(crate) use table::{info, offered, since, MechRow};
 
 use crate::config::FullData;
 use crate::der;
@@ -118,6 +119,12 @@ pub(crate) enum MechParams {
         /// The context bytes (length checked by `pqc::sign_scheme`).
         context: Vec<u8>,
     },
+    /// CK_GCM_PARAMS.
+    Gcm(aes::GcmParams),
+    /// An IV (AES-CBC).
+    Iv(aes::Iv),
+    /// CK_MAC_GENERAL_PARAMS: the MAC length.
+    MacLen(usize),
 }
 
 fn param_invalid(msg: &str) -> Error {
@@ -347,12 +354,15 @@ pub(crate) fn full_data(
 /// the version read then cannot do). Left out is a mechanism whose every use the version refuses:
 /// the raw CKM_RSA_PKCS_PSS sends the caller's digest with a `NONESHA*_WITH_RSA_PSS` name, which
 /// TSBs before 2.2.0 do not know ([`algorithms::signature_algorithm_since`]); and the
-/// post-quantum mechanisms before 2.2.0 ([`pqc::listed`]).
+/// post-quantum mechanisms before 2.2.0 ([`pqc::listed`]); HMAC before 2.0.1 ([`since`]).
 pub(crate) fn offered_in(mech: CK_MECHANISM_TYPE, version: Option<TsbVersion>) -> bool {
     if !pqc::listed(mech, version) {
         return false;
     }
     let Some(v) = version else { return true };
+    if since(mech).is_some_and(|since| v < since) {
+        return false;
+    }
     match mech {
         CKM_RSA_PKCS_PSS => algorithms::is_known_signature_algorithm_in(
             algorithms::name::NONESHA256_WITH_RSA_PSS,

@@ -181,7 +181,7 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             n()
         )),
-        e!(Session, No, C_GenerateKey, |h| (h, n(), n(), 1, n())),
+        e!(Session, Yes, C_GenerateKey, |h| (h, n(), n(), 1, n())),
         e!(Session, Yes, C_GenerateKeyPair, |h| (
             h,
             n(),
@@ -192,8 +192,8 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             n()
         )),
-        e!(Session, No, C_WrapKey, |h| (h, n(), 1, 1, n(), n())),
-        e!(Session, No, C_UnwrapKey, |h| (
+        e!(Session, Yes, C_WrapKey, |h| (h, n(), 1, 1, n(), n())),
+        e!(Session, Yes, C_UnwrapKey, |h| (
             h,
             n(),
             1,

@@ -591,3 +591,209 @@ fn pkcs11_tool_sign_rejected_by_approver_fails() {
     assert!(!sig.exists() || std::fs::read(&sig).unwrap().is_empty());
     assert_eq!(w.sign_counts(), (0, 1), "the approvers were asked once");
 }
+
+// ---------------------------------------------------------------------------------------------
+// pkcs11-tool with AES keys (issue 16)
+// ---------------------------------------------------------------------------------------------
+//
+// pkcs11-tool 0.23 encrypts with CKM_AES_ECB, CKM_AES_CBC and CKM_AES_CBC_PAD (not GCM: "Mechanism
+// AES-GCM illegal or not supported"), takes the IV from `--iv` (hex) and passes none without it.
+// The TSB chooses every encryption's IV and the module writes it into the caller's zeroed IV
+// buffer (README, "AES and the IV"): pkcs11-tool must be given `--iv` of 32 zeros, and since it
+// never prints its buffer back, the IV used is read from the module's debug log.
+
+#[test]
+fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
+    let w = World::new("p11-aes", false);
+    let out = w.pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "aes-key",
+        "--id",
+        "0a",
+    ]);
+    assert!(out.contains("Secret Key Object; AES length 32"), "{out}");
+    // The key is in the TSB, 32 bytes (read behind the module's back: a TSB never reveals it).
+    let key = w
+        .emu
+        .secret_key_bytes("aes-key")
+        .expect("AES key on the TSB");
+    assert_eq!(key.len(), 32);
+    let objs = w.pkcs11_tool(&["-O", "--type", "secrkey"]);
+    assert!(objs.contains("label:      aes-key"), "{objs}");
+    assert!(objs.contains("sensitive"), "{objs}");
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+
+    let plain = common::write(&w.dir, "plain.txt", b"sealed with AES-CBC-PAD in the TSB\n");
+    let ct = w.path("ct.bin");
+    let mut c = w.cmd(&tool("pkcs11-tool", "opensc"));
+    c.env("TSB_PKCS11_LOG", "debug")
+        .arg("--module")
+        .arg(&w.module)
+        .args(["--encrypt", "-m", "AES-CBC-PAD", "--id", "0a"])
+        .args(["--iv", &"0".repeat(32), "-i"])
+        .arg(&plain)
+        .arg("-o")
+        .arg(&ct);
+    let log = text(&common::tools::run_output(&mut c));
+    let iv = log
+        .lines()
+        .find_map(|l| {
+            l.split_once("(AES): IV ")
+                .map(|(_, iv)| iv.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no IV in the module's log:\n{log}"));
+    assert_eq!(iv.len(), 32, "{log}");
+    assert_ne!(iv, "0".repeat(32));
+    assert_eq!(std::fs::metadata(&ct).unwrap().len(), 48);
+    // OpenSSL decrypts it with the key and the TSB's IV.
+    let back = w.path("openssl.txt");
+    common::openssl(&[
+        "enc",
+        "-d",
+        "-aes-256-cbc",
+        "-K",
+        &key_hex,
+        "-iv",
+        &iv,
+        "-in",
+        ct.to_str().unwrap(),
+        "-out",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
+    // pkcs11-tool decrypts it, given that IV.
+    let back = w.path("p11.txt");
+    w.pkcs11_tool(&[
+        "--decrypt",
+        "-m",
+        "AES-CBC-PAD",
+        "--id",
+        "0a",
+        "--iv",
+        &iv,
+        "-i",
+        ct.to_str().unwrap(),
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
+    // And what OpenSSL encrypted under an IV of its own choice.
+    let my_iv = "000102030405060708090a0b0c0d0e0f";
+    let ct2 = w.path("ct2.bin");
+    common::openssl(&[
+        "enc",
+        "-aes-256-cbc",
+        "-K",
+        &key_hex,
+        "-iv",
+        my_iv,
+        "-in",
+        plain.to_str().unwrap(),
+        "-out",
+        ct2.to_str().unwrap(),
+    ]);
+    let back2 = w.path("p11-2.txt");
+    w.pkcs11_tool(&[
+        "--decrypt",
+        "-m",
+        "AES-CBC-PAD",
+        "--id",
+        "0a",
+        "--iv",
+        my_iv,
+        "-i",
+        ct2.to_str().unwrap(),
+        "-o",
+        back2.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&back2).unwrap(),
+        std::fs::read(&plain).unwrap()
+    );
+    // An IV of pkcs11-tool's choice is refused, never silently replaced.
+    let mut c = w.cmd(&tool("pkcs11-tool", "opensc"));
+    c.arg("--module")
+        .arg(&w.module)
+        .args([
+            "--encrypt",
+            "-m",
+            "AES-CBC-PAD",
+            "--id",
+            "0a",
+            "--iv",
+            my_iv,
+            "-i",
+        ])
+        .arg(&plain)
+        .arg("-o")
+        .arg(w.path("refused.bin"));
+    let out = c.output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("CKR_MECHANISM_PARAM_INVALID"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn pkcs11_tool_hmac_keygen_and_sign_match_openssl() {
+    let w = World::new("p11-hmac", false);
+    let out = w.pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "GENERIC:32",
+        "--label",
+        "mac-key",
+        "--id",
+        "0b",
+        "--usage-sign",
+    ]);
+    assert!(out.contains("Secret Key Object"), "{out}");
+    let key = w
+        .emu
+        .secret_key_bytes("mac-key")
+        .expect("HMAC key on the TSB");
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let data = common::write(&w.dir, "data.txt", b"authenticate me\n");
+    let mac = w.path("mac.bin");
+    w.pkcs11_tool(&[
+        "--sign",
+        "-m",
+        "SHA256-HMAC",
+        "--id",
+        "0b",
+        "-i",
+        data.to_str().unwrap(),
+        "-o",
+        mac.to_str().unwrap(),
+    ]);
+    let want = common::openssl(&[
+        "dgst",
+        "-sha256",
+        "-mac",
+        "HMAC",
+        "-macopt",
+        &format!("hexkey:{key_hex}"),
+        data.to_str().unwrap(),
+    ]);
+    let got: String = std::fs::read(&mac)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(got.len(), 64);
+    assert!(
+        want.trim_end().ends_with(&got),
+        "OpenSSL: {want}, module: {got}"
+    );
+}

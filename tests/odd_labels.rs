@@ -173,7 +173,7 @@ isolated!(
             .unwrap();
         assert_eq!(certs.len(), 4);
         // Attributes that parse, of a key type the module offers, with a public key that is no
-        // key: skipped too (a key type the module does not offer, such as AES, is skipped quietly).
+        // key: skipped too (a key type the module does not know is skipped quietly).
         direct::respond(
             &env.emu,
             "POST",

@@ -177,7 +177,7 @@ fn key_line(r: &mut Report, client: &Client, tsb_label: &str, prefix: &str) {
     }
 }
 
-/// `RSA 2048`, `EC P-256`, `Ed25519`, `ML-DSA-65`.
+/// `RSA 2048`, `EC P-256`, `Ed25519`, `ML-DSA-65`, `AES 256`.
 fn key_type(p: &PublicKey) -> String {
     match p {
         PublicKey::Rsa { bits, .. } => format!("RSA {bits}"),
@@ -192,6 +192,7 @@ fn key_type(p: &PublicKey) -> String {
         ),
         PublicKey::Ed25519 { .. } => "Ed25519".into(),
         PublicKey::Pqc { set, .. } => set.name().into(),
+        PublicKey::Secret(k) => format!("{} {}", k.algorithm.name(), k.bits),
     }
 }
 

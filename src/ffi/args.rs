@@ -5,6 +5,7 @@
 //! PKCS#11, stated as each function's safety requirement.
 
 use crate::error::{Error, Result};
+use crate::mechanism::aes::{GcmParams, Iv, IvSink};
 use crate::mechanism::{MechParams, OaepParams, PssParams};
 use crate::token::{Attr, Output, Template};
 use cryptoki_sys::*;
@@ -39,6 +40,35 @@ pub(crate) unsafe fn slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> 
     // SAFETY: not NULL, and readable for `len` bytes by the caller's contract; `len` is below
     // MAX_LEN, so it fits usize and isize.
     Ok(unsafe { std::slice::from_raw_parts(p, len as usize) })
+}
+
+/// An IV copied from the caller's buffer at `p`, with the sink that writes the IV the TSB chose
+/// back into that buffer (mechanism::aes: the TSB chooses every encryption's IV). The sink
+/// writes only an IV of exactly the buffer's length.
+///
+/// # Safety
+/// `p`, when not NULL, points at `iv.len()` bytes (`iv` is their copy) that stay valid and
+/// writable until the operation that keeps the sink ends: the documented contract of the
+/// module's AES encryption, as of AWS CloudHSM's for AES-GCM.
+pub(crate) unsafe fn iv_with_sink(p: *mut u8, iv: &[u8]) -> Iv {
+    let len = iv.len();
+    let bytes = iv.to_vec();
+    if p.is_null() || len == 0 {
+        return Iv { bytes, sink: None };
+    }
+    // A raw pointer is not Send; its address is, and is turned back only here.
+    let addr = p as usize;
+    let sink = IvSink::new(move |v: &[u8]| {
+        if v.len() == len {
+            // SAFETY: `addr` is the caller's IV buffer of `len` writable bytes, valid until the
+            // operation ends (this function's requirement); `v` is our own slice of `len` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), addr as *mut u8, len) }
+        }
+    });
+    Iv {
+        bytes,
+        sink: Some(sink),
+    }
 }
 
 /// Write through an out-pointer after checking it.
@@ -334,6 +364,38 @@ pub(crate) unsafe fn read_mechanism(
                 hedge: sc.hedgeVariant,
                 context,
             }
+        }
+        CKM_AES_GCM => {
+            if plen != std::mem::size_of::<CK_GCM_PARAMS>() {
+                return Err(invalid("CK_GCM_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let g = unsafe { (m.pParameter as *const CK_GCM_PARAMS).read_unaligned() };
+            // SAFETY: the caller's GCM parameters name their IV and AAD and their lengths.
+            let (iv, aad) = unsafe { (slice(g.pIv, g.ulIvLen)?, slice(g.pAAD, g.ulAADLen)?) };
+            MechParams::Gcm(GcmParams {
+                // SAFETY: pIv holds ulIvLen writable bytes (CK_GCM_PARAMS) and stays valid
+                // until the encryption finishes, the contract of the module's AES encryption
+                // (mechanism::aes): the TSB's IV is written back into it.
+                iv: unsafe { iv_with_sink(g.pIv, iv) },
+                aad: aad.to_vec(),
+                tag_bits: g.ulTagBits,
+            })
+        }
+        CKM_AES_CBC | CKM_AES_CBC_PAD => {
+            // SAFETY: the parameter is readable for its length (the mechanism's contract).
+            let iv = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }?;
+            // SAFETY: as for GCM's pIv: the IV parameter is the caller's buffer, valid and
+            // writable until the encryption finishes (mechanism::aes).
+            MechParams::Iv(unsafe { iv_with_sink(m.pParameter as *mut u8, iv) })
+        }
+        CKM_SHA256_HMAC_GENERAL => {
+            if plen != std::mem::size_of::<CK_MAC_GENERAL_PARAMS>() {
+                return Err(invalid("CK_MAC_GENERAL_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is a CK_ULONG's.
+            let n = unsafe { (m.pParameter as *const CK_MAC_GENERAL_PARAMS).read_unaligned() };
+            MechParams::MacLen(usize::try_from(n).unwrap_or(usize::MAX))
         }
         _ => MechParams::Other(plen),
     };

@@ -122,9 +122,11 @@ cryptoki_fn! {
     fn C_EncryptUpdate(hSession: CK_SESSION_HANDLE, pPart: *mut CK_BYTE, ulPartLen: CK_ULONG, pEncryptedPart: *mut CK_BYTE, pulEncryptedPartLen: *mut CK_ULONG) {
         operation_call(hSession, OpKind::Encrypt, |m, s| {
             // SAFETY: pPart holds ulPartLen bytes; pulEncryptedPartLen is readable
-            // (C_EncryptUpdate's contract). Checked before the answer, which is always the same.
-            unsafe { (slice(pPart, ulPartLen)?, out_cap(pEncryptedPart, pulEncryptedPartLen)?) };
-            m.encrypt_update(s)
+            // (C_EncryptUpdate's contract).
+            let (data, cap) = unsafe { (slice(pPart, ulPartLen)?, out_cap(pEncryptedPart, pulEncryptedPartLen)?) };
+            let o = m.encrypt_update(s, data, cap)?;
+            // SAFETY: pulEncryptedPartLen is writable and pEncryptedPart holds the capacity.
+            unsafe { write_output(o, pEncryptedPart, pulEncryptedPartLen) }
         })
     }
 }
@@ -133,8 +135,11 @@ cryptoki_fn! {
     fn C_EncryptFinal(hSession: CK_SESSION_HANDLE, pLastEncryptedPart: *mut CK_BYTE, pulLastEncryptedPartLen: *mut CK_ULONG) {
         operation_call(hSession, OpKind::Encrypt, |m, s| {
             // SAFETY: pulLastEncryptedPartLen is readable (C_EncryptFinal's contract).
-            unsafe { out_cap(pLastEncryptedPart, pulLastEncryptedPartLen) }?;
-            m.encrypt_update(s)
+            let cap = unsafe { out_cap(pLastEncryptedPart, pulLastEncryptedPartLen) }?;
+            let o = m.encrypt_final(s, cap)?;
+            // SAFETY: pulLastEncryptedPartLen is writable and pLastEncryptedPart holds the
+            // capacity read above.
+            unsafe { write_output(o, pLastEncryptedPart, pulLastEncryptedPartLen) }
         })
     }
 }
@@ -157,8 +162,10 @@ cryptoki_fn! {
         operation_call(hSession, OpKind::Decrypt, |m, s| {
             // SAFETY: pEncryptedPart holds ulEncryptedPartLen bytes; pulPartLen is readable
             // (C_DecryptUpdate's contract).
-            unsafe { (slice(pEncryptedPart, ulEncryptedPartLen)?, out_cap(pPart, pulPartLen)?) };
-            m.decrypt_update(s)
+            let (data, cap) = unsafe { (slice(pEncryptedPart, ulEncryptedPartLen)?, out_cap(pPart, pulPartLen)?) };
+            let o = m.decrypt_update(s, data, cap)?;
+            // SAFETY: pulPartLen is writable and pPart holds the capacity read above.
+            unsafe { write_output(o, pPart, pulPartLen) }
         })
     }
 }
@@ -167,8 +174,10 @@ cryptoki_fn! {
     fn C_DecryptFinal(hSession: CK_SESSION_HANDLE, pLastPart: *mut CK_BYTE, pulLastPartLen: *mut CK_ULONG) {
         operation_call(hSession, OpKind::Decrypt, |m, s| {
             // SAFETY: pulLastPartLen is readable (C_DecryptFinal's contract).
-            unsafe { out_cap(pLastPart, pulLastPartLen) }?;
-            m.decrypt_update(s)
+            let cap = unsafe { out_cap(pLastPart, pulLastPartLen) }?;
+            let o = m.decrypt_final(s, cap)?;
+            // SAFETY: pulLastPartLen is writable and pLastPart holds the capacity read above.
+            unsafe { write_output(o, pLastPart, pulLastPartLen) }
         })
     }
 }

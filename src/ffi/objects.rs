@@ -1,8 +1,10 @@
 //! Objects, keys and random data: C_CreateObject, C_DestroyObject, C_GetAttributeValue,
 //! C_SetAttributeValue, C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal, C_GenerateKeyPair,
-//! C_GenerateRandom, C_SeedRandom.
+//! C_GenerateKey, C_WrapKey, C_UnwrapKey, C_GenerateRandom, C_SeedRandom.
 
-use super::args::{bad, copy_to, put, read_mechanism, read_template, slice, template_mut};
+use super::args::{
+    bad, copy_to, out_cap, put, read_mechanism, read_template, slice, template_mut, write_output,
+};
 use super::session_call;
 use crate::error::Error;
 use crate::mechanism::MechParams;
@@ -176,6 +178,58 @@ cryptoki_fn! {
                 put(phPublicKey, pubh)?;
                 put(phPrivateKey, privh)
             }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_GenerateKey(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, pTemplate: *mut CK_ATTRIBUTE, ulCount: CK_ULONG, phKey: *mut CK_OBJECT_HANDLE) {
+        session_call(hSession, |m, s| {
+            if phKey.is_null() {
+                return Err(bad("NULL phKey"));
+            }
+            // SAFETY: pMechanism is readable (C_GenerateKey's contract).
+            let (mech, params) = unsafe { read_mechanism(pMechanism) }?;
+            if params != MechParams::None {
+                return Err(Error::ck(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter"));
+            }
+            // SAFETY: pTemplate holds ulCount readable attributes (C_GenerateKey's contract).
+            let t = unsafe { read_template(pTemplate, ulCount) }?;
+            let h = m.generate_key(s, mech, &t)?;
+            // SAFETY: phKey points at a writable handle (checked not NULL above).
+            unsafe { put(phKey, h) }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_WrapKey(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, hWrappingKey: CK_OBJECT_HANDLE, hKey: CK_OBJECT_HANDLE, pWrappedKey: *mut CK_BYTE, pulWrappedKeyLen: *mut CK_ULONG) {
+        session_call(hSession, |m, s| {
+            // SAFETY: pMechanism is readable; pulWrappedKeyLen is readable (C_WrapKey's contract).
+            let (mech, params) = unsafe { read_mechanism(pMechanism) }?;
+            // SAFETY: as above.
+            let cap = unsafe { out_cap(pWrappedKey, pulWrappedKeyLen) }?;
+            let o = m.wrap_key(s, mech, &params, hWrappingKey, hKey, cap)?;
+            // SAFETY: pulWrappedKeyLen is writable and pWrappedKey holds the capacity read above.
+            unsafe { write_output(o, pWrappedKey, pulWrappedKeyLen) }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_UnwrapKey(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, hUnwrappingKey: CK_OBJECT_HANDLE, pWrappedKey: *mut CK_BYTE, ulWrappedKeyLen: CK_ULONG, pTemplate: *mut CK_ATTRIBUTE, ulAttributeCount: CK_ULONG, phKey: *mut CK_OBJECT_HANDLE) {
+        session_call(hSession, |m, s| {
+            if phKey.is_null() {
+                return Err(bad("NULL phKey"));
+            }
+            // SAFETY: pMechanism is readable, pWrappedKey holds ulWrappedKeyLen bytes and
+            // pTemplate ulAttributeCount attributes (C_UnwrapKey's contract).
+            let (mech, params) = unsafe { read_mechanism(pMechanism) }?;
+            // SAFETY: as above.
+            let (wrapped, t) = unsafe { (slice(pWrappedKey, ulWrappedKeyLen)?, read_template(pTemplate, ulAttributeCount)?) };
+            let h = m.unwrap_key(s, mech, &params, hUnwrappingKey, wrapped, &t)?;
+            // SAFETY: phKey points at a writable handle (checked not NULL above).
+            unsafe { put(phKey, h) }
         })
     }
 }

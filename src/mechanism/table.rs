@@ -45,11 +45,12 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 255,
         flags: CKF_GENERATE_KEY_PAIR,
     },
+    // Wrapping and unwrapping secret keys with RSA on the TSB (token/wrap.rs).
     MechRow {
         mech: CKM_RSA_PKCS,
         min: RSA_MIN,
         max: RSA_MAX,
-        flags: SV | CKF_ENCRYPT | CKF_DECRYPT,
+        flags: SV | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
     },
     MechRow {
         mech: CKM_SHA1_RSA_PKCS,
@@ -122,7 +123,7 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         mech: CKM_RSA_PKCS_OAEP,
         min: RSA_MIN,
         max: RSA_MAX,
-        flags: CKF_ENCRYPT | CKF_DECRYPT,
+        flags: CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
     },
     MechRow {
         mech: CKM_ECDSA,
@@ -166,6 +167,65 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 255,
         flags: SV,
     },
+    // Secret keys (token/secret_keys.rs): AES key sizes in bytes, generic secret in bits (as
+    // PKCS#11 3.0 gives each mechanism's unit).
+    MechRow {
+        mech: CKM_AES_KEY_GEN,
+        min: 16,
+        max: 32,
+        flags: CKF_GENERATE,
+    },
+    MechRow {
+        mech: CKM_GENERIC_SECRET_KEY_GEN,
+        min: 256,
+        max: 256,
+        flags: CKF_GENERATE,
+    },
+    // AES on the TSB (token/symmetric.rs; the TSB chooses every encryption's IV: mechanism::aes).
+    MechRow {
+        mech: CKM_AES_GCM,
+        min: 16,
+        max: 32,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_AES_CBC,
+        min: 16,
+        max: 32,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_AES_CBC_PAD,
+        min: 16,
+        max: 32,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    // Secret keys wrapped with AES on the TSB (token/wrap.rs): RFC 3394 and RFC 5649.
+    MechRow {
+        mech: CKM_AES_KEY_WRAP,
+        min: 16,
+        max: 32,
+        flags: CKF_WRAP | CKF_UNWRAP,
+    },
+    MechRow {
+        mech: CKM_AES_KEY_WRAP_KWP,
+        min: 16,
+        max: 32,
+        flags: CKF_WRAP | CKF_UNWRAP,
+    },
+    // HMAC-SHA-256 on the TSB (2.0.1), 32-byte keys.
+    MechRow {
+        mech: CKM_SHA256_HMAC,
+        min: 32,
+        max: 32,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_SHA256_HMAC_GENERAL,
+        min: 32,
+        max: 32,
+        flags: SV,
+    },
     MechRow {
         mech: CKM_SHA_1,
         min: 0,
@@ -197,6 +257,18 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         flags: CKF_DIGEST,
     },
 ];
+
+/// The first TSB version that does a mechanism, for those that not every version does (HMAC:
+/// 2.0.1, S2 release notes). C_GetMechanismList and C_GetMechanismInfo leave a mechanism out when
+/// the slot's known version is older.
+pub(crate) fn since(mech: CK_MECHANISM_TYPE) -> Option<tsb_models::TsbVersion> {
+    match mech {
+        CKM_GENERIC_SECRET_KEY_GEN | CKM_SHA256_HMAC | CKM_SHA256_HMAC_GENERAL => {
+            Some(tsb_models::SecretKeyAlgorithm::HmacSha256.since())
+        }
+        _ => None,
+    }
+}
 
 /// Every mechanism a slot whose TSB version is `v` (None: not known) offers: the table above and
 /// the post-quantum rows, without what `v` is known not to do ([`super::offered_in`]).

@@ -16,6 +16,7 @@ pub(crate) fn key_type(p: &PublicKey) -> CK_KEY_TYPE {
         PublicKey::Ec { .. } => CKK_EC,
         PublicKey::Ed25519 { .. } => CKK_EC_EDWARDS,
         PublicKey::Pqc { set, .. } => crate::pkcs11_v32::key_type(set.family()),
+        PublicKey::Secret(s) => super::secret_keys::key_type(s),
     }
 }
 
@@ -26,6 +27,7 @@ pub(crate) fn gen_mechanism(p: &PublicKey) -> CK_MECHANISM_TYPE {
         PublicKey::Ec { .. } => CKM_EC_KEY_PAIR_GEN,
         PublicKey::Ed25519 { .. } => CKM_EC_EDWARDS_KEY_PAIR_GEN,
         PublicKey::Pqc { set, .. } => crate::pkcs11_v32::key_pair_gen(set.family()),
+        PublicKey::Secret(s) => super::secret_keys::gen_mechanism(s),
     }
 }
 
@@ -34,7 +36,7 @@ pub(crate) fn ec_params(p: &PublicKey) -> Option<Vec<u8>> {
     match p {
         PublicKey::Ec { curve, .. } => der::oid(curve.oid()),
         PublicKey::Ed25519 { .. } => der::oid(ED25519_OID),
-        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } | PublicKey::Secret(_) => None,
     }
 }
 
@@ -44,14 +46,15 @@ pub(crate) fn ec_point(p: &PublicKey) -> Option<Vec<u8>> {
         PublicKey::Ec { point, .. } | PublicKey::Ed25519 { point } => {
             Some(der::octet_string(point))
         }
-        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } => None,
+        PublicKey::Rsa { .. } | PublicKey::Pqc { .. } | PublicKey::Secret(_) => None,
     }
 }
 
 /// Which object of a key (or a configured CA certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum ObjClass {
-    /// CKO_PRIVATE_KEY.
+    /// CKO_PRIVATE_KEY, or CKO_SECRET_KEY for a secret key (the object holding the key's
+    /// secret).
     Private,
     /// CKO_PUBLIC_KEY.
     Public,
@@ -103,6 +106,8 @@ impl ObjectView {
     /// The object's class.
     pub(crate) fn class(&self) -> CK_OBJECT_CLASS {
         match self {
+            // A secret key is the object that holds the TSB key's secret (secret_keys.rs).
+            ObjectView::Private(k) if k.is_secret() => CKO_SECRET_KEY,
             ObjectView::Private(_) => CKO_PRIVATE_KEY,
             ObjectView::Public(_) => CKO_PUBLIC_KEY,
             ObjectView::Certificate(..) | ObjectView::CaCertificate(..) => CKO_CERTIFICATE,
@@ -139,6 +144,15 @@ impl ObjectView {
             ObjectView::Session(_) => Invalid,
             ObjectView::CaCertificate(label, c) => cert_attribute(ty, label, b"", c),
             ObjectView::Certificate(k, c) => cert_attribute(ty, &k.label, &k.id, c),
+            ObjectView::Private(k) | ObjectView::Public(k) if k.is_secret() => {
+                match k.public.secret() {
+                    // A secret key has no public object; a view of it as one shows nothing.
+                    Some(s) if matches!(self, ObjectView::Private(_)) => {
+                        super::secret_keys::attribute(k, s, ty, private_objects)
+                    }
+                    _ => Invalid,
+                }
+            }
             ObjectView::Private(k) | ObjectView::Public(k) => {
                 let private = matches!(self, ObjectView::Private(_));
                 let p = &k.public;
@@ -175,7 +189,9 @@ impl ObjectView {
                     CKA_EC_POINT => ec_point(p).map(Value).unwrap_or(Invalid),
                     // Private-key-only attributes.
                     CKA_SIGN if private => bool_val(k.sign),
-                    CKA_DECRYPT if private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_DECRYPT if private => {
+                        bool_val(k.decrypt && p.family() == Some(Family::Rsa))
+                    }
                     CKA_UNWRAP if private => bool_val(k.unwrap),
                     CKA_SIGN_RECOVER if private => bool_val(false),
                     CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE if private => bool_val(true),
@@ -192,25 +208,34 @@ impl ObjectView {
                     }
                     // Public-key-only attributes.
                     CKA_VERIFY if !private => bool_val(k.sign),
-                    CKA_ENCRYPT if !private => bool_val(k.decrypt && p.family() == Family::Rsa),
+                    CKA_ENCRYPT if !private => {
+                        bool_val(k.decrypt && p.family() == Some(Family::Rsa))
+                    }
                     CKA_WRAP if !private => bool_val(k.unwrap),
                     CKA_VERIFY_RECOVER if !private => bool_val(false),
                     CKA_TRUSTED if !private => bool_val(false),
-                    // Vendor attributes.
-                    t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => Value(
-                        k.policy
-                            .as_ref()
-                            .and_then(|p| serde_json::to_vec(p).ok())
-                            .unwrap_or_default(),
-                    ),
-                    t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
-                    t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
-                        bool_val(k.approval_required)
-                    }
-                    _ => Invalid,
+                    t => vendor_attribute(k, t),
                 }
             }
         }
+    }
+}
+
+/// The vendor attributes of a key object (private, public or secret), else
+/// CKR_ATTRIBUTE_TYPE_INVALID.
+pub(crate) fn vendor_attribute(k: &KeyInfo, ty: CK_ATTRIBUTE_TYPE) -> AttrValue {
+    match ty {
+        t if t == vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE => AttrValue::Value(
+            k.policy
+                .as_ref()
+                .and_then(|p| serde_json::to_vec(p).ok())
+                .unwrap_or_default(),
+        ),
+        t if t == vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE => bool_val(k.blocked),
+        t if t == vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE => {
+            bool_val(k.approval_required)
+        }
+        _ => AttrValue::Invalid,
     }
 }
 

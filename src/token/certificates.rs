@@ -183,6 +183,12 @@ impl Module {
     ) -> Result<(Arc<KeyInfo>, String)> {
         let key = self.key_object(session, h, ObjClass::Private)?;
         super::pqc::refuse_certificates(&key)?;
+        let Some(family) = key.public.family() else {
+            return Err(Error::ck(
+                CKR_KEY_TYPE_INCONSISTENT,
+                format!("key {} is a secret key: no CSR or certificate", key.label),
+            ));
+        };
         if !key.sign {
             return Err(Error::ck(
                 CKR_KEY_FUNCTION_NOT_PERMITTED,
@@ -197,7 +203,7 @@ impl Module {
         }
         let alg = algorithm
             .clone()
-            .unwrap_or_else(|| default_signature_algorithm(key.public.family()).into());
+            .unwrap_or_else(|| default_signature_algorithm(family).into());
         Ok((key, alg))
     }
 

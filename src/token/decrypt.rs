@@ -4,6 +4,7 @@
 use super::operation::{Accum, KeyUse, Output};
 use super::remote::{RemoteMech, RemoteOp};
 use super::session::Session;
+use super::symmetric::Decrypt;
 use super::Module;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, Family, Hash, MechParams};
@@ -55,6 +56,9 @@ impl Module {
         params: &MechParams,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if crate::mechanism::aes::is_aes(mech) {
+            return self.secret_init::<Decrypt>(session, mech, params, key);
+        }
         self.start(session, || {
             let (_, oaep) = mechanism::tsb_cipher(mech, params)?;
             let key = self.operation_key(session, key, Family::Rsa, KeyUse::Decrypt)?;
@@ -66,9 +70,30 @@ impl Module {
         })
     }
 
+    /// C_DecryptUpdate: AES collects the part (symmetric.rs). `cap` None = length query.
+    pub(crate) fn decrypt_update(
+        &self,
+        session: &Session,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        if self.secret_active::<Decrypt>(session) {
+            return self.secret_update::<Decrypt>(session, data, cap);
+        }
+        self.rsa_decrypt_single_part(session)
+    }
+
+    /// C_DecryptFinal: AES decrypts what the Update calls collected.
+    pub(crate) fn decrypt_final(&self, session: &Session, cap: Option<usize>) -> Result<Output> {
+        if self.secret_active::<Decrypt>(session) {
+            return self.secret_finish::<Decrypt>(session, None, cap);
+        }
+        self.rsa_decrypt_single_part(session)
+    }
+
     /// C_DecryptUpdate and C_DecryptFinal are not offered for RSA (a single block): the
     /// standard's answer for single-part mechanisms, which ends the operation.
-    pub(crate) fn decrypt_update(&self, session: &Session) -> Result<()> {
+    fn rsa_decrypt_single_part(&self, session: &Session) -> Result<Output> {
         if session.state.lock().ops.get::<DecryptOp>()?.in_flight {
             return Err(super::remote::running());
         }
@@ -85,6 +110,9 @@ impl Module {
         data: &[u8],
         cap: Option<usize>,
     ) -> Result<Output> {
+        if self.secret_active::<Decrypt>(session) {
+            return self.secret_finish::<Decrypt>(session, Some(data), cap);
+        }
         self.remote_finish::<Decryption>(session, Some(data), cap)
     }
 }

@@ -110,7 +110,7 @@ impl Module {
             None => None,
         };
         let want = |c: CK_OBJECT_CLASS| class.map(|x| x == c).unwrap_or(true);
-        let want_keys = want(CKO_PRIVATE_KEY) || want(CKO_PUBLIC_KEY);
+        let want_keys = want(CKO_PRIVATE_KEY) || want(CKO_PUBLIC_KEY) || want(CKO_SECRET_KEY);
         let want_certs = want(CKO_CERTIFICATE);
         if !want_keys && !want_certs {
             return Ok(Vec::new());
@@ -150,6 +150,13 @@ impl Module {
             }))
         };
         for (l, key) in &keys {
+            // A secret key is one object, with no public half and no certificate.
+            if key.is_secret() {
+                if want_keys && matches(&ObjectView::Private(key.clone())) {
+                    found(l, ObjClass::Private);
+                }
+                continue;
+            }
             if want_keys {
                 for (class, view) in [
                     (ObjClass::Private, ObjectView::Private(key.clone())),

@@ -109,6 +109,37 @@ const BENIGN: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_PUBLIC_KEY_INFO,
 ];
 
+/// The TSB label of a new key (key pair or secret key) from its CKA_LABEL. The TSB names keys by
+/// label; the standard needs none. A session key gets a session key label (its CKA_LABEL stays
+/// the template's), a token key without CKA_LABEL (or with an empty one) a generated one, which
+/// CKA_LABEL then shows.
+pub(crate) fn tsb_label(label: Option<&str>, token: bool, prefix: &str) -> Result<String> {
+    let tsb_label = if !token {
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            // The application's label is kept on the session objects; it must still be one a
+            // token key could have, so a later copy or find behaves the same.
+            super::label::validate(&format!("{prefix}{l}"))?;
+        }
+        super::session_keys::new_label(prefix)
+    } else {
+        let l = match label.filter(|l| !l.is_empty()) {
+            Some(l) => l.to_string(),
+            None => generated_label(),
+        };
+        let full = format!("{prefix}{l}");
+        if super::session_keys::is_session_label(prefix, &full) {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                "CKA_LABEL must not start like a session key label",
+            ));
+        }
+        full
+    };
+    // Labels the TSB (or a path it travels) may not take are refused before any request.
+    super::label::validate(&tsb_label)?;
+    Ok(tsb_label)
+}
+
 /// Build the TSB request from the mechanism and the two templates.
 pub(crate) fn build(
     mech: CK_MECHANISM_TYPE,
@@ -146,6 +177,7 @@ pub(crate) fn build(
     let mut public_token = None;
     // CKA_PARAMETER_SET of the (public, private) templates.
     let mut parameter_set: (Option<CK_ULONG>, Option<CK_ULONG>) = (None, None);
+    let mut wrap = false;
 
     let set_text = |slot: &mut Option<String>, a: &Attr, what: &str| -> Result<()> {
         let v = a.as_utf8()?.to_string();
@@ -236,7 +268,10 @@ pub(crate) fn build(
                 CKA_EC_PARAMS if !is_private && matches!(key_type, CKK_EC | CKK_EC_EDWARDS) => {
                     curve_oid = Some(parse_ec_params(&a.value, key_type == CKK_EC_EDWARDS)?);
                 }
-                CKA_VERIFY | CKA_ENCRYPT | CKA_WRAP if !is_private => {
+                // The TSB's `wrap` (absent: false for an RSA key, emulator/README.md) lets an
+                // RSA key wrap secret keys (token/wrap.rs).
+                CKA_WRAP if !is_private => wrap = a.as_bool()?,
+                CKA_VERIFY | CKA_ENCRYPT if !is_private => {
                     a.as_bool()?;
                 }
                 CKA_SIGN if is_private => sign = Some(a.as_bool()?),
@@ -294,32 +329,7 @@ pub(crate) fn build(
             "a token public key needs a token private key (CKA_TOKEN)",
         ));
     }
-    // The TSB names keys by label; the standard needs none. A session key pair gets a session
-    // key label (its CKA_LABEL stays the template's), a token key without CKA_LABEL (or with an
-    // empty one) a generated one, which CKA_LABEL then shows.
-    let tsb_label = if !token {
-        if let Some(l) = label.as_deref().filter(|l| !l.is_empty()) {
-            // The application's label is kept on the session objects; it must still be one a
-            // token key could have, so a later copy or find behaves the same.
-            super::label::validate(&format!("{prefix}{l}"))?;
-        }
-        super::session_keys::new_label(prefix)
-    } else {
-        let l = match label.as_deref().filter(|l| !l.is_empty()) {
-            Some(l) => l.to_string(),
-            None => generated_label(),
-        };
-        let full = format!("{prefix}{l}");
-        if super::session_keys::is_session_label(prefix, &full) {
-            return Err(Error::ck(
-                CKR_ATTRIBUTE_VALUE_INVALID,
-                "CKA_LABEL must not start like a session key label",
-            ));
-        }
-        full
-    };
-    // Labels the TSB (or a path it travels) may not take are refused before any request.
-    super::label::validate(&tsb_label)?;
+    let tsb_label = tsb_label(label.as_deref(), token, prefix)?;
     if let Some(family) = pqc {
         algorithm = super::pqc::parameter_set(family, parameter_set.0, parameter_set.1)?.name();
     }
@@ -381,6 +391,9 @@ pub(crate) fn build(
     flags.sign = Some(sign);
     flags.decrypt = Some(decrypt);
     flags.unwrap = Some(unwrap);
+    if wrap && key_type == CKK_RSA {
+        flags.wrap = Some(true);
+    }
     flags.derive = Some(derive.unwrap_or(false));
     flags.bip32 = Some(false);
     flags.extractable = Some(extractable);
@@ -507,6 +520,7 @@ mod tests {
             a(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
             a(CKA_LABEL, b"x"),
             a(CKA_VERIFY, &[1]),
+            a(CKA_WRAP, &[1]),
         ];
         let private = [
             ul(CKA_CLASS, CKO_PRIVATE_KEY),
@@ -522,6 +536,11 @@ mod tests {
         assert_eq!(r.body.key_size, Some(2048));
         assert_eq!(r.body.id.as_deref(), Some("ab"));
         assert_eq!(r.body.attributes.sign, Some(true));
+        assert_eq!(
+            r.body.attributes.wrap,
+            Some(true),
+            "CKA_WRAP reaches the TSB"
+        );
         assert!(r.body.policy.is_none());
     }
 

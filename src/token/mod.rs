@@ -24,13 +24,16 @@ mod random;
 mod remote;
 mod requests;
 mod results;
+mod secret_keys;
 mod session;
 mod session_keys;
 mod session_objects;
 mod sign;
 mod slot;
+mod symmetric;
 mod template;
 mod verify;
+mod wrap;
 
 #[cfg(test)]
 mod tests;

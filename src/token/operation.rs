@@ -29,6 +29,7 @@ use super::encrypt::EncryptOp;
 use super::find::FindOp;
 use super::session::Session;
 use super::sign::SignOp;
+use super::symmetric::{MacSignOp, MacVerifyOp, SecretDecryptOp, SecretEncryptOp};
 use super::verify::VerifyOp;
 use super::Module;
 use crate::error::{Error, Result};
@@ -62,6 +63,11 @@ pub(crate) trait Operation: Sized {
     fn running(&self) -> bool {
         false
     }
+    /// Whether the session has an operation of this family already (the asymmetric and the
+    /// secret-key form of a family share it: one encryption at a time, of either kind).
+    fn busy(ops: &mut Operations) -> bool {
+        Self::slot(ops).is_some()
+    }
 }
 
 /// The active operations of one session: at most one of each kind.
@@ -73,7 +79,36 @@ pub(crate) struct Operations {
     decrypt: Option<DecryptOp>,
     digest: Option<DigestOp>,
     find: Option<FindOp>,
+    // The secret-key forms of four families (symmetric.rs).
+    secret_encrypt: Option<SecretEncryptOp>,
+    secret_decrypt: Option<SecretDecryptOp>,
+    mac_sign: Option<MacSignOp>,
+    mac_verify: Option<MacVerifyOp>,
 }
+
+/// The [`Operation`] impl of a secret-key operation, which shares its family with `$twin`.
+macro_rules! secret_operation {
+    ($op:ty, $field:ident, $twin:ident, $what:literal) => {
+        impl Operation for $op {
+            const WHAT: &'static str = $what;
+            const REMOTE: bool = true;
+            fn slot(ops: &mut Operations) -> &mut Option<Self> {
+                &mut ops.$field
+            }
+            fn running(&self) -> bool {
+                self.in_flight()
+            }
+            fn busy(ops: &mut Operations) -> bool {
+                ops.$field.is_some() || ops.$twin.is_some()
+            }
+        }
+    };
+}
+
+secret_operation!(SecretEncryptOp, secret_encrypt, encrypt, "an encryption");
+secret_operation!(SecretDecryptOp, secret_decrypt, decrypt, "a decryption");
+secret_operation!(MacSignOp, mac_sign, sign, "a signature");
+secret_operation!(MacVerifyOp, mac_verify, verify, "a verification");
 
 impl Operation for SignOp {
     const WHAT: &'static str = "a signature";
@@ -83,6 +118,9 @@ impl Operation for SignOp {
     }
     fn running(&self) -> bool {
         self.in_flight
+    }
+    fn busy(ops: &mut Operations) -> bool {
+        ops.sign.is_some() || ops.mac_sign.is_some()
     }
 }
 
@@ -95,6 +133,9 @@ impl Operation for DecryptOp {
     fn running(&self) -> bool {
         self.in_flight
     }
+    fn busy(ops: &mut Operations) -> bool {
+        ops.decrypt.is_some() || ops.secret_decrypt.is_some()
+    }
 }
 
 impl Operation for VerifyOp {
@@ -102,12 +143,18 @@ impl Operation for VerifyOp {
     fn slot(ops: &mut Operations) -> &mut Option<Self> {
         &mut ops.verify
     }
+    fn busy(ops: &mut Operations) -> bool {
+        ops.verify.is_some() || ops.mac_verify.is_some()
+    }
 }
 
 impl Operation for EncryptOp {
     const WHAT: &'static str = "an encryption";
     fn slot(ops: &mut Operations) -> &mut Option<Self> {
         &mut ops.encrypt
+    }
+    fn busy(ops: &mut Operations) -> bool {
+        ops.encrypt.is_some() || ops.secret_encrypt.is_some()
     }
 }
 
@@ -138,6 +185,10 @@ impl Operations {
             || self.verify.is_some()
             || self.encrypt.is_some()
             || self.decrypt.is_some()
+            || self.secret_encrypt.is_some()
+            || self.secret_decrypt.is_some()
+            || self.mac_sign.is_some()
+            || self.mac_verify.is_some()
     }
 
     /// Whether an operation of type `O` is active.
@@ -157,11 +208,10 @@ impl Operations {
 
     /// Put a new operation in its place, unless one is active (CKR_OPERATION_ACTIVE).
     fn put<O: Operation>(&mut self, op: O) -> Result<()> {
-        let slot = O::slot(self);
-        if slot.is_some() {
+        if O::busy(self) {
             return Err(active::<O>());
         }
-        *slot = Some(op);
+        *O::slot(self) = Some(op);
         Ok(())
     }
 
@@ -176,10 +226,22 @@ impl Operations {
     /// End the operation of `kind`, unless a call on another thread is running it.
     pub(crate) fn end_unless_running(&mut self, kind: OpKind) {
         match kind {
-            OpKind::Sign => self.end_idle::<SignOp>(),
-            OpKind::Verify => self.end_idle::<VerifyOp>(),
-            OpKind::Encrypt => self.end_idle::<EncryptOp>(),
-            OpKind::Decrypt => self.end_idle::<DecryptOp>(),
+            OpKind::Sign => {
+                self.end_idle::<SignOp>();
+                self.end_idle::<MacSignOp>()
+            }
+            OpKind::Verify => {
+                self.end_idle::<VerifyOp>();
+                self.end_idle::<MacVerifyOp>()
+            }
+            OpKind::Encrypt => {
+                self.end_idle::<EncryptOp>();
+                self.end_idle::<SecretEncryptOp>()
+            }
+            OpKind::Decrypt => {
+                self.end_idle::<DecryptOp>();
+                self.end_idle::<SecretDecryptOp>()
+            }
             OpKind::Digest => self.end_idle::<DigestOp>(),
             OpKind::Find => self.end_idle::<FindOp>(),
         }
@@ -213,7 +275,7 @@ impl Module {
         session: &Session,
         make: impl FnOnce() -> Result<O>,
     ) -> Result<()> {
-        if session.state.lock().ops.is_active::<O>() {
+        if O::busy(&mut session.state.lock().ops) {
             return Err(active::<O>());
         }
         let op = make()?;
@@ -278,7 +340,7 @@ impl Module {
     ) -> Result<Arc<KeyInfo>> {
         let key = self.key_object(session, h, usage.class())?;
         let verb = usage.verb();
-        if key.public.family() != family {
+        if key.public.family() != Some(family) {
             return Err(Error::ck(
                 CKR_KEY_TYPE_INCONSISTENT,
                 format!("the mechanism does not fit key {} ({verb})", key.label),

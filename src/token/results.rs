@@ -87,7 +87,7 @@ fn signed_by(signer: &PublicKey, der: &[u8], what: &str) -> Result<()> {
     let s = der::read_signed(der).ok_or_else(|| bad("that is not DER".into()))?;
     let oid = der::oid_to_string(s.algorithm).unwrap_or_default();
     let scheme = x509_scheme(&oid)
-        .filter(|sc| sc.family() == signer.family())
+        .filter(|sc| Some(sc.family()) == signer.family())
         .ok_or_else(|| bad(format!("signed with {oid}, not an algorithm of this key")))?;
     let sig = match signer {
         PublicKey::Ec { curve, .. } => der::ecdsa_der_to_raw(s.signature, curve.field_len())

@@ -114,6 +114,7 @@ const KEY_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_WRAP,
     CKA_VERIFY_RECOVER,
     CKA_TRUSTED,
+    CKA_VALUE_LEN,
     vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE,
     vendor::CKA_TSB_BLOCKED as CK_ATTRIBUTE_TYPE,
     vendor::CKA_TSB_APPROVAL_REQUIRED as CK_ATTRIBUTE_TYPE,
@@ -542,6 +543,25 @@ impl Module {
             session_handle(session),
             Kind::PublicKey(key),
             public,
+            slot.login_required(),
+        );
+        self.add_session_object(o)
+    }
+
+    /// A secret key generated in the TSB as a session object (secret_keys.rs): one object, the
+    /// key's own, deleted from the TSB with its session as a session key pair's is.
+    pub(crate) fn session_secret_key(
+        &self,
+        session: &Session,
+        key: Arc<KeyInfo>,
+        template: &Template,
+    ) -> CK_OBJECT_HANDLE {
+        let slot = self.slot_of(session);
+        let o = SessionObject::key(
+            slot.id,
+            session_handle(session),
+            Kind::TsbKey { key, private: true },
+            template,
             slot.login_required(),
         );
         self.add_session_object(o)

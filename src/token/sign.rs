@@ -6,6 +6,7 @@
 use super::operation::{Accum, KeyUse, Output};
 use super::remote::{RemoteMech, RemoteOp};
 use super::session::Session;
+use super::symmetric::MacSign;
 use super::Module;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechParams, SignScheme};
@@ -70,6 +71,9 @@ impl Module {
         params: &MechParams,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if mechanism::aes::is_hmac(mech) {
+            return self.secret_init::<MacSign>(session, mech, params, key);
+        }
         self.start(session, || {
             let scheme = mechanism::sign_scheme(mech, params)?;
             let key = self.operation_key(session, key, scheme.family(), KeyUse::Sign)?;
@@ -91,6 +95,11 @@ impl Module {
 
     /// C_SignUpdate.
     pub(crate) fn sign_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        if self.secret_active::<MacSign>(session) {
+            return self
+                .secret_update::<MacSign>(session, data, Some(0))
+                .map(|_| ());
+        }
         self.remote_update::<Signing>(session, data)
     }
 
@@ -101,6 +110,9 @@ impl Module {
         data: Option<&[u8]>,
         cap: Option<usize>,
     ) -> Result<Output> {
+        if self.secret_active::<MacSign>(session) {
+            return self.secret_finish::<MacSign>(session, data, cap);
+        }
         self.remote_finish::<Signing>(session, data, cap)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::operation::{Accum, KeyUse, Mode};
 use super::session::Session;
+use super::symmetric::MacVerify;
 use super::Module;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, MechParams, SignScheme};
@@ -29,6 +30,9 @@ impl Module {
         params: &MechParams,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
+        if mechanism::aes::is_hmac(mech) {
+            return self.secret_init::<MacVerify>(session, mech, params, key);
+        }
         self.start(session, || {
             let scheme = mechanism::verify_scheme(mech, params)?;
             let key = self.operation_key(session, key, scheme.family(), KeyUse::Verify)?;
@@ -43,6 +47,11 @@ impl Module {
 
     /// C_VerifyUpdate.
     pub(crate) fn verify_update(&self, session: &Session, data: &[u8]) -> Result<()> {
+        if self.secret_active::<MacVerify>(session) {
+            return self
+                .secret_update::<MacVerify>(session, data, Some(0))
+                .map(|_| ());
+        }
         let mut st = session.state.lock();
         let op = st.ops.get::<VerifyOp>()?;
         op.mode.enter(Mode::Multi, SINGLE, MULTI)?;
@@ -51,6 +60,9 @@ impl Module {
 
     /// C_Verify (`data` Some) or C_VerifyFinal. Either ends the operation.
     pub(crate) fn verify(&self, session: &Session, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
+        if self.secret_active::<MacVerify>(session) {
+            return self.mac_verify(session, data, sig);
+        }
         let op = {
             let mut st = session.state.lock();
             let mut op = st

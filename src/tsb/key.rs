@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use std::time::Duration;
-use tsb_models::{KeyAlgorithm, KeyAttributes, Policy, PqcFamily, PqcParameterSet};
+use tsb_models::{
+    KeyAlgorithm, KeyAttributes, KeyType, Policy, PqcFamily, PqcParameterSet, SecretKeyAlgorithm,
+};
 
 pub(crate) use tsb_models::{Curve, ED25519_OID};
 
@@ -51,6 +53,25 @@ pub(crate) enum PublicKey {
         /// The raw FIPS 204 / FIPS 205 public key (the SPKI's BIT STRING).
         key: Vec<u8>,
     },
+    /// A secret key (AES, HMAC): it has no public half; what the module knows of it (see
+    /// `token::secret_keys`). Its one object is CKO_SECRET_KEY.
+    Secret(SecretKey),
+}
+
+/// A secret key on the TSB as the module reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SecretKey {
+    /// AES or HMACSHA256.
+    pub(crate) algorithm: SecretKeyAlgorithm,
+    /// Its length in bits (`keySize`).
+    pub(crate) bits: u32,
+    /// The TSB's `encrypt`, `verify` and `wrap` attributes (the others are [`KeyInfo`]'s). An
+    /// absent flag is true: S2's tutorials create AES keys without `encrypt` and encrypt with
+    /// them, and HMAC keys without `verify` and verify with them (emulator/README.md, "Creating
+    /// keys").
+    pub(crate) encrypt: bool,
+    pub(crate) verify: bool,
+    pub(crate) wrap: bool,
 }
 
 impl PublicKey {
@@ -120,13 +141,23 @@ impl PublicKey {
         }
     }
 
-    /// The key's algorithm (its family).
-    pub(crate) fn family(&self) -> KeyFamily {
-        match self {
+    /// The key's family; None for a secret key (it has no asymmetric family: every caller
+    /// compares with one, and a secret key fits none).
+    pub(crate) fn family(&self) -> Option<KeyFamily> {
+        Some(match self {
             PublicKey::Rsa { .. } => KeyFamily::Rsa,
             PublicKey::Ec { .. } => KeyFamily::Ec,
             PublicKey::Ed25519 { .. } => KeyFamily::Ed,
             PublicKey::Pqc { set, .. } => KeyFamily::Pqc(set.family()),
+            PublicKey::Secret(_) => return None,
+        })
+    }
+
+    /// The secret key, if this is one.
+    pub(crate) fn secret(&self) -> Option<&SecretKey> {
+        match self {
+            PublicKey::Secret(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -137,6 +168,11 @@ impl PublicKey {
             PublicKey::Ec { curve, .. } => 2 * curve.field_len(),
             PublicKey::Ed25519 { .. } => 64,
             PublicKey::Pqc { set, .. } => set.signature_len(),
+            // HMAC-SHA-256: the hash's length; AES keys do not sign.
+            PublicKey::Secret(k) => match k.algorithm {
+                SecretKeyAlgorithm::HmacSha256 => 32,
+                SecretKeyAlgorithm::Aes => 0,
+            },
         }
     }
 
@@ -199,24 +235,38 @@ pub(crate) fn id_from_tsb(s: &str) -> Vec<u8> {
 }
 
 impl KeyInfo {
-    /// Build from the TSB's attributes. Keys the module cannot represent (symmetric) are an
+    /// Build from the TSB's attributes. Keys the module cannot represent are an
     /// error, which callers treat as "not shown".
     pub(crate) fn from_tsb(a: &KeyAttributes, prefix: &str) -> Result<KeyInfo> {
-        let pk = a
-            .public_key
-            .as_deref()
-            .ok_or_else(|| Error::Transport(format!("key {} has no public key", a.label)))?;
-        let spki = super::api::unb64(pk, "publicKey")?;
-        let public = PublicKey::from_spki(&spki)?;
+        // A secret key has no public key; an absent use flag of it is allowed (see
+        // [`SecretKey`]). Its CKA_ID, when the TSB has none, comes from the label.
+        let (spki, public, id_source, default_use) = match secret_key(a)? {
+            Some(s) => (
+                Vec::new(),
+                PublicKey::Secret(s),
+                a.label.as_bytes().to_vec(),
+                true,
+            ),
+            None => {
+                let pk = a.public_key.as_deref().ok_or_else(|| {
+                    Error::Transport(format!("key {} has no public key", a.label))
+                })?;
+                let spki = super::api::unb64(pk, "publicKey")?;
+                let public = PublicKey::from_spki(&spki)?;
+                (spki.clone(), public, spki, false)
+            }
+        };
         let id = match a.id.as_deref() {
             Some(s) if !s.is_empty() => id_from_tsb(s),
             // No id on the TSB: a stable one from the public key, as many tools derive it.
             _ => {
                 use sha1::Digest;
-                sha1::Sha1::digest(&spki).to_vec()
+                sha1::Sha1::digest(&id_source).to_vec()
             }
         };
         let f = &a.attributes;
+        // Secret keys carry no policy ("Only Asymmetric keys can have a policy", S3
+        // `dto/tsb/PolicyDto.java`); one that came anyway is obeyed like any other.
         let policy = a.policy.clone();
         let (approval_required, policy_timeout, approvals_needed) =
             policy_use_summary(policy.as_ref());
@@ -226,9 +276,9 @@ impl KeyInfo {
             id,
             spki,
             public,
-            sign: f.sign.unwrap_or(false),
-            decrypt: f.decrypt.unwrap_or(false),
-            unwrap: f.unwrap.unwrap_or(false),
+            sign: f.sign.unwrap_or(default_use),
+            decrypt: f.decrypt.unwrap_or(default_use),
+            unwrap: f.unwrap.unwrap_or(default_use),
             derive: f.derive.unwrap_or(false),
             extractable: f.extractable.unwrap_or(false),
             destroyable: f.destroyable.unwrap_or(true),
@@ -242,6 +292,46 @@ impl KeyInfo {
             policy_timeout,
             approvals_needed,
         })
+    }
+}
+
+/// The secret key an AES or HMAC key's attributes describe; None for other keys.
+fn secret_key(a: &KeyAttributes) -> Result<Option<SecretKey>> {
+    let kind = a
+        .algorithm
+        .as_deref()
+        .or(a.algorithm_oid.as_deref())
+        .and_then(KeyType::from_name_or_oid);
+    let Some(KeyType::Secret(algorithm)) = kind else {
+        return Ok(None);
+    };
+    // `keySize` of secret keys is unconfirmed (emulator/README.md): an HMAC key without one is
+    // the only size this project knows; an AES key must say its size, which must be AES's.
+    let bits = match (a.key_size, algorithm) {
+        (Some(b), _) if algorithm.sizes().contains(&b) => b,
+        (None, SecretKeyAlgorithm::HmacSha256) => algorithm.sizes()[0],
+        (b, _) => {
+            return Err(Error::Transport(format!(
+                "key {} ({}) has an unusable keySize {b:?}",
+                a.label,
+                algorithm.name()
+            )))
+        }
+    };
+    let f = &a.attributes;
+    Ok(Some(SecretKey {
+        algorithm,
+        bits,
+        encrypt: f.encrypt.unwrap_or(true),
+        verify: f.verify.unwrap_or(true),
+        wrap: f.wrap.unwrap_or(true),
+    }))
+}
+
+impl KeyInfo {
+    /// Whether this is a secret (AES, HMAC) key.
+    pub(crate) fn is_secret(&self) -> bool {
+        self.public.secret().is_some()
     }
 }
 

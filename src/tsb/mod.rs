@@ -14,8 +14,10 @@ pub(crate) mod key;
 pub(crate) mod limits;
 mod pqc;
 pub(crate) mod requests;
+pub(crate) mod symmetric;
 pub(crate) mod version;
 pub(crate) mod wait;
+pub(crate) mod wrap;
 
 use crate::config::{Secret, SlotConfig};
 use crate::error::{Error, Result};

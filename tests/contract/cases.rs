@@ -66,6 +66,7 @@ fn raw_handle(h: ObjectHandle) -> CK_OBJECT_HANDLE {
 pub struct World<'a> {
     pub t: &'a Target,
     pub rest: &'a Rest,
+    /// The TSB's version (what it offers: HMAC from 2.0.1).
     pub version: TsbVersion,
     pub pkcs11: Pkcs11,
     pub slot: Slot,
@@ -199,6 +200,20 @@ pub fn run(w: &mut World, report: &mut Report) {
     for (mech, name) in mechanisms_with(w, CKF_DECRYPT) {
         report.case(&format!("decrypt: {name}"), || decrypt(w, mech));
     }
+    report.case(
+        "secret keys: AES-256-GCM round trip with the TSB's IV",
+        || aes_gcm(w),
+    );
+    report.case("secret keys: HMAC-SHA-256 sign and verify", || hmac(w));
+    for name in secret_key_mechanisms(w) {
+        report.case(&format!("secret keys: {name}"), || {
+            Ok(Verdict::Skip(
+                "not run in contract mode yet (issue 16): checked with OpenSSL against the \
+                 emulator by src/token/tests/secret_keys.rs and tests/interop.rs"
+                    .into(),
+            ))
+        });
+    }
     report.case("random: C_GenerateRandom", || random(w));
     for (kind, label) in [(Kind::P256, "gated-ec-p256"), (Kind::Rsa, "gated-rsa-2048")] {
         let mut made = None;
@@ -285,11 +300,46 @@ fn mechanism_list(w: &World) -> Vec<(CK_MECHANISM_TYPE, CK_FLAGS)> {
 }
 
 /// The mechanisms with `flag`, with their names.
+/// The mechanisms with `flag` that work on key pairs (the secret-key ones are
+/// [`secret_key_mechanisms`]).
 fn mechanisms_with(w: &World, flag: CK_FLAGS) -> Vec<(CK_MECHANISM_TYPE, String)> {
     mechanism_list(w)
         .into_iter()
-        .filter(|(_, f)| f & flag != 0)
+        .filter(|(m, f)| f & flag != 0 && !is_secret_key_mechanism(*m))
         .map(|(m, _)| (m, mechanism_name(m)))
+        .collect()
+}
+
+/// The secret-key mechanisms that [`aes_gcm`] and [`hmac`] run.
+const SECRET_KEY_CASES: [CK_MECHANISM_TYPE; 4] = [
+    CKM_AES_KEY_GEN,
+    CKM_AES_GCM,
+    CKM_GENERIC_SECRET_KEY_GEN,
+    CKM_SHA256_HMAC,
+];
+
+/// AES and HMAC mechanisms (issue 16), which need secret keys.
+fn is_secret_key_mechanism(m: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        m,
+        CKM_AES_KEY_GEN
+            | CKM_GENERIC_SECRET_KEY_GEN
+            | CKM_AES_GCM
+            | CKM_AES_CBC
+            | CKM_AES_CBC_PAD
+            | CKM_AES_KEY_WRAP
+            | CKM_AES_KEY_WRAP_KWP
+            | CKM_SHA256_HMAC
+            | CKM_SHA256_HMAC_GENERAL
+    )
+}
+
+/// The names of the secret-key mechanisms the module lists that no case runs.
+fn secret_key_mechanisms(w: &World) -> Vec<String> {
+    mechanism_list(w)
+        .into_iter()
+        .filter(|(m, _)| is_secret_key_mechanism(*m) && !SECRET_KEY_CASES.contains(m))
+        .map(|(m, _)| mechanism_name(m))
         .collect()
 }
 
@@ -728,6 +778,111 @@ fn decrypt(w: &World, mech: CK_MECHANISM_TYPE) -> Outcome {
         "OpenSSL encrypted for the TSB's public key, the module decrypted: {}",
         done.join(", ")
     )))
+}
+
+/// A token secret key labelled `label` (the module adds the run prefix), used by `run` and
+/// destroyed afterwards whatever `run` found. No independent check is possible here: a TSB never
+/// reveals a secret key (the emulator's tests check the bytes with OpenSSL).
+fn with_secret_key(
+    w: &World,
+    mech: Mechanism,
+    mut template: Vec<Attribute>,
+    label: &str,
+    run: impl FnOnce(ObjectHandle) -> Outcome,
+) -> Outcome {
+    template.extend([Attribute::Token(true), Attribute::Label(label.into())]);
+    let key = w
+        .session
+        .generate_key(&mech, &template)
+        .map_err(|e| format!("C_GenerateKey: {e}"))?;
+    let r = run(key);
+    let gone = w
+        .session
+        .destroy_object(key)
+        .map_err(|e| format!("C_DestroyObject: {e}"));
+    let v = r?;
+    gone?;
+    Ok(v)
+}
+
+fn aes_gcm(w: &World) -> Outcome {
+    use cryptoki::mechanism::aead::GcmParams;
+    let attrs = vec![Attribute::ValueLen(32.into())];
+    with_secret_key(w, Mechanism::AesKeyGen, attrs, "aes-256", |key| {
+        let data = b"contract: sealed by the TSB";
+        let aad = b"contract header";
+        // The TSB chooses the IV: a zeroed buffer, into which the module writes it.
+        let mut iv = [0u8; 12];
+        let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| e.to_string())?;
+        let ct = w
+            .session
+            .encrypt(&Mechanism::AesGcm(params), key, data)
+            .map_err(|e| format!("C_Encrypt: {e}"))?;
+        if ct.len() != data.len() + 16 {
+            return Err(format!("{} bytes of ciphertext and tag", ct.len()));
+        }
+        if iv == [0u8; 12] {
+            return Err("the TSB's IV was not written into the IV buffer".into());
+        }
+        let decrypt = |input: &[u8]| {
+            let mut iv = iv;
+            let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| e.to_string())?;
+            w.session
+                .decrypt(&Mechanism::AesGcm(params), key, input)
+                .map_err(|e| format!("C_Decrypt: {e}"))
+        };
+        if decrypt(&ct)? != data {
+            return Err("the plaintext differs".into());
+        }
+        let mut bad = ct.clone();
+        if let Some(b) = bad.last_mut() {
+            *b ^= 1;
+        }
+        if decrypt(&bad).is_ok() {
+            return Err("a changed tag was accepted".into());
+        }
+        Ok(Verdict::Pass(format!(
+            "IV {} written back, decrypted, a changed tag refused (no independent check: the \
+             key never leaves the TSB)",
+            iv.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )))
+    })
+}
+
+fn hmac(w: &World) -> Outcome {
+    if w.version < TsbVersion::V2_0_1 {
+        return Ok(Verdict::Skip(format!(
+            "TSB {} has no HMAC (2.0.1)",
+            w.version
+        )));
+    }
+    let attrs = vec![Attribute::KeyType(
+        cryptoki::object::KeyType::GENERIC_SECRET,
+    )];
+    with_secret_key(w, Mechanism::GenericSecretKeyGen, attrs, "hmac", |key| {
+        let data = b"contract: authenticated by the TSB";
+        let mac = w
+            .session
+            .sign(&Mechanism::Sha256Hmac, key, data)
+            .map_err(|e| format!("C_Sign: {e}"))?;
+        if mac.len() != 32 {
+            return Err(format!("a MAC of {} bytes", mac.len()));
+        }
+        w.session
+            .verify(&Mechanism::Sha256Hmac, key, data, &mac)
+            .map_err(|e| format!("C_Verify: {e}"))?;
+        if w.session
+            .verify(&Mechanism::Sha256Hmac, key, b"other data", &mac)
+            .is_ok()
+        {
+            return Err("the MAC verifies other data".into());
+        }
+        Ok(Verdict::Pass(
+            "32-byte MAC, verified, other data refused (no independent check: the key never \
+             leaves the TSB)"
+                .into(),
+        ))
+    })
 }
 
 fn random(w: &World) -> Outcome {

@@ -9,6 +9,7 @@ mod lost_answers;
 mod mechanisms;
 mod pqc;
 mod results;
+mod secret_keys;
 mod session_objects;
 mod waits;
 

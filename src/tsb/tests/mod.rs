@@ -189,10 +189,11 @@ pub(super) fn sign(tsb: &Tsb, key: &KeyInfo) -> Result<Vec<u8>> {
     use crate::mechanism::Hash;
     let digest = Hash::Sha256.digest(b"artifact");
     let alg = match key.public.family() {
-        crate::tsb::key::KeyFamily::Rsa => "NONESHA256_WITH_RSA",
-        crate::tsb::key::KeyFamily::Ec => "NONE_WITH_ECDSA",
-        crate::tsb::key::KeyFamily::Ed => "EDDSA",
-        crate::tsb::key::KeyFamily::Pqc(f) => crate::mechanism::pqc::tsb_name(f),
+        Some(crate::tsb::key::KeyFamily::Rsa) => "NONESHA256_WITH_RSA",
+        Some(crate::tsb::key::KeyFamily::Ec) => "NONE_WITH_ECDSA",
+        Some(crate::tsb::key::KeyFamily::Ed) => "EDDSA",
+        Some(crate::tsb::key::KeyFamily::Pqc(f)) => crate::mechanism::pqc::tsb_name(f),
+        None => panic!("a secret key does not sign here"),
     };
     as_caller(|c| tsb.sign(key, alg, &digest, c)).0
 }

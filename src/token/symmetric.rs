@@ -1,0 +1,504 @@
+//! Secret-key operations on the TSB: C_Encrypt*/C_Decrypt* with AES (GCM, CBC, CBC-PAD) and
+//! C_Sign*/C_Verify* with HMAC-SHA-256 (mechanism::aes has the mechanisms, the IV rule and the
+//! lengths; tsb::symmetric the requests).
+//!
+//! - Multi-part: the TSB takes a whole message per request, so Update calls collect the input
+//!   (up to [`MAX_INPUT`]) and return no output (the standard allows an Update to return none);
+//!   the Final call sends it and returns all of the output.
+//! - A length query (NULL output) is answered from the input's length and the mode, without a
+//!   request; a result that did not fit the caller's buffer is kept for the retry
+//!   (CKR_BUFFER_TOO_SMALL); no lock is held while the TSB works, and a call made meanwhile on
+//!   the same session gets CKR_OPERATION_ACTIVE. So nothing is ever sent twice.
+//! - Every answer is checked before it is returned: the ciphertext's length against the mode's
+//!   (and the GCM tag against `messageAuthenticationCode`), the IV's length, the plaintext's
+//!   length against what the ciphertext allows, the MAC's length.
+//! - HMAC verification recomputes the MAC on the TSB (`/v1/synchronousHmac`) and compares it
+//!   here in constant time: one endpoint for both directions, and the only way to check the
+//!   truncated MACs of CKM_SHA256_HMAC_GENERAL. The TSB's own `verifyHmacRequest` (S2
+//!   `tsb/Tutorials/Mac/hmac.md`) is not used, so a key needs the TSB's `sign` attribute to
+//!   verify, and CKA_VERIFY is checked here.
+
+use super::attributes::ObjClass;
+use super::operation::{finish_output, not_initialized, Mode, OpKind, Output};
+use super::session::Session;
+use super::Module;
+use crate::error::{Error, Result};
+use crate::log::Level;
+use crate::mechanism::aes::{self, AesMech};
+use crate::mechanism::MechParams;
+use crate::tsb::key::{KeyInfo, SecretKey};
+use crate::tsb::symmetric::AesDecrypt;
+use cryptoki_sys::*;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tsb_models::SecretKeyAlgorithm;
+use zeroize::Zeroize;
+
+/// The most input one secret-key operation collects (the TSB takes one message per request).
+const MAX_INPUT: usize = 16 * 1024 * 1024;
+
+/// A secret-key mechanism.
+#[derive(Debug, Clone)]
+pub(crate) enum SecretMech {
+    /// An AES cipher.
+    Aes(AesMech),
+    /// HMAC-SHA-256, the MAC truncated to this many bytes.
+    Hmac(usize),
+}
+
+/// What an operation does (the four families).
+pub(crate) trait Direction {
+    /// The single-part call, for messages.
+    const SINGLE: &'static str;
+    /// The multi-part calls, for messages.
+    const MULTI: &'static str;
+    /// What it does, for messages and logs ("encrypt").
+    const VERB: &'static str;
+    /// The family, for the rule that errors end it.
+    const KIND: OpKind;
+}
+
+/// Markers of the four directions.
+pub(crate) struct Encrypt;
+pub(crate) struct Decrypt;
+pub(crate) struct MacSign;
+pub(crate) struct MacVerify;
+
+impl Direction for Encrypt {
+    const SINGLE: &'static str = "C_Encrypt";
+    const MULTI: &'static str = "C_EncryptUpdate/C_EncryptFinal";
+    const VERB: &'static str = "encrypt";
+    const KIND: OpKind = OpKind::Encrypt;
+}
+impl Direction for Decrypt {
+    const SINGLE: &'static str = "C_Decrypt";
+    const MULTI: &'static str = "C_DecryptUpdate/C_DecryptFinal";
+    const VERB: &'static str = "decrypt";
+    const KIND: OpKind = OpKind::Decrypt;
+}
+impl Direction for MacSign {
+    const SINGLE: &'static str = "C_Sign";
+    const MULTI: &'static str = "C_SignUpdate/C_SignFinal";
+    const VERB: &'static str = "sign";
+    const KIND: OpKind = OpKind::Sign;
+}
+impl Direction for MacVerify {
+    const SINGLE: &'static str = "C_Verify";
+    const MULTI: &'static str = "C_VerifyUpdate/C_VerifyFinal";
+    const VERB: &'static str = "verify";
+    const KIND: OpKind = OpKind::Verify;
+}
+
+/// An active secret-key operation.
+pub(crate) struct SecretOp<D> {
+    key: Arc<KeyInfo>,
+    mech: SecretMech,
+    /// The input so far.
+    input: Vec<u8>,
+    /// The output of a call whose buffer was too small, kept for the retry.
+    result: Option<Vec<u8>>,
+    mode: Mode,
+    /// A call is running it on the TSB right now.
+    in_flight: bool,
+    _direction: PhantomData<D>,
+}
+
+impl<D> SecretOp<D> {
+    /// A call on another thread is running it on the TSB.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.in_flight
+    }
+}
+
+impl<D> Drop for SecretOp<D> {
+    fn drop(&mut self) {
+        self.input.zeroize();
+        if let Some(r) = self.result.as_mut() {
+            r.zeroize();
+        }
+    }
+}
+
+/// An active AES encryption.
+pub(crate) type SecretEncryptOp = SecretOp<Encrypt>;
+/// An active AES decryption.
+pub(crate) type SecretDecryptOp = SecretOp<Decrypt>;
+/// An active HMAC.
+pub(crate) type MacSignOp = SecretOp<MacSign>;
+/// An active HMAC verification.
+pub(crate) type MacVerifyOp = SecretOp<MacVerify>;
+
+/// Ends an operation whose call unwinds from a panic while it is in flight (the C boundary's
+/// rule leaves an operation in flight alone).
+struct EndOnPanic<'a, D>
+where
+    SecretOp<D>: super::operation::Operation,
+{
+    session: &'a Session,
+    _direction: PhantomData<D>,
+}
+
+impl<D> Drop for EndOnPanic<'_, D>
+where
+    SecretOp<D>: super::operation::Operation,
+{
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.session.state.lock().ops.end::<SecretOp<D>>();
+        }
+    }
+}
+
+fn inconsistent(m: String) -> Error {
+    Error::ck(CKR_KEY_TYPE_INCONSISTENT, m)
+}
+
+impl Module {
+    /// The secret key of an operation: the object behind `h` (CKR_KEY_HANDLE_INVALID), a secret
+    /// key of `want` (CKR_KEY_TYPE_INCONSISTENT), allowed the use and not blocked
+    /// (CKR_KEY_FUNCTION_NOT_PERMITTED).
+    fn secret_key(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        want: SecretKeyAlgorithm,
+        verb: &str,
+    ) -> Result<(Arc<KeyInfo>, SecretKey)> {
+        let key = self.key_object(session, h, ObjClass::Private)?;
+        let s = match key.public.secret() {
+            Some(s) if s.algorithm == want => *s,
+            _ => {
+                return Err(inconsistent(format!(
+                    "the mechanism needs a {} key; {} is not one",
+                    want.name(),
+                    key.label
+                )))
+            }
+        };
+        let (allowed, attribute) = match verb {
+            "encrypt" => (s.encrypt, "CKA_ENCRYPT"),
+            "decrypt" => (key.decrypt, "CKA_DECRYPT"),
+            "sign" => (key.sign, "CKA_SIGN"),
+            _ => (s.verify, "CKA_VERIFY"),
+        };
+        if !allowed {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!(
+                    "key {} is not allowed to {verb} ({attribute} false)",
+                    key.label
+                ),
+            ));
+        }
+        if key.blocked {
+            return Err(Error::ck(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is blocked on the TSB", key.label),
+            ));
+        }
+        Ok((key, s))
+    }
+
+    /// C_EncryptInit / C_DecryptInit with an AES mechanism, C_SignInit / C_VerifyInit with an
+    /// HMAC.
+    pub(crate) fn secret_init<D: Direction>(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        h: CK_OBJECT_HANDLE,
+    ) -> Result<()>
+    where
+        SecretOp<D>: super::operation::Operation,
+    {
+        self.start(session, || {
+            let (m, alg) = if aes::is_hmac(mech) {
+                let len = aes::hmac_len(mech, params)?;
+                (SecretMech::Hmac(len), SecretKeyAlgorithm::HmacSha256)
+            } else {
+                let encrypt = D::VERB == "encrypt";
+                let m = aes::aes_mech(mech, params, encrypt)?;
+                (SecretMech::Aes(m), SecretKeyAlgorithm::Aes)
+            };
+            let (key, _) = self.secret_key(session, h, alg, D::VERB)?;
+            if alg == SecretKeyAlgorithm::HmacSha256 {
+                let slot = self.slot_of(session);
+                if let Some(v) = slot.tsb.version().filter(|v| *v < alg.since()) {
+                    return Err(Error::User(
+                        CKR_MECHANISM_INVALID,
+                        format!("TSB {v} has no HMAC (it came with TSB {})", alg.since()),
+                    ));
+                }
+            }
+            Ok(SecretOp::<D> {
+                key,
+                mech: m,
+                input: Vec::new(),
+                result: None,
+                mode: Mode::Fresh,
+                in_flight: false,
+                _direction: PhantomData,
+            })
+        })
+    }
+
+    /// Whether the session's `D` operation is a secret-key one.
+    pub(crate) fn secret_active<D: Direction>(&self, session: &Session) -> bool
+    where
+        SecretOp<D>: super::operation::Operation,
+    {
+        session.state.lock().ops.is_active::<SecretOp<D>>()
+    }
+
+    /// An Update call: the part is collected (`cap` None: a length query, which neither takes
+    /// the part nor ends anything); no output.
+    pub(crate) fn secret_update<D: Direction>(
+        &self,
+        session: &Session,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output>
+    where
+        SecretOp<D>: super::operation::Operation,
+    {
+        let mut st = session.state.lock();
+        let op = st.ops.get::<SecretOp<D>>()?;
+        if op.in_flight {
+            return Err(super::remote::running());
+        }
+        op.mode.enter(Mode::Multi, D::SINGLE, D::MULTI)?;
+        if cap.is_none() {
+            return Ok(Output::Len(0));
+        }
+        if op.input.len().saturating_add(data.len()) > MAX_INPUT {
+            return Err(Error::ck(
+                CKR_DATA_LEN_RANGE,
+                format!("the TSB takes one message of at most {MAX_INPUT} bytes here"),
+            ));
+        }
+        op.input.extend_from_slice(data);
+        Ok(Output::Data(Vec::new()))
+    }
+
+    /// C_Encrypt, C_Decrypt, C_Sign (`data` Some) or their Final call. `cap` None = length
+    /// query.
+    pub(crate) fn secret_finish<D: Direction>(
+        &self,
+        session: &Session,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output>
+    where
+        SecretOp<D>: super::operation::Operation,
+    {
+        let (key, mech, mut input, cap) = {
+            let mut st = session.state.lock();
+            let op = st.ops.get::<SecretOp<D>>()?;
+            if op.in_flight {
+                return Err(super::remote::running());
+            }
+            op.mode.enter(Mode::of_call(data), D::SINGLE, D::MULTI)?;
+            if let Some(r) = op.result.take() {
+                let (o, keep) = Output::serve_kept(r, cap);
+                match keep {
+                    Some(r) => op.result = Some(r),
+                    None => st.ops.end::<SecretOp<D>>(),
+                }
+                return Ok(o);
+            }
+            let n = op.input.len().saturating_add(data.map_or(0, <[u8]>::len));
+            if n > MAX_INPUT {
+                return Err(Error::ck(CKR_DATA_LEN_RANGE, "input too large"));
+            }
+            let Some(cap) = cap else {
+                // Length query: from the mode and the input's length, never by running it.
+                return Ok(Output::Len(output_len::<D>(&op.mech, n)?));
+            };
+            let mut input = std::mem::take(&mut op.input);
+            input.extend_from_slice(data.unwrap_or_default());
+            op.in_flight = true;
+            (op.key.clone(), op.mech.clone(), input, cap)
+        };
+        let _unwinding = EndOnPanic::<D> {
+            session,
+            _direction: PhantomData,
+        };
+        // No lock held from here.
+        let result = self.run_secret::<D>(session, &key, &mech, &input);
+        input.zeroize();
+        let mut st = session.state.lock();
+        match result {
+            Ok(out) => {
+                let (o, keep) = finish_output(out, cap);
+                match (keep, st.ops.get::<SecretOp<D>>()) {
+                    (Some(r), Ok(op)) => {
+                        op.result = Some(r);
+                        op.in_flight = false;
+                    }
+                    _ => st.ops.end::<SecretOp<D>>(),
+                }
+                Ok(o)
+            }
+            Err(e) => {
+                st.ops.end::<SecretOp<D>>();
+                Err(e)
+            }
+        }
+    }
+
+    /// C_Verify (`data` Some) or C_VerifyFinal with an HMAC: either ends the operation.
+    pub(crate) fn mac_verify(
+        &self,
+        session: &Session,
+        data: Option<&[u8]>,
+        sig: &[u8],
+    ) -> Result<()> {
+        let mut op = {
+            let mut st = session.state.lock();
+            let op = st.ops.get::<MacVerifyOp>()?;
+            if op.in_flight {
+                return Err(super::remote::running());
+            }
+            op.mode
+                .enter(Mode::of_call(data), MacVerify::SINGLE, MacVerify::MULTI)?;
+            st.ops.take::<MacVerifyOp>().ok_or_else(not_initialized)?
+        };
+        let SecretMech::Hmac(len) = op.mech else {
+            return Err(not_initialized());
+        };
+        if sig.len() != len {
+            return Err(Error::ck(
+                CKR_SIGNATURE_LEN_RANGE,
+                format!("the MAC is {len} bytes, not {}", sig.len()),
+            ));
+        }
+        let mut input = std::mem::take(&mut op.input);
+        input.extend_from_slice(data.unwrap_or_default());
+        let mac = self.run_secret::<MacVerify>(session, &op.key, &op.mech, &input);
+        input.zeroize();
+        if bool::from(mac?.ct_eq(sig)) {
+            Ok(())
+        } else {
+            Err(Error::ck(CKR_SIGNATURE_INVALID, "the MAC does not verify"))
+        }
+    }
+
+    /// Run one operation on the TSB and check its answer.
+    fn run_secret<D: Direction>(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        mech: &SecretMech,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let slot = self.slot_of(session);
+        slot.check_access()?;
+        let r = match mech {
+            SecretMech::Hmac(len) => slot.tsb.hmac(key, input).and_then(|mut mac| {
+                if mac.len() != 32 {
+                    return Err(Error::BadResult(format!(
+                        "the TSB answered an HMAC-SHA-256 of {} bytes",
+                        mac.len()
+                    )));
+                }
+                mac.truncate(*len);
+                Ok(mac)
+            }),
+            SecretMech::Aes(m) if D::VERB == "encrypt" => self.aes_encrypt(session, key, m, input),
+            SecretMech::Aes(m) => {
+                let (min, max) = m.plaintext_len(input.len())?;
+                let p = AesDecrypt {
+                    algorithm: m.cipher.name,
+                    iv: &m.iv.bytes,
+                    aad: &m.aad,
+                    tag_bits: m.tag_bits(),
+                };
+                session
+                    .as_caller(|caller| slot.tsb.aes_decrypt(key, p, input, caller))
+                    .and_then(|mut plain| {
+                        if (min..=max).contains(&plain.len()) {
+                            Ok(plain)
+                        } else {
+                            let n = plain.len();
+                            plain.zeroize();
+                            Err(Error::BadResult(format!(
+                                "the TSB decrypted {} bytes of {} to {n} bytes (expected {min} \
+                                 to {max})",
+                                input.len(),
+                                m.cipher.name
+                            )))
+                        }
+                    })
+            }
+        };
+        let what = match D::KIND {
+            OpKind::Encrypt => "encryption",
+            OpKind::Decrypt => "decryption",
+            _ => "HMAC",
+        };
+        self.log_refusal(session, key, what, r)
+    }
+
+    /// An AES encryption on the TSB, its answer checked, the IV the TSB chose handed to the
+    /// caller's IV buffer (mechanism::aes).
+    fn aes_encrypt(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        m: &AesMech,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let want = m.ciphertext_len(input.len())?;
+        let slot = self.slot_of(session);
+        let enc = slot
+            .tsb
+            .aes_encrypt(key, m.cipher.name, input, &m.aad, m.tag_bits())?;
+        let bad = |why: String| Err(Error::BadResult(format!("{}: {why}", m.cipher.name)));
+        if enc.ciphertext.len() != want {
+            return bad(format!(
+                "{} bytes of ciphertext for {} bytes (expected {want})",
+                enc.ciphertext.len(),
+                input.len()
+            ));
+        }
+        let iv = match enc.iv {
+            Some(iv) if iv.len() == m.cipher.iv_len => iv,
+            other => {
+                return bad(format!(
+                    "the TSB's IV is {:?} bytes, not {}",
+                    other.map(|v| v.len()),
+                    m.cipher.iv_len
+                ))
+            }
+        };
+        if let Some(tag) = &enc.tag {
+            if m.tag_len > 0 && !enc.ciphertext.ends_with(tag) {
+                return bad("the GCM tag is not the end of the ciphertext".into());
+            }
+        }
+        match &m.iv.sink {
+            Some(sink) => sink.put(&iv),
+            None => return bad("no IV buffer to return the IV in".into()),
+        }
+        crate::log!(
+            Level::Debug,
+            "encrypted {} bytes with {} ({}): IV {}",
+            input.len(),
+            key.tsb_label,
+            m.cipher.name,
+            iv.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        Ok(enc.ciphertext)
+    }
+}
+
+/// The output length a length query answers: the exact length, or for AES-CBC-PAD decryption
+/// the most the plaintext can be.
+fn output_len<D: Direction>(mech: &SecretMech, n: usize) -> Result<usize> {
+    match mech {
+        SecretMech::Hmac(len) => Ok(*len),
+        SecretMech::Aes(m) if D::VERB == "encrypt" => m.ciphertext_len(n),
+        SecretMech::Aes(m) => m.plaintext_len(n).map(|(_, max)| max),
+    }
+}

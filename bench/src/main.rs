@@ -12,6 +12,7 @@
 //! each child run.
 
 mod child;
+mod listing;
 mod util;
 
 use serde_json::{json, Value};
@@ -44,7 +45,11 @@ prints the report and writes it to `BENCHMARKS.md`:
 6. `pkcs11-tool --sign` as a whole process, against the module and against SoftHSMv2;
 7. the module's resident memory after 10,000 signs compared with after 100;
 8. the cost of verifying the TSB's signatures (RSA-2048, P-256): the check alone, and C_Sign with
-   `verify_signatures` on against off.
+   `verify_signatures` on against off;
+9. listing every key (10,000 keys with 10 ms and 0 ms of latency per request, 100,000 keys with
+   0 ms), each in a fresh process: a class-only find reading `CKA_LABEL`, `CKA_ID` and
+   `CKA_KEY_TYPE` of each key, and `pkcs11-tool -O`; time, requests per key and the most
+   requests in flight at once.
 
 `scripts/bench.sh --smoke` runs every measurement with a few iterations (under 30 seconds after
 the build) and writes `target/BENCHMARKS.smoke.md`; CI runs it so the benchmark cannot rot. The
@@ -98,6 +103,8 @@ struct Plan {
     mem_checkpoints: Vec<u64>,
     verify_rounds: u64,
     verify_iters: u64,
+    /// (9): (keys, latency in ms) per case, in increasing number of keys.
+    list_cases: Vec<(usize, u64)>,
 }
 
 impl Plan {
@@ -118,6 +125,7 @@ impl Plan {
                 mem_checkpoints: vec![100, 1_000],
                 verify_rounds: 3,
                 verify_iters: 50,
+                list_cases: vec![(200, 10), (200, 0), (1_000, 0)],
             }
         } else {
             Plan {
@@ -135,6 +143,7 @@ impl Plan {
                 mem_checkpoints: vec![100, 1_000, 5_000, 10_000],
                 verify_rounds: 21,
                 verify_iters: 2_000,
+                list_cases: vec![(10_000, 10), (10_000, 0), (100_000, 0)],
             }
         }
     }
@@ -266,7 +275,7 @@ fn run(smoke: bool, out: &Path, module: Option<String>, only: Option<Vec<String>
         }
     };
     type Step = fn(&mut Bench) -> Res<()>;
-    let steps: [(&'static str, &'static str, Step); 8] = [
+    let steps: [(&'static str, &'static str, Step); 9] = [
         ("1", "C_Sign throughput", Bench::throughput),
         ("2", "approval delay", Bench::approval),
         ("3", "cold start", Bench::cold_start),
@@ -275,6 +284,7 @@ fn run(smoke: bool, out: &Path, module: Option<String>, only: Option<Vec<String>
         ("6", "pkcs11-tool --sign", Bench::pkcs11_tool),
         ("7", "memory", Bench::memory),
         ("8", "signature verification", Bench::verification),
+        ("9", "listing many keys", Bench::listing),
     ];
     for (id, name, step) in steps {
         if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == id)) {
@@ -1230,13 +1240,18 @@ fn crypto_cost_us(kind: CryptoKind, iters: u32) -> Res<f64> {
 
 /// Create `n` EC keys `bulk-00000`.. with 8 threads of POST /v1/key.
 fn bulk_create(url: &str, n: usize) -> Res<()> {
+    bulk_create_range(url, 0, n)
+}
+
+/// Keys `bulk-{from:05}` .. `bulk-{to-1:05}` (EC P-256), from 8 threads.
+fn bulk_create_range(url: &str, from: usize, to: usize) -> Res<()> {
     let threads = 8;
     std::thread::scope(|sc| {
         let hs: Vec<_> = (0..threads)
             .map(|t| {
                 sc.spawn(move || -> Res<()> {
                     let http = http_client()?;
-                    for i in (t..n).step_by(threads) {
+                    for i in (from + t..to).step_by(threads) {
                         create_key(&http, url, &format!("bulk-{i:05}"), KeyKind::EcP256, None)?;
                     }
                     Ok(())

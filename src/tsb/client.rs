@@ -582,15 +582,19 @@ impl Client {
         once: bool,
     ) -> Result<(Exchange, Option<KeyUsed>)> {
         let http = self.http(u)?;
-        let url = format!("{}{}", self.settings.urls[u], path);
+        let hot = self.hot_url(u, path);
+        // The text of the URL, for messages: the parsed one's when there is one.
+        let url: std::borrow::Cow<str> = match &hot {
+            Some(parsed) => parsed.as_str().into(),
+            None => format!("{}{}", self.settings.urls[u], path).into(),
+        };
         let limit = limits::body_limit(method, path, self.settings.max_list_bytes);
         let creates = limits::creates_request(method, path);
         let role = tsb_models::role_for_path(path);
-        let hot = self.hot_url(u, path);
         loop {
             let rb = match &hot {
                 Some(parsed) => http.request(method.clone(), parsed.clone()),
-                None => http.request(method.clone(), &url),
+                None => http.request(method.clone(), url.as_ref()),
             };
             let mut rb = rb.header("Accept", "application/json");
             if let Some(t) = self
@@ -875,6 +879,23 @@ fn exchange(
         // Refused before reading a byte of it.
         return too_large(format!("Content-Length {n}"));
     }
+    if resp.content_length().is_some() {
+        // A length within the limit (checked above): HTTP/1.1 reads exactly that many bytes of
+        // body and no more, so the answer is taken whole, in one wait for the runtime thread
+        // instead of one per read (issue 15: a context switch less per call).
+        return match resp.bytes() {
+            Ok(body) => answer_text(status.as_u16(), body.to_vec()),
+            Err(e) => Exchange::Failed {
+                detail: format!(
+                    "{} and then the answer broke off: {}",
+                    status.as_u16(),
+                    error_chain(&e)
+                ),
+                sent: true,
+                why: Unreachable::NoAnswer,
+            },
+        };
+    }
     // One byte past the limit tells "too large" from "exactly at the limit". The answer is read
     // straight into its buffer, sized from Content-Length when there is one (plus the byte that
     // reads the end), else 8 KiB, and grown by doubling but never past that, so reading up to
@@ -926,13 +947,15 @@ fn exchange(
         // Dropping the response closes the connection; the rest is never read.
         return too_large("cut off there".into());
     }
-    match String::from_utf8(buf) {
-        Ok(text) => Exchange::Answer {
-            status: status.as_u16(),
-            text,
-        },
+    answer_text(status.as_u16(), buf)
+}
+
+/// A whole answer of `status`: its text, which must be UTF-8.
+fn answer_text(status: u16, body: Vec<u8>) -> Exchange {
+    match String::from_utf8(body) {
+        Ok(text) => Exchange::Answer { status, text },
         Err(_) => Exchange::Failed {
-            detail: format!("{} with an answer that is not UTF-8", status.as_u16()),
+            detail: format!("{status} with an answer that is not UTF-8"),
             sent: true,
             why: Unreachable::NoAnswer,
         },

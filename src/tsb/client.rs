@@ -885,27 +885,14 @@ fn exchange(
         // instead of one per read (issue 15: a context switch less per call).
         return match resp.bytes() {
             Ok(body) => answer_text(status.as_u16(), body.to_vec()),
-            Err(e) => Exchange::Failed {
-                detail: format!(
-                    "{} and then the answer broke off: {}",
-                    status.as_u16(),
-                    error_chain(&e)
-                ),
-                sent: true,
-                why: Unreachable::NoAnswer,
-            },
+            Err(e) => broke_off(status.as_u16(), &e),
         };
     }
-    // One byte past the limit tells "too large" from "exactly at the limit". The answer is read
-    // straight into its buffer, sized from Content-Length when there is one (plus the byte that
-    // reads the end), else 8 KiB, and grown by doubling but never past that, so reading up to
-    // the limit costs about the limit in memory, not twice it.
+    // No length (chunked): one byte past the limit tells "too large" from "exactly at the
+    // limit". The answer is read straight into its buffer, 8 KiB at first, grown by doubling but
+    // never past that, so reading up to the limit costs about the limit in memory, not twice it.
     let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let hint = resp
-        .content_length()
-        .map(|n| n.saturating_add(1))
-        .unwrap_or(8 * 1024)
-        .min(limit.saturating_add(1));
+    let hint = limit.saturating_add(1).min(8 * 1024);
     let mut buf: Vec<u8> = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     let mut reader = std::io::Read::take(&mut resp, limit.saturating_add(1));
     loop {
@@ -925,17 +912,7 @@ fn exchange(
                 buf.truncate(start);
                 continue;
             }
-            Err(e) => {
-                return Exchange::Failed {
-                    detail: format!(
-                        "{} and then the answer broke off: {}",
-                        status.as_u16(),
-                        error_chain(&e)
-                    ),
-                    sent: true,
-                    why: Unreachable::NoAnswer,
-                }
-            }
+            Err(e) => return broke_off(status.as_u16(), &e),
         };
         buf.truncate(start + n);
         if n == 0 {
@@ -948,6 +925,15 @@ fn exchange(
         return too_large("cut off there".into());
     }
     answer_text(status.as_u16(), buf)
+}
+
+/// An answer of `status` whose body broke off.
+fn broke_off(status: u16, e: &(dyn std::error::Error + 'static)) -> Exchange {
+    Exchange::Failed {
+        detail: format!("{status} and then the answer broke off: {}", error_chain(e)),
+        sent: true,
+        why: Unreachable::NoAnswer,
+    }
 }
 
 /// A whole answer of `status`: its text, which must be UTF-8.

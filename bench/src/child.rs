@@ -6,7 +6,7 @@
 use crate::util::{ctx, direct_sign, http_client, vm_rss_kib, Res, XorShift};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
 use serde_json::{json, Value};
@@ -23,6 +23,7 @@ pub fn run(name: &str, p: &Value) -> Res<()> {
         "approval" => approval(p)?,
         "cold" => cold(p)?,
         "find" => find(p)?,
+        "list" => list(p)?,
         "parallel" => parallel(p)?,
         "memory" => memory(p)?,
         "verify" => verify(p)?,
@@ -361,6 +362,33 @@ fn find(p: &Value) -> Res<Value> {
     )?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     Ok(json!({"ms": ms, "found": found.len()}))
+}
+
+/// (9) A listing as a program that enumerates keys does it: a find of every private key (class
+/// only), then CKA_LABEL, CKA_ID and CKA_KEY_TYPE of each; timed from C_FindObjectsInit to the
+/// last attribute read, in a fresh process (a cold cache).
+fn list(p: &Value) -> Res<Value> {
+    let (pk, slot) = open(s(p, "module")?)?;
+    let session = ctx(pk.open_ro_session(slot), "C_OpenSession")?;
+    let t = Instant::now();
+    let found = ctx(
+        session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)]),
+        "C_FindObjects",
+    )?;
+    let find_ms = t.elapsed().as_secs_f64() * 1e3;
+    let want = [
+        AttributeType::Label,
+        AttributeType::Id,
+        AttributeType::KeyType,
+    ];
+    for h in &found {
+        let got = ctx(session.get_attributes(*h, &want), "C_GetAttributeValue")?;
+        if got.len() != want.len() {
+            return Err(format!("object {h}: {} of 3 attributes", got.len()));
+        }
+    }
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(json!({"ms": ms, "find_ms": find_ms, "found": found.len()}))
 }
 
 /// (5) 1, 4, 16 threads, each with its own session, signing for a fixed time. The emulator

@@ -138,8 +138,16 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
         };
         let started = Instant::now();
         let controls = req.path.starts_with("/_emulator");
+        // Counted in flight from its arrival until its answer is ready, not while the answer is
+        // written: a client that reads the answer and sends its next request on another
+        // connection must never be seen with one request too many.
+        let in_flight = (!controls).then(|| InFlight::enter(shared));
         if !controls {
             shared.count(&req.method, &req.path);
+            let latency = shared.latency_ms.load(Ordering::Relaxed);
+            if latency > 0 {
+                std::thread::sleep(Duration::from_millis(latency));
+            }
         }
         let fault = if controls {
             None
@@ -183,6 +191,7 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
             }
             _ => api::dispatch(shared, &req),
         };
+        drop(in_flight);
         log(
             shared,
             &req,
@@ -194,6 +203,24 @@ fn serve(shared: &Shared, mut conn: Box<dyn Conn>) {
             conn.close();
             return;
         }
+    }
+}
+
+/// One `/v1` request being handled: counted in [`Shared::in_flight`] and in its high-water mark
+/// while it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -230,6 +230,13 @@ pub(crate) struct Shared {
     pub(crate) persist_gen: Mutex<u64>,
     /// API keys revoked at runtime ([`Emulator::revoke_api_key`]).
     pub(crate) revoked_api_keys: Mutex<std::collections::BTreeSet<String>>,
+    /// Latency added to every `/v1` request before it is handled, in milliseconds
+    /// ([`Emulator::set_latency`]).
+    pub(crate) latency_ms: AtomicU64,
+    /// `/v1` requests being handled now (read, not yet answered), and the most seen at once
+    /// since the last [`Emulator::reset_counts`].
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
 }
 
 impl Shared {
@@ -298,6 +305,9 @@ impl Emulator {
             tls,
             persist_gen: Mutex::new(0),
             revoked_api_keys: Mutex::new(Default::default()),
+            latency_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
         });
         let accept = {
             let shared = shared.clone();
@@ -369,9 +379,28 @@ impl Emulator {
         self.shared.counts.lock().clone()
     }
 
-    /// Zero every counter.
+    /// Zero every counter, and the high-water mark of [`Emulator::max_in_flight`].
     pub fn reset_counts(&self) {
         self.shared.counts.lock().clear();
+        self.shared.max_in_flight.store(
+            self.shared.in_flight.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The most `/v1` requests handled at the same time (read and not yet answered, from any
+    /// number of connections) since the start or the last [`Emulator::reset_counts`]: what a
+    /// client's bound on its requests in flight is checked against.
+    pub fn max_in_flight(&self) -> u64 {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Add `latency` to every `/v1` request from now on (zero: none), as a TSB across a network
+    /// would: each connection waits on its own thread, so concurrent requests overlap. Unlike a
+    /// `Delay` fault it needs no queue entry per request and leaves the fault queue to tests.
+    pub fn set_latency(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.shared.latency_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Revoke one of the configured API keys: from now on it is refused with errorCode 631, as a

@@ -591,6 +591,46 @@ fn sixteen_concurrent_clients() {
 }
 
 #[test]
+fn latency_and_requests_in_flight() {
+    let env = start();
+    // One at a time: never more than one in flight.
+    for _ in 0..3 {
+        assert_eq!(env.get("/v1/versionInfo").0, 200);
+    }
+    assert_eq!(env.emu.max_in_flight(), 1);
+    env.emu.reset_counts();
+    assert_eq!(env.emu.max_in_flight(), 0);
+    // With latency, four clients that start together overlap: four in flight at once. The
+    // latency is what every request waits (a lower bound on its time).
+    env.emu.set_latency(Duration::from_millis(500));
+    let base = env.emu.base_url();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, barrier) = (base.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                barrier.wait();
+                let t = Instant::now();
+                let r = http.get(format!("{base}/v1/versionInfo")).send().unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                t.elapsed()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap() >= Duration::from_millis(500));
+    }
+    assert_eq!(env.emu.max_in_flight(), 4);
+    assert_eq!(env.emu.request_count("GET", "/v1/versionInfo"), 4);
+    // After a reset the mark starts again from what is in flight now (nothing).
+    env.emu.set_latency(Duration::ZERO);
+    env.emu.reset_counts();
+    assert_eq!(env.get("/v1/versionInfo").0, 200);
+    assert_eq!(env.emu.max_in_flight(), 1);
+}
+
+#[test]
 fn key_generation_does_not_block_other_clients() {
     let env = start();
     let base = env.emu.base_url();

@@ -37,6 +37,7 @@ pub(super) struct RawSlot {
     pub(super) default_policy_file: Option<PathBuf>,
     pub(super) label_prefix: Option<String>,
     pub(super) cache_ttl_s: Option<u64>,
+    pub(super) listing_concurrency: Option<u64>,
     pub(super) progress: Option<bool>,
     pub(super) journal: Option<PathBuf>,
     #[serde(default)]

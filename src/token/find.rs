@@ -11,10 +11,9 @@ use super::template::Template;
 use super::Module;
 use crate::error::Result;
 use crate::log::Level;
-use crate::tsb::key::KeyInfo;
+use crate::tsb::cache::Listed;
 use cryptoki_sys::*;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 /// An active find: the handles found, and how many were handed out.
 pub(crate) struct FindOp {
@@ -115,30 +114,41 @@ impl Module {
         if !want_keys && !want_certs {
             return Ok(Vec::new());
         }
-        let keys: Vec<(String, Arc<KeyInfo>)> = match template.get(CKA_LABEL).map(|a| a.as_utf8()) {
+        let keys: Vec<Listed> = match template.get(CKA_LABEL).map(|a| a.as_utf8()) {
             // A label that is not UTF-8 names no TSB key.
             Some(Err(_)) => return Ok(Vec::new()),
-            // A find by label asks for that one key, without listing; a session key's label
-            // names no token object.
+            // A find by label asks for that one key (and its certificate), without listing; a
+            // session key's label names no token object.
             Some(Ok(l)) => {
                 let l = format!("{prefix}{l}");
                 if session_keys::is_session_label(prefix, &l) {
                     vec![]
                 } else {
                     match slot.tsb.key(&l)? {
-                        Some(k) => vec![(l, k)],
+                        Some(key) => {
+                            let cert = match want_certs {
+                                true => slot.tsb.cert_or_skip(&l)?,
+                                false => None,
+                            };
+                            vec![Listed {
+                                label: l,
+                                key,
+                                cert,
+                            }]
+                        }
                         None => vec![],
                     }
                 }
             }
-            // One bad key is skipped, not fatal (tsb::cache::KeyCache::all_keys); session keys
-            // are not token objects (session_keys.rs).
+            // One bad key is skipped, not fatal (tsb::cache::KeyCache::listing); session keys
+            // are not token objects (session_keys.rs). Certificates are fetched with the keys,
+            // in parallel, only when the template can match one.
             None => {
                 // The listing (cached for the slot's TTL) is read once: leftovers first.
                 let labels = slot.tsb.labels(false)?;
                 self.reap_leftovers(slot, &labels);
                 slot.tsb
-                    .all_keys(&|l| !session_keys::is_session_label(prefix, l))?
+                    .listing(&|l| !session_keys::is_session_label(prefix, l), want_certs)?
             }
         };
         let mut out = Vec::new();
@@ -149,11 +159,11 @@ impl Module {
                 class,
             }))
         };
-        for (l, key) in &keys {
+        for Listed { label, key, cert } in &keys {
             // A secret key is one object, with no public half and no certificate.
             if key.is_secret() {
                 if want_keys && matches(&ObjectView::Private(key.clone())) {
-                    found(l, ObjClass::Private);
+                    found(label, ObjClass::Private);
                 }
                 continue;
             }
@@ -163,15 +173,13 @@ impl Module {
                     (ObjClass::Public, ObjectView::Public(key.clone())),
                 ] {
                     if matches(&view) {
-                        found(l, class);
+                        found(label, class);
                     }
                 }
             }
-            if want_certs {
-                if let Some(cert) = slot.tsb.cert_or_skip(l)? {
-                    if matches(&ObjectView::Certificate(key.clone(), cert)) {
-                        found(l, ObjClass::Certificate);
-                    }
+            if let Some(cert) = cert {
+                if matches(&ObjectView::Certificate(key.clone(), cert.clone())) {
+                    found(label, ObjClass::Certificate);
                 }
             }
         }

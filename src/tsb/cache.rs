@@ -8,13 +8,14 @@
 //! the listing failing (the TSB is broken, not one key).
 
 use super::key::{CertInfo, KeyInfo};
+use super::parallel::{self, Bound};
 use super::{api, Client};
 use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::util::short;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,12 +38,15 @@ pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, KeyEntry>>,
     certs: Mutex<HashMap<String, CertEntry>>,
     listing: Mutex<Option<(Arc<Vec<String>>, Instant)>>,
+    /// The bound on the requests in flight of all the slot's listings together.
+    bound: Bound,
 }
 
 impl KeyCache {
-    /// Empty cache.
-    pub(crate) fn new(ttl: Duration, prefix: String) -> KeyCache {
+    /// Empty cache; its listings have at most `concurrency` requests in flight.
+    pub(crate) fn new(ttl: Duration, prefix: String, concurrency: usize) -> KeyCache {
         KeyCache {
+            bound: Bound::new(concurrency),
             ttl,
             prefix,
             keys: Mutex::new(HashMap::new()),
@@ -222,75 +226,98 @@ impl KeyCache {
         Ok(mine)
     }
 
-    /// Make sure every label has fresh attributes, fetching the missing ones a few at a time in
-    /// parallel (a listing of thousands of keys would otherwise take thousands of round trips in a
-    /// row). Returns what each fetch gave (the key, no key, or the error), so that the caller uses
-    /// exactly that answer; it stops early only when the credentials are refused (every further
-    /// request would be refused too).
-    pub(crate) fn prefetch(&self, client: &Client, labels: &[String]) -> HashMap<String, Fetched> {
-        let missing: Vec<&String> = {
-            let keys = self.keys.lock();
-            labels
-                .iter()
-                .filter(|l| keys.get(*l).map(|e| !self.fresh(e.at)).unwrap_or(true))
-                .collect()
-        };
-        let fetched: Mutex<HashMap<String, Fetched>> = Mutex::new(HashMap::new());
-        let refused = AtomicBool::new(false);
-        let fetch = |l: &String| {
-            if refused.load(Ordering::Relaxed) {
-                return;
-            }
-            let r = self.fetch_key(client, l);
-            if r.as_ref().is_err_and(|e| !skippable(e)) {
-                refused.store(true, Ordering::Relaxed);
-            }
-            fetched.lock().insert(l.clone(), r);
-        };
-        if missing.len() <= 1 {
-            missing.into_iter().for_each(fetch);
-            return fetched.into_inner();
-        }
-        let workers = missing.len().min(8);
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    crate::panic_hook::scope(|| loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(l) = missing.get(i) else { break };
-                        fetch(l);
-                    })
-                });
-            }
-        });
-        fetched.into_inner()
+    /// The cached key when it was fetched within the TTL (`Some(None)`: known not to be shown).
+    fn fresh_key(&self, tsb_label: &str) -> Option<Option<Arc<KeyInfo>>> {
+        let keys = self.keys.lock();
+        let e = keys.get(tsb_label)?;
+        self.fresh(e.at).then(|| e.key.clone())
     }
 
-    /// Every key of the listing that the module can show, as (listing label, key). A key that
-    /// cannot be fetched or read is skipped with one log line; see the module docs for what
-    /// fails the whole listing.
+    /// The cached certificate when it was fetched within the TTL (`Some(None)`: none).
+    fn fresh_cert(&self, tsb_label: &str) -> Option<Option<Arc<CertInfo>>> {
+        let certs = self.certs.lock();
+        let e = certs.get(tsb_label)?;
+        self.fresh(e.at).then(|| e.cert.clone())
+    }
+
+    /// Every key of the listing that the module can show, and with `certs` its certificate.
     /// `show` picks the labels to read (the others are neither fetched nor returned).
-    pub(crate) fn all_keys(
+    ///
+    /// The TSB's key list gives labels only (`GET /v1/key` → `["k1","k2"]`, S1 `key.go`
+    /// `GetKeys`), and a key's attributes do not carry its certificate (S3
+    /// `dto/tsb/response/KeyAttributesDto.java`: no certificate field), so a listing costs one
+    /// request per key for the attributes, and one more for the certificate when certificates
+    /// are asked for, each at most once per TTL. They are sent by up to `listing_concurrency`
+    /// workers, each request under the slot's [`Bound`], so the slot never has more than that
+    /// many listing requests in flight, however many listings run at once.
+    ///
+    /// A key or certificate that cannot be fetched or read is skipped with one log line; see
+    /// the module docs for what fails the whole listing.
+    pub(crate) fn listing(
         &self,
         client: &Client,
         show: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+        certs: bool,
+    ) -> Result<Vec<Listed>> {
         let all = self.labels(client)?;
-        let labels: Vec<String> = all.iter().filter(|l| show(l)).cloned().collect();
-        let mut fetched = self.prefetch(client, &labels);
+        let labels: Vec<&String> = all.iter().filter(|l| show(l)).collect();
+        let results: Vec<Mutex<Option<Got>>> = labels.iter().map(|_| Mutex::new(None)).collect();
+        let refused = AtomicBool::new(false);
+        let indices: Vec<usize> = (0..labels.len()).collect();
+        parallel::for_each(&indices, self.bound.max(), &|i: &usize| {
+            if refused.load(Ordering::Relaxed) {
+                // Every further request would be refused too.
+                return;
+            }
+            let l = labels[*i];
+            let key = match self.fresh_key(l) {
+                Some(k) => Ok(k),
+                None => self.bound.run(|| self.fetch_key(client, l)),
+            };
+            let cert = match (&key, certs) {
+                // A secret key has no certificate: nothing to ask.
+                (Ok(Some(k)), true) if !k.is_secret() => Some(match self.fresh_cert(l) {
+                    Some(c) => Ok(c),
+                    None => self.bound.run(|| self.cert(client, l)),
+                }),
+                _ => None,
+            };
+            let fatal = |r: Option<&Error>| r.is_some_and(|e| !skippable(e));
+            if fatal(key.as_ref().err()) || fatal(cert.as_ref().and_then(|c| c.as_ref().err())) {
+                refused.store(true, Ordering::Relaxed);
+            }
+            *results[*i].lock() = Some(Got { key, cert });
+        });
         let mut out = Vec::with_capacity(labels.len());
         let mut first_error = None;
         let mut read = 0usize;
-        for l in labels.iter() {
-            let r = match fetched.remove(l) {
-                Some(r) => r,
-                None => self.key(client, l),
+        for (l, got) in labels.iter().zip(results) {
+            // Not run because a request was refused: that refusal is stored too, and returned
+            // when the loop reaches it.
+            let Some(got) = got.into_inner() else {
+                continue;
             };
-            match r {
-                Ok(Some(k)) => {
+            match got.key {
+                Ok(Some(key)) => {
                     read += 1;
-                    out.push((l.clone(), k));
+                    let cert = match got.cert {
+                        None | Some(Ok(None)) => None,
+                        Some(Ok(Some(c))) => Some(c),
+                        Some(Err(e)) if skippable(&e) => {
+                            crate::log!(
+                                Level::Warn,
+                                "the certificate of key {} is skipped: it could not be fetched: {e}",
+                                short(l)
+                            );
+                            None
+                        }
+                        Some(Err(e)) => return Err(e),
+                    };
+                    out.push(Listed {
+                        label: l.to_string(),
+                        key,
+                        cert,
+                    });
                 }
                 Ok(None) => read += 1,
                 Err(e) if skippable(&e) => {
@@ -309,6 +336,19 @@ impl KeyCache {
             Some(e) if read == 0 => Err(e),
             _ => Ok(out),
         }
+    }
+
+    /// [`Self::listing`] without certificates, as (listing label, key).
+    pub(crate) fn all_keys(
+        &self,
+        client: &Client,
+        show: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Arc<KeyInfo>)>> {
+        Ok(self
+            .listing(client, show, false)?
+            .into_iter()
+            .map(|k| (k.label, k.key))
+            .collect())
     }
 
     /// The key's certificate for a listing: a certificate that cannot be fetched or read is
@@ -332,9 +372,22 @@ impl KeyCache {
     }
 }
 
-/// What fetching one key's attributes gave: the key, no key (none by that label, or one the
-/// module does not show), or the error.
-pub(crate) type Fetched = Result<Option<Arc<KeyInfo>>>;
+/// One key of a listing ([`KeyCache::listing`]).
+pub(crate) struct Listed {
+    /// Its TSB label (with the slot's prefix).
+    pub(crate) label: String,
+    /// Its attributes.
+    pub(crate) key: Arc<KeyInfo>,
+    /// Its certificate, when the listing asked for certificates and the key has a readable one.
+    pub(crate) cert: Option<Arc<CertInfo>>,
+}
+
+/// What a listing's worker got for one label: the key (`Ok(None)`: none by that label, or one
+/// the module does not show) and, when asked and the key is shown, its certificate.
+struct Got {
+    key: Result<Option<Arc<KeyInfo>>>,
+    cert: Option<Result<Option<Arc<CertInfo>>>>,
+}
 
 /// Longest percent-encoded label sent in a URL path (see [`KeyCache::cert`]).
 pub(crate) const MAX_LABEL_IN_PATH: usize = 2048;

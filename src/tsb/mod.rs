@@ -12,6 +12,7 @@ pub(crate) mod client;
 pub(crate) mod journal;
 pub(crate) mod key;
 pub(crate) mod limits;
+pub(crate) mod parallel;
 mod pqc;
 pub(crate) mod requests;
 pub(crate) mod symmetric;
@@ -62,7 +63,11 @@ impl Tsb {
         Tsb {
             slot,
             client: Client::new(ClientSettings::from(config)),
-            cache: KeyCache::new(config.cache_ttl, config.label_prefix.clone()),
+            cache: KeyCache::new(
+                config.cache_ttl,
+                config.label_prefix.clone(),
+                config.listing_concurrency,
+            ),
             requests,
             wait: WaitSettings {
                 approval_timeout: config.approval_timeout,
@@ -112,6 +117,16 @@ impl Tsb {
         show: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<(String, Arc<KeyInfo>)>> {
         self.cache.all_keys(&self.client, show)
+    }
+
+    /// Every key of this slot whose label `show` picks, and with `certs` their certificates,
+    /// fetched a few at a time (see [`KeyCache::listing`]).
+    pub(crate) fn listing(
+        &self,
+        show: &dyn Fn(&str) -> bool,
+        certs: bool,
+    ) -> Result<Vec<cache::Listed>> {
+        self.cache.listing(&self.client, show, certs)
     }
 
     /// The labels of this slot's keys (with the prefix): from the cache while fresh, or asked of

@@ -4,6 +4,7 @@
 //! `tests/` keep what is about the ABI.
 
 mod kept_outputs;
+mod listing;
 mod logins;
 mod lost_answers;
 mod mechanisms;

@@ -216,7 +216,9 @@ impl KeyCache {
                 return Ok(l);
             }
         }
-        let all = api::list_keys(client)?;
+        // Under the slot's bound too: a listing's key list counts among its requests in flight
+        // (two listings at once must not exceed the bound while one lists and one fetches).
+        let all = self.bound.run(|| api::list_keys(client))?;
         let mine: Vec<String> = all
             .into_iter()
             .filter(|l| l.starts_with(&self.prefix))

@@ -22,7 +22,7 @@ use crate::tsb::key::{CertInfo, KeyInfo, PublicKey};
 /// The signature `sig` (already in PKCS#11 form) over `input` (the data as the TSB signed it:
 /// the digest for the hashing mechanisms) must verify with `key`'s public key.
 pub(crate) fn signature(key: &KeyInfo, scheme: SignScheme, input: &[u8], sig: &[u8]) -> Result<()> {
-    match super::local::verify(&key.public, scheme, input, sig) {
+    match super::local::verify(&key.public, &key.verifier, scheme, input, sig) {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::BadResult(format!(
             "a signature that does not verify with the public key of key {}",
@@ -98,7 +98,7 @@ fn signed_by(signer: &PublicKey, der: &[u8], what: &str) -> Result<()> {
         Some(h) => h.digest(s.signed.raw),
         None => s.signed.raw.to_vec(),
     };
-    match super::local::verify(signer, scheme, &input, &sig) {
+    match super::local::verify(signer, &Default::default(), scheme, &input, &sig) {
         Ok(true) => Ok(()),
         _ => Err(bad("whose signature does not verify".into())),
     }
@@ -177,6 +177,7 @@ mod tests {
             id: vec![],
             spki: vec![],
             public,
+            verifier: Default::default(),
             sign: true,
             decrypt: true,
             unwrap: false,

@@ -1,0 +1,177 @@
+//! Local signature verification with OpenSSL's libcrypto: the check of every signature the TSB
+//! returns (`results::signature`, on C_Sign's hot path) and C_Verify. RustCrypto's RSA and ECDSA
+//! cost ~180 µs (RSA-2048) and ~250 µs (P-256) per signature, more than a loopback round trip;
+//! libcrypto verifies them in ~15 µs and a few tens of µs (BENCHMARKS.md, issue 15).
+//!
+//! One function, [`verify`], keeps the semantics the RustCrypto verifier had for every scheme
+//! (tested against it in `tests::local_verify`): PKCS#1 v1.5 over a digest (DigestInfo of the
+//! scheme's hash) or over raw input (CKM_RSA_PKCS), PSS with MGF1 of the same hash and salt length
+//! = hash length, ECDSA over a digest of any length (PKCS#11 v3.1 §2.3.6: a digest longer than the
+//! order keeps its leftmost bits, a shorter one is read as an integer; libcrypto's `bits2int`),
+//! on P-256, P-384, P-521 and secp256k1 (a high s verifies, as in ECDSA itself). One
+//! difference, a fix: on P-521 a digest of 66 bytes or more keeps its leftmost 521 bits, as
+//! PKCS#11 and FIPS 186-5 §6.4 say, where RustCrypto read its leftmost 66 bytes as the integer
+//! (so a 66-byte digest signed by a conforming signer, libcrypto for one, did not verify).
+//!
+//! Ed25519 stays with ed25519-dalek's `verify_strict` (it refuses small-order keys and
+//! non-canonical points, which libcrypto's cofactorless verification accepts), ML-DSA and SLH-DSA
+//! with `fips204`/`fips205` (libcrypto 3.0 has neither).
+//!
+//! Each key is parsed once: [`VerifyKey`] sits in the key's [`KeyInfo`](crate::tsb::key::KeyInfo)
+//! and holds the libcrypto key from the first verification on, so the hot path parses no DER and
+//! builds no big numbers. The keys and contexts live in libcrypto's default library context; every
+//! failure's error queue is drained (the `openssl` crate reads it into its `ErrorStack`), so no
+//! error is left behind for the OpenSSL process the module is loaded into.
+
+use crate::mechanism::Hash;
+use crate::tsb::key::{Curve, PublicKey};
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
+use openssl::error::ErrorStack;
+use openssl::md::{Md, MdRef};
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::{Padding, Rsa};
+use openssl::sign::RsaPssSaltlen;
+use std::sync::OnceLock;
+
+/// A key's public key as libcrypto holds it, parsed on first use and kept (None: libcrypto
+/// refused the key, so nothing verifies with it).
+#[derive(Default, Clone)]
+pub(crate) struct VerifyKey(OnceLock<Option<PKey<Public>>>);
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.get() {
+            None => "not parsed yet",
+            Some(None) => "refused",
+            Some(Some(_)) => "parsed",
+        };
+        write!(f, "VerifyKey({state})")
+    }
+}
+
+impl VerifyKey {
+    /// The libcrypto key for `p` (which must be the public key this cache belongs to).
+    fn get(&self, p: &PublicKey) -> Option<&PKey<Public>> {
+        self.0.get_or_init(|| parse(p).ok()).as_ref()
+    }
+}
+
+fn nid(c: Curve) -> Nid {
+    match c {
+        Curve::P256 => Nid::X9_62_PRIME256V1,
+        Curve::P384 => Nid::SECP384R1,
+        Curve::P521 => Nid::SECP521R1,
+        Curve::Secp256k1 => Nid::SECP256K1,
+    }
+}
+
+fn parse(p: &PublicKey) -> Result<PKey<Public>, ErrorStack> {
+    match p {
+        PublicKey::Rsa {
+            modulus, exponent, ..
+        } => PKey::from_rsa(Rsa::from_public_components(
+            BigNum::from_slice(modulus)?,
+            BigNum::from_slice(exponent)?,
+        )?),
+        PublicKey::Ec { curve, point } => {
+            let group = EcGroup::from_curve_name(nid(*curve))?;
+            let mut ctx = BigNumContext::new()?;
+            // Decoding checks that the point is on the curve; check_key that it is not the
+            // point at infinity and has the group's order.
+            let point = EcPoint::from_bytes(&group, point, &mut ctx)?;
+            let key = EcKey::from_public_key(&group, &point)?;
+            key.check_key()?;
+            PKey::from_ec_key(key)
+        }
+        // Not verified here (see the module's documentation); an empty stack is no error to
+        // leave behind.
+        _ => Err(ErrorStack::get()),
+    }
+}
+
+fn md(h: Hash) -> &'static MdRef {
+    match h {
+        Hash::Sha1 => Md::sha1(),
+        Hash::Sha224 => Md::sha224(),
+        Hash::Sha256 => Md::sha256(),
+        Hash::Sha384 => Md::sha384(),
+        Hash::Sha512 => Md::sha512(),
+    }
+}
+
+/// What libcrypto verifies: the padding and hash of an RSA signature, or ECDSA.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scheme {
+    /// PKCS#1 v1.5: over a DigestInfo of `hash` built from the input (the digest), or over the
+    /// input itself (None, CKM_RSA_PKCS).
+    RsaPkcs1(Option<Hash>),
+    /// PSS, MGF1 of the same hash, salt length = hash length; the input is the digest.
+    RsaPss(Hash),
+    /// ECDSA over a digest of any length; `sig` is r || s, each the field's length.
+    Ecdsa,
+}
+
+/// Whether `sig` verifies over `input` with `p` (whose parsed form `cache` keeps). Any refusal of
+/// libcrypto (a malformed signature, a key it does not take, a digest of the wrong length) is
+/// false. The caller has checked that `p` is a key of the scheme's family and the signature's
+/// length.
+pub(crate) fn verify(
+    p: &PublicKey,
+    cache: &VerifyKey,
+    scheme: Scheme,
+    input: &[u8],
+    sig: &[u8],
+) -> bool {
+    let Some(key) = cache.get(p) else {
+        return false;
+    };
+    let run = || -> Result<bool, ErrorStack> {
+        let der;
+        let sig = match (scheme, p) {
+            (Scheme::Ecdsa, PublicKey::Ec { curve, .. }) => {
+                let n = curve.field_len();
+                if sig.len() != 2 * n {
+                    return Ok(false);
+                }
+                let r = BigNum::from_slice(&sig[..n])?;
+                let s = BigNum::from_slice(&sig[n..])?;
+                der = EcdsaSig::from_private_components(r, s)?.to_der()?;
+                &der[..]
+            }
+            (Scheme::Ecdsa, _) => return Ok(false),
+            _ => sig,
+        };
+        let mut ctx = PkeyCtx::new(key)?;
+        if let Scheme::RsaPkcs1(None) = scheme {
+            // CKM_RSA_PKCS: the payload the padding carries must be the input. libcrypto's
+            // verify refuses an empty input, which a signature can carry (00 01 FF.. 00).
+            ctx.verify_recover_init()?;
+            ctx.set_rsa_padding(Padding::PKCS1)?;
+            let mut payload = vec![0u8; sig.len()];
+            let n = ctx.verify_recover(sig, Some(&mut payload))?;
+            return Ok(payload.get(..n) == Some(input));
+        }
+        ctx.verify_init()?;
+        match scheme {
+            Scheme::RsaPkcs1(hash) => {
+                ctx.set_rsa_padding(Padding::PKCS1)?;
+                if let Some(h) = hash {
+                    ctx.set_signature_md(md(h))?;
+                }
+            }
+            Scheme::RsaPss(h) => {
+                ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+                ctx.set_signature_md(md(h))?;
+                ctx.set_rsa_mgf1_md(md(h))?;
+                ctx.set_rsa_pss_saltlen(RsaPssSaltlen::custom(h.len() as i32))?;
+            }
+            Scheme::Ecdsa => {}
+        }
+        ctx.verify(input, sig)
+    };
+    run().unwrap_or(false)
+}

@@ -19,23 +19,78 @@
 //!
 //! Each key is parsed once: [`VerifyKey`] sits in the key's [`KeyInfo`](crate::tsb::key::KeyInfo)
 //! and holds the libcrypto key from the first verification on, so the hot path parses no DER and
-//! builds no big numbers. The keys and contexts live in libcrypto's default library context; every
-//! failure's error queue is drained (the `openssl` crate reads it into its `ErrorStack`), so no
-//! error is left behind for the OpenSSL process the module is loaded into.
+//! builds no big numbers.
+//!
+//! The module is loaded into OpenSSL processes, some of which load a provider that is itself a
+//! PKCS#11 client (pkcs11-provider, which may be pointed at this module). Verifications run in a
+//! library context of the module's own ([`lib_ctx`]), with only OpenSSL's `default` provider
+//! loaded and no configuration file read, so no provider or property of the host process's
+//! configuration can take them over (and send a C_Verify back into the module). Every failure's
+//! error queue is drained (the `openssl` crate reads it into its `ErrorStack`), so no error is
+//! left behind for the host process.
 
 use crate::mechanism::Hash;
 use crate::tsb::key::{Curve, PublicKey};
+use foreign_types::ForeignType;
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::ecdsa::EcdsaSig;
 use openssl::error::ErrorStack;
+use openssl::lib_ctx::LibCtx;
 use openssl::md::{Md, MdRef};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
+use openssl::provider::Provider;
 use openssl::rsa::{Padding, Rsa};
 use openssl::sign::RsaPssSaltlen;
 use std::sync::OnceLock;
+
+/// The module's own library context, with the `default` provider loaded (None: libcrypto could
+/// not make it; nothing verifies, every check fails closed).
+fn lib_ctx() -> Option<&'static LibCtx> {
+    struct Ctx {
+        // Declared first, dropped first: the provider before the context it was loaded into
+        // (never in practice: a static is not dropped).
+        _default: Provider,
+        ctx: LibCtx,
+    }
+    static CTX: OnceLock<Option<Ctx>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx = LibCtx::new().ok()?;
+        let default = Provider::load(Some(&ctx), "default").ok()?;
+        Some(Ctx {
+            _default: default,
+            ctx,
+        })
+    })
+    .as_ref()
+    .map(|c| &c.ctx)
+}
+
+extern "C" {
+    // OpenSSL 3.0 (EVP_PKEY_CTX_new(3)); not bound by openssl-sys 0.9.
+    fn EVP_PKEY_CTX_new_from_pkey(
+        libctx: *mut openssl_sys::OSSL_LIB_CTX,
+        pkey: *mut openssl_sys::EVP_PKEY,
+        propquery: *const std::ffi::c_char,
+    ) -> *mut openssl_sys::EVP_PKEY_CTX;
+}
+
+/// A context for `key` in the module's library context (see the module's documentation).
+fn pkey_ctx(key: &PKey<Public>) -> Result<PkeyCtx<Public>, ErrorStack> {
+    let Some(ctx) = lib_ctx() else {
+        return Err(ErrorStack::get());
+    };
+    // SAFETY: both pointers are valid for the call (borrowed for its duration); the function
+    // takes its own reference to the key; a non-null result is a new context we own.
+    let ptr = unsafe { EVP_PKEY_CTX_new_from_pkey(ctx.as_ptr(), key.as_ptr(), std::ptr::null()) };
+    if ptr.is_null() {
+        return Err(ErrorStack::get());
+    }
+    // SAFETY: a new, owned EVP_PKEY_CTX.
+    Ok(unsafe { PkeyCtx::from_ptr(ptr) })
+}
 
 /// A key's public key as libcrypto holds it, parsed on first use and kept (None: libcrypto
 /// refused the key, so nothing verifies with it).
@@ -145,7 +200,7 @@ pub(crate) fn verify(
             (Scheme::Ecdsa, _) => return Ok(false),
             _ => sig,
         };
-        let mut ctx = PkeyCtx::new(key)?;
+        let mut ctx = pkey_ctx(key)?;
         if let Scheme::RsaPkcs1(None) = scheme {
             // CKM_RSA_PKCS: the payload the padding carries must be the input. libcrypto's
             // verify refuses an empty input, which a signature can carry (00 01 FF.. 00).

@@ -148,7 +148,8 @@ fn parse(p: &PublicKey) -> Result<PKey<Public>, ErrorStack> {
     }
 }
 
-fn md(h: Hash) -> &'static MdRef {
+/// libcrypto's digest for `h`.
+pub(crate) fn md(h: Hash) -> &'static MdRef {
     match h {
         Hash::Sha1 => Md::sha1(),
         Hash::Sha224 => Md::sha224(),

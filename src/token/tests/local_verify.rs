@@ -6,13 +6,13 @@
 use super::verify_reference;
 use crate::mechanism::{Hash, SignScheme};
 use crate::token::local;
+use crate::token::verifier::md;
 use crate::token::VerifyKey;
 use crate::tsb::key::{Curve, PublicKey};
 use cryptoki_sys::*;
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey, PointConversionForm};
 use openssl::ecdsa::EcdsaSig;
-use openssl::md::Md;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
@@ -27,16 +27,6 @@ const HASHES: [Hash; 5] = [
     Hash::Sha384,
     Hash::Sha512,
 ];
-
-fn md(h: Hash) -> &'static openssl::md::MdRef {
-    match h {
-        Hash::Sha1 => Md::sha1(),
-        Hash::Sha224 => Md::sha224(),
-        Hash::Sha256 => Md::sha256(),
-        Hash::Sha384 => Md::sha384(),
-        Hash::Sha512 => Md::sha512(),
-    }
-}
 
 fn random(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];

@@ -381,10 +381,6 @@ CK_RV TSB_CancelRequest(CK_SESSION_HANDLE hSession, const char *pRequestId);
  */
 CK_RV TSB_GetLastRequestId(CK_SESSION_HANDLE hSession, char *pId, CK_ULONG *pulLen);
 
-extern EVP_PKEY_CTX *EVP_PKEY_CTX_new_from_pkey(OSSL_LIB_CTX *libctx,
-                                                EVP_PKEY *pkey,
-                                                const char *propquery);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

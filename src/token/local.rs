@@ -22,10 +22,11 @@ fn rsa_key(p: &PublicKey) -> Result<RsaPublicKey> {
 }
 
 /// Verify `sig` (PKCS#11 format) over `input` (already hashed when the scheme hashes locally)
-/// with `p`, whose parsed form `cache` keeps (see [`verifier`](super::verifier)).
+/// with `p` (DER `spki`), whose parsed form `cache` keeps (see [`verifier`](super::verifier)).
 /// `Ok(false)` = a well-formed signature that does not verify (CKR_SIGNATURE_INVALID).
 pub(crate) fn verify(
     p: &PublicKey,
+    spki: &[u8],
     cache: &VerifyKey,
     scheme: SignScheme,
     input: &[u8],
@@ -47,6 +48,7 @@ pub(crate) fn verify(
         SignScheme::RsaPkcs1 { hash } => match p {
             PublicKey::Rsa { .. } => Ok(verifier::verify(
                 p,
+                spki,
                 cache,
                 Scheme::RsaPkcs1(hash),
                 input,
@@ -55,13 +57,18 @@ pub(crate) fn verify(
             _ => not("RSA"),
         },
         SignScheme::RsaPss { hash, .. } => match p {
-            PublicKey::Rsa { .. } => {
-                Ok(verifier::verify(p, cache, Scheme::RsaPss(hash), input, sig))
-            }
+            PublicKey::Rsa { .. } => Ok(verifier::verify(
+                p,
+                spki,
+                cache,
+                Scheme::RsaPss(hash),
+                input,
+                sig,
+            )),
             _ => not("RSA"),
         },
         SignScheme::Ecdsa { .. } => match p {
-            PublicKey::Ec { .. } => Ok(verifier::verify(p, cache, Scheme::Ecdsa, input, sig)),
+            PublicKey::Ec { .. } => Ok(verifier::verify(p, spki, cache, Scheme::Ecdsa, input, sig)),
             _ => not("EC"),
         },
         SignScheme::EdDsa => {

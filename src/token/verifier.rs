@@ -30,19 +30,17 @@
 //! left behind for the host process.
 
 use crate::mechanism::Hash;
-use crate::tsb::key::{Curve, PublicKey};
+use crate::tsb::key::PublicKey;
 use foreign_types::ForeignType;
-use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
 use openssl::error::ErrorStack;
 use openssl::lib_ctx::LibCtx;
 use openssl::md::{Md, MdRef};
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::provider::Provider;
-use openssl::rsa::{Padding, Rsa};
+use openssl::rsa::Padding;
 use openssl::sign::RsaPssSaltlen;
 use std::sync::OnceLock;
 
@@ -75,6 +73,14 @@ extern "C" {
         pkey: *mut openssl_sys::EVP_PKEY,
         propquery: *const std::ffi::c_char,
     ) -> *mut openssl_sys::EVP_PKEY_CTX;
+    // OpenSSL 3.0 (d2i_PUBKEY(3)); not bound by openssl-sys 0.9.
+    fn d2i_PUBKEY_ex(
+        a: *mut *mut openssl_sys::EVP_PKEY,
+        pp: *mut *const u8,
+        length: std::ffi::c_long,
+        libctx: *mut openssl_sys::OSSL_LIB_CTX,
+        propq: *const std::ffi::c_char,
+    ) -> *mut openssl_sys::EVP_PKEY;
 }
 
 /// A context for `key` in the module's library context (see the module's documentation).
@@ -109,43 +115,38 @@ impl std::fmt::Debug for VerifyKey {
 }
 
 impl VerifyKey {
-    /// The libcrypto key for `p` (which must be the public key this cache belongs to).
-    fn get(&self, p: &PublicKey) -> Option<&PKey<Public>> {
-        self.0.get_or_init(|| parse(p).ok()).as_ref()
+    /// The libcrypto key of `spki` (which must be the public key this cache belongs to).
+    fn get(&self, spki: &[u8]) -> Option<&PKey<Public>> {
+        self.0.get_or_init(|| parse(spki).ok()).as_ref()
     }
 }
 
-fn nid(c: Curve) -> Nid {
-    match c {
-        Curve::P256 => Nid::X9_62_PRIME256V1,
-        Curve::P384 => Nid::SECP384R1,
-        Curve::P521 => Nid::SECP521R1,
-        Curve::Secp256k1 => Nid::SECP256K1,
+/// The key of a DER SubjectPublicKeyInfo, decoded by the module's library context's decoders into
+/// a provider key. Not `Rsa`/`EcKey` objects: those are libcrypto's legacy keys, which take the
+/// process's default ENGINE's methods (libp11's, in an `openssl -engine pkcs11` process, which
+/// crash on a key that is not theirs).
+fn parse(spki: &[u8]) -> Result<PKey<Public>, ErrorStack> {
+    let Some(ctx) = lib_ctx() else {
+        return Err(ErrorStack::get());
+    };
+    let len = std::ffi::c_long::try_from(spki.len()).map_err(|_| ErrorStack::get())?;
+    let mut p = spki.as_ptr();
+    // SAFETY: `p` points at `len` readable bytes for the call; libcrypto advances `p` past what it
+    // read; a non-null result is a new key we own.
+    let key = unsafe {
+        d2i_PUBKEY_ex(
+            std::ptr::null_mut(),
+            &mut p,
+            len,
+            ctx.as_ptr(),
+            std::ptr::null(),
+        )
+    };
+    if key.is_null() {
+        return Err(ErrorStack::get());
     }
-}
-
-fn parse(p: &PublicKey) -> Result<PKey<Public>, ErrorStack> {
-    match p {
-        PublicKey::Rsa {
-            modulus, exponent, ..
-        } => PKey::from_rsa(Rsa::from_public_components(
-            BigNum::from_slice(modulus)?,
-            BigNum::from_slice(exponent)?,
-        )?),
-        PublicKey::Ec { curve, point } => {
-            let group = EcGroup::from_curve_name(nid(*curve))?;
-            let mut ctx = BigNumContext::new()?;
-            // Decoding checks that the point is on the curve; check_key that it is not the
-            // point at infinity and has the group's order.
-            let point = EcPoint::from_bytes(&group, point, &mut ctx)?;
-            let key = EcKey::from_public_key(&group, &point)?;
-            key.check_key()?;
-            PKey::from_ec_key(key)
-        }
-        // Not verified here (see the module's documentation); an empty stack is no error to
-        // leave behind.
-        _ => Err(ErrorStack::get()),
-    }
+    // SAFETY: a new, owned EVP_PKEY.
+    Ok(unsafe { PKey::from_ptr(key) })
 }
 
 /// libcrypto's digest for `h`.
@@ -171,18 +172,19 @@ pub(crate) enum Scheme {
     Ecdsa,
 }
 
-/// Whether `sig` verifies over `input` with `p` (whose parsed form `cache` keeps). Any refusal of
+/// Whether `sig` verifies over `input` with `p` (DER `spki`, whose parsed form `cache` keeps). Any refusal of
 /// libcrypto (a malformed signature, a key it does not take, a digest of the wrong length) is
 /// false. The caller has checked that `p` is a key of the scheme's family and the signature's
 /// length.
 pub(crate) fn verify(
     p: &PublicKey,
+    spki: &[u8],
     cache: &VerifyKey,
     scheme: Scheme,
     input: &[u8],
     sig: &[u8],
 ) -> bool {
-    let Some(key) = cache.get(p) else {
+    let Some(key) = cache.get(spki) else {
         return false;
     };
     let run = || -> Result<bool, ErrorStack> {

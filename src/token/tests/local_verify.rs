@@ -35,8 +35,9 @@ fn random(n: usize) -> Vec<u8> {
 }
 
 /// The new verdict, which must be the old one; and no error left in libcrypto's queue.
-fn verdict(p: &PublicKey, cache: &VerifyKey, scheme: SignScheme, input: &[u8], sig: &[u8]) -> bool {
-    let new = local::verify(p, cache, scheme, input, sig).expect("well-formed call");
+fn verdict(k: &Key, scheme: SignScheme, input: &[u8], sig: &[u8]) -> bool {
+    let p = &k.public;
+    let new = local::verify(p, &k.spki, &k.cache, scheme, input, sig).expect("well-formed call");
     let old = verify_reference::verify(p, scheme, input, sig);
     assert_eq!(new, old, "{scheme:?}, input {input:02x?}, sig {sig:02x?}");
     assert!(openssl::error::ErrorStack::get().errors().is_empty());
@@ -50,10 +51,16 @@ fn flip(v: &[u8], i: usize) -> Vec<u8> {
     v
 }
 
+/// A public key as the module holds it: components, DER SPKI, the verifier's cache.
+struct Key {
+    public: PublicKey,
+    spki: Vec<u8>,
+    cache: VerifyKey,
+}
+
 struct RsaKey {
     key: PKey<Private>,
-    public: PublicKey,
-    cache: VerifyKey,
+    k: Key,
 }
 
 fn rsa_key() -> RsaKey {
@@ -63,10 +70,15 @@ fn rsa_key() -> RsaKey {
         exponent: rsa.e().to_vec(),
         bits: 2048,
     };
+    let key = PKey::from_rsa(rsa).unwrap();
+    let spki = key.public_key_to_der().unwrap();
     RsaKey {
-        key: PKey::from_rsa(rsa).unwrap(),
-        public,
-        cache: VerifyKey::default(),
+        key,
+        k: Key {
+            public,
+            spki,
+            cache: VerifyKey::default(),
+        },
     }
 }
 
@@ -90,7 +102,7 @@ fn rsa_sign(k: &RsaKey, padding: Padding, hash: Option<Hash>, salt: i32, input: 
 #[test]
 fn rsa_pkcs1_and_pss_agree_with_the_old_verifier() {
     let k = rsa_key();
-    let v = |scheme, input: &[u8], sig: &[u8]| verdict(&k.public, &k.cache, scheme, input, sig);
+    let v = |scheme, input: &[u8], sig: &[u8]| verdict(&k.k, scheme, input, sig);
     for h in HASHES {
         let digest = h.digest(b"message");
         let other = h.digest(b"massage");
@@ -135,7 +147,7 @@ fn rsa_pkcs1_and_pss_agree_with_the_old_verifier() {
         assert!(!v(raw, &data, &flip(&sig, len + 5)));
     }
     // A signature value not below the modulus, zero, all ones.
-    let n = match &k.public {
+    let n = match &k.k.public {
         PublicKey::Rsa { modulus, .. } => modulus.clone(),
         _ => unreachable!(),
     };
@@ -151,8 +163,7 @@ fn rsa_pkcs1_and_pss_agree_with_the_old_verifier() {
 struct EcKeyPair {
     key: EcKey<Private>,
     curve: Curve,
-    public: PublicKey,
-    cache: VerifyKey,
+    k: Key,
 }
 
 fn ec_key(curve: Curve) -> EcKeyPair {
@@ -169,11 +180,18 @@ fn ec_key(curve: Curve) -> EcKeyPair {
         .public_key()
         .to_bytes(&group, PointConversionForm::UNCOMPRESSED, &mut ctx)
         .unwrap();
+    let spki = PKey::from_ec_key(key.clone())
+        .unwrap()
+        .public_key_to_der()
+        .unwrap();
     EcKeyPair {
         key,
         curve,
-        public: PublicKey::Ec { curve, point },
-        cache: VerifyKey::default(),
+        k: Key {
+            public: PublicKey::Ec { curve, point },
+            spki,
+            cache: VerifyKey::default(),
+        },
     }
 }
 
@@ -222,7 +240,7 @@ fn ecdsa_agrees_with_the_old_verifier_on_every_curve_and_digest_length() {
             let digest = random(len);
             let s = EcdsaSig::sign(&digest, &k.key).unwrap();
             let sig = raw_sig(&s, n);
-            let v = |input: &[u8], sig: &[u8]| verdict(&k.public, &k.cache, scheme, input, sig);
+            let v = |input: &[u8], sig: &[u8]| verdict(&k.k, scheme, input, sig);
             assert!(v(&digest, &sig), "{curve:?} {len}");
             assert!(v(&digest, &high_s(&k, &s)), "{curve:?} {len} high s");
             assert!(!v(&flip(&digest, 0), &sig));
@@ -235,7 +253,7 @@ fn ecdsa_agrees_with_the_old_verifier_on_every_curve_and_digest_length() {
                 assert!(v(&padded, &sig));
             }
         }
-        let v = |input: &[u8], sig: &[u8]| verdict(&k.public, &k.cache, scheme, input, sig);
+        let v = |input: &[u8], sig: &[u8]| verdict(&k.k, scheme, input, sig);
         // r or s zero, or not below the order.
         let digest = random(32);
         let good = raw_sig(&EcdsaSig::sign(&digest, &k.key).unwrap(), n);
@@ -266,18 +284,21 @@ fn ecdsa_digests_longer_than_the_order_keep_their_leftmost_bits() {
             }
             let digest = random(len);
             let sig = raw_sig(&EcdsaSig::sign(&digest, &k.key).unwrap(), n);
-            let new = local::verify(&k.public, &k.cache, scheme, &digest, &sig).unwrap();
+            let new =
+                local::verify(&k.k.public, &k.k.spki, &k.k.cache, scheme, &digest, &sig).unwrap();
             assert!(new, "{curve:?} {len}");
             if curve != Curve::P521 {
-                assert!(verdict(&k.public, &k.cache, scheme, &digest, &sig));
+                assert!(verdict(&k.k, scheme, &digest, &sig));
                 // Bytes past the order's length do not count.
                 let mut other = digest.clone();
                 other[len - 1] ^= 1;
-                assert!(verdict(&k.public, &k.cache, scheme, &other, &sig));
+                assert!(verdict(&k.k, scheme, &other, &sig));
             }
             // A changed leading byte does.
             let other = flip(&digest, 0);
-            assert!(!local::verify(&k.public, &k.cache, scheme, &other, &sig).unwrap());
+            assert!(
+                !local::verify(&k.k.public, &k.k.spki, &k.k.cache, scheme, &other, &sig).unwrap()
+            );
         }
     }
 }
@@ -295,11 +316,16 @@ fn rustcrypto_signatures_verify_with_the_new_verifier() {
             .as_bytes()
             .to_vec(),
     };
-    let cache = VerifyKey::default();
+    use p256::pkcs8::EncodePublicKey;
+    let k = Key {
+        public,
+        spki: sk.verifying_key().to_public_key_der().unwrap().to_vec(),
+        cache: VerifyKey::default(),
+    };
     for len in [16, 32, 48, 64] {
         let digest = random(len);
         let sig: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
-        assert!(verdict(&public, &cache, scheme, &digest, &sig.to_bytes()));
+        assert!(verdict(&k, scheme, &digest, &sig.to_bytes()));
     }
     let sk = k256::ecdsa::SigningKey::random(&mut OsRng);
     let public = PublicKey::Ec {
@@ -310,10 +336,14 @@ fn rustcrypto_signatures_verify_with_the_new_verifier() {
             .as_bytes()
             .to_vec(),
     };
-    let cache = VerifyKey::default();
+    let k = Key {
+        public,
+        spki: sk.verifying_key().to_public_key_der().unwrap().to_vec(),
+        cache: VerifyKey::default(),
+    };
     let digest = random(32);
     let sig: k256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
-    assert!(verdict(&public, &cache, scheme, &digest, &sig.to_bytes()));
+    assert!(verdict(&k, scheme, &digest, &sig.to_bytes()));
 }
 
 #[test]
@@ -341,7 +371,7 @@ fn random_inputs_get_the_old_verdict() {
             }
             _ => rsa_sign(&rsa, Padding::PKCS1, None, 0, &digest),
         };
-        let v = |input: &[u8], sig: &[u8]| verdict(&rsa.public, &rsa.cache, scheme, input, sig);
+        let v = |input: &[u8], sig: &[u8]| verdict(&rsa.k, scheme, input, sig);
         assert!(v(&digest, &valid));
         assert!(!v(&digest, &flip(&valid, i)));
         assert!(!v(&digest, &random(256)));
@@ -353,7 +383,7 @@ fn random_inputs_get_the_old_verdict() {
         let digest = random(len);
         let valid = raw_sig(&EcdsaSig::sign(&digest, &k.key).unwrap(), n);
         let e = SignScheme::Ecdsa { hash: None };
-        let v = |input: &[u8], sig: &[u8]| verdict(&k.public, &k.cache, e, input, sig);
+        let v = |input: &[u8], sig: &[u8]| verdict(&k.k, e, input, sig);
         assert!(v(&digest, &valid));
         assert!(!v(&digest, &flip(&valid, i)));
         assert!(!v(&digest, &random(2 * n)));
@@ -363,9 +393,10 @@ fn random_inputs_get_the_old_verdict() {
 
 #[test]
 fn refusals_keep_their_return_values() {
-    let k = ec_key(Curve::P256);
+    let pair = ec_key(Curve::P256);
+    let k = &pair.k;
     let scheme = SignScheme::Ecdsa { hash: None };
-    let e = local::verify(&k.public, &k.cache, scheme, &[0; 32], &[0; 63]).unwrap_err();
+    let e = local::verify(&k.public, &k.spki, &k.cache, scheme, &[0; 32], &[0; 63]).unwrap_err();
     assert_eq!(e.rv(), CKR_SIGNATURE_LEN_RANGE);
     let rsa = SignScheme::RsaPkcs1 { hash: None };
     let rsa_public = PublicKey::Rsa {
@@ -375,13 +406,14 @@ fn refusals_keep_their_return_values() {
     };
     let e = local::verify(
         &rsa_public,
+        &[],
         &VerifyKey::default(),
         scheme,
         &[0; 32],
         &[0; 8],
     );
     assert_eq!(e.unwrap_err().rv(), CKR_KEY_TYPE_INCONSISTENT);
-    let e = local::verify(&k.public, &k.cache, rsa, &[0; 32], &[0; 64]);
+    let e = local::verify(&k.public, &k.spki, &k.cache, rsa, &[0; 32], &[0; 64]);
     assert_eq!(e.unwrap_err().rv(), CKR_KEY_TYPE_INCONSISTENT);
     // A point off the curve: nothing verifies with it, and the refusal is remembered.
     let mut point = match &k.public {
@@ -389,18 +421,22 @@ fn refusals_keep_their_return_values() {
         _ => unreachable!(),
     };
     point[40] ^= 1;
+    // The SPKI's point is its last 65 bytes.
+    let mut spki = k.spki.clone();
+    let at = spki.len() - 65;
+    spki[at..].copy_from_slice(&point);
     let bad = PublicKey::Ec {
         curve: Curve::P256,
         point,
     };
     let cache = VerifyKey::default();
     let digest = random(32);
-    let sig = raw_sig(&EcdsaSig::sign(&digest, &k.key).unwrap(), 32);
+    let sig = raw_sig(&EcdsaSig::sign(&digest, &pair.key).unwrap(), 32);
     for _ in 0..2 {
-        assert!(!local::verify(&bad, &cache, scheme, &digest, &sig).unwrap());
+        assert!(!local::verify(&bad, &spki, &cache, scheme, &digest, &sig).unwrap());
         assert!(openssl::error::ErrorStack::get().errors().is_empty());
     }
     assert_eq!(format!("{cache:?}"), "VerifyKey(refused)");
-    assert!(local::verify(&k.public, &k.cache, scheme, &digest, &sig).unwrap());
+    assert!(local::verify(&k.public, &k.spki, &k.cache, scheme, &digest, &sig).unwrap());
     assert_eq!(format!("{:?}", k.cache), "VerifyKey(parsed)");
 }

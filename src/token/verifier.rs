@@ -67,6 +67,8 @@ fn lib_ctx() -> Option<&'static LibCtx> {
 }
 
 extern "C" {
+    // OpenSSL 1.1.0 (OPENSSL_init_crypto(3)); not bound by openssl-sys 0.9.
+    fn OPENSSL_atexit(handler: extern "C" fn()) -> std::ffi::c_int;
     // OpenSSL 3.0 (EVP_PKEY_CTX_new(3)); not bound by openssl-sys 0.9.
     fn EVP_PKEY_CTX_new_from_pkey(
         libctx: *mut openssl_sys::OSSL_LIB_CTX,
@@ -114,9 +116,43 @@ impl std::fmt::Debug for VerifyKey {
     }
 }
 
+/// Whether libcrypto has run its exit cleanup (`OPENSSL_cleanup`, from its atexit handler):
+/// after it, nothing may be given back to it. A host such as `openssl -engine pkcs11` exits with
+/// libcrypto's cleanup first and libp11's C_Finalize after it, which frees the module's keys
+/// (tests/interop.rs, the engine's CSRs, crashed there).
+static LIBCRYPTO_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn libcrypto_cleanup() {
+    LIBCRYPTO_GONE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Ask libcrypto to say when it cleans up (once per process, before the first key is kept).
+fn watch_libcrypto_cleanup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: OPENSSL_atexit takes a plain function pointer that lives for the process (a static
+    // function of this module; the module is never unloaded while libcrypto can call it: the
+    // handler runs during libcrypto's cleanup, and a dlclose'd module was finalized first).
+    ONCE.call_once(|| unsafe {
+        OPENSSL_atexit(libcrypto_cleanup);
+    });
+}
+
+/// A kept key is given back to libcrypto unless libcrypto is gone; then it is left (the process
+/// is exiting).
+impl Drop for VerifyKey {
+    fn drop(&mut self) {
+        if let Some(Some(k)) = self.0.take() {
+            if LIBCRYPTO_GONE.load(std::sync::atomic::Ordering::SeqCst) {
+                std::mem::forget(k);
+            }
+        }
+    }
+}
+
 impl VerifyKey {
     /// The libcrypto key of `spki` (which must be the public key this cache belongs to).
     fn get(&self, spki: &[u8]) -> Option<&PKey<Public>> {
+        watch_libcrypto_cleanup();
         self.0.get_or_init(|| parse(spki).ok()).as_ref()
     }
 }

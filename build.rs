@@ -29,11 +29,15 @@ fn main() {
         cpp_compat: true,
         ..Default::default()
     };
-    // The C_ entry points belong to pkcs11.h, not to this header.
+    // The C_ entry points belong to pkcs11.h, not to this header; EVP_PKEY_CTX_new_from_pkey,
+    // d2i_PUBKEY_ex and OPENSSL_atexit are libcrypto's, which the module imports (src/token/verifier.rs).
     config.export.exclude = [
         "C_GetFunctionList",
         "C_GetFunctionStatus",
         "C_CancelFunction",
+        "EVP_PKEY_CTX_new_from_pkey",
+        "d2i_PUBKEY_ex",
+        "OPENSSL_atexit",
     ]
     .iter()
     .map(|s| s.to_string())

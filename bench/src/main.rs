@@ -494,7 +494,8 @@ impl Bench {
         }
         self.notes.push(
             "(1) Verification on: the module checks every signature with the key's public key \
-             (`verify_signatures`, the default; RustCrypto `rsa` and `p256`), the direct client \
+             (`verify_signatures`, the default; libcrypto through the `openssl` crate, \
+             `src/token/verifier.rs`), the direct client \
              does not, so the ratio includes the whole cost of that check (measurement 8); off: \
              the same module with `verify_signatures: false`, whose extra client CPU per sign \
              over the direct client is the module's own overhead."

@@ -32,6 +32,7 @@ mod sign;
 mod slot;
 mod symmetric;
 mod template;
+mod verifier;
 mod verify;
 mod wrap;
 
@@ -45,6 +46,7 @@ pub(crate) use operation::{OpKind, Output};
 pub(crate) use session::Session;
 pub(crate) use slot::Slot;
 pub(crate) use template::{Attr, Template};
+pub(crate) use verifier::VerifyKey;
 
 use crate::config::Config;
 use crate::error::Result;

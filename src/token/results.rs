@@ -22,7 +22,7 @@ use crate::tsb::key::{CertInfo, KeyInfo, PublicKey};
 /// The signature `sig` (already in PKCS#11 form) over `input` (the data as the TSB signed it:
 /// the digest for the hashing mechanisms) must verify with `key`'s public key.
 pub(crate) fn signature(key: &KeyInfo, scheme: SignScheme, input: &[u8], sig: &[u8]) -> Result<()> {
-    match super::local::verify(&key.public, scheme, input, sig) {
+    match super::local::verify(&key.public, &key.spki, &key.verifier, scheme, input, sig) {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::BadResult(format!(
             "a signature that does not verify with the public key of key {}",
@@ -82,7 +82,8 @@ fn x509_scheme(oid: &str) -> Option<SignScheme> {
 }
 
 /// The signed structure `der` (a certificate or CSR) must verify with `signer`.
-fn signed_by(signer: &PublicKey, der: &[u8], what: &str) -> Result<()> {
+fn signed_by(key: &KeyInfo, der: &[u8], what: &str) -> Result<()> {
+    let signer = &key.public;
     let bad = |why: String| Error::BadResult(format!("a {what} {why}"));
     let s = der::read_signed(der).ok_or_else(|| bad("that is not DER".into()))?;
     let oid = der::oid_to_string(s.algorithm).unwrap_or_default();
@@ -98,7 +99,7 @@ fn signed_by(signer: &PublicKey, der: &[u8], what: &str) -> Result<()> {
         Some(h) => h.digest(s.signed.raw),
         None => s.signed.raw.to_vec(),
     };
-    match super::local::verify(signer, scheme, &input, &sig) {
+    match super::local::verify(signer, &key.spki, &key.verifier, scheme, &input, &sig) {
         Ok(true) => Ok(()),
         _ => Err(bad("whose signature does not verify".into())),
     }
@@ -114,7 +115,7 @@ pub(crate) fn csr(key: &KeyInfo, der: &[u8]) -> Result<()> {
             key.tsb_label
         )));
     }
-    signed_by(&key.public, der, "CSR")
+    signed_by(key, der, "CSR")
 }
 
 /// A certificate the TSB made: for the public key `subject` (DER SubjectPublicKeyInfo), signed
@@ -125,7 +126,7 @@ pub(crate) fn certificate(cert: &CertInfo, subject: &[u8], issuer: &KeyInfo) -> 
             "a certificate for another public key than the one asked for".into(),
         ));
     }
-    signed_by(&issuer.public, &cert.der, "certificate")
+    signed_by(issuer, &cert.der, "certificate")
         .map_err(|e| Error::BadResult(format!("{e}: not signed by key {}", issuer.tsb_label)))
 }
 
@@ -177,6 +178,7 @@ mod tests {
             id: vec![],
             spki: vec![],
             public,
+            verifier: Default::default(),
             sign: true,
             decrypt: true,
             unwrap: false,
@@ -217,10 +219,12 @@ mod tests {
             .to_encoded_point(false)
             .as_bytes()
             .to_vec();
-        let k = key(PublicKey::Ec {
+        let mut k = key(PublicKey::Ec {
             curve: crate::tsb::key::Curve::P256,
             point,
         });
+        use p256::pkcs8::EncodePublicKey;
+        k.spki = p256.verifying_key().to_public_key_der().unwrap().to_vec();
         let scheme = SignScheme::Ecdsa { hash: None };
         let digest = [1u8; 32];
         use p256::ecdsa::signature::hazmat::PrehashSigner;

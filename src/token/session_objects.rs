@@ -452,6 +452,7 @@ impl Module {
                     id: template.bytes(CKA_ID).unwrap_or_default().to_vec(),
                     spki,
                     public,
+                    verifier: Default::default(),
                     sign: allowed(CKA_VERIFY)?.unwrap_or(true),
                     decrypt: allowed(CKA_ENCRYPT)?.unwrap_or(true),
                     unwrap: allowed(CKA_WRAP)?.unwrap_or(false),

@@ -89,7 +89,14 @@ impl Module {
                 ));
             }
         }
-        if super::local::verify(&op.key.public, op.scheme, &input, sig)? {
+        if super::local::verify(
+            &op.key.public,
+            &op.key.spki,
+            &op.key.verifier,
+            op.scheme,
+            &input,
+            sig,
+        )? {
             Ok(())
         } else {
             Err(Error::ck(

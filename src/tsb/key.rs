@@ -197,6 +197,8 @@ pub(crate) struct KeyInfo {
     /// DER SubjectPublicKeyInfo, as the TSB returned it.
     pub(crate) spki: Vec<u8>,
     pub(crate) public: PublicKey,
+    /// `public` as libcrypto holds it, parsed on its first verification (`token::verifier`).
+    pub(crate) verifier: crate::token::VerifyKey,
     // The TSB's key attributes.
     pub(crate) sign: bool,
     pub(crate) decrypt: bool,
@@ -276,6 +278,7 @@ impl KeyInfo {
             id,
             spki,
             public,
+            verifier: Default::default(),
             sign: f.sign.unwrap_or(default_use),
             decrypt: f.decrypt.unwrap_or(default_use),
             unwrap: f.unwrap.unwrap_or(default_use),

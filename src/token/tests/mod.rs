@@ -5,6 +5,7 @@
 
 mod kept_outputs;
 mod listing;
+mod local_verify;
 mod logins;
 mod lost_answers;
 mod mechanisms;
@@ -12,6 +13,7 @@ mod pqc;
 mod results;
 mod secret_keys;
 mod session_objects;
+mod verify_reference;
 mod waits;
 
 #[path = "../../../tests/common/direct.rs"]

@@ -583,3 +583,39 @@ isolated!(
         );
     }
 );
+
+isolated!(
+    /// C_GetInfo answers the version of the table it was reached through: 2.40 through
+    /// C_GetFunctionList, 3.0 and 3.2 through C_GetInterface. A caller holding a 3.x table reads
+    /// 3.x (the cryptoki crate's `get_info_test` checks this), and a caller of
+    /// C_GetFunctionList, which gets the 2.40 table, is never told 3.x and read past its end.
+    fn get_info_reports_the_version_of_the_table_used() {
+        let _env = Env::new(Opts::default());
+        let f = raw::fns();
+        unsafe {
+            let version = |gi: CK_C_GetInfo| {
+                let mut info = std::mem::zeroed::<CK_INFO>();
+                assert_eq!(gi.unwrap()(&mut info), CKR_OK);
+                (info.cryptokiVersion.major, info.cryptokiVersion.minor)
+            };
+            assert_eq!(version(f.C_GetInfo), (2, 40));
+            let get: unsafe extern "C" fn(
+                *mut CK_UTF8CHAR,
+                *mut CK_VERSION,
+                *mut *mut CK_INTERFACE,
+                CK_FLAGS,
+            ) -> CK_RV = std::mem::transmute(common::module_symbol("C_GetInterface"));
+            for (major, minor) in [(3, 0), (3, 2), (2, 40)] {
+                let mut v = CK_VERSION { major, minor };
+                let mut iface = null_mut();
+                assert_eq!(
+                    get(c"PKCS 11".as_ptr() as *mut _, &mut v, &mut iface, 0),
+                    CKR_OK
+                );
+                // The 2.40 and 3.x tables start alike: version, C_Initialize, C_Finalize, C_GetInfo.
+                let l = &*((*iface).pFunctionList as *const CK_FUNCTION_LIST);
+                assert_eq!(version(l.C_GetInfo), (major, minor));
+            }
+        }
+    }
+);

@@ -49,23 +49,48 @@ cryptoki_fn! {
 }
 
 cryptoki_fn! {
+    /// C_GetInfo of the 2.40 table (C_GetFunctionList): version 2.40.
     fn C_GetInfo(pInfo: *mut CK_INFO) {
-        crate::module()?;
-        if pInfo.is_null() {
-            return Err(bad("NULL pInfo"));
-        }
-        let mut info = CK_INFO {
-            cryptokiVersion: CK_VERSION { major: 2, minor: 40 },
-            manufacturerID: [b' '; 32],
-            flags: 0,
-            libraryDescription: [b' '; 32],
-            libraryVersion: crate::library_version(),
-        };
-        pad_field(MANUFACTURER, &mut info.manufacturerID);
-        pad_field(LIBRARY_DESCRIPTION, &mut info.libraryDescription);
-        // SAFETY: pInfo points at a writable CK_INFO (C_GetInfo's contract).
-        unsafe { put(pInfo, info) }
+        get_info(pInfo, CK_VERSION { major: 2, minor: 40 })
     }
+}
+
+/// C_GetInfo of the 3.0 table (C_GetInterface): version 3.0. Not exported by name: the
+/// exported `C_GetInfo` is the 2.40 one, as `C_GetFunctionList` is.
+pub(crate) unsafe extern "C" fn C_GetInfo_3_0(pInfo: *mut CK_INFO) -> CK_RV {
+    guard("C_GetInfo", || {
+        get_info(pInfo, CK_VERSION { major: 3, minor: 0 })
+    })
+}
+
+/// C_GetInfo of the 3.2 table (C_GetInterface): version 3.2. Not exported by name.
+pub(crate) unsafe extern "C" fn C_GetInfo_3_2(pInfo: *mut CK_INFO) -> CK_RV {
+    guard("C_GetInfo", || {
+        get_info(pInfo, CK_VERSION { major: 3, minor: 2 })
+    })
+}
+
+/// The library's CK_INFO, saying the Cryptoki version of the table the caller reached C_GetInfo
+/// through. One answer for every table would be wrong either way: 3.x through C_GetFunctionList
+/// tells a caller to read a 3.0 table past the end of the 2.40 one it got, and 2.40 through a
+/// 3.x interface tells a 3.x caller (the `cryptoki` crate checks it) that its table is older than
+/// it is.
+fn get_info(pInfo: *mut CK_INFO, version: CK_VERSION) -> crate::error::Result<()> {
+    crate::module()?;
+    if pInfo.is_null() {
+        return Err(bad("NULL pInfo"));
+    }
+    let mut info = CK_INFO {
+        cryptokiVersion: version,
+        manufacturerID: [b' '; 32],
+        flags: 0,
+        libraryDescription: [b' '; 32],
+        libraryVersion: crate::library_version(),
+    };
+    pad_field(MANUFACTURER, &mut info.manufacturerID);
+    pad_field(LIBRARY_DESCRIPTION, &mut info.libraryDescription);
+    // SAFETY: pInfo points at a writable CK_INFO (C_GetInfo's contract).
+    unsafe { put(pInfo, info) }
 }
 
 #[no_mangle]

@@ -171,13 +171,14 @@ macro_rules! list_240 {
 }
 
 macro_rules! list_30 {
-    ($version:expr) => {{
+    ($version:expr, $get_info:expr) => {{
         let b = list_240!($version);
         CK_FUNCTION_LIST_3_0 {
             version: $version,
             C_Initialize: b.C_Initialize,
             C_Finalize: b.C_Finalize,
-            C_GetInfo: b.C_GetInfo,
+            // Each table's C_GetInfo reports that table's version (general.rs says why).
+            C_GetInfo: Some($get_info),
             C_GetFunctionList: b.C_GetFunctionList,
             C_GetSlotList: b.C_GetSlotList,
             C_GetSlotInfo: b.C_GetSlotInfo,
@@ -275,9 +276,9 @@ static LIST_240: CK_FUNCTION_LIST = list_240!(CK_VERSION {
     major: 2,
     minor: 40
 });
-static LIST_30: CK_FUNCTION_LIST_3_0 = list_30!(CK_VERSION { major: 3, minor: 0 });
+static LIST_30: CK_FUNCTION_LIST_3_0 = list_30!(CK_VERSION { major: 3, minor: 0 }, C_GetInfo_3_0);
 static LIST_32: CkFunctionList32 = CkFunctionList32 {
-    base: list_30!(CK_VERSION { major: 3, minor: 2 }),
+    base: list_30!(CK_VERSION { major: 3, minor: 2 }, C_GetInfo_3_2),
     ext: Ck32Extension {
         C_EncapsulateKey,
         C_DecapsulateKey,

@@ -210,6 +210,7 @@ pub(super) fn unwrap_new_key(
             flags: r.attributes.clone(),
             policy: r.policy.clone(),
             rules,
+            imported: false,
         },
         material,
     )?;

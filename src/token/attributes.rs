@@ -90,6 +90,10 @@ pub(crate) enum AttrValue {
     Sensitive,
     /// Not an attribute of this object (CKR_ATTRIBUTE_TYPE_INVALID).
     Invalid,
+    /// A value of this many bytes that lives in the TSB only: the CKA_VALUE of a secret key that
+    /// is extractable and not sensitive. [`super::Module::attribute_values`] fetches it when the
+    /// caller's buffer can hold it (never for a length query), see `secret_keys.rs`.
+    Remote(usize),
 }
 
 /// CK_BBOOL encoding.

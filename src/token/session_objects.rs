@@ -201,6 +201,15 @@ impl SessionObject {
             return AttrValue::Value(v.clone());
         }
         match &self.kind {
+            // A secret key's bytes are read from the TSB when it and this object allow it
+            // (plain_keys.rs); this object may have been made sensitive since (set_attributes).
+            Kind::TsbKey { key, private: true } if ty == CKA_VALUE && key.is_secret() => {
+                if self.flag(CKA_EXTRACTABLE) && !self.flag(CKA_SENSITIVE) {
+                    ObjectView::Private(key.clone()).attribute(CKA_VALUE, false)
+                } else {
+                    AttrValue::Sensitive
+                }
+            }
             Kind::TsbKey { private: true, .. } if SENSITIVE.contains(&ty) => AttrValue::Sensitive,
             _ => AttrValue::Invalid,
         }
@@ -458,6 +467,10 @@ impl Module {
                     unwrap: allowed(CKA_WRAP)?.unwrap_or(false),
                     derive: false,
                     extractable: true,
+                    sensitive: false,
+                    always_sensitive: false,
+                    never_extractable: false,
+                    local: false,
                     destroyable: true,
                     policy: None,
                     blocked: false,
@@ -486,7 +499,7 @@ impl Module {
             _ => {
                 return Err(Error::ck(
                     CKR_TEMPLATE_INCONSISTENT,
-                    "only data objects, certificates and public keys can be created; keys are generated in the HSM",
+                    "only data objects, certificates, public keys and secret keys can be created; private keys are generated in the HSM",
                 ))
             }
         };

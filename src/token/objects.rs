@@ -327,8 +327,10 @@ impl Module {
         // CKA_TOKEN absent means a session object (the standard's default).
         let token = template.get(CKA_TOKEN).map(|a| a.as_bool()).transpose()?;
         // A secret key is imported into the TSB, as a token or a session object (plain_keys.rs).
-        if template.ulong(CKA_CLASS)? == Some(CKO_SECRET_KEY) {
-            return self.import_secret_key(session, template);
+        match template.ulong(CKA_CLASS)? {
+            Some(CKO_SECRET_KEY) => return self.import_secret_key(session, template),
+            Some(CKO_PRIVATE_KEY) => return self.import_private_key(session, template),
+            _ => {}
         }
         if token != Some(true) {
             return self.create_session_object(session, template);
@@ -344,7 +346,7 @@ impl Module {
             Some(_) => {
                 return Err(Error::ck(
                     CKR_TEMPLATE_INCONSISTENT,
-                    "only certificates and secret keys can be created as token objects",
+                    "only certificates, secret and private keys can be created as token objects",
                 ))
             }
             None => return Err(Error::ck(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required")),

@@ -496,12 +496,10 @@ impl Module {
                 }
                 return Ok(self.add_session_object(obj));
             }
-            _ => {
-                return Err(Error::ck(
-                    CKR_TEMPLATE_INCONSISTENT,
-                    "only data objects, certificates, public keys and secret keys can be created; private keys are generated in the HSM",
-                ))
-            }
+            _ => return Err(Error::ck(
+                CKR_TEMPLATE_INCONSISTENT,
+                "only data objects, certificates, public, private and secret keys can be created",
+            )),
         };
         let slot = self.slot_of(session).id;
         Ok(self.add_session_object(SessionObject::new(
@@ -562,8 +560,9 @@ impl Module {
         self.add_session_object(o)
     }
 
-    /// A secret key generated in the TSB as a session object (secret_keys.rs): one object, the
-    /// key's own, deleted from the TSB with its session as a session key pair's is.
+    /// A secret key generated in or imported into the TSB, or an imported private key, as a
+    /// session object (secret_keys.rs, plain_keys.rs): one object, the key's own, deleted from the
+    /// TSB with its session as a session key pair's is.
     pub(crate) fn session_secret_key(
         &self,
         session: &Session,

@@ -91,6 +91,7 @@ pub(crate) fn build_secret_import(template: &Template, prefix: &str) -> Result<S
     // CKA_VALUE_LEN, when given, must say the same (PKCS#11 3.0 §4.10: not given to
     // C_CreateObject; tolerated when it agrees).
     if let Some(n) = template.ulong(CKA_VALUE_LEN)? {
+        #[allow(clippy::unnecessary_cast)] // CK_ULONG is 32 bits on some platforms
         if n as u64 != value.len() as u64 {
             return Err(Error::ck(
                 CKR_TEMPLATE_INCONSISTENT,

@@ -377,15 +377,7 @@ impl Module {
             "imported key {label} ({})",
             req.algorithm.name()
         );
-        if !req.token {
-            // In the TSB; deleted with its session (session_keys.rs).
-            return Ok(self.session_secret_key(session, key, template));
-        }
-        Ok(self.handle_for(ObjRef {
-            slot: slot.id,
-            label,
-            class: ObjClass::Private,
-        }))
+        Ok(self.imported_object(session, key, template, req.token))
     }
 
     /// C_CreateObject of a private key: imported into the TSB; its handle.
@@ -426,14 +418,26 @@ impl Module {
                 ""
             }
         );
-        if !req.token {
-            return Ok(self.session_secret_key(session, key, template));
+        Ok(self.imported_object(session, key, template, req.token))
+    }
+
+    /// The object of an imported key: a token object's handle, or a session object whose key is
+    /// deleted from the TSB with its session (session_keys.rs).
+    fn imported_object(
+        &self,
+        session: &Session,
+        key: std::sync::Arc<crate::tsb::key::KeyInfo>,
+        template: &Template,
+        token: bool,
+    ) -> CK_OBJECT_HANDLE {
+        if !token {
+            return self.session_secret_key(session, key, template);
         }
-        Ok(self.handle_for(ObjRef {
-            slot: slot.id,
-            label,
+        self.handle_for(ObjRef {
+            slot: self.slot_of(session).id,
+            label: key.tsb_label.clone(),
             class: ObjClass::Private,
-        }))
+        })
     }
 
     /// The value of an [`AttrValue::Remote`] attribute of `view` (`len` bytes): a secret key's

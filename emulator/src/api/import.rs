@@ -13,11 +13,9 @@
 //! an imported key reports `alwaysSensitive` and `neverExtractable` false, as PKCS#11 says of a
 //! key that was not generated in the token.
 
-use super::keys::{
-    check_one_use, key_rules, reserve_label, store_new_key, NewKey, ATTRIBUTES, POLICY,
-};
+use super::keys::{check_one_use, key_rules, store_under_new_label, NewKey, ATTRIBUTES, POLICY};
 use super::validate::{Dto, Field, Ty};
-use super::{b64, from_value, json_response, parse_checked, persist, ApiError, ApiResult};
+use super::{b64, from_value, json_response, parse_checked, ApiError, ApiResult};
 use crate::crypto::KeyMaterial;
 use crate::material::Material;
 use crate::secret::SecretKey;
@@ -151,8 +149,7 @@ pub(super) fn import_plain(shared: &Shared, body: &[u8]) -> ApiResult {
     }
     check_one_use(&r.attributes)?;
     let rules = key_rules(r.policy.as_ref(), shared.cfg.tsb_version)?;
-    let reservation = reserve_label(shared, &r.label)?;
-    let attrs = store_new_key(
+    let attrs = store_under_new_label(
         shared,
         NewKey {
             label: r.label.clone(),
@@ -165,8 +162,6 @@ pub(super) fn import_plain(shared: &Shared, body: &[u8]) -> ApiResult {
         },
         material,
     )?;
-    drop(reservation);
-    persist(shared);
     json_response(201, &attrs)
 }
 

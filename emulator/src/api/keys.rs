@@ -439,6 +439,20 @@ pub(super) struct NewKey {
     pub(super) imported: bool,
 }
 
+/// Store a key whose material is at hand (imported, unwrapped) under its new label (608 when the
+/// label is taken), and persist the store; its `SignedKeyAttributes`.
+pub(super) fn store_under_new_label(
+    shared: &Shared,
+    new: NewKey,
+    material: Material,
+) -> Result<SignedKeyAttributes, ApiError> {
+    let reservation = reserve_label(shared, &new.label)?;
+    let attrs = store_new_key(shared, new, material)?;
+    drop(reservation);
+    super::persist(shared);
+    Ok(attrs)
+}
+
 /// Store a new key under its reserved label; its `SignedKeyAttributes`.
 pub(super) fn store_new_key(
     shared: &Shared,

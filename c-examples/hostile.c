@@ -537,7 +537,8 @@ static void objects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec, CK_OBJECT_HANDLE e
     t[0].type = CKA_CLASS;
     t[0].pValue = &cls;
     t[0].ulValueLen = sizeof cls;
-    EXPECT(f->C_CreateObject(s, t, 1, &h), CKR_TEMPLATE_INCONSISTENT);
+    /* A secret key without CKA_KEY_TYPE and CKA_VALUE. */
+    EXPECT(f->C_CreateObject(s, t, 1, &h), CKR_TEMPLATE_INCOMPLETE);
     cls = CKO_CERTIFICATE;
     t[1].type = CKA_VALUE; /* not a certificate */
     t[1].pValue = buf;

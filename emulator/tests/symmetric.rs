@@ -388,3 +388,198 @@ fn hmac_matches_rustcrypto() {
     );
     assert_eq!((s, v["errorCode"].as_i64()), (400, Some(600)), "{v}");
 }
+
+// ---- keys in plain: /v1/key/import/plain and /v1/key/export/plain ----------------------------
+
+fn import(env: &Env, body: Value) -> (u16, Value) {
+    env.post("/v1/key/import/plain", &body)
+}
+
+fn export(env: &Env, label: &str) -> (u16, Value) {
+    env.post("/v1/key/export/plain", &json!({ "label": label }))
+}
+
+const USES: &str = r#"{"decrypt": true, "sign": false, "unwrap": true}"#;
+
+fn uses(extra: Value) -> Value {
+    let mut a: Value = serde_json::from_str(USES).unwrap();
+    for (k, v) in extra.as_object().unwrap() {
+        a[k] = v.clone();
+    }
+    a
+}
+
+/// An imported AES key holds the bytes given, computes with them, reports that it was never
+/// always sensitive nor never extractable, and comes back out only when extractable and not
+/// sensitive.
+#[test]
+fn secret_keys_are_imported_and_exported_in_plain() {
+    let env = start();
+    let bytes: Vec<u8> = (0u8..32).collect();
+    let (s, v) = import(
+        &env,
+        json!({"label": "imp", "algorithm": "AES", "secretKey": B64.encode(&bytes),
+               "attributes": uses(json!({"extractable": true, "sensitive": false}))}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let a = &v["json"]["attributes"];
+    assert_eq!(v["json"]["keySize"], 256);
+    assert_eq!(
+        (
+            &a["extractable"],
+            &a["sensitive"],
+            &a["alwaysSensitive"],
+            &a["neverExtractable"]
+        ),
+        (&json!(true), &json!(false), &json!(false), &json!(false)),
+        "{v}"
+    );
+    assert_eq!(env.emu.secret_key_bytes("imp"), Some(bytes.clone()));
+    let (s, v) = export(&env, "imp");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(field(&v, "secretKey"), bytes);
+    assert!(v["privateKey"].is_null() && v["publicKey"].is_null(), "{v}");
+    // The key computes with the imported bytes: a block encrypted by RustCrypto under them is
+    // decrypted by the key.
+    {
+        use aes::cipher::block_padding::NoPadding;
+        let iv = [7u8; 16];
+        let pt = *b"0123456789abcdef";
+        let ct = cbc::Encryptor::<aes::Aes256>::new_from_slices(&bytes, &iv)
+            .unwrap()
+            .encrypt_padded_vec_mut::<NoPadding>(&pt);
+        let (s, v) = decrypt(
+            &env,
+            "imp",
+            "AES_CBC_NO_PADDING",
+            &ct,
+            json!({"initializationVector": B64.encode(iv)}),
+        );
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(field(&v, "payload"), pt);
+    }
+    // The same label again: 608, as for POST /v1/key.
+    let (s, v) = import(
+        &env,
+        json!({"label": "IMP", "algorithm": "AES", "secretKey": B64.encode(&bytes),
+               "attributes": uses(json!({}))}),
+    );
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(608)), "{v}");
+    // Sensitive (the default) or not extractable: never exported.
+    for (label, attrs) in [
+        ("sens", json!({"extractable": true})),
+        ("unextr", json!({"sensitive": false})),
+    ] {
+        let (s, v) = import(
+            &env,
+            json!({"label": label, "algorithm": "AES", "secretKey": B64.encode(&bytes[..16]),
+                   "attributes": uses(attrs)}),
+        );
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = export(&env, label);
+        assert_eq!(
+            (s, v["errorCode"].as_i64()),
+            (400, Some(614)),
+            "{label}: {v}"
+        );
+    }
+    // A generated key that asked for it is exported too.
+    env.create_key(json!({
+        "label": "gen", "algorithm": "AES", "keySize": 128,
+        "attributes": uses(json!({"extractable": true, "sensitive": false}))
+    }));
+    assert_eq!(
+        field(&export(&env, "gen").1, "secretKey"),
+        env.emu.secret_key_bytes("gen").unwrap()
+    );
+    assert_eq!(export(&env, "nokey").1["errorCode"], 650);
+}
+
+/// What the DTO and the TSB's rules refuse.
+#[test]
+fn plain_imports_that_are_refused() {
+    let env = start();
+    let aes = |extra: Value| {
+        let mut b = json!({"label": "x", "algorithm": "AES", "secretKey": B64.encode([0u8; 16]),
+                           "attributes": uses(json!({}))});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        import(&env, b)
+    };
+    // A length that is no AES key's.
+    let (s, v) = aes(json!({"secretKey": B64.encode([0u8; 15])}));
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(603)), "{v}");
+    // privateKey next to secretKey (@EmptyIfAnotherFieldHasValue).
+    let (_, v) = aes(json!({"privateKey": B64.encode([0x30u8, 0])}));
+    assert_eq!(v["errorCode"], 600, "{v}");
+    // No label, no algorithm, no attributes.
+    assert_eq!(aes(json!({"label": ""})).1["errorCode"], 600);
+    assert_eq!(aes(json!({"algorithm": ""})).1["errorCode"], 600);
+    assert_eq!(aes(json!({"attributes": null})).1["errorCode"], 600);
+    // A secret key cannot have a policy; an SKA key cannot be extractable.
+    let policy = json!({"ruleUse": null, "keyStatus": {"blocked": false}});
+    assert_eq!(aes(json!({"policy": policy})).1["errorCode"], 600);
+    let ec = openssl::ec::EcKey::generate(
+        &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+    )
+    .unwrap();
+    let pkey = openssl::pkey::PKey::from_ec_key(ec).unwrap();
+    let pkcs8 = B64.encode(pkey.private_key_to_pkcs8().unwrap());
+    let spki = B64.encode(pkey.public_key_to_der().unwrap());
+    let (s, v) = import(
+        &env,
+        json!({"label": "ska", "algorithm": "EC", "privateKey": pkcs8, "publicKey": spki,
+               "attributes": {"sign": true, "decrypt": false, "unwrap": false, "extractable": true},
+               "policy": policy}),
+    );
+    assert_eq!((s, v["errorCode"].as_i64()), (400, Some(606)), "{v}");
+    // A public key that is not the private key's; an EC key called RSA.
+    let other = openssl::pkey::PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sign_only = json!({"sign": true, "decrypt": false, "unwrap": false});
+    let (_, v) = import(
+        &env,
+        json!({"label": "mix", "algorithm": "EC", "privateKey": pkcs8,
+               "publicKey": B64.encode(other.public_key_to_der().unwrap()),
+               "attributes": sign_only}),
+    );
+    assert_eq!(v["errorCode"], 407, "{v}");
+    let (_, v) = import(
+        &env,
+        json!({"label": "rsa", "algorithm": "RSA", "privateKey": pkcs8, "attributes": sign_only}),
+    );
+    assert_eq!(v["errorCode"], 407, "{v}");
+    // The pair itself: imported, signs, and its public key is the one given.
+    let (s, v) = import(
+        &env,
+        json!({"label": "pair", "algorithm": "EC", "privateKey": pkcs8, "publicKey": spki,
+               "attributes": sign_only}),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["json"]["publicKey"], spki);
+    let (s, v) = env.post(
+        "/v1/synchronousSign",
+        &sign_body("pair", "SHA256_WITH_ECDSA"),
+    );
+    assert_eq!(s, 200, "{v}");
+    let sig = field(&v, "signature");
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+    let payload = B64
+        .decode(
+            sign_body("pair", "SHA256_WITH_ECDSA")["signRequest"]["payload"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    verifier.update(&payload).unwrap();
+    assert!(verifier.verify(&sig).unwrap());
+    // Not extractable: not exported.
+    assert_eq!(export(&env, "pair").1["errorCode"], 614);
+}

@@ -239,6 +239,84 @@ pub struct KeyLabelRequest {
     pub password: Option<Password>,
 }
 
+/// `POST /v1/key/import/plain` body (`KeyImportDto`, S3
+/// `dto/tsb/request/KeyImportDto.java`; S1 `key.go` `ImportKey`): a key's material in plain. A
+/// secret key is `secretKey` (base64 of the raw bytes), an asymmetric key `privateKey` (base64
+/// PKCS#8 DER) with `publicKey` (base64 DER SubjectPublicKeyInfo); the DTO refuses `privateKey`
+/// or `publicKey` next to `secretKey`, and `certificate` next to `publicKey`
+/// (`@EmptyIfAnotherFieldHasValue`). The DTO has no `id`. The key fields are secrets: `Debug`
+/// hides them.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyImportRequest {
+    /// Unique key name (`@NotEmpty`).
+    pub label: String,
+    /// The key algorithm (`@NotEmpty`): `AES`, `RSA`, `EC`, ...
+    pub algorithm: String,
+    /// Base64 PKCS#8 DER of a private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// Base64 DER SubjectPublicKeyInfo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Base64 of a secret key's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// Base64 DER certificate for the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Key attributes (`@NotNull`, `AttributesDto`).
+    #[serde(default)]
+    pub attributes: KeyFlags,
+    /// SKA policy (S1 sends `null` for an extractable key).
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+impl std::fmt::Debug for KeyImportRequest {
+    // Never print key material, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyImportRequest")
+            .field("label", &self.label)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("public_key", &self.public_key)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("attributes", &self.attributes)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// Answer of `POST /v1/key/export/plain` (`KeyExportDto`, S3 `dto/tsb/response/KeyExportDto.java`;
+/// S1 `key.go` `ExportKey`; the body is a [`KeyLabelRequest`]): base64 of the key's material,
+/// `secretKey` for a symmetric key, `privateKey` and `publicKey` for an asymmetric one, the
+/// others null. Only keys that are extractable and not sensitive are exported ("To export a key
+/// sensitive must be false", S3 `AttributesDto.java`). `Debug` hides the secrets.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyExportResponse {
+    /// Base64 PKCS#8 DER of the private key.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// Base64 DER SubjectPublicKeyInfo.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Base64 of the secret key's bytes.
+    #[serde(default)]
+    pub secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeyExportResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyExportResponse")
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("public_key", &self.public_key)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +341,24 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(serde_json::to_string(&a).unwrap(), r#"["a","b","c"]"#);
         assert_eq!(format!("{a:?}"), "Password(***)");
+    }
+
+    #[test]
+    fn import_and_export_bodies_hide_key_material() {
+        let r = KeyImportRequest {
+            label: "k".into(),
+            algorithm: "AES".into(),
+            secret_key: Some("c2VjcmV0".into()),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["secretKey"], "c2VjcmV0");
+        assert!(json.get("privateKey").is_none());
+        assert!(!format!("{r:?}").contains("c2VjcmV0"));
+        let e: KeyExportResponse =
+            serde_json::from_str(r#"{"privateKey":null,"publicKey":null,"secretKey":"c2VjcmV0"}"#)
+                .unwrap();
+        assert_eq!(e.secret_key.as_deref(), Some("c2VjcmV0"));
+        assert!(!format!("{e:?}").contains("c2VjcmV0"));
     }
 }

@@ -19,6 +19,11 @@ pub const KEY: &str = "/v1/key";
 pub const KEY_ATTRIBUTES: &str = "/v1/key/attributes";
 /// `POST`: delete a key, the label in the body. S1 `key.go` (`RemoveKey`).
 pub const KEY_DELETE: &str = "/v1/key/deleteKey";
+/// `POST`: import a key's material in plain (`KeyImportDto`). S1 `key.go` (`ImportKey`).
+pub const KEY_IMPORT_PLAIN: &str = "/v1/key/import/plain";
+/// `POST`: a non-sensitive, extractable key's material in plain (`KeyExportDto`). S1 `key.go`
+/// (`ExportKey`).
+pub const KEY_EXPORT_PLAIN: &str = "/v1/key/export/plain";
 
 /// `POST`: sign at once (keys whose use needs no approval). S1 `sign.go`.
 pub const SYNCHRONOUS_SIGN: &str = "/v1/synchronousSign";

@@ -67,7 +67,13 @@ cryptoki_fn! {
             // (C_GetAttributeValue's contract).
             let attrs = unsafe { template_mut(pTemplate, ulCount) }?;
             let types: Vec<CK_ATTRIBUTE_TYPE> = attrs.iter().map(|a| a.type_).collect();
-            let values = m.attributes(s, hObject, &types)?;
+            // The room the caller has for each value (None: a length query), so that a value
+            // kept in the TSB is fetched only when it can be returned.
+            let room: Vec<Option<usize>> = attrs
+                .iter()
+                .map(|a| (!a.pValue.is_null()).then(|| usize::try_from(a.ulValueLen).unwrap_or(usize::MAX)))
+                .collect();
+            let values = m.attribute_values(s, hObject, &types, &room)?;
             // Every attribute is processed; the error returned is the last one seen (the standard
             // lets the module pick any of them).
             let mut rv = CKR_OK;
@@ -80,6 +86,15 @@ cryptoki_fn! {
                     AttrValue::Sensitive => {
                         a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                         rv = CKR_ATTRIBUTE_SENSITIVE;
+                    }
+                    // Not fetched: a length query, or a buffer too small for it.
+                    AttrValue::Remote(len) => {
+                        if a.pValue.is_null() {
+                            a.ulValueLen = len as CK_ULONG;
+                        } else {
+                            a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                            rv = CKR_BUFFER_TOO_SMALL;
+                        }
                     }
                     AttrValue::Value(bytes) => {
                         if a.pValue.is_null() {

@@ -90,6 +90,10 @@ pub(crate) enum AttrValue {
     Sensitive,
     /// Not an attribute of this object (CKR_ATTRIBUTE_TYPE_INVALID).
     Invalid,
+    /// A value of this many bytes that lives in the TSB only: the CKA_VALUE of a secret key that
+    /// is extractable and not sensitive. [`super::Module::attribute_values`] fetches it when the
+    /// caller's buffer can hold it (never for a length query), see `secret_keys.rs`.
+    Remote(usize),
 }
 
 /// CK_BBOOL encoding.
@@ -164,7 +168,9 @@ impl ObjectView {
                     CKA_ID => Value(k.id.clone()),
                     CKA_PRIVATE => bool_val(private && private_objects),
                     CKA_KEY_TYPE => ulong_val(key_type(p)),
-                    CKA_LOCAL => bool_val(true),
+                    CKA_LOCAL => bool_val(k.local),
+                    // An imported key was not generated (PKCS#11 3.0 §4.7).
+                    CKA_KEY_GEN_MECHANISM if !k.local => ulong_val(CK_UNAVAILABLE_INFORMATION),
                     CKA_KEY_GEN_MECHANISM => ulong_val(gen_mechanism(p)),
                     CKA_START_DATE | CKA_END_DATE => Value(Vec::new()),
                     CKA_DERIVE => bool_val(k.derive && private),
@@ -194,9 +200,12 @@ impl ObjectView {
                     }
                     CKA_UNWRAP if private => bool_val(k.unwrap),
                     CKA_SIGN_RECOVER if private => bool_val(false),
-                    CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE if private => bool_val(true),
+                    // A private key is always sensitive here (its parts are never read back);
+                    // an imported one was not always so, nor never extractable.
+                    CKA_SENSITIVE if private => bool_val(true),
+                    CKA_ALWAYS_SENSITIVE if private => bool_val(k.always_sensitive),
                     CKA_EXTRACTABLE if private => bool_val(k.extractable),
-                    CKA_NEVER_EXTRACTABLE if private => bool_val(!k.extractable),
+                    CKA_NEVER_EXTRACTABLE if private => bool_val(k.never_extractable),
                     // The approval happens on the TSB, not through a PKCS#11 context login.
                     CKA_ALWAYS_AUTHENTICATE if private => bool_val(false),
                     CKA_WRAP_WITH_TRUSTED if private => bool_val(false),

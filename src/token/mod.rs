@@ -19,6 +19,7 @@ mod login;
 mod objects;
 mod operation;
 mod pin;
+mod plain_keys;
 mod pqc;
 mod random;
 mod remote;

@@ -170,19 +170,50 @@ impl Module {
         }
     }
 
-    /// C_GetAttributeValue for one object: the value of each requested type.
+    /// The value of each requested type of one object, values kept in the TSB included (fetched).
+    #[cfg(test)]
     pub(crate) fn attributes(
         &self,
         session: &Session,
         h: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrValue>> {
+        self.attribute_values(session, h, types, &vec![Some(usize::MAX); types.len()])
+    }
+
+    /// C_GetAttributeValue for one object: the value of each requested type. `room[i]` is the
+    /// caller's buffer for `types[i]` (None: a length query). A value kept in the TSB
+    /// ([`AttrValue::Remote`]: a secret key's CKA_VALUE) is fetched only when its buffer can hold
+    /// it, once per call; otherwise it stays `Remote` with its length, at no request's cost.
+    pub(crate) fn attribute_values(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+        room: &[Option<usize>],
+    ) -> Result<Vec<AttrValue>> {
         let (_, view) = self.object(session, h)?;
         let private_objects = self.slot_of(session).login_required();
-        Ok(types
+        let mut values: Vec<AttrValue> = types
             .iter()
             .map(|t| view.attribute(*t, private_objects))
-            .collect())
+            .collect();
+        let mut fetched: Option<AttrValue> = None;
+        for (v, room) in values.iter_mut().zip(room) {
+            let AttrValue::Remote(len) = *v else {
+                continue;
+            };
+            if room.is_none_or(|r| r < len) {
+                continue;
+            }
+            if fetched.is_none() {
+                fetched = Some(self.remote_value(session, &view, len)?);
+            }
+            if let Some(f) = &fetched {
+                *v = f.clone();
+            }
+        }
+        Ok(values)
     }
 
     /// C_SetAttributeValue: session objects as the standard says (session_objects.rs); token
@@ -295,6 +326,12 @@ impl Module {
         slot.check_access()?;
         // CKA_TOKEN absent means a session object (the standard's default).
         let token = template.get(CKA_TOKEN).map(|a| a.as_bool()).transpose()?;
+        // A secret key is imported into the TSB, as a token or a session object (plain_keys.rs).
+        match template.ulong(CKA_CLASS)? {
+            Some(CKO_SECRET_KEY) => return self.import_secret_key(session, template),
+            Some(CKO_PRIVATE_KEY) => return self.import_private_key(session, template),
+            _ => {}
+        }
         if token != Some(true) {
             return self.create_session_object(session, template);
         }
@@ -309,7 +346,7 @@ impl Module {
             Some(_) => {
                 return Err(Error::ck(
                     CKR_TEMPLATE_INCONSISTENT,
-                    "only certificates can be created; keys are generated in the HSM",
+                    "only certificates, secret and private keys can be created as token objects",
                 ))
             }
             None => return Err(Error::ck(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required")),

@@ -59,7 +59,9 @@ pub(crate) fn attribute(
         CKA_ID => Value(k.id.clone()),
         CKA_PRIVATE => bool_val(private_objects),
         CKA_KEY_TYPE => ulong_val(key_type(s)),
-        CKA_LOCAL => bool_val(true),
+        CKA_LOCAL => bool_val(k.local),
+        // An imported key was not generated: "CK_UNAVAILABLE_INFORMATION" (PKCS#11 3.0 §4.7).
+        CKA_KEY_GEN_MECHANISM if !k.local => ulong_val(CK_UNAVAILABLE_INFORMATION),
         CKA_KEY_GEN_MECHANISM => ulong_val(gen_mechanism(s)),
         CKA_START_DATE | CKA_END_DATE => Value(Vec::new()),
         CKA_ALLOWED_MECHANISMS => Value(Vec::new()),
@@ -73,11 +75,16 @@ pub(crate) fn attribute(
         CKA_SIGN => bool_val(hmac && k.sign),
         CKA_VERIFY => bool_val(hmac && s.verify),
         CKA_DERIVE => bool_val(k.derive),
-        CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE => bool_val(true),
+        // The TSB's flags (an imported key is neither always sensitive nor never extractable).
+        CKA_SENSITIVE => bool_val(k.sensitive),
+        CKA_ALWAYS_SENSITIVE => bool_val(k.always_sensitive),
         CKA_EXTRACTABLE => bool_val(k.extractable),
-        CKA_NEVER_EXTRACTABLE => bool_val(!k.extractable),
+        CKA_NEVER_EXTRACTABLE => bool_val(k.never_extractable),
         CKA_ALWAYS_AUTHENTICATE | CKA_WRAP_WITH_TRUSTED | CKA_TRUSTED => bool_val(false),
-        // The key's bytes never leave the TSB.
+        // The key's bytes leave the TSB only for a key that is extractable and not sensitive
+        // (`POST /v1/key/export/plain`: "To export a key sensitive must be false", S3
+        // `dto/tsb/request/AttributesDto.java`); fetched only when the caller has room for them.
+        CKA_VALUE if k.extractable && !k.sensitive => Remote((s.bits / 8) as usize),
         CKA_VALUE => Sensitive,
         // CKA_CHECK_VALUE would need an encryption on the TSB for every read: not offered.
         t => super::attributes::vendor_attribute(k, t),
@@ -150,6 +157,7 @@ pub(crate) fn build_for(
     ];
     let mut derive = false;
     let mut extractable = false;
+    let mut sensitive = None;
     for a in template.iter() {
         match a.ty {
             CKA_CLASS => {
@@ -175,17 +183,9 @@ pub(crate) fn build_for(
                 a.as_bool()?;
             }
             CKA_VALUE_LEN => value_len = Some(a.as_ulong()?),
-            // The TSB's keys are always sensitive. `CKA_SENSITIVE false` is what pkcs11-tool
-            // --keygen sends unless told --sensitive: refusing it would refuse the tool, and a
-            // key more protected than asked harms no one; the object then reads true (as key
-            // pairs do, keygen.rs).
-            CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => {
-                if !a.as_bool()? && a.ty == CKA_SENSITIVE {
-                    crate::log!(
-                        Level::Info,
-                        "CKA_SENSITIVE false is not possible on the TSB: the key is sensitive"
-                    );
-                }
+            CKA_SENSITIVE => sensitive = Some(a.as_bool()?),
+            CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => {
+                a.as_bool()?;
             }
             CKA_EXTRACTABLE => extractable = a.as_bool()?,
             CKA_DERIVE => derive = a.as_bool()?,
@@ -288,6 +288,21 @@ pub(crate) fn build_for(
     }
     flags.derive = Some(derive);
     flags.extractable = Some(extractable);
+    // CKA_SENSITIVE false is given to the TSB for an extractable key, whose bytes can then be read
+    // back (CKA_VALUE, plain_keys.rs). For a key that is not extractable it would only weaken the
+    // key for nothing: the TSB keeps its default (sensitive), and the object reads what the TSB
+    // says. pkcs11-tool --keygen sends CKA_SENSITIVE false unless told --sensitive: refusing it
+    // would refuse the tool, and a key more protected than asked harms no one.
+    if sensitive == Some(false) {
+        if extractable {
+            flags.sensitive = Some(false);
+        } else {
+            crate::log!(
+                Level::Info,
+                "CKA_SENSITIVE false without CKA_EXTRACTABLE true: the key stays sensitive"
+            );
+        }
+    }
     flags.modifiable = Some(true);
     flags.destroyable = Some(true);
     let tsb_label = super::keygen::tsb_label(label.as_deref(), token, prefix)?;

@@ -201,6 +201,15 @@ impl SessionObject {
             return AttrValue::Value(v.clone());
         }
         match &self.kind {
+            // A secret key's bytes are read from the TSB when it and this object allow it
+            // (plain_keys.rs); this object may have been made sensitive since (set_attributes).
+            Kind::TsbKey { key, private: true } if ty == CKA_VALUE && key.is_secret() => {
+                if self.flag(CKA_EXTRACTABLE) && !self.flag(CKA_SENSITIVE) {
+                    ObjectView::Private(key.clone()).attribute(CKA_VALUE, false)
+                } else {
+                    AttrValue::Sensitive
+                }
+            }
             Kind::TsbKey { private: true, .. } if SENSITIVE.contains(&ty) => AttrValue::Sensitive,
             _ => AttrValue::Invalid,
         }
@@ -458,6 +467,10 @@ impl Module {
                     unwrap: allowed(CKA_WRAP)?.unwrap_or(false),
                     derive: false,
                     extractable: true,
+                    sensitive: false,
+                    always_sensitive: false,
+                    never_extractable: false,
+                    local: false,
                     destroyable: true,
                     policy: None,
                     blocked: false,
@@ -483,12 +496,10 @@ impl Module {
                 }
                 return Ok(self.add_session_object(obj));
             }
-            _ => {
-                return Err(Error::ck(
-                    CKR_TEMPLATE_INCONSISTENT,
-                    "only data objects, certificates and public keys can be created; keys are generated in the HSM",
-                ))
-            }
+            _ => return Err(Error::ck(
+                CKR_TEMPLATE_INCONSISTENT,
+                "only data objects, certificates, public, private and secret keys can be created",
+            )),
         };
         let slot = self.slot_of(session).id;
         Ok(self.add_session_object(SessionObject::new(
@@ -549,8 +560,9 @@ impl Module {
         self.add_session_object(o)
     }
 
-    /// A secret key generated in the TSB as a session object (secret_keys.rs): one object, the
-    /// key's own, deleted from the TSB with its session as a session key pair's is.
+    /// A secret key generated in or imported into the TSB, or an imported private key, as a
+    /// session object (secret_keys.rs, plain_keys.rs): one object, the key's own, deleted from the
+    /// TSB with its session as a session key pair's is.
     pub(crate) fn session_secret_key(
         &self,
         session: &Session,

@@ -38,6 +38,9 @@ pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, KeyEntry>>,
     certs: Mutex<HashMap<String, CertEntry>>,
     listing: Mutex<Option<(Arc<Vec<String>>, Instant)>>,
+    /// Labels of the keys this process imported (`POST /v1/key/import/plain`): CKA_LOCAL false,
+    /// which the TSB's attributes cannot say ([`KeyInfo::local`]).
+    imported: Mutex<std::collections::HashSet<String>>,
     /// The bound on the requests in flight of all the slot's listings together.
     bound: Bound,
 }
@@ -52,7 +55,13 @@ impl KeyCache {
             keys: Mutex::new(HashMap::new()),
             certs: Mutex::new(HashMap::new()),
             listing: Mutex::new(None),
+            imported: Mutex::new(Default::default()),
         }
+    }
+
+    /// Remember that this process imported the key `tsb_label` (see [`KeyCache::imported`]).
+    pub(crate) fn mark_imported(&self, tsb_label: &str) {
+        self.imported.lock().insert(tsb_label.to_string());
     }
 
     fn fresh(&self, at: Instant) -> bool {
@@ -79,7 +88,10 @@ impl KeyCache {
         let attrs = api::key_attributes(client, tsb_label)?;
         let key = match attrs {
             Some(a) => match KeyInfo::from_tsb(&a, &self.prefix) {
-                Ok(k) => Some(Arc::new(k)),
+                Ok(mut k) => {
+                    k.local = !self.imported.lock().contains(tsb_label);
+                    Some(Arc::new(k))
+                }
                 Err(e) => {
                     // A key of a type the module does not offer (AES, PQC, ...) is simply not
                     // shown; a key of a type it offers whose data cannot be read is a bad key:
@@ -148,6 +160,7 @@ impl KeyCache {
             },
         );
         self.certs.lock().remove(tsb_label);
+        self.imported.lock().remove(tsb_label);
         if let Some((list, _)) = self.listing.lock().as_mut() {
             Arc::make_mut(list).retain(|l| l != tsb_label);
         }

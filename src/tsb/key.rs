@@ -205,6 +205,17 @@ pub(crate) struct KeyInfo {
     pub(crate) unwrap: bool,
     pub(crate) derive: bool,
     pub(crate) extractable: bool,
+    /// `sensitive` (absent: true, the safe reading). Only a secret key that is extractable and
+    /// not sensitive is read back (`/v1/key/export/plain`, token::secret_keys).
+    pub(crate) sensitive: bool,
+    /// `alwaysSensitive` (absent: as `sensitive`).
+    pub(crate) always_sensitive: bool,
+    /// `neverExtractable` (absent: as `!extractable`).
+    pub(crate) never_extractable: bool,
+    /// CKA_LOCAL: generated in the HSM. The TSB's attributes do not say where a key came from
+    /// (no source shows such a field): true, except for keys this process imported (remembered
+    /// by the key cache, [`super::cache::KeyCache`]).
+    pub(crate) local: bool,
     pub(crate) destroyable: bool,
     /// The SKA policy.
     pub(crate) policy: Option<Policy>,
@@ -284,6 +295,12 @@ impl KeyInfo {
             unwrap: f.unwrap.unwrap_or(default_use),
             derive: f.derive.unwrap_or(false),
             extractable: f.extractable.unwrap_or(false),
+            sensitive: f.sensitive.unwrap_or(true),
+            always_sensitive: f.always_sensitive.unwrap_or(f.sensitive.unwrap_or(true)),
+            never_extractable: f
+                .never_extractable
+                .unwrap_or(!f.extractable.unwrap_or(false)),
+            local: true,
             destroyable: f.destroyable.unwrap_or(true),
             blocked: policy
                 .as_ref()

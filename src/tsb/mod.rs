@@ -13,6 +13,7 @@ pub(crate) mod journal;
 pub(crate) mod key;
 pub(crate) mod limits;
 pub(crate) mod parallel;
+mod plain;
 mod pqc;
 pub(crate) mod requests;
 pub(crate) mod symmetric;

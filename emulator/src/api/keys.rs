@@ -388,6 +388,7 @@ pub(super) fn create_key(shared: &Shared, body: &[u8]) -> ApiResult {
             flags: ck.attributes.clone(),
             policy: ck.policy.clone(),
             rules,
+            imported: false,
         },
         material,
     )?;
@@ -433,6 +434,23 @@ pub(super) struct NewKey {
     pub(super) flags: KeyFlags,
     pub(super) policy: Option<Policy>,
     pub(super) rules: KeyRules,
+    /// Imported in plain (`import`): never generated in the HSM, so neither `alwaysSensitive` nor
+    /// `neverExtractable` (PKCS#11's rule for keys not generated in the token).
+    pub(super) imported: bool,
+}
+
+/// Store a key whose material is at hand (imported, unwrapped) under its new label (608 when the
+/// label is taken), and persist the store; its `SignedKeyAttributes`.
+pub(super) fn store_under_new_label(
+    shared: &Shared,
+    new: NewKey,
+    material: Material,
+) -> Result<SignedKeyAttributes, ApiError> {
+    let reservation = reserve_label(shared, &new.label)?;
+    let attrs = store_new_key(shared, new, material)?;
+    drop(reservation);
+    super::persist(shared);
+    Ok(attrs)
 }
 
 /// Store a new key under its reserved label; its `SignedKeyAttributes`.
@@ -453,6 +471,11 @@ pub(super) fn store_new_key(
         .as_ref()
         .and_then(|p| p.key_status.as_ref())
         .is_some_and(|s| s.blocked);
+    let mut attributes = effective_flags(&new.flags, ska, secret);
+    if new.imported {
+        attributes.always_sensitive = Some(false);
+        attributes.never_extractable = Some(false);
+    }
     let entry = KeyEntry {
         label: new.label,
         id: new.id,
@@ -460,7 +483,7 @@ pub(super) fn store_new_key(
         persisted,
         material,
         public_key,
-        attributes: effective_flags(&new.flags, ska, secret),
+        attributes,
         policy,
         rules: new.rules,
         blocked,

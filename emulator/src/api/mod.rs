@@ -4,6 +4,7 @@
 mod auth;
 mod certificates;
 mod controls;
+mod import;
 mod keys;
 mod operations;
 mod request_signature;
@@ -298,6 +299,8 @@ fn handle(shared: &Shared, req: &HttpRequest) -> ApiResult {
             let r: KeyLabelRequest = from_value(parse_checked(shared, body, &keys::KEY_LABEL)?)?;
             delete_key(shared, &r.label, r.password.as_ref())
         }
+        (paths::KEY_IMPORT_PLAIN, "POST") => import::import_plain(shared, body),
+        (paths::KEY_EXPORT_PLAIN, "POST") => import::export_plain(shared, body),
         (paths::SYNCHRONOUS_SIGN, "POST") => {
             sync_op(shared, sync_body(shared, RequestKind::Sign, body)?)
         }
@@ -409,6 +412,8 @@ fn path_known(p: &str) -> bool {
         paths::KEY,
         paths::KEY_ATTRIBUTES,
         paths::KEY_DELETE,
+        paths::KEY_IMPORT_PLAIN,
+        paths::KEY_EXPORT_PLAIN,
         paths::SYNCHRONOUS_SIGN,
         paths::SIGN,
         paths::VERIFY,

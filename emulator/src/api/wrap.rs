@@ -3,10 +3,10 @@
 //! plumbing is the other operations'; see `operations`). Facts and what is unconfirmed:
 //! `tsb_models::wrap` and emulator/README.md.
 
-use super::keys::{check_one_use, key_rules, reserve_label, store_new_key, NewKey};
+use super::keys::{check_one_use, key_rules, store_under_new_label, NewKey};
 use super::operations::{prepare_for, Need, PasswordCheck, Prepared};
 use super::validate::{self, Dto, Field, Ty};
-use super::{b64, from_value, json_response, parse_checked, persist, ApiError, ApiResult};
+use super::{b64, from_value, json_response, parse_checked, ApiError, ApiResult};
 use crate::crypto::{CryptoError, KeyMaterial};
 use crate::material::Material;
 use crate::secret::SecretKey;
@@ -200,8 +200,7 @@ pub(super) fn unwrap_new_key(
         ));
     }
     let rules = key_rules(r.policy.as_ref(), shared.cfg.tsb_version)?;
-    let reservation = reserve_label(shared, &r.label)?;
-    store_new_key(
+    store_under_new_label(
         shared,
         NewKey {
             label: r.label.clone(),
@@ -210,10 +209,9 @@ pub(super) fn unwrap_new_key(
             flags: r.attributes.clone(),
             policy: r.policy.clone(),
             rules,
+            imported: false,
         },
         material,
     )?;
-    drop(reservation);
-    persist(shared);
     Ok(())
 }

@@ -10,6 +10,7 @@ mod logins;
 mod lost_answers;
 mod mechanisms;
 mod pqc;
+mod private_import;
 mod results;
 mod secret_keys;
 mod session_objects;

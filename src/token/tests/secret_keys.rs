@@ -879,3 +879,283 @@ fn rsa_wraps_an_aes_key_that_unwraps_to_the_same_bytes() {
         holds(&w, s, h, &known);
     }
 }
+
+// ---- keys in plain: C_CreateObject of secret keys, CKA_VALUE read back (plain_keys.rs) -------
+
+fn create(w: &World, s: CK_SESSION_HANDLE, attrs: &[Attr]) -> Result<CK_OBJECT_HANDLE> {
+    w.m.with_session(s, |sess| {
+        w.m.create_object(sess, &Template::new(attrs.to_vec()))
+    })
+}
+
+fn aes_template(key: &[u8], more: &[Attr]) -> Vec<Attr> {
+    let mut v = vec![
+        ul(CKA_CLASS, CKO_SECRET_KEY),
+        ul(CKA_KEY_TYPE, CKK_AES),
+        a(CKA_VALUE, key),
+    ];
+    v.extend_from_slice(more);
+    v
+}
+
+/// C_GetAttributeValue as the C ABI calls it: `room` None is a length query.
+fn value_with_room(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    h: CK_OBJECT_HANDLE,
+    room: Option<usize>,
+) -> AttrValue {
+    w.m.with_session(s, |sess| {
+        w.m.attribute_values(sess, h, &[CKA_VALUE], &[room])
+    })
+    .expect("attributes")
+    .remove(0)
+}
+
+/// A known-answer test: an AES key imported with a known value decrypts on the TSB what OpenSSL
+/// encrypted under that value (CBC-PAD), as a token object and as a session object; the
+/// imported key says it was not generated here.
+#[test]
+fn an_imported_aes_key_decrypts_what_openssl_encrypted_under_its_value() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let iv = [0x24u8; 16];
+    let plain = b"the imported key decrypts this".to_vec();
+    for (len, token) in [(16usize, true), (24, false), (32, true), (32, false)] {
+        let key: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(7)).collect();
+        let label = format!("imp{len}{token}");
+        let h = create(
+            &w,
+            s,
+            &aes_template(
+                &key,
+                &[a(CKA_TOKEN, &[token as u8]), a(CKA_LABEL, label.as_bytes())],
+            ),
+        )
+        .expect("C_CreateObject of an AES key");
+        let cipher = match len {
+            16 => Cipher::aes_128_cbc(),
+            24 => Cipher::aes_192_cbc(),
+            _ => Cipher::aes_256_cbc(),
+        };
+        let ct = symm::encrypt(cipher, &key, Some(&iv), &plain).unwrap();
+        let got = decrypt(
+            &w,
+            s,
+            CKM_AES_CBC_PAD,
+            &MechParams::Iv(Iv {
+                bytes: iv.to_vec(),
+                sink: None,
+            }),
+            h,
+            &ct,
+        )
+        .expect("decrypt with the imported key");
+        assert_eq!(got, plain, "{label}");
+        assert_eq!(
+            attr(&w, s, h, CKA_TOKEN),
+            AttrValue::Value(vec![token as u8])
+        );
+        assert_eq!(
+            attr(&w, s, h, CKA_LABEL),
+            AttrValue::Value(label.into_bytes())
+        );
+        assert_eq!(
+            attr(&w, s, h, CKA_VALUE_LEN),
+            AttrValue::Value((len as CK_ULONG).to_ne_bytes().to_vec())
+        );
+        for (t, v) in [
+            (CKA_LOCAL, CK_FALSE),
+            (CKA_ALWAYS_SENSITIVE, CK_FALSE),
+            (CKA_NEVER_EXTRACTABLE, CK_FALSE),
+            (CKA_SENSITIVE, CK_TRUE),
+            (CKA_EXTRACTABLE, CK_FALSE),
+            (CKA_DECRYPT, CK_TRUE),
+        ] {
+            assert_eq!(attr(&w, s, h, t), AttrValue::Value(vec![v]), "0x{t:x}");
+        }
+        assert_eq!(
+            attr(&w, s, h, CKA_KEY_GEN_MECHANISM),
+            AttrValue::Value(CK_UNAVAILABLE_INFORMATION.to_ne_bytes().to_vec())
+        );
+        // Sensitive (the default): its value is never read.
+        assert_eq!(attr(&w, s, h, CKA_VALUE), AttrValue::Sensitive);
+    }
+    assert_eq!(w.count("POST", "/v1/key/export/plain"), 0);
+    // A generated key is still CKA_LOCAL.
+    let g = aes_key(&w, s, "generated", 16);
+    assert_eq!(attr(&w, s, g, CKA_LOCAL), AttrValue::Value(vec![CK_TRUE]));
+}
+
+/// CKA_TOKEN false: imported into the TSB under a session key label and deleted with the session;
+/// nothing is left behind.
+#[test]
+fn a_session_object_import_is_deleted_when_its_session_closes() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let h = create(&w, s, &aes_template(&[9; 32], &[a(CKA_LABEL, b"temp")])).expect("import");
+    let labels = w.tsb_labels();
+    assert_eq!(labels.len(), 1, "imported into the TSB: {labels:?}");
+    assert!(
+        labels[0].contains(".p11s."),
+        "a session key label: {labels:?}"
+    );
+    assert_eq!(w.emu.secret_key_bytes(&labels[0]), Some(vec![9; 32]));
+    assert_eq!(attr(&w, s, h, CKA_TOKEN), AttrValue::Value(vec![CK_FALSE]));
+    assert_eq!(
+        attr(&w, s, h, CKA_LABEL),
+        AttrValue::Value(b"temp".to_vec())
+    );
+    assert_eq!(attr(&w, s, h, CKA_LOCAL), AttrValue::Value(vec![CK_FALSE]));
+    // Not a token object: a find for token objects does not show it.
+    assert!(find(&w, s, &[ul(CKA_CLASS, CKO_SECRET_KEY), a(CKA_TOKEN, &[1])]).is_empty());
+    w.m.close_session(s).expect("close");
+    assert!(w.tsb_labels().is_empty(), "deleted with its session");
+    assert_eq!(w.count("POST", "/v1/key/deleteKey"), 1);
+}
+
+/// CKA_VALUE of a key that is extractable and not sensitive: read from the TSB when the caller
+/// has room for it, never for a length query or a buffer too small; a sensitive key's is
+/// CKR_ATTRIBUTE_SENSITIVE.
+#[test]
+fn the_value_of_an_extractable_non_sensitive_key_is_read_back() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let exports = || w.count("POST", "/v1/key/export/plain");
+    let open = [a(CKA_SENSITIVE, &[0]), a(CKA_EXTRACTABLE, &[1])];
+    let key: Vec<u8> = (100..124).collect();
+    for token in [true, false] {
+        let mut more = open.to_vec();
+        more.push(a(CKA_TOKEN, &[token as u8]));
+        let h = create(&w, s, &aes_template(&key, &more)).expect("import");
+        assert_eq!(
+            attr(&w, s, h, CKA_SENSITIVE),
+            AttrValue::Value(vec![CK_FALSE])
+        );
+        assert_eq!(
+            attr(&w, s, h, CKA_EXTRACTABLE),
+            AttrValue::Value(vec![CK_TRUE])
+        );
+        let before = exports();
+        assert_eq!(value_with_room(&w, s, h, None), AttrValue::Remote(24));
+        assert_eq!(value_with_room(&w, s, h, Some(23)), AttrValue::Remote(24));
+        assert_eq!(exports(), before, "no request for a length query");
+        assert_eq!(
+            value_with_room(&w, s, h, Some(24)),
+            AttrValue::Value(key.clone())
+        );
+        assert_eq!(exports(), before + 1);
+    }
+    // C_GenerateKey gives CKA_SENSITIVE false and CKA_EXTRACTABLE true to the TSB.
+    let g = genkey(
+        &w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[
+            ul(CKA_VALUE_LEN, 16),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"g"),
+            open[0].clone(),
+            open[1].clone(),
+        ],
+    )
+    .expect("keygen");
+    assert_eq!(
+        attr(&w, s, g, CKA_VALUE),
+        AttrValue::Value(w.emu.secret_key_bytes("g").unwrap())
+    );
+    assert_eq!(attr(&w, s, g, CKA_LOCAL), AttrValue::Value(vec![CK_TRUE]));
+    assert_eq!(
+        attr(&w, s, g, CKA_ALWAYS_SENSITIVE),
+        AttrValue::Value(vec![CK_FALSE])
+    );
+    // Sensitive, or not extractable: never read, nothing asked.
+    let before = exports();
+    for more in [
+        vec![a(CKA_EXTRACTABLE, &[1])],
+        vec![a(CKA_SENSITIVE, &[0])],
+        vec![],
+    ] {
+        let h = create(&w, s, &aes_template(&[5; 16], &more)).expect("import");
+        assert_eq!(attr(&w, s, h, CKA_VALUE), AttrValue::Sensitive, "{more:?}");
+        assert_eq!(value_with_room(&w, s, h, None), AttrValue::Sensitive);
+    }
+    let k = aes_key(&w, s, "sensitive", 32);
+    assert_eq!(attr(&w, s, k, CKA_VALUE), AttrValue::Sensitive);
+    assert_eq!(exports(), before);
+}
+
+/// python-pkcs11's test_aes.test_wrap: a non-sensitive extractable key wrapped, unwrapped into a
+/// non-sensitive extractable key, and the two values compared.
+#[test]
+fn a_wrapped_and_unwrapped_key_reads_back_the_same_value() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let kek = aes_key(&w, s, "kek", 16);
+    let open = [a(CKA_SENSITIVE, &[0]), a(CKA_EXTRACTABLE, &[1])];
+    let mut t = vec![ul(CKA_VALUE_LEN, 16)];
+    t.extend_from_slice(&open);
+    let key = genkey(&w, s, CKM_AES_KEY_GEN, &t).expect("session key");
+    let wrapped = data(
+        wrap(
+            &w,
+            s,
+            CKM_AES_KEY_WRAP,
+            &MechParams::None,
+            kek,
+            key,
+            Some(64),
+        )
+        .unwrap(),
+    );
+    let mut t = vec![ul(CKA_CLASS, CKO_SECRET_KEY), ul(CKA_KEY_TYPE, CKK_AES)];
+    t.extend_from_slice(&open);
+    let key2 = unwrap(
+        &w,
+        s,
+        CKM_AES_KEY_WRAP,
+        &MechParams::None,
+        kek,
+        &wrapped,
+        &t,
+    )
+    .unwrap();
+    let (v1, v2) = (attr(&w, s, key, CKA_VALUE), attr(&w, s, key2, CKA_VALUE));
+    assert!(
+        matches!(&v1, AttrValue::Value(v) if v.len() == 16),
+        "{v1:?}"
+    );
+    assert_eq!(v1, v2);
+}
+
+/// Templates refused before anything is sent, and a label that is taken.
+#[test]
+fn secret_key_imports_that_are_refused() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let rv = |attrs: &[Attr]| create(&w, s, attrs).unwrap_err().rv();
+    for len in [0usize, 8, 15, 20, 33] {
+        assert_eq!(
+            rv(&aes_template(&vec![1; len], &[])),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "{len}"
+        );
+    }
+    assert_eq!(
+        rv(&[ul(CKA_CLASS, CKO_SECRET_KEY), ul(CKA_KEY_TYPE, CKK_AES)]),
+        CKR_TEMPLATE_INCOMPLETE
+    );
+    assert_eq!(w.count("POST", "/v1/key/import/plain"), 0, "nothing sent");
+    // A read-only session cannot make a token key.
+    let ro = w.m.open_session(0, CKF_SERIAL_SESSION).expect("ro session");
+    let e = create(&w, ro, &aes_template(&[1; 16], &[a(CKA_TOKEN, &[1])])).unwrap_err();
+    assert_eq!(e.rv(), CKR_SESSION_READ_ONLY);
+    // A label that is taken: the TSB's 608.
+    let taken = [a(CKA_TOKEN, &[1]), a(CKA_LABEL, b"dup")];
+    create(&w, s, &aes_template(&[1; 16], &taken)).expect("first");
+    assert_eq!(
+        rv(&aes_template(&[2; 16], &taken)),
+        CKR_ATTRIBUTE_VALUE_INVALID
+    );
+    assert_eq!(w.emu.secret_key_bytes("dup"), Some(vec![1; 16]));
+}

@@ -310,7 +310,8 @@ fn create_object_makes_session_public_keys_that_verify_and_encrypt_locally() {
         // An imported public key cannot sign.
         assert_eq!(rv(sign_init(&w.m, s, h)), CKR_KEY_TYPE_INCONSISTENT);
     }
-    // A public key without its material, and a private key (keys are made in the HSM).
+    // A public key without its material, and a private key without its material (private
+    // keys are imported with it: plain_keys.rs).
     let bad = [ul(CKA_CLASS, CKO_PUBLIC_KEY), ul(CKA_KEY_TYPE, CKK_RSA)];
     assert_eq!(
         rv(w.m.with_session(s, |sess| w.m.create_object(sess, &t(&bad)))),
@@ -319,7 +320,7 @@ fn create_object_makes_session_public_keys_that_verify_and_encrypt_locally() {
     let private = [ul(CKA_CLASS, CKO_PRIVATE_KEY), ul(CKA_KEY_TYPE, CKK_RSA)];
     assert_eq!(
         rv(w.m.with_session(s, |sess| w.m.create_object(sess, &t(&private)))),
-        CKR_TEMPLATE_INCONSISTENT
+        CKR_TEMPLATE_INCOMPLETE
     );
     // A token public key cannot be stored: the TSB keeps key pairs.
     let token = [a(CKA_TOKEN, &[1]), ul(CKA_CLASS, CKO_PUBLIC_KEY)];

@@ -5,6 +5,7 @@
 
 pub(crate) mod aes;
 mod hash;
+pub(crate) mod modes;
 pub(crate) mod pqc;
 mod table;
 

@@ -322,12 +322,20 @@ mod tests {
                 assert!(blocks.len().is_multiple_of(16));
                 let mut out = blocks.to_vec();
                 for b in out.chunks_exact_mut(16) {
-                    let b = aes::Block::from_mut_slice(b);
+                    let arr: [u8; 16] = (&*b).try_into().unwrap();
+                    let mut blk = aes::Block::from(arr);
                     match self.key.len() {
-                        16 => aes::Aes128::new_from_slice(&self.key).unwrap().encrypt_block(b),
-                        24 => aes::Aes192::new_from_slice(&self.key).unwrap().encrypt_block(b),
-                        _ => aes::Aes256::new_from_slice(&self.key).unwrap().encrypt_block(b),
+                        16 => aes::Aes128::new_from_slice(&self.key)
+                            .unwrap()
+                            .encrypt_block(&mut blk),
+                        24 => aes::Aes192::new_from_slice(&self.key)
+                            .unwrap()
+                            .encrypt_block(&mut blk),
+                        _ => aes::Aes256::new_from_slice(&self.key)
+                            .unwrap()
+                            .encrypt_block(&mut blk),
                     }
+                    b.copy_from_slice(&blk);
                 }
                 Ok(out)
             }
@@ -335,7 +343,8 @@ mod tests {
     }
 
     const SP800_38A_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
-    const SP800_38A_PLAIN: &str = "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51
+    const SP800_38A_PLAIN: &str =
+        "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51
         30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710";
 
     #[test]
@@ -345,8 +354,10 @@ mod tests {
         let ct = ctr(&mut f.ecb(), &cb, 128, &hex(SP800_38A_PLAIN)).unwrap();
         assert_eq!(
             ct,
-            hex("874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff
-                 5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee")
+            hex(
+                "874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff
+                 5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee"
+            )
         );
         assert_eq!(f.calls, 1, "one request for the whole keystream");
         // A part of a block at the end.
@@ -360,18 +371,31 @@ mod tests {
         // 8 counter bits at 0xab: 0xab..=0xff is 85 blocks; the 86th would wrap.
         let b = ctr_blocks(&cb, 8, 85).unwrap();
         assert_eq!(&b[16..32], &[[0xab; 15].as_slice(), &[0xac]].concat()[..]);
-        assert_eq!(&b[84 * 16..], &[[0xab; 15].as_slice(), &[0xff]].concat()[..]);
+        assert_eq!(
+            &b[84 * 16..],
+            &[[0xab; 15].as_slice(), &[0xff]].concat()[..]
+        );
         assert_eq!(ctr_blocks(&cb, 8, 86).unwrap_err().rv(), CKR_DATA_LEN_RANGE);
         // 4 bits inside a byte: the high nibble stays.
         let b = ctr_blocks(&[0x0e; 16], 4, 2).unwrap();
         assert_eq!(b[31], 0x0f);
-        assert_eq!(ctr_blocks(&[0x0e; 16], 4, 3).unwrap_err().rv(), CKR_DATA_LEN_RANGE);
+        assert_eq!(
+            ctr_blocks(&[0x0e; 16], 4, 3).unwrap_err().rv(),
+            CKR_DATA_LEN_RANGE
+        );
         // 128 bits: carries run through the whole block, up to the all-ones block.
-        let b = ctr_blocks(&[[0; 15].as_slice(), &[0xff]].concat().try_into().unwrap(), 128, 2)
-            .unwrap();
+        let b = ctr_blocks(
+            &[[0; 15].as_slice(), &[0xff]].concat().try_into().unwrap(),
+            128,
+            2,
+        )
+        .unwrap();
         assert_eq!(b[16..], [[0; 14].as_slice(), &[1, 0]].concat()[..]);
         ctr_blocks(&[0xff; 16], 128, 1).unwrap();
-        assert_eq!(ctr_blocks(&[0xff; 16], 128, 2).unwrap_err().rv(), CKR_DATA_LEN_RANGE);
+        assert_eq!(
+            ctr_blocks(&[0xff; 16], 128, 2).unwrap_err().rv(),
+            CKR_DATA_LEN_RANGE
+        );
         // 32 bits, as SP 800-38D's inc32, carry stops at the counter.
         let mut cb = [0u8; 16];
         cb[11] = 7;
@@ -397,8 +421,10 @@ mod tests {
         let ct = cbc_encrypt(&mut f.ecb(), &iv, &hex(SP800_38A_PLAIN)).unwrap();
         assert_eq!(
             ct,
-            hex("7649abac8119b246cee98e9b12e9197d 5086cb9b507219ee95db113a917678b2
-                 73bed6b8e3c1743b7116e69e22229516 3ff1caa1681fac09120eca307586e1a7")
+            hex(
+                "7649abac8119b246cee98e9b12e9197d 5086cb9b507219ee95db113a917678b2
+                 73bed6b8e3c1743b7116e69e22229516 3ff1caa1681fac09120eca307586e1a7"
+            )
         );
         assert_eq!(f.calls, 4);
         assert_eq!(
@@ -507,7 +533,9 @@ mod tests {
             );
             let other_aad = Gcm { aad: b"x", ..p };
             assert_eq!(
-                gcm_decrypt(&mut f.ecb(), &other_aad, &want).unwrap_err().rv(),
+                gcm_decrypt(&mut f.ecb(), &other_aad, &want)
+                    .unwrap_err()
+                    .rv(),
                 CKR_ENCRYPTED_DATA_INVALID
             );
         }

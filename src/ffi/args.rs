@@ -377,7 +377,8 @@ pub(crate) unsafe fn read_mechanism(
             MechParams::Gcm(GcmParams {
                 // SAFETY: pIv holds ulIvLen writable bytes (CK_GCM_PARAMS) and stays valid
                 // until the encryption finishes, the contract of the module's AES encryption
-                // (mechanism::aes): the TSB's IV is written back into it.
+                // (mechanism::aes): with `aes_iv` `tsb-when-zero`, the TSB's IV is written back
+                // into an all-zero one.
                 iv: unsafe { iv_with_sink(g.pIv, iv) },
                 aad: aad.to_vec(),
                 tag_bits: g.ulTagBits,

@@ -128,7 +128,7 @@ pub(crate) const GCM_NONCE_LEN: std::ops::RangeInclusive<usize> = 1..=256;
 
 /// Whether `bits` is a tag length GCM takes here: 64 to 128 in whole bytes.
 pub(crate) fn gcm_tag_bits_ok(bits: CK_ULONG) -> bool {
-    (64..=128).contains(&bits) && bits % 8 == 0
+    (64..=128).contains(&bits) && bits.is_multiple_of(8)
 }
 
 /// inc32 of SP 800-38D §6.2: the low 32 bits of the block incremented modulo 2^32.

@@ -5,6 +5,7 @@
 
 pub(crate) mod aes;
 mod hash;
+pub(crate) mod modes;
 pub(crate) mod pqc;
 mod table;
 
@@ -123,6 +124,8 @@ pub(crate) enum MechParams {
     Gcm(aes::GcmParams),
     /// An IV (AES-CBC).
     Iv(aes::Iv),
+    /// CK_AES_CTR_PARAMS.
+    Ctr(aes::CtrParams),
     /// CK_MAC_GENERAL_PARAMS: the MAC length.
     MacLen(usize),
 }

@@ -598,13 +598,14 @@ fn pkcs11_tool_sign_rejected_by_approver_fails() {
 //
 // pkcs11-tool 0.23 encrypts with CKM_AES_ECB, CKM_AES_CBC and CKM_AES_CBC_PAD (not GCM: "Mechanism
 // AES-GCM illegal or not supported"), takes the IV from `--iv` (hex) and passes none without it.
-// The TSB chooses every encryption's IV and the module writes it into the caller's zeroed IV
-// buffer (README, "AES and the IV"): pkcs11-tool must be given `--iv` of 32 zeros, and since it
-// never prints its buffer back, the IV used is read from the module's debug log.
+// The module honours the caller's IV, all-zero ones included (README, "AES and the IV"); on a
+// slot with `"aes_iv": "tsb-when-zero"`, an all-zero IV lets the TSB choose and the module writes
+// the IV into the caller's buffer, which pkcs11-tool never prints back: the IV used is read from
+// the module's debug log.
 
-#[test]
-fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
-    let w = World::new("p11-aes", false);
+/// An AES-256 key `aes-key` with id 0a made by pkcs11-tool in `w`'s TSB, and its bytes in hex
+/// (read behind the module's back: a TSB never reveals them).
+fn pkcs11_tool_aes_key(w: &World) -> String {
     let out = w.pkcs11_tool(&[
         "--keygen",
         "--key-type",
@@ -615,18 +616,106 @@ fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
         "0a",
     ]);
     assert!(out.contains("Secret Key Object; AES length 32"), "{out}");
-    // The key is in the TSB, 32 bytes (read behind the module's back: a TSB never reveals it).
     let key = w
         .emu
         .secret_key_bytes("aes-key")
         .expect("AES key on the TSB");
     assert_eq!(key.len(), 32);
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `openssl enc` with `args` from `input` into a new file, whose bytes are returned.
+fn openssl_enc(w: &World, args: &[&str], input: &Path, out: &str) -> Vec<u8> {
+    let out = w.path(out);
+    let mut all = vec!["enc"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "-in",
+        input.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    common::openssl(&all);
+    std::fs::read(&out).unwrap()
+}
+
+/// pkcs11-tool's `--encrypt`/`--decrypt` (`op`) with key 0a and mechanism `mech` (and `--iv`),
+/// from `input` into a new file, whose bytes are returned.
+fn pkcs11_tool_aes(w: &World, op: &str, mech: &str, iv: Option<&str>, input: &Path) -> Vec<u8> {
+    let out = w.path(&format!(
+        "{}.out",
+        input.file_name().unwrap().to_str().unwrap()
+    ));
+    let mut args = vec![op, "-m", mech, "--id", "0a"];
+    if let Some(iv) = iv {
+        args.extend_from_slice(&["--iv", iv]);
+    }
+    args.extend_from_slice(&["-i", input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    w.pkcs11_tool(&args);
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
+    let w = World::new("p11-aes", false);
+    let key_hex = pkcs11_tool_aes_key(&w);
     let objs = w.pkcs11_tool(&["-O", "--type", "secrkey"]);
     assert!(objs.contains("label:      aes-key"), "{objs}");
     assert!(objs.contains("sensitive"), "{objs}");
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
 
-    let plain = common::write(&w.dir, "plain.txt", b"sealed with AES-CBC-PAD in the TSB\n");
+    let plain_bytes = b"sealed with AES-CBC-PAD in the TSB\n";
+    let plain = common::write(&w.dir, "plain.txt", plain_bytes);
+    // The IV of pkcs11-tool's choice is used, an all-zero one too: OpenSSL decrypts with it.
+    for (n, my_iv) in ["000102030405060708090a0b0c0d0e0f", &"0".repeat(32)]
+        .into_iter()
+        .enumerate()
+    {
+        let ct_bytes = pkcs11_tool_aes(&w, "--encrypt", "AES-CBC-PAD", Some(my_iv), &plain);
+        assert_eq!(ct_bytes.len(), 48);
+        let ct = common::write(&w.dir, &format!("ct{n}.bin"), &ct_bytes);
+        let args = ["-d", "-aes-256-cbc", "-K", &key_hex, "-iv", my_iv];
+        assert_eq!(
+            openssl_enc(&w, &args, &ct, &format!("openssl{n}.txt")),
+            plain_bytes
+        );
+        // pkcs11-tool decrypts it, given that IV.
+        assert_eq!(
+            pkcs11_tool_aes(&w, "--decrypt", "AES-CBC-PAD", Some(my_iv), &ct),
+            plain_bytes
+        );
+        // And what OpenSSL encrypted under it.
+        let args = ["-aes-256-cbc", "-K", &key_hex, "-iv", my_iv];
+        let theirs = openssl_enc(&w, &args, &plain, &format!("theirs{n}.bin"));
+        assert_eq!(theirs, ct_bytes, "the same ciphertext as OpenSSL's");
+    }
+    // AES-ECB (whole blocks): the TSB's block cipher, as OpenSSL's without padding.
+    let blocks = common::write(&w.dir, "blocks.bin", &[0x5a; 32]);
+    let ecb = pkcs11_tool_aes(&w, "--encrypt", "AES-ECB", None, &blocks);
+    let theirs = openssl_enc(
+        &w,
+        &["-aes-256-ecb", "-nopad", "-K", &key_hex],
+        &blocks,
+        "ecb.bin",
+    );
+    assert_eq!(ecb, theirs);
+    let ecb = common::write(&w.dir, "ecb-ct.bin", &ecb);
+    assert_eq!(
+        pkcs11_tool_aes(&w, "--decrypt", "AES-ECB", None, &ecb),
+        vec![0x5a; 32]
+    );
+}
+
+#[test]
+fn pkcs11_tool_aes_with_the_tsbs_iv_on_a_slot_that_opts_in() {
+    let w = World::new("p11-aes-tsb-iv", false);
+    // The slot lets the TSB choose when the IV is all zeros.
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&w.config).unwrap()).unwrap();
+    config["slots"][0]["aes_iv"] = "tsb-when-zero".into();
+    std::fs::write(&w.config, config.to_string()).unwrap();
+    let key_hex = pkcs11_tool_aes_key(&w);
+    let plain_bytes = b"sealed with AES-CBC-PAD under the TSB's IV\n";
+    let plain = common::write(&w.dir, "plain.txt", plain_bytes);
     let ct = w.path("ct.bin");
     let mut c = w.cmd(&tool("pkcs11-tool", "opensc"));
     c.env("TSB_PKCS11_LOG", "debug")
@@ -648,100 +737,12 @@ fn pkcs11_tool_aes_keygen_encrypt_decrypt_round_trip() {
     assert_eq!(iv.len(), 32, "{log}");
     assert_ne!(iv, "0".repeat(32));
     assert_eq!(std::fs::metadata(&ct).unwrap().len(), 48);
-    // OpenSSL decrypts it with the key and the TSB's IV.
-    let back = w.path("openssl.txt");
-    common::openssl(&[
-        "enc",
-        "-d",
-        "-aes-256-cbc",
-        "-K",
-        &key_hex,
-        "-iv",
-        &iv,
-        "-in",
-        ct.to_str().unwrap(),
-        "-out",
-        back.to_str().unwrap(),
-    ]);
+    // OpenSSL decrypts it with the key and the TSB's IV, and so does pkcs11-tool.
+    let args = ["-d", "-aes-256-cbc", "-K", &key_hex, "-iv", &iv];
+    assert_eq!(openssl_enc(&w, &args, &ct, "openssl.txt"), plain_bytes);
     assert_eq!(
-        std::fs::read(&back).unwrap(),
-        std::fs::read(&plain).unwrap()
-    );
-    // pkcs11-tool decrypts it, given that IV.
-    let back = w.path("p11.txt");
-    w.pkcs11_tool(&[
-        "--decrypt",
-        "-m",
-        "AES-CBC-PAD",
-        "--id",
-        "0a",
-        "--iv",
-        &iv,
-        "-i",
-        ct.to_str().unwrap(),
-        "-o",
-        back.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        std::fs::read(&back).unwrap(),
-        std::fs::read(&plain).unwrap()
-    );
-    // And what OpenSSL encrypted under an IV of its own choice.
-    let my_iv = "000102030405060708090a0b0c0d0e0f";
-    let ct2 = w.path("ct2.bin");
-    common::openssl(&[
-        "enc",
-        "-aes-256-cbc",
-        "-K",
-        &key_hex,
-        "-iv",
-        my_iv,
-        "-in",
-        plain.to_str().unwrap(),
-        "-out",
-        ct2.to_str().unwrap(),
-    ]);
-    let back2 = w.path("p11-2.txt");
-    w.pkcs11_tool(&[
-        "--decrypt",
-        "-m",
-        "AES-CBC-PAD",
-        "--id",
-        "0a",
-        "--iv",
-        my_iv,
-        "-i",
-        ct2.to_str().unwrap(),
-        "-o",
-        back2.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        std::fs::read(&back2).unwrap(),
-        std::fs::read(&plain).unwrap()
-    );
-    // An IV of pkcs11-tool's choice is refused, never silently replaced.
-    let mut c = w.cmd(&tool("pkcs11-tool", "opensc"));
-    c.arg("--module")
-        .arg(&w.module)
-        .args([
-            "--encrypt",
-            "-m",
-            "AES-CBC-PAD",
-            "--id",
-            "0a",
-            "--iv",
-            my_iv,
-            "-i",
-        ])
-        .arg(&plain)
-        .arg("-o")
-        .arg(w.path("refused.bin"));
-    let out = c.output().unwrap();
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("CKR_MECHANISM_PARAM_INVALID"),
-        "{}",
-        text(&out)
+        pkcs11_tool_aes(&w, "--decrypt", "AES-CBC-PAD", Some(&iv), &ct),
+        plain_bytes
     );
 }
 

@@ -47,6 +47,7 @@ pub(super) struct RawSlot {
     pub(super) tsb_version: Option<String>,
     pub(super) sign_full_data: Option<FullDataRaw>,
     pub(super) sign_full_data_max_bytes: Option<u64>,
+    pub(super) aes_iv: Option<String>,
     pub(super) key_password: Option<SecretSource>,
     #[serde(default)]
     pub(super) key_passwords: BTreeMap<String, SecretSource>,

@@ -48,6 +48,20 @@ pub(crate) enum FullData {
     Never,
 }
 
+/// `aes_iv`: whose IV an AES encryption (CKM_AES_CBC, CKM_AES_CBC_PAD, CKM_AES_GCM) uses
+/// (mechanism::aes, README "AES and the IV").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum AesIv {
+    /// `"caller"` (the default): always the caller's, all-zero IVs included, as the standard
+    /// says.
+    #[default]
+    Caller,
+    /// `"tsb-when-zero"`: an all-zero IV buffer of the TSB's IV length means "the TSB chooses",
+    /// and the IV it chose is written into the buffer (the AWS CloudHSM precedent); any other IV
+    /// is the caller's.
+    TsbWhenZero,
+}
+
 /// Default of `sign_full_data_max_bytes`: 512 KiB of data is about 700 KB of base64 in the
 /// request body (the emulator takes bodies up to 1 MiB; a real TSB's limit is not documented).
 pub(crate) const DEFAULT_FULL_DATA_MAX_BYTES: usize = 512 * 1024;
@@ -123,6 +137,8 @@ pub(crate) struct SlotConfig {
     pub(crate) expiry_grace: Duration,
     /// PINs, C_InitToken, session-key age (config/token.rs).
     pub(crate) token_settings: TokenSettings,
+    /// See [`AesIv`].
+    pub(crate) aes_iv: AesIv,
 }
 
 /// Default of `listing_concurrency`: with 10 ms per request, 10,000 keys (20,000 requests with
@@ -495,8 +511,20 @@ fn validate_slot(
         }
         (None, None) => None,
     };
+    let aes_iv = match raw.aes_iv.as_deref() {
+        None | Some("caller") => AesIv::Caller,
+        Some("tsb-when-zero") => AesIv::TsbWhenZero,
+        Some(other) => {
+            return Err(ctx.err(
+                "aes_iv",
+                Some(n),
+                &format!("{other:?} is not \"caller\" (the default) or \"tsb-when-zero\""),
+            ))
+        }
+    };
     let token_settings = token::validate(&raw, n, ctx)?;
     Ok(SlotConfig {
+        aes_iv,
         token_settings,
         label: raw.label.unwrap_or_else(|| {
             if n == 0 {
@@ -797,6 +825,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("api_keys") && e.contains("at least one"), "{e}");
+    }
+
+    #[test]
+    fn aes_iv_is_the_callers_unless_the_slot_opts_in() {
+        let parse = |extra: &str| {
+            let text = format!(r#"{{"slots": [{{"url": "https://a.example"{extra}}}]}}"#);
+            Config::parse(&text, Path::new("c.json"), &env_of(&[])).map(|c| c.slots[0].aes_iv)
+        };
+        assert_eq!(parse("").unwrap(), AesIv::Caller);
+        assert_eq!(parse(r#", "aes_iv": "caller""#).unwrap(), AesIv::Caller);
+        assert_eq!(
+            parse(r#", "aes_iv": "tsb-when-zero""#).unwrap(),
+            AesIv::TsbWhenZero
+        );
+        let e = parse(r#", "aes_iv": "tsb""#).unwrap_err().to_string();
+        assert!(
+            e.contains("c.json") && e.contains("aes_iv") && e.contains("tsb-when-zero"),
+            "{e}"
+        );
     }
 
     #[test]

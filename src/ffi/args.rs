@@ -5,7 +5,7 @@
 //! PKCS#11, stated as each function's safety requirement.
 
 use crate::error::{Error, Result};
-use crate::mechanism::aes::{GcmParams, Iv, IvSink};
+use crate::mechanism::aes::{CtrParams, GcmParams, Iv, IvSink};
 use crate::mechanism::{MechParams, OaepParams, PssParams};
 use crate::token::{Attr, Output, Template};
 use cryptoki_sys::*;
@@ -43,13 +43,14 @@ pub(crate) unsafe fn slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> 
 }
 
 /// An IV copied from the caller's buffer at `p`, with the sink that writes the IV the TSB chose
-/// back into that buffer (mechanism::aes: the TSB chooses every encryption's IV). The sink
-/// writes only an IV of exactly the buffer's length.
+/// back into that buffer (mechanism::aes: only on a slot whose `aes_iv` is `tsb-when-zero`, for
+/// an all-zero IV; otherwise the sink is never called). The sink writes only an IV of exactly
+/// the buffer's length.
 ///
 /// # Safety
 /// `p`, when not NULL, points at `iv.len()` bytes (`iv` is their copy) that stay valid and
 /// writable until the operation that keeps the sink ends: the documented contract of the
-/// module's AES encryption, as of AWS CloudHSM's for AES-GCM.
+/// module's AES encryption with `tsb-when-zero`, as of AWS CloudHSM's for AES-GCM.
 pub(crate) unsafe fn iv_with_sink(p: *mut u8, iv: &[u8]) -> Iv {
     let len = iv.len();
     let bytes = iv.to_vec();
@@ -376,7 +377,8 @@ pub(crate) unsafe fn read_mechanism(
             MechParams::Gcm(GcmParams {
                 // SAFETY: pIv holds ulIvLen writable bytes (CK_GCM_PARAMS) and stays valid
                 // until the encryption finishes, the contract of the module's AES encryption
-                // (mechanism::aes): the TSB's IV is written back into it.
+                // (mechanism::aes): with `aes_iv` `tsb-when-zero`, the TSB's IV is written back
+                // into an all-zero one.
                 iv: unsafe { iv_with_sink(g.pIv, iv) },
                 aad: aad.to_vec(),
                 tag_bits: g.ulTagBits,
@@ -388,6 +390,17 @@ pub(crate) unsafe fn read_mechanism(
             // SAFETY: as for GCM's pIv: the IV parameter is the caller's buffer, valid and
             // writable until the encryption finishes (mechanism::aes).
             MechParams::Iv(unsafe { iv_with_sink(m.pParameter as *mut u8, iv) })
+        }
+        CKM_AES_CTR => {
+            if plen != std::mem::size_of::<CK_AES_CTR_PARAMS>() {
+                return Err(invalid("CK_AES_CTR_PARAMS"));
+            }
+            // SAFETY: the parameter is readable for its length, which is this struct's size.
+            let c = unsafe { (m.pParameter as *const CK_AES_CTR_PARAMS).read_unaligned() };
+            MechParams::Ctr(CtrParams {
+                counter_bits: c.ulCounterBits,
+                cb: c.cb,
+            })
         }
         CKM_SHA256_HMAC_GENERAL => {
             if plen != std::mem::size_of::<CK_MAC_GENERAL_PARAMS>() {

@@ -181,7 +181,20 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 256,
         flags: CKF_GENERATE,
     },
-    // AES on the TSB (token/symmetric.rs; the TSB chooses every encryption's IV: mechanism::aes).
+    // AES on the TSB (token/symmetric.rs; under the caller's IV, the modes are computed around
+    // the TSB's block cipher: mechanism::aes and mechanism::modes).
+    MechRow {
+        mech: CKM_AES_ECB,
+        min: 16,
+        max: 32,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
+    MechRow {
+        mech: CKM_AES_CTR,
+        min: 16,
+        max: 32,
+        flags: CKF_ENCRYPT | CKF_DECRYPT,
+    },
     MechRow {
         mech: CKM_AES_GCM,
         min: 16,

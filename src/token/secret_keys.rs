@@ -257,7 +257,7 @@ pub(crate) fn build_for(
         verify: Some(use_of(CKA_VERIFY).unwrap_or(!aes)),
         ..KeyFlags::default()
     };
-    // Uses the kind of key cannot have here (an AES key's CKA_SIGN: the TSB has no CMAC; an
+    // Uses the kind of key cannot have here (an AES key's CKA_SIGN: no CMAC is offered; an
     // HMAC key's CKA_ENCRYPT) are asked for by generic templates (python-pkcs11 gives every
     // key all six): they are not given to the TSB, and the object reads them false.
     let unusable = if aes {
@@ -280,7 +280,7 @@ pub(crate) fn build_for(
             "{} keys do not {} here: those uses are not given to the key",
             algorithm.name(),
             if aes {
-                "sign or verify (no CMAC on the TSB)"
+                "sign or verify (CMAC is not offered)"
             } else {
                 "encrypt, decrypt, wrap or unwrap"
             }

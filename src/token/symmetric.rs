@@ -1,6 +1,7 @@
-//! Secret-key operations on the TSB: C_Encrypt*/C_Decrypt* with AES (GCM, CBC, CBC-PAD) and
-//! C_Sign*/C_Verify* with HMAC-SHA-256 (mechanism::aes has the mechanisms, the IV rule and the
-//! lengths; tsb::symmetric the requests).
+//! Secret-key operations on the TSB: C_Encrypt*/C_Decrypt* with AES (ECB, CBC, CBC-PAD, CTR,
+//! GCM) and C_Sign*/C_Verify* with HMAC-SHA-256 (mechanism::aes has the mechanisms, the IV rule
+//! and the lengths; mechanism::modes the modes computed around the TSB's block cipher;
+//! tsb::symmetric the requests).
 //!
 //! - Multi-part: the TSB takes a whole message per request, so Update calls collect the input
 //!   (up to [`MAX_INPUT`]) and return no output (the standard allows an Update to return none);
@@ -25,6 +26,7 @@ use super::Module;
 use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::mechanism::aes::{self, AesMech};
+use crate::mechanism::modes;
 use crate::mechanism::MechParams;
 use crate::tsb::key::{KeyInfo, SecretKey};
 use crate::tsb::symmetric::AesDecrypt;
@@ -218,10 +220,22 @@ impl Module {
                 (SecretMech::Hmac(len), SecretKeyAlgorithm::HmacSha256)
             } else {
                 let encrypt = D::VERB == "encrypt";
-                let m = aes::aes_mech(mech, params, encrypt)?;
+                let rule = self.slot_of(session).config.aes_iv;
+                let m = aes::aes_mech(mech, params, encrypt, rule)?;
                 (SecretMech::Aes(m), SecretKeyAlgorithm::Aes)
             };
-            let (key, _) = self.secret_key(session, h, alg, D::VERB)?;
+            let (key, s) = self.secret_key(session, h, alg, D::VERB)?;
+            // GCM and CTR decrypt with the forward cipher: E_K of counter blocks on the TSB.
+            if D::VERB == "decrypt" && matches!(mech, CKM_AES_GCM | CKM_AES_CTR) && !s.encrypt {
+                return Err(Error::ck(
+                    CKR_KEY_FUNCTION_NOT_PERMITTED,
+                    format!(
+                        "key {} cannot encrypt on the TSB, and GCM and CTR decryption encrypt \
+                         counter blocks there",
+                        key.label
+                    ),
+                ));
+            }
             if alg == SecretKeyAlgorithm::HmacSha256 {
                 let slot = self.slot_of(session);
                 if let Some(v) = slot.tsb.version().filter(|v| *v < alg.since()) {
@@ -405,32 +419,10 @@ impl Module {
                 mac.truncate(*len);
                 Ok(mac)
             }),
-            SecretMech::Aes(m) if D::VERB == "encrypt" => self.aes_encrypt(session, key, m, input),
-            SecretMech::Aes(m) => {
-                let (min, max) = m.plaintext_len(input.len())?;
-                let p = AesDecrypt {
-                    algorithm: m.cipher.name,
-                    iv: &m.iv.bytes,
-                    aad: &m.aad,
-                    tag_bits: m.tag_bits(),
-                };
-                session
-                    .as_caller(|caller| slot.tsb.aes_decrypt(key, p, input, caller))
-                    .and_then(|mut plain| {
-                        if (min..=max).contains(&plain.len()) {
-                            Ok(plain)
-                        } else {
-                            let n = plain.len();
-                            plain.zeroize();
-                            Err(Error::BadResult(format!(
-                                "the TSB decrypted {} bytes of {} to {n} bytes (expected {min} \
-                                 to {max})",
-                                input.len(),
-                                m.cipher.name
-                            )))
-                        }
-                    })
+            SecretMech::Aes(m) if D::VERB == "encrypt" && m.tsb_iv => {
+                self.aes_encrypt(session, key, m, input)
             }
+            SecretMech::Aes(m) => self.aes_mode::<D>(session, key, m, input),
         };
         let what = match D::KIND {
             OpKind::Encrypt => "encryption",
@@ -440,8 +432,66 @@ impl Module {
         self.log_refusal(session, key, what, r)
     }
 
-    /// An AES encryption on the TSB, its answer checked, the IV the TSB chose handed to the
-    /// caller's IV buffer (mechanism::aes).
+    /// An AES operation under the caller's IV (mechanism::aes, "How each runs"): the TSB's raw
+    /// block cipher and `mechanism::modes`, or for CBC decryption the TSB's own CBC. The output's
+    /// length is checked against the mode's before it is returned.
+    fn aes_mode<D: Direction>(
+        &self,
+        session: &Session,
+        key: &KeyInfo,
+        m: &AesMech,
+        input: &[u8],
+    ) -> Result<Vec<u8>> {
+        let slot = self.slot_of(session);
+        let encrypt = D::VERB == "encrypt";
+        let (min, max) = if encrypt {
+            let n = m.ciphertext_len(input.len())?;
+            (n, n)
+        } else {
+            m.plaintext_len(input.len())?
+        };
+        let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(key, blocks);
+        let gcm = || modes::Gcm {
+            nonce: &m.iv.bytes,
+            aad: &m.aad,
+            tag_len: m.tag_len,
+        };
+        let mut out = match (m.mech, encrypt) {
+            (CKM_AES_ECB, true) => ecb(input)?,
+            (CKM_AES_ECB, false) => {
+                session.as_caller(|caller| slot.tsb.ecb_decrypt_blocks(key, input, caller))?
+            }
+            (CKM_AES_CTR, _) => modes::ctr(&mut ecb, &m.block_iv()?, m.counter_bits, input)?,
+            (CKM_AES_GCM, true) => modes::gcm_encrypt(&mut ecb, &gcm(), input)?,
+            (CKM_AES_GCM, false) => modes::gcm_decrypt(&mut ecb, &gcm(), input)?,
+            (CKM_AES_CBC, true) => modes::cbc_encrypt(&mut ecb, &m.block_iv()?, input)?,
+            (CKM_AES_CBC_PAD, true) => {
+                modes::cbc_encrypt(&mut ecb, &m.block_iv()?, &modes::pkcs7_pad(input))?
+            }
+            (_, _) => {
+                let p = AesDecrypt {
+                    algorithm: m.cipher.name,
+                    iv: &m.iv.bytes,
+                    aad: &m.aad,
+                    tag_bits: m.tag_bits(),
+                };
+                session.as_caller(|caller| slot.tsb.aes_decrypt(key, p, input, caller))?
+            }
+        };
+        if !(min..=max).contains(&out.len()) {
+            let n = out.len();
+            out.zeroize();
+            return Err(Error::BadResult(format!(
+                "the TSB's {} made {n} bytes of {} (expected {min} to {max})",
+                m.cipher.name,
+                input.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// An AES encryption whose IV the TSB chooses (`aes_iv` `tsb-when-zero` and an all-zero IV
+    /// buffer), its answer checked, the IV handed to the caller's IV buffer (mechanism::aes).
     fn aes_encrypt(
         &self,
         session: &Session,

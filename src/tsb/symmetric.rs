@@ -1,6 +1,8 @@
 //! Secret-key operations on the TSB: AES encryption (`POST /v1/encrypt`), AES decryption with an
 //! IV, AAD and tag length (`/v1/synchronousDecrypt`, or `/v1/decrypt` and the approval wait for a
-//! key with a policy) and HMAC (`POST /v1/synchronousHmac`). Bodies and sources:
+//! key with a policy), the raw block cipher both ways (`ecb_encrypt_blocks`,
+//! `ecb_decrypt_blocks`: what `mechanism::modes` builds the caller-IV modes on) and HMAC
+//! (`POST /v1/synchronousHmac`). Bodies and sources:
 //! `models/src/symmetric.rs`; emulator/README.md ("Secret keys, wrapping and post-quantum
 //! signatures"). Nothing here checks what the answers mean: `token::symmetric` does.
 
@@ -9,12 +11,25 @@ use super::client::Idempotency;
 use super::key::KeyInfo;
 use super::requests::{Caller, RemoteCall};
 use super::Tsb;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use reqwest::Method;
 use tsb_models::symmetric::{
     EncryptEnvelope, EncryptRequest, EncryptResponse, HmacEnvelope, HmacRequest, HmacResponse,
 };
 use tsb_models::{paths, DecryptEnvelope, DecryptRequest, DecryptRequestId, DecryptResponse};
+use zeroize::Zeroize;
+
+/// The number of 16-byte blocks in `blocks`; not whole blocks is a bug of the caller here.
+fn whole_blocks(blocks: &[u8]) -> Result<usize> {
+    if blocks.len().is_multiple_of(16) {
+        Ok(blocks.len() / 16)
+    } else {
+        Err(Error::Internal(format!(
+            "{} bytes are not whole AES blocks",
+            blocks.len()
+        )))
+    }
+}
 
 /// What the TSB answered to an encryption: the ciphertext (with the GCM tag appended) and the
 /// IV it chose (None when the answer has none).
@@ -146,6 +161,73 @@ impl Tsb {
             force_async: false,
         };
         self.run_binary(key, call, caller)
+    }
+
+    /// The raw AES block cipher E_K over `blocks` (whole 16-byte blocks), the building block of
+    /// every mode computed in `mechanism::modes`: ONE `POST /v1/encrypt` with `AES_ECB`.
+    ///
+    /// Source of the name: S3 `enums/tsb/CipherAlgorithm.java` and S1 `encrypt.go` list
+    /// `AES_ECB` and `AES_CTR` among the `cipherAlgorithm`s (shared/tsb-api.md §4), and
+    /// Securosys' simple-sign client (`CryptoUtil.getKeyTypeForCipherAlgorithm`) maps
+    /// `AES_ECB`/`AES_CTR`/`AES_CBC_NO_PADDING`/`AES_GCM`/`AES` to AES keys. That `AES_ECB` is
+    /// ECB with PKCS#7 padding (so n blocks come back as n + 1) is this project's reading
+    /// (models/src/symmetric.rs): no source says. So exactly n or n + 1 blocks are accepted and
+    /// the first n kept (a TSB that does not pad answers n); anything else is refused, and
+    /// nothing here trusts the server's length.
+    pub(crate) fn ecb_encrypt_blocks(&self, key: &KeyInfo, blocks: &[u8]) -> Result<Vec<u8>> {
+        let n = whole_blocks(blocks)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut enc = self.aes_encrypt(key, "AES_ECB", blocks, &[], None)?;
+        let got = enc.ciphertext.len();
+        if got != blocks.len() && got != blocks.len() + 16 {
+            enc.ciphertext.zeroize();
+            return Err(Error::BadResult(format!(
+                "AES_ECB answered {got} bytes for {n} blocks (expected {} or {})",
+                blocks.len(),
+                blocks.len() + 16
+            )));
+        }
+        let mut out = std::mem::take(&mut enc.ciphertext);
+        // The padding block is E_K(16 × 0x10): not needed, but key material all the same.
+        out[blocks.len()..].zeroize();
+        out.truncate(blocks.len());
+        Ok(out)
+    }
+
+    /// The raw AES block decryption D_K over `blocks` (whole 16-byte blocks): ONE decryption
+    /// with `AES_CBC_NO_PADDING` under an IV of 16 zero bytes, which answers
+    /// P_i = D_K(C_i) XOR C_{i-1} (C_0 = 0), un-chained here: D_K(C_i) = P_i XOR C_{i-1}. The
+    /// answer must be exactly as long as the input.
+    pub(crate) fn ecb_decrypt_blocks(
+        &self,
+        key: &KeyInfo,
+        blocks: &[u8],
+        caller: &Caller,
+    ) -> Result<Vec<u8>> {
+        let n = whole_blocks(blocks)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let p = AesDecrypt {
+            algorithm: "AES_CBC_NO_PADDING",
+            iv: &[0u8; 16],
+            aad: &[],
+            tag_bits: None,
+        };
+        let mut out = self.aes_decrypt(key, p, blocks, caller)?;
+        if out.len() != blocks.len() {
+            let got = out.len();
+            out.zeroize();
+            return Err(Error::BadResult(format!(
+                "AES_CBC_NO_PADDING decrypted {n} blocks to {got} bytes"
+            )));
+        }
+        for (i, b) in out.iter_mut().enumerate().skip(16) {
+            *b ^= blocks[i - 16];
+        }
+        Ok(out)
     }
 
     /// `POST /v1/synchronousHmac` (TSB 2.0.1; S2 `tsb/Tutorials/Mac/hmac.md`): the MAC of `data`.

@@ -201,7 +201,7 @@ pub fn run(w: &mut World, report: &mut Report) {
         report.case(&format!("decrypt: {name}"), || decrypt(w, mech));
     }
     report.case(
-        "secret keys: AES-256-GCM round trip with the TSB's IV",
+        "secret keys: AES-256 under the caller's IV (CBC-PAD checked by the TSB's own CBC, GCM)",
         || aes_gcm(w),
     );
     report.case("secret keys: HMAC-SHA-256 sign and verify", || hmac(w));
@@ -311,9 +311,11 @@ fn mechanisms_with(w: &World, flag: CK_FLAGS) -> Vec<(CK_MECHANISM_TYPE, String)
 }
 
 /// The secret-key mechanisms that [`aes_gcm`] and [`hmac`] run.
-const SECRET_KEY_CASES: [CK_MECHANISM_TYPE; 4] = [
+const SECRET_KEY_CASES: [CK_MECHANISM_TYPE; 6] = [
     CKM_AES_KEY_GEN,
     CKM_AES_GCM,
+    CKM_AES_CBC_PAD,
+    CKM_AES_ECB,
     CKM_GENERIC_SECRET_KEY_GEN,
     CKM_SHA256_HMAC,
 ];
@@ -327,6 +329,8 @@ fn is_secret_key_mechanism(m: CK_MECHANISM_TYPE) -> bool {
             | CKM_AES_GCM
             | CKM_AES_CBC
             | CKM_AES_CBC_PAD
+            | CKM_AES_ECB
+            | CKM_AES_CTR
             | CKM_AES_KEY_WRAP
             | CKM_AES_KEY_WRAP_KWP
             | CKM_SHA256_HMAC
@@ -809,24 +813,56 @@ fn aes_gcm(w: &World) -> Outcome {
     use cryptoki::mechanism::aead::GcmParams;
     let attrs = vec![Attribute::ValueLen(32.into())];
     with_secret_key(w, Mechanism::AesKeyGen, attrs, "aes-256", |key| {
-        let data = b"contract: sealed by the TSB";
+        // CBC-PAD encryption under the caller's IV is chained by the module around the TSB's
+        // AES_ECB (one request per block); decryption is the TSB's own CBC (`AES`) under that
+        // IV. The round trip is the check that AES_ECB is the raw block cipher this module
+        // reads it as.
+        let data = b"contract: sealed under an IV of the caller's choice";
+        let iv = *b"contract-iv-0001";
+        let ct = w
+            .session
+            .encrypt(&Mechanism::AesCbcPad(iv), key, data)
+            .map_err(|e| format!("C_Encrypt CKM_AES_CBC_PAD (AES_ECB): {e}"))?;
+        if ct.len() != (data.len() / 16 + 1) * 16 {
+            return Err(format!("{} bytes of CBC-PAD ciphertext", ct.len()));
+        }
+        let back = w
+            .session
+            .decrypt(&Mechanism::AesCbcPad(iv), key, &ct)
+            .map_err(|e| format!("C_Decrypt CKM_AES_CBC_PAD (the TSB's AES): {e}"))?;
+        if back != data {
+            return Err(
+                "the TSB's CBC decrypts the module's CBC (built on AES_ECB) to other bytes".into(),
+            );
+        }
+        // ECB decryption (D_K from the TSB's AES_CBC_NO_PADDING under a zero IV) undoes ECB
+        // encryption (AES_ECB).
+        let blocks = [0x42u8; 32];
+        let ecb = w
+            .session
+            .encrypt(&Mechanism::AesEcb, key, &blocks)
+            .map_err(|e| format!("C_Encrypt CKM_AES_ECB: {e}"))?;
+        let back = w
+            .session
+            .decrypt(&Mechanism::AesEcb, key, &ecb)
+            .map_err(|e| format!("C_Decrypt CKM_AES_ECB: {e}"))?;
+        if back != blocks || ecb[..16] != ecb[16..] {
+            return Err("CKM_AES_ECB does not round-trip block by block".into());
+        }
+        // GCM under the caller's nonce: computed here around AES_ECB, both ways.
         let aad = b"contract header";
-        // The TSB chooses the IV: a zeroed buffer, into which the module writes it.
-        let mut iv = [0u8; 12];
-        let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| e.to_string())?;
+        let mut nonce = *b"contract-gcm";
+        let params = GcmParams::new(&mut nonce, aad, 128.into()).map_err(|e| e.to_string())?;
         let ct = w
             .session
             .encrypt(&Mechanism::AesGcm(params), key, data)
-            .map_err(|e| format!("C_Encrypt: {e}"))?;
+            .map_err(|e| format!("C_Encrypt CKM_AES_GCM: {e}"))?;
         if ct.len() != data.len() + 16 {
             return Err(format!("{} bytes of ciphertext and tag", ct.len()));
         }
-        if iv == [0u8; 12] {
-            return Err("the TSB's IV was not written into the IV buffer".into());
-        }
         let decrypt = |input: &[u8]| {
-            let mut iv = iv;
-            let params = GcmParams::new(&mut iv, aad, 128.into()).map_err(|e| e.to_string())?;
+            let mut nonce = nonce;
+            let params = GcmParams::new(&mut nonce, aad, 128.into()).map_err(|e| e.to_string())?;
             w.session
                 .decrypt(&Mechanism::AesGcm(params), key, input)
                 .map_err(|e| format!("C_Decrypt: {e}"))
@@ -841,11 +877,12 @@ fn aes_gcm(w: &World) -> Outcome {
         if decrypt(&bad).is_ok() {
             return Err("a changed tag was accepted".into());
         }
-        Ok(Verdict::Pass(format!(
-            "IV {} written back, decrypted, a changed tag refused (no independent check: the \
-             key never leaves the TSB)",
-            iv.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        )))
+        Ok(Verdict::Pass(
+            "CBC-PAD built on AES_ECB decrypted by the TSB's own CBC, ECB both ways, GCM under \
+             the caller's nonce, a changed tag refused (no independent check of GCM: the key \
+             never leaves the TSB)"
+                .into(),
+        ))
     })
 }
 

@@ -4,7 +4,7 @@
 //! `Emulator::secret_key_bytes`; a real TSB never does).
 
 use super::*;
-use crate::mechanism::aes::{GcmParams, Iv, IvSink};
+use crate::mechanism::aes::{self, GcmParams, Iv, IvSink};
 use crate::token::AttrValue;
 use openssl::symm::{self, Cipher};
 use std::sync::{Arc, Mutex};
@@ -241,101 +241,181 @@ fn hmac_keys_need_tsb_2_0_1_and_the_mechanism_list_says_so() {
     assert!(list.contains(&CKM_SHA256_HMAC) && list.contains(&CKM_GENERIC_SECRET_KEY_GEN));
 }
 
+/// The caller's IV, with nowhere to write another (decryption, and encryption on a slot that
+/// honours every IV).
+fn given(bytes: &[u8]) -> Iv {
+    Iv {
+        bytes: bytes.to_vec(),
+        sink: None,
+    }
+}
+
+/// OpenSSL's `cipher` over `data` (`pad`: PKCS#7), `iv` if the mode has one.
+fn openssl_crypt(
+    cipher: Cipher,
+    mode: symm::Mode,
+    key: &[u8],
+    iv: Option<&[u8]>,
+    pad: bool,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut c = symm::Crypter::new(cipher, mode, key, iv).unwrap();
+    c.pad(pad);
+    let mut out = vec![0; data.len() + 32];
+    let mut n = c.update(data, &mut out).unwrap();
+    n += c.finalize(&mut out[n..]).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Requests of the block cipher: `/v1/encrypt` and `/v1/synchronousDecrypt`.
+fn tsb_requests(w: &World) -> (u64, u64) {
+    (
+        w.count("POST", "/v1/encrypt"),
+        w.count("POST", "/v1/synchronousDecrypt"),
+    )
+}
+
 #[test]
-fn aes_gcm_round_trips_and_openssl_agrees() {
+fn aes_gcm_under_the_callers_nonce_round_trips_and_openssl_agrees() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     let plain = b"the master key of a secrets manager".to_vec();
     let aad = b"header".to_vec();
-    for (len, tag_bits) in [(16, 128), (24, 96), (32, 64)] {
-        let label = format!("gcm{len}");
+    // A zero nonce (python-pkcs11's vectors 1 and 2 use one), others of 12 bytes, and nonces of
+    // 8 and 60 bytes (J0 from GHASH: one request more).
+    for (len, tag_bits, nonce) in [
+        (16, 128, vec![0u8; 12]),
+        (24, 96, vec![7; 12]),
+        (32, 64, vec![8; 8]),
+        (32, 120, (0..60).collect::<Vec<u8>>()),
+    ] {
+        let label = format!("gcm{len}-{}", nonce.len());
         let h = aes_key(&w, s, &label, len);
         let key = w.emu.secret_key_bytes(&label).expect("key bytes");
-        let (iv, written) = iv_buffer(12);
-        let ct = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, &aad, tag_bits), h, &plain).expect("encrypt");
         let tag_len = tag_bits as usize / 8;
+        let before = tsb_requests(&w);
+        // The caller's buffer is left as it is: nothing is written back.
+        let (iv, written) = iv_buffer(nonce.len());
+        let iv = Iv {
+            bytes: nonce.clone(),
+            ..iv
+        };
+        let ct = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, &aad, tag_bits), h, &plain).expect("encrypt");
+        assert_eq!(*written.lock().unwrap(), vec![0; nonce.len()]);
+        let requests = if nonce.len() == 12 { 1 } else { 2 };
+        assert_eq!(tsb_requests(&w), (before.0 + requests, before.1));
         assert_eq!(ct.len(), plain.len() + tag_len);
-        let iv = written.lock().unwrap().clone();
-        assert_ne!(iv, vec![0; 12], "the TSB's IV was written back");
-        // OpenSSL decrypts it with the IV the module wrote back.
+        // OpenSSL decrypts it with the caller's nonce.
         let (body, tag) = ct.split_at(plain.len());
         let c = openssl_cipher(CKM_AES_GCM, len as usize);
-        let mine = symm::decrypt_aead(c, &key, Some(&iv), &aad, body, tag).expect("OpenSSL");
+        let mine = symm::decrypt_aead(c, &key, Some(&nonce), &aad, body, tag).expect("OpenSSL");
         assert_eq!(mine, plain);
-        // The module decrypts what OpenSSL encrypted under an IV of the caller's choice.
-        let my_iv = [7u8; 12];
+        // The module decrypts what OpenSSL encrypted under another nonce of the same length.
+        let my_iv: Vec<u8> = nonce.iter().map(|b| b ^ 0x5a).collect();
         let mut my_tag = vec![0; tag_len];
         let my_ct = symm::encrypt_aead(c, &key, Some(&my_iv), &aad, &plain, &mut my_tag).unwrap();
-        let given = Iv {
-            bytes: my_iv.to_vec(),
-            sink: None,
-        };
         let input = [my_ct.clone(), my_tag.clone()].concat();
-        let back = decrypt(
-            &w,
-            s,
-            CKM_AES_GCM,
-            &gcm(given.clone(), &aad, tag_bits),
-            h,
-            &input,
-        )
-        .expect("decrypt");
+        let p = gcm(given(&my_iv), &aad, tag_bits);
+        let back = decrypt(&w, s, CKM_AES_GCM, &p, h, &input).expect("decrypt");
         assert_eq!(back, plain);
-        // A wrong AAD fails the tag: no plaintext.
+        // A wrong AAD or a changed tag fails the tag: no plaintext.
         let e = decrypt(
             &w,
             s,
             CKM_AES_GCM,
-            &gcm(given, b"other", tag_bits),
+            &gcm(given(&my_iv), b"other", tag_bits),
             h,
             &input,
         );
-        assert!(e.is_err());
+        assert_eq!(e.unwrap_err().rv(), CKR_ENCRYPTED_DATA_INVALID);
+        let mut bad = input.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        let e = decrypt(&w, s, CKM_AES_GCM, &p, h, &bad);
+        assert_eq!(e.unwrap_err().rv(), CKR_ENCRYPTED_DATA_INVALID);
     }
 }
 
 #[test]
-fn an_iv_of_the_callers_choice_is_refused_for_encryption() {
+fn the_tsb_chooses_the_iv_only_on_a_slot_that_opts_in() {
+    // Default slot: an all-zero IV is the caller's IV.
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     let h = aes_key(&w, s, "k", 32);
-    let chosen = Iv {
-        bytes: vec![1; 12],
-        sink: Some(IvSink::new(|_| {})),
-    };
-    let e =
-        w.m.with_session(s, |sess| {
-            w.m.encrypt_init(sess, CKM_AES_GCM, &gcm(chosen, b"", 128), h)
-        })
-        .unwrap_err();
-    assert_eq!(e.rv(), CKR_MECHANISM_PARAM_INVALID);
-    let cbc = MechParams::Iv(Iv {
-        bytes: vec![9; 16],
-        sink: Some(IvSink::new(|_| {})),
+    let key = w.emu.secret_key_bytes("k").expect("key bytes");
+    let plain = b"an all-zero IV is an IV".to_vec();
+    let (iv, written) = iv_buffer(16);
+    let ct = encrypt(&w, s, CKM_AES_CBC_PAD, &MechParams::Iv(iv), h, &plain).unwrap();
+    assert_eq!(*written.lock().unwrap(), vec![0; 16]);
+    let c = Cipher::aes_256_cbc();
+    let back = openssl_crypt(c, symm::Mode::Decrypt, &key, Some(&[0; 16]), true, &ct);
+    assert_eq!(back, plain);
+
+    // "aes_iv": "tsb-when-zero": the TSB chooses, the module writes its IV back.
+    let w = World::new(serde_json::json!({"aes_iv": "tsb-when-zero"}));
+    let s = w.session();
+    let h = aes_key(&w, s, "k", 32);
+    let key = w.emu.secret_key_bytes("k").expect("key bytes");
+    let (iv, written) = iv_buffer(12);
+    let ct = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, b"aad", 128), h, &plain).unwrap();
+    assert_eq!(w.count("POST", "/v1/encrypt"), 1);
+    let chosen = written.lock().unwrap().clone();
+    assert_ne!(chosen, vec![0; 12], "the TSB's IV was written back");
+    let (body, tag) = ct.split_at(plain.len());
+    let mine = symm::decrypt_aead(
+        Cipher::aes_256_gcm(),
+        &key,
+        Some(&chosen),
+        b"aad",
+        body,
+        tag,
+    );
+    assert_eq!(mine.unwrap(), plain);
+    let (iv, written) = iv_buffer(16);
+    let ct = encrypt(&w, s, CKM_AES_CBC_PAD, &MechParams::Iv(iv), h, &plain).unwrap();
+    let chosen = written.lock().unwrap().clone();
+    assert_ne!(chosen, vec![0; 16]);
+    let back = openssl_crypt(c, symm::Mode::Decrypt, &key, Some(&chosen), true, &ct);
+    assert_eq!(back, plain);
+    // Any other IV is still the caller's.
+    let ct = encrypt(
+        &w,
+        s,
+        CKM_AES_CBC_PAD,
+        &MechParams::Iv(given(&[9; 16])),
+        h,
+        &plain,
+    )
+    .unwrap();
+    let back = openssl_crypt(c, symm::Mode::Decrypt, &key, Some(&[9; 16]), true, &ct);
+    assert_eq!(back, plain);
+    // Tags the TSB does not make are refused for its own GCM, before any request.
+    let before = w.count("POST", "/v1/encrypt");
+    let (iv, _) = iv_buffer(12);
+    let e = w.m.with_session(s, |sess| {
+        w.m.encrypt_init(sess, CKM_AES_GCM, &gcm(iv, b"", 72), h)
     });
-    let e =
-        w.m.with_session(s, |sess| w.m.encrypt_init(sess, CKM_AES_CBC_PAD, &cbc, h))
-            .unwrap_err();
-    assert_eq!(e.rv(), CKR_MECHANISM_PARAM_INVALID);
-    assert_eq!(w.count("POST", "/v1/encrypt"), 0);
+    assert_eq!(e.unwrap_err().rv(), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(w.count("POST", "/v1/encrypt"), before);
 }
 
 #[test]
-fn aes_cbc_and_cbc_pad_single_and_multi_part_match_openssl() {
+fn aes_cbc_and_cbc_pad_under_the_callers_iv_single_and_multi_part_match_openssl() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     let h = aes_key(&w, s, "cbc", 32);
     let key = w.emu.secret_key_bytes("cbc").expect("key bytes");
+    let cipher = Cipher::aes_256_cbc();
     for (mech, plain) in [
         (CKM_AES_CBC_PAD, b"seventeen bytes!!".to_vec()),
         (CKM_AES_CBC_PAD, vec![0x42; 32]),
         (CKM_AES_CBC, vec![0x17; 48]),
     ] {
         let padded = mech == CKM_AES_CBC_PAD;
+        let my_iv = [3u8; 16];
         // Multi-part encryption: the parts are collected, the Final call returns it all.
         let sent = w.count("POST", "/v1/encrypt");
-        let (iv, written) = iv_buffer(16);
-        let p = MechParams::Iv(iv);
+        let p = MechParams::Iv(given(&my_iv));
         w.m.with_session(s, |sess| w.m.encrypt_init(sess, mech, &p, h))
             .unwrap();
         let (a_, b_) = plain.split_at(16);
@@ -367,39 +447,107 @@ fn aes_cbc_and_cbc_pad_single_and_multi_part_match_openssl() {
             })
             .unwrap(),
         );
-        assert_eq!(ct.len(), want);
-        let iv = written.lock().unwrap().clone();
-        let cipher = Cipher::aes_256_cbc();
-        let mut dec = symm::Crypter::new(cipher, symm::Mode::Decrypt, &key, Some(&iv)).unwrap();
-        dec.pad(padded);
-        let mut out = vec![0; ct.len() + 16];
-        let mut n = dec.update(&ct, &mut out).unwrap();
-        n += dec.finalize(&mut out[n..]).unwrap();
         assert_eq!(
-            &out[..n],
-            &plain[..],
-            "OpenSSL decrypts it with the written-back IV"
+            w.count("POST", "/v1/encrypt"),
+            sent + want as u64 / 16,
+            "CBC chains here: one block-cipher request per block"
         );
-        // Single-part decryption of OpenSSL's ciphertext under the caller's IV.
-        let my_iv = [3u8; 16];
-        let mut enc = symm::Crypter::new(cipher, symm::Mode::Encrypt, &key, Some(&my_iv)).unwrap();
-        enc.pad(padded);
-        let mut mine = vec![0; plain.len() + 32];
-        let mut m = enc.update(&plain, &mut mine).unwrap();
-        m += enc.finalize(&mut mine[m..]).unwrap();
-        mine.truncate(m);
-        let given = MechParams::Iv(Iv {
-            bytes: my_iv.to_vec(),
-            sink: None,
-        });
-        assert_eq!(decrypt(&w, s, mech, &given, h, &mine).unwrap(), plain);
+        let theirs = openssl_crypt(
+            cipher,
+            symm::Mode::Encrypt,
+            &key,
+            Some(&my_iv),
+            padded,
+            &plain,
+        );
+        assert_eq!(ct, theirs, "OpenSSL's ciphertext under the same IV");
+        // Single-part decryption under the caller's IV: the TSB's own CBC, one request.
+        let sent = tsb_requests(&w);
+        assert_eq!(decrypt(&w, s, mech, &p, h, &ct).unwrap(), plain);
+        assert_eq!(tsb_requests(&w), (sent.0, sent.1 + 1));
     }
     // CKM_AES_CBC takes whole blocks: refused before any request.
     let before = w.count("POST", "/v1/encrypt");
-    let (iv, _) = iv_buffer(16);
-    let e = encrypt(&w, s, CKM_AES_CBC, &MechParams::Iv(iv), h, b"short").unwrap_err();
-    assert_eq!(e.rv(), CKR_DATA_LEN_RANGE);
+    let e = encrypt(
+        &w,
+        s,
+        CKM_AES_CBC,
+        &MechParams::Iv(given(&[0; 16])),
+        h,
+        b"short",
+    );
+    assert_eq!(e.unwrap_err().rv(), CKR_DATA_LEN_RANGE);
     assert_eq!(w.count("POST", "/v1/encrypt"), before);
+}
+
+#[test]
+fn aes_ecb_and_ctr_match_openssl_with_one_request_each() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    assert!(w.m.mechanism_list(0).unwrap().contains(&CKM_AES_ECB));
+    assert!(w.m.mechanism_list(0).unwrap().contains(&CKM_AES_CTR));
+    for len in [16, 24, 32] {
+        let label = format!("ecb{len}");
+        let h = aes_key(&w, s, &label, len);
+        let key = w.emu.secret_key_bytes(&label).expect("key bytes");
+        let (ecb, ctr) = match len {
+            16 => (Cipher::aes_128_ecb(), Cipher::aes_128_ctr()),
+            24 => (Cipher::aes_192_ecb(), Cipher::aes_192_ctr()),
+            _ => (Cipher::aes_256_ecb(), Cipher::aes_256_ctr()),
+        };
+        // ECB: whole blocks, no padding; encryption is one /v1/encrypt, decryption one
+        // /v1/synchronousDecrypt.
+        let plain: Vec<u8> = (0..48).collect();
+        let before = tsb_requests(&w);
+        let ct = encrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &plain).unwrap();
+        assert_eq!(
+            ct,
+            openssl_crypt(ecb, symm::Mode::Encrypt, &key, None, false, &plain)
+        );
+        assert_eq!(
+            decrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &ct).unwrap(),
+            plain
+        );
+        assert_eq!(tsb_requests(&w), (before.0 + 1, before.1 + 1));
+        let e = encrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &plain[..20]).unwrap_err();
+        assert_eq!(e.rv(), CKR_DATA_LEN_RANGE);
+        let e = decrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &ct[..20]).unwrap_err();
+        assert_eq!(e.rv(), CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert_eq!(tsb_requests(&w), (before.0 + 1, before.1 + 1));
+        // CTR with a 128-bit counter near a byte carry, 37 bytes (a part block at the end).
+        let mut cb = [0u8; 16];
+        cb[15] = 0xfe;
+        cb[0] = 0x99;
+        let p = MechParams::Ctr(aes::CtrParams {
+            counter_bits: 128,
+            cb,
+        });
+        let plain = b"counter mode over thirty-seven bytes.".to_vec();
+        let before = tsb_requests(&w);
+        let ct = encrypt(&w, s, CKM_AES_CTR, &p, h, &plain).unwrap();
+        assert_eq!(
+            ct,
+            openssl_crypt(ctr, symm::Mode::Encrypt, &key, Some(&cb), false, &plain)
+        );
+        assert_eq!(decrypt(&w, s, CKM_AES_CTR, &p, h, &ct).unwrap(), plain);
+        assert_eq!(tsb_requests(&w), (before.0 + 2, before.1));
+    }
+    // A counter that would wrap is refused, before any request.
+    let h = aes_key(&w, s, "ctr", 16);
+    let mut cb = [0u8; 16];
+    cb[15] = 0xff;
+    let p = MechParams::Ctr(aes::CtrParams {
+        counter_bits: 8,
+        cb,
+    });
+    let before = tsb_requests(&w);
+    assert_eq!(
+        encrypt(&w, s, CKM_AES_CTR, &p, h, &[0; 16]).unwrap().len(),
+        16
+    );
+    let e = encrypt(&w, s, CKM_AES_CTR, &p, h, &[0; 17]).unwrap_err();
+    assert_eq!(e.rv(), CKR_DATA_LEN_RANGE);
+    assert_eq!(tsb_requests(&w), (before.0 + 1, before.1));
 }
 
 #[test]
@@ -407,8 +555,7 @@ fn a_too_small_buffer_keeps_the_ciphertext_and_sends_nothing_again() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     let h = aes_key(&w, s, "k", 16);
-    let (iv, _) = iv_buffer(12);
-    let p = gcm(iv, b"", 128);
+    let p = gcm(given(&[4; 12]), b"", 128);
     w.m.with_session(s, |sess| w.m.encrypt_init(sess, CKM_AES_GCM, &p, h))
         .unwrap();
     let call = |cap| {
@@ -425,6 +572,38 @@ fn a_too_small_buffer_keeps_the_ciphertext_and_sends_nothing_again() {
         "one request for all those calls"
     );
     assert_eq!(rv(call(Some(19))), CKR_OPERATION_NOT_INITIALIZED);
+    // CBC under the caller's IV (a request per block), ECB decryption: the same.
+    for (mech, p, input, requests) in [
+        (
+            CKM_AES_CBC,
+            MechParams::Iv(given(&[1; 16])),
+            vec![2u8; 48],
+            (3, 0),
+        ),
+        (CKM_AES_ECB, MechParams::None, vec![3u8; 32], (0, 1)),
+    ] {
+        let before = tsb_requests(&w);
+        let decrypting = mech == CKM_AES_ECB;
+        if decrypting {
+            w.m.with_session(s, |sess| w.m.decrypt_init(sess, mech, &p, h))
+        } else {
+            w.m.with_session(s, |sess| w.m.encrypt_init(sess, mech, &p, h))
+        }
+        .unwrap();
+        let call = |cap| {
+            if decrypting {
+                w.m.with_operation(s, OpKind::Decrypt, |sess| w.m.decrypt(sess, &input, cap))
+            } else {
+                w.m.with_operation(s, OpKind::Encrypt, |sess| w.m.encrypt(sess, &input, cap))
+            }
+        };
+        let n = input.len();
+        assert_eq!(call(None).unwrap(), Output::Len(n));
+        assert_eq!(call(Some(n - 1)).unwrap(), Output::TooSmall(n));
+        assert_eq!(data(call(Some(n)).unwrap()).len(), n);
+        let after = tsb_requests(&w);
+        assert_eq!((after.0 - before.0, after.1 - before.1), requests);
+    }
 }
 
 #[test]
@@ -773,9 +952,52 @@ fn answers_of_the_wrong_length_are_never_returned() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     let h = aes_key(&w, s, "k", 32);
-    // A GCM ciphertext one byte short: refused, and the IV buffer is not written.
+    // The block cipher answering other than n or n + 1 blocks: refused (AES_ECB under ECB,
+    // CTR, GCM and CBC alike).
+    for (n, mech, p) in [
+        (16, CKM_AES_ECB, MechParams::None),
+        (64, CKM_AES_ECB, MechParams::None),
+        (0, CKM_AES_CBC, MechParams::Iv(given(&[1; 16]))),
+        (
+            64,
+            CKM_AES_CTR,
+            MechParams::Ctr(aes::CtrParams {
+                counter_bits: 64,
+                cb: [0; 16],
+            }),
+        ),
+        (32, CKM_AES_GCM, gcm(given(&[1; 12]), b"", 128)),
+    ] {
+        direct::respond(
+            &w.emu,
+            "POST",
+            "/v1/encrypt",
+            1,
+            200,
+            serde_json::json!({"encryptedPayload": b64(&vec![1; n]), "initializationVector": null})
+                .to_string(),
+        );
+        let e = encrypt(&w, s, mech, &p, h, &[0; 32]).unwrap_err();
+        assert_eq!(e.rv(), CKR_DEVICE_ERROR, "{n} bytes for {mech:#x}");
+    }
+    // ... or D_K's CBC decryption answering another length.
     direct::respond(
         &w.emu,
+        "POST",
+        "/v1/synchronousDecrypt",
+        1,
+        200,
+        serde_json::json!({"payload": b64(&[0; 48])}).to_string(),
+    );
+    let e = decrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &[0; 32]).unwrap_err();
+    assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+    // The TSB's own GCM (opted in): a ciphertext one byte short, or an IV of the wrong
+    // length, is refused, and the IV buffer is not written.
+    let w2 = World::new(serde_json::json!({"aes_iv": "tsb-when-zero"}));
+    let s2 = w2.session();
+    let h2 = aes_key(&w2, s2, "k", 32);
+    direct::respond(
+        &w2.emu,
         "POST",
         "/v1/encrypt",
         1,
@@ -785,12 +1007,19 @@ fn answers_of_the_wrong_length_are_never_returned() {
         .to_string(),
     );
     let (iv, written) = iv_buffer(12);
-    let e = encrypt(&w, s, CKM_AES_GCM, &gcm(iv.clone(), b"", 128), h, b"12345").unwrap_err();
+    let e = encrypt(
+        &w2,
+        s2,
+        CKM_AES_GCM,
+        &gcm(iv.clone(), b"", 128),
+        h2,
+        b"12345",
+    )
+    .unwrap_err();
     assert_eq!(e.rv(), CKR_DEVICE_ERROR);
     assert_eq!(*written.lock().unwrap(), vec![0; 12]);
-    // An IV of the wrong length.
     direct::respond(
-        &w.emu,
+        &w2.emu,
         "POST",
         "/v1/encrypt",
         1,
@@ -798,7 +1027,7 @@ fn answers_of_the_wrong_length_are_never_returned() {
         serde_json::json!({"encryptedPayload": b64(&[1; 21]), "initializationVector": b64(&[2; 16])})
             .to_string(),
     );
-    let e = encrypt(&w, s, CKM_AES_GCM, &gcm(iv, b"", 128), h, b"12345").unwrap_err();
+    let e = encrypt(&w2, s2, CKM_AES_GCM, &gcm(iv, b"", 128), h2, b"12345").unwrap_err();
     assert_eq!(e.rv(), CKR_DEVICE_ERROR);
     assert_eq!(*written.lock().unwrap(), vec![0; 12]);
     // A plaintext longer than the ciphertext allows.

@@ -511,3 +511,86 @@ isolated!(
         drop(env);
     }
 );
+
+isolated!(
+    /// CKA_UNIQUE_ID (PKCS#11 3.0 §4.4): every object has one, no two objects share one (the
+    /// halves of a key pair and a copy included), and an application can neither choose it at
+    /// creation nor change it.
+    fn every_object_has_its_own_read_only_unique_id() {
+        use cryptoki::error::{Error, RvError};
+        use cryptoki::mechanism::Mechanism;
+        use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+        let env = Env::new(Opts::default());
+        direct::create_key(&env.emu, "uid-pair", "p256", None);
+        let s = env.session();
+        let unique = |o: ObjectHandle| -> Vec<u8> {
+            match s
+                .get_attributes(o, &[AttributeType::UniqueId])
+                .unwrap()
+                .pop()
+            {
+                Some(Attribute::UniqueId(v)) => v,
+                other => panic!("no CKA_UNIQUE_ID: {other:?}"),
+            }
+        };
+        let find = |class: ObjectClass| {
+            s.find_objects(&[
+                Attribute::Label(b"uid-pair".to_vec()),
+                Attribute::Class(class),
+            ])
+            .unwrap()[0]
+        };
+        let secret = s
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Token(true),
+                    Attribute::Label(b"uid-aes".to_vec()),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Decrypt(true),
+                ],
+            )
+            .unwrap();
+        let data = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Value(b"x".to_vec()),
+            ])
+            .unwrap();
+        let copy = s.copy_object(data, &[]).unwrap();
+        let ids = [
+            unique(find(ObjectClass::PRIVATE_KEY)),
+            unique(find(ObjectClass::PUBLIC_KEY)),
+            unique(secret),
+            unique(data),
+            unique(copy),
+        ];
+        for (i, a) in ids.iter().enumerate() {
+            assert!(!a.is_empty());
+            for b in &ids[i + 1..] {
+                assert_ne!(a, b, "two objects share a CKA_UNIQUE_ID");
+            }
+        }
+        // Read again: the same value.
+        assert_eq!(unique(secret), ids[2]);
+        let rv = |r: cryptoki::error::Result<()>| match r {
+            Err(Error::Pkcs11(rv, _)) => rv,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_eq!(
+            rv(s.create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::UniqueId(vec![1]),
+            ])
+            .map(|_| ())),
+            RvError::AttributeTypeInvalid
+        );
+        for o in [secret, data] {
+            assert_eq!(
+                rv(s.update_attributes(o, &[Attribute::UniqueId(vec![1, 2, 3])])),
+                RvError::AttributeReadOnly
+            );
+        }
+        s.destroy_object(secret).unwrap();
+    }
+);

@@ -119,6 +119,29 @@ impl ObjectView {
         }
     }
 
+    /// CKA_UNIQUE_ID of a token object: what it is and its TSB label, which names one key on the
+    /// TSB at a time (a label is unique there, errorCode 608). The two halves of a key pair and
+    /// its certificate are different objects, hence the kind. The TSB's attributes offer nothing
+    /// better that every key has (`uuid` is for external key stores only, tsb-api.md §2.2), so a
+    /// key deleted and created again under the same label has the same id again.
+    fn unique_id(&self) -> Vec<u8> {
+        let (kind, label) = match self {
+            ObjectView::Private(k) if k.is_secret() => ("secret", k.tsb_label.as_str()),
+            ObjectView::Private(k) => ("private", k.tsb_label.as_str()),
+            ObjectView::Public(k) => ("public", k.tsb_label.as_str()),
+            ObjectView::Certificate(k, _) => ("certificate", k.tsb_label.as_str()),
+            ObjectView::CaCertificate(label, _) => ("ca-certificate", label.as_str()),
+            // Session objects carry theirs (session_objects.rs).
+            ObjectView::Session(o) => {
+                return match o.attribute(CKA_UNIQUE_ID) {
+                    AttrValue::Value(v) => v,
+                    _ => Vec::new(),
+                }
+            }
+        };
+        format!("tsb:{kind}:{label}").into_bytes()
+    }
+
     /// Read one attribute. `private_objects`: whether private keys are CKA_PRIVATE (slots that
     /// need a login).
     pub(crate) fn attribute(&self, ty: CK_ATTRIBUTE_TYPE, private_objects: bool) -> AttrValue {
@@ -135,6 +158,7 @@ impl ObjectView {
                 return bool_val(false);
             }
             CKA_COPYABLE => return bool_val(false),
+            CKA_UNIQUE_ID => return Value(self.unique_id()),
             CKA_DESTROYABLE => {
                 return bool_val(match self {
                     ObjectView::Private(k) | ObjectView::Public(k) => k.destroyable,

@@ -427,6 +427,8 @@ impl Module {
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let slot = self.slot_of(session);
         slot.check_access()?;
+        public.refuse_unique_id()?;
+        private.refuse_unique_id()?;
         let prefix = &slot.config.label_prefix;
         let req = build(
             mech,

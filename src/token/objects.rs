@@ -228,6 +228,14 @@ impl Module {
         if let (_, ObjectView::Session(o)) = self.object(session, h)? {
             return self.set_session_attributes(&o, template);
         }
+        // An attribute no object lets anyone change says so first (the cryptoki crate's
+        // `unique_id` test expects CKR_ATTRIBUTE_READ_ONLY for CKA_UNIQUE_ID).
+        if template.get(CKA_UNIQUE_ID).is_some() {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_READ_ONLY,
+                "CKA_UNIQUE_ID is chosen by the token and never changes",
+            ));
+        }
         Err(Error::ck(
             CKR_ACTION_PROHIBITED,
             "token objects are not modifiable through this module",
@@ -324,6 +332,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let slot = self.slot_of(session);
         slot.check_access()?;
+        template.refuse_unique_id()?;
         // CKA_TOKEN absent means a session object (the standard's default).
         let token = template.get(CKA_TOKEN).map(|a| a.as_bool()).transpose()?;
         // A secret key is imported into the TSB, as a token or a session object (plain_keys.rs).

@@ -334,6 +334,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let slot = self.slot_of(session);
         slot.check_access()?;
+        template.refuse_unique_id()?;
         let prefix = &slot.config.label_prefix;
         // A template refused here is the person's to fix (pkcs11-tool --keygen): one line.
         let req = build(mech, template, prefix).map_err(|e| match e {

@@ -146,8 +146,16 @@ impl SessionObject {
         slot: usize,
         session: CK_SESSION_HANDLE,
         kind: Kind,
-        attrs: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+        mut attrs: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
     ) -> SessionObject {
+        // Every session object, a copy included, gets a CKA_UNIQUE_ID of its own: the process
+        // and a counter that only grows (the object lives no longer than the process).
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        attrs.insert(
+            CKA_UNIQUE_ID,
+            format!("session:{}:{n}", std::process::id()).into_bytes(),
+        );
         SessionObject {
             slot,
             session,

@@ -68,6 +68,19 @@ impl Template {
         self.0.iter()
     }
 
+    /// CKR_ATTRIBUTE_TYPE_INVALID when the template sets CKA_UNIQUE_ID, which the token
+    /// chooses (PKCS#11 3.0 §4.4: it is not specified when an object is created). The code is
+    /// kryoptic's, and the cryptoki crate's `unique_id` test expects it.
+    pub(crate) fn refuse_unique_id(&self) -> Result<()> {
+        match self.get(CKA_UNIQUE_ID) {
+            Some(_) => Err(Error::ck(
+                CKR_ATTRIBUTE_TYPE_INVALID,
+                "CKA_UNIQUE_ID is chosen by the token, not by a template",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The first attribute of type `ty`.
     pub(crate) fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&Attr> {
         self.0.iter().find(|a| a.ty == ty)

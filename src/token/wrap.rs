@@ -220,6 +220,7 @@ impl Module {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        template.refuse_unique_id()?;
         let w = wrap_mech(mech, params)?;
         let unwrapping = self.wrapping_key(session, unwrapping, w, true)?;
         // The wrapped form of a 16, 24 or 32-byte key (an unwrapped key is AES).

@@ -551,6 +551,53 @@ fn aes_ecb_and_ctr_match_openssl_with_one_request_each() {
 }
 
 #[test]
+fn gcm_and_ctr_decryption_need_a_key_that_encrypts_on_the_tsb() {
+    // They decrypt with E_K of counter blocks: a decrypt-only key is refused at C_DecryptInit,
+    // with nothing sent; its CBC and ECB decryption (D_K) still work.
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    tsb_key(
+        &w,
+        "decrypt-only",
+        serde_json::json!({"algorithm": "AES", "keySize": 256,
+            "attributes": {"encrypt": false, "decrypt": true, "sign": false, "unwrap": false,
+                "destroyable": true}}),
+    );
+    let h = by_label(&w, s, CKO_SECRET_KEY, "decrypt-only");
+    let ctr = MechParams::Ctr(aes::CtrParams {
+        counter_bits: 32,
+        cb: [0; 16],
+    });
+    let before = tsb_requests(&w);
+    for (mech, p) in [
+        (CKM_AES_GCM, gcm(given(&[1; 12]), b"", 128)),
+        (CKM_AES_CTR, ctr),
+    ] {
+        let e =
+            w.m.with_session(s, |sess| w.m.decrypt_init(sess, mech, &p, h));
+        assert_eq!(
+            e.unwrap_err().rv(),
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            "{mech:#x}"
+        );
+    }
+    assert_eq!(tsb_requests(&w), before);
+    let key = w.emu.secret_key_bytes("decrypt-only").expect("key bytes");
+    let ct = openssl_crypt(
+        Cipher::aes_256_ecb(),
+        symm::Mode::Encrypt,
+        &key,
+        None,
+        false,
+        &[7; 32],
+    );
+    assert_eq!(
+        decrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &ct).unwrap(),
+        [7; 32]
+    );
+}
+
+#[test]
 fn a_too_small_buffer_keeps_the_ciphertext_and_sends_nothing_again() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();

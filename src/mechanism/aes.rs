@@ -234,6 +234,16 @@ pub(crate) fn aes_mech(
 
 impl AesMech {
     /// The GCM tag length in bits for the TSB's `tagLength` (None for the other modes).
+    /// GCM decryption that the TSB's own `AES_GCM` can do: a nonce of the TSB's IV length (12
+    /// bytes) and a tag length it takes (`tsb_models::symmetric::GCM_TAG_LENGTHS`). It needs only
+    /// the key's `decrypt` on the TSB, where decrypting with E_K of counter blocks needs `encrypt`,
+    /// and the TSB checks the tag itself.
+    pub(crate) fn gcm_decrypts_on_the_tsb(&self) -> bool {
+        self.mech == CKM_AES_GCM
+            && self.iv.bytes.len() == self.cipher.iv_len
+            && tsb_models::symmetric::gcm_tag_bytes(self.tag_bits()) == Some(self.tag_len)
+    }
+
     pub(crate) fn tag_bits(&self) -> Option<u32> {
         (self.tag_len > 0).then_some(self.tag_len as u32 * 8)
     }

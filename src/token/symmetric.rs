@@ -225,8 +225,14 @@ impl Module {
                 (SecretMech::Aes(m), SecretKeyAlgorithm::Aes)
             };
             let (key, s) = self.secret_key(session, h, alg, D::VERB)?;
-            // GCM and CTR decrypt with the forward cipher: E_K of counter blocks on the TSB.
-            if D::VERB == "decrypt" && matches!(mech, CKM_AES_GCM | CKM_AES_CTR) && !s.encrypt {
+            // GCM and CTR decrypt with the forward cipher: E_K of counter blocks on the TSB,
+            // except GCM that the TSB's AES_GCM decrypts (AesMech::gcm_decrypts_on_the_tsb).
+            let on_tsb = matches!(&m, SecretMech::Aes(a) if a.gcm_decrypts_on_the_tsb());
+            if D::VERB == "decrypt"
+                && matches!(mech, CKM_AES_GCM | CKM_AES_CTR)
+                && !on_tsb
+                && !s.encrypt
+            {
                 return Err(Error::ck(
                     CKR_KEY_FUNCTION_NOT_PERMITTED,
                     format!(
@@ -463,7 +469,9 @@ impl Module {
             }
             (CKM_AES_CTR, _) => modes::ctr(&mut ecb, &m.block_iv()?, m.counter_bits, input)?,
             (CKM_AES_GCM, true) => modes::gcm_encrypt(&mut ecb, &gcm(), input)?,
-            (CKM_AES_GCM, false) => modes::gcm_decrypt(&mut ecb, &gcm(), input)?,
+            (CKM_AES_GCM, false) if !m.gcm_decrypts_on_the_tsb() => {
+                modes::gcm_decrypt(&mut ecb, &gcm(), input)?
+            }
             (CKM_AES_CBC, true) => modes::cbc_encrypt(&mut ecb, &m.block_iv()?, input)?,
             (CKM_AES_CBC_PAD, true) => {
                 modes::cbc_encrypt(&mut ecb, &m.block_iv()?, &modes::pkcs7_pad(input))?

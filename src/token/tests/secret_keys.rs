@@ -553,7 +553,8 @@ fn aes_ecb_and_ctr_match_openssl_with_one_request_each() {
 #[test]
 fn gcm_and_ctr_decryption_need_a_key_that_encrypts_on_the_tsb() {
     // They decrypt with E_K of counter blocks: a decrypt-only key is refused at C_DecryptInit,
-    // with nothing sent; its CBC and ECB decryption (D_K) still work.
+    // with nothing sent; its CBC and ECB decryption (D_K) still work, and so does GCM under a
+    // 12-byte nonce and a tag length the TSB takes, which is the TSB's own AES_GCM decryption.
     let w = World::new(serde_json::json!({}));
     let s = w.session();
     tsb_key(
@@ -570,7 +571,8 @@ fn gcm_and_ctr_decryption_need_a_key_that_encrypts_on_the_tsb() {
     });
     let before = tsb_requests(&w);
     for (mech, p) in [
-        (CKM_AES_GCM, gcm(given(&[1; 12]), b"", 128)),
+        (CKM_AES_GCM, gcm(given(&[1; 8]), b"", 128)),
+        (CKM_AES_GCM, gcm(given(&[1; 12]), b"", 72)),
         (CKM_AES_CTR, ctr),
     ] {
         let e =
@@ -595,6 +597,26 @@ fn gcm_and_ctr_decryption_need_a_key_that_encrypts_on_the_tsb() {
         decrypt(&w, s, CKM_AES_ECB, &MechParams::None, h, &ct).unwrap(),
         [7; 32]
     );
+    // GCM under a 12-byte nonce: one request, the TSB's AES_GCM, which checks the tag.
+    let nonce = [9u8; 12];
+    let mut tag = [0u8; 16];
+    let ct = symm::encrypt_aead(
+        Cipher::aes_256_gcm(),
+        &key,
+        Some(&nonce),
+        b"aad",
+        b"gcm plaintext",
+        &mut tag,
+    )
+    .unwrap();
+    let sealed = [ct, tag.to_vec()].concat();
+    let before = tsb_requests(&w);
+    let p = gcm(given(&nonce), b"aad", 128);
+    assert_eq!(
+        decrypt(&w, s, CKM_AES_GCM, &p, h, &sealed).unwrap(),
+        b"gcm plaintext"
+    );
+    assert_eq!(tsb_requests(&w), (before.0, before.1 + 1));
 }
 
 #[test]

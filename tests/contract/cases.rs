@@ -335,6 +335,8 @@ fn is_secret_key_mechanism(m: CK_MECHANISM_TYPE) -> bool {
             | CKM_AES_KEY_WRAP_KWP
             | CKM_SHA256_HMAC
             | CKM_SHA256_HMAC_GENERAL
+            | CKM_AES_ECB_ENCRYPT_DATA
+            | CKM_AES_CBC_ENCRYPT_DATA
     )
 }
 

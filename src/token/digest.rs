@@ -79,10 +79,7 @@ impl Module {
     /// (CKR_KEY_INDIGESTIBLE, before any request). No lock is held while the TSB answers.
     pub(crate) fn digest_key(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<()> {
         ready(session.state.lock().ops.get::<DigestOp>()?)?;
-        let (_, view) = self.object(session, h).map_err(|e| match e {
-            Error::Ck(CKR_OBJECT_HANDLE_INVALID, m) => Error::Ck(CKR_KEY_HANDLE_INVALID, m),
-            other => other,
-        })?;
+        let (_, view) = self.object_as_key(session, h)?;
         let private_objects = self.slot_of(session).login_required();
         let class = match view.attribute(CKA_CLASS, private_objects) {
             AttrValue::Value(v) => v

@@ -596,7 +596,22 @@ static void generation(CK_SESSION_HANDLE s, CK_SESSION_HANDLE ro)
     EXPECT(f->C_WrapKey(s, &m, hk, hk, NULL, NULL), CKR_ARGUMENTS_BAD);
     EXPECT(f->C_UnwrapKey(s, &m, hk, NULL, HUGE_LEN, NULL, 0, NULL), CKR_ARGUMENTS_BAD);
     EXPECT(f->C_UnwrapKey(s, &m, hk, NULL, HUGE_LEN, NULL, 0, &hk), CKR_ARGUMENTS_BAD);
-    EXPECT(f->C_DeriveKey(s, NULL, 0, NULL, 0, NULL), CKR_FUNCTION_NOT_SUPPORTED);
+    /* Key derivation (issue 12): NULL pointers, a parameter of the wrong size or with NULL data,
+     * an unknown base key, a key-pair key as the base; refused before anything is sent. */
+    CK_KEY_DERIVATION_STRING_DATA kd = {NULL, 16};
+    CK_MECHANISM ecb_data = {CKM_AES_ECB_ENCRYPT_DATA, &kd, sizeof kd};
+    CK_MECHANISM short_param = {CKM_AES_ECB_ENCRYPT_DATA, &kd, sizeof kd - 1};
+    CK_MECHANISM no_param = {CKM_AES_CBC_ENCRYPT_DATA, NULL, 8};
+    memset(buf, 0x11, sizeof buf);
+    EXPECT(f->C_DeriveKey(s, NULL, 0, NULL, 0, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 0, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 0, &hp), CKR_MECHANISM_PARAM_INVALID);
+    EXPECT(f->C_DeriveKey(s, &short_param, hk, NULL, 0, &hp), CKR_MECHANISM_PARAM_INVALID);
+    EXPECT(f->C_DeriveKey(s, &no_param, hk, NULL, 0, &hp), CKR_MECHANISM_PARAM_INVALID);
+    kd.pData = buf;
+    EXPECT(f->C_DeriveKey(s, &ecb_data, BAD_OBJECT, NULL, 0, &hp), CKR_KEY_HANDLE_INVALID);
+    EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 0, &hp), CKR_KEY_TYPE_INCONSISTENT);
+    EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 1, &hp), CKR_ARGUMENTS_BAD);
     /* Random. */
     EXPECT(f->C_SeedRandom(s, NULL, 5), CKR_ARGUMENTS_BAD);
     EXPECT(f->C_SeedRandom(s, buf, 5), CKR_RANDOM_SEED_NOT_SUPPORTED);
@@ -820,7 +835,15 @@ static void digests(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
     EXPECT(f->C_Digest(s, abc, 3, out, &len), CKR_OPERATION_NOT_INITIALIZED);
     EXPECT(f->C_DigestUpdate(s, abc, 3), CKR_OPERATION_NOT_INITIALIZED);
     EXPECT(f->C_DigestFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
-    EXPECT(f->C_DigestKey(s, ec), CKR_FUNCTION_NOT_SUPPORTED);
+    EXPECT(f->C_DigestKey(s, ec), CKR_OPERATION_NOT_INITIALIZED);
+    /* C_DigestKey of no object, or of a key whose value never leaves the TSB: refused, and the
+     * digest is over. */
+    EXPECT(f->C_DigestInit(s, &sha), CKR_OK);
+    EXPECT(f->C_DigestKey(s, BAD_OBJECT), CKR_KEY_HANDLE_INVALID);
+    EXPECT(f->C_DigestFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+    EXPECT(f->C_DigestInit(s, &sha), CKR_OK);
+    EXPECT(f->C_DigestKey(s, ec), CKR_KEY_INDIGESTIBLE);
+    EXPECT(f->C_DigestFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
     /* Length query, too small, right size. */
     EXPECT(f->C_DigestInit(s, &sha), CKR_OK);
     EXPECT(f->C_DigestInit(s, &sha), CKR_OPERATION_ACTIVE);

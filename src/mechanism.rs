@@ -4,11 +4,13 @@
 //! so they list exactly what the module does.
 
 pub(crate) mod aes;
+mod derive;
 mod hash;
 pub(crate) mod modes;
 pub(crate) mod pqc;
 mod table;
 
+pub(crate) use derive::{derive_data, is_encrypt_data, key_len, needed, DeriveData};
 pub(crate) use hash::{Hash, Hasher};
 pub(crate) use table::{info, offered, since, MechRow};
 
@@ -128,6 +130,8 @@ pub(crate) enum MechParams {
     Ctr(aes::CtrParams),
     /// CK_MAC_GENERAL_PARAMS: the MAC length.
     MacLen(usize),
+    /// CK_KEY_DERIVATION_STRING_DATA or CK_AES_CBC_ENCRYPT_DATA_PARAMS (derive.rs).
+    Derive(DeriveData),
 }
 
 fn param_invalid(msg: &str) -> Error {

@@ -145,7 +145,7 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
         e!(Session, Yes, C_DigestInit, |h| (h, n())),
         e!(Session, Yes, C_Digest, |h| (h, n(), 1, n(), n())),
         e!(Session, Yes, C_DigestUpdate, |h| (h, n(), 1)),
-        e!(Session, No, C_DigestKey, |h| (h, 1)),
+        e!(Session, Yes, C_DigestKey, |h| (h, 1)),
         e!(Session, Yes, C_DigestFinal, |h| (h, n(), n())),
         e!(Session, Yes, C_SignInit, |h| (h, n(), 1)),
         e!(Session, Yes, C_Sign, |h| (h, n(), 1, n(), n())),
@@ -203,7 +203,7 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             1,
             n()
         )),
-        e!(Session, No, C_DeriveKey, |h| (h, n(), 1, n(), 1, n())),
+        e!(Session, Yes, C_DeriveKey, |h| (h, n(), 1, n(), 1, n())),
         e!(Session, Yes, C_SeedRandom, |h| (h, n(), 1)),
         e!(Session, Yes, C_GenerateRandom, |h| (h, n(), 1)),
         e!(Session, Parallel, C_GetFunctionStatus, |h| (h)),
@@ -370,6 +370,7 @@ isolated!(
                     | "C_FindObjectsFinal"
                     | "C_SessionCancel"
                     | "C_DestroyObject"
+                    | "C_DigestKey"
             ) {
                 continue; // no pointer arguments: nothing to check before they act
             }

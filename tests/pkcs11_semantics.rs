@@ -594,3 +594,182 @@ isolated!(
         s.destroy_object(secret).unwrap();
     }
 );
+
+/// A CK_ATTRIBUTE over `v`.
+fn attribute<T>(ty: CK_ATTRIBUTE_TYPE, v: &mut T) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE {
+        type_: ty,
+        pValue: v as *mut T as *mut _,
+        ulValueLen: std::mem::size_of::<T>() as CK_ULONG,
+    }
+}
+
+/// CKA_VALUE of `h` (up to 64 bytes).
+fn value_of(s: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let mut a = CK_ATTRIBUTE {
+        type_: CKA_VALUE,
+        pValue: buf.as_mut_ptr() as *mut _,
+        ulValueLen: 64,
+    };
+    let rv = unsafe { raw::fns().C_GetAttributeValue.unwrap()(s, h, &mut a, 1) };
+    assert_eq!(rv, CKR_OK, "CKA_VALUE");
+    buf[..a.ulValueLen as usize].to_vec()
+}
+
+/// AES-ECB (`iv` None) or AES-CBC of whole blocks under a 16-byte key, by OpenSSL.
+fn openssl_aes128(key: &[u8], iv: Option<&[u8]>, data: &[u8]) -> Vec<u8> {
+    use openssl::symm::{Cipher, Crypter, Mode};
+    let cipher = match iv {
+        None => Cipher::aes_128_ecb(),
+        Some(_) => Cipher::aes_128_cbc(),
+    };
+    let mut c = Crypter::new(cipher, Mode::Encrypt, key, iv).unwrap();
+    c.pad(false);
+    let mut out = vec![0; data.len() + 16];
+    let n = c.update(data, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+isolated!(
+    /// C_DeriveKey and C_DigestKey through the C ABI: CK_KEY_DERIVATION_STRING_DATA and
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS are read as PKCS#11 lays them out (the derived values match
+    /// OpenSSL's AES under the base key's known value), a parameter of the wrong size is
+    /// CKR_MECHANISM_PARAM_INVALID, and C_DigestKey digests the key's value.
+    fn derive_and_digest_key_through_the_c_abi() {
+        let _env = Env::new(Opts::default());
+        let f = raw::fns();
+        let s = raw::open_session(0);
+        let key: Vec<u8> = (0..16).map(|b| b * 5 + 1).collect();
+        let (mut class, mut aes, mut yes, mut no, mut len) =
+            (CKO_SECRET_KEY, CKK_AES, CK_TRUE, CK_FALSE, 16 as CK_ULONG);
+        let mut base = 0;
+        unsafe {
+            let mut t = [
+                attribute(CKA_CLASS, &mut class),
+                attribute(CKA_KEY_TYPE, &mut aes),
+                CK_ATTRIBUTE {
+                    type_: CKA_VALUE,
+                    pValue: key.as_ptr() as *mut _,
+                    ulValueLen: 16,
+                },
+                attribute(CKA_DERIVE, &mut yes),
+                attribute(CKA_SENSITIVE, &mut no),
+                attribute(CKA_EXTRACTABLE, &mut yes),
+            ];
+            assert_eq!(
+                f.C_CreateObject.unwrap()(s, t.as_mut_ptr(), 6, &mut base),
+                CKR_OK
+            );
+        }
+        let mut derived_template = [
+            attribute(CKA_CLASS, &mut class),
+            attribute(CKA_KEY_TYPE, &mut aes),
+            attribute(CKA_VALUE_LEN, &mut len),
+            attribute(CKA_SENSITIVE, &mut no),
+            attribute(CKA_EXTRACTABLE, &mut yes),
+        ];
+        let data: Vec<u8> = (0..32).map(|b| b ^ 0xa5).collect();
+        let iv = [0x11u8; 16];
+        let mut ecb = CK_KEY_DERIVATION_STRING_DATA {
+            pData: data.as_ptr() as *mut _,
+            ulLen: 32,
+        };
+        let mut cbc = CK_AES_CBC_ENCRYPT_DATA_PARAMS {
+            iv,
+            pData: data.as_ptr() as *mut _,
+            length: 32,
+        };
+        let derive = |mech: CK_MECHANISM_TYPE,
+                      p: *mut std::ffi::c_void,
+                      plen: usize,
+                      t: &mut [CK_ATTRIBUTE],
+                      out: *mut CK_OBJECT_HANDLE| unsafe {
+            let mut m = CK_MECHANISM {
+                mechanism: mech,
+                pParameter: p,
+                ulParameterLen: plen as CK_ULONG,
+            };
+            f.C_DeriveKey.unwrap()(s, &mut m, base, t.as_mut_ptr(), t.len() as CK_ULONG, out)
+        };
+        let ecb_p = &mut ecb as *mut _ as *mut std::ffi::c_void;
+        let cbc_p = &mut cbc as *mut _ as *mut std::ffi::c_void;
+        let ecb_len = std::mem::size_of::<CK_KEY_DERIVATION_STRING_DATA>();
+        let cbc_len = std::mem::size_of::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>();
+        let mut h = 0;
+        assert_eq!(
+            derive(
+                CKM_AES_ECB_ENCRYPT_DATA,
+                ecb_p,
+                ecb_len,
+                &mut derived_template,
+                &mut h
+            ),
+            CKR_OK
+        );
+        assert_eq!(value_of(s, h), openssl_aes128(&key, None, &data)[..16]);
+        assert_eq!(
+            derive(
+                CKM_AES_CBC_ENCRYPT_DATA,
+                cbc_p,
+                cbc_len,
+                &mut derived_template,
+                &mut h
+            ),
+            CKR_OK
+        );
+        assert_eq!(value_of(s, h), openssl_aes128(&key, Some(&iv), &data)[..16]);
+        // Parameters of the wrong size, NULL data, a NULL handle pointer.
+        for (mech, p, plen) in [
+            (CKM_AES_ECB_ENCRYPT_DATA, ecb_p, ecb_len - 1),
+            (CKM_AES_ECB_ENCRYPT_DATA, cbc_p, cbc_len),
+            (CKM_AES_CBC_ENCRYPT_DATA, ecb_p, ecb_len),
+        ] {
+            assert_eq!(
+                derive(mech, p, plen, &mut derived_template, &mut h),
+                CKR_MECHANISM_PARAM_INVALID,
+                "0x{mech:x} with {plen} bytes"
+            );
+        }
+        // SAFETY: ecb_p points at `ecb`, alive and not otherwise borrowed here.
+        unsafe { (*(ecb_p as *mut CK_KEY_DERIVATION_STRING_DATA)).pData = null_mut() };
+        assert_eq!(
+            derive(
+                CKM_AES_ECB_ENCRYPT_DATA,
+                ecb_p,
+                ecb_len,
+                &mut derived_template,
+                &mut h
+            ),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        assert_eq!(
+            derive(
+                CKM_AES_CBC_ENCRYPT_DATA,
+                cbc_p,
+                cbc_len,
+                &mut derived_template,
+                null_mut()
+            ),
+            CKR_ARGUMENTS_BAD
+        );
+        // C_DigestKey: the key's value between two parts.
+        let mut out = [0u8; 32];
+        unsafe {
+            assert_eq!(
+                f.C_DigestKey.unwrap()(s, base),
+                CKR_OPERATION_NOT_INITIALIZED
+            );
+            assert_eq!(digest_init(s), CKR_OK);
+            assert_eq!(
+                f.C_DigestUpdate.unwrap()(s, b"k=".as_ptr() as *mut _, 2),
+                CKR_OK
+            );
+            assert_eq!(f.C_DigestKey.unwrap()(s, base), CKR_OK);
+        }
+        assert_eq!(digest_final(s, &mut out), CKR_OK);
+        let want = openssl::sha::sha256(&[&b"k="[..], &key].concat());
+        assert_eq!(out, want);
+    }
+);

@@ -410,9 +410,56 @@ pub(crate) unsafe fn read_mechanism(
             let n = unsafe { (m.pParameter as *const CK_MAC_GENERAL_PARAMS).read_unaligned() };
             MechParams::MacLen(usize::try_from(n).unwrap_or(usize::MAX))
         }
+        CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => {
+            // SAFETY: the parameter is readable for its length (checked per struct inside).
+            MechParams::Derive(unsafe { derive_data(m.mechanism, m.pParameter, plen) }?)
+        }
         _ => MechParams::Other(plen),
     };
     Ok((m.mechanism, params))
+}
+
+/// CK_KEY_DERIVATION_STRING_DATA (ECB) or CK_AES_CBC_ENCRYPT_DATA_PARAMS (CBC), copied; a
+/// parameter of the wrong size, or NULL data with a non-zero length, is
+/// CKR_MECHANISM_PARAM_INVALID (the lengths are checked by `mechanism::derive_data`).
+///
+/// # Safety
+/// `p` is not NULL and readable for `plen` bytes; the structure's `pData`, when not NULL, is
+/// readable for its length.
+unsafe fn derive_data(
+    mech: CK_MECHANISM_TYPE,
+    p: *const std::ffi::c_void,
+    plen: usize,
+) -> Result<crate::mechanism::DeriveData> {
+    let invalid = |what: &str| {
+        Error::ck(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("{what}: wrong size, or NULL data with a non-zero length"),
+        )
+    };
+    let (iv, data, len, what) = if mech == CKM_AES_ECB_ENCRYPT_DATA {
+        let what = "CK_KEY_DERIVATION_STRING_DATA";
+        if plen != std::mem::size_of::<CK_KEY_DERIVATION_STRING_DATA>() {
+            return Err(invalid(what));
+        }
+        // SAFETY: the parameter is readable for its length, which is this struct's size.
+        let d = unsafe { (p as *const CK_KEY_DERIVATION_STRING_DATA).read_unaligned() };
+        (None, d.pData, d.ulLen, what)
+    } else {
+        let what = "CK_AES_CBC_ENCRYPT_DATA_PARAMS";
+        if plen != std::mem::size_of::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>() {
+            return Err(invalid(what));
+        }
+        // SAFETY: the parameter is readable for its length, which is this struct's size.
+        let d = unsafe { (p as *const CK_AES_CBC_ENCRYPT_DATA_PARAMS).read_unaligned() };
+        (Some(d.iv), d.pData, d.length, what)
+    };
+    // SAFETY: the caller's parameter names its data and the data's length.
+    let data = unsafe { slice(data, len) }.map_err(|_| invalid(what))?;
+    Ok(crate::mechanism::DeriveData {
+        iv,
+        data: data.to_vec().into(),
+    })
 }
 
 /// A NUL-terminated UTF-8 string argument; NULL or empty is `None`.

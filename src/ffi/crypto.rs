@@ -206,6 +206,12 @@ cryptoki_fn! {
 }
 
 cryptoki_fn! {
+    fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJECT_HANDLE) {
+        operation_call(hSession, OpKind::Digest, |m, s| m.digest_key(s, hKey))
+    }
+}
+
+cryptoki_fn! {
     fn C_DigestFinal(hSession: CK_SESSION_HANDLE, pDigest: *mut CK_BYTE, pulDigestLen: *mut CK_ULONG) {
         operation_call(hSession, OpKind::Digest, |m, s| {
             // SAFETY: pulDigestLen is readable (C_DigestFinal's contract).

@@ -135,7 +135,6 @@ cryptoki_fn! {
 not_supported! {
     session C_GetOperationState(*mut CK_BYTE, *mut CK_ULONG);
     session C_SetOperationState(*mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
-    session C_DigestKey(CK_OBJECT_HANDLE);
     session C_SignRecoverInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
     session C_SignRecover(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_VerifyRecoverInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
@@ -144,7 +143,6 @@ not_supported! {
     session C_DecryptDigestUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_SignEncryptUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_DecryptVerifyUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    session C_DeriveKey(*mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     session C_MessageEncryptInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
     session C_EncryptMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_EncryptMessageBegin(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);

@@ -1,6 +1,6 @@
 //! Objects, keys and random data: C_CreateObject, C_DestroyObject, C_GetAttributeValue,
 //! C_SetAttributeValue, C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal, C_GenerateKeyPair,
-//! C_GenerateKey, C_WrapKey, C_UnwrapKey, C_GenerateRandom, C_SeedRandom.
+//! C_GenerateKey, C_DeriveKey, C_WrapKey, C_UnwrapKey, C_GenerateRandom, C_SeedRandom.
 
 use super::args::{
     bad, copy_to, out_cap, put, read_mechanism, read_template, slice, template_mut, write_output,
@@ -211,6 +211,24 @@ cryptoki_fn! {
             // SAFETY: pTemplate holds ulCount readable attributes (C_GenerateKey's contract).
             let t = unsafe { read_template(pTemplate, ulCount) }?;
             let h = m.generate_key(s, mech, &t)?;
+            // SAFETY: phKey points at a writable handle (checked not NULL above).
+            unsafe { put(phKey, h) }
+        })
+    }
+}
+
+cryptoki_fn! {
+    fn C_DeriveKey(hSession: CK_SESSION_HANDLE, pMechanism: *mut CK_MECHANISM, hBaseKey: CK_OBJECT_HANDLE, pTemplate: *mut CK_ATTRIBUTE, ulAttributeCount: CK_ULONG, phKey: *mut CK_OBJECT_HANDLE) {
+        session_call(hSession, |m, s| {
+            if phKey.is_null() {
+                return Err(bad("NULL phKey"));
+            }
+            // SAFETY: pMechanism is readable (C_DeriveKey's contract).
+            let (mech, params) = unsafe { read_mechanism(pMechanism) }?;
+            // SAFETY: pTemplate holds ulAttributeCount readable attributes (C_DeriveKey's
+            // contract).
+            let t = unsafe { read_template(pTemplate, ulAttributeCount) }?;
+            let h = m.derive_key(s, mech, &params, hBaseKey, &t)?;
             // SAFETY: phKey points at a writable handle (checked not NULL above).
             unsafe { put(phKey, h) }
         })

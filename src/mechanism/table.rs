@@ -213,6 +213,19 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 32,
         flags: CKF_ENCRYPT | CKF_DECRYPT,
     },
+    // Keys derived by AES encryption on the TSB, imported as new keys (token/derive.rs).
+    MechRow {
+        mech: CKM_AES_ECB_ENCRYPT_DATA,
+        min: 16,
+        max: 32,
+        flags: CKF_DERIVE,
+    },
+    MechRow {
+        mech: CKM_AES_CBC_ENCRYPT_DATA,
+        min: 16,
+        max: 32,
+        flags: CKF_DERIVE,
+    },
     // Secret keys wrapped with AES on the TSB (token/wrap.rs): RFC 3394 and RFC 5649.
     MechRow {
         mech: CKM_AES_KEY_WRAP,

@@ -9,6 +9,7 @@ mod attributes;
 mod certificates;
 mod csr;
 mod decrypt;
+mod derive;
 mod digest;
 mod encrypt;
 mod find;

@@ -133,6 +133,18 @@ impl Module {
         Ok((r, view))
     }
 
+    /// [`Module::object`] for a handle given as a key: an unknown one is CKR_KEY_HANDLE_INVALID.
+    pub(crate) fn object_as_key(
+        &self,
+        session: &Session,
+        h: CK_OBJECT_HANDLE,
+    ) -> Result<(ObjRef, ObjectView)> {
+        self.object(session, h).map_err(|e| match e {
+            Error::Ck(CKR_OBJECT_HANDLE_INVALID, m) => Error::Ck(CKR_KEY_HANDLE_INVALID, m),
+            other => other,
+        })
+    }
+
     /// A key object of the session's slot, for an operation.
     pub(crate) fn key_object(
         &self,
@@ -140,10 +152,7 @@ impl Module {
         h: CK_OBJECT_HANDLE,
         want: ObjClass,
     ) -> Result<Arc<KeyInfo>> {
-        let (r, view) = self.object(session, h).map_err(|e| match e {
-            Error::Ck(CKR_OBJECT_HANDLE_INVALID, m) => Error::Ck(CKR_KEY_HANDLE_INVALID, m),
-            other => other,
-        })?;
+        let (r, view) = self.object_as_key(session, h)?;
         match view {
             ObjectView::Session(o) => {
                 use super::session_objects::Kind;

@@ -100,6 +100,14 @@ impl Template {
     pub(crate) fn bytes(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
         self.get(ty).map(Attr::bytes)
     }
+
+    /// Zeroize every value: a template the module built around key material, once used.
+    pub(crate) fn zeroize(&mut self) {
+        use zeroize::Zeroize;
+        for a in &mut self.0 {
+            a.value.zeroize();
+        }
+    }
 }
 
 impl<'a> IntoIterator for &'a Template {

@@ -335,6 +335,8 @@ fn is_secret_key_mechanism(m: CK_MECHANISM_TYPE) -> bool {
             | CKM_AES_KEY_WRAP_KWP
             | CKM_SHA256_HMAC
             | CKM_SHA256_HMAC_GENERAL
+            | CKM_AES_ECB_ENCRYPT_DATA
+            | CKM_AES_CBC_ENCRYPT_DATA
     )
 }
 
@@ -348,11 +350,12 @@ fn secret_key_mechanisms(w: &World) -> Vec<String> {
 }
 
 fn mechanism_name(m: CK_MECHANISM_TYPE) -> String {
-    // cryptoki 0.10 has no name for these three.
+    // cryptoki 0.10 has no name for these four.
     match m {
         CKM_SHA224_RSA_PKCS => "CKM_SHA224_RSA_PKCS".into(),
         CKM_SHA224_RSA_PKCS_PSS => "CKM_SHA224_RSA_PKCS_PSS".into(),
         CKM_ECDSA_SHA224 => "CKM_ECDSA_SHA224".into(),
+        CKM_AES_ECB_ENCRYPT_DATA => "CKM_AES_ECB_ENCRYPT_DATA".into(),
         // PKCS#11 3.2 (`src/pkcs11_v32.rs`), unknown to cryptoki 0.10.
         0x1d => "CKM_ML_DSA".into(),
         0x2e => "CKM_SLH_DSA".into(),

@@ -3,6 +3,7 @@
 //! port. Each test has its own emulator and module, so they run side by side. The `.so` tests in
 //! `tests/` keep what is about the ABI.
 
+mod derive;
 mod kept_outputs;
 mod listing;
 mod local_verify;

@@ -1,0 +1,168 @@
+//! C_DeriveKey with CKM_AES_ECB_ENCRYPT_DATA and CKM_AES_CBC_ENCRYPT_DATA (mechanism::derive has
+//! the parameter and length rules): the data is encrypted on the TSB under the base key with the
+//! raw block cipher (`Tsb::ecb_encrypt_blocks`; CBC chained here by `mechanism::modes`, one
+//! request per block), and the first bytes of the result are imported as a new AES key with
+//! `POST /v1/key/import/plain` (plain_keys.rs), as a token or a session object per CKA_TOKEN,
+//! with the template's label and uses as C_CreateObject takes them.
+//!
+//! The TSB has no such derivation of its own (tsb-api.md lists only BIP32/SLIP10 derivation,
+//! `/v1/derivedKey`), so the derived key's bytes pass through the module: they are zeroized once
+//! sent and never logged, and the new key reads what an imported key reads (CKA_LOCAL,
+//! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE false, CKA_KEY_GEN_MECHANISM
+//! CK_UNAVAILABLE_INFORMATION). The base key must allow derivation (CKA_DERIVE, the TSB's
+//! `derive` attribute) and, because the TSB computes the derivation as an encryption, also the
+//! TSB's `encrypt` attribute (CKA_ENCRYPT). Everything the call can refuse is checked before the
+//! first request.
+
+use super::attributes::ObjClass;
+use super::session::Session;
+use super::template::{Attr, Template};
+use super::Module;
+use crate::error::{Error, Result};
+use crate::log::Level;
+use crate::mechanism::{self, modes, MechParams};
+use cryptoki_sys::*;
+use tsb_models::SecretKeyAlgorithm;
+use zeroize::Zeroizing;
+
+fn not_permitted(m: String) -> Error {
+    Error::ck(CKR_KEY_FUNCTION_NOT_PERMITTED, m)
+}
+
+/// The template C_CreateObject would take for the derived key with `value`: the caller's
+/// attributes without CKA_KEY_TYPE and CKA_VALUE_LEN (said by the value itself), CKA_KEY_TYPE
+/// CKK_AES and CKA_VALUE. The caller zeroizes it after use.
+fn import_template(template: &Template, value: &[u8]) -> Template {
+    Template::new(
+        template
+            .iter()
+            .filter(|a| !matches!(a.ty, CKA_KEY_TYPE | CKA_VALUE_LEN))
+            .cloned()
+            .chain([
+                Attr::new(CKA_KEY_TYPE, CKK_AES.to_ne_bytes().to_vec()),
+                Attr::new(CKA_VALUE, value.to_vec()),
+            ])
+            .collect(),
+    )
+}
+
+impl Module {
+    /// C_DeriveKey: a new AES key whose value is the AES-ECB or AES-CBC encryption of the
+    /// parameter's data under `base`, cut to the key's length; its handle.
+    pub(crate) fn derive_key(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        base: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let slot = self.slot_of(session);
+        if !mechanism::is_encrypt_data(mech)
+            || mechanism::info(mech, slot.tsb.known_version()).is_none()
+        {
+            return Err(Error::ck(
+                CKR_MECHANISM_INVALID,
+                format!("mechanism 0x{mech:x} cannot derive keys here"),
+            ));
+        }
+        let d = mechanism::derive_data(mech, params)?;
+        template.refuse_unique_id()?;
+        // The base key: an AES key allowed to derive (and to encrypt, which the TSB checks).
+        let key = self.key_object(session, base, ObjClass::Private)?;
+        let s = match key.public.secret() {
+            Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
+            _ => {
+                return Err(Error::ck(
+                    CKR_KEY_TYPE_INCONSISTENT,
+                    format!(
+                        "{} is no AES key: it cannot derive by encryption",
+                        key.label
+                    ),
+                ))
+            }
+        };
+        if !key.derive {
+            return Err(not_permitted(format!(
+                "key {} is not allowed to derive (CKA_DERIVE false)",
+                key.label
+            )));
+        }
+        if !s.encrypt {
+            return Err(not_permitted(format!(
+                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is an \
+                 encryption there",
+                key.label
+            )));
+        }
+        if key.blocked {
+            return Err(not_permitted(format!(
+                "key {} is blocked on the TSB",
+                key.label
+            )));
+        }
+        // The new key's template, checked in full before anything is sent: the import's own
+        // rules (plain_keys.rs) on a placeholder of the key's length.
+        if template.get(CKA_VALUE).is_some() {
+            return Err(Error::ck(
+                CKR_ATTRIBUTE_READ_ONLY,
+                "CKA_VALUE cannot be given to C_DeriveKey",
+            ));
+        }
+        match template.ulong(CKA_KEY_TYPE)? {
+            None | Some(CKK_AES) => {}
+            Some(t) => {
+                return Err(Error::ck(
+                    CKR_TEMPLATE_INCONSISTENT,
+                    format!("CKA_KEY_TYPE 0x{t:x}: these mechanisms derive AES keys here"),
+                ))
+            }
+        }
+        let len = mechanism::key_len(template.ulong(CKA_VALUE_LEN)?, d.data.len())?;
+        let dry = super::plain_keys::build_secret_import(
+            &import_template(template, &vec![0; len]),
+            &slot.config.label_prefix,
+        )?;
+        if dry.token && !session.rw {
+            return Err(Error::ck(
+                CKR_SESSION_READ_ONLY,
+                "a token key needs a read/write session",
+            ));
+        }
+        slot.check_access()?;
+        // The encryption of the blocks that make the key (mechanism::needed), on the TSB.
+        let input = mechanism::needed(&d.data, len);
+        let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks);
+        let encrypted = match d.iv {
+            None => ecb(input),
+            Some(iv) => modes::cbc_encrypt(&mut ecb, &iv, input),
+        }
+        .and_then(|out| {
+            let out = Zeroizing::new(out);
+            if out.len() != input.len() {
+                return Err(Error::BadResult(format!(
+                    "AES made {} bytes of {} bytes of blocks",
+                    out.len(),
+                    input.len()
+                )));
+            }
+            Ok(out)
+        });
+        let encrypted = self.log_refusal(session, &key, "key derivation", encrypted)?;
+        let mut t = import_template(template, &encrypted[..len]);
+        let r = self.import_secret_key(session, &t);
+        t.zeroize();
+        let h = r?;
+        crate::log!(
+            Level::Info,
+            "derived a {len}-byte AES key from {} with {}",
+            key.tsb_label,
+            if d.iv.is_some() {
+                "CKM_AES_CBC_ENCRYPT_DATA"
+            } else {
+                "CKM_AES_ECB_ENCRYPT_DATA"
+            }
+        );
+        Ok(h)
+    }
+}

@@ -520,7 +520,11 @@ isolated!(
         use cryptoki::error::{Error, RvError};
         use cryptoki::mechanism::Mechanism;
         use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
-        let env = Env::new(Opts::default());
+        // No key cache: the key made again below is seen at once.
+        let env = Env::new(Opts {
+            slot_json: Some(serde_json::json!({"cache_ttl_s": 0})),
+            ..Opts::default()
+        });
         direct::create_key(&env.emu, "uid-pair", "p256", None);
         let s = env.session();
         let unique = |o: ObjectHandle| -> Vec<u8> {
@@ -591,7 +595,33 @@ isolated!(
                 RvError::AttributeReadOnly
             );
         }
+        // Key generation takes no CKA_UNIQUE_ID either.
+        assert_eq!(
+            rv(s.generate_key(
+                &Mechanism::AesKeyGen,
+                &[Attribute::ValueLen(16.into()), Attribute::UniqueId(vec![1])],
+            )
+            .map(|_| ())),
+            RvError::AttributeTypeInvalid
+        );
+        assert_eq!(
+            rv(s.generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &[Attribute::EcParams(common::ec_params(
+                    "1.2.840.10045.3.1.7"
+                ))],
+                &[Attribute::UniqueId(vec![1])],
+            )
+            .map(|_| ())),
+            RvError::AttributeTypeInvalid
+        );
         s.destroy_object(secret).unwrap();
+        // A key deleted and made again under the same label is another object: its
+        // CKA_UNIQUE_ID is not the old key's (the TSB's createTime tells them apart).
+        s.destroy_object(find(ObjectClass::PRIVATE_KEY)).unwrap();
+        env.emu.advance_clock(std::time::Duration::from_secs(2));
+        direct::create_key(&env.emu, "uid-pair", "p256", None);
+        assert_ne!(unique(find(ObjectClass::PRIVATE_KEY)), ids[0]);
     }
 );
 

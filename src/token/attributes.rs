@@ -119,18 +119,21 @@ impl ObjectView {
         }
     }
 
-    /// CKA_UNIQUE_ID of a token object: what it is and its TSB label, which names one key on the
-    /// TSB at a time (a label is unique there, errorCode 608). The two halves of a key pair and
-    /// its certificate are different objects, hence the kind. The TSB's attributes offer nothing
-    /// better that every key has (`uuid` is for external key stores only, tsb-api.md §2.2), so a
-    /// key deleted and created again under the same label has the same id again.
+    /// CKA_UNIQUE_ID of a token object: what it is, its TSB label, which names one key on the
+    /// TSB at a time (a label is unique there, errorCode 608), and the key's `createTime`, so a
+    /// key deleted and made again under the same label is another id (unless both happened
+    /// within the same second: the TSB's times are in seconds). The two halves of a key pair and
+    /// its certificate are different objects, hence the kind. `uuid` would be better but is for
+    /// external key stores only (tsb-api.md §2.2).
     fn unique_id(&self) -> Vec<u8> {
-        let (kind, label) = match self {
-            ObjectView::Private(k) if k.is_secret() => ("secret", k.tsb_label.as_str()),
-            ObjectView::Private(k) => ("private", k.tsb_label.as_str()),
-            ObjectView::Public(k) => ("public", k.tsb_label.as_str()),
-            ObjectView::Certificate(k, _) => ("certificate", k.tsb_label.as_str()),
-            ObjectView::CaCertificate(label, _) => ("ca-certificate", label.as_str()),
+        let (kind, key) = match self {
+            ObjectView::Private(k) if k.is_secret() => ("secret", k),
+            ObjectView::Private(k) => ("private", k),
+            ObjectView::Public(k) => ("public", k),
+            ObjectView::Certificate(k, _) => ("certificate", k),
+            ObjectView::CaCertificate(label, _) => {
+                return format!("config:ca-certificate:{label}").into_bytes()
+            }
             // Session objects carry theirs (session_objects.rs).
             ObjectView::Session(o) => {
                 return match o.attribute(CKA_UNIQUE_ID) {
@@ -139,7 +142,11 @@ impl ObjectView {
                 }
             }
         };
-        format!("tsb:{kind}:{label}").into_bytes()
+        match &key.created {
+            Some(t) => format!("tsb:{kind}:{}@{t}", key.tsb_label),
+            None => format!("tsb:{kind}:{}", key.tsb_label),
+        }
+        .into_bytes()
     }
 
     /// Read one attribute. `private_objects`: whether private keys are CKA_PRIVATE (slots that

@@ -194,6 +194,7 @@ mod tests {
             approval_required: false,
             policy_timeout: None,
             approvals_needed: None,
+            created: None,
         }
     }
 

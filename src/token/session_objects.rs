@@ -464,6 +464,7 @@ impl Module {
                 })?;
                 let allowed = |t| template.get(t).map(|a| a.as_bool()).transpose();
                 let key = KeyInfo {
+                    created: None,
                     tsb_label: String::new(),
                     label: String::new(),
                     id: template.bytes(CKA_ID).unwrap_or_default().to_vec(),

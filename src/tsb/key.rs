@@ -227,6 +227,9 @@ pub(crate) struct KeyInfo {
     pub(crate) policy_timeout: Option<Duration>,
     /// Fewest approvals that satisfy ruleUse.
     pub(crate) approvals_needed: Option<u32>,
+    /// `createTime` (tsb-api.md §2.2: S3 `KeyAttributesDto`, e.g. `2024-11-21T12:05:20Z`), kept
+    /// only when it is short printable ASCII (it names the key in CKA_UNIQUE_ID). None: not given.
+    pub(crate) created: Option<String>,
 }
 
 /// CKA_ID <-> TSB `id`: the TSB stores a string, so bytes are written as lowercase hex and read
@@ -283,7 +286,12 @@ impl KeyInfo {
         let policy = a.policy.clone();
         let (approval_required, policy_timeout, approvals_needed) =
             policy_use_summary(policy.as_ref());
+        let created = a
+            .create_time
+            .clone()
+            .filter(|t| !t.is_empty() && t.len() <= 40 && t.bytes().all(|b| b.is_ascii_graphic()));
         Ok(KeyInfo {
+            created,
             tsb_label: a.label.clone(),
             label: a.label.strip_prefix(prefix).unwrap_or(&a.label).to_string(),
             id,

@@ -123,11 +123,8 @@ impl Module {
             &import_template(template, &vec![0; len]),
             &slot.config.label_prefix,
         )?;
-        if dry.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key needs a read/write session",
-            ));
+        if dry.token {
+            session.writes_token_objects("a token key")?;
         }
         slot.check_access()?;
         // The encryption of the blocks that make the key (mechanism::needed), on the TSB.

@@ -443,11 +443,8 @@ impl Module {
             other => other,
         })?;
         // Session objects may be made in read-only sessions; token objects may not.
-        if req.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key pair needs a read/write session",
-            ));
+        if req.token {
+            session.writes_token_objects("a token key pair")?;
         }
         // Post-quantum keys on a TSB known to be too old: refused here, with its line.
         if let Some(set) = req

@@ -8,7 +8,8 @@ use crate::tsb::key::PublicKey;
 use cryptoki_sys::*;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, RsaPublicKey};
 
-fn rsa_key(p: &PublicKey) -> Result<RsaPublicKey> {
+/// The RSA public key of `p` for RustCrypto's `rsa` (local encryption).
+pub(crate) fn rsa_key(p: &PublicKey) -> Result<RsaPublicKey> {
     match p {
         PublicKey::Rsa {
             modulus, exponent, ..

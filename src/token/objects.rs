@@ -287,12 +287,7 @@ impl Module {
             // Session objects may be destroyed in read-only sessions (PKCS#11 3.0 §5.7).
             return self.destroy_session_object(h);
         }
-        if !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "destroying a token object needs a read/write session",
-            ));
-        }
+        session.writes_token_objects("destroying a token object")?;
         let slot = &self.slots[r.slot];
         match view {
             ObjectView::Private(k) | ObjectView::Public(k) => {
@@ -353,12 +348,7 @@ impl Module {
         if token != Some(true) {
             return self.create_session_object(session, template);
         }
-        if !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "creating a token object needs a read/write session",
-            ));
-        }
+        session.writes_token_objects("creating a token object")?;
         match template.ulong(CKA_CLASS)? {
             Some(CKO_CERTIFICATE) => {}
             Some(_) => {

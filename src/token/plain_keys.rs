@@ -348,11 +348,8 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let slot = self.slot_of(session);
         let req = build_secret_import(template, &slot.config.label_prefix)?;
-        if req.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key needs a read/write session",
-            ));
+        if req.token {
+            session.writes_token_objects("a token key")?;
         }
         let since = req.algorithm.since();
         if let Some(v) = slot.tsb.version().filter(|v| *v < since) {
@@ -392,11 +389,8 @@ impl Module {
             &slot.config.label_prefix,
             slot.config.default_policy.as_ref(),
         )?;
-        if req.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key needs a read/write session",
-            ));
+        if req.token {
+            session.writes_token_objects("a token key")?;
         }
         let label = req.body.label.clone();
         let algorithm = req.body.algorithm.clone();

@@ -341,11 +341,8 @@ impl Module {
             Error::Ck(rv, m) => Error::User(rv, m),
             other => other,
         })?;
-        if req.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key needs a read/write session",
-            ));
+        if req.token {
+            session.writes_token_objects("a token key")?;
         }
         // HMAC keys came with TSB 2.0.1 (S2 release notes); an older TSB would answer with an
         // unknown algorithm. The version is read from the TSB if the config does not give it;

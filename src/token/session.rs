@@ -59,6 +59,19 @@ pub(crate) struct SessionInfo {
 }
 
 impl Session {
+    /// CKR_SESSION_READ_ONLY unless this is a read/write session, for an operation that writes a
+    /// token object (`what`, for the message). Session objects may be made and destroyed in
+    /// read-only sessions (PKCS#11 3.0 §5.7).
+    pub(crate) fn writes_token_objects(&self, what: &str) -> Result<()> {
+        if self.rw {
+            return Ok(());
+        }
+        Err(Error::ck(
+            CKR_SESSION_READ_ONLY,
+            format!("{what} needs a read/write session"),
+        ))
+    }
+
     /// Run `f` with this session as the caller of a TSB operation: its cancel token ends a wait,
     /// and the id of a request created or resumed becomes its last request id at once.
     pub(crate) fn as_caller<T>(&self, f: impl FnOnce(&Caller) -> T) -> T {

@@ -247,11 +247,8 @@ impl Module {
             Error::Ck(rv, m) => Error::User(rv, m),
             other => other,
         })?;
-        if req.token && !session.rw {
-            return Err(Error::ck(
-                CKR_SESSION_READ_ONLY,
-                "a token key needs a read/write session",
-            ));
+        if req.token {
+            session.writes_token_objects("a token key")?;
         }
         let r = session.as_caller(|caller| {
             slot.tsb.unwrap_key(

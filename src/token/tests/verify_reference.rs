@@ -3,19 +3,11 @@
 
 use crate::mechanism::{Hash, SignScheme};
 use crate::tsb::key::{Curve, PublicKey};
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
+use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 
+/// The RSA key as the module's local operations build it (`token::local`).
 fn rsa_key(p: &PublicKey) -> Option<RsaPublicKey> {
-    match p {
-        PublicKey::Rsa {
-            modulus, exponent, ..
-        } => RsaPublicKey::new(
-            BigUint::from_bytes_be(modulus),
-            BigUint::from_bytes_be(exponent),
-        )
-        .ok(),
-        _ => None,
-    }
+    crate::token::local::rsa_key(p).ok()
 }
 
 fn pkcs1_for(h: Hash) -> Pkcs1v15Sign {

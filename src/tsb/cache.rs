@@ -68,13 +68,15 @@ impl KeyCache {
         at.elapsed() < self.ttl
     }
 
-    /// The key with this TSB label: from the cache when fetched within the TTL, else from the TSB.
+    /// The key with this TSB label: from the cache when found within the TTL, else from the TSB.
     /// `Ok(None)`: no such key, or one this module cannot represent (symmetric, PQC).
+    ///
+    /// Absence is never served from the cache here: a key another client makes under a label
+    /// that was just looked up in vain is found by the next look-up, not a TTL later (a find by
+    /// label asks the TSB; the listing, which is cached as a whole, keeps its negative entries).
     pub(crate) fn key(&self, client: &Client, tsb_label: &str) -> Result<Option<Arc<KeyInfo>>> {
-        if let Some(e) = self.keys.lock().get(tsb_label).cloned() {
-            if self.fresh(e.at) {
-                return Ok(e.key);
-            }
+        if let Some(Some(key)) = self.fresh_key(tsb_label) {
+            return Ok(Some(key));
         }
         self.fetch_key(client, tsb_label)
     }

@@ -161,3 +161,34 @@ fn a_full_listing_asks_no_certificate_of_a_secret_key() {
         w.emu.request_counts()
     );
 }
+
+/// A find by label asks the TSB each time it found nothing: a key that another client makes
+/// under that label is found at once, not after `cache_ttl_s` (the README's promise). A key
+/// found is still served from the cache within the TTL.
+#[test]
+fn a_find_by_label_that_found_nothing_asks_again() {
+    let w = World::new(serde_json::json!({ "cache_ttl_s": 3600 }));
+    let s = w.session();
+    let by_label = || {
+        find(
+            &w,
+            s,
+            vec![
+                Attr::new(CKA_CLASS, CKO_PRIVATE_KEY.to_ne_bytes().to_vec()),
+                Attr::new(CKA_LABEL, b"later".to_vec()),
+            ],
+        )
+    };
+    assert!(by_label().is_empty());
+    // Another client makes the key.
+    direct::create_key(&w.emu, "later", "p256", None);
+    w.emu.reset_counts();
+    assert_eq!(by_label().len(), 1, "the new key is found at once");
+    assert_eq!(w.count("POST", "/v1/key/attributes"), 1);
+    assert_eq!(by_label().len(), 1);
+    assert_eq!(
+        w.count("POST", "/v1/key/attributes"),
+        1,
+        "a key found is served from the cache within the TTL"
+    );
+}

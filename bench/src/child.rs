@@ -135,6 +135,9 @@ fn throughput(p: &Value) -> Res<Value> {
         // processes during one round does not move.
         let (mut m_rounds, mut d_rounds, mut m_cpu, mut d_cpu) = (vec![], vec![], 0f64, 0f64);
         let (mut m_csw, mut d_csw) = (0i64, 0i64);
+        // Per-round CPU too: the parent takes the median of the differences of adjacent rounds,
+        // which one disturbed round does not move (the totals are reported beside it).
+        let (mut m_cpu_rounds, mut d_cpu_rounds) = (vec![], vec![]);
         for r in 0..rounds {
             // Alternate which side goes first, so neither always follows the other (warm caches,
             // a connection that just went idle).
@@ -151,10 +154,12 @@ fn throughput(p: &Value) -> Res<Value> {
                     (t.elapsed().as_secs_f64(), cpu_seconds() - c, switches() - w);
                 if side == 0 {
                     m_rounds.push(wall);
+                    m_cpu_rounds.push(cpu);
                     m_cpu += cpu;
                     m_csw += csw;
                 } else {
                     d_rounds.push(wall);
+                    d_cpu_rounds.push(cpu);
                     d_cpu += cpu;
                     d_csw += csw;
                 }
@@ -165,6 +170,7 @@ fn throughput(p: &Value) -> Res<Value> {
             json!({"ops": per_round * rounds, "per_round": per_round,
                    "module_rounds_s": m_rounds, "direct_rounds_s": d_rounds,
                    "module_cpu_s": m_cpu, "direct_cpu_s": d_cpu,
+                   "module_cpu_rounds_s": m_cpu_rounds, "direct_cpu_rounds_s": d_cpu_rounds,
                    "module_switches": m_csw, "direct_switches": d_csw}),
         );
     }

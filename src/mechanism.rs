@@ -6,6 +6,8 @@
 pub(crate) mod aes;
 mod derive;
 mod hash;
+pub(crate) mod kbkdf;
+pub(crate) mod mac;
 pub(crate) mod modes;
 pub(crate) mod pqc;
 mod table;

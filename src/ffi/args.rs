@@ -402,7 +402,7 @@ pub(crate) unsafe fn read_mechanism(
                 cb: c.cb,
             })
         }
-        CKM_SHA256_HMAC_GENERAL => {
+        CKM_SHA256_HMAC_GENERAL | CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL => {
             if plen != std::mem::size_of::<CK_MAC_GENERAL_PARAMS>() {
                 return Err(invalid("CK_MAC_GENERAL_PARAMS"));
             }

@@ -30,7 +30,7 @@ pub(crate) type Ecb<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>> + 'a;
 
 /// Run `ecb` and check that it answered one block per block (the TSB layer checks too; this is
 /// the last line before its output is used as keystream).
-fn ecb_checked(ecb: &mut Ecb<'_>, blocks: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn ecb_checked(ecb: &mut Ecb<'_>, blocks: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let out = Zeroizing::new(ecb(blocks)?);
     if out.len() != blocks.len() {
         return Err(Error::BadResult(format!(

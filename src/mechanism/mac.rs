@@ -246,7 +246,8 @@ pub(crate) mod tests {
                 self.blocks += blocks.len() / 16;
                 let mut out = blocks.to_vec();
                 for b in out.chunks_exact_mut(16) {
-                    let mut blk = aes::Block::clone_from_slice(b);
+                    let arr: [u8; 16] = (&*b).try_into().unwrap();
+                    let mut blk = aes::Block::from(arr);
                     match self.key.len() {
                         16 => aes::Aes128::new_from_slice(&self.key)
                             .unwrap()

@@ -29,17 +29,21 @@ fn not_permitted(m: String) -> Error {
     Error::ck(CKR_KEY_FUNCTION_NOT_PERMITTED, m)
 }
 
-/// The template C_CreateObject would take for the derived key with `value`: the caller's
-/// attributes without CKA_KEY_TYPE and CKA_VALUE_LEN (said by the value itself), CKA_KEY_TYPE
-/// CKK_AES and CKA_VALUE. The caller zeroizes it after use.
-fn import_template(template: &Template, value: &[u8]) -> Template {
+/// The template C_CreateObject would take for a derived key of `key_type` with `value`: the
+/// caller's attributes without CKA_KEY_TYPE and CKA_VALUE_LEN (said by the value itself),
+/// CKA_KEY_TYPE and CKA_VALUE. The caller zeroizes it after use.
+pub(super) fn import_template(
+    template: &Template,
+    key_type: CK_KEY_TYPE,
+    value: &[u8],
+) -> Template {
     Template::new(
         template
             .iter()
             .filter(|a| !matches!(a.ty, CKA_KEY_TYPE | CKA_VALUE_LEN))
             .cloned()
             .chain([
-                Attr::new(CKA_KEY_TYPE, CKK_AES.to_ne_bytes().to_vec()),
+                Attr::new(CKA_KEY_TYPE, key_type.to_ne_bytes().to_vec()),
                 Attr::new(CKA_VALUE, value.to_vec()),
             ])
             .collect(),
@@ -57,6 +61,11 @@ impl Module {
         base: CK_OBJECT_HANDLE,
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
+        if mechanism::kbkdf::Mode::of(mech).is_some() {
+            return Err(Error::Internal(
+                "the SP 800-108 KDFs derive through Module::kbkdf_derive".into(),
+            ));
+        }
         let slot = self.slot_of(session);
         if !mechanism::is_encrypt_data(mech)
             || mechanism::info(mech, slot.tsb.known_version()).is_none()
@@ -120,7 +129,7 @@ impl Module {
         }
         let len = mechanism::key_len(template.ulong(CKA_VALUE_LEN)?, d.data.len())?;
         let dry = super::plain_keys::build_secret_import(
-            &import_template(template, &vec![0; len]),
+            &import_template(template, CKK_AES, &vec![0; len]),
             &slot.config.label_prefix,
         )?;
         if dry.token {
@@ -146,7 +155,7 @@ impl Module {
             Ok(out)
         });
         let encrypted = self.log_refusal(session, &key, "key derivation", encrypted)?;
-        let mut t = import_template(template, &encrypted[..len]);
+        let mut t = import_template(template, CKK_AES, &encrypted[..len]);
         let r = self.import_secret_key(session, &t);
         t.zeroize();
         let h = r?;

@@ -51,6 +51,50 @@ pub(super) fn import_template(
 }
 
 impl Module {
+    /// The base key of a derivation computed with AES encryptions on the TSB (data encryption
+    /// here, AES-CMAC in token/kbkdf.rs): an AES key (else CKR_KEY_TYPE_INCONSISTENT) allowed
+    /// to derive, to encrypt on the TSB (the TSB checks its `encrypt`) and not blocked (else
+    /// CKR_KEY_FUNCTION_NOT_PERMITTED).
+    pub(super) fn aes_base_key(
+        &self,
+        session: &Session,
+        base: CK_OBJECT_HANDLE,
+    ) -> Result<std::sync::Arc<crate::tsb::key::KeyInfo>> {
+        let key = self.key_object(session, base, ObjClass::Private)?;
+        let s = match key.public.secret() {
+            Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
+            _ => {
+                return Err(Error::ck(
+                    CKR_KEY_TYPE_INCONSISTENT,
+                    format!(
+                        "{} is no AES key: it cannot derive with AES encryptions",
+                        key.label
+                    ),
+                ))
+            }
+        };
+        if !key.derive {
+            return Err(not_permitted(format!(
+                "key {} is not allowed to derive (CKA_DERIVE false)",
+                key.label
+            )));
+        }
+        if !s.encrypt {
+            return Err(not_permitted(format!(
+                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is made \
+                 of encryptions there",
+                key.label
+            )));
+        }
+        if key.blocked {
+            return Err(not_permitted(format!(
+                "key {} is blocked on the TSB",
+                key.label
+            )));
+        }
+        Ok(key)
+    }
+
     /// C_DeriveKey: a new AES key whose value is the AES-ECB or AES-CBC encryption of the
     /// parameter's data under `base`, cut to the key's length; its handle.
     pub(crate) fn derive_key(
@@ -78,38 +122,7 @@ impl Module {
         let d = mechanism::derive_data(mech, params)?;
         template.refuse_unique_id()?;
         // The base key: an AES key allowed to derive (and to encrypt, which the TSB checks).
-        let key = self.key_object(session, base, ObjClass::Private)?;
-        let s = match key.public.secret() {
-            Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
-            _ => {
-                return Err(Error::ck(
-                    CKR_KEY_TYPE_INCONSISTENT,
-                    format!(
-                        "{} is no AES key: it cannot derive by encryption",
-                        key.label
-                    ),
-                ))
-            }
-        };
-        if !key.derive {
-            return Err(not_permitted(format!(
-                "key {} is not allowed to derive (CKA_DERIVE false)",
-                key.label
-            )));
-        }
-        if !s.encrypt {
-            return Err(not_permitted(format!(
-                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is an \
-                 encryption there",
-                key.label
-            )));
-        }
-        if key.blocked {
-            return Err(not_permitted(format!(
-                "key {} is blocked on the TSB",
-                key.label
-            )));
-        }
+        let key = self.aes_base_key(session, base)?;
         // The new key's template, checked in full before anything is sent: the import's own
         // rules (plain_keys.rs) on a placeholder of the key's length.
         if template.get(CKA_VALUE).is_some() {

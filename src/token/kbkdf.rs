@@ -13,7 +13,6 @@
 //! the call can refuse is checked before the first request; when an import fails, the keys
 //! already made by the call are destroyed again ("no key" on failure, PKCS#11 3.0 §2.42.7).
 
-use super::attributes::ObjClass;
 use super::derive::import_template;
 use super::session::Session;
 use super::template::Template;
@@ -23,9 +22,7 @@ use crate::log::Level;
 use crate::mechanism::kbkdf::{self, Layout, Mode, Prf};
 use crate::mechanism::mac::Cmac;
 use crate::mechanism::{self, MechParams};
-use crate::tsb::key::KeyInfo;
 use cryptoki_sys::*;
-use tsb_models::SecretKeyAlgorithm;
 use zeroize::Zeroizing;
 
 /// The key type and length (bytes) of a derived key's template: CKK_AES (also when absent, as
@@ -88,48 +85,7 @@ impl Prf for TsbCmac<'_> {
     }
 }
 
-fn not_permitted(m: String) -> Error {
-    Error::ck(CKR_KEY_FUNCTION_NOT_PERMITTED, m)
-}
-
 impl Module {
-    /// The base key of a KBKDF with AES-CMAC: an AES key allowed to derive and to encrypt.
-    fn kbkdf_base(
-        &self,
-        session: &Session,
-        base: CK_OBJECT_HANDLE,
-    ) -> Result<std::sync::Arc<KeyInfo>> {
-        let key = self.key_object(session, base, ObjClass::Private)?;
-        let s = match key.public.secret() {
-            Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
-            _ => {
-                return Err(Error::ck(
-                    CKR_KEY_TYPE_INCONSISTENT,
-                    format!("{} is no AES key: it has no AES-CMAC", key.label),
-                ))
-            }
-        };
-        if !key.derive {
-            return Err(not_permitted(format!(
-                "key {} is not allowed to derive (CKA_DERIVE false)",
-                key.label
-            )));
-        }
-        if !s.encrypt {
-            return Err(not_permitted(format!(
-                "key {} cannot encrypt on the TSB, and its AES-CMAC is made of encryptions there",
-                key.label
-            )));
-        }
-        if key.blocked {
-            return Err(not_permitted(format!(
-                "key {} is blocked on the TSB",
-                key.label
-            )));
-        }
-        Ok(key)
-    }
-
     /// C_DeriveKey with an SP 800-108 KDF: the handles of the primary key and of the
     /// additional keys, in the parameter's order.
     pub(crate) fn kbkdf_derive(
@@ -182,7 +138,7 @@ impl Module {
         }
         let lens: Vec<usize> = keys.iter().map(|(_, l)| *l).collect();
         let layout = Layout::new(mode, p, 16, &lens)?;
-        let key = self.kbkdf_base(session, base)?;
+        let key = self.aes_base_key(session, base)?;
         slot.check_access()?;
         let mut prf = TsbCmac {
             ecb: Box::new(|blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks)),

@@ -1,7 +1,11 @@
 //! Secret-key operations on the TSB: C_Encrypt*/C_Decrypt* with AES (ECB, CBC, CBC-PAD, CTR,
-//! GCM) and C_Sign*/C_Verify* with HMAC-SHA-256 (mechanism::aes has the mechanisms, the IV rule
-//! and the lengths; mechanism::modes the modes computed around the TSB's block cipher;
-//! tsb::symmetric the requests).
+//! GCM) and C_Sign*/C_Verify* with HMAC-SHA-256 and the AES MACs (mechanism::aes has the
+//! mechanisms, the IV rule and the lengths; mechanism::modes the modes and mechanism::mac the
+//! MACs computed around the TSB's block cipher; tsb::symmetric the requests).
+//!
+//! - AES MACs (CMAC, CBC-MAC) are E_K on the TSB, one request per 16-byte block (the chaining is
+//!   serial): a key needs CKA_SIGN (CKA_VERIFY) and the TSB's `encrypt`, as E_K is an encryption
+//!   there. Verification recomputes the MAC and compares it in constant time.
 //!
 //! - Multi-part: the TSB takes a whole message per request, so Update calls collect the input
 //!   (up to [`MAX_INPUT`]) and return no output (the standard allows an Update to return none);

@@ -6,6 +6,8 @@
 pub(crate) mod aes;
 mod derive;
 mod hash;
+pub(crate) mod kbkdf;
+pub(crate) mod mac;
 pub(crate) mod modes;
 pub(crate) mod pqc;
 mod table;
@@ -132,6 +134,8 @@ pub(crate) enum MechParams {
     MacLen(usize),
     /// CK_KEY_DERIVATION_STRING_DATA or CK_AES_CBC_ENCRYPT_DATA_PARAMS (derive.rs).
     Derive(DeriveData),
+    /// CK_SP800_108_KDF_PARAMS or CK_SP800_108_FEEDBACK_KDF_PARAMS ([`kbkdf`]).
+    Kbkdf(kbkdf::KbkdfParams),
 }
 
 fn param_invalid(msg: &str) -> Error {

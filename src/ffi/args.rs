@@ -402,13 +402,19 @@ pub(crate) unsafe fn read_mechanism(
                 cb: c.cb,
             })
         }
-        CKM_SHA256_HMAC_GENERAL => {
+        CKM_SHA256_HMAC_GENERAL | CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL => {
             if plen != std::mem::size_of::<CK_MAC_GENERAL_PARAMS>() {
                 return Err(invalid("CK_MAC_GENERAL_PARAMS"));
             }
             // SAFETY: the parameter is readable for its length, which is a CK_ULONG's.
             let n = unsafe { (m.pParameter as *const CK_MAC_GENERAL_PARAMS).read_unaligned() };
             MechParams::MacLen(usize::try_from(n).unwrap_or(usize::MAX))
+        }
+        CKM_SP800_108_COUNTER_KDF
+        | CKM_SP800_108_FEEDBACK_KDF
+        | CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
+            // SAFETY: the parameter is readable for its length (checked per struct inside).
+            MechParams::Kbkdf(unsafe { kbkdf_params(m.mechanism, m.pParameter, plen) }?)
         }
         CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => {
             // SAFETY: the parameter is readable for its length (checked per struct inside).
@@ -459,6 +465,180 @@ unsafe fn derive_data(
     Ok(crate::mechanism::DeriveData {
         iv,
         data: data.to_vec().into(),
+    })
+}
+
+/// CK_SP800_108_KDF_PARAMS (counter, double pipeline) or CK_SP800_108_FEEDBACK_KDF_PARAMS
+/// (feedback), copied with their data parameters, the feedback IV and the additional keys'
+/// templates; each additional key's `phKey` is kept as an address for the C boundary to write
+/// the handle to. A structure of the wrong size, a NULL array with a non-zero count, an unknown
+/// data parameter type, a value of the wrong size or a NULL `phKey` is
+/// CKR_MECHANISM_PARAM_INVALID; the rules between the parameters are `mechanism::kbkdf::check`'s.
+///
+/// # Safety
+/// `p` is not NULL and readable for `plen` bytes; the arrays and values the structure names, when
+/// not NULL, are readable for the lengths it gives.
+unsafe fn kbkdf_params(
+    mech: CK_MECHANISM_TYPE,
+    p: *const std::ffi::c_void,
+    plen: usize,
+) -> Result<crate::mechanism::kbkdf::KbkdfParams> {
+    use crate::mechanism::kbkdf::{self as k, DataParam, DkmMethod, IntFormat};
+    let invalid = |what: &str| Error::ck(CKR_MECHANISM_PARAM_INVALID, what.to_string());
+    let (prf, n, data, iv, nkeys, keys) = if mech == CKM_SP800_108_FEEDBACK_KDF {
+        if plen != std::mem::size_of::<CK_SP800_108_FEEDBACK_KDF_PARAMS>() {
+            return Err(invalid(
+                "CK_SP800_108_FEEDBACK_KDF_PARAMS has the wrong size",
+            ));
+        }
+        // SAFETY: the parameter is readable for its length, which is this struct's size.
+        let f = unsafe { (p as *const CK_SP800_108_FEEDBACK_KDF_PARAMS).read_unaligned() };
+        if f.ulIVLen as usize > k::MAX_PARAM_BYTES {
+            return Err(invalid("the feedback IV is too long"));
+        }
+        // SAFETY: the caller's parameter names its IV and the IV's length.
+        let iv = unsafe { slice(f.pIV, f.ulIVLen) }
+            .map_err(|_| invalid("NULL pIV with a non-zero ulIVLen"))?
+            .to_vec();
+        (
+            f.prfType,
+            f.ulNumberOfDataParams,
+            f.pDataParams,
+            Some(iv),
+            f.ulAdditionalDerivedKeys,
+            f.pAdditionalDerivedKeys,
+        )
+    } else {
+        if plen != std::mem::size_of::<CK_SP800_108_KDF_PARAMS>() {
+            return Err(invalid("CK_SP800_108_KDF_PARAMS has the wrong size"));
+        }
+        // SAFETY: the parameter is readable for its length, which is this struct's size.
+        let f = unsafe { (p as *const CK_SP800_108_KDF_PARAMS).read_unaligned() };
+        (
+            f.prfType,
+            f.ulNumberOfDataParams,
+            f.pDataParams,
+            None,
+            f.ulAdditionalDerivedKeys,
+            f.pAdditionalDerivedKeys,
+        )
+    };
+    /// A caller's array of `n` `T`s, bounded by `max`.
+    ///
+    /// # Safety
+    /// `p`, when not NULL, points at `n` readable `T`s.
+    unsafe fn array<'a, T>(p: *const T, n: CK_ULONG, max: usize, what: &str) -> Result<&'a [T]> {
+        let bad = || {
+            Error::ck(
+                CKR_MECHANISM_PARAM_INVALID,
+                format!("{what}: NULL or too many"),
+            )
+        };
+        if n == 0 {
+            return Ok(&[]);
+        }
+        if p.is_null() || n as usize > max {
+            return Err(bad());
+        }
+        // SAFETY: not NULL and `n` (at most `max`) readable entries by this function's
+        // requirement.
+        Ok(unsafe { std::slice::from_raw_parts(p, n as usize) })
+    }
+    // SAFETY: pDataParams holds ulNumberOfDataParams entries (the structure's contract).
+    let raw = unsafe { array(data, n, k::MAX_DATA_PARAMS, "pDataParams") }?;
+    let mut total = iv.as_ref().map_or(0, Vec::len);
+    let mut params = Vec::with_capacity(raw.len());
+    for d in raw {
+        let len = d.ulValueLen as usize;
+        if d.pValue.is_null() != (len == 0) {
+            // The iteration variable of feedback and double pipeline modes has no value.
+            if !(d.pValue.is_null() && d.type_ == CK_SP800_108_ITERATION_VARIABLE) {
+                return Err(invalid("a data parameter's pValue and ulValueLen disagree"));
+            }
+        }
+        let bool_of = |b: CK_BBOOL| match b {
+            CK_FALSE => Ok(false),
+            CK_TRUE => Ok(true),
+            _ => Err(invalid("bLittleEndian is neither CK_TRUE nor CK_FALSE")),
+        };
+        let counter = || -> Result<IntFormat> {
+            if len != std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>() {
+                return Err(invalid("CK_SP800_108_COUNTER_FORMAT has the wrong size"));
+            }
+            // SAFETY: pValue is not NULL (len is not 0) and readable for this struct's size.
+            let c = unsafe { (d.pValue as *const CK_SP800_108_COUNTER_FORMAT).read_unaligned() };
+            Ok(IntFormat {
+                little_endian: bool_of(c.bLittleEndian)?,
+                bits: c.ulWidthInBits,
+            })
+        };
+        params.push(match d.type_ {
+            CK_SP800_108_ITERATION_VARIABLE if d.pValue.is_null() && len == 0 => {
+                DataParam::IterationVariable(None)
+            }
+            CK_SP800_108_ITERATION_VARIABLE => DataParam::IterationVariable(Some(counter()?)),
+            CK_SP800_108_COUNTER => DataParam::Counter(counter()?),
+            CK_SP800_108_DKM_LENGTH => {
+                if len != std::mem::size_of::<CK_SP800_108_DKM_LENGTH_FORMAT>() {
+                    return Err(invalid("CK_SP800_108_DKM_LENGTH_FORMAT has the wrong size"));
+                }
+                // SAFETY: pValue is not NULL (len is not 0) and readable for this size.
+                let f =
+                    unsafe { (d.pValue as *const CK_SP800_108_DKM_LENGTH_FORMAT).read_unaligned() };
+                let method = match f.dkmLengthMethod {
+                    CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS => DkmMethod::SumOfKeys,
+                    CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS => DkmMethod::SumOfSegments,
+                    _ => return Err(invalid("an unknown dkmLengthMethod")),
+                };
+                DataParam::DkmLength(
+                    method,
+                    IntFormat {
+                        little_endian: bool_of(f.bLittleEndian)?,
+                        bits: f.ulWidthInBits,
+                    },
+                )
+            }
+            CK_SP800_108_BYTE_ARRAY => {
+                total = total.saturating_add(len);
+                if total > k::MAX_PARAM_BYTES {
+                    return Err(invalid("the byte arrays are too long"));
+                }
+                // SAFETY: the caller's data parameter names its bytes and their length.
+                let b = unsafe { slice(d.pValue as *const u8, d.ulValueLen) }
+                    .map_err(|_| invalid("an unreadable byte array"))?;
+                DataParam::Bytes(b.to_vec())
+            }
+            t => return Err(invalid(&format!("unknown data parameter type {t}"))),
+        });
+    }
+    // SAFETY: pAdditionalDerivedKeys holds ulAdditionalDerivedKeys entries (the structure's
+    // contract).
+    let raw = unsafe {
+        array(
+            keys,
+            nkeys,
+            k::MAX_ADDITIONAL_KEYS,
+            "pAdditionalDerivedKeys",
+        )
+    }?;
+    let mut additional = Vec::with_capacity(raw.len());
+    for dk in raw {
+        if dk.phKey.is_null() {
+            return Err(invalid("an additional key's phKey is NULL"));
+        }
+        // SAFETY: the key's template holds ulAttributeCount readable attributes
+        // (CK_DERIVED_KEY's contract).
+        let template = unsafe { read_template(dk.pTemplate, dk.ulAttributeCount) }?;
+        additional.push(k::AdditionalKey {
+            template,
+            out: k::KeyOut(dk.phKey as usize),
+        });
+    }
+    Ok(k::KbkdfParams {
+        prf,
+        data: params,
+        iv,
+        additional,
     })
 }
 

@@ -228,6 +228,18 @@ cryptoki_fn! {
             // SAFETY: pTemplate holds ulAttributeCount readable attributes (C_DeriveKey's
             // contract).
             let t = unsafe { read_template(pTemplate, ulAttributeCount) }?;
+            if crate::mechanism::kbkdf::Mode::of(mech).is_some() {
+                let (h, more) = m.kbkdf_derive(s, mech, &params, hBaseKey, &t)?;
+                if let MechParams::Kbkdf(p) = &params {
+                    for (k, h) in p.additional.iter().zip(more) {
+                        // SAFETY: the address is the additional key's phKey, checked not NULL
+                        // and writable by CK_DERIVED_KEY's contract (ffi::args).
+                        unsafe { put(k.out.0 as *mut CK_OBJECT_HANDLE, h) }?;
+                    }
+                }
+                // SAFETY: phKey points at a writable handle (checked not NULL above).
+                return unsafe { put(phKey, h) };
+            }
             let h = m.derive_key(s, mech, &params, hBaseKey, &t)?;
             // SAFETY: phKey points at a writable handle (checked not NULL above).
             unsafe { put(phKey, h) }

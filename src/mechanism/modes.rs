@@ -30,7 +30,7 @@ pub(crate) type Ecb<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>> + 'a;
 
 /// Run `ecb` and check that it answered one block per block (the TSB layer checks too; this is
 /// the last line before its output is used as keystream).
-fn ecb_checked(ecb: &mut Ecb<'_>, blocks: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn ecb_checked(ecb: &mut Ecb<'_>, blocks: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let out = Zeroizing::new(ecb(blocks)?);
     if out.len() != blocks.len() {
         return Err(Error::BadResult(format!(
@@ -293,52 +293,16 @@ pub(crate) fn pkcs7_pad(data: &[u8]) -> Zeroizing<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aes::cipher::BlockEncrypt;
 
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use super::super::mac::tests::{hex, Fake as BlockCipher};
 
-    /// A block cipher backed by the `aes` crate, counting the requests it answers.
-    struct Fake {
-        key: Vec<u8>,
-        calls: usize,
-    }
+    /// The `aes` crate's block cipher under a hex key, counting requests (mechanism::mac's).
+    struct Fake;
 
     impl Fake {
-        fn new(key: &str) -> Fake {
-            Fake {
-                key: hex(key),
-                calls: 0,
-            }
-        }
-        fn ecb(&mut self) -> impl FnMut(&[u8]) -> Result<Vec<u8>> + '_ {
-            move |blocks: &[u8]| {
-                self.calls += 1;
-                assert!(blocks.len().is_multiple_of(16));
-                let mut out = blocks.to_vec();
-                for b in out.chunks_exact_mut(16) {
-                    let arr: [u8; 16] = (&*b).try_into().unwrap();
-                    let mut blk = aes::Block::from(arr);
-                    match self.key.len() {
-                        16 => aes::Aes128::new_from_slice(&self.key)
-                            .unwrap()
-                            .encrypt_block(&mut blk),
-                        24 => aes::Aes192::new_from_slice(&self.key)
-                            .unwrap()
-                            .encrypt_block(&mut blk),
-                        _ => aes::Aes256::new_from_slice(&self.key)
-                            .unwrap()
-                            .encrypt_block(&mut blk),
-                    }
-                    b.copy_from_slice(&blk);
-                }
-                Ok(out)
-            }
+        #[allow(clippy::new_ret_no_self)]
+        fn new(key: &str) -> BlockCipher {
+            BlockCipher::new(&hex(key))
         }
     }
 

@@ -226,6 +226,52 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 32,
         flags: CKF_DERIVE,
     },
+    // AES MACs computed around E_K on the TSB (mechanism::mac, token/symmetric.rs): one request
+    // per 16-byte block. The key needs CKA_SIGN/CKA_VERIFY and the TSB's `encrypt`.
+    MechRow {
+        mech: CKM_AES_CMAC,
+        min: 16,
+        max: 32,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_AES_CMAC_GENERAL,
+        min: 16,
+        max: 32,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_AES_MAC,
+        min: 16,
+        max: 32,
+        flags: SV,
+    },
+    MechRow {
+        mech: CKM_AES_MAC_GENERAL,
+        min: 16,
+        max: 32,
+        flags: SV,
+    },
+    // SP 800-108 KDFs with AES-CMAC on the TSB as the PRF, the bytes imported as new keys
+    // (mechanism::kbkdf, token/kbkdf.rs).
+    MechRow {
+        mech: CKM_SP800_108_COUNTER_KDF,
+        min: 16,
+        max: 32,
+        flags: CKF_DERIVE,
+    },
+    MechRow {
+        mech: CKM_SP800_108_FEEDBACK_KDF,
+        min: 16,
+        max: 32,
+        flags: CKF_DERIVE,
+    },
+    MechRow {
+        mech: CKM_SP800_108_DOUBLE_PIPELINE_KDF,
+        min: 16,
+        max: 32,
+        flags: CKF_DERIVE,
+    },
     // Secret keys wrapped with AES on the TSB (token/wrap.rs): RFC 3394 and RFC 5649.
     MechRow {
         mech: CKM_AES_KEY_WRAP,

@@ -29,17 +29,21 @@ fn not_permitted(m: String) -> Error {
     Error::ck(CKR_KEY_FUNCTION_NOT_PERMITTED, m)
 }
 
-/// The template C_CreateObject would take for the derived key with `value`: the caller's
-/// attributes without CKA_KEY_TYPE and CKA_VALUE_LEN (said by the value itself), CKA_KEY_TYPE
-/// CKK_AES and CKA_VALUE. The caller zeroizes it after use.
-fn import_template(template: &Template, value: &[u8]) -> Template {
+/// The template C_CreateObject would take for a derived key of `key_type` with `value`: the
+/// caller's attributes without CKA_KEY_TYPE and CKA_VALUE_LEN (said by the value itself),
+/// CKA_KEY_TYPE and CKA_VALUE. The caller zeroizes it after use.
+pub(super) fn import_template(
+    template: &Template,
+    key_type: CK_KEY_TYPE,
+    value: &[u8],
+) -> Template {
     Template::new(
         template
             .iter()
             .filter(|a| !matches!(a.ty, CKA_KEY_TYPE | CKA_VALUE_LEN))
             .cloned()
             .chain([
-                Attr::new(CKA_KEY_TYPE, CKK_AES.to_ne_bytes().to_vec()),
+                Attr::new(CKA_KEY_TYPE, key_type.to_ne_bytes().to_vec()),
                 Attr::new(CKA_VALUE, value.to_vec()),
             ])
             .collect(),
@@ -47,28 +51,15 @@ fn import_template(template: &Template, value: &[u8]) -> Template {
 }
 
 impl Module {
-    /// C_DeriveKey: a new AES key whose value is the AES-ECB or AES-CBC encryption of the
-    /// parameter's data under `base`, cut to the key's length; its handle.
-    pub(crate) fn derive_key(
+    /// The base key of a derivation computed with AES encryptions on the TSB (data encryption
+    /// here, AES-CMAC in token/kbkdf.rs): an AES key (else CKR_KEY_TYPE_INCONSISTENT) allowed
+    /// to derive, to encrypt on the TSB (the TSB checks its `encrypt`) and not blocked (else
+    /// CKR_KEY_FUNCTION_NOT_PERMITTED).
+    pub(super) fn aes_base_key(
         &self,
         session: &Session,
-        mech: CK_MECHANISM_TYPE,
-        params: &MechParams,
         base: CK_OBJECT_HANDLE,
-        template: &Template,
-    ) -> Result<CK_OBJECT_HANDLE> {
-        let slot = self.slot_of(session);
-        if !mechanism::is_encrypt_data(mech)
-            || mechanism::info(mech, slot.tsb.known_version()).is_none()
-        {
-            return Err(Error::ck(
-                CKR_MECHANISM_INVALID,
-                format!("mechanism 0x{mech:x} cannot derive keys here"),
-            ));
-        }
-        let d = mechanism::derive_data(mech, params)?;
-        template.refuse_unique_id()?;
-        // The base key: an AES key allowed to derive (and to encrypt, which the TSB checks).
+    ) -> Result<std::sync::Arc<crate::tsb::key::KeyInfo>> {
         let key = self.key_object(session, base, ObjClass::Private)?;
         let s = match key.public.secret() {
             Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
@@ -76,7 +67,7 @@ impl Module {
                 return Err(Error::ck(
                     CKR_KEY_TYPE_INCONSISTENT,
                     format!(
-                        "{} is no AES key: it cannot derive by encryption",
+                        "{} is no AES key: it cannot derive with AES encryptions",
                         key.label
                     ),
                 ))
@@ -90,8 +81,8 @@ impl Module {
         }
         if !s.encrypt {
             return Err(not_permitted(format!(
-                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is an \
-                 encryption there",
+                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is made \
+                 of encryptions there",
                 key.label
             )));
         }
@@ -101,6 +92,37 @@ impl Module {
                 key.label
             )));
         }
+        Ok(key)
+    }
+
+    /// C_DeriveKey: a new AES key whose value is the AES-ECB or AES-CBC encryption of the
+    /// parameter's data under `base`, cut to the key's length; its handle.
+    pub(crate) fn derive_key(
+        &self,
+        session: &Session,
+        mech: CK_MECHANISM_TYPE,
+        params: &MechParams,
+        base: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        if mechanism::kbkdf::Mode::of(mech).is_some() {
+            return Err(Error::Internal(
+                "the SP 800-108 KDFs derive through Module::kbkdf_derive".into(),
+            ));
+        }
+        let slot = self.slot_of(session);
+        if !mechanism::is_encrypt_data(mech)
+            || mechanism::info(mech, slot.tsb.known_version()).is_none()
+        {
+            return Err(Error::ck(
+                CKR_MECHANISM_INVALID,
+                format!("mechanism 0x{mech:x} cannot derive keys here"),
+            ));
+        }
+        let d = mechanism::derive_data(mech, params)?;
+        template.refuse_unique_id()?;
+        // The base key: an AES key allowed to derive (and to encrypt, which the TSB checks).
+        let key = self.aes_base_key(session, base)?;
         // The new key's template, checked in full before anything is sent: the import's own
         // rules (plain_keys.rs) on a placeholder of the key's length.
         if template.get(CKA_VALUE).is_some() {
@@ -120,7 +142,7 @@ impl Module {
         }
         let len = mechanism::key_len(template.ulong(CKA_VALUE_LEN)?, d.data.len())?;
         let dry = super::plain_keys::build_secret_import(
-            &import_template(template, &vec![0; len]),
+            &import_template(template, CKK_AES, &vec![0; len]),
             &slot.config.label_prefix,
         )?;
         if dry.token {
@@ -146,7 +168,7 @@ impl Module {
             Ok(out)
         });
         let encrypted = self.log_refusal(session, &key, "key derivation", encrypted)?;
-        let mut t = import_template(template, &encrypted[..len]);
+        let mut t = import_template(template, CKK_AES, &encrypted[..len]);
         let r = self.import_secret_key(session, &t);
         t.zeroize();
         let h = r?;

@@ -13,6 +13,7 @@ mod derive;
 mod digest;
 mod encrypt;
 mod find;
+mod kbkdf;
 mod keygen;
 mod label;
 mod local;

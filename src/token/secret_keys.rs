@@ -53,7 +53,6 @@ pub(crate) fn attribute(
 ) -> AttrValue {
     use AttrValue::*;
     let aes = s.algorithm == SecretKeyAlgorithm::Aes;
-    let hmac = s.algorithm == SecretKeyAlgorithm::HmacSha256;
     match ty {
         CKA_LABEL => Value(k.label.as_bytes().to_vec()),
         CKA_ID => Value(k.id.clone()),
@@ -66,14 +65,14 @@ pub(crate) fn attribute(
         CKA_START_DATE | CKA_END_DATE => Value(Vec::new()),
         CKA_ALLOWED_MECHANISMS => Value(Vec::new()),
         CKA_VALUE_LEN => ulong_val((s.bits / 8) as CK_ULONG),
-        // The TSB's flags, where this module offers a mechanism for the use (AES: encryption and
-        // wrapping; HMAC: MACs).
+        // The TSB's flags, where this module offers a mechanism for the use (AES: encryption,
+        // wrapping and MACs; HMAC: MACs).
         CKA_ENCRYPT => bool_val(aes && s.encrypt),
         CKA_DECRYPT => bool_val(aes && k.decrypt),
         CKA_WRAP => bool_val(aes && s.wrap),
         CKA_UNWRAP => bool_val(aes && k.unwrap),
-        CKA_SIGN => bool_val(hmac && k.sign),
-        CKA_VERIFY => bool_val(hmac && s.verify),
+        CKA_SIGN => bool_val(k.sign),
+        CKA_VERIFY => bool_val(s.verify),
         CKA_DERIVE => bool_val(k.derive),
         // The TSB's flags (an imported key is neither always sensitive nor never extractable).
         CKA_SENSITIVE => bool_val(k.sensitive),
@@ -257,33 +256,38 @@ pub(crate) fn build_for(
         verify: Some(use_of(CKA_VERIFY).unwrap_or(!aes)),
         ..KeyFlags::default()
     };
-    // Uses the kind of key cannot have here (an AES key's CKA_SIGN: no CMAC is offered; an
-    // HMAC key's CKA_ENCRYPT) are asked for by generic templates (python-pkcs11 gives every
-    // key all six): they are not given to the TSB, and the object reads them false.
-    let unusable = if aes {
-        [&mut flags.sign, &mut flags.verify]
-    } else {
-        [&mut flags.encrypt, &mut flags.decrypt]
-    };
-    let mut dropped = false;
-    for f in unusable {
-        dropped |= f.replace(false) == Some(true);
+    // An AES key's MACs (CKM_AES_CMAC, CKM_AES_MAC) are E_K on the TSB, an encryption there: a
+    // key that signs or verifies needs the TSB's `encrypt` as well. A template that asks for
+    // MACs and refuses encryption asks for a key the TSB cannot hold.
+    if aes && (flags.sign == Some(true) || flags.verify == Some(true)) {
+        if use_of(CKA_ENCRYPT) == Some(false) {
+            return Err(inconsistent(
+                "an AES key that signs or verifies (CMAC, AES-MAC) must encrypt on the TSB: \
+                 CKA_ENCRYPT false contradicts CKA_SIGN/CKA_VERIFY true",
+            ));
+        }
+        flags.encrypt = Some(true);
     }
+    // Uses the kind of key cannot have here (an HMAC key's CKA_ENCRYPT, CKA_WRAP) are asked for
+    // by generic templates (python-pkcs11 gives every key all six): they are not given to the
+    // TSB, and the object reads them false.
+    let mut dropped = false;
     if !aes {
-        for f in [&mut flags.wrap, &mut flags.unwrap] {
+        for f in [
+            &mut flags.encrypt,
+            &mut flags.decrypt,
+            &mut flags.wrap,
+            &mut flags.unwrap,
+        ] {
             dropped |= f.replace(false) == Some(true);
         }
     }
     if dropped {
         crate::log!(
             Level::Info,
-            "{} keys do not {} here: those uses are not given to the key",
-            algorithm.name(),
-            if aes {
-                "sign or verify (CMAC is not offered)"
-            } else {
-                "encrypt, decrypt, wrap or unwrap"
-            }
+            "{} keys do not encrypt, decrypt, wrap or unwrap here: those uses are not given to \
+             the key",
+            algorithm.name()
         );
     }
     flags.derive = Some(derive);
@@ -450,14 +454,39 @@ mod tests {
             "",
         )
         .unwrap();
-        // A use the key cannot have (python-pkcs11 asks every key for all six) is not given.
+        // CKA_SIGN/CKA_VERIFY of an AES key are the TSB's `sign`/`verify` (its MACs), and a key
+        // that makes MACs encrypts on the TSB (a MAC is E_K there); absent, they are false.
         let r = build(
             CKM_AES_KEY_GEN,
-            &t(vec![ul(CKA_VALUE_LEN, 16), bo(CKA_SIGN, true)]),
+            &t(vec![
+                ul(CKA_VALUE_LEN, 16),
+                bo(CKA_SIGN, true),
+                bo(CKA_DECRYPT, false),
+            ]),
             "",
         )
         .unwrap();
-        assert_eq!(r.body.attributes.sign, Some(false));
+        let a = &r.body.attributes;
+        assert_eq!(
+            (a.sign, a.verify, a.encrypt),
+            (Some(true), Some(false), Some(true))
+        );
+        let r = build(CKM_AES_KEY_GEN, &t(vec![ul(CKA_VALUE_LEN, 16)]), "").unwrap();
+        let a = &r.body.attributes;
+        assert_eq!((a.sign, a.verify), (Some(false), Some(false)));
+        for mac in [CKA_SIGN, CKA_VERIFY] {
+            let e = build(
+                CKM_AES_KEY_GEN,
+                &t(vec![
+                    ul(CKA_VALUE_LEN, 16),
+                    bo(mac, true),
+                    bo(CKA_ENCRYPT, false),
+                ]),
+                "",
+            )
+            .unwrap_err();
+            assert_eq!(e.rv(), CKR_TEMPLATE_INCONSISTENT);
+        }
         let policy = Attr::new(vendor::CKA_TSB_POLICY as CK_ATTRIBUTE_TYPE, b"{}".to_vec());
         let e = build(CKM_AES_KEY_GEN, &t(vec![ul(CKA_VALUE_LEN, 16), policy]), "").unwrap_err();
         assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID);

@@ -71,7 +71,7 @@ impl Module {
         params: &MechParams,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        if mechanism::aes::is_hmac(mech) {
+        if mechanism::aes::is_hmac(mech) || mechanism::mac::is_aes_mac(mech) {
             return self.secret_init::<MacSign>(session, mech, params, key);
         }
         self.start(session, || {

@@ -1,7 +1,11 @@
 //! Secret-key operations on the TSB: C_Encrypt*/C_Decrypt* with AES (ECB, CBC, CBC-PAD, CTR,
-//! GCM) and C_Sign*/C_Verify* with HMAC-SHA-256 (mechanism::aes has the mechanisms, the IV rule
-//! and the lengths; mechanism::modes the modes computed around the TSB's block cipher;
-//! tsb::symmetric the requests).
+//! GCM) and C_Sign*/C_Verify* with HMAC-SHA-256 and the AES MACs (mechanism::aes has the
+//! mechanisms, the IV rule and the lengths; mechanism::modes the modes and mechanism::mac the
+//! MACs computed around the TSB's block cipher; tsb::symmetric the requests).
+//!
+//! - AES MACs (CMAC, CBC-MAC) are E_K on the TSB, one request per 16-byte block (the chaining is
+//!   serial): a key needs CKA_SIGN (CKA_VERIFY) and the TSB's `encrypt`, as E_K is an encryption
+//!   there. Verification recomputes the MAC and compares it in constant time.
 //!
 //! - Multi-part: the TSB takes a whole message per request, so Update calls collect the input
 //!   (up to [`MAX_INPUT`]) and return no output (the standard allows an Update to return none);
@@ -26,8 +30,8 @@ use super::Module;
 use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::mechanism::aes::{self, AesMech};
-use crate::mechanism::modes;
 use crate::mechanism::MechParams;
+use crate::mechanism::{mac, modes};
 use crate::tsb::key::{KeyInfo, SecretKey};
 use crate::tsb::symmetric::AesDecrypt;
 use cryptoki_sys::*;
@@ -47,6 +51,19 @@ pub(crate) enum SecretMech {
     Aes(AesMech),
     /// HMAC-SHA-256, the MAC truncated to this many bytes.
     Hmac(usize),
+    /// An AES MAC (CMAC or CBC-MAC, computed around E_K: `mechanism::mac`), truncated to `len`
+    /// bytes.
+    AesMac { kind: mac::MacKind, len: usize },
+}
+
+impl SecretMech {
+    /// The MAC length of a MAC mechanism.
+    fn mac_len(&self) -> Option<usize> {
+        match self {
+            SecretMech::Hmac(len) | SecretMech::AesMac { len, .. } => Some(*len),
+            SecretMech::Aes(_) => None,
+        }
+    }
 }
 
 /// What an operation does (the four families).
@@ -218,6 +235,9 @@ impl Module {
             let (m, alg) = if aes::is_hmac(mech) {
                 let len = aes::hmac_len(mech, params)?;
                 (SecretMech::Hmac(len), SecretKeyAlgorithm::HmacSha256)
+            } else if mac::is_aes_mac(mech) {
+                let (kind, len) = mac::aes_mac(mech, params)?;
+                (SecretMech::AesMac { kind, len }, SecretKeyAlgorithm::Aes)
             } else {
                 let encrypt = D::VERB == "encrypt";
                 let rule = self.slot_of(session).config.aes_iv;
@@ -225,6 +245,17 @@ impl Module {
                 (SecretMech::Aes(m), SecretKeyAlgorithm::Aes)
             };
             let (key, s) = self.secret_key(session, h, alg, D::VERB)?;
+            // An AES MAC is E_K on the TSB, which the TSB does as an encryption.
+            if matches!(m, SecretMech::AesMac { .. }) && !s.encrypt {
+                return Err(Error::ck(
+                    CKR_KEY_FUNCTION_NOT_PERMITTED,
+                    format!(
+                        "key {} cannot encrypt on the TSB (its `encrypt` is false), and an AES \
+                         MAC is computed with AES encryptions there",
+                        key.label
+                    ),
+                ));
+            }
             // GCM and CTR decrypt with the forward cipher: E_K of counter blocks on the TSB,
             // except GCM that the TSB's AES_GCM decrypts (AesMech::gcm_decrypts_on_the_tsb).
             let on_tsb = matches!(&m, SecretMech::Aes(a) if a.gcm_decrypts_on_the_tsb());
@@ -384,7 +415,7 @@ impl Module {
                 .enter(Mode::of_call(data), MacVerify::SINGLE, MacVerify::MULTI)?;
             st.ops.take::<MacVerifyOp>().ok_or_else(not_initialized)?
         };
-        let SecretMech::Hmac(len) = op.mech else {
+        let Some(len) = op.mech.mac_len() else {
             return Err(not_initialized());
         };
         if sig.len() != len {
@@ -425,6 +456,10 @@ impl Module {
                 mac.truncate(*len);
                 Ok(mac)
             }),
+            SecretMech::AesMac { kind, len } => {
+                let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(key, blocks);
+                mac::mac(&mut ecb, *kind, input, *len).map(|t| t.to_vec())
+            }
             SecretMech::Aes(m) if D::VERB == "encrypt" && m.tsb_iv => {
                 self.aes_encrypt(session, key, m, input)
             }
@@ -433,6 +468,7 @@ impl Module {
         let what = match D::KIND {
             OpKind::Encrypt => "encryption",
             OpKind::Decrypt => "decryption",
+            _ if matches!(mech, SecretMech::AesMac { .. }) => "AES MAC",
             _ => "HMAC",
         };
         self.log_refusal(session, key, what, r)
@@ -555,7 +591,7 @@ impl Module {
 /// the most the plaintext can be.
 fn output_len<D: Direction>(mech: &SecretMech, n: usize) -> Result<usize> {
     match mech {
-        SecretMech::Hmac(len) => Ok(*len),
+        SecretMech::Hmac(len) | SecretMech::AesMac { len, .. } => Ok(*len),
         SecretMech::Aes(m) if D::VERB == "encrypt" => m.ciphertext_len(n),
         SecretMech::Aes(m) => m.plaintext_len(n).map(|(_, max)| max),
     }

@@ -337,6 +337,13 @@ fn is_secret_key_mechanism(m: CK_MECHANISM_TYPE) -> bool {
             | CKM_SHA256_HMAC_GENERAL
             | CKM_AES_ECB_ENCRYPT_DATA
             | CKM_AES_CBC_ENCRYPT_DATA
+            | CKM_AES_CMAC
+            | CKM_AES_CMAC_GENERAL
+            | CKM_AES_MAC
+            | CKM_AES_MAC_GENERAL
+            | CKM_SP800_108_COUNTER_KDF
+            | CKM_SP800_108_FEEDBACK_KDF
+            | CKM_SP800_108_DOUBLE_PIPELINE_KDF
     )
 }
 

@@ -473,7 +473,7 @@ isolated!(
             ulTagBits: 128,
         };
         let gpl = std::mem::size_of::<CK_GCM_MESSAGE_PARAMS>() as CK_ULONG;
-        let (mut aad, plain) = (v.aad.clone(), v.plain.clone());
+        let (aad, plain) = (v.aad.clone(), v.plain.clone());
         let call = |gp: &mut CK_GCM_MESSAGE_PARAMS, out: *mut u8, len: &mut CK_ULONG| unsafe {
             enc(
                 s,
@@ -551,51 +551,42 @@ isolated!(
         // Decryption: the wrong tag leaves the buffer as it was.
         let mut t_bad = t;
         t_bad[15] ^= 0x80;
-        let mut div = iv;
-        let mut dp = CK_GCM_MESSAGE_PARAMS {
-            pIv: div.as_mut_ptr(),
-            ulIvLen: 12,
-            ulIvFixedBits: 0,
-            ivGenerator: CKG_NO_GENERATE,
-            pTag: t_bad.as_mut_ptr(),
-            ulTagBits: 128,
-        };
+        let div = iv;
         assert_eq!(unsafe { dec_init(s, &mut mech, key) }, CKR_OK);
-        let mut ct = c.clone();
-        let mut plain_out = [0x55u8; 64];
-        let mut plen: CK_ULONG = 64;
-        let r = unsafe {
-            dec(
-                s,
-                &mut dp as *mut _ as *mut _,
-                gpl,
-                aad.as_mut_ptr(),
-                aad.len() as CK_ULONG,
-                ct.as_mut_ptr(),
-                ct.len() as CK_ULONG,
-                plain_out.as_mut_ptr(),
-                &mut plen,
-            )
+        let ct = c.clone();
+        let decrypt = |tag: &mut [u8; 16], out: &mut [u8; 64], plen: &mut CK_ULONG| {
+            let mut dp = CK_GCM_MESSAGE_PARAMS {
+                pIv: div.as_ptr() as *mut u8,
+                ulIvLen: 12,
+                ulIvFixedBits: 0,
+                ivGenerator: CKG_NO_GENERATE,
+                pTag: tag.as_mut_ptr(),
+                ulTagBits: 128,
+            };
+            *plen = 64;
+            unsafe {
+                dec(
+                    s,
+                    &mut dp as *mut _ as *mut _,
+                    gpl,
+                    aad.as_ptr() as *mut u8,
+                    aad.len() as CK_ULONG,
+                    ct.as_ptr() as *mut u8,
+                    ct.len() as CK_ULONG,
+                    out.as_mut_ptr(),
+                    plen,
+                )
+            }
         };
-        assert_eq!(r, CKR_ENCRYPTED_DATA_INVALID);
+        let mut plain_out = [0x55u8; 64];
+        let mut plen: CK_ULONG = 0;
+        assert_eq!(
+            decrypt(&mut t_bad, &mut plain_out, &mut plen),
+            CKR_ENCRYPTED_DATA_INVALID
+        );
         assert_eq!(plain_out, [0x55u8; 64], "no plaintext on a wrong tag");
         let mut t_good = t;
-        dp.pTag = t_good.as_mut_ptr();
-        plen = 64;
-        let r = unsafe {
-            dec(
-                s,
-                &mut dp as *mut _ as *mut _,
-                gpl,
-                aad.as_mut_ptr(),
-                aad.len() as CK_ULONG,
-                ct.as_mut_ptr(),
-                ct.len() as CK_ULONG,
-                plain_out.as_mut_ptr(),
-                &mut plen,
-            )
-        };
-        assert_eq!(r, CKR_OK);
+        assert_eq!(decrypt(&mut t_good, &mut plain_out, &mut plen), CKR_OK);
         assert_eq!(&plain_out[..plen as usize], &v.plain[..]);
         // The mechanism's parameter at Init: none or a CK_GCM_MESSAGE_PARAMS, never read as
         // CK_GCM_PARAMS (the same size on 64-bit: the generator and pTag would be read as the

@@ -18,8 +18,8 @@
 //!   context for further messages.
 //! - A length query (NULL output) is answered from the lengths alone, with no request and no IV
 //!   generated; a result that did not fit is kept, with its IV and tag, for the retry, so no
-//!   message is ever sent twice, and a generated IV is never spent on a result the caller does
-//!   not get. (AES keys carry no SKA policy on the TSB, so no message waits for approvers; the
+//!   message is ever sent twice, and a retry returns the IV the kept result was made under (a
+//!   generated IV is never reused: the counter moves on whatever happens). (AES keys carry no SKA policy on the TSB, so no message waits for approvers; the
 //!   operation still follows the module's rules for operations that run on the TSB, `in_flight`.)
 //! - Multi-part messages are collected and sent once at CKF_END_OF_MESSAGE (the TSB takes one
 //!   message per request, as for C_EncryptUpdate): the calls before it return no output. For

@@ -916,21 +916,49 @@ static void interfaces(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
     ASSERT(i != NULL && i->pFunctionList == (void *)f3);
     EXPECT(get((CK_UTF8CHAR *)"Vendor tsb-pkcs11", NULL, &i, 0), CKR_OK);
     ASSERT(i != NULL && i->pFunctionList == (const void *)tsb);
-    /* Every 3.0 message function: not offered, whatever the arguments. */
-    EXPECT(f3->C_MessageEncryptInit(s, &m, ec), CKR_FUNCTION_NOT_SUPPORTED);
+    /* The 3.0 message-based encryption (CKM_AES_GCM only): the mechanism, then NULL and absurd
+       arguments, refused before anything is read through them. */
+    EXPECT(f3->C_MessageEncryptInit(s, &m, ec), CKR_MECHANISM_INVALID);
     EXPECT(f3->C_EncryptMessage(s, NULL, HUGE_LEN, NULL, 0, NULL, HUGE_LEN, NULL, NULL),
-           CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_EncryptMessageBegin(s, NULL, 0, NULL, HUGE_LEN), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_EncryptMessageNext(s, NULL, 0, NULL, 0, NULL, NULL, 0),
-           CKR_FUNCTION_NOT_SUPPORTED);
+           CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_EncryptMessageBegin(s, NULL, 0, NULL, HUGE_LEN), CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_EncryptMessageNext(s, NULL, 0, NULL, 0, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
     EXPECT(f3->C_MessageEncryptFinal(BAD_SESSION), CKR_SESSION_HANDLE_INVALID);
-    EXPECT(f3->C_MessageDecryptInit(s, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_DecryptMessage(s, NULL, 0, NULL, 0, NULL, 0, NULL, NULL),
-           CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_DecryptMessageBegin(s, NULL, 0, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_DecryptMessageNext(s, NULL, 0, NULL, 0, NULL, NULL, 0),
-           CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT(f3->C_MessageDecryptFinal(s), CKR_FUNCTION_NOT_SUPPORTED);
+    EXPECT(f3->C_MessageEncryptFinal(s), CKR_OPERATION_NOT_INITIALIZED);
+    {
+        /* CK_GCM_MESSAGE_PARAMS (PKCS#11 3.0), which p11-kit's header lacks; CKG_NO_GENERATE is 0. */
+        struct {
+            CK_BYTE_PTR pIv;
+            CK_ULONG ulIvLen;
+            CK_ULONG ulIvFixedBits;
+            CK_ULONG ivGenerator;
+            CK_BYTE_PTR pTag;
+            CK_ULONG ulTagBits;
+        } gp = {NULL, HUGE_LEN, 0, 0, NULL, HUGE_LEN};
+        len = sizeof buf;
+        EXPECT(f3->C_EncryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
+               CKR_MECHANISM_PARAM_INVALID);
+        EXPECT(f3->C_EncryptMessage(s, &gp, HUGE_LEN, NULL, 0, buf, 1, buf, &len),
+               CKR_MECHANISM_PARAM_INVALID);
+        gp.pIv = buf;
+        gp.ulIvLen = 12;
+        EXPECT(f3->C_DecryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
+               CKR_MECHANISM_PARAM_INVALID);
+        gp.pTag = buf;
+        gp.ulTagBits = 128;
+        EXPECT(f3->C_DecryptMessageNext(s, &gp, sizeof gp, buf, 1, buf, &len, ~(CK_FLAGS)0),
+               CKR_ARGUMENTS_BAD);
+        EXPECT(f3->C_DecryptMessage(s, &gp, sizeof gp, NULL, HUGE_LEN, buf, 1, buf, &len),
+               CKR_ARGUMENTS_BAD);
+        EXPECT(f3->C_DecryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
+               CKR_OPERATION_NOT_INITIALIZED);
+    }
+    EXPECT(f3->C_MessageDecryptInit(s, NULL, 0), CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_DecryptMessage(s, NULL, 0, NULL, 0, NULL, 0, NULL, NULL), CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_DecryptMessageBegin(s, NULL, 0, NULL, 0), CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_DecryptMessageNext(s, NULL, 0, NULL, 0, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
+    EXPECT(f3->C_MessageDecryptFinal(s), CKR_OPERATION_NOT_INITIALIZED);
+    /* Message-based signing and verification: not offered, whatever the arguments. */
     EXPECT(f3->C_MessageSignInit(s, &m, ec), CKR_FUNCTION_NOT_SUPPORTED);
     EXPECT(f3->C_SignMessage(s, NULL, 0, buf, HUGE_LEN, buf, &len), CKR_FUNCTION_NOT_SUPPORTED);
     EXPECT(f3->C_SignMessageBegin(s, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);

@@ -5,6 +5,7 @@
 
 pub(crate) mod aes;
 mod derive;
+pub(crate) mod gcm_message;
 mod hash;
 pub(crate) mod kbkdf;
 pub(crate) mod mac;

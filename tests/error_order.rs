@@ -211,8 +211,8 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
         e!(Nothing, No, C_WaitForSlotEvent, |_h| (0, n(), n())),
         e!(Session, Yes, C_LoginUser, |h| (h, CKU_USER, n(), 1, n(), 1)),
         e!(Session, Yes, C_SessionCancel, |h| (h, CKF_SIGN)),
-        e!(Session, No, C_MessageEncryptInit, |h| (h, n(), 1)),
-        e!(Session, No, C_EncryptMessage, |h| (
+        e!(Session, Yes, C_MessageEncryptInit, |h| (h, n(), 1)),
+        e!(Session, Yes, C_EncryptMessage, |h| (
             h,
             n(),
             0,
@@ -223,8 +223,8 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             n()
         )),
-        e!(Session, No, C_EncryptMessageBegin, |h| (h, n(), 0, n(), 0)),
-        e!(Session, No, C_EncryptMessageNext, |h| (
+        e!(Session, Yes, C_EncryptMessageBegin, |h| (h, n(), 0, n(), 0)),
+        e!(Session, Yes, C_EncryptMessageNext, |h| (
             h,
             n(),
             0,
@@ -234,9 +234,9 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             0
         )),
-        e!(Session, No, C_MessageEncryptFinal, |h| (h)),
-        e!(Session, No, C_MessageDecryptInit, |h| (h, n(), 1)),
-        e!(Session, No, C_DecryptMessage, |h| (
+        e!(Session, Yes, C_MessageEncryptFinal, |h| (h)),
+        e!(Session, Yes, C_MessageDecryptInit, |h| (h, n(), 1)),
+        e!(Session, Yes, C_DecryptMessage, |h| (
             h,
             n(),
             0,
@@ -247,8 +247,8 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             n()
         )),
-        e!(Session, No, C_DecryptMessageBegin, |h| (h, n(), 0, n(), 0)),
-        e!(Session, No, C_DecryptMessageNext, |h| (
+        e!(Session, Yes, C_DecryptMessageBegin, |h| (h, n(), 0, n(), 0)),
+        e!(Session, Yes, C_DecryptMessageNext, |h| (
             h,
             n(),
             0,
@@ -258,7 +258,7 @@ fn entry_points() -> Vec<(&'static str, Takes, Offered, Call)> {
             n(),
             0
         )),
-        e!(Session, No, C_MessageDecryptFinal, |h| (h)),
+        e!(Session, Yes, C_MessageDecryptFinal, |h| (h)),
         e!(Session, No, C_MessageSignInit, |h| (h, n(), 1)),
         e!(Session, No, C_SignMessage, |h| (
             h,
@@ -371,6 +371,8 @@ isolated!(
                     | "C_SessionCancel"
                     | "C_DestroyObject"
                     | "C_DigestKey"
+                    | "C_MessageEncryptFinal"
+                    | "C_MessageDecryptFinal"
             ) {
                 continue; // no pointer arguments: nothing to check before they act
             }

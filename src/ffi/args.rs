@@ -661,3 +661,163 @@ pub(crate) unsafe fn opt_str(p: *const std::os::raw::c_char, what: &str) -> Resu
 pub(crate) fn pad_field(s: &str, out: &mut [CK_UTF8CHAR]) {
     crate::util::pad(s, out)
 }
+
+/// The mechanism of C_MessageEncryptInit / C_MessageDecryptInit. CKM_AES_GCM takes no parameter
+/// or a CK_GCM_MESSAGE_PARAMS (as the `cryptoki` crate passes), whose values are not read: each
+/// message brings its own. Another size is CKR_MECHANISM_PARAM_INVALID. The parameter of any
+/// other mechanism is not looked at (the layer below refuses the mechanism). The generic
+/// [`read_mechanism`] must not read it: a CK_GCM_MESSAGE_PARAMS has the size of a CK_GCM_PARAMS,
+/// with a generator and a pointer where those has the AAD and its length.
+///
+/// # Safety
+/// `p`, when not NULL, points at a readable CK_MECHANISM.
+pub(crate) unsafe fn read_message_mechanism(p: *const CK_MECHANISM) -> Result<CK_MECHANISM_TYPE> {
+    if p.is_null() {
+        return Err(bad("NULL mechanism"));
+    }
+    // SAFETY: not NULL, readable by this function's requirement.
+    let m = unsafe { p.read_unaligned() };
+    if m.mechanism == CKM_AES_GCM
+        && !(m.pParameter.is_null() && m.ulParameterLen == 0)
+        && m.ulParameterLen as usize != std::mem::size_of::<CK_GCM_MESSAGE_PARAMS>()
+    {
+        return Err(Error::ck(
+            CKR_MECHANISM_PARAM_INVALID,
+            "message-based CKM_AES_GCM takes no parameter or a CK_GCM_MESSAGE_PARAMS",
+        ));
+    }
+    Ok(m.mechanism)
+}
+
+/// Where the values a message call returns go: the caller's `pIv` and `pTag` of its
+/// CK_GCM_MESSAGE_PARAMS, with their lengths.
+pub(crate) struct MessageParamOut {
+    iv: *mut u8,
+    iv_len: usize,
+    tag: *mut u8,
+    tag_len: usize,
+}
+
+/// A message call's CK_GCM_MESSAGE_PARAMS, copied, and where its results go. `read_tag`: the
+/// tag is an input (decryption) and is read; for encryption `pTag` is only written. Checked
+/// before any pointer inside it is followed: the structure's size, an IV of 1 to 256 bytes and a
+/// tag of 64 to 128 bits in whole bytes, with their pointers not NULL
+/// (CKR_MECHANISM_PARAM_INVALID); a NULL `pParameter` is CKR_ARGUMENTS_BAD.
+///
+/// # Safety
+/// `p`, when not NULL, points at `len` readable bytes; when they are a CK_GCM_MESSAGE_PARAMS,
+/// its `pIv` points at `ulIvLen` readable and writable bytes and its `pTag` at `ulTagBits / 8`,
+/// valid for the call.
+pub(crate) unsafe fn read_gcm_message(
+    p: *const std::ffi::c_void,
+    len: CK_ULONG,
+    read_tag: bool,
+) -> Result<(crate::mechanism::gcm_message::GcmMessage, MessageParamOut)> {
+    if p.is_null() {
+        return Err(bad(
+            "NULL pParameter: AES-GCM messages need a CK_GCM_MESSAGE_PARAMS",
+        ));
+    }
+    let invalid = |m: String| Error::ck(CKR_MECHANISM_PARAM_INVALID, m);
+    if len as usize != std::mem::size_of::<CK_GCM_MESSAGE_PARAMS>() {
+        return Err(invalid(format!(
+            "a parameter of {len} bytes is not a CK_GCM_MESSAGE_PARAMS"
+        )));
+    }
+    // SAFETY: readable for its length, which is this struct's size.
+    let g = unsafe { (p as *const CK_GCM_MESSAGE_PARAMS).read_unaligned() };
+    if !crate::mechanism::modes::GCM_NONCE_LEN.contains(&(g.ulIvLen as usize)) || g.pIv.is_null() {
+        return Err(invalid(format!(
+            "an IV of {} bytes at {:?}: GCM takes a nonce of 1 to 256 bytes",
+            g.ulIvLen, g.pIv
+        )));
+    }
+    if !crate::mechanism::modes::gcm_tag_bits_ok(g.ulTagBits) || g.pTag.is_null() {
+        return Err(invalid(format!(
+            "a tag of {} bits at {:?}: 64 to 128 bits in whole bytes",
+            g.ulTagBits, g.pTag
+        )));
+    }
+    let tag_len = g.ulTagBits as usize / 8;
+    // SAFETY: pIv holds ulIvLen bytes (checked above: 1 to 256) by this function's requirement.
+    let iv = unsafe { slice(g.pIv, g.ulIvLen) }?.to_vec();
+    let tag = if read_tag {
+        // SAFETY: pTag holds ulTagBits / 8 bytes (8 to 16) by this function's requirement.
+        unsafe { slice(g.pTag, tag_len as CK_ULONG) }?.to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok((
+        crate::mechanism::gcm_message::GcmMessage {
+            iv,
+            fixed_bits: g.ulIvFixedBits,
+            generator: g.ivGenerator,
+            tag_bits: g.ulTagBits,
+            tag,
+        },
+        MessageParamOut {
+            iv: g.pIv,
+            iv_len: g.ulIvLen as usize,
+            tag: g.pTag,
+            tag_len,
+        },
+    ))
+}
+
+/// Write a generated IV into the caller's `pIv` (exactly its length, else nothing is written and
+/// the result is refused).
+///
+/// # Safety
+/// `out` comes from [`read_gcm_message`] in this call, whose requirement holds.
+pub(crate) unsafe fn write_message_iv(out: &MessageParamOut, iv: &[u8]) -> Result<()> {
+    if iv.len() != out.iv_len {
+        return Err(Error::BadResult(format!(
+            "a generated IV of {} bytes for a buffer of {}",
+            iv.len(),
+            out.iv_len
+        )));
+    }
+    // SAFETY: `out.iv` is the caller's pIv of `iv_len` writable bytes (not NULL, checked by
+    // read_gcm_message); `iv` is ours.
+    unsafe { std::ptr::copy_nonoverlapping(iv.as_ptr(), out.iv, iv.len()) };
+    Ok(())
+}
+
+/// Write a message call's results: the output with the standard's buffer semantics, then, when
+/// the output was returned, the generated IV into `pIv` and the tag into `pTag`.
+///
+/// # Safety
+/// As [`write_output`] for `p` and `plen`; `out`, when given, comes from [`read_gcm_message`] in
+/// this call.
+pub(crate) unsafe fn write_message_output(
+    o: crate::token::MessageOutput,
+    out: Option<&MessageParamOut>,
+    p: *mut u8,
+    plen: *mut CK_ULONG,
+) -> Result<()> {
+    let returned = matches!(o.out, Output::Data(_));
+    // SAFETY: by this function's requirement.
+    unsafe { write_output(o.out, p, plen) }?;
+    if !returned {
+        return Ok(());
+    }
+    let need = |what: &str| bad(&format!("no CK_GCM_MESSAGE_PARAMS to return the {what} in"));
+    if let Some(iv) = o.iv {
+        // SAFETY: by this function's requirement.
+        unsafe { write_message_iv(out.ok_or_else(|| need("IV"))?, &iv) }?;
+    }
+    if let Some(tag) = o.tag {
+        let out = out.ok_or_else(|| need("tag"))?;
+        if tag.len() != out.tag_len {
+            return Err(Error::BadResult(format!(
+                "a tag of {} bytes for a buffer of {}",
+                tag.len(),
+                out.tag_len
+            )));
+        }
+        // SAFETY: `out.tag` is the caller's pTag of `tag_len` writable bytes (not NULL, checked
+        // by read_gcm_message); `tag` is ours.
+        unsafe { std::ptr::copy_nonoverlapping(tag.as_ptr(), out.tag, tag.len()) };
+    }
+    Ok(())
+}

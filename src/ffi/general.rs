@@ -143,16 +143,6 @@ not_supported! {
     session C_DecryptDigestUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_SignEncryptUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_DecryptVerifyUpdate(*mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    session C_MessageEncryptInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    session C_EncryptMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    session C_EncryptMessageBegin(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    session C_EncryptMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
-    session C_MessageEncryptFinal();
-    session C_MessageDecryptInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
-    session C_DecryptMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
-    session C_DecryptMessageBegin(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
-    session C_DecryptMessageNext(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
-    session C_MessageDecryptFinal();
     session C_MessageSignInit(*mut CK_MECHANISM, CK_OBJECT_HANDLE);
     session C_SignMessage(*mut c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     session C_SignMessageBegin(*mut c_void, CK_ULONG);

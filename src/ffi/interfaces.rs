@@ -5,6 +5,7 @@
 use super::args::{bad, put, write_list};
 use super::crypto::*;
 use super::general::*;
+use super::message::*;
 use super::objects::*;
 use super::sessions::*;
 use super::slots::*;

@@ -51,6 +51,7 @@ mod args;
 pub mod crypto;
 pub mod general;
 pub mod interfaces;
+pub mod message;
 pub mod objects;
 pub mod sessions;
 pub mod slots;

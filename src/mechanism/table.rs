@@ -195,11 +195,12 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 32,
         flags: CKF_ENCRYPT | CKF_DECRYPT,
     },
+    // Also in the message-based API of PKCS#11 3.0 (token/message.rs).
     MechRow {
         mech: CKM_AES_GCM,
         min: 16,
         max: 32,
-        flags: CKF_ENCRYPT | CKF_DECRYPT,
+        flags: CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
     },
     MechRow {
         mech: CKM_AES_CBC,

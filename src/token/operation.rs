@@ -27,6 +27,7 @@ use super::decrypt::DecryptOp;
 use super::digest::DigestOp;
 use super::encrypt::EncryptOp;
 use super::find::FindOp;
+use super::message::{MessageDecryptOp, MessageEncryptOp};
 use super::session::Session;
 use super::sign::SignOp;
 use super::symmetric::{MacSignOp, MacVerifyOp, SecretDecryptOp, SecretEncryptOp};
@@ -48,6 +49,11 @@ pub(crate) enum OpKind {
     Decrypt,
     Digest,
     Find,
+    /// The message-based encryption (message.rs): an error ends the message in progress, not
+    /// the operation.
+    MessageEncrypt,
+    /// The message-based decryption, as [`OpKind::MessageEncrypt`].
+    MessageDecrypt,
 }
 
 /// One kind of operation, with its place in the session's [`Operations`].
@@ -84,6 +90,9 @@ pub(crate) struct Operations {
     secret_decrypt: Option<SecretDecryptOp>,
     mac_sign: Option<MacSignOp>,
     mac_verify: Option<MacVerifyOp>,
+    // The message-based API of PKCS#11 3.0 (message.rs).
+    message_encrypt: Option<MessageEncryptOp>,
+    message_decrypt: Option<MessageDecryptOp>,
 }
 
 /// The [`Operation`] impl of a secret-key operation, which shares its family with `$twin`.
@@ -109,6 +118,34 @@ secret_operation!(SecretEncryptOp, secret_encrypt, encrypt, "an encryption");
 secret_operation!(SecretDecryptOp, secret_decrypt, decrypt, "a decryption");
 secret_operation!(MacSignOp, mac_sign, sign, "a signature");
 secret_operation!(MacVerifyOp, mac_verify, verify, "a verification");
+
+/// The [`Operation`] impl of a message-based operation: a family of its own (an encryption
+/// and a message-based encryption may be active together, as SoftHSM's and Kryoptic's are).
+macro_rules! message_operation {
+    ($op:ty, $field:ident, $what:literal) => {
+        impl Operation for $op {
+            const WHAT: &'static str = $what;
+            const REMOTE: bool = true;
+            fn slot(ops: &mut Operations) -> &mut Option<Self> {
+                &mut ops.$field
+            }
+            fn running(&self) -> bool {
+                self.in_flight()
+            }
+        }
+    };
+}
+
+message_operation!(
+    MessageEncryptOp,
+    message_encrypt,
+    "a message-based encryption"
+);
+message_operation!(
+    MessageDecryptOp,
+    message_decrypt,
+    "a message-based decryption"
+);
 
 impl Operation for SignOp {
     const WHAT: &'static str = "a signature";
@@ -189,6 +226,8 @@ impl Operations {
             || self.secret_decrypt.is_some()
             || self.mac_sign.is_some()
             || self.mac_verify.is_some()
+            || self.message_encrypt.is_some()
+            || self.message_decrypt.is_some()
     }
 
     /// Whether an operation of type `O` is active.
@@ -244,6 +283,16 @@ impl Operations {
             }
             OpKind::Digest => self.end_idle::<DigestOp>(),
             OpKind::Find => self.end_idle::<FindOp>(),
+            OpKind::MessageEncrypt => self.end_idle_message::<MessageEncryptOp>(),
+            OpKind::MessageDecrypt => self.end_idle_message::<MessageDecryptOp>(),
+        }
+    }
+
+    /// End the message in progress of a message-based operation (not the operation), unless a
+    /// call on another thread is running it.
+    fn end_idle_message<O: Operation + EndsMessages>(&mut self) {
+        if let Some(op) = O::slot(self).as_mut().filter(|o| !o.running()) {
+            op.end_message();
         }
     }
 
@@ -261,6 +310,13 @@ impl Operations {
             if flags & flag != 0 {
                 self.end_unless_running(kind);
             }
+        }
+        // The message-based operations end whole (their error rule ends only a message).
+        if flags & CKF_MESSAGE_ENCRYPT != 0 {
+            self.end_idle::<MessageEncryptOp>();
+        }
+        if flags & CKF_MESSAGE_DECRYPT != 0 {
+            self.end_idle::<MessageDecryptOp>();
         }
     }
 }
@@ -283,6 +339,17 @@ impl Module {
             session.cancel.reset();
         }
         session.state.lock().ops.put(op)
+    }
+}
+
+/// An operation made of messages, whose errors end the message in progress.
+pub(crate) trait EndsMessages {
+    fn end_message(&mut self);
+}
+
+impl<D> EndsMessages for super::message::MessageOp<D> {
+    fn end_message(&mut self) {
+        super::message::MessageOp::end_message(self)
     }
 }
 

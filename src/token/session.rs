@@ -248,7 +248,7 @@ impl Module {
     /// C_SessionCancel: stop a waiting operation (its call returns CKR_FUNCTION_CANCELED and the
     /// request is deleted on the TSB) and end the operations named by `flags`.
     pub(crate) fn session_cancel(&self, session: &Session, flags: CK_FLAGS) -> Result<()> {
-        if flags & (CKF_SIGN | CKF_DECRYPT) != 0 {
+        if flags & (CKF_SIGN | CKF_DECRYPT | CKF_MESSAGE_DECRYPT) != 0 {
             session.cancel.cancel();
         }
         session.state.lock().ops.cancel(flags);

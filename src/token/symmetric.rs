@@ -177,7 +177,7 @@ impl Module {
     /// The secret key of an operation: the object behind `h` (CKR_KEY_HANDLE_INVALID), a secret
     /// key of `want` (CKR_KEY_TYPE_INCONSISTENT), allowed the use and not blocked
     /// (CKR_KEY_FUNCTION_NOT_PERMITTED).
-    fn secret_key(
+    pub(super) fn secret_key(
         &self,
         session: &Session,
         h: CK_OBJECT_HANDLE,
@@ -436,7 +436,7 @@ impl Module {
     }
 
     /// Run one operation on the TSB and check its answer.
-    fn run_secret<D: Direction>(
+    pub(super) fn run_secret<D: Direction>(
         &self,
         session: &Session,
         key: &KeyInfo,

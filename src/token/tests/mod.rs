@@ -10,6 +10,7 @@ mod local_verify;
 mod logins;
 mod lost_answers;
 mod mechanisms;
+mod messages;
 mod pqc;
 mod private_import;
 mod results;

@@ -1,5 +1,5 @@
 //! SP 800-108 KDFs through the C ABI (issue 12): C_DeriveKey with CKM_SP800_108_COUNTER_KDF,
-//! _FEEDBACK_KDF and _DOUBLE_PIPELINE_KDF and AES-CMAC on the TSB. The derived bytes are checked
+//! _FEEDBACK_KDF and _DOUBLE_PIPELINE_KDF and AES-CMAC or HMAC-SHA-256 on the TSB. The derived bytes are checked
 //! against NIST CAVP vectors (the base key imported with the vector's KI, the derived key
 //! extractable and read back), the cryptoki suite's flows (templates and attributes), additional
 //! keys, and the refusals, which send nothing.
@@ -387,6 +387,169 @@ isolated!(
             .unwrap_err();
         assert_eq!(rv(e), RvError::KeyFunctionNotPermitted);
         assert_eq!(env.count("POST", "/v1/encrypt"), encrypts, "no PRF request");
+        assert_eq!(
+            env.count("POST", "/v1/key/import/plain"),
+            imports,
+            "no key made"
+        );
+    }
+);
+
+/// An HMAC-SHA-256 base key (the TSB's `HMACSHA256`) with the value `ki`, allowed to derive and
+/// to sign (the TSB computes an HMAC for a key with `sign`).
+fn hmac_base(s: &Session, ki: &str) -> ObjectHandle {
+    s.create_object(&[
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Value(hex(ki)),
+        Attribute::Derive(true),
+        Attribute::Sign(true),
+    ])
+    .unwrap()
+}
+
+const HMAC: &str = "/v1/synchronousHmac";
+
+isolated!(
+    fn hmac_sha256_prf_matches_nist_cavp_vectors() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        // KBKDFCTR [PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_FIXED] [RLEN=8_BITS] COUNT=0, L = 128:
+        // one PRF call, one request.
+        let ki = hmac_base(
+            &s,
+            "3edc6b5b8f7aadbd713732b482b8f979286e1ea3b8f8f99c30c884cfe3349b83",
+        );
+        let fixed = hex(
+            "98e9988bb4cc8b34d7922e1c68ad692ba2a1d9ae15149571675f17a77ad49e80
+             c8d2a85e831a26445b1f0ff44d7084a17206b4896c8112daad18605a",
+        );
+        let f8 = be(8);
+        let data = [
+            PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&f8))),
+            PrfDataParam::new(PrfDataParamType::ByteArray(&fixed)),
+        ];
+        let before = env.count("POST", HMAC);
+        let p = KbkdfParams::new(MechanismType::SHA256_HMAC, &data, None);
+        let k = s
+            .derive_key(&Mechanism::KbkdfCounter(p), ki, &readable(16))
+            .unwrap();
+        assert_eq!(value(&s, k), hex("6c037652990674a07844732d0ad985f9"));
+        assert_eq!(env.count("POST", HMAC) - before, 1, "one HMAC per PRF call");
+        // [RLEN=32_BITS] COUNT=30, L = 320 (KO is two PRF outputs, and L is not in the PRF
+        // input): a 32-byte generic secret takes the first output and an additional AES-128 key
+        // the second (a key starts at a fresh PRF output), whose first 8 bytes end KO. Two
+        // iterations, two requests: the TSB's HMAC takes one message per request.
+        let ki = hmac_base(
+            &s,
+            "c4bedbddb66493e7c7259a3bbbc25f8c7e0ca7fe284d92d431d9cd99a0d214ac",
+        );
+        let fixed = hex(
+            "1c69c54766791e315c2cc5c47ecd3ffab87d0d273dd920e70955814c220eacac
+             e6a5946542da3dfe24ff626b4897898cafb7db83bdff3c14fa46fd4b",
+        );
+        let f32 = be(32);
+        let data = [
+            PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&f32))),
+            PrfDataParam::new(PrfDataParamType::ByteArray(&fixed)),
+        ];
+        let generic = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Extractable(true),
+            Attribute::Sensitive(false),
+        ];
+        let second = readable(16);
+        let mut more = vec![DerivedKey::new(&second)];
+        let before = env.count("POST", HMAC);
+        let p = KbkdfParams::new(MechanismType::SHA256_HMAC, &data, Some(&mut more));
+        let k = s
+            .derive_key(&Mechanism::KbkdfCounter(p), ki, &generic)
+            .unwrap();
+        let ko = hex(
+            "1da47638d6c9c4d04d74d4640bbd42ab814d9e8cc22f4326695239f96b0693f1
+             2d0dd1152cf44430",
+        );
+        assert_eq!(value(&s, k), ko[..32]);
+        let extra = more[0].handle().expect("the additional key's handle");
+        assert_eq!(value(&s, extra)[..8], ko[32..]);
+        assert_eq!(
+            env.count("POST", HMAC) - before,
+            2,
+            "one request per 32 bytes"
+        );
+        // The derived HMAC key is an HMAC key of the TSB.
+        let a = s
+            .get_attributes(k, &[AttributeType::KeyType, AttributeType::ValueLen])
+            .unwrap();
+        assert_eq!(
+            a,
+            vec![
+                Attribute::KeyType(KeyType::GENERIC_SECRET),
+                Attribute::ValueLen(32.into())
+            ]
+        );
+    }
+);
+
+isolated!(
+    fn a_prf_that_does_not_fit_the_base_key_sends_nothing() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let hmac_key = hmac_base(&s, &"ab".repeat(32));
+        let aes_key = suite_base(&s);
+        // An HMAC key without CKA_DERIVE (one without CKA_SIGN cannot be made: the TSB wants
+        // one of decrypt, sign, unwrap true, S3 `AttributesDto.java`, and an HMAC key here has
+        // only `sign` of them).
+        let no_derive = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::GENERIC_SECRET),
+                Attribute::Value(vec![7; 32]),
+                Attribute::Derive(false),
+            ])
+            .unwrap();
+        let ctr = be(16);
+        let data = [
+            PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&ctr))),
+            PrfDataParam::new(PrfDataParamType::ByteArray(b"label")),
+        ];
+        let hmacs = env.count("POST", HMAC);
+        let encrypts = env.count("POST", "/v1/encrypt");
+        let imports = env.count("POST", "/v1/key/import/plain");
+        let derive = |prf, base| {
+            let p = KbkdfParams::new(prf, &data, None);
+            rv(
+                s.derive_key(&Mechanism::KbkdfCounter(p), base, &readable(16))
+                    .unwrap_err(),
+            )
+        };
+        // CKR_KEY_TYPE_INCONSISTENT as the standard defines it (PKCS#11 3.0, return values):
+        // "the specified key is not the correct type of key to use with the specified mechanism".
+        assert_eq!(
+            derive(MechanismType::SHA256_HMAC, aes_key),
+            RvError::KeyTypeInconsistent
+        );
+        assert_eq!(
+            derive(MechanismType::AES_CMAC, hmac_key),
+            RvError::KeyTypeInconsistent
+        );
+        // Another HMAC stays an invalid parameter, whatever the key.
+        assert_eq!(
+            derive(MechanismType::SHA384_HMAC, hmac_key),
+            RvError::MechanismParamInvalid
+        );
+        // An HMAC key without CKA_DERIVE.
+        assert_eq!(
+            derive(MechanismType::SHA256_HMAC, no_derive),
+            RvError::KeyFunctionNotPermitted
+        );
+        assert_eq!(env.count("POST", HMAC), hmacs, "no HMAC request");
+        assert_eq!(
+            env.count("POST", "/v1/encrypt"),
+            encrypts,
+            "no CMAC request"
+        );
         assert_eq!(
             env.count("POST", "/v1/key/import/plain"),
             imports,

@@ -533,6 +533,100 @@ mod tests {
         );
     }
 
+    /// HMAC-SHA-256 (RFC 2104) over the `sha2` crate, counting calls: the TSB's HMAC stand-in.
+    struct HmacPrf {
+        key: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Prf for HmacPrf {
+        fn len(&self) -> usize {
+            32
+        }
+        fn eval(&mut self, inputs: &[&[u8]]) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+            use sha2::{Digest, Sha256};
+            let mut block = [0u8; 64];
+            block[..self.key.len()].copy_from_slice(&self.key);
+            let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+            self.calls += inputs.len();
+            Ok(inputs
+                .iter()
+                .map(|m| {
+                    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(m);
+                    let outer = Sha256::new()
+                        .chain_update(pad(0x5c))
+                        .chain_update(inner.finalize());
+                    Zeroizing::new(outer.finalize().to_vec())
+                })
+                .collect())
+        }
+    }
+
+    fn run_hmac(mode: Mode, p: &KbkdfParams, key: &str, lens: &[usize]) -> (Vec<Vec<u8>>, usize) {
+        check(mode, p).unwrap();
+        let layout = Layout::new(mode, p, 32, lens).unwrap();
+        let mut f = HmacPrf {
+            key: hex(key),
+            calls: 0,
+        };
+        let k = derive(mode, p, &layout, &mut f).unwrap();
+        (k.iter().map(|k| k.to_vec()).collect(), f.calls)
+    }
+
+    /// KBKDFCTR_gen.rsp [PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_FIXED]: the same math over a PRF
+    /// of 32 bytes, one PRF call per 32 bytes of keying material.
+    #[test]
+    fn counter_mode_with_hmac_sha256_matches_cavp() {
+        // [RLEN=8_BITS] COUNT=0, L = 128.
+        let fixed = "98e9988bb4cc8b34d7922e1c68ad692ba2a1d9ae15149571675f17a77ad49e80
+                     c8d2a85e831a26445b1f0ff44d7084a17206b4896c8112daad18605a";
+        let mut p = params(
+            vec![
+                DataParam::IterationVariable(Some(be(8))),
+                DataParam::Bytes(hex(fixed)),
+            ],
+            None,
+        );
+        p.prf = CKM_SHA256_HMAC;
+        let key = "3edc6b5b8f7aadbd713732b482b8f979286e1ea3b8f8f99c30c884cfe3349b83";
+        let (k, calls) = run_hmac(Mode::Counter, &p, key, &[16]);
+        assert_eq!(k[0], hex("6c037652990674a07844732d0ad985f9"));
+        assert_eq!(calls, 1);
+        // [RLEN=32_BITS] COUNT=30, L = 320: two iterations.
+        let fixed = "1c69c54766791e315c2cc5c47ecd3ffab87d0d273dd920e70955814c220eacac
+                     e6a5946542da3dfe24ff626b4897898cafb7db83bdff3c14fa46fd4b";
+        let mut p = params(
+            vec![
+                DataParam::IterationVariable(Some(be(32))),
+                DataParam::Bytes(hex(fixed)),
+            ],
+            None,
+        );
+        p.prf = CKM_SHA256_HMAC;
+        let key = "c4bedbddb66493e7c7259a3bbbc25f8c7e0ca7fe284d92d431d9cd99a0d214ac";
+        let ko = hex(
+            "1da47638d6c9c4d04d74d4640bbd42ab814d9e8cc22f4326695239f96b0693f1
+             2d0dd1152cf44430",
+        );
+        let (k, calls) = run_hmac(Mode::Counter, &p, key, &[40]);
+        assert_eq!((k[0].clone(), calls), (ko.clone(), 2));
+        // As two keys, each at a fresh 32-byte output: the first output, then the second's
+        // first 8 bytes (a 16-byte key there reads KO's last 8 bytes first).
+        let (k, calls) = run_hmac(Mode::Counter, &p, key, &[32, 16]);
+        assert_eq!(k[0], ko[..32]);
+        assert_eq!(k[1][..8], ko[32..]);
+        assert_eq!(calls, 2);
+        // An 8-bit counter holds 255 iterations: 8160 bytes of HMAC, not 8161.
+        let p = params(vec![DataParam::IterationVariable(Some(be(8)))], None);
+        Layout::new(Mode::Counter, &p, 32, &[8160]).unwrap();
+        assert_eq!(
+            Layout::new(Mode::Counter, &p, 32, &[8161])
+                .unwrap_err()
+                .rv(),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+    }
+
     /// The cryptoki suite's refusals (kbkdf_invalid_data_params_*) and the widths.
     #[test]
     fn parameters_are_checked() {

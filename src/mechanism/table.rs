@@ -253,7 +253,8 @@ pub(crate) const MECHANISMS: &[MechRow] = &[
         max: 32,
         flags: SV,
     },
-    // SP 800-108 KDFs with AES-CMAC on the TSB as the PRF, the bytes imported as new keys
+    // SP 800-108 KDFs with AES-CMAC or HMAC-SHA-256 on the TSB as the PRF, the bytes imported
+    // as new keys; the sizes are the AES base key's (an HMAC base key is 32 bytes)
     // (mechanism::kbkdf, token/kbkdf.rs).
     MechRow {
         mech: CKM_SP800_108_COUNTER_KDF,

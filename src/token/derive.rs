@@ -50,6 +50,18 @@ pub(super) fn import_template(
     )
 }
 
+/// What a derivation does with its base key on the TSB, each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BaseUse {
+    /// AES encryptions (`POST /v1/encrypt`): an AES key with the TSB's `encrypt`.
+    AesEncrypt,
+    /// HMAC-SHA-256 (`POST /v1/synchronousHmac`): an `HMACSHA256` key with the TSB's `sign`.
+    /// S2 `tsb/Tutorials/Mac/hmac.md` creates its HMAC key with `"sign": true` and calls the
+    /// HMAC signing; that the TSB refuses one without `sign` is inferred (no source says), and
+    /// the emulator does (emulator/README.md, "HMAC").
+    Hmac,
+}
+
 impl Module {
     /// The base key of a derivation computed with AES encryptions on the TSB (data encryption
     /// here, AES-CMAC in token/kbkdf.rs): an AES key (else CKR_KEY_TYPE_INCONSISTENT) allowed
@@ -60,15 +72,34 @@ impl Module {
         session: &Session,
         base: CK_OBJECT_HANDLE,
     ) -> Result<std::sync::Arc<crate::tsb::key::KeyInfo>> {
+        self.base_key(session, base, BaseUse::AesEncrypt)
+    }
+
+    /// The base key of a derivation whose every step is `how` on the TSB: a key of its
+    /// algorithm (else CKR_KEY_TYPE_INCONSISTENT, as PKCS#11 3.0's return values define it:
+    /// "not the correct type of key to use with the specified mechanism"), allowed to derive (CKA_DERIVE, the TSB's
+    /// `derive`), allowed the TSB operation and not blocked (else
+    /// CKR_KEY_FUNCTION_NOT_PERMITTED).
+    pub(super) fn base_key(
+        &self,
+        session: &Session,
+        base: CK_OBJECT_HANDLE,
+        how: BaseUse,
+    ) -> Result<std::sync::Arc<crate::tsb::key::KeyInfo>> {
         let key = self.key_object(session, base, ObjClass::Private)?;
+        let (algorithm, what) = match how {
+            BaseUse::AesEncrypt => (SecretKeyAlgorithm::Aes, "AES encryptions"),
+            BaseUse::Hmac => (SecretKeyAlgorithm::HmacSha256, "HMAC-SHA-256"),
+        };
         let s = match key.public.secret() {
-            Some(s) if s.algorithm == SecretKeyAlgorithm::Aes => *s,
+            Some(s) if s.algorithm == algorithm => *s,
             _ => {
                 return Err(Error::ck(
                     CKR_KEY_TYPE_INCONSISTENT,
                     format!(
-                        "{} is no AES key: it cannot derive with AES encryptions",
-                        key.label
+                        "{} is no {} key: it cannot derive with {what}",
+                        key.label,
+                        algorithm.name()
                     ),
                 ))
             }
@@ -79,10 +110,14 @@ impl Module {
                 key.label
             )));
         }
-        if !s.encrypt {
+        let (allowed, attribute, op) = match how {
+            BaseUse::AesEncrypt => (s.encrypt, "CKA_ENCRYPT", "encrypt"),
+            BaseUse::Hmac => (key.sign, "CKA_SIGN", "compute an HMAC"),
+        };
+        if !allowed {
             return Err(not_permitted(format!(
-                "key {} cannot encrypt on the TSB (CKA_ENCRYPT false), and the derivation is made \
-                 of encryptions there",
+                "key {} cannot {op} on the TSB ({attribute} false), and the derivation is made \
+                 of {what} there",
                 key.label
             )));
         }

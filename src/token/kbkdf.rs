@@ -1,19 +1,28 @@
 //! C_DeriveKey with the SP 800-108 KDFs (CKM_SP800_108_COUNTER_KDF, _FEEDBACK_KDF,
-//! _DOUBLE_PIPELINE_KDF; mechanism::kbkdf has the parameters, their rules and the KDF) with
-//! `prfType` CKM_AES_CMAC: the PRF is AES-CMAC computed around E_K on the TSB (mechanism::mac;
-//! E_K is `AES_ECB`, so the base key never leaves the HSM), one request per round of CMAC
-//! blocks, the counter mode's iterations together. The keying material is cut into the primary
-//! key and the CK_DERIVED_KEY ones, each imported as a new key with `POST /v1/key/import/plain`
-//! as token/derive.rs does: the bytes pass through the module, zeroized once sent and never
+//! _DOUBLE_PIPELINE_KDF; mechanism::kbkdf has the parameters, their rules and the KDF), with
+//! one of two PRFs computed on the TSB, so the base key never leaves the HSM:
+//! - `prfType` CKM_AES_CMAC: AES-CMAC around E_K (mechanism::mac; E_K is `AES_ECB`), one
+//!   request per round of CMAC blocks, the counter mode's iterations together. The base key is
+//!   an AES key with CKA_DERIVE and the TSB's `encrypt` (a CMAC is made of encryptions there).
+//! - `prfType` CKM_SHA256_HMAC: the TSB's HMAC-SHA-256 (`POST /v1/synchronousHmac`), one
+//!   request per PRF call, i.e. per 32 bytes of keying material (and per A(i) in double
+//!   pipeline mode): the endpoint takes one message and answers one MAC (S2
+//!   `tsb/Tutorials/Mac/hmac.md`), so nothing can be batched. The base key is an HMAC key of
+//!   the TSB (`HMACSHA256`: CKK_GENERIC_SECRET or CKK_SHA256_HMAC here) with CKA_DERIVE and
+//!   the TSB's `sign` (CKA_SIGN; see `derive::BaseUse::Hmac`).
+//!
+//! A base key of the other PRF's type is CKR_KEY_TYPE_INCONSISTENT; another `prfType`
+//! CKR_MECHANISM_PARAM_INVALID. The keying material is cut into the primary key and the
+//! CK_DERIVED_KEY ones, each imported as a new key with `POST /v1/key/import/plain` as
+//! token/derive.rs does: the bytes pass through the module, zeroized once sent and never
 //! logged, and the keys read CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE false.
 //!
-//! The base key must be an AES key with CKA_DERIVE and the TSB's `encrypt` (a CMAC is made of
-//! encryptions there). The derived keys are AES keys (CKA_VALUE_LEN 16, 24 or 32) or HMAC keys
-//! (CKK_GENERIC_SECRET, CKK_SHA256_HMAC: 32 bytes, the only HMAC keys the TSB holds). Everything
-//! the call can refuse is checked before the first request; when an import fails, the keys
-//! already made by the call are destroyed again ("no key" on failure, PKCS#11 3.0 §2.42.7).
+//! The derived keys are AES keys (CKA_VALUE_LEN 16, 24 or 32) or HMAC keys (CKK_GENERIC_SECRET,
+//! CKK_SHA256_HMAC: 32 bytes, the only HMAC keys the TSB holds). Everything the call can refuse
+//! is checked before the first request; when an import fails, the keys already made by the call
+//! are destroyed again ("no key" on failure, PKCS#11 3.0 §2.42.7).
 
-use super::derive::import_template;
+use super::derive::{import_template, BaseUse};
 use super::session::Session;
 use super::template::Template;
 use super::Module;
@@ -85,6 +94,49 @@ impl Prf for TsbCmac<'_> {
     }
 }
 
+/// HMAC-SHA-256 under the base key on the TSB: one request per input (the endpoint takes one
+/// message), each answer checked to be 32 bytes.
+struct TsbHmac<'a> {
+    hmac: Box<HmacCall<'a>>,
+}
+
+/// One HMAC request: the MAC of a message under the base key.
+type HmacCall<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>> + 'a;
+
+impl Prf for TsbHmac<'_> {
+    fn len(&self) -> usize {
+        32
+    }
+    fn eval(&mut self, inputs: &[&[u8]]) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+        inputs
+            .iter()
+            .map(|m| {
+                let mac = Zeroizing::new((self.hmac)(m)?);
+                if mac.len() != 32 {
+                    return Err(Error::BadResult(format!(
+                        "the TSB answered an HMAC-SHA-256 of {} bytes",
+                        mac.len()
+                    )));
+                }
+                Ok(mac)
+            })
+            .collect()
+    }
+}
+
+/// The PRF of `prfType`: how the base key is used on the TSB, the PRF's output length and its
+/// name; CKR_MECHANISM_PARAM_INVALID for another PRF.
+fn prf_of(prf: CK_MECHANISM_TYPE) -> Result<(BaseUse, usize, &'static str)> {
+    match prf {
+        CKM_AES_CMAC => Ok((BaseUse::AesEncrypt, 16, "AES-CMAC")),
+        CKM_SHA256_HMAC => Ok((BaseUse::Hmac, 32, "HMAC-SHA-256")),
+        other => Err(Error::ck(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("prfType 0x{other:x}: the KDFs run with CKM_AES_CMAC or CKM_SHA256_HMAC here"),
+        )),
+    }
+}
+
 impl Module {
     /// C_DeriveKey with an SP 800-108 KDF: the handles of the primary key and of the
     /// additional keys, in the parameter's order.
@@ -113,12 +165,7 @@ impl Module {
             ));
         };
         kbkdf::check(mode, p)?;
-        if p.prf != CKM_AES_CMAC {
-            return Err(Error::ck(
-                CKR_MECHANISM_PARAM_INVALID,
-                format!("prfType 0x{:x}: the KDFs run with CKM_AES_CMAC here", p.prf),
-            ));
-        }
+        let (how, h, prf_name) = prf_of(p.prf)?;
         // Every key's template, checked in full (the import's own rules on a placeholder of
         // the key's length) before anything is sent.
         let templates: Vec<&Template> = std::iter::once(template)
@@ -137,15 +184,28 @@ impl Module {
             keys.push((kt, len));
         }
         let lens: Vec<usize> = keys.iter().map(|(_, l)| *l).collect();
-        let layout = Layout::new(mode, p, 16, &lens)?;
-        let key = self.aes_base_key(session, base)?;
+        let layout = Layout::new(mode, p, h, &lens)?;
+        let key = self.base_key(session, base, how)?;
         slot.check_access()?;
-        let mut prf = TsbCmac {
-            ecb: Box::new(|blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks)),
-            cmac: Cmac::new(),
+        let values = match how {
+            BaseUse::AesEncrypt => kbkdf::derive(
+                mode,
+                p,
+                &layout,
+                &mut TsbCmac {
+                    ecb: Box::new(|blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks)),
+                    cmac: Cmac::new(),
+                },
+            ),
+            BaseUse::Hmac => kbkdf::derive(
+                mode,
+                p,
+                &layout,
+                &mut TsbHmac {
+                    hmac: Box::new(|m: &[u8]| slot.tsb.hmac(&key, m)),
+                },
+            ),
         };
-        let values = kbkdf::derive(mode, p, &layout, &mut prf);
-        drop(prf);
         let values = self.log_refusal(session, &key, "key derivation", values)?;
         let mut made: Vec<CK_OBJECT_HANDLE> = Vec::with_capacity(values.len());
         for ((t, (kt, _)), value) in templates.iter().zip(&keys).zip(&values) {
@@ -170,7 +230,7 @@ impl Module {
         crate::log!(
             Level::Info,
             "derived {} key(s) ({} bytes of keying material) from {} with SP 800-108 {mode:?} \
-             mode and AES-CMAC",
+             mode and {prf_name}",
             made.len(),
             layout.total,
             key.tsb_label

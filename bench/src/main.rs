@@ -138,7 +138,7 @@ impl Plan {
             Plan {
                 smoke,
                 tp_warmup: 50,
-                tp_rounds: 41,
+                tp_rounds: 121,
                 tp_per_round_rsa: 50,
                 tp_per_round_ec: 100,
                 approvals: 30,

@@ -45,15 +45,16 @@ impl RemoteMech for Signing {
                 .sign_with_context(key, &alg, &payload, context.as_slice(), caller),
             _ => slot.tsb.sign(key, &alg, &payload, caller),
         })?;
-        // The check takes what the scheme signs: the digest for the hashing mechanisms.
-        let digest = match (self.full_data, scheme.local_hash()) {
-            (true, Some(h)) => h.digest(input),
-            _ => input.to_vec(),
-        };
         let checked = mechanism::signature_to_pkcs11(scheme, sig, key.public.signature_len())
             .map_err(|e| Error::BadResult(e.to_string()))
             .and_then(|sig| {
                 if slot.config.verify_signatures {
+                    // The check takes what the scheme signs: the digest for the hashing
+                    // mechanisms (computed only when checking: issue 15, the module's own CPU).
+                    let digest = match (self.full_data, scheme.local_hash()) {
+                        (true, Some(h)) => std::borrow::Cow::Owned(h.digest(input)),
+                        _ => std::borrow::Cow::Borrowed(input),
+                    };
                     super::results::signature(key, scheme, &digest, &sig)?;
                 }
                 Ok(sig)

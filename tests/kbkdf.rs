@@ -622,8 +622,9 @@ isolated!(
                 ulParameterLen: std::mem::size_of_val(&fb) as CK_ULONG,
             };
             let mut out = 0;
-            let r =
-                unsafe { f.C_DeriveKey.unwrap()(h, &mut m, key, std::ptr::null_mut(), 0, &mut out) };
+            let r = unsafe {
+                f.C_DeriveKey.unwrap()(h, &mut m, key, std::ptr::null_mut(), 0, &mut out)
+            };
             assert_eq!(r, CKR_MECHANISM_PARAM_INVALID, "feedback, {len} bytes");
         }
         assert_eq!(env.count("POST", "/v1/encrypt"), encrypts, "no PRF request");

@@ -612,6 +612,161 @@ static void generation(CK_SESSION_HANDLE s, CK_SESSION_HANDLE ro)
     EXPECT(f->C_DeriveKey(s, &ecb_data, BAD_OBJECT, NULL, 0, &hp), CKR_KEY_HANDLE_INVALID);
     EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 0, &hp), CKR_KEY_TYPE_INCONSISTENT);
     EXPECT(f->C_DeriveKey(s, &ecb_data, hk, NULL, 1, &hp), CKR_ARGUMENTS_BAD);
+    {
+        /* AES MACs and the SP 800-108 KDFs (PKCS#11 3.0; p11-kit's header lacks the KDFs'
+         * structures): absurd lengths, widths and counts, NULL with a length, all refused before
+         * anything is read through them or sent. */
+        struct counter_format {
+            CK_BBOOL bLittleEndian;
+            CK_ULONG ulWidthInBits;
+        };
+        struct dkm_format {
+            CK_ULONG dkmLengthMethod;
+            CK_BBOOL bLittleEndian;
+            CK_ULONG ulWidthInBits;
+        };
+        struct prf_data_param {
+            CK_ULONG type;
+            CK_VOID_PTR pValue;
+            CK_ULONG ulValueLen;
+        };
+        struct derived_key {
+            CK_ATTRIBUTE_PTR pTemplate;
+            CK_ULONG ulAttributeCount;
+            CK_OBJECT_HANDLE_PTR phKey;
+        };
+        struct kdf_params {
+            CK_MECHANISM_TYPE prfType;
+            CK_ULONG ulNumberOfDataParams;
+            struct prf_data_param *pDataParams;
+            CK_ULONG ulAdditionalDerivedKeys;
+            struct derived_key *pAdditionalDerivedKeys;
+        };
+        struct feedback_params {
+            CK_MECHANISM_TYPE prfType;
+            CK_ULONG ulNumberOfDataParams;
+            struct prf_data_param *pDataParams;
+            CK_ULONG ulIVLen;
+            CK_BYTE_PTR pIV;
+            CK_ULONG ulAdditionalDerivedKeys;
+            struct derived_key *pAdditionalDerivedKeys;
+        };
+        const CK_MECHANISM_TYPE counter_kdf = 0x3ac, feedback_kdf = 0x3ad;
+        const CK_ULONG iteration = 1, counter = 2, dkm = 3, bytes = 4;
+        CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+        CK_ULONG sixteen = 16, huge_len = HUGE_LEN, mac_len = 0;
+        CK_BBOOL yes = CK_TRUE;
+        CK_ATTRIBUTE aes[] = {
+            {CKA_VALUE_LEN, &sixteen, sizeof sixteen},
+            {CKA_SIGN, &yes, sizeof yes},
+            {CKA_DERIVE, &yes, sizeof yes},
+        };
+        CK_ATTRIBUTE out_t[] = {
+            {CKA_VALUE_LEN, &huge_len, sizeof huge_len},
+        };
+        CK_OBJECT_HANDLE aes_key = 0, extra = 0;
+        CK_MECHANISM mac = {CKM_AES_CMAC_GENERAL, NULL, sizeof mac_len};
+        struct counter_format fmt = {CK_FALSE, 32};
+        struct dkm_format dfmt = {1, CK_FALSE, 32};
+        struct prf_data_param dp[2] = {{iteration, &fmt, sizeof fmt}, {bytes, buf, 16}};
+        struct derived_key dk = {out_t, 1, NULL};
+        struct kdf_params kp = {CKM_AES_CMAC, 2, dp, 0, NULL};
+        struct feedback_params fp = {CKM_AES_CMAC, 1, dp, HUGE_LEN, NULL, 0, NULL};
+        CK_MECHANISM kdf = {counter_kdf, &kp, sizeof kp};
+        CK_MECHANISM fb = {feedback_kdf, &fp, sizeof fp};
+        CK_ULONG widths[] = {0, 7, 64, 65, HUGE_LEN};
+        CK_ULONG len;
+        size_t i;
+
+        EXPECT(f->C_GenerateKey(s, &gen, aes, 3, &aes_key), CKR_OK);
+        /* CK_MAC_GENERAL_PARAMS: NULL, 0, 17 and a huge length; a parameter of the wrong size. */
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        mac.pParameter = &mac_len;
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        mac_len = 17;
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        mac_len = HUGE_LEN;
+        EXPECT(f->C_VerifyInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        mac.ulParameterLen = HUGE_LEN;
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        mac.mechanism = CKM_AES_CMAC;
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_MECHANISM_PARAM_INVALID);
+        /* A MAC of a huge length, NULL or not; a signature of a huge length. */
+        mac.pParameter = NULL;
+        mac.ulParameterLen = 0;
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_OK);
+        len = sizeof buf;
+        EXPECT(f->C_Sign(s, NULL, HUGE_LEN, buf, &len), CKR_ARGUMENTS_BAD);
+        EXPECT(f->C_SignInit(s, &mac, aes_key), CKR_OK);
+        EXPECT(f->C_SignUpdate(s, buf, HUGE_LEN), CKR_DATA_LEN_RANGE);
+        EXPECT(f->C_SignFinal(s, buf, &len), CKR_OPERATION_NOT_INITIALIZED);
+        /* The KDFs: counter and DKM widths of 0, not whole bytes, 64 (a counter), 65, huge. */
+        for (i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+            fmt.ulWidthInBits = widths[i];
+            EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        }
+        fmt.ulWidthInBits = 32;
+        dp[1].type = dkm;
+        dp[1].pValue = &dfmt;
+        dp[1].ulValueLen = sizeof dfmt;
+        for (i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+            if (widths[i] == 64)
+                continue; /* a 64-bit DKM length is valid */
+            dfmt.ulWidthInBits = widths[i];
+            EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        }
+        dfmt.ulWidthInBits = 32;
+        dfmt.dkmLengthMethod = HUGE_LEN;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        /* NULL with a length: the iteration variable (as long as its format), a byte array. */
+        dp[0].pValue = NULL;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dp[0].pValue = &fmt;
+        dp[1].type = bytes;
+        dp[1].pValue = NULL;
+        dp[1].ulValueLen = HUGE_LEN;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dp[1].pValue = buf;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dp[1].ulValueLen = 16;
+        dp[1].type = counter; /* counter mode takes no separate counter */
+        dp[1].pValue = &fmt;
+        dp[1].ulValueLen = sizeof fmt;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dp[1].type = 0xdeadUL;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dp[1].type = bytes;
+        dp[1].pValue = buf;
+        dp[1].ulValueLen = 16;
+        /* Counts: huge, NULL arrays with a count, a NULL phKey, an absurd CKA_VALUE_LEN. */
+        kp.ulNumberOfDataParams = HUGE_LEN;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        kp.ulNumberOfDataParams = 2;
+        kp.pDataParams = NULL;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        kp.pDataParams = dp;
+        kp.ulAdditionalDerivedKeys = HUGE_LEN;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        kp.ulAdditionalDerivedKeys = 1;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        kp.pAdditionalDerivedKeys = &dk;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        dk.phKey = &extra;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_ATTRIBUTE_VALUE_INVALID);
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, out_t, 1, &hp), CKR_ATTRIBUTE_VALUE_INVALID);
+        kp.ulAdditionalDerivedKeys = 0;
+        kp.pAdditionalDerivedKeys = NULL;
+        kdf.ulParameterLen = HUGE_LEN;
+        EXPECT(f->C_DeriveKey(s, &kdf, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        kdf.ulParameterLen = sizeof kp;
+        /* Feedback: a NULL IV with a huge length, then a huge IV. */
+        dp[0].pValue = NULL;
+        dp[0].ulValueLen = 0;
+        EXPECT(f->C_DeriveKey(s, &fb, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        fp.pIV = buf;
+        EXPECT(f->C_DeriveKey(s, &fb, aes_key, aes, 1, &hp), CKR_MECHANISM_PARAM_INVALID);
+        EXPECT(f->C_DestroyObject(s, aes_key), CKR_OK);
+    }
     /* Random. */
     EXPECT(f->C_SeedRandom(s, NULL, 5), CKR_ARGUMENTS_BAD);
     EXPECT(f->C_SeedRandom(s, buf, 5), CKR_RANDOM_SEED_NOT_SUPPORTED);

@@ -557,3 +557,76 @@ isolated!(
         );
     }
 );
+
+isolated!(
+    /// A data parameter of type CK_SP800_108_ITERATION_VARIABLE with a NULL `pValue` and the
+    /// length of a CK_SP800_108_COUNTER_FORMAT: NULL with a non-zero length is refused like
+    /// any other type's (the iteration variable may be NULL only with a length of 0), never
+    /// read (it crashed the process), and nothing is sent.
+    fn a_null_iteration_variable_with_a_length_is_refused_unread() {
+        use common::raw;
+        use cryptoki_sys::*;
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Label(b"null-param".to_vec()),
+                Attribute::ValueLen(32.into()),
+                Attribute::Derive(true),
+            ],
+        )
+        .unwrap();
+        let h = raw::open_session(env.slot.id() as CK_SLOT_ID);
+        let key = raw::find_one(h, "null-param", CKO_SECRET_KEY);
+        let f = raw::fns();
+        let encrypts = env.count("POST", "/v1/encrypt");
+        for len in [std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>(), 4, 1] {
+            let mut data = [CK_PRF_DATA_PARAM {
+                type_: CK_SP800_108_ITERATION_VARIABLE,
+                pValue: std::ptr::null_mut(),
+                ulValueLen: len as CK_ULONG,
+            }];
+            for mech in [CKM_SP800_108_COUNTER_KDF, CKM_SP800_108_DOUBLE_PIPELINE_KDF] {
+                let mut p = CK_SP800_108_KDF_PARAMS {
+                    prfType: CKM_AES_CMAC,
+                    ulNumberOfDataParams: 1,
+                    pDataParams: data.as_mut_ptr(),
+                    ulAdditionalDerivedKeys: 0,
+                    pAdditionalDerivedKeys: std::ptr::null_mut(),
+                };
+                let mut m = CK_MECHANISM {
+                    mechanism: mech,
+                    pParameter: &mut p as *mut _ as *mut _,
+                    ulParameterLen: std::mem::size_of_val(&p) as CK_ULONG,
+                };
+                let mut out = 0;
+                let r = unsafe {
+                    f.C_DeriveKey.unwrap()(h, &mut m, key, std::ptr::null_mut(), 0, &mut out)
+                };
+                assert_eq!(r, CKR_MECHANISM_PARAM_INVALID, "0x{mech:x}, {len} bytes");
+            }
+            let mut fb = CK_SP800_108_FEEDBACK_KDF_PARAMS {
+                prfType: CKM_AES_CMAC,
+                ulNumberOfDataParams: 1,
+                pDataParams: data.as_mut_ptr(),
+                ulIVLen: 0,
+                pIV: std::ptr::null_mut(),
+                ulAdditionalDerivedKeys: 0,
+                pAdditionalDerivedKeys: std::ptr::null_mut(),
+            };
+            let mut m = CK_MECHANISM {
+                mechanism: CKM_SP800_108_FEEDBACK_KDF,
+                pParameter: &mut fb as *mut _ as *mut _,
+                ulParameterLen: std::mem::size_of_val(&fb) as CK_ULONG,
+            };
+            let mut out = 0;
+            let r = unsafe {
+                f.C_DeriveKey.unwrap()(h, &mut m, key, std::ptr::null_mut(), 0, &mut out)
+            };
+            assert_eq!(r, CKR_MECHANISM_PARAM_INVALID, "feedback, {len} bytes");
+        }
+        assert_eq!(env.count("POST", "/v1/encrypt"), encrypts, "no PRF request");
+    }
+);

@@ -550,11 +550,12 @@ unsafe fn kbkdf_params(
     let mut params = Vec::with_capacity(raw.len());
     for d in raw {
         let len = d.ulValueLen as usize;
+        // NULL goes with a length of 0 and nothing else: the iteration variable of feedback
+        // and double pipeline modes (no value) is NULL and 0, and no NULL `pValue` is ever
+        // followed, whatever its type and length (a NULL iteration variable with the length
+        // of a CK_SP800_108_COUNTER_FORMAT was read).
         if d.pValue.is_null() != (len == 0) {
-            // The iteration variable of feedback and double pipeline modes has no value.
-            if !(d.pValue.is_null() && d.type_ == CK_SP800_108_ITERATION_VARIABLE) {
-                return Err(invalid("a data parameter's pValue and ulValueLen disagree"));
-            }
+            return Err(invalid("a data parameter's pValue and ulValueLen disagree"));
         }
         let bool_of = |b: CK_BBOOL| match b {
             CK_FALSE => Ok(false),

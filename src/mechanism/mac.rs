@@ -112,7 +112,9 @@ pub(crate) struct Cmac {
 
 /// Where one message stands in [`Cmac::macs`].
 struct Progress {
-    chain: [u8; BLOCK],
+    /// The chaining value: the last block's output is the MAC, which the SP 800-108 KDFs use as
+    /// derived keying material, so it is zeroized with the rest.
+    chain: Zeroizing<[u8; BLOCK]>,
     /// Blocks done.
     done: usize,
     /// Blocks in all (an empty message is one padded block).
@@ -158,7 +160,7 @@ impl Cmac {
         let mut st: Vec<Progress> = msgs
             .iter()
             .map(|m| Progress {
-                chain: [0; BLOCK],
+                chain: Zeroizing::new([0; BLOCK]),
                 done: 0,
                 blocks: m.len().div_ceil(BLOCK).max(1),
             })
@@ -174,7 +176,7 @@ impl Cmac {
                 if p.done == p.blocks {
                     continue;
                 }
-                let mut x = Zeroizing::new(p.chain);
+                let mut x = p.chain.clone();
                 if p.done + 1 == p.blocks {
                     // The last block needs a subkey: it waits for the round that brings them.
                     let Some(keys) = &self.subkeys else { continue };
@@ -208,7 +210,7 @@ impl Cmac {
                 st[i].done += 1;
             }
         }
-        Ok(st.into_iter().map(|p| Zeroizing::new(p.chain)).collect())
+        Ok(st.into_iter().map(|p| p.chain).collect())
     }
 }
 
@@ -402,6 +404,14 @@ pub(crate) mod tests {
             CKR_MECHANISM_INVALID
         );
         assert!(is_aes_mac(CKM_AES_MAC_GENERAL) && !is_aes_mac(CKM_AES_CBC));
+    }
+
+    /// The chaining values of [`Cmac::macs`] (the last is the MAC: a KDF's keying material)
+    /// are zeroized when dropped, as the subkeys and the tags are.
+    #[test]
+    fn cmac_state_is_zeroized_on_drop() {
+        assert!(std::mem::needs_drop::<Progress>());
+        assert!(std::mem::needs_drop::<Tag>());
     }
 
     #[test]

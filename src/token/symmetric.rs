@@ -424,6 +424,15 @@ impl Module {
                 format!("the MAC is {len} bytes, not {}", sig.len()),
             ));
         }
+        // The bound of C_Sign (secret_finish): an AES MAC is one request per block, an HMAC one
+        // request of the whole message.
+        if op.input.len().saturating_add(data.map_or(0, <[u8]>::len)) > MAX_INPUT {
+            op.input.zeroize();
+            return Err(Error::ck(
+                CKR_DATA_LEN_RANGE,
+                format!("the TSB takes one message of at most {MAX_INPUT} bytes here"),
+            ));
+        }
         let mut input = std::mem::take(&mut op.input);
         input.extend_from_slice(data.unwrap_or_default());
         let mac = self.run_secret::<MacVerify>(session, &op.key, &op.mech, &input);

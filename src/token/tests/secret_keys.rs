@@ -774,6 +774,62 @@ fn hmac_sha256_matches_openssl_and_verifies() {
     assert_eq!(e.rv(), CKR_KEY_TYPE_INCONSISTENT);
 }
 
+/// C_Verify takes no more data than C_Sign (16 MiB, the one message the TSB takes): more is
+/// CKR_DATA_LEN_RANGE with nothing sent, for HMAC (one request that large) and for the AES MACs
+/// (one request per 16-byte block: a million requests otherwise). The verification ends.
+#[test]
+fn a_verification_of_too_much_data_sends_nothing() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let hmac = genkey(
+        &w,
+        s,
+        CKM_GENERIC_SECRET_KEY_GEN,
+        &[
+            ul(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"big-hmac"),
+        ],
+    )
+    .expect("HMAC keygen");
+    let cmac = genkey(
+        &w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[
+            ul(CKA_VALUE_LEN, 16),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_VERIFY, &[1]),
+            a(CKA_LABEL, b"big-cmac"),
+        ],
+    )
+    .expect("AES keygen");
+    let big = vec![0u8; 16 * 1024 * 1024 + 1];
+    for (mech, key, path, len) in [
+        (CKM_SHA256_HMAC, hmac, "/v1/synchronousHmac", 32),
+        (CKM_AES_CMAC, cmac, "/v1/encrypt", 16),
+    ] {
+        w.m.with_session(s, |sess| {
+            w.m.verify_init(sess, mech, &MechParams::None, key)
+        })
+        .unwrap();
+        let before = w.count("POST", path);
+        let e =
+            w.m.with_operation(s, OpKind::Verify, |sess| {
+                w.m.verify(sess, Some(&big), &vec![0; len])
+            })
+            .unwrap_err();
+        assert_eq!(e.rv(), CKR_DATA_LEN_RANGE, "0x{mech:x}");
+        assert_eq!(w.count("POST", path), before, "0x{mech:x}: nothing sent");
+        let e =
+            w.m.with_operation(s, OpKind::Verify, |sess| {
+                w.m.verify(sess, Some(b""), &vec![0; len])
+            })
+            .unwrap_err();
+        assert_eq!(e.rv(), CKR_OPERATION_NOT_INITIALIZED, "0x{mech:x}: ended");
+    }
+}
+
 /// A key made on the emulator with these attributes (`POST /v1/key`, behind the module's back).
 fn tsb_key(w: &World, label: &str, mut body: serde_json::Value) {
     body["label"] = label.into();

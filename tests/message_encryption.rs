@@ -388,6 +388,41 @@ isolated!(
     }
 );
 
+isolated!(
+    /// The counter generator never gives the same IV twice under one key in one process: a
+    /// second C_MessageEncryptInit with the same fixed part, and another session's operation on
+    /// the same key, go on from where the counter stood (GCM under a repeated IV and key gives
+    /// away the authentication key).
+    fn counter_ivs_do_not_repeat_across_operations_on_one_key() {
+        let env = Env::new(Opts::default());
+        let (s1, s2) = (env.session(), env.session());
+        let v = case4();
+        let key = aes_key(&s1, &v.key);
+        let mut seen = std::collections::HashSet::new();
+        for round in 0..2 {
+            for s in [&s1, &s2] {
+                let mut iv = [0x5au8; 12];
+                let mut tag = [0u8; 16];
+                let mut p = params(&mut iv, 32, GeneratorFunction::GenerateCounter, &mut tag);
+                s.message_encrypt_init(&Mechanism::AesGcmMessage(p), key)
+                    .unwrap();
+                for _ in 0..2 {
+                    s.encrypt_message(&MessageParam::AesGcmMessage(p), &v.aad, &v.plain)
+                        .unwrap();
+                    assert_eq!(&p.iv()[..4], &[0x5a; 4], "the fixed bits stay");
+                    assert!(
+                        seen.insert(p.iv().to_vec()),
+                        "round {round}: IV {:02x?} was generated before",
+                        p.iv()
+                    );
+                }
+                s.message_encrypt_final().unwrap();
+            }
+        }
+        assert_eq!(seen.len(), 8);
+    }
+);
+
 type EncryptMessageFn = unsafe extern "C" fn(
     CK_SESSION_HANDLE,
     *mut std::ffi::c_void,

@@ -9,11 +9,12 @@
 //! each follows here (the standard leaves the construction to the token):
 //! - `CKG_NO_GENERATE`: the caller's IV, as given.
 //! - `CKG_GENERATE_COUNTER`: the leftmost `ulIvFixedBits` of the caller's IV kept, the rest a
-//!   big-endian counter of the operation (0 for the first message of a C_MessageEncryptInit,
-//!   then 1, 2, ...): the deterministic construction of §8.2.1. A counter that would need more
-//!   bits than the IV leaves is refused (CKR_DATA_LEN_RANGE) rather than repeated. The counter
-//!   starts at 0 with every C_MessageEncryptInit, so the fixed field must tell the operations
-//!   of one key apart (§8.2.1: the fixed field identifies the device or context).
+//!   big-endian counter of the key (0 for the key's first generated IV in this process, then
+//!   1, 2, ...; every operation on the key, in any session, goes on from where it stands):
+//!   the deterministic construction of §8.2.1. A counter that would need more bits than the IV
+//!   leaves is refused (CKR_DATA_LEN_RANGE) rather than repeated. The counter starts at 0 in
+//!   each process (and after C_Finalize), so the fixed field must tell processes using one key
+//!   apart (§8.2.1: the fixed field identifies the device or context).
 //! - `CKG_GENERATE_COUNTER_XOR`: the same counter XORed into the caller's non-fixed bits
 //!   (a per-context mask the caller chooses, as TLS 1.3 does with its static IV).
 //! - `CKG_GENERATE_RANDOM`: the non-fixed bits from the operating system's random generator;
@@ -22,8 +23,8 @@
 //! - `CKG_GENERATE`: the token's choice: random when at least 96 bits are free (unique across
 //!   operations too), the counter otherwise.
 //!
-//! The same counter serves every generated IV of an operation, so no two messages of one
-//! operation ever get the same IV from a counter generator.
+//! The same counter serves every generated IV under a key, so no two messages under one key in
+//! one process ever get the same IV from a counter generator.
 
 use super::modes;
 use crate::error::{Error, Result};

@@ -54,8 +54,10 @@ const MAX_INPUT: usize = 16 * 1024 * 1024;
 pub(crate) struct MessageOp<D> {
     key: Arc<KeyInfo>,
     secret: SecretKey,
-    /// The counter of generated IVs (`GcmMessage::resolve_iv`).
-    counter: u64,
+    /// The counter of generated IVs (`GcmMessage::resolve_iv`): the key's, shared by every
+    /// operation on it in this process (`Slot::gcm_counters`). Locked only while an IV is
+    /// made (no I/O), always after the session's state.
+    counter: Arc<parking_lot::Mutex<u64>>,
     /// The multi-part message in progress.
     message: Option<Message>,
     /// The result of a call whose buffer was too small, kept for the retry.
@@ -245,10 +247,17 @@ impl Module {
                 ));
             }
             let (key, secret) = self.secret_key(session, h, SecretKeyAlgorithm::Aes, D::VERB)?;
+            let counter = self
+                .slot_of(session)
+                .gcm_counters
+                .lock()
+                .entry(key.tsb_label.clone())
+                .or_default()
+                .clone();
             Ok(MessageOp::<D> {
                 key,
                 secret,
-                counter: 0,
+                counter,
                 message: None,
                 kept: None,
                 in_flight: false,
@@ -303,7 +312,8 @@ impl Module {
                 // GCM: as many bytes out as in (the tag travels apart).
                 return Ok(MessageOutput::plain(Output::Len(data.len())));
             };
-            let (iv, generated) = p.resolve_iv(encrypting::<D>(), &mut op.counter, os_random)?;
+            let (iv, generated) =
+                p.resolve_iv(encrypting::<D>(), &mut op.counter.lock(), os_random)?;
             op.in_flight = true;
             Job {
                 key: op.key.clone(),
@@ -342,7 +352,7 @@ impl Module {
         // A result kept for a retry that never came: the caller moved on.
         op.kept = None;
         p.tag_len()?;
-        let (iv, generated) = p.resolve_iv(encrypting::<D>(), &mut op.counter, os_random)?;
+        let (iv, generated) = p.resolve_iv(encrypting::<D>(), &mut op.counter.lock(), os_random)?;
         op.message = Some(Message {
             iv: iv.clone(),
             aad: aad.to_vec(),

@@ -23,6 +23,10 @@ pub(crate) struct Slot {
     pub(crate) tsb: Arc<Tsb>,
     /// Leftover session keys of dead processes were looked for (session_keys.rs).
     pub(crate) reaped: std::sync::atomic::AtomicBool,
+    /// The GCM IV counter of each AES key (by TSB label) for the message-based API's counter
+    /// generators (message.rs): shared by every operation on the key in this process, so no
+    /// two messages under one key get the same counter value, whatever the operations.
+    pub(crate) gcm_counters: Mutex<std::collections::HashMap<String, Arc<Mutex<u64>>>>,
     /// Who is logged in: CKU_USER, CKU_SO or nobody (PKCS#11 login state is per token, shared
     /// by the application's sessions).
     pub(crate) login: Mutex<Option<CK_USER_TYPE>>,
@@ -75,6 +79,7 @@ impl Slot {
             config,
             tsb: Arc::new(tsb),
             reaped: std::sync::atomic::AtomicBool::new(false),
+            gcm_counters: Mutex::new(Default::default()),
             login: Mutex::new(None),
             pins: Mutex::new(pins),
             ca_certs,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{rv, Env, Opts};
+use common::{hex, rv, Env, Opts};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::kbkdf::{
     DerivedKey, Endianness, KbkdfCounterFormat, KbkdfDkmLengthFormat, KbkdfDkmLengthMethod,
@@ -16,14 +16,6 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use std::num::NonZeroUsize;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn be(bits: usize) -> KbkdfCounterFormat {
     KbkdfCounterFormat::new(Endianness::Big, NonZeroUsize::new(bits).unwrap())

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{raw, rv, Env, Opts};
+use common::{hex, raw, rv, Env, Opts};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::{GcmMessageParams, GeneratorFunction};
 use cryptoki::mechanism::{Mechanism, MechanismType, MessageParam};
@@ -14,14 +14,6 @@ use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// The GCM specification's test case 4 (McGrew and Viega, "The Galois/Counter Mode of
 /// Operation"): key, IV, plaintext, AAD, ciphertext, tag.

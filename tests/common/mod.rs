@@ -212,6 +212,15 @@ impl Env {
 
 pub use direct::policy_for;
 
+/// Bytes from hex text (whitespace ignored), for test vectors.
+pub fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// The CK_RV of a cryptoki error.
 pub fn rv(e: cryptoki::error::Error) -> cryptoki::error::RvError {
     match e {

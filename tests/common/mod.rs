@@ -14,6 +14,7 @@ pub mod interop;
 pub mod pe;
 pub mod tls;
 pub mod tools;
+pub mod vectors;
 pub mod vendor;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};

@@ -7,6 +7,7 @@
 //! (imported and derived), whatever it found; the run's final sweep catches the rest.
 
 use crate::cases::{is_listed, raw_handle, rv_text, World};
+use crate::common::vectors::hex;
 use crate::report::{Outcome, Verdict};
 use cryptoki::mechanism::aead::{GcmMessageParams, GcmParams, GeneratorFunction};
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
@@ -41,14 +42,6 @@ pub const COVERED: &[CK_MECHANISM_TYPE] = &[
     CKM_SP800_108_DOUBLE_PIPELINE_KDF,
     CKM_SHA256_HMAC_GENERAL,
 ];
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex literal"))
-        .collect()
-}
 
 fn hx(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -347,41 +340,13 @@ pub fn block_modes(w: &World) -> Outcome {
     })
 }
 
-/// The GCM specification's test case 4 (McGrew and Viega, "The Galois/Counter Mode of
-/// Operation"): key, IV, plaintext, AAD, ciphertext, tag.
-struct Gcm4 {
-    key: Vec<u8>,
-    iv: Vec<u8>,
-    plain: Vec<u8>,
-    aad: Vec<u8>,
-    cipher: Vec<u8>,
-    tag: Vec<u8>,
-}
-
-fn gcm_case4() -> Gcm4 {
-    Gcm4 {
-        key: hex("feffe9928665731c6d6a8f9467308308"),
-        iv: hex("cafebabefacedbaddecaf888"),
-        plain: hex(
-            "d9313225f88406e5a55909c5aff5269a 86a7a9531534f7da2e4c303d8a318a72
-             1c3c0c95956809532fcf0e2449a6b525 b16aedf5aa0de657ba637b39",
-        ),
-        aad: hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
-        cipher: hex(
-            "42831ec2217774244b7221b784d0d49c e3aa212f2c02a4e035c17e2329aca12e
-             21d514b25466931c7d8f6a5aac84aa05 1ba30b396a0aac973d58e091",
-        ),
-        tag: hex("5bc94fbc3221a5db94fae95ae7121a47"),
-    }
-}
-
 /// CKM_AES_GCM with C_Encrypt/C_Decrypt and with C_EncryptMessage/C_DecryptMessage against the
 /// GCM specification's test case 4.
 pub fn gcm(w: &World) -> Outcome {
     if !is_listed(w, CKM_AES_GCM) {
         return Ok(Verdict::Skip("the module does not list CKM_AES_GCM".into()));
     }
-    let v = gcm_case4();
+    let v = crate::common::vectors::gcm_case4();
     let uses = [Attribute::Encrypt(true), Attribute::Decrypt(true)];
     with_key(w, "kat-aes-gcm", KeyType::AES, &v.key, &uses, |key| {
         let mut want = v.cipher.clone();

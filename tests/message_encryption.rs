@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{hex, raw, rv, Env, Opts};
+use common::vectors::{gcm_case4 as case4, Gcm as Vector};
+use common::{raw, rv, Env, Opts};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::{GcmMessageParams, GeneratorFunction};
 use cryptoki::mechanism::{Mechanism, MechanismType, MessageParam};
@@ -14,34 +15,6 @@ use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
-
-/// The GCM specification's test case 4 (McGrew and Viega, "The Galois/Counter Mode of
-/// Operation"): key, IV, plaintext, AAD, ciphertext, tag.
-struct Vector {
-    key: Vec<u8>,
-    iv: Vec<u8>,
-    plain: Vec<u8>,
-    aad: Vec<u8>,
-    cipher: Vec<u8>,
-    tag: Vec<u8>,
-}
-
-fn case4() -> Vector {
-    Vector {
-        key: hex("feffe9928665731c6d6a8f9467308308"),
-        iv: hex("cafebabefacedbaddecaf888"),
-        plain: hex(
-            "d9313225f88406e5a55909c5aff5269a 86a7a9531534f7da2e4c303d8a318a72
-             1c3c0c95956809532fcf0e2449a6b525 b16aedf5aa0de657ba637b39",
-        ),
-        aad: hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
-        cipher: hex(
-            "42831ec2217774244b7221b784d0d49c e3aa212f2c02a4e035c17e2329aca12e
-             21d514b25466931c7d8f6a5aac84aa05 1ba30b396a0aac973d58e091",
-        ),
-        tag: hex("5bc94fbc3221a5db94fae95ae7121a47"),
-    }
-}
 
 /// A session AES key with this value (C_CreateObject, as the `cryptoki` suite makes them).
 fn aes_key(session: &Session, value: &[u8]) -> ObjectHandle {

@@ -14,6 +14,7 @@ pub mod interop;
 pub mod pe;
 pub mod tls;
 pub mod tools;
+pub mod vectors;
 pub mod vendor;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
@@ -212,14 +213,8 @@ impl Env {
 
 pub use direct::policy_for;
 
-/// Bytes from hex text (whitespace ignored), for test vectors.
-pub fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+#[allow(unused_imports)] // not every test binary has vectors
+pub use vectors::hex;
 
 /// The CK_RV of a cryptoki error.
 pub fn rv(e: cryptoki::error::Error) -> cryptoki::error::RvError {

@@ -15,6 +15,7 @@
 mod common;
 
 mod cases;
+mod known_answers;
 mod mechanisms;
 mod probes;
 mod report;

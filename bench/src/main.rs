@@ -99,7 +99,7 @@ instructions per C_Sign fell from 58,800 to 32,600, against 26,700 for the direc
   module's own reqwest runtime thread. Logging costs one atomic load per disabled line, and no lock is
   held across the call; `perf` shows no hotspot in the module's own code.
 - The measurement: the extra CPU is the median over 121 adjacent module/direct round pairs. Repeated
-  runs on a quiet machine spread by about ±3 µs around +1 to +7 µs, as wide as the 5 µs target; RSA
+  runs on a quiet machine ranged from -3 to +8 µs (the two full runs of this report: +1.4 to +6.3), as wide as the 5 µs target; RSA
   comes out a few µs above P-256 in most runs without a difference in the module's RSA and ECDSA paths
   that a profile shows.
 

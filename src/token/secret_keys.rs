@@ -252,6 +252,11 @@ pub(crate) fn build_for(
         decrypt: Some(use_of(CKA_DECRYPT).unwrap_or(aes)),
         wrap: Some(use_of(CKA_WRAP).unwrap_or(aes)),
         unwrap: Some(use_of(CKA_UNWRAP).unwrap_or(aes)),
+        // An AES key's CKA_SIGN/CKA_VERIFY go to the TSB as `sign`/`verify`: both are fields of
+        // S3 `dto/tsb/request/AttributesDto.java` (`verify` "only supported for symmetric
+        // keys"), but no Securosys source says what `sign` allows an AES key on the HSM; the
+        // module keeps them as the key's MAC permission and enforces that itself (mac.rs runs
+        // on the TSB's `encrypt`).
         sign: Some(use_of(CKA_SIGN).unwrap_or(!aes)),
         verify: Some(use_of(CKA_VERIFY).unwrap_or(!aes)),
         ..KeyFlags::default()

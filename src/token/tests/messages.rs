@@ -10,15 +10,13 @@ use openssl::symm::{encrypt_aead, Cipher};
 
 /// An AES-128 key made on the emulator; its handle in `s`.
 fn aes_key(w: &World, s: CK_SESSION_HANDLE, label: &str) -> CK_OBJECT_HANDLE {
-    let body = serde_json::json!({"label": label, "algorithm": "AES", "keySize": 128,
-        "attributes": {"decrypt": true, "encrypt": true, "sign": false, "unwrap": false,
-            "destroyable": true}});
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/v1/key", w.emu.base_url()))
-        .json(&body)
-        .send()
-        .expect("POST /v1/key");
-    assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
+    tsb_key(
+        w,
+        label,
+        serde_json::json!({"algorithm": "AES", "keySize": 128,
+            "attributes": {"decrypt": true, "encrypt": true, "sign": false, "unwrap": false,
+                "destroyable": true}}),
+    );
     let t = Template::new(vec![
         Attr::new(CKA_CLASS, CKO_SECRET_KEY.to_ne_bytes().to_vec()),
         Attr::new(CKA_LABEL, label.as_bytes().to_vec()),

@@ -295,3 +295,14 @@ pub(super) fn data(o: Output) -> Vec<u8> {
 pub(super) fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
     r.expect_err("an error").rv()
 }
+
+/// A key made on the emulator with these attributes (`POST /v1/key`, behind the module's back).
+pub(crate) fn tsb_key(w: &World, label: &str, mut body: serde_json::Value) {
+    body["label"] = label.into();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/key", w.emu.base_url()))
+        .json(&body)
+        .send()
+        .expect("POST /v1/key");
+    assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
+}

@@ -830,17 +830,6 @@ fn a_verification_of_too_much_data_sends_nothing() {
     }
 }
 
-/// A key made on the emulator with these attributes (`POST /v1/key`, behind the module's back).
-fn tsb_key(w: &World, label: &str, mut body: serde_json::Value) {
-    body["label"] = label.into();
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/v1/key", w.emu.base_url()))
-        .json(&body)
-        .send()
-        .expect("POST /v1/key");
-    assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
-}
-
 fn by_label(
     w: &World,
     s: CK_SESSION_HANDLE,

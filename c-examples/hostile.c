@@ -33,6 +33,16 @@
 #define CKF_END_OF_MESSAGE 0x1UL /* PKCS#11 3.0 */
 #endif
 
+/* CK_GCM_MESSAGE_PARAMS (PKCS#11 3.0), which p11-kit's header lacks. */
+struct gcm_message_params {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_ULONG ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+};
+
 /* CK_INTERFACE of PKCS#11 3.0. */
 struct h_interface {
     CK_UTF8CHAR *pInterfaceName;
@@ -1055,14 +1065,7 @@ static void digests(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
    C_EncryptMessage). */
 static void messages_kept(CK_SESSION_HANDLE s)
 {
-    struct {
-        CK_BYTE_PTR pIv;
-        CK_ULONG ulIvLen;
-        CK_ULONG ulIvFixedBits;
-        CK_ULONG ivGenerator;
-        CK_BYTE_PTR pTag;
-        CK_ULONG ulTagBits;
-    } gp, short_tag;
+    struct gcm_message_params gp, short_tag;
     CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, gcm = {CKM_AES_GCM, NULL, 0};
     CK_ULONG sixteen = 16, len;
     CK_BBOOL yes = CK_TRUE;
@@ -1150,15 +1153,8 @@ static void interfaces(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
     EXPECT(f3->C_MessageEncryptFinal(BAD_SESSION), CKR_SESSION_HANDLE_INVALID);
     EXPECT(f3->C_MessageEncryptFinal(s), CKR_OPERATION_NOT_INITIALIZED);
     {
-        /* CK_GCM_MESSAGE_PARAMS (PKCS#11 3.0), which p11-kit's header lacks; CKG_NO_GENERATE is 0. */
-        struct {
-            CK_BYTE_PTR pIv;
-            CK_ULONG ulIvLen;
-            CK_ULONG ulIvFixedBits;
-            CK_ULONG ivGenerator;
-            CK_BYTE_PTR pTag;
-            CK_ULONG ulTagBits;
-        } gp = {NULL, HUGE_LEN, 0, 0, NULL, HUGE_LEN};
+        /* CKG_NO_GENERATE is 0. */
+        struct gcm_message_params gp = {NULL, HUGE_LEN, 0, 0, NULL, HUGE_LEN};
         len = sizeof buf;
         EXPECT(f3->C_EncryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
                CKR_MECHANISM_PARAM_INVALID);

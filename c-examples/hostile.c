@@ -29,6 +29,20 @@
 
 /* ---- the PKCS#11 3.0 function list (a 2.40 header such as p11-kit 0.24's has none) ---------- */
 
+#ifndef CKF_END_OF_MESSAGE
+#define CKF_END_OF_MESSAGE 0x1UL /* PKCS#11 3.0 */
+#endif
+
+/* CK_GCM_MESSAGE_PARAMS (PKCS#11 3.0), which p11-kit's header lacks. */
+struct gcm_message_params {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_ULONG ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+};
+
 /* CK_INTERFACE of PKCS#11 3.0. */
 struct h_interface {
     CK_UTF8CHAR *pInterfaceName;
@@ -1043,6 +1057,64 @@ static void digests(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
 
 /* ---- the 3.0 interface --------------------------------------------------------------------------- */
 
+/* A message-based encryption whose result waits for its retry (CKR_BUFFER_TOO_SMALL): a careless
+   caller retries the last C_EncryptMessageNext without the CK_GCM_MESSAGE_PARAMS its tag goes
+   into, or with a tag buffer of another length, or calls C_EncryptMessage for another message:
+   each is refused, and nothing is written to the output buffer or its length (the module used to
+   write the ciphertext, then fail on the missing tag; or hand the other message's ciphertext to
+   C_EncryptMessage). */
+static void messages_kept(CK_SESSION_HANDLE s)
+{
+    struct gcm_message_params gp, short_tag;
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, gcm = {CKM_AES_GCM, NULL, 0};
+    CK_ULONG sixteen = 16, len;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE aes[] = {
+        {CKA_VALUE_LEN, &sixteen, sizeof sixteen},
+        {CKA_ENCRYPT, &yes, sizeof yes},
+    };
+    CK_OBJECT_HANDLE key = 0;
+    CK_BYTE iv[12], tag[16], out[64], untouched[64], msg[] = "a message of 31 bytes, or so...";
+    const CK_ULONG n = sizeof msg - 1;
+    int round;
+
+    memset(iv, 7, sizeof iv);
+    gp.pIv = iv;
+    gp.ulIvLen = sizeof iv;
+    gp.ulIvFixedBits = 0;
+    gp.ivGenerator = 0; /* CKG_NO_GENERATE */
+    gp.pTag = tag;
+    gp.ulTagBits = 128;
+    short_tag = gp;
+    short_tag.ulTagBits = 96;
+    memset(untouched, 0xA5, sizeof untouched);
+    EXPECT(f->C_GenerateKey(s, &gen, aes, 2, &key), CKR_OK);
+    EXPECT(f3->C_MessageEncryptInit(s, &gcm, key), CKR_OK);
+    for (round = 0; round < 3; round++) {
+        EXPECT(f3->C_EncryptMessageBegin(s, &gp, sizeof gp, NULL, 0), CKR_OK);
+        len = 1;
+        EXPECT(f3->C_EncryptMessageNext(s, &gp, sizeof gp, msg, n, out, &len, CKF_END_OF_MESSAGE),
+               CKR_BUFFER_TOO_SMALL);
+        ASSERT(len == n);
+        memcpy(out, untouched, sizeof out);
+        len = sizeof out;
+        if (round == 0) {
+            EXPECT(f3->C_EncryptMessageNext(s, NULL, 0, NULL, 0, out, &len, CKF_END_OF_MESSAGE),
+                   CKR_ARGUMENTS_BAD);
+        } else if (round == 1) {
+            EXPECT(f3->C_EncryptMessageNext(s, &short_tag, sizeof short_tag, NULL, 0, out, &len,
+                                            CKF_END_OF_MESSAGE),
+                   CKR_MECHANISM_PARAM_INVALID);
+        } else {
+            EXPECT(f3->C_EncryptMessage(s, &gp, sizeof gp, NULL, 0, msg, 5, out, &len),
+                   CKR_OPERATION_ACTIVE);
+        }
+        ASSERT(len == sizeof out && memcmp(out, untouched, sizeof out) == 0);
+    }
+    EXPECT(f3->C_MessageEncryptFinal(s), CKR_OK);
+    EXPECT(f->C_DestroyObject(s, key), CKR_OK);
+}
+
 static void interfaces(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
 {
     get_interface_list_fn list = f3->C_GetInterfaceList;
@@ -1081,15 +1153,8 @@ static void interfaces(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
     EXPECT(f3->C_MessageEncryptFinal(BAD_SESSION), CKR_SESSION_HANDLE_INVALID);
     EXPECT(f3->C_MessageEncryptFinal(s), CKR_OPERATION_NOT_INITIALIZED);
     {
-        /* CK_GCM_MESSAGE_PARAMS (PKCS#11 3.0), which p11-kit's header lacks; CKG_NO_GENERATE is 0. */
-        struct {
-            CK_BYTE_PTR pIv;
-            CK_ULONG ulIvLen;
-            CK_ULONG ulIvFixedBits;
-            CK_ULONG ivGenerator;
-            CK_BYTE_PTR pTag;
-            CK_ULONG ulTagBits;
-        } gp = {NULL, HUGE_LEN, 0, 0, NULL, HUGE_LEN};
+        /* CKG_NO_GENERATE is 0. */
+        struct gcm_message_params gp = {NULL, HUGE_LEN, 0, 0, NULL, HUGE_LEN};
         len = sizeof buf;
         EXPECT(f3->C_EncryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
                CKR_MECHANISM_PARAM_INVALID);
@@ -1108,6 +1173,7 @@ static void interfaces(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE ec)
         EXPECT(f3->C_DecryptMessage(s, &gp, sizeof gp, NULL, 0, buf, 1, buf, &len),
                CKR_OPERATION_NOT_INITIALIZED);
     }
+    messages_kept(s);
     EXPECT(f3->C_MessageDecryptInit(s, NULL, 0), CKR_ARGUMENTS_BAD);
     EXPECT(f3->C_DecryptMessage(s, NULL, 0, NULL, 0, NULL, 0, NULL, NULL), CKR_ARGUMENTS_BAD);
     EXPECT(f3->C_DecryptMessageBegin(s, NULL, 0, NULL, 0), CKR_ARGUMENTS_BAD);

@@ -785,7 +785,8 @@ pub(crate) unsafe fn write_message_iv(out: &MessageParamOut, iv: &[u8]) -> Resul
 }
 
 /// Write a message call's results: the output with the standard's buffer semantics, then, when
-/// the output was returned, the generated IV into `pIv` and the tag into `pTag`.
+/// the output was returned, the generated IV into `pIv` and the tag into `pTag`. Where the IV and
+/// tag go is checked before anything is written: a call that fails here has written nothing.
 ///
 /// # Safety
 /// As [`write_output`] for `p` and `plen`; `out`, when given, comes from [`read_gcm_message`] in
@@ -796,28 +797,36 @@ pub(crate) unsafe fn write_message_output(
     p: *mut u8,
     plen: *mut CK_ULONG,
 ) -> Result<()> {
+    let need = |what: &str| bad(&format!("no CK_GCM_MESSAGE_PARAMS to return the {what} in"));
+    let fits = |v: &Option<Vec<u8>>, room: fn(&MessageParamOut) -> usize, what: &str| {
+        let Some(v) = v else { return Ok(()) };
+        let out = out.ok_or_else(|| need(what))?;
+        if v.len() != room(out) {
+            return Err(Error::BadResult(format!(
+                "a {what} of {} bytes for a buffer of {}",
+                v.len(),
+                room(out)
+            )));
+        }
+        Ok(())
+    };
     let returned = matches!(o.out, Output::Data(_));
+    if returned {
+        fits(&o.iv, |m| m.iv_len, "IV")?;
+        fits(&o.tag, |m| m.tag_len, "tag")?;
+    }
     // SAFETY: by this function's requirement.
     unsafe { write_output(o.out, p, plen) }?;
     if !returned {
         return Ok(());
     }
-    let need = |what: &str| bad(&format!("no CK_GCM_MESSAGE_PARAMS to return the {what} in"));
-    if let Some(iv) = o.iv {
-        // SAFETY: by this function's requirement.
-        unsafe { write_message_iv(out.ok_or_else(|| need("IV"))?, &iv) }?;
+    if let (Some(iv), Some(out)) = (&o.iv, out) {
+        // SAFETY: by this function's requirement; the length was checked above.
+        unsafe { write_message_iv(out, iv) }?;
     }
-    if let Some(tag) = o.tag {
-        let out = out.ok_or_else(|| need("tag"))?;
-        if tag.len() != out.tag_len {
-            return Err(Error::BadResult(format!(
-                "a tag of {} bytes for a buffer of {}",
-                tag.len(),
-                out.tag_len
-            )));
-        }
+    if let (Some(tag), Some(out)) = (&o.tag, out) {
         // SAFETY: `out.tag` is the caller's pTag of `tag_len` writable bytes (not NULL, checked
-        // by read_gcm_message); `tag` is ours.
+        // by read_gcm_message), which is the tag's length (checked above); `tag` is ours.
         unsafe { std::ptr::copy_nonoverlapping(tag.as_ptr(), out.tag, tag.len()) };
     }
     Ok(())

@@ -186,7 +186,7 @@ impl Module {
         slot.check_access()?;
         // The encryption of the blocks that make the key (mechanism::needed), on the TSB.
         let input = mechanism::needed(&d.data, len);
-        let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks);
+        let mut ecb = super::symmetric::block_cipher(session, &slot.tsb, &key);
         let encrypted = match d.iv {
             None => ecb(input),
             Some(iv) => modes::cbc_encrypt(&mut ecb, &iv, input),

@@ -193,7 +193,7 @@ impl Module {
                 p,
                 &layout,
                 &mut TsbCmac {
-                    ecb: Box::new(|blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(&key, blocks)),
+                    ecb: Box::new(super::symmetric::block_cipher(session, &slot.tsb, &key)),
                     cmac: Cmac::new(),
                 },
             ),
@@ -202,7 +202,12 @@ impl Module {
                 p,
                 &layout,
                 &mut TsbHmac {
-                    hmac: Box::new(|m: &[u8]| slot.tsb.hmac(&key, m)),
+                    // One request per PRF call, each after the check the block cipher makes
+                    // (symmetric::block_cipher): a closed session stops the derivation.
+                    hmac: Box::new(|m: &[u8]| {
+                        session.still_open()?;
+                        slot.tsb.hmac(&key, m)
+                    }),
                 },
             ),
         };

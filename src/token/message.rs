@@ -19,8 +19,10 @@
 //! - A length query (NULL output) is answered from the lengths alone, with no request and no IV
 //!   generated; a result that did not fit is kept, with its IV and tag, for the retry, so no
 //!   message is ever sent twice, and a retry returns the IV the kept result was made under (a
-//!   generated IV is never reused: the counter moves on whatever happens). (AES keys carry no SKA policy on the TSB, so no message waits for approvers; the
-//!   operation still follows the module's rules for operations that run on the TSB, `in_flight`.)
+//!   generated IV is never reused: the counter moves on whatever happens). Only a retry of the
+//!   call that made it gets a kept result (`take_kept`): never a call of the other kind, whose
+//!   message it is not, nor parameters that cannot take its IV and tag. (AES keys carry no SKA
+//!   policy on the TSB, so no message waits for approvers; the operation still follows the module's rules for operations that run on the TSB, `in_flight`.)
 //! - Multi-part messages are collected and sent once at CKF_END_OF_MESSAGE (the TSB takes one
 //!   message per request, as for C_EncryptUpdate): the calls before it return no output. For
 //!   decryption this is also what keeps unverified plaintext from ever being returned: the tag
@@ -106,6 +108,9 @@ struct Finished {
     out: Vec<u8>,
     iv: Option<Vec<u8>>,
     tag: Option<Vec<u8>>,
+    /// Made by the last part of a multi-part message (else by a single-part call): only a
+    /// retry of that kind of call is served it ([`take_kept`]).
+    multi: bool,
 }
 
 impl Drop for Finished {
@@ -301,7 +306,7 @@ impl Module {
             if op.message.is_some() {
                 return Err(multi_part_open(D::MESSAGE));
             }
-            if let Some(k) = op.kept.take() {
+            if let Some(k) = take_kept::<D>(op, Some(p), false)? {
                 return Ok(serve_kept(op, k, cap));
             }
             p.tag_len()?;
@@ -327,7 +332,7 @@ impl Module {
                 cap,
             }
         };
-        self.run_job::<D>(session, job)
+        self.run_job::<D>(session, job, false)
     }
 
     /// C_EncryptMessageBegin / C_DecryptMessageBegin: a multi-part message starts; the IV it
@@ -384,7 +389,7 @@ impl Module {
             if op.in_flight {
                 return Err(super::remote::running());
             }
-            if let Some(k) = op.kept.take() {
+            if let Some(k) = take_kept::<D>(op, p, true)? {
                 return Ok(serve_kept(op, k, cap));
             }
             let (key, secret) = (op.key.clone(), op.secret);
@@ -448,12 +453,17 @@ impl Module {
                 cap,
             }
         };
-        self.run_job::<D>(session, job)
+        self.run_job::<D>(session, job, true)
     }
 
     /// Run one message (no lock held) and put its outcome in the operation: the output, or kept
     /// for the retry when it does not fit; on an error nothing is kept.
-    fn run_job<D: MessageCalls>(&self, session: &Session, job: Job) -> Result<MessageOutput>
+    fn run_job<D: MessageCalls>(
+        &self,
+        session: &Session,
+        job: Job,
+        multi: bool,
+    ) -> Result<MessageOutput>
     where
         MessageOp<D>: Operation,
     {
@@ -461,7 +471,10 @@ impl Module {
             session,
             _direction: PhantomData,
         };
-        let r = self.run_message::<D>(session, &job);
+        let r = self.run_message::<D>(session, &job).map(|mut f| {
+            f.multi = multi;
+            f
+        });
         let mut st = session.state.lock();
         let op = st.ops.get::<MessageOp<D>>().ok();
         if let Some(op) = op {
@@ -513,6 +526,7 @@ impl Module {
                 out,
                 iv: job.generated.then(|| job.iv.clone()),
                 tag: Some(tag),
+                multi: false,
             });
         }
         // GCM decryption with E_K of counter blocks needs a key that encrypts on the TSB (as
@@ -542,8 +556,61 @@ impl Module {
             out: r?,
             iv: None,
             tag: None,
+            multi: false,
         })
     }
+}
+
+/// The result kept for a retry, when this call is one: the same kind of call (`multi`: a
+/// C_XMessageNext, else a C_XMessage) with parameters whose `pIv` and `pTag` take the kept IV
+/// and tag. Another call is refused as it would be without a kept result: a C_XMessageNext that
+/// no Begin started is CKR_OPERATION_NOT_INITIALIZED, a C_XMessage while the multi-part message
+/// waits for its retry (CKR_BUFFER_TOO_SMALL did not end it) CKR_OPERATION_ACTIVE; parameters
+/// that cannot take the IV or tag are CKR_ARGUMENTS_BAD (none) or CKR_MECHANISM_PARAM_INVALID,
+/// refused before anything is handed out (the C boundary would otherwise write the output and
+/// then fail on the tag). The error ends the message, and with it the kept result, as any
+/// error but CKR_BUFFER_TOO_SMALL does (PKCS#11 3.0 §5.13).
+fn take_kept<D: MessageCalls>(
+    op: &mut MessageOp<D>,
+    p: Option<&GcmMessage>,
+    multi: bool,
+) -> Result<Option<Finished>> {
+    let Some(k) = op.kept.as_ref() else {
+        return Ok(None);
+    };
+    if k.multi != multi {
+        return Err(if multi {
+            Error::ck(
+                CKR_OPERATION_NOT_INITIALIZED,
+                format!(
+                    "no message in progress: {} first (the result kept is {}'s)",
+                    D::BEGIN,
+                    D::MESSAGE
+                ),
+            )
+        } else {
+            multi_part_open(D::MESSAGE)
+        });
+    }
+    let fits = |want: Option<usize>, got: Option<usize>, what: &str| match (want, got) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(Error::ck(
+            CKR_ARGUMENTS_BAD,
+            format!("the retry has no CK_GCM_MESSAGE_PARAMS to return the {what} in"),
+        )),
+        (Some(w), Some(g)) if w == g => Ok(()),
+        (Some(w), Some(g)) => Err(Error::ck(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("the result kept has a {w}-byte {what}; the retry's parameters hold {g}"),
+        )),
+    };
+    fits(
+        k.tag.as_ref().map(Vec::len),
+        p.map(|p| p.tag_bits as usize / 8),
+        "tag",
+    )?;
+    fits(k.iv.as_ref().map(Vec::len), p.map(|p| p.iv.len()), "IV")?;
+    Ok(op.kept.take())
 }
 
 /// A kept result served again (`Output::serve_kept`): kept once more when it still does not fit

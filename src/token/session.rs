@@ -8,7 +8,7 @@ use crate::tsb::cancel::CancelToken;
 use crate::tsb::requests::Caller;
 use cryptoki_sys::*;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Session handles come from a process-wide counter, not from the [`Module`]: after C_Finalize
@@ -33,6 +33,12 @@ pub(crate) struct Session {
     /// Set by C_SessionCancel (and C_CloseSession, C_Finalize) from another thread to stop an
     /// approval wait.
     pub(crate) cancel: Arc<CancelToken>,
+    /// Set once by C_CloseSession, C_CloseAllSessions and C_Finalize: an operation made of many
+    /// requests (a mode or MAC computed around the TSB's block cipher, one request per block)
+    /// that is running on another thread stops at its next request ([`Session::still_open`]).
+    /// Not the cancel token: that one is reset by every Init and set by C_SessionCancel for
+    /// operations that wait, so it cannot say that the session is gone.
+    closed: AtomicBool,
 }
 
 /// What a session holds between calls.
@@ -70,6 +76,26 @@ impl Session {
             CKR_SESSION_READ_ONLY,
             format!("{what} needs a read/write session"),
         ))
+    }
+
+    /// CKR_SESSION_CLOSED once the session was closed (or the module finalized) while a call on
+    /// it runs: asked before each request of an operation made of many (PKCS#11: "the session
+    /// was closed during the execution of the function").
+    pub(crate) fn still_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::ck(
+                CKR_SESSION_CLOSED,
+                "the session was closed while the operation ran; the rest was not sent",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Mark the session closed and stop what waits in it (C_CloseSession, C_CloseAllSessions,
+    /// C_Finalize).
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.cancel.cancel();
     }
 
     /// Run `f` with this session as the caller of a TSB operation: its cancel token ends a wait,
@@ -120,6 +146,7 @@ impl Module {
             rw: flags & CKF_RW_SESSION != 0,
             state: Mutex::new(SessionState::default()),
             cancel: Arc::new(CancelToken::default()),
+            closed: AtomicBool::new(false),
         });
         self.sessions.lock().insert(handle, s);
         Ok(handle)
@@ -166,7 +193,7 @@ impl Module {
             .lock()
             .remove(&h)
             .ok_or_else(|| Error::ck(CKR_SESSION_HANDLE_INVALID, format!("no session {h}")))?;
-        s.cancel.cancel();
+        s.close();
         self.drop_session_objects(h);
         self.after_session_closed(s.slot);
         Ok(())
@@ -185,7 +212,7 @@ impl Module {
             ids.into_iter().filter_map(|h| map.remove(&h)).collect()
         };
         for s in &closed {
-            s.cancel.cancel();
+            s.close();
             self.drop_session_objects(s.handle);
         }
         self.after_session_closed(slot as usize);
@@ -198,7 +225,7 @@ impl Module {
     pub(crate) fn shutdown(&self) {
         let all: Vec<Arc<Session>> = self.sessions.lock().drain().map(|(_, s)| s).collect();
         for s in all {
-            s.cancel.cancel();
+            s.close();
         }
         self.delete_all_session_keys(SHUTDOWN_BOUND);
         for sl in &self.slots {

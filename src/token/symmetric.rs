@@ -34,6 +34,7 @@ use crate::mechanism::MechParams;
 use crate::mechanism::{mac, modes};
 use crate::tsb::key::{KeyInfo, SecretKey};
 use crate::tsb::symmetric::AesDecrypt;
+use crate::tsb::Tsb;
 use cryptoki_sys::*;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -466,7 +467,7 @@ impl Module {
                 Ok(mac)
             }),
             SecretMech::AesMac { kind, len } => {
-                let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(key, blocks);
+                let mut ecb = block_cipher(session, &slot.tsb, key);
                 mac::mac(&mut ecb, *kind, input, *len).map(|t| t.to_vec())
             }
             SecretMech::Aes(m) if D::VERB == "encrypt" && m.tsb_iv => {
@@ -501,7 +502,7 @@ impl Module {
         } else {
             m.plaintext_len(input.len())?
         };
-        let mut ecb = |blocks: &[u8]| slot.tsb.ecb_encrypt_blocks(key, blocks);
+        let mut ecb = block_cipher(session, &slot.tsb, key);
         let gcm = || modes::Gcm {
             nonce: &m.iv.bytes,
             aad: &m.aad,
@@ -593,6 +594,22 @@ impl Module {
             iv.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         Ok(enc.ciphertext)
+    }
+}
+
+/// E_K on the TSB under `key` (`Tsb::ecb_encrypt_blocks`, one request) for an operation of
+/// `session` that may be made of many such requests (CBC, CMAC and CBC-MAC: one per block, up
+/// to a million for 16 MiB; the SP 800-108 KDFs): each asks first whether the session is still
+/// open ([`Session::still_open`]), so closing it, or C_Finalize, stops the operation at its next
+/// request with CKR_SESSION_CLOSED.
+pub(super) fn block_cipher<'a>(
+    session: &'a Session,
+    tsb: &'a Tsb,
+    key: &'a KeyInfo,
+) -> impl FnMut(&[u8]) -> Result<Vec<u8>> + 'a {
+    move |blocks| {
+        session.still_open()?;
+        tsb.ecb_encrypt_blocks(key, blocks)
     }
 }
 

@@ -143,3 +143,87 @@ fn an_error_ends_the_message_not_the_operation() {
         CKR_OPERATION_NOT_INITIALIZED
     );
 }
+
+/// A result kept through CKR_BUFFER_TOO_SMALL answers only a retry of the call that made it,
+/// with parameters that can take its IV and tag: a C_EncryptMessageNext (no Begin) after a
+/// C_EncryptMessage, or a C_EncryptMessage while a multi-part message waits for its retry, got
+/// the other message's ciphertext and tag with CKR_OK; a retry of the last C_EncryptMessageNext
+/// without its CK_GCM_MESSAGE_PARAMS (or with another tag length) got the ciphertext, and the C
+/// boundary wrote it into the caller's buffer before failing on the tag. Nothing is sent again.
+#[test]
+fn a_kept_result_answers_only_a_retry_of_the_call_that_made_it() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let key = aes_key(&w, s, "gcm-kept");
+    w.m.with_session(s, |sess| {
+        w.m.message_init::<Encrypt>(sess, CKM_AES_GCM, key)
+    })
+    .unwrap();
+    let p = params(&[1; 12], &[]);
+    let single = |data: &[u8], cap: Option<usize>| {
+        w.m.with_operation(s, OpKind::MessageEncrypt, |sess| {
+            w.m.message_single::<Encrypt>(sess, &p, b"", data, cap)
+        })
+    };
+    let begin = || {
+        w.m.with_operation(s, OpKind::MessageEncrypt, |sess| {
+            w.m.message_begin::<Encrypt>(sess, &p, b"")
+        })
+        .unwrap()
+    };
+    let next = |p: Option<&GcmMessage>, data: &[u8], cap: Option<usize>| {
+        w.m.with_operation(s, OpKind::MessageEncrypt, |sess| {
+            w.m.message_next::<Encrypt>(sess, p, data, cap, true)
+        })
+    };
+    let sent = || w.count("POST", "/v1/encrypt");
+
+    // C_EncryptMessage's result, then a C_EncryptMessageNext that no Begin started.
+    assert_eq!(single(b"first", Some(1)).unwrap().out, Output::TooSmall(5));
+    assert_eq!(sent(), 1);
+    assert_eq!(
+        rv(next(Some(&p), b"other", Some(64))),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    // The last part of a multi-part message, then a C_EncryptMessage of another message while
+    // that one is still open (CKR_BUFFER_TOO_SMALL does not end it).
+    begin();
+    assert_eq!(
+        next(Some(&p), b"second", Some(1)).unwrap().out,
+        Output::TooSmall(6)
+    );
+    assert_eq!(sent(), 2);
+    assert_eq!(
+        rv(single(b"a third message", Some(64))),
+        CKR_OPERATION_ACTIVE
+    );
+    // The retry of the last part without the parameters its tag goes into, or with a tag
+    // buffer of another length: refused, the output not handed out.
+    begin();
+    assert_eq!(
+        next(Some(&p), b"fourth", Some(1)).unwrap().out,
+        Output::TooSmall(6)
+    );
+    assert_eq!(rv(next(None, b"", Some(64))), CKR_ARGUMENTS_BAD);
+    begin();
+    assert_eq!(
+        next(Some(&p), b"fifth", Some(1)).unwrap().out,
+        Output::TooSmall(5)
+    );
+    let mut short = p.clone();
+    short.tag_bits = 96;
+    assert_eq!(
+        rv(next(Some(&short), b"", Some(64))),
+        CKR_MECHANISM_PARAM_INVALID
+    );
+    // The right retry gets its own message, once.
+    begin();
+    assert_eq!(
+        next(Some(&p), b"sixth!", Some(1)).unwrap().out,
+        Output::TooSmall(6)
+    );
+    let o = next(Some(&p), b"", Some(64)).unwrap();
+    assert!(matches!(o.out, Output::Data(ref c) if c.len() == 6));
+    assert_eq!(o.tag.map(|t| t.len()), Some(16));
+    assert_eq!(sent(), 5, "no message was sent twice");
+}

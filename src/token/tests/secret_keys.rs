@@ -1502,3 +1502,75 @@ fn secret_key_imports_that_are_refused() {
     );
     assert_eq!(w.emu.secret_key_bytes("dup"), Some(vec![1; 16]));
 }
+
+/// An AES MAC is one request per 16-byte block (up to 16 MiB: a million requests): closing the
+/// session stops it at the next block with CKR_SESSION_CLOSED, as it stops an approval wait,
+/// instead of the module sending the rest for a session that no longer exists.
+#[test]
+fn closing_the_session_stops_a_mac_of_many_blocks() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let key = genkey(
+        &w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[
+            ul(CKA_VALUE_LEN, 16),
+            a(CKA_SIGN, &[1]),
+            // A token key: a session key is deleted on the TSB with its session, which stops
+            // the requests too.
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"long-cmac"),
+        ],
+    )
+    .expect("AES keygen");
+    w.m.with_session(s, |sess| {
+        w.m.sign_init(sess, CKM_AES_CMAC, &MechParams::None, key)
+    })
+    .unwrap();
+    // 65,536 blocks at 2 ms each or more: minutes, unless something stops it.
+    w.emu.set_latency(Duration::from_millis(2));
+    let data = vec![0u8; 1024 * 1024];
+    let sent = || w.count("POST", "/v1/encrypt");
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (w, data) = (&w, &data);
+        scope.spawn(move || {
+            let r =
+                w.m.with_operation(s, OpKind::Sign, |sess| w.m.sign(sess, Some(data), Some(16)));
+            tx.send(r.map_err(|e| e.rv())).unwrap();
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while sent() < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the MAC never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        w.m.close_session(s).unwrap();
+        let closed_at = sent();
+        let r = rx.recv_timeout(Duration::from_secs(30));
+        if r.is_err() {
+            // Still sending: end it (the next request fails) so the test ends.
+            w.fault(
+                "/v1/encrypt",
+                "POST",
+                1,
+                FaultAction::Status {
+                    status: 500,
+                    error_code: None,
+                },
+            );
+        }
+        assert_eq!(
+            r.expect("the MAC went on after its session was closed"),
+            Err(CKR_SESSION_CLOSED)
+        );
+        assert!(
+            sent() <= closed_at + 1,
+            "{} requests after the session was closed",
+            sent() - closed_at
+        );
+    });
+}

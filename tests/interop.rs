@@ -70,6 +70,41 @@ fn pkcs11_tool_lists_slots_mechanisms_and_objects() {
     assert!(objs.contains("ID:         4c49"), "{objs}");
 }
 
+/// OpenSC's own self-test (`pkcs11-tool --test`), which users run first against a new module:
+/// random, digests, then signatures, verification and decryption with every RSA key. It picks
+/// its signature mechanisms by CKF_SIGN | CKF_HW, so without CKF_HW it printed "Signatures: not
+/// implemented" and skipped them all.
+#[test]
+fn pkcs11_tool_self_test_signs_verifies_and_decrypts() {
+    let w = World::new("p11-selftest", false);
+    w.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "rsa:2048",
+        "--label",
+        "selftest",
+        "--id",
+        "01",
+        "--usage-sign",
+        "--usage-decrypt",
+    ]);
+    // Exits with the number of errors it found: `run` asserts 0.
+    let out = w.pkcs11_tool(&["--test"]);
+    assert!(!out.contains("not implemented"), "{out}");
+    for line in [
+        "Signatures (currently only for RSA)",
+        // C_Sign, C_SignUpdate/Final, and their length queries.
+        "all 4 signature functions seem to work",
+        "SHA256-RSA-PKCS: OK",
+        "Verify (currently only for RSA)",
+        "Decryption (currently only for RSA)",
+        "RSA-PKCS: OK",
+        "No errors",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+}
+
 #[test]
 fn pkcs11_tool_rsa_keygen_sign_pkcs1_and_pss() {
     let w = World::new("p11-rsa", false);

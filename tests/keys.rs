@@ -93,6 +93,19 @@ isolated!(
         // The RSA sizes the TSB generates (tsb_models::RSA_KEY_SIZES).
         assert_eq!((mi.min_key_size(), mi.max_key_size()), (1024, 8192));
         assert!(mi.generate_key_pair());
+        // CKF_HW: the HSM generates the key (and signs with it); the module hashes SHA-256
+        // itself.
+        assert!(mi.hardware());
+        let sign = env
+            .pkcs11
+            .get_mechanism_info(env.slot, cryptoki::mechanism::MechanismType::ECDSA)
+            .unwrap();
+        assert!(sign.sign() && sign.hardware());
+        let digest = env
+            .pkcs11
+            .get_mechanism_info(env.slot, cryptoki::mechanism::MechanismType::SHA256)
+            .unwrap();
+        assert!(digest.digest() && !digest.hardware());
         let s = env.session();
         let info = s.get_session_info().unwrap();
         assert_eq!(info.session_state(), SessionState::RwPublic);

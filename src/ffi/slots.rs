@@ -92,7 +92,7 @@ cryptoki_fn! {
 cryptoki_fn! {
     fn C_GetMechanismInfo(slotID: CK_SLOT_ID, type_: CK_MECHANISM_TYPE, pInfo: *mut CK_MECHANISM_INFO) {
         let r = crate::module()?.mechanism_info(slotID, type_)?;
-        let info = CK_MECHANISM_INFO { ulMinKeySize: r.min, ulMaxKeySize: r.max, flags: r.flags };
+        let info = CK_MECHANISM_INFO { ulMinKeySize: r.min, ulMaxKeySize: r.max, flags: r.reported_flags() };
         // SAFETY: pInfo points at a writable CK_MECHANISM_INFO (C_GetMechanismInfo's contract).
         unsafe { put(pInfo, info) }
     }

@@ -13,8 +13,25 @@ pub(crate) struct MechRow {
     pub(crate) min: CK_ULONG,
     /// Maximum key size (bits).
     pub(crate) max: CK_ULONG,
-    /// CKF_* flags.
+    /// CKF_* flags, without CKF_HW ([`MechRow::reported_flags`] adds it).
     pub(crate) flags: CK_FLAGS,
+}
+
+impl MechRow {
+    /// The flags C_GetMechanismInfo reports. CKF_HW ("performed by the device", PKCS#11 3.0
+    /// section 5.10) for every mechanism that uses a key the HSM holds: its key operation runs
+    /// there (signing, decryption, AES, MACs and PRFs around the HSM's cipher, derivation,
+    /// wrapping, key generation), even where the module also does a public-key half locally
+    /// (C_Verify, C_Encrypt with a public key). Not for the digests, which the module computes
+    /// itself. Tools read the flag: OpenSC's `pkcs11-tool --test` looks for signature
+    /// mechanisms with CKF_SIGN | CKF_HW.
+    pub(crate) fn reported_flags(&self) -> CK_FLAGS {
+        if self.flags == CKF_DIGEST {
+            self.flags
+        } else {
+            self.flags | CKF_HW
+        }
+    }
 }
 
 /// The smallest and largest RSA keys the TSB generates (`tsb_models::RSA_KEY_SIZES`).

@@ -31,6 +31,7 @@ pub mod vendor;
 use cryptoki_sys::*;
 use error::{Error, Result};
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// CK_INFO.manufacturerID.
@@ -39,6 +40,10 @@ pub(crate) const MANUFACTURER: &str = "tsb-pkcs11";
 pub(crate) const LIBRARY_DESCRIPTION: &str = "Securosys TSB PKCS#11 module";
 
 static MODULE: RwLock<Option<Arc<token::Module>>> = RwLock::new(None);
+
+/// The process that called C_Initialize for [`MODULE`]: a forked child sees the parent's module
+/// and the parent's pid here.
+static INITIALIZED_BY: AtomicU32 = AtomicU32::new(0);
 
 /// The initialized module, or CKR_CRYPTOKI_NOT_INITIALIZED.
 pub(crate) fn module() -> Result<Arc<token::Module>> {
@@ -54,11 +59,24 @@ pub(crate) fn module() -> Result<Arc<token::Module>> {
 /// only; the TSB is first contacted when an object or operation needs it.
 pub(crate) fn initialize() -> Result<()> {
     let mut g = MODULE.write();
+    let pid = std::process::id();
     if g.is_some() {
-        return Err(Error::ck(
-            CKR_CRYPTOKI_ALREADY_INITIALIZED,
-            "already initialized",
-        ));
+        if INITIALIZED_BY.load(Ordering::Acquire) == pid {
+            return Err(Error::ck(
+                CKR_CRYPTOKI_ALREADY_INITIALIZED,
+                "already initialized",
+            ));
+        }
+        // A forked child of an initialized process: PKCS#11 (v2.40 section 5.5.1, "Applications
+        // and processes") makes it another application that must call C_Initialize itself. The
+        // parent's module is forgotten, not finalized or dropped: its sessions and logins are
+        // the parent's, its HTTP client threads do not exist here, and its session keys are the
+        // parent's to delete. A child that never calls C_Initialize still reaches the inherited
+        // module (the standard leaves that undefined); its HTTP client is rebuilt for the child
+        // (tsb::client) and it deletes no key of the parent's (token::session_keys).
+        if let Some(inherited) = g.take() {
+            std::mem::forget(inherited);
+        }
     }
     log::init(None, None);
     // A config error is one line naming the file, the line and the field, written by the C
@@ -73,6 +91,7 @@ pub(crate) fn initialize() -> Result<()> {
     );
     let m = token::Module::new(config)?;
     *g = Some(Arc::new(m));
+    INITIALIZED_BY.store(pid, Ordering::Release);
     Ok(())
 }
 

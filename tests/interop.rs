@@ -70,8 +70,9 @@ fn pkcs11_tool_lists_slots_mechanisms_and_objects() {
     assert!(objs.contains("ID:         4c49"), "{objs}");
 }
 
-/// OpenSC's own self-test (`pkcs11-tool --test`), which users run first against a new module:
-/// random, digests, then signatures, verification and decryption with every RSA key. It picks
+/// OpenSC's own self-tests, which users run first against a new module: `pkcs11-tool --test`
+/// (random, digests, then signatures, verification and decryption with every RSA key) and
+/// `--test-fork`. It picks
 /// its signature mechanisms by CKF_SIGN | CKF_HW, so without CKF_HW it printed "Signatures: not
 /// implemented" and skipped them all.
 #[test]
@@ -103,6 +104,14 @@ fn pkcs11_tool_self_test_signs_verifies_and_decrypts() {
     ] {
         assert!(out.contains(line), "{line:?} missing:\n{out}");
     }
+    // Its fork test: C_Initialize in a forked child of an initialized process must succeed (the
+    // child is another application); it answered CKR_CRYPTOKI_ALREADY_INITIALIZED and
+    // pkcs11-tool exited with an error.
+    let out = w.pkcs11_tool(&["--test-fork"]);
+    assert!(
+        out.contains("Calling C_Initialize in forked child process"),
+        "{out}"
+    );
 }
 
 #[test]

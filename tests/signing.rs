@@ -526,6 +526,78 @@ isolated!(
     }
 );
 
+isolated!(
+    /// PKCS#11 (v2.40 section 5.5.1, "Applications and processes"): a forked child is another
+    /// application and must call C_Initialize itself (and "should" even when it does not use
+    /// Cryptoki, then C_Finalize). That C_Initialize answered CKR_CRYPTOKI_ALREADY_INITIALIZED
+    /// (OpenSC's `pkcs11-tool --test-fork` failed on it). Now the child starts afresh: the
+    /// parent's sessions are not its own, its own session signs, and the parent goes on.
+    fn forked_child_initializes_as_a_new_application() {
+        let env = Env::new(Opts::default());
+        let s = env.session();
+        let (_, k) = gen(&s, "p256", "forked-init", None, false);
+        s.sign(&Mechanism::EcdsaSha256, k, b"parent").unwrap();
+        let rs = raw::open_session(0);
+        let key = raw::find_one(rs, "forked-init", CKO_PRIVATE_KEY);
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // Child: no assertion (a panic here would unwind into the test harness's copy);
+            // each failure has its own exit status.
+            let f = raw::fns();
+            let code = unsafe {
+                let mut m = CK_MECHANISM {
+                    mechanism: CKM_ECDSA_SHA256,
+                    pParameter: std::ptr::null_mut(),
+                    ulParameterLen: 0,
+                };
+                if f.C_Initialize.unwrap()(std::ptr::null_mut()) != CKR_OK {
+                    2
+                } else if f.C_SignInit.unwrap()(rs, &mut m, key) != CKR_SESSION_HANDLE_INVALID {
+                    3
+                } else {
+                    let mut own = 0;
+                    let opened = f.C_OpenSession.unwrap()(
+                        0,
+                        CKF_SERIAL_SESSION,
+                        std::ptr::null_mut(),
+                        None,
+                        &mut own,
+                    );
+                    if opened != CKR_OK {
+                        4
+                    } else {
+                        let mine = raw::find_one(own, "forked-init", CKO_PRIVATE_KEY);
+                        let (r, sig, _) =
+                            raw::sign(own, mine, CKM_ECDSA_SHA256, b"child", Some(64));
+                        if r != CKR_OK || sig.len() != 64 {
+                            5
+                        } else if f.C_Finalize.unwrap()(std::ptr::null_mut()) != CKR_OK {
+                            6
+                        } else {
+                            0
+                        }
+                    }
+                }
+            };
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(waited, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child failed with exit status {} (2: C_Initialize, 3: the parent's session, \
+             4: C_OpenSession, 5: C_Sign, 6: C_Finalize)",
+            libc::WEXITSTATUS(status)
+        );
+        // The parent's module, sessions and key handles are untouched by the child's.
+        let (r, sig, _) = raw::sign(rs, key, CKM_ECDSA_SHA256, b"parent again", Some(64));
+        assert_eq!((r, sig.len()), (CKR_OK, 64));
+        assert_eq!(env.count("POST", "/v1/synchronousSign"), 3);
+    }
+);
+
 extern "C" fn finalize_at_exit() {
     // As OpenSSL's engine cleanup does: C_Finalize from an atexit handler after main returned.
     let rv = unsafe { raw::fns().C_Finalize.unwrap()(std::ptr::null_mut()) };

@@ -74,8 +74,8 @@ const ANALYSIS: &str = "\
 **Verification on: two comparisons, and the issue's stays missed on loopback.** The module checks
 every signature with the key's public key before returning it (`verify_signatures`, on by default),
 with libcrypto (row 8: about 17 µs for RSA-2048 and 60 µs for P-256, close to what `openssl speed`
-gives on this machine). The issue's comparison (the first verification-on rows) is against a direct
-client that does not check: a direct sign to the local emulator takes 150-450 µs of wall time, so the
+gives on this machine). The issue's comparison (the rows \"verification on: module vs direct HTTP\") is
+against a direct client that does not check: a direct sign to the local emulator takes 150-450 µs of wall time, so the
 check alone bounds that ratio near 0.95 (RSA-2048) and 0.75 (P-256) whatever else the module does,
 and a ratio of 0.97 cannot be reached on loopback. Against a TSB across a network (milliseconds per
 round trip) the check is a fraction of a percent of a signature. The rows \"a direct client that also
@@ -554,12 +554,12 @@ impl Bench {
              `src/token/verifier.rs`). Two comparisons, from the same rounds. Against the direct \
              client, which does not verify (the issue's comparison, target ratio ≥ 0.97): the \
              ratio includes the whole cost of the check (measurement 8), which on loopback is \
-             more than 3% of a direct sign, so this row is missed by construction here. Against \
+             more than 3% of a direct sign, so these rows are missed by construction here. Against \
              a direct client that also verifies (`bench/src/checker.rs`: the module's libcrypto \
              calls, the same length check, the public key fetched with `POST \
              /v1/key/attributes` and parsed once before the rounds, as the module holds it; a \
              signature that does not verify stops the run): both sides pay the check, so the \
-             ratio measures what the module adds around it; this row is information for the \
+             ratio measures what the module adds around it; these rows are information for the \
              issue's owner, not the issue's target. Off: the same module with \
              `verify_signatures: false`, whose extra client CPU per sign over the direct client \
              is the module's own overhead."

@@ -3,6 +3,7 @@
 //! C_Initialize) lives as long as the process, and the memory measurement needs a process that
 //! holds only the module, not the emulator. The child prints one `TSB_BENCH_RESULT {json}` line.
 
+use crate::checker::Checker;
 use crate::util::{ctx, direct_sign, http_client, vm_rss_kib, Res, XorShift};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -93,8 +94,9 @@ fn sha256(d: &[u8]) -> Vec<u8> {
 }
 
 /// (1) C_Sign through the module against the same synchronousSign requests sent directly, in
-/// alternating rounds so that machine noise (other builds on the same cores) hits both sides
-/// alike.
+/// rounds that rotate between the clients so that machine noise (other builds on the same cores)
+/// hits them alike. With `direct_verify`, a third client: the direct one that also checks each
+/// signature as the module does ([`Checker`], the public key fetched once before the rounds).
 fn throughput(p: &Value) -> Res<Value> {
     let url = s(p, "url")?;
     let (pk, slot) = open(s(p, "module")?)?;
@@ -104,6 +106,7 @@ fn throughput(p: &Value) -> Res<Value> {
     let per_round = n(p, "per_round")?;
     let rounds = n(p, "rounds")?;
     let warmup = n(p, "warmup")?;
+    let direct_verify = p["direct_verify"].as_bool().unwrap_or(false);
     let data = b"tsb-bench throughput payload, 32B".to_vec();
     let mut out = serde_json::Map::new();
     for (name, label, mech, alg) in [
@@ -127,52 +130,64 @@ fn throughput(p: &Value) -> Res<Value> {
         } else {
             payload.clone()
         };
+        // The key as the module holds it: fetched and parsed once, outside the timed rounds.
+        let checker = if direct_verify {
+            Some(Checker::fetch(&http, url, label)?)
+        } else {
+            None
+        };
+        // Side 0: the module; 1: the direct client; 2: the direct client that verifies.
+        let sides = if checker.is_some() { 3 } else { 2 };
+        let sign = |side: usize| -> Res<()> {
+            match (side, &checker) {
+                (0, _) => ctx(session.sign(&mech, key, &module_input), "C_Sign").map(drop),
+                (1, _) => direct_sign(&http, &sign_url, label, alg, &payload).map(drop),
+                (_, Some(c)) => c.check(
+                    &payload,
+                    &direct_sign(&http, &sign_url, label, alg, &payload)?,
+                ),
+                (_, None) => Err("no key to verify with".into()),
+            }
+        };
         for _ in 0..warmup {
-            ctx(session.sign(&mech, key, &module_input), "C_Sign")?;
-            direct_sign(&http, &sign_url, label, alg, &payload)?;
-        }
-        // Per-round wall times: the parent compares medians, which a burst of load from other
-        // processes during one round does not move.
-        let (mut m_rounds, mut d_rounds, mut m_cpu, mut d_cpu) = (vec![], vec![], 0f64, 0f64);
-        let (mut m_csw, mut d_csw) = (0i64, 0i64);
-        // Per-round CPU too: the parent takes the median of the differences of adjacent rounds,
-        // which one disturbed round does not move (the totals are reported beside it).
-        let (mut m_cpu_rounds, mut d_cpu_rounds) = (vec![], vec![]);
-        for r in 0..rounds {
-            // Alternate which side goes first, so neither always follows the other (warm caches,
-            // a connection that just went idle).
-            for side in if r % 2 == 0 { [0, 1] } else { [1, 0] } {
-                let (t, c, w) = (Instant::now(), cpu_seconds(), switches());
-                for _ in 0..per_round {
-                    if side == 0 {
-                        ctx(session.sign(&mech, key, &module_input), "C_Sign")?;
-                    } else {
-                        direct_sign(&http, &sign_url, label, alg, &payload)?;
-                    }
-                }
-                let (wall, cpu, csw) =
-                    (t.elapsed().as_secs_f64(), cpu_seconds() - c, switches() - w);
-                if side == 0 {
-                    m_rounds.push(wall);
-                    m_cpu_rounds.push(cpu);
-                    m_cpu += cpu;
-                    m_csw += csw;
-                } else {
-                    d_rounds.push(wall);
-                    d_cpu_rounds.push(cpu);
-                    d_cpu += cpu;
-                    d_csw += csw;
-                }
+            for side in 0..sides {
+                sign(side)?;
             }
         }
-        out.insert(
-            name.into(),
-            json!({"ops": per_round * rounds, "per_round": per_round,
-                   "module_rounds_s": m_rounds, "direct_rounds_s": d_rounds,
-                   "module_cpu_s": m_cpu, "direct_cpu_s": d_cpu,
-                   "module_cpu_rounds_s": m_cpu_rounds, "direct_cpu_rounds_s": d_cpu_rounds,
-                   "module_switches": m_csw, "direct_switches": d_csw}),
-        );
+        // Per side: per-round wall times (the parent compares medians, which a burst of load
+        // from other processes during one round does not move) and per-round CPU (the parent
+        // takes the median of the differences of the rounds of one rotation; the totals are
+        // reported beside it), and the context switches in total.
+        let mut wall = vec![Vec::new(); sides];
+        let mut cpu_rounds = vec![Vec::new(); sides];
+        let mut csw = vec![0i64; sides];
+        for r in 0..rounds {
+            // Rotate which side goes first, so none always follows another (warm caches, a
+            // connection that just went idle); with two sides, they alternate.
+            for i in 0..sides {
+                let side = (i + r as usize) % sides;
+                let (t, c, w) = (Instant::now(), cpu_seconds(), switches());
+                for _ in 0..per_round {
+                    sign(side)?;
+                }
+                wall[side].push(t.elapsed().as_secs_f64());
+                cpu_rounds[side].push(cpu_seconds() - c);
+                csw[side] += switches() - w;
+            }
+        }
+        let total = |v: &Vec<f64>| v.iter().sum::<f64>();
+        let mut o = json!({"ops": per_round * rounds, "per_round": per_round,
+               "module_rounds_s": wall[0], "direct_rounds_s": wall[1],
+               "module_cpu_s": total(&cpu_rounds[0]), "direct_cpu_s": total(&cpu_rounds[1]),
+               "module_cpu_rounds_s": cpu_rounds[0], "direct_cpu_rounds_s": cpu_rounds[1],
+               "module_switches": csw[0], "direct_switches": csw[1]});
+        if sides == 3 {
+            o["verifying_rounds_s"] = json!(wall[2]);
+            o["verifying_cpu_s"] = json!(total(&cpu_rounds[2]));
+            o["verifying_cpu_rounds_s"] = json!(cpu_rounds[2]);
+            o["verifying_switches"] = json!(csw[2]);
+        }
+        out.insert(name.into(), o);
     }
     Ok(Value::Object(out))
 }

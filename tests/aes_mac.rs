@@ -116,7 +116,8 @@ isolated!(
             assert_eq!(rv, CKR_OK, "0x{mech:x}");
             assert_eq!(
                 (info.ulMinKeySize, info.ulMaxKeySize, info.flags),
-                (16, 32, CKF_SIGN | CKF_VERIFY)
+                // CKF_HW: the MAC is computed around the HSM's block cipher.
+                (16, 32, CKF_SIGN | CKF_VERIFY | CKF_HW)
             );
         }
     }

@@ -186,7 +186,7 @@ impl Module {
         slot.check_access()?;
         // The encryption of the blocks that make the key (mechanism::needed), on the TSB.
         let input = mechanism::needed(&d.data, len);
-        let mut ecb = super::symmetric::block_cipher(session, &slot.tsb, &key);
+        let mut ecb = super::symmetric::block_cipher(session, &slot.tsb, &key, CKF_DERIVE);
         let encrypted = match d.iv {
             None => ecb(input),
             Some(iv) => modes::cbc_encrypt(&mut ecb, &iv, input),

@@ -193,23 +193,28 @@ impl Module {
                 p,
                 &layout,
                 &mut TsbCmac {
-                    ecb: Box::new(super::symmetric::block_cipher(session, &slot.tsb, &key)),
+                    ecb: Box::new(super::symmetric::block_cipher(
+                        session, &slot.tsb, &key, CKF_DERIVE,
+                    )),
                     cmac: Cmac::new(),
                 },
             ),
-            BaseUse::Hmac => kbkdf::derive(
-                mode,
-                p,
-                &layout,
-                &mut TsbHmac {
-                    // One request per PRF call, each after the check the block cipher makes
-                    // (symmetric::block_cipher): a closed session stops the derivation.
-                    hmac: Box::new(|m: &[u8]| {
-                        session.still_open()?;
-                        slot.tsb.hmac(&key, m)
-                    }),
-                },
-            ),
+            BaseUse::Hmac => {
+                session.begin_run(CKF_DERIVE);
+                kbkdf::derive(
+                    mode,
+                    p,
+                    &layout,
+                    &mut TsbHmac {
+                        // One request per PRF call, each after the check the block cipher makes
+                        // (symmetric::block_cipher): a closed session stops the derivation.
+                        hmac: Box::new(|m: &[u8]| {
+                            session.still_wanted(CKF_DERIVE)?;
+                            slot.tsb.hmac(&key, m)
+                        }),
+                    },
+                )
+            }
         };
         let values = self.log_refusal(session, &key, "key derivation", values)?;
         let mut made: Vec<CK_OBJECT_HANDLE> = Vec::with_capacity(values.len());

@@ -517,6 +517,7 @@ impl Module {
                 &job.key,
                 &SecretMech::Aes(m.clone()),
                 &job.input,
+                CKF_MESSAGE_ENCRYPT,
             )?;
             let body = out.len().checked_sub(m.tag_len).ok_or_else(|| {
                 Error::BadResult("AES-GCM answered less than its tag".to_string())
@@ -550,7 +551,13 @@ impl Module {
         let mut input = Vec::with_capacity(job.input.len() + job.tag.len());
         input.extend_from_slice(&job.input);
         input.extend_from_slice(&job.tag);
-        let r = self.run_secret::<Decrypt>(session, &job.key, &SecretMech::Aes(m), &input);
+        let r = self.run_secret::<Decrypt>(
+            session,
+            &job.key,
+            &SecretMech::Aes(m),
+            &input,
+            CKF_MESSAGE_DECRYPT,
+        );
         input.zeroize();
         Ok(Finished {
             out: r?,

@@ -56,6 +56,22 @@ pub(crate) enum OpKind {
     MessageDecrypt,
 }
 
+impl OpKind {
+    /// The CKF_* flag that names this kind in C_SessionCancel.
+    pub(crate) const fn flag(self) -> CK_FLAGS {
+        match self {
+            OpKind::Sign => CKF_SIGN,
+            OpKind::Verify => CKF_VERIFY,
+            OpKind::Encrypt => CKF_ENCRYPT,
+            OpKind::Decrypt => CKF_DECRYPT,
+            OpKind::Digest => CKF_DIGEST,
+            OpKind::Find => CKF_FIND_OBJECTS,
+            OpKind::MessageEncrypt => CKF_MESSAGE_ENCRYPT,
+            OpKind::MessageDecrypt => CKF_MESSAGE_DECRYPT,
+        }
+    }
+}
+
 /// One kind of operation, with its place in the session's [`Operations`].
 pub(crate) trait Operation: Sized {
     /// What it is, for messages ("a signature").
@@ -299,15 +315,15 @@ impl Operations {
     /// C_SessionCancel: end the operations named by `flags` (CKF_SIGN, CKF_DECRYPT, ...). One whose
     /// call is in flight is ended by that call itself when it sees the cancel.
     pub(crate) fn cancel(&mut self, flags: CK_FLAGS) {
-        for (flag, kind) in [
-            (CKF_SIGN, OpKind::Sign),
-            (CKF_VERIFY, OpKind::Verify),
-            (CKF_ENCRYPT, OpKind::Encrypt),
-            (CKF_DECRYPT, OpKind::Decrypt),
-            (CKF_DIGEST, OpKind::Digest),
-            (CKF_FIND_OBJECTS, OpKind::Find),
+        for kind in [
+            OpKind::Sign,
+            OpKind::Verify,
+            OpKind::Encrypt,
+            OpKind::Decrypt,
+            OpKind::Digest,
+            OpKind::Find,
         ] {
-            if flags & flag != 0 {
+            if flags & kind.flag() != 0 {
                 self.end_unless_running(kind);
             }
         }

@@ -39,6 +39,9 @@ pub(crate) struct Session {
     /// Not the cancel token: that one is reset by every Init and set by C_SessionCancel for
     /// operations that wait, so it cannot say that the session is gone.
     closed: AtomicBool,
+    /// The CKF_* flags of C_SessionCancel calls since the running operations of those kinds
+    /// began ([`Session::begin_run`]): an operation made of many requests stops at its next one.
+    cancel_requested: AtomicU64,
 }
 
 /// What a session holds between calls.
@@ -86,6 +89,26 @@ impl Session {
             return Err(Error::ck(
                 CKR_SESSION_CLOSED,
                 "the session was closed while the operation ran; the rest was not sent",
+            ));
+        }
+        Ok(())
+    }
+
+    /// An operation of the kind C_SessionCancel names `flag` starts to run: a cancel asked
+    /// before it began (when no such operation ran, or for one that was idle and so already
+    /// ended) is forgotten.
+    pub(crate) fn begin_run(&self, flag: CK_FLAGS) {
+        self.cancel_requested.fetch_and(!flag, Ordering::AcqRel);
+    }
+
+    /// [`Session::still_open`], and CKR_FUNCTION_CANCELED once C_SessionCancel named `flag`
+    /// while the operation ran: asked before each request of an operation made of many.
+    pub(crate) fn still_wanted(&self, flag: CK_FLAGS) -> Result<()> {
+        self.still_open()?;
+        if self.cancel_requested.load(Ordering::Acquire) & flag != 0 {
+            return Err(Error::ck(
+                CKR_FUNCTION_CANCELED,
+                "C_SessionCancel stopped the operation; the rest was not sent",
             ));
         }
         Ok(())
@@ -147,6 +170,7 @@ impl Module {
             state: Mutex::new(SessionState::default()),
             cancel: Arc::new(CancelToken::default()),
             closed: AtomicBool::new(false),
+            cancel_requested: AtomicU64::new(0),
         });
         self.sessions.lock().insert(handle, s);
         Ok(handle)
@@ -278,6 +302,9 @@ impl Module {
         if flags & (CKF_SIGN | CKF_DECRYPT | CKF_MESSAGE_DECRYPT) != 0 {
             session.cancel.cancel();
         }
+        // An operation of those kinds running on another thread (one request per block) stops
+        // at its next request ([`Session::still_wanted`]).
+        session.cancel_requested.fetch_or(flags, Ordering::AcqRel);
         session.state.lock().ops.cancel(flags);
         Ok(())
     }

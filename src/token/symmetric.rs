@@ -377,7 +377,7 @@ impl Module {
             _direction: PhantomData,
         };
         // No lock held from here.
-        let result = self.run_secret::<D>(session, &key, &mech, &input);
+        let result = self.run_secret::<D>(session, &key, &mech, &input, D::KIND.flag());
         input.zeroize();
         let mut st = session.state.lock();
         match result {
@@ -436,7 +436,13 @@ impl Module {
         }
         let mut input = std::mem::take(&mut op.input);
         input.extend_from_slice(data.unwrap_or_default());
-        let mac = self.run_secret::<MacVerify>(session, &op.key, &op.mech, &input);
+        let mac = self.run_secret::<MacVerify>(
+            session,
+            &op.key,
+            &op.mech,
+            &input,
+            MacVerify::KIND.flag(),
+        );
         input.zeroize();
         if bool::from(mac?.ct_eq(sig)) {
             Ok(())
@@ -445,13 +451,15 @@ impl Module {
         }
     }
 
-    /// Run one operation on the TSB and check its answer.
+    /// Run one operation on the TSB and check its answer. `cancel`: the C_SessionCancel flag
+    /// that stops it when it is made of many requests (CKF_SIGN, CKF_MESSAGE_ENCRYPT, ...).
     pub(super) fn run_secret<D: Direction>(
         &self,
         session: &Session,
         key: &KeyInfo,
         mech: &SecretMech,
         input: &[u8],
+        cancel: CK_FLAGS,
     ) -> Result<Vec<u8>> {
         let slot = self.slot_of(session);
         slot.check_access()?;
@@ -467,13 +475,13 @@ impl Module {
                 Ok(mac)
             }),
             SecretMech::AesMac { kind, len } => {
-                let mut ecb = block_cipher(session, &slot.tsb, key);
+                let mut ecb = block_cipher(session, &slot.tsb, key, cancel);
                 mac::mac(&mut ecb, *kind, input, *len).map(|t| t.to_vec())
             }
             SecretMech::Aes(m) if D::VERB == "encrypt" && m.tsb_iv => {
                 self.aes_encrypt(session, key, m, input)
             }
-            SecretMech::Aes(m) => self.aes_mode::<D>(session, key, m, input),
+            SecretMech::Aes(m) => self.aes_mode::<D>(session, key, m, input, cancel),
         };
         let what = match D::KIND {
             OpKind::Encrypt => "encryption",
@@ -493,6 +501,7 @@ impl Module {
         key: &KeyInfo,
         m: &AesMech,
         input: &[u8],
+        cancel: CK_FLAGS,
     ) -> Result<Vec<u8>> {
         let slot = self.slot_of(session);
         let encrypt = D::VERB == "encrypt";
@@ -502,7 +511,7 @@ impl Module {
         } else {
             m.plaintext_len(input.len())?
         };
-        let mut ecb = block_cipher(session, &slot.tsb, key);
+        let mut ecb = block_cipher(session, &slot.tsb, key, cancel);
         let gcm = || modes::Gcm {
             nonce: &m.iv.bytes,
             aad: &m.aad,
@@ -599,16 +608,20 @@ impl Module {
 
 /// E_K on the TSB under `key` (`Tsb::ecb_encrypt_blocks`, one request) for an operation of
 /// `session` that may be made of many such requests (CBC, CMAC and CBC-MAC: one per block, up
-/// to a million for 16 MiB; the SP 800-108 KDFs): each asks first whether the session is still
-/// open ([`Session::still_open`]), so closing it, or C_Finalize, stops the operation at its next
-/// request with CKR_SESSION_CLOSED.
+/// to a million for 16 MiB; the SP 800-108 KDFs): each asks first whether the operation is
+/// still wanted ([`Session::still_wanted`]), so closing the session, C_Finalize, or
+/// C_SessionCancel with `cancel` (the operation's CKF_* flag) stops it at its next request with
+/// CKR_SESSION_CLOSED or CKR_FUNCTION_CANCELED. Made when the operation starts to run: a cancel
+/// asked before that is forgotten ([`Session::begin_run`]).
 pub(super) fn block_cipher<'a>(
     session: &'a Session,
     tsb: &'a Tsb,
     key: &'a KeyInfo,
+    cancel: CK_FLAGS,
 ) -> impl FnMut(&[u8]) -> Result<Vec<u8>> + 'a {
+    session.begin_run(cancel);
     move |blocks| {
-        session.still_open()?;
+        session.still_wanted(cancel)?;
         tsb.ecb_encrypt_blocks(key, blocks)
     }
 }

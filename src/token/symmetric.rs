@@ -406,7 +406,10 @@ impl Module {
         data: Option<&[u8]>,
         sig: &[u8],
     ) -> Result<()> {
-        let mut op = {
+        // The operation stays in the session, marked running, while its requests go out (one
+        // per block for an AES MAC): another thread's C_VerifyInit is CKR_OPERATION_ACTIVE and
+        // its C_Verify does not end it, as for C_Sign (secret_finish). Every outcome ends it.
+        let (key, mech, mut input) = {
             let mut st = session.state.lock();
             let op = st.ops.get::<MacVerifyOp>()?;
             if op.in_flight {
@@ -414,35 +417,41 @@ impl Module {
             }
             op.mode
                 .enter(Mode::of_call(data), MacVerify::SINGLE, MacVerify::MULTI)?;
-            st.ops.take::<MacVerifyOp>().ok_or_else(not_initialized)?
+            let refused = match op.mech.mac_len() {
+                None => Some(not_initialized()),
+                Some(len) if sig.len() != len => Some(Error::ck(
+                    CKR_SIGNATURE_LEN_RANGE,
+                    format!("the MAC is {len} bytes, not {}", sig.len()),
+                )),
+                // The bound of C_Sign (secret_finish): an AES MAC is one request per block, an
+                // HMAC one request of the whole message.
+                Some(_)
+                    if op.input.len().saturating_add(data.map_or(0, <[u8]>::len)) > MAX_INPUT =>
+                {
+                    Some(Error::ck(
+                        CKR_DATA_LEN_RANGE,
+                        format!("the TSB takes one message of at most {MAX_INPUT} bytes here"),
+                    ))
+                }
+                Some(_) => None,
+            };
+            if let Some(e) = refused {
+                st.ops.end::<MacVerifyOp>();
+                return Err(e);
+            }
+            let mut input = std::mem::take(&mut op.input);
+            input.extend_from_slice(data.unwrap_or_default());
+            op.in_flight = true;
+            (op.key.clone(), op.mech.clone(), input)
         };
-        let Some(len) = op.mech.mac_len() else {
-            return Err(not_initialized());
-        };
-        if sig.len() != len {
-            return Err(Error::ck(
-                CKR_SIGNATURE_LEN_RANGE,
-                format!("the MAC is {len} bytes, not {}", sig.len()),
-            ));
-        }
-        // The bound of C_Sign (secret_finish): an AES MAC is one request per block, an HMAC one
-        // request of the whole message.
-        if op.input.len().saturating_add(data.map_or(0, <[u8]>::len)) > MAX_INPUT {
-            op.input.zeroize();
-            return Err(Error::ck(
-                CKR_DATA_LEN_RANGE,
-                format!("the TSB takes one message of at most {MAX_INPUT} bytes here"),
-            ));
-        }
-        let mut input = std::mem::take(&mut op.input);
-        input.extend_from_slice(data.unwrap_or_default());
-        let mac = self.run_secret::<MacVerify>(
+        let _unwinding = EndOnPanic::<MacVerify> {
             session,
-            &op.key,
-            &op.mech,
-            &input,
-            MacVerify::KIND.flag(),
-        );
+            _direction: PhantomData,
+        };
+        // No lock held from here.
+        let mac =
+            self.run_secret::<MacVerify>(session, &key, &mech, &input, MacVerify::KIND.flag());
+        session.state.lock().ops.end::<MacVerifyOp>();
         input.zeroize();
         if bool::from(mac?.ct_eq(sig)) {
             Ok(())

@@ -1621,3 +1621,84 @@ fn stop_a_long_mac(
     });
     key
 }
+
+/// While a long AES MAC verification runs on one thread, the session's verification is still
+/// active: another thread's C_VerifyInit is CKR_OPERATION_ACTIVE and its C_Verify does not end
+/// it (the operation was taken out of the session while it ran, so C_VerifyInit succeeded and
+/// the running call's operation was lost to the second one). C_SessionCancel(CKF_VERIFY) then
+/// stops it, and the session verifies again.
+#[test]
+fn a_running_mac_verification_keeps_its_operation_active() {
+    let w = World::new(serde_json::json!({}));
+    let s = w.session();
+    let key = genkey(
+        &w,
+        s,
+        CKM_AES_KEY_GEN,
+        &[
+            ul(CKA_VALUE_LEN, 16),
+            a(CKA_VERIFY, &[1]),
+            a(CKA_TOKEN, &[1]),
+            a(CKA_LABEL, b"long-verify"),
+        ],
+    )
+    .expect("AES keygen");
+    let init = || {
+        w.m.with_session(s, |sess| {
+            w.m.verify_init(sess, CKM_AES_CMAC, &MechParams::None, key)
+        })
+    };
+    init().unwrap();
+    w.emu.set_latency(Duration::from_millis(2));
+    let data = vec![0u8; 1024 * 1024];
+    let sent = || w.count("POST", "/v1/encrypt");
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (w, data) = (&w, &data);
+        scope.spawn(move || {
+            let r = w.m.with_operation(s, OpKind::Verify, |sess| {
+                w.m.verify(sess, Some(data), &[0; 16])
+            });
+            tx.send(r.map_err(|e| e.rv())).unwrap();
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while sent() < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the MAC never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let second = init();
+        let again = w.m.with_operation(s, OpKind::Verify, |sess| {
+            w.m.verify(sess, Some(b"x"), &[0; 16])
+        });
+        w.m.with_session(s, |sess| w.m.session_cancel(sess, CKF_VERIFY))
+            .unwrap();
+        let r = rx.recv_timeout(Duration::from_secs(30));
+        if r.is_err() {
+            w.fault(
+                "/v1/encrypt",
+                "POST",
+                1,
+                FaultAction::Status {
+                    status: 500,
+                    error_code: None,
+                },
+            );
+        }
+        assert_eq!(second.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
+        assert_eq!(again.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
+        assert_eq!(
+            r.expect("the verification went on"),
+            Err(CKR_FUNCTION_CANCELED)
+        );
+    });
+    // Ended by the cancel: the session starts a new verification.
+    w.emu.set_latency(Duration::ZERO);
+    init().unwrap();
+    let r = w.m.with_operation(s, OpKind::Verify, |sess| {
+        w.m.verify(sess, Some(b"x"), &[0; 16])
+    });
+    assert_eq!(r.map_err(|e| e.rv()), Err(CKR_SIGNATURE_INVALID));
+}

@@ -207,7 +207,8 @@ impl Module {
                     &layout,
                     &mut TsbHmac {
                         // One request per PRF call, each after the check the block cipher makes
-                        // (symmetric::block_cipher): a closed session stops the derivation.
+                        // (symmetric::block_cipher): a closed session, or C_SessionCancel with
+                        // CKF_DERIVE, stops the derivation.
                         hmac: Box::new(|m: &[u8]| {
                             session.still_wanted(CKF_DERIVE)?;
                             slot.tsb.hmac(&key, m)

@@ -1529,7 +1529,6 @@ fn session_cancel_stops_a_mac_of_many_blocks() {
         },
         CKR_FUNCTION_CANCELED,
     );
-    w.emu.set_latency(Duration::ZERO);
     // A cancel with nothing running, then a MAC: computed (RFC 4493's empty message needs one
     // block; the key is not RFC 4493's, so only the length is checked here).
     w.m.with_session(s, |sess| w.m.session_cancel(sess, CKF_SIGN | CKF_DERIVE))
@@ -1556,49 +1555,82 @@ fn stop_a_long_mac(
     stop: impl FnOnce(),
     expected: CK_RV,
 ) -> CK_OBJECT_HANDLE {
-    let key = genkey(
+    let key = long_mac_key(w, s, CKA_SIGN, b"long-cmac");
+    w.m.with_session(s, |sess| {
+        w.m.sign_init(sess, CKM_AES_CMAC, &MechParams::None, key)
+    })
+    .unwrap();
+    let data = vec![0u8; 1024 * 1024];
+    let (r, after) = while_blocks_go_out(
+        w,
+        || {
+            w.m.with_operation(s, OpKind::Sign, |sess| {
+                w.m.sign(sess, Some(&data), Some(16))
+            })
+            .map(drop)
+        },
+        stop,
+    );
+    assert_eq!(
+        r.expect("the MAC went on after it was stopped"),
+        Err(expected)
+    );
+    assert!(after <= 1, "{after} requests after the MAC was stopped");
+    key
+}
+
+/// A token AES key for a long MAC (a session key is deleted on the TSB with its session, which
+/// would stop the requests too), with `usage` (CKA_SIGN or CKA_VERIFY).
+fn long_mac_key(
+    w: &World,
+    s: CK_SESSION_HANDLE,
+    usage: CK_ATTRIBUTE_TYPE,
+    label: &[u8],
+) -> CK_OBJECT_HANDLE {
+    genkey(
         w,
         s,
         CKM_AES_KEY_GEN,
         &[
             ul(CKA_VALUE_LEN, 16),
-            a(CKA_SIGN, &[1]),
-            // A token key: a session key is deleted on the TSB with its session, which stops
-            // the requests too.
+            a(usage, &[1]),
             a(CKA_TOKEN, &[1]),
-            a(CKA_LABEL, b"long-cmac"),
+            a(CKA_LABEL, label),
         ],
     )
-    .expect("AES keygen");
-    w.m.with_session(s, |sess| {
-        w.m.sign_init(sess, CKM_AES_CMAC, &MechParams::None, key)
-    })
-    .unwrap();
+    .expect("AES keygen")
+}
+
+/// Run `long` (an operation of many `/v1/encrypt` requests, made 2 ms slow here) on another
+/// thread; once its third request is out, run `during` on this one. Then `long`'s outcome (Err
+/// when it did not end within 30 s: a fault then ends it, so the test ends) and how many
+/// requests it sent after `during` returned.
+fn while_blocks_go_out(
+    w: &World,
+    long: impl FnOnce() -> Result<()> + Send,
+    during: impl FnOnce(),
+) -> (
+    std::result::Result<std::result::Result<(), CK_RV>, std::sync::mpsc::RecvTimeoutError>,
+    u64,
+) {
     // 65,536 blocks at 2 ms each or more: minutes, unless something stops it.
     w.emu.set_latency(Duration::from_millis(2));
-    let data = vec![0u8; 1024 * 1024];
     let sent = || w.count("POST", "/v1/encrypt");
-    std::thread::scope(|scope| {
+    let out = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let data = &data;
-        scope.spawn(move || {
-            let r =
-                w.m.with_operation(s, OpKind::Sign, |sess| w.m.sign(sess, Some(data), Some(16)));
-            tx.send(r.map_err(|e| e.rv())).unwrap();
-        });
+        scope.spawn(move || tx.send(long().map_err(|e| e.rv())).unwrap());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while sent() < 3 {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the MAC never started"
+                "the operation never started"
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        stop();
-        let stopped_at = sent();
+        during();
+        let at = sent();
         let r = rx.recv_timeout(Duration::from_secs(30));
         if r.is_err() {
-            // Still sending: end it (the next request fails) so the test ends.
             w.fault(
                 "/v1/encrypt",
                 "POST",
@@ -1609,17 +1641,10 @@ fn stop_a_long_mac(
                 },
             );
         }
-        assert_eq!(
-            r.expect("the MAC went on after it was stopped"),
-            Err(expected)
-        );
-        assert!(
-            sent() <= stopped_at + 1,
-            "{} requests after the MAC was stopped",
-            sent() - stopped_at
-        );
+        (r, sent() - at)
     });
-    key
+    w.emu.set_latency(Duration::ZERO);
+    out
 }
 
 /// While a long AES MAC verification runs on one thread, the session's verification is still
@@ -1631,74 +1656,37 @@ fn stop_a_long_mac(
 fn a_running_mac_verification_keeps_its_operation_active() {
     let w = World::new(serde_json::json!({}));
     let s = w.session();
-    let key = genkey(
-        &w,
-        s,
-        CKM_AES_KEY_GEN,
-        &[
-            ul(CKA_VALUE_LEN, 16),
-            a(CKA_VERIFY, &[1]),
-            a(CKA_TOKEN, &[1]),
-            a(CKA_LABEL, b"long-verify"),
-        ],
-    )
-    .expect("AES keygen");
+    let key = long_mac_key(&w, s, CKA_VERIFY, b"long-verify");
     let init = || {
         w.m.with_session(s, |sess| {
             w.m.verify_init(sess, CKM_AES_CMAC, &MechParams::None, key)
         })
     };
+    let verify = |data: &[u8]| {
+        w.m.with_operation(s, OpKind::Verify, |sess| {
+            w.m.verify(sess, Some(data), &[0; 16])
+        })
+    };
     init().unwrap();
-    w.emu.set_latency(Duration::from_millis(2));
     let data = vec![0u8; 1024 * 1024];
-    let sent = || w.count("POST", "/v1/encrypt");
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (w, data) = (&w, &data);
-        scope.spawn(move || {
-            let r = w.m.with_operation(s, OpKind::Verify, |sess| {
-                w.m.verify(sess, Some(data), &[0; 16])
-            });
-            tx.send(r.map_err(|e| e.rv())).unwrap();
-        });
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while sent() < 3 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the MAC never started"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let second = init();
-        let again = w.m.with_operation(s, OpKind::Verify, |sess| {
-            w.m.verify(sess, Some(b"x"), &[0; 16])
-        });
-        w.m.with_session(s, |sess| w.m.session_cancel(sess, CKF_VERIFY))
-            .unwrap();
-        let r = rx.recv_timeout(Duration::from_secs(30));
-        if r.is_err() {
-            w.fault(
-                "/v1/encrypt",
-                "POST",
-                1,
-                FaultAction::Status {
-                    status: 500,
-                    error_code: None,
-                },
-            );
-        }
-        assert_eq!(second.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
-        assert_eq!(again.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
-        assert_eq!(
-            r.expect("the verification went on"),
-            Err(CKR_FUNCTION_CANCELED)
-        );
-    });
+    let (mut second, mut again) = (Ok(()), Ok(()));
+    let (r, _) = while_blocks_go_out(
+        &w,
+        || verify(&data),
+        || {
+            second = init();
+            again = verify(b"x");
+            w.m.with_session(s, |sess| w.m.session_cancel(sess, CKF_VERIFY))
+                .unwrap();
+        },
+    );
+    assert_eq!(second.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
+    assert_eq!(again.map_err(|e| e.rv()), Err(CKR_OPERATION_ACTIVE));
+    assert_eq!(
+        r.expect("the verification went on"),
+        Err(CKR_FUNCTION_CANCELED)
+    );
     // Ended by the cancel: the session starts a new verification.
-    w.emu.set_latency(Duration::ZERO);
     init().unwrap();
-    let r = w.m.with_operation(s, OpKind::Verify, |sess| {
-        w.m.verify(sess, Some(b"x"), &[0; 16])
-    });
-    assert_eq!(r.map_err(|e| e.rv()), Err(CKR_SIGNATURE_INVALID));
+    assert_eq!(verify(b"x").map_err(|e| e.rv()), Err(CKR_SIGNATURE_INVALID));
 }

@@ -199,23 +199,16 @@ impl Module {
                     cmac: Cmac::new(),
                 },
             ),
-            BaseUse::Hmac => {
-                session.begin_run(CKF_DERIVE);
-                kbkdf::derive(
-                    mode,
-                    p,
-                    &layout,
-                    &mut TsbHmac {
-                        // One request per PRF call, each after the check the block cipher makes
-                        // (symmetric::block_cipher): a closed session, or C_SessionCancel with
-                        // CKF_DERIVE, stops the derivation.
-                        hmac: Box::new(|m: &[u8]| {
-                            session.still_wanted(CKF_DERIVE)?;
-                            slot.tsb.hmac(&key, m)
-                        }),
-                    },
-                )
-            }
+            BaseUse::Hmac => kbkdf::derive(
+                mode,
+                p,
+                &layout,
+                &mut TsbHmac {
+                    // One request per PRF call, each a step as the block cipher's are: a closed
+                    // session, or C_SessionCancel with CKF_DERIVE, stops the derivation.
+                    hmac: Box::new(session.each_request(CKF_DERIVE, |m| slot.tsb.hmac(&key, m))),
+                },
+            ),
         };
         let values = self.log_refusal(session, &key, "key derivation", values)?;
         let mut made: Vec<CK_OBJECT_HANDLE> = Vec::with_capacity(values.len());

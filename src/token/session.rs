@@ -81,10 +81,27 @@ impl Session {
         ))
     }
 
+    /// `request` (one TSB request) as a step of an operation of this session made of many (one
+    /// per block, one per PRF call), of the kind C_SessionCancel names `flag`: each step first
+    /// asks [`Session::still_wanted`], so closing the session, C_Finalize or C_SessionCancel
+    /// with `flag` stops the operation at its next request. Made when the operation starts to
+    /// run ([`Session::begin_run`]).
+    pub(crate) fn each_request<'a, T: 'a>(
+        &'a self,
+        flag: CK_FLAGS,
+        mut request: impl FnMut(&[u8]) -> Result<T> + 'a,
+    ) -> impl FnMut(&[u8]) -> Result<T> + 'a {
+        self.begin_run(flag);
+        move |input| {
+            self.still_wanted(flag)?;
+            request(input)
+        }
+    }
+
     /// CKR_SESSION_CLOSED once the session was closed (or the module finalized) while a call on
     /// it runs: asked before each request of an operation made of many (PKCS#11: "the session
     /// was closed during the execution of the function").
-    pub(crate) fn still_open(&self) -> Result<()> {
+    fn still_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::ck(
                 CKR_SESSION_CLOSED,
@@ -97,13 +114,13 @@ impl Session {
     /// An operation of the kind C_SessionCancel names `flag` starts to run: a cancel asked
     /// before it began (when no such operation ran, or for one that was idle and so already
     /// ended) is forgotten.
-    pub(crate) fn begin_run(&self, flag: CK_FLAGS) {
+    fn begin_run(&self, flag: CK_FLAGS) {
         self.cancel_requested.fetch_and(!flag, Ordering::AcqRel);
     }
 
     /// [`Session::still_open`], and CKR_FUNCTION_CANCELED once C_SessionCancel named `flag`
     /// while the operation ran: asked before each request of an operation made of many.
-    pub(crate) fn still_wanted(&self, flag: CK_FLAGS) -> Result<()> {
+    fn still_wanted(&self, flag: CK_FLAGS) -> Result<()> {
         self.still_open()?;
         if self.cancel_requested.load(Ordering::Acquire) & flag != 0 {
             return Err(Error::ck(

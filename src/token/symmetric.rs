@@ -618,21 +618,17 @@ impl Module {
 /// E_K on the TSB under `key` (`Tsb::ecb_encrypt_blocks`, one request) for an operation of
 /// `session` that may be made of many such requests (CBC, CMAC and CBC-MAC: one per block, up
 /// to a million for 16 MiB; the SP 800-108 KDFs): each asks first whether the operation is
-/// still wanted ([`Session::still_wanted`]), so closing the session, C_Finalize, or
+/// still wanted ([`Session::each_request`]), so closing the session, C_Finalize, or
 /// C_SessionCancel with `cancel` (the operation's CKF_* flag) stops it at its next request with
 /// CKR_SESSION_CLOSED or CKR_FUNCTION_CANCELED. Made when the operation starts to run: a cancel
-/// asked before that is forgotten ([`Session::begin_run`]).
+/// asked before that is forgotten.
 pub(super) fn block_cipher<'a>(
     session: &'a Session,
     tsb: &'a Tsb,
     key: &'a KeyInfo,
     cancel: CK_FLAGS,
 ) -> impl FnMut(&[u8]) -> Result<Vec<u8>> + 'a {
-    session.begin_run(cancel);
-    move |blocks| {
-        session.still_wanted(cancel)?;
-        tsb.ecb_encrypt_blocks(key, blocks)
-    }
+    session.each_request(cancel, move |blocks| tsb.ecb_encrypt_blocks(key, blocks))
 }
 
 /// The output length a length query answers: the exact length, or for AES-CBC-PAD decryption
